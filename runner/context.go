@@ -1,0 +1,105 @@
+package runner
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Context is what a running task knows about its run, Prefect's
+// prefect.context: reach it from inside a task with [FromContext].
+type Context struct {
+	// FlowName is the name of the flow being run.
+	FlowName string
+	// FlowRunID identifies the flow run; FlowRunName is its readable name.
+	FlowRunID   uuid.UUID
+	FlowRunName string
+	// TaskName and TaskSlug name the task; TaskRunName is the name its run
+	// template (task.WithRunName) gave it, or the slug.
+	TaskName, TaskSlug, TaskRunName string
+	// TaskRunCount is 1 on the first run of the task, 2 on its first retry, ...
+	TaskRunCount int
+	// MapIndex is the index of a mapped child run, or -1.
+	MapIndex int
+	// Parameters holds the flow run's parameters, defaults included. It is
+	// shared by every task of the run: read it, never write it.
+	Parameters map[string]any
+	// ScheduledStartTime is when the flow run was scheduled to start; the
+	// date helpers (Today, Yesterday, ...) are relative to it.
+	ScheduledStartTime time.Time
+
+	idOnce    sync.Once
+	taskRunID uuid.UUID
+	logger    *slog.Logger
+	logOnce   sync.Once
+}
+
+type ctxKey struct{}
+
+// FromContext returns the run context of the task run that ctx belongs to.
+// It returns false outside a task run.
+func FromContext(ctx context.Context) (*Context, bool) {
+	c, ok := ctx.Value(ctxKey{}).(*Context)
+	return c, ok
+}
+
+// TaskRunID returns the task run's id. It is made on first use, so runs of
+// tasks that never ask cost no random id.
+func (c *Context) TaskRunID() uuid.UUID {
+	c.idOnce.Do(func() { c.taskRunID = uuid.New() })
+	return c.taskRunID
+}
+
+// Logger returns the run's logger with the flow and task run attributes
+// attached, for a task's own log records.
+func (c *Context) Logger() *slog.Logger {
+	c.logOnce.Do(func() {
+		c.logger = c.logger.With(slog.Group("flow_run",
+			slog.String("flow_name", c.FlowName),
+			slog.String("flow_run_id", c.FlowRunID.String()),
+			slog.String("flow_run_name", c.FlowRunName)),
+			slog.Group("task_run",
+				slog.String("task_slug", c.TaskSlug),
+				slog.String("task_run_id", c.TaskRunID().String()),
+				slog.Int("map_index", c.MapIndex),
+				slog.Int("task_run_count", c.TaskRunCount)))
+	})
+	return c.logger
+}
+
+const (
+	dateLayout   = "2006-01-02"
+	nodashLayout = "20060102"
+)
+
+// Date returns the scheduled start time, Prefect's context.date.
+func (c *Context) Date() time.Time { return c.ScheduledStartTime }
+
+// Today returns the scheduled start date as YYYY-MM-DD.
+func (c *Context) Today() string { return c.ScheduledStartTime.Format(dateLayout) }
+
+// Yesterday returns the day before the scheduled start date as YYYY-MM-DD.
+func (c *Context) Yesterday() string {
+	return c.ScheduledStartTime.AddDate(0, 0, -1).Format(dateLayout)
+}
+
+// Tomorrow returns the day after the scheduled start date as YYYY-MM-DD.
+func (c *Context) Tomorrow() string {
+	return c.ScheduledStartTime.AddDate(0, 0, 1).Format(dateLayout)
+}
+
+// TodayNoDash returns the scheduled start date as YYYYMMDD.
+func (c *Context) TodayNoDash() string { return c.ScheduledStartTime.Format(nodashLayout) }
+
+// YesterdayNoDash returns the day before the scheduled start date as YYYYMMDD.
+func (c *Context) YesterdayNoDash() string {
+	return c.ScheduledStartTime.AddDate(0, 0, -1).Format(nodashLayout)
+}
+
+// TomorrowNoDash returns the day after the scheduled start date as YYYYMMDD.
+func (c *Context) TomorrowNoDash() string {
+	return c.ScheduledStartTime.AddDate(0, 0, 1).Format(nodashLayout)
+}

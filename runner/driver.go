@@ -1,0 +1,598 @@
+package runner
+
+import (
+	"container/heap"
+	"context"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/state"
+	"github.com/prefect-go/prefect/task"
+)
+
+// item is one entry of the ready queue: a task, a child of a mapped task, or
+// a task run due again after a retry delay.
+type item struct {
+	node  int32
+	child int32 // -1 unless a mapped child
+	retry *TaskRun
+}
+
+// mapping is the bookkeeping of one mapped task's children.
+type mapping struct {
+	lists   [][]any // per input edge: the elements mapped over, or nil
+	states  []state.State
+	pending int
+}
+
+// driver owns every piece of a run's bookkeeping. Only the goroutine that
+// called Run touches it; executors hand finished task runs back through done.
+type driver struct {
+	ctx     context.Context
+	g       *flow.Graph
+	o       *options
+	params  map[string]any
+	sess    Session
+	slots   int
+	done    chan *TaskRun
+	states  []state.State
+	indeg   []int32
+	maps    map[int32]*mapping
+	ready   queue
+	delayed retryHeap
+	// remaining counts tasks without a final state; inflight counts task
+	// runs submitted and not yet back.
+	remaining, inflight int
+	tagCount            map[string]int
+	tagWait             map[string][]item
+	scratch             []state.State
+	args                []any
+	cancelled           bool
+	fs                  *FlowState
+}
+
+func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string]any, sess Session) *driver {
+	slots := max(sess.Slots(), 1)
+	if o.concurrency > 0 {
+		slots = min(slots, o.concurrency)
+	}
+	d := &driver{
+		ctx: ctx, g: g, o: o, params: params, sess: sess, slots: slots,
+		done:      make(chan *TaskRun, slots),
+		states:    make([]state.State, len(g.Tasks)),
+		indeg:     make([]int32, len(g.Tasks)),
+		remaining: len(g.Tasks),
+	}
+	if len(o.tagLimits) > 0 {
+		d.tagCount, d.tagWait = map[string]int{}, map[string][]item{}
+	}
+	d.fs = &FlowState{FlowName: g.Name, FlowRunID: o.flowRunID, FlowRunName: o.flowRunName, Graph: g, Tasks: d.states}
+	return d
+}
+
+func (d *driver) log(level slog.Level, msg string, attrs ...slog.Attr) {
+	if !d.o.logger.Enabled(d.ctx, level) {
+		return
+	}
+	attrs = append(attrs, slog.Group("flow_run",
+		slog.String("flow_name", d.g.Name),
+		slog.String("flow_run_id", d.o.flowRunID.String()),
+		slog.String("flow_run_name", d.o.flowRunName)))
+	d.o.logger.LogAttrs(d.ctx, level, msg, attrs...)
+}
+
+func (d *driver) run() *FlowState {
+	d.log(slog.LevelInfo, "Beginning Flow run for '"+d.g.Name+"'")
+	for i := range d.g.Tasks {
+		d.indeg[i] = int32(len(d.g.Tasks[i].Upstream))
+		if d.indeg[i] == 0 {
+			d.ready.push(item{node: int32(i), child: -1})
+		}
+	}
+	for d.remaining > 0 && !d.cancelled {
+		d.dispatch()
+		if d.remaining == 0 {
+			break
+		}
+		var due <-chan time.Time
+		if len(d.delayed) > 0 {
+			wait := d.delayed[0].state.StartTime.Sub(d.o.clock.Now())
+			if wait <= 0 {
+				d.promoteDue()
+				continue
+			}
+			due = d.o.clock.After(wait)
+		}
+		if d.inflight == 0 && due == nil {
+			// Nothing runs, nothing waits: every task left is blocked
+			// behind a paused one, which finish() already settled.
+			break
+		}
+		select {
+		case tr := <-d.done:
+			d.complete(tr)
+		case <-due:
+			d.promoteDue()
+		case <-d.ctx.Done():
+			d.cancelled = true
+		}
+	}
+	if d.cancelled {
+		d.cancel()
+	}
+	d.fs.State = d.final()
+	if d.fs.IsSuccessful() {
+		d.log(slog.LevelInfo, "Flow run SUCCESS: all reference tasks succeeded")
+	} else {
+		d.log(slog.LevelInfo, "Flow run "+d.fs.Kind.String()+": "+d.fs.Message)
+	}
+	return d.fs
+}
+
+// dispatch submits ready task runs while there are free slots, settling on
+// the spot the tasks that need no run (parameters, given states, failed
+// triggers, skips).
+func (d *driver) dispatch() {
+	for d.inflight < d.slots && !d.ready.empty() {
+		if d.ctx.Err() != nil {
+			d.cancelled = true
+			return
+		}
+		it := d.ready.pop()
+		if it.retry != nil {
+			d.submit(it, it.retry)
+			continue
+		}
+		if it.child >= 0 {
+			d.startChild(it)
+			continue
+		}
+		d.startTask(int(it.node))
+	}
+}
+
+func (d *driver) startTask(i int) {
+	gt := &d.g.Tasks[i]
+	if st, ok := d.o.given[gt.Slug]; ok && st.IsFinished() {
+		if st, ok := d.restore(gt, st); ok {
+			d.finish(i, st)
+			return
+		}
+	}
+	if gt.Param != nil {
+		d.finish(i, state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: d.params[gt.Param.Name]})
+		return
+	}
+	up := d.upstreamStates(i, -1, nil)
+	if st, ok := d.precheck(gt, up); !ok {
+		d.finish(i, st)
+		return
+	}
+	if gt.Mapped {
+		d.startMapping(i)
+		return
+	}
+	if st, ok := d.checkTrigger(gt, up); !ok {
+		d.finish(i, st)
+		return
+	}
+	d.submit(item{node: int32(i), child: -1}, nil)
+}
+
+// precheck applies the checks before a trigger: upstream tasks not finished
+// (paused) keep the task Pending; a skipped upstream skips it.
+func (d *driver) precheck(gt *flow.GraphTask, up []state.State) (state.State, bool) {
+	for _, s := range up {
+		if !s.IsFinished() {
+			return state.New(state.Pending, state.MsgWaitingOnPaused), false
+		}
+	}
+	if gt.Spec.SkipOnUpstreamSkip {
+		for _, s := range up {
+			if s.IsSkipped() {
+				return state.New(state.Skipped, state.MsgUpstreamSkipped), false
+			}
+		}
+	}
+	return state.State{}, true
+}
+
+func (d *driver) checkTrigger(gt *flow.GraphTask, up []state.State) (state.State, bool) {
+	if d.o.resume[gt.Slug] && gt.Spec.Trigger.Name() == task.ManualOnly.Name() {
+		return state.State{}, true
+	}
+	var err error
+	if gt.Spec.Trigger.IsAllSuccessful() {
+		for _, s := range up {
+			if !s.IsSuccessful() {
+				err = task.AllSuccessful.Check(up)
+				break
+			}
+		}
+	} else {
+		err = gt.Spec.Trigger.Check(up)
+	}
+	if err == nil {
+		return state.State{}, true
+	}
+	if sig, ok := task.AsSignal(err); ok {
+		if sig.Kind == state.Paused && d.o.resume[gt.Slug] {
+			return state.State{}, true
+		}
+		return state.New(sig.Kind, sig.Message), false
+	}
+	return state.State{Kind: state.TriggerFailed, Message: err.Error(), Err: err}, false
+}
+
+// upstreamStates returns the states a task's (or a mapped child's) trigger
+// sees: a mapped upstream counts as its children, except that child j of a
+// task mapped over a mapped upstream sees only that upstream's child j.
+func (d *driver) upstreamStates(i, child int, m *mapping) []state.State {
+	up := d.scratch[:0]
+	gt := &d.g.Tasks[i]
+	for _, u := range gt.Upstream {
+		us := d.states[u]
+		if us.Kind == state.Mapped {
+			if child >= 0 && mappedEdge(gt, u) {
+				up = append(up, us.Children[child])
+			} else {
+				up = append(up, us.Children...)
+			}
+			continue
+		}
+		up = append(up, us)
+	}
+	d.scratch = up
+	return up
+}
+
+func mappedEdge(gt *flow.GraphTask, from int) bool {
+	for _, e := range gt.Inputs {
+		if e.From == from && e.Mapped {
+			return true
+		}
+	}
+	return false
+}
+
+// startMapping expands a mapped task into its children, one per element of
+// its shortest mapped input.
+func (d *driver) startMapping(i int) {
+	gt := &d.g.Tasks[i]
+	m := &mapping{lists: make([][]any, len(gt.Inputs))}
+	n := -1
+	for k, e := range gt.Inputs {
+		if !e.Mapped {
+			continue
+		}
+		src := e.Value
+		if e.From >= 0 {
+			us := d.states[e.From]
+			if !us.IsSuccessful() || us.IsSkipped() {
+				d.finish(i, state.New(state.TriggerFailed, "An upstream task mapped over did not succeed; there is nothing to map over."))
+				return
+			}
+			src = us.Result
+		}
+		list, err := toList(src, e.Flatten)
+		if err != nil {
+			d.finish(i, state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err})
+			return
+		}
+		m.lists[k] = list
+		if n < 0 || len(list) < n {
+			n = len(list)
+		}
+	}
+	m.states = make([]state.State, n)
+	m.pending = n
+	if n == 0 {
+		d.finish(i, d.mappedState(gt, m))
+		return
+	}
+	if d.maps == nil {
+		d.maps = map[int32]*mapping{}
+	}
+	d.maps[int32(i)] = m
+	d.states[i] = state.New(state.Running, state.MsgMapped)
+	for j := range n {
+		d.ready.push(item{node: int32(i), child: int32(j)})
+	}
+}
+
+func (d *driver) startChild(it item) {
+	i, j := int(it.node), int(it.child)
+	gt := &d.g.Tasks[i]
+	m := d.maps[it.node]
+	up := d.upstreamStates(i, j, m)
+	st, ok := d.precheck(gt, up)
+	if ok {
+		st, ok = d.checkTrigger(gt, up)
+	}
+	if !ok {
+		d.finishChild(i, j, st)
+		return
+	}
+	d.submit(it, nil)
+}
+
+// submit hands a task run to the executor, or parks it while a tag it
+// carries is at its limit.
+func (d *driver) submit(it item, tr *TaskRun) {
+	gt := &d.g.Tasks[it.node]
+	if d.tagCount != nil {
+		for _, tag := range gt.Spec.Tags {
+			if limit, ok := d.o.tagLimits[tag]; ok && d.tagCount[tag] >= limit {
+				it.retry = tr
+				d.tagWait[tag] = append(d.tagWait[tag], it)
+				return
+			}
+		}
+		for _, tag := range gt.Spec.Tags {
+			d.tagCount[tag]++
+		}
+	}
+	if tr == nil {
+		tr = d.newTaskRun(it)
+	}
+	d.inflight++
+	d.sess.Submit(tr)
+}
+
+// newTaskRun gathers a task run's inputs from its bindings and upstream results.
+func (d *driver) newTaskRun(it item) *TaskRun {
+	gt := &d.g.Tasks[it.node]
+	var m *mapping
+	if it.child >= 0 {
+		m = d.maps[it.node]
+	}
+	var args []any
+	if n := len(gt.Spec.Inputs); n > 0 {
+		args = make([]any, n)
+	}
+	for k, e := range gt.Inputs {
+		switch {
+		case e.Mapped:
+			args[e.Index] = m.lists[k][it.child]
+		case e.From >= 0:
+			args[e.Index] = d.states[e.From].Result
+		default:
+			args[e.Index] = e.Value
+		}
+	}
+	tr := &TaskRun{d: d, gt: gt, node: int(it.node), child: int(it.child), args: args}
+	if it.child >= 0 {
+		tr.state = m.states[it.child]
+	} else {
+		tr.state = d.states[it.node]
+	}
+	return tr
+}
+
+// complete takes back a task run the executor finished.
+func (d *driver) complete(tr *TaskRun) {
+	d.inflight--
+	if d.tagCount != nil {
+		for _, tag := range tr.gt.Spec.Tags {
+			if _, ok := d.o.tagLimits[tag]; !ok {
+				continue
+			}
+			d.tagCount[tag]--
+			if w := d.tagWait[tag]; len(w) > 0 {
+				d.ready.push(w[0])
+				d.tagWait[tag] = w[1:]
+			}
+		}
+	}
+	if tr.state.Kind == state.Retrying {
+		if tr.child >= 0 {
+			d.maps[int32(tr.node)].states[tr.child] = tr.state
+		} else {
+			d.states[tr.node] = tr.state
+		}
+		heap.Push(&d.delayed, tr)
+		return
+	}
+	if tr.child >= 0 {
+		d.finishChild(tr.node, tr.child, tr.state)
+	} else {
+		d.finish(tr.node, tr.state)
+	}
+}
+
+func (d *driver) promoteDue() {
+	now := d.o.clock.Now()
+	for len(d.delayed) > 0 && !d.delayed[0].state.StartTime.After(now) {
+		tr := heap.Pop(&d.delayed).(*TaskRun)
+		d.ready.push(item{node: int32(tr.node), child: int32(tr.child), retry: tr})
+	}
+}
+
+func (d *driver) finishChild(i, j int, st state.State) {
+	m := d.maps[int32(i)]
+	m.states[j] = st
+	if m.pending--; m.pending == 0 {
+		delete(d.maps, int32(i))
+		d.finish(i, d.mappedState(&d.g.Tasks[i], m))
+	}
+}
+
+// mappedState is the parent state of a finished mapping: Mapped, with the
+// children's states and the list of their results.
+func (d *driver) mappedState(gt *flow.GraphTask, m *mapping) state.State {
+	list := reflect.MakeSlice(reflect.SliceOf(gt.Spec.Output), len(m.states), len(m.states))
+	for j, cs := range m.states {
+		if cs.Result != nil {
+			if rv := reflect.ValueOf(cs.Result); rv.Type().AssignableTo(gt.Spec.Output) {
+				list.Index(j).Set(rv)
+			}
+		}
+	}
+	return state.State{Kind: state.Mapped, Message: state.MsgMapped, Result: list.Interface(), Children: m.states}
+}
+
+// finish gives task i its final state and readies the tasks waiting for it.
+func (d *driver) finish(i int, st state.State) {
+	d.states[i] = st
+	d.remaining--
+	gt := &d.g.Tasks[i]
+	if st.IsFinished() || st.IsPending() {
+		d.logTask(gt, st)
+	}
+	for _, dn := range gt.Downstream {
+		if d.indeg[dn]--; d.indeg[dn] == 0 {
+			d.ready.push(item{node: int32(dn), child: -1})
+		}
+	}
+}
+
+func (d *driver) logTask(gt *flow.GraphTask, st state.State) {
+	level := slog.LevelInfo
+	if st.IsFailed() {
+		level = slog.LevelError
+	}
+	if !d.o.logger.Enabled(d.ctx, level) {
+		return
+	}
+	d.log(level, "Task '"+gt.Slug+"': Finished task run for task with final state: '"+st.Kind.String()+"'",
+		slog.Group("task_run", slog.String("task_slug", gt.Slug), slog.String("state", st.Kind.String()), slog.String("message", st.Message)))
+}
+
+// cancel settles a cancelled run: it waits for the task runs in flight and
+// marks every task that never finished Cancelled.
+func (d *driver) cancel() {
+	for d.inflight > 0 {
+		tr := <-d.done
+		d.inflight--
+		if tr.child >= 0 {
+			if m := d.maps[int32(tr.node)]; m != nil {
+				m.states[tr.child] = tr.state
+			}
+		} else {
+			d.states[tr.node] = tr.state
+		}
+	}
+	notStarted := state.New(state.Cancelled, state.MsgNotStarted)
+	for i := range d.states {
+		st := d.states[i]
+		if m := d.maps[int32(i)]; m != nil {
+			for j := range m.states {
+				if !m.states[j].IsFinished() {
+					m.states[j] = notStarted
+				}
+			}
+			st = state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, Children: m.states}
+		} else if st.Kind == state.Retrying {
+			st = state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, RunCount: st.RunCount, Err: st.Err}
+		} else if !st.IsFinished() {
+			st = notStarted
+		}
+		d.states[i] = st
+	}
+	d.delayed = nil
+}
+
+// final decides the flow run's state from its reference tasks.
+func (d *driver) final() state.State {
+	if d.cancelled {
+		return state.New(state.Cancelled, state.MsgFlowCancelled)
+	}
+	for i := range d.states {
+		if !d.states[i].IsFinished() {
+			return state.New(state.Paused, state.MsgFlowPaused)
+		}
+	}
+	for _, r := range d.g.Reference {
+		st := d.states[r]
+		if st.IsFailed() {
+			return state.New(state.Failed, state.MsgFlowFailed)
+		}
+		for _, c := range st.Children {
+			if c.IsFailed() {
+				return state.New(state.Failed, state.MsgFlowFailed)
+			}
+		}
+		if !st.IsSuccessful() {
+			return state.New(state.Failed, state.MsgFlowFailed)
+		}
+	}
+	return state.New(state.Success, state.MsgFlowSucceeded)
+}
+
+// queue is a FIFO of items; popped space is reused when the queue drains.
+type queue struct {
+	items []item
+	head  int
+}
+
+func (q *queue) push(it item) { q.items = append(q.items, it) }
+func (q *queue) empty() bool  { return q.head == len(q.items) }
+func (q *queue) pop() item {
+	it := q.items[q.head]
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		q.items, q.head = q.items[:n], 0
+	}
+	return it
+}
+
+// retryHeap orders task runs waiting for a retry by when they are due.
+type retryHeap []*TaskRun
+
+func (h retryHeap) Len() int           { return len(h) }
+func (h retryHeap) Less(i, j int) bool { return h[i].state.StartTime.Before(h[j].state.StartTime) }
+func (h retryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *retryHeap) Push(x any)        { *h = append(*h, x.(*TaskRun)) }
+func (h *retryHeap) Pop() any {
+	old := *h
+	tr := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return tr
+}
+
+// toList returns the elements of a list value, concatenating a list of
+// lists when flatten is set.
+func toList(v any, flatten bool) ([]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if l, ok := v.([]any); ok && !flatten {
+		return l, nil
+	}
+	rv := reflect.ValueOf(v)
+	if k := rv.Kind(); k != reflect.Slice && k != reflect.Array {
+		return nil, &listError{rv.Type()}
+	}
+	var out []any
+	if !flatten {
+		out = make([]any, rv.Len())
+	}
+	for i := range rv.Len() {
+		el := rv.Index(i)
+		if !flatten {
+			out[i] = el.Interface()
+			continue
+		}
+		if el.Kind() == reflect.Interface {
+			el = el.Elem()
+		}
+		if k := el.Kind(); k != reflect.Slice && k != reflect.Array {
+			return nil, &listError{el.Type()}
+		}
+		for j := range el.Len() {
+			out = append(out, el.Index(j).Interface())
+		}
+	}
+	return out, nil
+}
+
+type listError struct{ t reflect.Type }
+
+func (e *listError) Error() string {
+	return "cannot map over a value of type " + e.t.String() + ": it is not a list"
+}

@@ -1,0 +1,329 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/state"
+	"github.com/prefect-go/prefect/task"
+)
+
+// TaskRun is one run of a task (or of one mapped child) that the runner
+// found ready and hands to an executor's [Session].
+type TaskRun struct {
+	d     *driver
+	gt    *flow.GraphTask
+	node  int
+	child int
+	args  []any
+	state state.State
+}
+
+// Slug returns the slug of the task being run.
+func (tr *TaskRun) Slug() string { return tr.gt.Slug }
+
+// MapIndex returns the index of a mapped child run, or -1.
+func (tr *TaskRun) MapIndex() int { return tr.child }
+
+// Execute runs the task run to its next state (a final one, or Retrying)
+// and reports it to the runner. An executor calls it exactly once per Submit.
+func (tr *TaskRun) Execute() {
+	tr.state = tr.d.execute(tr)
+	tr.d.done <- tr
+}
+
+// PanicError is the error of a task whose function panicked.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// execute runs one attempt of a task run: the cache check, the function call
+// under its timeout, the choice of the next state, checkpoint and cache
+// writes, and the state handlers at each transition.
+func (d *driver) execute(tr *TaskRun) state.State {
+	spec := tr.gt.Spec
+	rc := &Context{
+		FlowName: d.g.Name, FlowRunID: d.o.flowRunID, FlowRunName: d.o.flowRunName,
+		TaskName: spec.Name, TaskSlug: tr.gt.Slug, TaskRunName: tr.gt.Slug,
+		TaskRunCount: tr.state.RunCount + 1, MapIndex: tr.child,
+		Parameters: d.params, ScheduledStartTime: d.o.scheduled, logger: d.o.logger,
+	}
+	if tr.child >= 0 {
+		rc.TaskRunName = tr.gt.Slug + "[" + strconv.Itoa(tr.child) + "]"
+	}
+	if spec.RunName != "" {
+		rc.TaskRunName = renderRunName(spec.RunName, spec, tr.args, rc)
+	}
+	ctx := context.WithValue(d.ctx, ctxKey{}, rc)
+	old := tr.state
+	if spec.CacheFor > 0 && old.RunCount == 0 {
+		if st, ok := d.readCache(ctx, tr); ok {
+			return d.transition(ctx, spec, old, st)
+		}
+	}
+	running := d.transition(ctx, spec, old, state.State{Kind: state.Running, RunCount: rc.TaskRunCount})
+	if running.Kind != state.Running {
+		return running
+	}
+	if d.o.logger.Enabled(ctx, slog.LevelDebug) {
+		rc.Logger().Debug("Task '" + rc.TaskRunName + "': Starting task run...")
+	}
+	next := d.call(ctx, tr, rc)
+	next.RunCount = rc.TaskRunCount
+	if next.Kind == state.Success || next.Kind == state.Cached {
+		next = d.store(ctx, tr, next)
+	}
+	return d.transition(ctx, spec, running, next)
+}
+
+// call runs the task's function and turns what it returned into a state.
+func (d *driver) call(ctx context.Context, tr *TaskRun, rc *Context) (st state.State) {
+	spec := tr.gt.Spec
+	callCtx := ctx
+	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
+		defer cancel()
+	}
+	out, err := safeCall(callCtx, tr.gt.Task, tr.args)
+	switch {
+	case d.ctx.Err() != nil && err != nil:
+		return state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Err: err}
+	case spec.Timeout > 0 && callCtx.Err() != nil && ctx.Err() == nil:
+		if err == nil {
+			err = context.DeadlineExceeded
+		}
+		return d.retryOrFail(rc, spec, state.State{Kind: state.TimedOut, Message: state.MsgTimedOut, Err: err})
+	case err == nil:
+		return state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: out}
+	}
+	if sig, ok := task.AsSignal(err); ok {
+		s := state.State{Kind: sig.Kind, Message: sig.Message}
+		switch sig.Kind {
+		case state.Success:
+			s.Result = out
+		case state.Failed:
+			s.Err = err
+			return d.retryOrFail(rc, spec, s)
+		case state.Retrying:
+			s.StartTime = d.o.clock.Now().Add(spec.RetryDelay)
+		}
+		return s
+	}
+	return d.retryOrFail(rc, spec, state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err})
+}
+
+// retryOrFail turns a failure into Retrying while the task has retries left.
+func (d *driver) retryOrFail(rc *Context, spec *task.Spec, failed state.State) state.State {
+	if rc.TaskRunCount > spec.MaxRetries {
+		return failed
+	}
+	return state.State{
+		Kind:      state.Retrying,
+		Message:   state.RetryMessage(rc.TaskRunCount, spec.MaxRetries+1),
+		Err:       failed.Err,
+		StartTime: d.o.clock.Now().Add(spec.RetryDelay),
+	}
+}
+
+// safeCall calls the task, turning a panic into a *PanicError.
+func safeCall(ctx context.Context, r task.Runnable, args []any) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return r.Call(ctx, args)
+}
+
+// transition moves a task run from old to new through the task's state
+// handlers, and returns the state the handlers settled on. A panicking
+// handler fails the run.
+func (d *driver) transition(ctx context.Context, spec *task.Spec, old, new state.State) (st state.State) {
+	if len(spec.StateHandlers) == 0 {
+		return new
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err := &PanicError{Value: p, Stack: debug.Stack()}
+			st = state.State{Kind: state.Failed, Message: "Exception raised while calling state handlers: " + err.Error(), Err: err, RunCount: new.RunCount}
+		}
+	}()
+	st = new
+	for _, h := range spec.StateHandlers {
+		st = h(ctx, old, st)
+	}
+	return st
+}
+
+// renderRunName fills a task run name template from inputs and run context.
+func renderRunName(tmpl string, spec *task.Spec, args []any, rc *Context) string {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(tmpl, '{')
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(tmpl[open:], '}')
+		if end < 0 {
+			break
+		}
+		b.WriteString(tmpl[:open])
+		key := tmpl[open+1 : open+end]
+		b.WriteString(runNameField(key, spec, args, rc))
+		tmpl = tmpl[open+end+1:]
+	}
+	b.WriteString(tmpl)
+	return b.String()
+}
+
+func runNameField(key string, spec *task.Spec, args []any, rc *Context) string {
+	for i, in := range spec.Inputs {
+		if in.Name == key && i < len(args) {
+			return fmt.Sprint(args[i])
+		}
+	}
+	switch key {
+	case "map_index":
+		return strconv.Itoa(rc.MapIndex)
+	case "task_run_count":
+		return strconv.Itoa(rc.TaskRunCount)
+	case "task_name":
+		return rc.TaskName
+	case "task_slug":
+		return rc.TaskSlug
+	case "flow_name":
+		return rc.FlowName
+	case "flow_run_name":
+		return rc.FlowRunName
+	case "today":
+		return rc.Today()
+	}
+	return "{" + key + "}"
+}
+
+// location returns where a task run's checkpoint goes.
+func (d *driver) location(tr *TaskRun) string {
+	loc := url.PathEscape(d.g.Name) + "/" + d.o.flowRunID.String() + "/" + url.PathEscape(tr.gt.Slug)
+	if tr.child >= 0 {
+		loc += "/" + strconv.Itoa(tr.child)
+	}
+	return loc + ".json"
+}
+
+// cacheLocation returns where a task run's cache entry goes.
+func (d *driver) cacheLocation(tr *TaskRun) string {
+	key := tr.gt.Spec.CacheKey
+	if key == "" {
+		key = d.g.Name + "/" + tr.gt.Slug
+	}
+	loc := "cache/" + url.PathEscape(key)
+	if tr.child >= 0 {
+		loc += "/" + strconv.Itoa(tr.child)
+	}
+	return loc + ".json"
+}
+
+type cacheEntry struct {
+	Expires time.Time       `json:"expires"`
+	Result  json.RawMessage `json:"result"`
+}
+
+// store writes a successful result where the task and the run ask for it:
+// the checkpoint, and the cache entry of a cached task.
+func (d *driver) store(ctx context.Context, tr *TaskRun, st state.State) state.State {
+	spec := tr.gt.Spec
+	checkpoint := spec.Checkpoints(d.o.checkpoint)
+	if !checkpoint && spec.CacheFor <= 0 {
+		return st
+	}
+	data, err := json.Marshal(st.Result)
+	if err != nil {
+		err = fmt.Errorf("encoding the result of task %q as JSON: %w", tr.gt.Slug, err)
+		return state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err, RunCount: st.RunCount}
+	}
+	if checkpoint {
+		loc := d.location(tr)
+		if err := d.o.store.Write(ctx, loc, data); err != nil {
+			return state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err, RunCount: st.RunCount}
+		}
+		st.Location = loc
+	}
+	if spec.CacheFor > 0 {
+		entry, err := json.Marshal(cacheEntry{Expires: d.o.clock.Now().Add(spec.CacheFor), Result: data})
+		if err == nil {
+			err = d.o.store.Write(ctx, d.cacheLocation(tr), entry)
+		}
+		if err != nil {
+			rc, _ := FromContext(ctx)
+			rc.Logger().Warn("Task '"+tr.gt.Slug+"': could not write its cache entry", slog.String("error", err.Error()))
+		}
+	}
+	return st
+}
+
+// readCache returns the Cached state of a task run whose cache entry is
+// still valid.
+func (d *driver) readCache(ctx context.Context, tr *TaskRun) (state.State, bool) {
+	data, err := d.o.store.Read(ctx, d.cacheLocation(tr))
+	if err != nil {
+		return state.State{}, false
+	}
+	var entry cacheEntry
+	if json.Unmarshal(data, &entry) != nil || !d.o.clock.Now().Before(entry.Expires) {
+		return state.State{}, false
+	}
+	v, err := decode(entry.Result, tr.gt.Spec.Output)
+	if err != nil {
+		return state.State{}, false
+	}
+	return state.State{Kind: state.Cached, Message: state.MsgCachedResult, Result: v}, true
+}
+
+// restore returns a given finished state with its result, read back from
+// the result store when the state carries only a location.
+func (d *driver) restore(gt *flow.GraphTask, st state.State) (state.State, bool) {
+	if st.Result != nil || st.Location == "" || !st.IsSuccessful() {
+		return st, true
+	}
+	data, err := d.o.store.Read(d.ctx, st.Location)
+	if err != nil {
+		d.log(slog.LevelWarn, "Task '"+gt.Slug+"': its result could not be read back; running it again", slog.String("error", err.Error()))
+		return st, false
+	}
+	t := gt.Spec.Output
+	if gt.Mapped {
+		t = reflect.SliceOf(t)
+	}
+	v, err := decode(data, t)
+	if err != nil {
+		d.log(slog.LevelWarn, "Task '"+gt.Slug+"': its result could not be decoded; running it again", slog.String("error", err.Error()))
+		return st, false
+	}
+	st.Result = v
+	return st, true
+}
+
+func decode(data []byte, t reflect.Type) (any, error) {
+	if t == nil {
+		return nil, errors.New("the task's result type is unknown")
+	}
+	p := reflect.New(t)
+	if err := json.Unmarshal(data, p.Interface()); err != nil {
+		return nil, err
+	}
+	return p.Elem().Interface(), nil
+}

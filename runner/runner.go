@@ -1,0 +1,348 @@
+// Package runner runs flows: [Run] takes a built flow, runs every task once
+// its upstream tasks have finished and its trigger allows, and returns the
+// flow's final state with the state of every task.
+//
+//	fs, err := runner.Run(ctx, f,
+//		runner.WithParameters(map[string]any{"n": 10}),
+//		runner.WithExecutor(runner.Parallel(0)),
+//		runner.WithTagLimit("db", 2))
+//	if err != nil { ... }          // the run could not start: invalid flow, bad parameters
+//	fmt.Println(fs.State)          // Success("All reference tasks succeeded.")
+//	sum, ok := runner.ResultOf(fs, sumNode)
+//
+// Run returns an error only when the run cannot start; everything that
+// happens during the run, task errors and panics included, ends up in states.
+// Inside a task, [FromContext] gives the run context (flow run id, task
+// name, run count, map index, parameters, dates).
+//
+// Cost: bookkeeping is O(V+E) for V tasks and E edges: in-degree counters and
+// a ready queue, no rescans and no goroutine or timer per task or edge. It
+// all happens on the goroutine that called Run; an [Executor] only decides
+// where task functions execute. Cancelling ctx ends the run promptly: running
+// tasks see their context cancelled, tasks that had not started end
+// Cancelled, and Run returns only after every goroutine it started has exited.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/result"
+	"github.com/prefect-go/prefect/state"
+)
+
+// Clock tells the time and waits; the runner waits for retry delays on it,
+// so tests can use a fake one and never sleep.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Option configures a run.
+type Option func(*options)
+
+type options struct {
+	params      map[string]any
+	executor    Executor
+	store       result.Store
+	checkpoint  bool
+	logger      *slog.Logger
+	clock       Clock
+	concurrency int
+	tagLimits   map[string]int
+	given       map[string]state.State
+	resume      map[string]bool
+	flowRunID   uuid.UUID
+	flowRunName string
+	scheduled   time.Time
+	errs        []error
+}
+
+// WithParameters gives the run's parameter values by name.
+func WithParameters(p map[string]any) Option { return func(o *options) { o.params = p } }
+
+// WithExecutor chooses where tasks run; the default is [Local].
+func WithExecutor(e Executor) Option { return func(o *options) { o.executor = e } }
+
+// WithResultStore sets where checkpoints and cache entries are kept. The
+// default is a fresh in-memory store, so nothing outlives the run.
+func WithResultStore(s result.Store) Option { return func(o *options) { o.store = s } }
+
+// WithCheckpointing turns checkpointing on or off for the run (default off,
+// as for Prefect runs without a backend): with it on, each task's result is
+// written to the result store, unless the task says otherwise.
+func WithCheckpointing(on bool) Option { return func(o *options) { o.checkpoint = on } }
+
+// WithLogger sets the logger for the run's records. The default discards
+// everything: a library stays quiet unless asked.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithClock sets the clock retries wait on.
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithConcurrency runs at most n tasks of this run at once, whatever the
+// executor allows.
+func WithConcurrency(n int) Option {
+	return func(o *options) {
+		if n < 1 {
+			o.errs = append(o.errs, fmt.Errorf("concurrency limit %d is not valid: it must be 1 or more", n))
+		}
+		o.concurrency = n
+	}
+}
+
+// WithTagLimit runs at most n tasks tagged tag at once.
+func WithTagLimit(tag string, n int) Option {
+	return func(o *options) {
+		if n < 1 {
+			o.errs = append(o.errs, fmt.Errorf("limit %d for tag %q is not valid: it must be 1 or more", n, tag))
+		}
+		if o.tagLimits == nil {
+			o.tagLimits = map[string]int{}
+		}
+		o.tagLimits[tag] = n
+	}
+}
+
+// WithTaskStates starts the run from given task states, by slug: a task
+// given a finished state is not run again and passes that state's result
+// downstream (read back from the result store when the state has only a
+// Location). Prefect's task_states. See also [Restart].
+func WithTaskStates(states map[string]state.State) Option {
+	return func(o *options) { o.given = states }
+}
+
+// WithResume lets the named tasks run past a manual_only trigger or a Pause.
+func WithResume(slugs ...string) Option {
+	return func(o *options) {
+		if o.resume == nil {
+			o.resume = map[string]bool{}
+		}
+		for _, s := range slugs {
+			o.resume[s] = true
+		}
+	}
+}
+
+// WithFlowRunID sets the flow run's id instead of a random one.
+func WithFlowRunID(id uuid.UUID) Option { return func(o *options) { o.flowRunID = id } }
+
+// WithFlowRunName sets the flow run's name instead of one made from the
+// flow name and id.
+func WithFlowRunName(name string) Option { return func(o *options) { o.flowRunName = name } }
+
+// WithScheduledStartTime sets the time the run counts as scheduled for,
+// which the run context's date helpers use. The default is now.
+func WithScheduledStartTime(t time.Time) Option { return func(o *options) { o.scheduled = t } }
+
+// FlowState is the outcome of a flow run: the flow's own state and the
+// state of every task.
+type FlowState struct {
+	// State is the flow run's final state.
+	state.State
+	// FlowName, FlowRunID and FlowRunName identify the run.
+	FlowName    string
+	FlowRunID   uuid.UUID
+	FlowRunName string
+	// Graph is the flow that ran.
+	Graph *flow.Graph
+	// Tasks holds each task's final state, in the order of Graph.Tasks.
+	Tasks []state.State
+}
+
+// Task returns the state of the task with the given slug.
+func (fs *FlowState) Task(slug string) (state.State, bool) {
+	i, ok := fs.Graph.Index(slug)
+	if !ok {
+		return state.State{}, false
+	}
+	return fs.Tasks[i], true
+}
+
+// Of returns the state of a task of the flow.
+func (fs *FlowState) Of(t flow.Ref) state.State { return fs.Tasks[t.ID()] }
+
+// ResultOf returns the result of a task of the flow, and whether the task
+// succeeded with a result of type T.
+func ResultOf[T any](fs *FlowState, n flow.Node[T]) (T, bool) {
+	v, ok := fs.Tasks[n.ID()].Result.(T)
+	return v, ok && fs.Tasks[n.ID()].IsSuccessful()
+}
+
+// Restart runs f again from the states of an earlier run prev: tasks that
+// succeeded keep their states and results; every other task runs again.
+func Restart(ctx context.Context, f *flow.Flow, prev *FlowState, opts ...Option) (*FlowState, error) {
+	given := make(map[string]state.State, len(prev.Tasks))
+	for i, st := range prev.Tasks {
+		if st.IsSuccessful() {
+			given[prev.Graph.Tasks[i].Slug] = st
+		}
+	}
+	return Run(ctx, f, append([]Option{WithTaskStates(given)}, opts...)...)
+}
+
+// ErrInvalidRun is matched by the error Run returns when a run cannot start.
+var ErrInvalidRun = errors.New("the flow run cannot start")
+
+// Run runs the flow f and returns its final state. The error is non-nil only
+// when the run cannot start (an invalid flow, unknown or missing parameters,
+// bad options); it then matches [ErrInvalidRun] and also wraps the cause,
+// such as [flow.ErrCycle].
+func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err error) {
+	o := options{executor: Local(), clock: realClock{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	invalid := func(err error) error { return fmt.Errorf("%w: %w", ErrInvalidRun, err) }
+	if err := errors.Join(o.errs...); err != nil {
+		return nil, invalid(err)
+	}
+	g, err := f.Graph()
+	if err != nil {
+		return nil, invalid(err)
+	}
+	params, err := checkParams(g, o.params)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if o.store == nil {
+		o.store = result.NewMemory()
+	}
+	if o.flowRunID == uuid.Nil {
+		o.flowRunID = uuid.New()
+	}
+	if o.flowRunName == "" {
+		o.flowRunName = g.Name + "-" + o.flowRunID.String()[:8]
+	}
+	if o.scheduled.IsZero() {
+		o.scheduled = o.clock.Now()
+	}
+	for slug := range o.given {
+		if _, ok := g.Index(slug); !ok {
+			return nil, invalid(fmt.Errorf("a task state was given for %q, which is not a task of flow %q", slug, g.Name))
+		}
+	}
+	sess, err := o.executor.Start(ctx)
+	if err != nil {
+		return nil, invalid(fmt.Errorf("starting the executor: %w", err))
+	}
+	d := newDriver(ctx, g, &o, params, sess)
+	defer func() {
+		// A panic here is a bug in the runner, not in a task (those are
+		// recovered where they run); report it rather than crash the caller.
+		if p := recover(); p != nil {
+			fs, err = nil, fmt.Errorf("runner: internal error: %v", p)
+		}
+	}()
+	defer sess.Close()
+	return d.run(), nil
+}
+
+// checkParams fills in defaults and checks the given parameters against the
+// flow's: unknown, missing required, and wrongly typed ones are errors that
+// name every such parameter.
+func checkParams(g *flow.Graph, given map[string]any) (map[string]any, error) {
+	declared := map[string]*flow.Param{}
+	for i := range g.Tasks {
+		if p := g.Tasks[i].Param; p != nil {
+			declared[p.Name] = p
+		}
+	}
+	values := make(map[string]any, len(declared))
+	var unknown, missing []string
+	var errs []error
+	for name, v := range given {
+		p, ok := declared[name]
+		if !ok {
+			unknown = append(unknown, name)
+			continue
+		}
+		cv, err := convertParam(p, v)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		values[name] = cv
+	}
+	for name, p := range declared {
+		if _, ok := given[name]; ok {
+			continue
+		}
+		if !p.HasDefault {
+			missing = append(missing, name)
+			continue
+		}
+		values[name] = p.Default
+	}
+	names := func(list []string) string {
+		sort.Strings(list)
+		for i, s := range list {
+			list[i] = fmt.Sprintf("%q", s)
+		}
+		return strings.Join(list, ", ")
+	}
+	if len(unknown) > 0 {
+		valid := slices.Collect(func(yield func(string) bool) {
+			for n := range declared {
+				if !yield(n) {
+					return
+				}
+			}
+		})
+		known := "it has none"
+		if len(valid) > 0 {
+			known = "its parameters are " + names(valid)
+		}
+		errs = append(errs, fmt.Errorf("flow %q has no parameter %s; %s", g.Name, names(unknown), known))
+	}
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("flow %q: required parameter %s not given", g.Name, names(missing)))
+	}
+	return values, errors.Join(errs...)
+}
+
+// convertParam returns v as the parameter's type: as is when assignable, or
+// converted between numeric kinds when no value is lost (a JSON number 3.0
+// for an int parameter, say).
+func convertParam(p *flow.Param, v any) (any, error) {
+	if v == nil {
+		switch p.Type.Kind() {
+		case reflect.Interface, reflect.Pointer, reflect.Map, reflect.Slice:
+			return reflect.Zero(p.Type).Interface(), nil
+		}
+		return nil, fmt.Errorf("parameter %q wants %v, but was given nil", p.Name, p.Type)
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Type().AssignableTo(p.Type) {
+		return v, nil
+	}
+	if isNumber(rv.Kind()) && isNumber(p.Type.Kind()) && rv.CanConvert(p.Type) {
+		cv := rv.Convert(p.Type)
+		if back := cv.Convert(rv.Type()); back.Equal(rv) {
+			return cv.Interface(), nil
+		}
+	}
+	return nil, fmt.Errorf("parameter %q wants %v, but was given %v", p.Name, p.Type, rv.Type())
+}
+
+func isNumber(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Float64
+}

@@ -1,0 +1,169 @@
+// Package task turns a Go function into a task: a node of a flow with the
+// options that tell the runner how to run it (retries, timeout, trigger,
+// caching, checkpointing, state handlers).
+//
+// A task's function takes a context and one struct of named inputs, Prefect's
+// keyword arguments, and returns a result and an error:
+//
+//	type addIn struct {
+//		X int `prefect:"x"`
+//		Y int `prefect:"y"`
+//	}
+//	add := task.New("add", func(ctx context.Context, in addIn) (int, error) {
+//		return in.X + in.Y, nil
+//	}, task.WithMaxRetries(2), task.WithRetryDelay(time.Second))
+//
+// Each exported field of the input struct is one input. Its name is the
+// field's `prefect` tag, or the field name when there is no tag; `prefect:"-"`
+// leaves a field out, and `prefect:"x,optional"` lets a flow leave input x
+// unbound (it then keeps its zero value). A task that needs no input takes
+// [None]. The flow package binds inputs by these names and checks every
+// binding's type when the flow is validated.
+//
+// A task ends in the state its function chooses: returning nil succeeds,
+// returning an error fails (and retries, if the task allows), and returning a
+// [Signal] ([Fail], [Skip], [Retry], [Succeed], [Pause]) ends in that signal's
+// state. A panic is recovered and fails the task with the panic's message.
+//
+// Configuration problems (a retry count without a delay, a negative timeout)
+// do not panic: the task records them, and adding it to a flow reports them
+// when the flow is validated.
+package task
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// None is the input type of a task that takes no inputs, and the result type
+// of a task that returns nothing useful.
+type None = struct{}
+
+// Input describes one named input of a task.
+type Input struct {
+	// Name is the name a flow binds the input by.
+	Name string
+	// Type is the input's Go type.
+	Type reflect.Type
+	// Optional inputs may be left unbound.
+	Optional bool
+}
+
+// Runnable is what a flow and the runner see of any task, whatever its Go
+// types. *[Task] implements it; so do the few built-in nodes whose shape a
+// typed function cannot express (a flow's Merge, say).
+type Runnable interface {
+	// Spec returns the task's name, options, inputs and result type. The
+	// runner treats it as read-only.
+	Spec() *Spec
+	// Call runs the task's function once. args holds one value per input,
+	// in the order of Spec().Inputs; a nil arg leaves that input's zero value.
+	Call(ctx context.Context, args []any) (any, error)
+}
+
+// Task is a Go function with the options that say how to run it. Build one
+// with [New]; a Task is immutable after that and may be added to any number of
+// flows, any number of times.
+type Task[In, Out any] struct {
+	spec   Spec
+	fn     func(context.Context, In) (Out, error)
+	fields []int // struct field index of each input, parallel to spec.Inputs
+}
+
+var _ Runnable = (*Task[None, None])(nil)
+
+// New returns a task called name that runs fn. In must be a struct type whose
+// exported fields are the task's inputs (see the package doc); Out is the
+// result type downstream tasks receive.
+func New[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error), opts ...Option) *Task[In, Out] {
+	t := &Task[In, Out]{fn: fn}
+	t.spec.Name = name
+	t.spec.Trigger = AllSuccessful
+	t.spec.SkipOnUpstreamSkip = true
+	t.spec.Output = reflect.TypeFor[Out]()
+	var errs []error
+	if name == "" {
+		errs = append(errs, errors.New("a task needs a name"))
+	}
+	if fn == nil {
+		errs = append(errs, fmt.Errorf("task %q has a nil function", name))
+	}
+	inputs, fields, err := inputsOf(reflect.TypeFor[In]())
+	if err != nil {
+		errs = append(errs, fmt.Errorf("task %q: %w", name, err))
+	}
+	t.spec.Inputs, t.fields = inputs, fields
+	for _, opt := range opts {
+		opt(&t.spec)
+	}
+	errs = append(errs, t.spec.check()...)
+	t.spec.Err = errors.Join(errs...)
+	return t
+}
+
+// Spec returns the task's name, options, inputs and result type.
+func (t *Task[In, Out]) Spec() *Spec { return &t.spec }
+
+// Call runs the task's function with args bound to its inputs in order.
+// An arg whose type does not fit its input is an error naming both types.
+func (t *Task[In, Out]) Call(ctx context.Context, args []any) (any, error) {
+	var in In
+	if len(t.fields) > 0 {
+		v := reflect.ValueOf(&in).Elem()
+		for i, a := range args {
+			if a == nil {
+				continue
+			}
+			f := v.Field(t.fields[i])
+			av := reflect.ValueOf(a)
+			if !av.Type().AssignableTo(f.Type()) {
+				return nil, &InputTypeError{Task: t.spec.Name, Input: t.spec.Inputs[i].Name, Want: f.Type(), Got: av.Type()}
+			}
+			f.Set(av)
+		}
+	}
+	return t.fn(ctx, in)
+}
+
+// InputTypeError reports a value whose type does not fit the input it is bound to.
+type InputTypeError struct {
+	Task, Input string
+	Want, Got   reflect.Type
+}
+
+func (e *InputTypeError) Error() string {
+	return fmt.Sprintf("task %q: input %q wants %v but was given %v", e.Task, e.Input, e.Want, e.Got)
+}
+
+// inputsOf lists the inputs of an input struct type.
+func inputsOf(t reflect.Type) ([]Input, []int, error) {
+	if t.Kind() != reflect.Struct {
+		return nil, nil, fmt.Errorf("input type %v is not a struct; use a struct with one field per input, or task.None", t)
+	}
+	var inputs []Input
+	var fields []int
+	seen := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("prefect"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if seen[name] {
+			return nil, nil, fmt.Errorf("input type %v names input %q twice", t, name)
+		}
+		seen[name] = true
+		inputs = append(inputs, Input{Name: name, Type: f.Type, Optional: opts == "optional"})
+		fields = append(fields, i)
+	}
+	return inputs, fields, nil
+}
