@@ -16,7 +16,7 @@ type builtin struct {
 	call func(args []any) (any, error)
 }
 
-func (b *builtin) Spec() *task.Spec                                 { return &b.spec }
+func (b *builtin) Spec() *task.Spec                                { return &b.spec }
 func (b *builtin) Call(_ context.Context, args []any) (any, error) { return b.call(args) }
 
 // Case starts a conditional branch, Prefect's `with case(cond, value)`. It

@@ -44,9 +44,9 @@ func (localExecutor) Start(context.Context) (Session, error) { return localSessi
 
 type localSession struct{}
 
-func (localSession) Slots() int           { return 1 }
+func (localSession) Slots() int          { return 1 }
 func (localSession) Submit(run *TaskRun) { run.Execute() }
-func (localSession) Close() error         { return nil }
+func (localSession) Close() error        { return nil }
 
 // Parallel returns an executor that runs tasks on a pool of workers
 // goroutines, started per flow run and stopped when it ends. workers <= 0
