@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync"
 
 	"github.com/prefect-go/prefect/task"
 )
@@ -42,6 +43,12 @@ type Flow struct {
 	errs      []error
 	refs      []int
 	nameCount map[string]int
+
+	// version counts changes; the Graph snapshot is rebuilt only after one.
+	version int
+	mu      sync.Mutex
+	graph   *Graph
+	graphAt int
 }
 
 type node struct {
@@ -166,6 +173,7 @@ func AddRunnable[T any](f *Flow, r task.Runnable, bindings ...Binding) Node[T] {
 }
 
 func (f *Flow) errorf(format string, args ...any) {
+	f.version++
 	f.errs = append(f.errs, fmt.Errorf("flow %q: "+format, append([]any{f.name}, args...)...))
 }
 
@@ -188,6 +196,7 @@ func (f *Flow) own(r Ref, what string) (int, bool) {
 }
 
 func (f *Flow) add(r task.Runnable, mapped bool, bindings []Binding) int {
+	f.version++
 	spec := r.Spec()
 	n := &node{run: r, mapped: mapped, slug: spec.Slug}
 	id := len(f.nodes)
@@ -312,6 +321,7 @@ func (f *Flow) SetUpstream(t, upstream Ref) {
 	tid, ok1 := f.own(t, "SetUpstream")
 	uid, ok2 := f.own(upstream, "SetUpstream")
 	if ok1 && ok2 {
+		f.version++
 		f.nodes[tid].deps = append(f.nodes[tid].deps, uid)
 	}
 }
@@ -329,6 +339,7 @@ func (f *Flow) Chain(tasks ...Ref) {
 // SetReferenceTasks chooses the tasks whose states decide the flow's final
 // state. By default those are the terminal tasks, the ones nothing depends on.
 func (f *Flow) SetReferenceTasks(tasks ...Ref) {
+	f.version++
 	f.refs = f.refs[:0]
 	for _, t := range tasks {
 		if id, ok := f.own(t, "SetReferenceTasks"); ok {

@@ -62,8 +62,23 @@ func (f *Flow) Validate() error {
 	return err
 }
 
-// Graph validates the flow and returns its snapshot.
+// Graph validates the flow and returns its snapshot. The snapshot is built
+// once and reused until the flow changes, so running a flow many times costs
+// one validation; it is safe to call from several goroutines at once.
 func (f *Flow) Graph() (*Graph, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.graph != nil && f.graphAt == f.version {
+		return f.graph, nil
+	}
+	g, err := f.build()
+	if err == nil {
+		f.graph, f.graphAt = g, f.version
+	}
+	return g, err
+}
+
+func (f *Flow) build() (*Graph, error) {
 	errs := append([]error(nil), f.errs...)
 	n := len(f.nodes)
 	g := &Graph{Name: f.name, Tasks: make([]GraphTask, n), bySlug: make(map[string]int, n)}

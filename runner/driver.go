@@ -165,9 +165,9 @@ func (d *driver) startTask(i int) {
 		d.finish(i, state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: d.params[gt.Param.Name]})
 		return
 	}
-	up := d.upstreamStates(i, -1, nil)
+	up := d.upstreamStates(i, -1)
 	if st, ok := d.precheck(gt, up); !ok {
-		d.finish(i, st)
+		d.finish(i, d.settle(gt, -1, st))
 		return
 	}
 	if gt.Mapped {
@@ -175,7 +175,7 @@ func (d *driver) startTask(i int) {
 		return
 	}
 	if st, ok := d.checkTrigger(gt, up); !ok {
-		d.finish(i, st)
+		d.finish(i, d.settle(gt, -1, st))
 		return
 	}
 	d.submit(item{node: int32(i), child: -1}, nil)
@@ -229,7 +229,7 @@ func (d *driver) checkTrigger(gt *flow.GraphTask, up []state.State) (state.State
 // upstreamStates returns the states a task's (or a mapped child's) trigger
 // sees: a mapped upstream counts as its children, except that child j of a
 // task mapped over a mapped upstream sees only that upstream's child j.
-func (d *driver) upstreamStates(i, child int, m *mapping) []state.State {
+func (d *driver) upstreamStates(i, child int) []state.State {
 	up := d.scratch[:0]
 	gt := &d.g.Tasks[i]
 	for _, u := range gt.Upstream {
@@ -271,14 +271,14 @@ func (d *driver) startMapping(i int) {
 		if e.From >= 0 {
 			us := d.states[e.From]
 			if !us.IsSuccessful() || us.IsSkipped() {
-				d.finish(i, state.New(state.TriggerFailed, "An upstream task mapped over did not succeed; there is nothing to map over."))
+				d.finish(i, d.settle(gt, -1, state.New(state.TriggerFailed, "An upstream task mapped over did not succeed; there is nothing to map over.")))
 				return
 			}
 			src = us.Result
 		}
 		list, err := toList(src, e.Flatten)
 		if err != nil {
-			d.finish(i, state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err})
+			d.finish(i, d.settle(gt, -1, state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err}))
 			return
 		}
 		m.lists[k] = list
@@ -305,14 +305,13 @@ func (d *driver) startMapping(i int) {
 func (d *driver) startChild(it item) {
 	i, j := int(it.node), int(it.child)
 	gt := &d.g.Tasks[i]
-	m := d.maps[it.node]
-	up := d.upstreamStates(i, j, m)
+	up := d.upstreamStates(i, j)
 	st, ok := d.precheck(gt, up)
 	if ok {
 		st, ok = d.checkTrigger(gt, up)
 	}
 	if !ok {
-		d.finishChild(i, j, st)
+		d.finishChild(i, j, d.settle(gt, j, st))
 		return
 	}
 	d.submit(it, nil)

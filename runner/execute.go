@@ -55,19 +55,7 @@ func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 // writes, and the state handlers at each transition.
 func (d *driver) execute(tr *TaskRun) state.State {
 	spec := tr.gt.Spec
-	rc := &Context{
-		FlowName: d.g.Name, FlowRunID: d.o.flowRunID, FlowRunName: d.o.flowRunName,
-		TaskName: spec.Name, TaskSlug: tr.gt.Slug, TaskRunName: tr.gt.Slug,
-		TaskRunCount: tr.state.RunCount + 1, MapIndex: tr.child,
-		Parameters: d.params, ScheduledStartTime: d.o.scheduled, logger: d.o.logger,
-	}
-	if tr.child >= 0 {
-		rc.TaskRunName = tr.gt.Slug + "[" + strconv.Itoa(tr.child) + "]"
-	}
-	if spec.RunName != "" {
-		rc.TaskRunName = renderRunName(spec.RunName, spec, tr.args, rc)
-	}
-	ctx := context.WithValue(d.ctx, ctxKey{}, rc)
+	ctx, rc := d.runContext(tr.gt, tr.child, tr.state.RunCount+1, tr.args)
 	old := tr.state
 	if spec.CacheFor > 0 && old.RunCount == 0 {
 		if st, ok := d.readCache(ctx, tr); ok {
@@ -87,6 +75,33 @@ func (d *driver) execute(tr *TaskRun) state.State {
 		next = d.store(ctx, tr, next)
 	}
 	return d.transition(ctx, spec, running, next)
+}
+
+// runContext returns the context a task run's function and state handlers see.
+func (d *driver) runContext(gt *flow.GraphTask, child, runCount int, args []any) (context.Context, *Context) {
+	rc := &Context{
+		FlowName: d.g.Name, FlowRunID: d.o.flowRunID, FlowRunName: d.o.flowRunName,
+		TaskName: gt.Spec.Name, TaskSlug: gt.Slug, TaskRunName: gt.Slug,
+		TaskRunCount: runCount, MapIndex: child,
+		Parameters: d.params, ScheduledStartTime: d.o.scheduled, logger: d.o.logger,
+	}
+	if child >= 0 {
+		rc.TaskRunName = gt.Slug + "[" + strconv.Itoa(child) + "]"
+	}
+	if gt.Spec.RunName != "" {
+		rc.TaskRunName = renderRunName(gt.Spec.RunName, gt.Spec, args, rc)
+	}
+	return context.WithValue(d.ctx, ctxKey{}, rc), rc
+}
+
+// settle passes a state the runner decided without calling the task (a
+// skip, a failed trigger, a pause) through the task's state handlers.
+func (d *driver) settle(gt *flow.GraphTask, child int, st state.State) state.State {
+	if len(gt.Spec.StateHandlers) == 0 {
+		return st
+	}
+	ctx, _ := d.runContext(gt, child, 0, nil)
+	return d.transition(ctx, gt.Spec, state.New(state.Pending, ""), st)
 }
 
 // call runs the task's function and turns what it returned into a state.
