@@ -228,14 +228,15 @@ func (d *driver) checkTrigger(gt *flow.GraphTask, up []state.State) (state.State
 
 // upstreamStates returns the states a task's (or a mapped child's) trigger
 // sees: a mapped upstream counts as its children, except that child j of a
-// task mapped over a mapped upstream sees only that upstream's child j.
+// task mapped (not flattened) over a mapped upstream sees only that
+// upstream's child j.
 func (d *driver) upstreamStates(i, child int) []state.State {
 	up := d.scratch[:0]
 	gt := &d.g.Tasks[i]
 	for _, u := range gt.Upstream {
 		us := d.states[u]
 		if us.Kind == state.Mapped {
-			if child >= 0 && mappedEdge(gt, u) {
+			if child >= 0 && child < len(us.Children) && mappedEdge(gt, u) {
 				up = append(up, us.Children[child])
 			} else {
 				up = append(up, us.Children...)
@@ -250,7 +251,7 @@ func (d *driver) upstreamStates(i, child int) []state.State {
 
 func mappedEdge(gt *flow.GraphTask, from int) bool {
 	for _, e := range gt.Inputs {
-		if e.From == from && e.Mapped {
+		if e.From == from && e.Mapped && !e.Flatten {
 			return true
 		}
 	}
