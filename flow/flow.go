@@ -268,12 +268,17 @@ func (f *Flow) checkType(what string, in task.Input, e InputEdge, from reflect.T
 	}
 	gives := "gives"
 	if e.Mapped {
+		whole := from
 		for range 1 + boolInt(e.Flatten) {
 			if from.Kind() == reflect.Interface {
 				return
 			}
 			if from.Kind() != reflect.Slice && from.Kind() != reflect.Array {
-				f.errorf("%s: input %q is mapped over, but %s gives %v, which is not a list", what, in.Name, source, from)
+				if e.Flatten {
+					f.errorf("%s: input %q is flattened, but %s gives %v, which is not a list of lists", what, in.Name, source, whole)
+				} else {
+					f.errorf("%s: input %q is mapped over, but %s gives %v, which is not a list", what, in.Name, source, whole)
+				}
 				return
 			}
 			from = from.Elem()

@@ -57,6 +57,9 @@ func (m *Memory) Write(_ context.Context, location string, data []byte) error {
 
 // Read returns a copy of the data at location.
 func (m *Memory) Read(_ context.Context, location string) ([]byte, error) {
+	if err := checkLocation(location); err != nil {
+		return nil, err
+	}
 	m.mu.RLock()
 	d, ok := m.data[location]
 	m.mu.RUnlock()
@@ -68,6 +71,9 @@ func (m *Memory) Read(_ context.Context, location string) ([]byte, error) {
 
 // Exists reports whether location holds data.
 func (m *Memory) Exists(_ context.Context, location string) (bool, error) {
+	if err := checkLocation(location); err != nil {
+		return false, err
+	}
 	m.mu.RLock()
 	_, ok := m.data[location]
 	m.mu.RUnlock()
@@ -135,6 +141,9 @@ func (l *Local) Read(_ context.Context, location string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading result %q: %w", location, ErrNotFound)
+	}
 	d, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading result %q: %w", location, ErrNotFound)
@@ -151,16 +160,19 @@ func (l *Local) Exists(_ context.Context, location string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, err = os.Stat(p)
+	fi, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, fmt.Errorf("checking result %q: %w", location, err)
+	}
+	return fi.Mode().IsRegular(), nil
 }
 
 // checkLocation refuses locations that could escape a store's folder.
 func checkLocation(location string) error {
-	if location == "" || !fs.ValidPath(location) || strings.Contains(location, `\`) {
+	if location == "" || location == "." || !fs.ValidPath(location) || strings.Contains(location, `\`) {
 		return fmt.Errorf("result location %q is not valid: use a relative, slash-separated path without . or .. elements", location)
 	}
 	return nil

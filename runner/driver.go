@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/prefect-go/prefect/flow"
@@ -200,7 +201,7 @@ func (d *driver) precheck(gt *flow.GraphTask, up []state.State) (state.State, bo
 }
 
 func (d *driver) checkTrigger(gt *flow.GraphTask, up []state.State) (state.State, bool) {
-	if d.o.resume[gt.Slug] && gt.Spec.Trigger.Name() == task.ManualOnly.Name() {
+	if len(up) == 0 || (d.o.resume[gt.Slug] && gt.Spec.Trigger.Name() == task.ManualOnly.Name()) {
 		return state.State{}, true
 	}
 	var err error
@@ -392,6 +393,7 @@ func (d *driver) complete(tr *TaskRun) {
 		} else {
 			d.states[tr.node] = tr.state
 		}
+		d.logTask(tr.gt, tr.child, tr.state)
 		heap.Push(&d.delayed, tr)
 		return
 	}
@@ -413,6 +415,7 @@ func (d *driver) promoteDue() {
 func (d *driver) finishChild(i, j int, st state.State) {
 	m := d.maps[int32(i)]
 	m.states[j] = st
+	d.logTask(&d.g.Tasks[i], j, st)
 	if m.pending--; m.pending == 0 {
 		delete(d.maps, int32(i))
 		d.finish(i, d.mappedState(&d.g.Tasks[i], m))
@@ -438,9 +441,7 @@ func (d *driver) finish(i int, st state.State) {
 	d.states[i] = st
 	d.remaining--
 	gt := &d.g.Tasks[i]
-	if st.IsFinished() || st.IsPending() {
-		d.logTask(gt, st)
-	}
+	d.logTask(gt, -1, st)
 	for _, dn := range gt.Downstream {
 		if d.indeg[dn]--; d.indeg[dn] == 0 {
 			d.ready.push(item{node: int32(dn), child: -1})
@@ -448,7 +449,9 @@ func (d *driver) finish(i int, st state.State) {
 	}
 }
 
-func (d *driver) logTask(gt *flow.GraphTask, st state.State) {
+// logTask records the state a task run ended in (or a mapped child's, when
+// child >= 0), as Prefect's task runner does after each run.
+func (d *driver) logTask(gt *flow.GraphTask, child int, st state.State) {
 	level := slog.LevelInfo
 	if st.IsFailed() {
 		level = slog.LevelError
@@ -456,8 +459,13 @@ func (d *driver) logTask(gt *flow.GraphTask, st state.State) {
 	if !d.o.logger.Enabled(d.ctx, level) {
 		return
 	}
-	d.log(level, "Task '"+gt.Slug+"': Finished task run for task with final state: '"+st.Kind.String()+"'",
-		slog.Group("task_run", slog.String("task_slug", gt.Slug), slog.String("state", st.Kind.String()), slog.String("message", st.Message)))
+	name := gt.Slug
+	if child >= 0 {
+		name += "[" + strconv.Itoa(child) + "]"
+	}
+	d.log(level, "Task '"+name+"': Finished task run for task with final state: '"+st.Kind.String()+"'",
+		slog.Group("task_run", slog.String("task_slug", gt.Slug), slog.Int("map_index", child),
+			slog.String("state", st.Kind.String()), slog.String("message", st.Message)))
 }
 
 // cancel settles a cancelled run: it waits for the task runs in flight and

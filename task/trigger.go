@@ -7,13 +7,18 @@ import (
 )
 
 // Trigger decides, from the states of a task's upstream tasks, whether the
-// task runs. A mapped upstream counts as its children's states.
+// task runs. A mapped upstream counts as its children's states. As in
+// Prefect, the runner does not consult the trigger of a task that has no
+// upstream tasks.
 //
 // Check returns nil to run the task; a [Signal] (Skip, Pause) to end it in
 // that state; any other error to end it TriggerFailed with the error's text.
 type Trigger struct {
 	name  string
 	check func(upstream []state.State) error
+	// allSuccessful marks the built-in AllSuccessful, which the runner
+	// evaluates inline.
+	allSuccessful bool
 }
 
 // NewTrigger returns a trigger called name that runs check.
@@ -32,7 +37,7 @@ func (t Trigger) Check(upstream []state.State) error { return t.check(upstream) 
 
 // IsAllSuccessful reports whether t is the default trigger, [AllSuccessful];
 // the runner takes a faster path for it.
-func (t Trigger) IsAllSuccessful() bool { return t.name == "all_successful" }
+func (t Trigger) IsAllSuccessful() bool { return t.allSuccessful }
 
 func every(states []state.State, pred func(state.State) bool) bool {
 	for _, s := range states {
@@ -56,12 +61,12 @@ func count(states []state.State, pred func(state.State) bool) int {
 // The triggers of Prefect 1, with its names and its failure messages.
 var (
 	// AllSuccessful runs when every upstream task succeeded (the default).
-	AllSuccessful = NewTrigger("all_successful", func(up []state.State) error {
+	AllSuccessful = Trigger{name: "all_successful", allSuccessful: true, check: func(up []state.State) error {
 		if !every(up, state.State.IsSuccessful) {
 			return errors.New(`Trigger was "all_successful" but some of the upstream tasks failed.`)
 		}
 		return nil
-	})
+	}}
 	// AllFailed runs when every upstream task failed.
 	AllFailed = NewTrigger("all_failed", func(up []state.State) error {
 		if !every(up, state.State.IsFailed) {
@@ -153,6 +158,9 @@ func some(name string, pred func(state.State) bool, bounds []Threshold) Trigger 
 	}
 	failed := errors.New(`Trigger was "` + name + `" but thresholds were not met.`)
 	return NewTrigger(name, func(up []state.State) error {
+		if len(up) == 0 {
+			return nil // Prefect: no upstream tasks, nothing to count
+		}
 		n := float64(count(up, pred))
 		if t.hasAtLeast && n < scale(t.atLeast, len(up)) {
 			return failed
