@@ -26,6 +26,7 @@ type mapping struct {
 	lists   [][]any // per input edge: the elements mapped over, or nil
 	states  []state.State
 	pending int
+	prior   []state.State // children's states from an earlier run, reused when successful
 }
 
 // driver owns every piece of a run's bookkeeping. Only the goroutine that
@@ -156,8 +157,11 @@ func (d *driver) dispatch() {
 
 func (d *driver) startTask(i int) {
 	gt := &d.g.Tasks[i]
+	var prior []state.State
 	if st, ok := d.o.given[gt.Slug]; ok && st.IsFinished() {
-		if st, ok := d.restore(gt, st); ok {
+		if st.Kind == state.Mapped && !allSuccessful(st.Children) {
+			prior = st.Children // rerun the children that did not succeed
+		} else if st, ok := d.restore(gt, st); ok {
 			d.finish(i, st)
 			return
 		}
@@ -172,7 +176,7 @@ func (d *driver) startTask(i int) {
 		return
 	}
 	if gt.Mapped {
-		d.startMapping(i)
+		d.startMapping(i, prior)
 		return
 	}
 	if st, ok := d.checkTrigger(gt, up); !ok {
@@ -228,19 +232,22 @@ func (d *driver) checkTrigger(gt *flow.GraphTask, up []state.State) (state.State
 }
 
 // upstreamStates returns the states a task's (or a mapped child's) trigger
-// sees: a mapped upstream counts as its children, except that child j of a
-// task mapped (not flattened) over a mapped upstream sees only that
-// upstream's child j.
+// sees: a mapped upstream counts as its children, except over a mapped (not
+// flattened) edge, where child j sees only the upstream's child j and the
+// mapped parent itself sees the upstream's Mapped state.
 func (d *driver) upstreamStates(i, child int) []state.State {
 	up := d.scratch[:0]
 	gt := &d.g.Tasks[i]
 	for _, u := range gt.Upstream {
 		us := d.states[u]
 		if us.Kind == state.Mapped {
-			if child >= 0 && child < len(us.Children) && mappedEdge(gt, u) {
-				up = append(up, us.Children[child])
-			} else {
+			switch {
+			case !mappedEdge(gt, u):
 				up = append(up, us.Children...)
+			case child < 0:
+				up = append(up, us) // each child decides on its own upstream child
+			case child < len(us.Children):
+				up = append(up, us.Children[child])
 			}
 			continue
 		}
@@ -261,9 +268,9 @@ func mappedEdge(gt *flow.GraphTask, from int) bool {
 
 // startMapping expands a mapped task into its children, one per element of
 // its shortest mapped input.
-func (d *driver) startMapping(i int) {
+func (d *driver) startMapping(i int, prior []state.State) {
 	gt := &d.g.Tasks[i]
-	m := &mapping{lists: make([][]any, len(gt.Inputs))}
+	m := &mapping{lists: make([][]any, len(gt.Inputs)), prior: prior}
 	n := -1
 	for k, e := range gt.Inputs {
 		if !e.Mapped {
@@ -307,6 +314,10 @@ func (d *driver) startMapping(i int) {
 func (d *driver) startChild(it item) {
 	i, j := int(it.node), int(it.child)
 	gt := &d.g.Tasks[i]
+	if m := d.maps[it.node]; j < len(m.prior) && m.prior[j].IsSuccessful() {
+		d.finishChild(i, j, m.prior[j])
+		return
+	}
 	up := d.upstreamStates(i, j)
 	st, ok := d.precheck(gt, up)
 	if ok {
@@ -508,7 +519,7 @@ func (d *driver) final() state.State {
 		return state.New(state.Cancelled, state.MsgFlowCancelled)
 	}
 	for i := range d.states {
-		if !d.states[i].IsFinished() {
+		if !d.states[i].IsFinished() || !allFinished(d.states[i].Children) {
 			return state.New(state.Paused, state.MsgFlowPaused)
 		}
 	}
@@ -527,6 +538,24 @@ func (d *driver) final() state.State {
 		}
 	}
 	return state.New(state.Success, state.MsgFlowSucceeded)
+}
+
+func allSuccessful(states []state.State) bool {
+	for _, s := range states {
+		if !s.IsSuccessful() {
+			return false
+		}
+	}
+	return true
+}
+
+func allFinished(states []state.State) bool {
+	for _, s := range states {
+		if !s.IsFinished() {
+			return false
+		}
+	}
+	return true
 }
 
 // queue is a FIFO of items; popped space is reused when the queue drains.

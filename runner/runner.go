@@ -189,6 +189,7 @@ func ResultOf[T any](fs *FlowState, n flow.Node[T]) (T, bool) {
 func Restart(ctx context.Context, f *flow.Flow, prev *FlowState, opts ...Option) (*FlowState, error) {
 	given := make(map[string]state.State, len(prev.Tasks))
 	for i, st := range prev.Tasks {
+		// A Mapped task is kept too: its children that did not succeed run again.
 		if st.IsSuccessful() {
 			given[prev.Graph.Tasks[i].Slug] = st
 		}
@@ -334,7 +335,7 @@ func convertParam(p *flow.Param, v any) (any, error) {
 	if rv.Type().AssignableTo(p.Type) {
 		return v, nil
 	}
-	if isNumber(rv.Kind()) && isNumber(p.Type.Kind()) && rv.CanConvert(p.Type) {
+	if isNumber(rv.Kind()) && isNumber(p.Type.Kind()) && rv.CanConvert(p.Type) && !(isNegative(rv) && isUnsigned(p.Type.Kind())) {
 		cv := rv.Convert(p.Type)
 		if back := cv.Convert(rv.Type()); back.Equal(rv) {
 			return cv.Interface(), nil
@@ -342,6 +343,18 @@ func convertParam(p *flow.Param, v any) (any, error) {
 	}
 	return nil, fmt.Errorf("parameter %q wants %v, but was given %v", p.Name, p.Type, rv.Type())
 }
+
+func isNegative(v reflect.Value) bool {
+	switch {
+	case v.CanInt():
+		return v.Int() < 0
+	case v.CanFloat():
+		return v.Float() < 0
+	}
+	return false
+}
+
+func isUnsigned(k reflect.Kind) bool { return k >= reflect.Uint && k <= reflect.Uintptr }
 
 func isNumber(k reflect.Kind) bool {
 	return k >= reflect.Int && k <= reflect.Float64
