@@ -22,7 +22,9 @@ type Graph struct {
 	// Reference lists the tasks whose states decide the flow's final state.
 	Reference []int
 	// Order is a topological order of Tasks: every task after its upstreams.
-	Order  []int
+	Order []int
+	// Params lists the parameters' tasks.
+	Params []int
 	bySlug map[string]int
 }
 
@@ -101,6 +103,9 @@ func (f *Flow) build() (*Graph, error) {
 		if nd.param != nil && len(up) > 0 {
 			errs = append(errs, fmt.Errorf("flow %q: parameter %q has upstream tasks (%s); parameters must be root tasks",
 				f.name, nd.param.Name, f.slugs(up)))
+		}
+		if nd.param != nil {
+			g.Params = append(g.Params, i)
 		}
 		g.Tasks[i] = GraphTask{Slug: nd.slug, Task: nd.run, Spec: nd.run.Spec(), Mapped: nd.mapped,
 			Param: nd.param, Inputs: nd.inputs, Upstream: up}

@@ -31,10 +31,9 @@ type Context struct {
 	// date helpers (Today, Yesterday, ...) are relative to it.
 	ScheduledStartTime time.Time
 
-	idOnce    sync.Once
-	taskRunID uuid.UUID
-	logger    *slog.Logger
-	logOnce   sync.Once
+	id      *runID
+	logger  *slog.Logger
+	logOnce sync.Once
 }
 
 type ctxKey struct{}
@@ -46,12 +45,9 @@ func FromContext(ctx context.Context) (*Context, bool) {
 	return c, ok
 }
 
-// TaskRunID returns the task run's id. It is made on first use, so runs of
-// tasks that never ask cost no random id.
-func (c *Context) TaskRunID() uuid.UUID {
-	c.idOnce.Do(func() { c.taskRunID = uuid.New() })
-	return c.taskRunID
-}
+// TaskRunID returns the task run's id, the same on every attempt of the run.
+// It is made on first use, so runs of tasks that never ask cost no random id.
+func (c *Context) TaskRunID() uuid.UUID { return c.id.get() }
 
 // Logger returns the run's logger with the flow and task run attributes
 // attached, for a task's own log records.

@@ -53,6 +53,13 @@ type driver struct {
 	args                []any
 	cancelled           bool
 	fs                  *FlowState
+	// inline is set for the Local executor: task runs execute on this
+	// goroutine and complete without a channel.
+	inline bool
+	// ctxDone is ctx.Done(), read once; logInfo and logDebug say whether
+	// the logger wants those levels, asked once per run.
+	ctxDone           <-chan struct{}
+	logInfo, logDebug bool
 }
 
 func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string]any, sess Session) *driver {
@@ -70,12 +77,16 @@ func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string
 	if len(o.tagLimits) > 0 {
 		d.tagCount, d.tagWait = map[string]int{}, map[string][]item{}
 	}
+	_, d.inline = sess.(localSession)
+	d.ctxDone = ctx.Done()
+	d.logInfo = o.logger.Enabled(ctx, slog.LevelInfo)
+	d.logDebug = o.logger.Enabled(ctx, slog.LevelDebug)
 	d.fs = &FlowState{FlowName: g.Name, FlowRunID: o.flowRunID, FlowRunName: o.flowRunName, Graph: g, Tasks: d.states}
 	return d
 }
 
 func (d *driver) log(level slog.Level, msg string, attrs ...slog.Attr) {
-	if !d.o.logger.Enabled(d.ctx, level) {
+	if !d.logInfo && level < slog.LevelError && !d.o.logger.Enabled(d.ctx, level) {
 		return
 	}
 	attrs = append(attrs, slog.Group("flow_run",
@@ -115,9 +126,10 @@ func (d *driver) run() *FlowState {
 		select {
 		case tr := <-d.done:
 			d.complete(tr)
+			d.drain()
 		case <-due:
 			d.promoteDue()
-		case <-d.ctx.Done():
+		case <-d.ctxDone:
 			d.cancelled = true
 		}
 	}
@@ -133,14 +145,29 @@ func (d *driver) run() *FlowState {
 	return d.fs
 }
 
+// drain takes back every task run that has already finished, so that one
+// wake-up of the driver serves many completions.
+func (d *driver) drain() {
+	for {
+		select {
+		case tr := <-d.done:
+			d.complete(tr)
+		default:
+			return
+		}
+	}
+}
+
 // dispatch submits ready task runs while there are free slots, settling on
 // the spot the tasks that need no run (parameters, given states, failed
 // triggers, skips).
 func (d *driver) dispatch() {
 	for d.inflight < d.slots && !d.ready.empty() {
-		if d.ctx.Err() != nil {
+		select {
+		case <-d.ctxDone:
 			d.cancelled = true
 			return
+		default:
 		}
 		it := d.ready.pop()
 		if it.retry != nil {
@@ -158,7 +185,7 @@ func (d *driver) dispatch() {
 func (d *driver) startTask(i int) {
 	gt := &d.g.Tasks[i]
 	var prior []state.State
-	if st, ok := d.o.given[gt.Slug]; ok && st.IsFinished() {
+	if st, ok := d.given(gt); ok && st.IsFinished() {
 		if st.Kind == state.Mapped && !allSuccessful(st.Children) {
 			prior = st.Children // rerun the children that did not succeed
 		} else if st, ok := d.restore(gt, st); ok {
@@ -188,6 +215,14 @@ func (d *driver) startTask(i int) {
 
 // precheck applies the checks before a trigger: upstream tasks not finished
 // (paused) keep the task Pending; a skipped upstream skips it.
+func (d *driver) given(gt *flow.GraphTask) (state.State, bool) {
+	if d.o.given == nil {
+		return state.State{}, false
+	}
+	st, ok := d.o.given[gt.Slug]
+	return st, ok
+}
+
 func (d *driver) precheck(gt *flow.GraphTask, up []state.State) (state.State, bool) {
 	for _, s := range up {
 		if !s.IsFinished() {
@@ -360,10 +395,13 @@ func (d *driver) newTaskRun(it item) *TaskRun {
 	if it.child >= 0 {
 		m = d.maps[it.node]
 	}
-	var args []any
-	if n := len(gt.Spec.Inputs); n > 0 {
-		args = make([]any, n)
+	tr := &TaskRun{d: d, gt: gt, node: it.node, child: it.child}
+	if n := len(gt.Spec.Inputs); n <= len(tr.argBuf) {
+		tr.args = tr.argBuf[:n:n]
+	} else {
+		tr.args = make([]any, n)
 	}
+	args := tr.args
 	for k, e := range gt.Inputs {
 		switch {
 		case e.Mapped:
@@ -374,7 +412,6 @@ func (d *driver) newTaskRun(it item) *TaskRun {
 			args[e.Index] = e.Value
 		}
 	}
-	tr := &TaskRun{d: d, gt: gt, node: int(it.node), child: int(it.child), args: args}
 	if it.child >= 0 {
 		tr.state = m.states[it.child]
 	} else {
@@ -404,14 +441,14 @@ func (d *driver) complete(tr *TaskRun) {
 		} else {
 			d.states[tr.node] = tr.state
 		}
-		d.logTask(tr.gt, tr.child, tr.state)
+		d.logTask(tr.gt, int(tr.child), tr.state)
 		heap.Push(&d.delayed, tr)
 		return
 	}
 	if tr.child >= 0 {
-		d.finishChild(tr.node, tr.child, tr.state)
+		d.finishChild(int(tr.node), int(tr.child), tr.state)
 	} else {
-		d.finish(tr.node, tr.state)
+		d.finish(int(tr.node), tr.state)
 	}
 }
 
@@ -419,7 +456,7 @@ func (d *driver) promoteDue() {
 	now := d.o.clock.Now()
 	for len(d.delayed) > 0 && !d.delayed[0].state.StartTime.After(now) {
 		tr := heap.Pop(&d.delayed).(*TaskRun)
-		d.ready.push(item{node: int32(tr.node), child: int32(tr.child), retry: tr})
+		d.ready.push(item{node: tr.node, child: tr.child, retry: tr})
 	}
 }
 
@@ -467,7 +504,7 @@ func (d *driver) logTask(gt *flow.GraphTask, child int, st state.State) {
 	if st.IsFailed() {
 		level = slog.LevelError
 	}
-	if !d.o.logger.Enabled(d.ctx, level) {
+	if !d.logInfo && !d.o.logger.Enabled(d.ctx, level) {
 		return
 	}
 	name := gt.Slug

@@ -11,7 +11,11 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/state"
@@ -19,27 +23,75 @@ import (
 )
 
 // TaskRun is one run of a task (or of one mapped child) that the runner
-// found ready and hands to an executor's [Session].
+// found ready and hands to an executor's [Session]. Retries of the run reuse it.
 type TaskRun struct {
 	d     *driver
 	gt    *flow.GraphTask
-	node  int
-	child int
+	node  int32
+	child int32
 	args  []any
 	state state.State
+	// ctx is the context the task's function sees; it lives inside the
+	// TaskRun so that a run costs one allocation, and makes the run
+	// context only when the task asks for it.
+	ctx    taskCtx
+	rc     atomic.Pointer[Context]
+	id     runID
+	argBuf [3]any
 }
 
 // Slug returns the slug of the task being run.
 func (tr *TaskRun) Slug() string { return tr.gt.Slug }
 
 // MapIndex returns the index of a mapped child run, or -1.
-func (tr *TaskRun) MapIndex() int { return tr.child }
+func (tr *TaskRun) MapIndex() int { return int(tr.child) }
 
 // Execute runs the task run to its next state (a final one, or Retrying)
 // and reports it to the runner. An executor calls it exactly once per Submit.
 func (tr *TaskRun) Execute() {
 	tr.state = tr.d.execute(tr)
+	if tr.d.inline {
+		tr.d.complete(tr)
+		return
+	}
 	tr.d.done <- tr
+}
+
+// runID is a task run's id, made on first use and kept across retries.
+type runID struct {
+	once sync.Once
+	id   uuid.UUID
+}
+
+func (r *runID) get() uuid.UUID {
+	r.once.Do(func() { r.id = uuid.New() })
+	return r.id
+}
+
+// taskCtx is the context of one attempt of a task run: the run's context,
+// plus the run context under ctxKey, built on first use.
+type taskCtx struct {
+	context.Context
+	tr *TaskRun
+}
+
+func (c *taskCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c.tr.runContext()
+	}
+	return c.Context.Value(key)
+}
+
+// runContext returns the run context of the current attempt, making it once.
+func (tr *TaskRun) runContext() *Context {
+	if rc := tr.rc.Load(); rc != nil {
+		return rc
+	}
+	rc := tr.d.newContext(tr.gt, int(tr.child), tr.state.RunCount+1, tr.args, &tr.id)
+	if tr.rc.CompareAndSwap(nil, rc) {
+		return rc
+	}
+	return tr.rc.Load()
 }
 
 // PanicError is the error of a task whose function panicked.
@@ -55,35 +107,45 @@ func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 // writes, and the state handlers at each transition.
 func (d *driver) execute(tr *TaskRun) state.State {
 	spec := tr.gt.Spec
-	ctx, rc := d.runContext(tr.gt, tr.child, tr.state.RunCount+1, tr.args)
 	old := tr.state
+	runCount := old.RunCount + 1
+	tr.rc.Store(nil)
+	tr.ctx = taskCtx{Context: d.ctx, tr: tr}
+	ctx := context.Context(&tr.ctx)
+	select {
+	case <-d.ctxDone:
+		// Queued before the run was cancelled: never start it.
+		return state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, RunCount: old.RunCount, Err: old.Err}
+	default:
+	}
 	if spec.CacheFor > 0 && old.RunCount == 0 {
 		if st, ok := d.readCache(ctx, tr); ok {
 			return d.transition(ctx, spec, old, st)
 		}
 	}
-	running := d.transition(ctx, spec, old, state.State{Kind: state.Running, RunCount: rc.TaskRunCount})
+	running := d.transition(ctx, spec, old, state.State{Kind: state.Running, RunCount: runCount})
 	if running.Kind != state.Running {
 		return running
 	}
-	if d.o.logger.Enabled(ctx, slog.LevelDebug) {
+	if d.logDebug {
+		rc := tr.runContext()
 		rc.Logger().Debug("Task '" + rc.TaskRunName + "': Starting task run...")
 	}
-	next := d.call(ctx, tr, rc)
-	next.RunCount = rc.TaskRunCount
+	next := d.call(ctx, tr, runCount)
+	next.RunCount = runCount
 	if next.Kind == state.Success || next.Kind == state.Cached {
 		next = d.store(ctx, tr, next)
 	}
 	return d.transition(ctx, spec, running, next)
 }
 
-// runContext returns the context a task run's function and state handlers see.
-func (d *driver) runContext(gt *flow.GraphTask, child, runCount int, args []any) (context.Context, *Context) {
+// newContext makes the run context a task run's function and state handlers see.
+func (d *driver) newContext(gt *flow.GraphTask, child, runCount int, args []any, id *runID) *Context {
 	rc := &Context{
 		FlowName: d.g.Name, FlowRunID: d.o.flowRunID, FlowRunName: d.o.flowRunName,
 		TaskName: gt.Spec.Name, TaskSlug: gt.Slug, TaskRunName: gt.Slug,
 		TaskRunCount: runCount, MapIndex: child,
-		Parameters: d.params, ScheduledStartTime: d.o.scheduled, logger: d.o.logger,
+		Parameters: d.params, ScheduledStartTime: d.o.scheduled, logger: d.o.logger, id: id,
 	}
 	if child >= 0 {
 		rc.TaskRunName = gt.Slug + "[" + strconv.Itoa(child) + "]"
@@ -91,7 +153,7 @@ func (d *driver) runContext(gt *flow.GraphTask, child, runCount int, args []any)
 	if gt.Spec.RunName != "" {
 		rc.TaskRunName = renderRunName(gt.Spec.RunName, gt.Spec, args, rc)
 	}
-	return context.WithValue(d.ctx, ctxKey{}, rc), rc
+	return rc
 }
 
 // settle passes a state the runner decided without calling the task (a
@@ -100,12 +162,13 @@ func (d *driver) settle(gt *flow.GraphTask, child int, st state.State) state.Sta
 	if len(gt.Spec.StateHandlers) == 0 {
 		return st
 	}
-	ctx, _ := d.runContext(gt, child, 0, nil)
+	rc := d.newContext(gt, child, 0, nil, &runID{})
+	ctx := context.WithValue(d.ctx, ctxKey{}, rc)
 	return d.transition(ctx, gt.Spec, state.New(state.Pending, ""), st)
 }
 
 // call runs the task's function and turns what it returned into a state.
-func (d *driver) call(ctx context.Context, tr *TaskRun, rc *Context) (st state.State) {
+func (d *driver) call(ctx context.Context, tr *TaskRun, runCount int) (st state.State) {
 	spec := tr.gt.Spec
 	callCtx := ctx
 	if spec.Timeout > 0 {
@@ -115,13 +178,13 @@ func (d *driver) call(ctx context.Context, tr *TaskRun, rc *Context) (st state.S
 	}
 	out, err := safeCall(callCtx, tr.gt.Task, tr.args)
 	switch {
-	case d.ctx.Err() != nil && err != nil:
+	case err != nil && d.ctx.Err() != nil:
 		return state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Err: err}
 	case spec.Timeout > 0 && callCtx.Err() != nil && ctx.Err() == nil:
 		if err == nil {
 			err = context.DeadlineExceeded
 		}
-		return d.retryOrFail(rc, spec, state.State{Kind: state.TimedOut, Message: state.MsgTimedOut, Err: err})
+		return d.retryOrFail(runCount, spec, state.State{Kind: state.TimedOut, Message: state.MsgTimedOut, Err: err})
 	case err == nil:
 		return state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: out}
 	}
@@ -132,23 +195,23 @@ func (d *driver) call(ctx context.Context, tr *TaskRun, rc *Context) (st state.S
 			s.Result = out
 		case state.Failed:
 			s.Err = err
-			return d.retryOrFail(rc, spec, s)
+			return d.retryOrFail(runCount, spec, s)
 		case state.Retrying:
 			s.StartTime = d.o.clock.Now().Add(spec.RetryDelay)
 		}
 		return s
 	}
-	return d.retryOrFail(rc, spec, state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err})
+	return d.retryOrFail(runCount, spec, state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err})
 }
 
 // retryOrFail turns a failure into Retrying while the task has retries left.
-func (d *driver) retryOrFail(rc *Context, spec *task.Spec, failed state.State) state.State {
-	if rc.TaskRunCount > spec.MaxRetries {
+func (d *driver) retryOrFail(runCount int, spec *task.Spec, failed state.State) state.State {
+	if runCount > spec.MaxRetries {
 		return failed
 	}
 	return state.State{
 		Kind:      state.Retrying,
-		Message:   state.RetryMessage(rc.TaskRunCount, spec.MaxRetries+1),
+		Message:   state.RetryMessage(runCount, spec.MaxRetries+1),
 		Err:       failed.Err,
 		StartTime: d.o.clock.Now().Add(spec.RetryDelay),
 	}
@@ -234,7 +297,7 @@ func runNameField(key string, spec *task.Spec, args []any, rc *Context) string {
 func (d *driver) location(tr *TaskRun) string {
 	loc := url.PathEscape(d.g.Name) + "/" + d.o.flowRunID.String() + "/" + url.PathEscape(tr.gt.Slug)
 	if tr.child >= 0 {
-		loc += "/" + strconv.Itoa(tr.child)
+		loc += "/" + strconv.Itoa(int(tr.child))
 	}
 	return loc + ".json"
 }
@@ -247,7 +310,7 @@ func (d *driver) cacheLocation(tr *TaskRun) string {
 	}
 	loc := "cache/" + url.PathEscape(key)
 	if tr.child >= 0 {
-		loc += "/" + strconv.Itoa(tr.child)
+		loc += "/" + strconv.Itoa(int(tr.child))
 	}
 	return loc + ".json"
 }

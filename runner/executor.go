@@ -50,8 +50,9 @@ func (localSession) Close() error        { return nil }
 
 // Parallel returns an executor that runs tasks on a pool of workers
 // goroutines, started per flow run and stopped when it ends. workers <= 0
-// means runtime.GOMAXPROCS(0). To bound how many tasks of a run, or of a
-// tag, run at once, see [WithConcurrency] and [WithTagLimit].
+// means runtime.GOMAXPROCS(0). A few task runs are queued ahead per worker;
+// to bound how many tasks of a run, or of a tag, are handed over at once,
+// see [WithConcurrency] and [WithTagLimit].
 func Parallel(workers int) Executor { return parallelExecutor{workers} }
 
 type parallelExecutor struct{ workers int }
@@ -61,7 +62,9 @@ func (p parallelExecutor) Start(context.Context) (Session, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	s := &parallelSession{jobs: make(chan *TaskRun, n), n: n}
+	// Keep a few runs queued per worker, so that workers do not park between
+	// tasks waiting for the runner to hand over the next one.
+	s := &parallelSession{jobs: make(chan *TaskRun, n*queuePerWorker), n: n}
 	s.wg.Add(n)
 	for range n {
 		go s.work()
@@ -70,6 +73,9 @@ func (p parallelExecutor) Start(context.Context) (Session, error) {
 }
 
 func (p parallelExecutor) String() string { return fmt.Sprintf("Parallel(%d)", p.workers) }
+
+// queuePerWorker is how many task runs the Parallel executor queues per worker.
+const queuePerWorker = 8
 
 type parallelSession struct {
 	jobs chan *TaskRun
@@ -84,7 +90,7 @@ func (s *parallelSession) work() {
 	}
 }
 
-func (s *parallelSession) Slots() int          { return s.n }
+func (s *parallelSession) Slots() int          { return s.n * queuePerWorker }
 func (s *parallelSession) Submit(run *TaskRun) { s.jobs <- run }
 func (s *parallelSession) Close() error {
 	close(s.jobs)

@@ -262,10 +262,9 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 // name every such parameter.
 func checkParams(g *flow.Graph, given map[string]any) (map[string]any, error) {
 	declared := map[string]*flow.Param{}
-	for i := range g.Tasks {
-		if p := g.Tasks[i].Param; p != nil {
-			declared[p.Name] = p
-		}
+	for _, i := range g.Params {
+		p := g.Tasks[i].Param
+		declared[p.Name] = p
 	}
 	values := make(map[string]any, len(declared))
 	var unknown, missing []string

@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // None is the input type of a task that takes no inputs, and the result type
@@ -61,6 +62,7 @@ type Runnable interface {
 	Spec() *Spec
 	// Call runs the task's function once. args holds one value per input,
 	// in the order of Spec().Inputs; a nil arg leaves that input's zero value.
+	// Call must not modify args: every attempt of a task run passes the same slice.
 	Call(ctx context.Context, args []any) (any, error)
 }
 
@@ -71,6 +73,9 @@ type Task[In, Out any] struct {
 	spec   Spec
 	fn     func(context.Context, In) (Out, error)
 	fields []int // struct field index of each input, parallel to spec.Inputs
+	// ins recycles the *In that reflection fills, so a call allocates nothing
+	// for its inputs.
+	ins sync.Pool
 }
 
 var _ Runnable = (*Task[None, None])(nil)
@@ -112,20 +117,36 @@ func (t *Task[In, Out]) Spec() *Spec { return &t.spec }
 func (t *Task[In, Out]) Call(ctx context.Context, args []any) (any, error) {
 	var in In
 	if len(t.fields) > 0 {
-		v := reflect.ValueOf(&in).Elem()
-		for i, a := range args {
-			if a == nil {
-				continue
-			}
-			f := v.Field(t.fields[i])
-			av := reflect.ValueOf(a)
-			if !av.Type().AssignableTo(f.Type()) {
-				return nil, &InputTypeError{Task: t.spec.Name, Input: t.spec.Inputs[i].Name, Want: f.Type(), Got: av.Type()}
-			}
-			f.Set(av)
+		p, _ := t.ins.Get().(*In)
+		if p == nil {
+			p = new(In)
+		}
+		err := t.fill(p, args)
+		in = *p
+		*p = *new(In) // drop references before recycling
+		t.ins.Put(p)
+		if err != nil {
+			return nil, err
 		}
 	}
 	return t.fn(ctx, in)
+}
+
+// fill sets the input fields of *p from args.
+func (t *Task[In, Out]) fill(p *In, args []any) error {
+	v := reflect.ValueOf(p).Elem()
+	for i, a := range args {
+		if a == nil {
+			continue
+		}
+		f := v.Field(t.fields[i])
+		av := reflect.ValueOf(a)
+		if !av.Type().AssignableTo(f.Type()) {
+			return &InputTypeError{Task: t.spec.Name, Input: t.spec.Inputs[i].Name, Want: f.Type(), Got: av.Type()}
+		}
+		f.Set(av)
+	}
+	return nil
 }
 
 // InputTypeError reports a value whose type does not fit the input it is bound to.
