@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,9 +32,10 @@ type Context struct {
 	// date helpers (Today, Yesterday, ...) are relative to it.
 	ScheduledStartTime time.Time
 
-	id      *runID
 	logger  *slog.Logger
 	logOnce sync.Once
+	idOnce  sync.Once
+	id      uuid.UUID
 }
 
 type ctxKey struct{}
@@ -45,9 +47,15 @@ func FromContext(ctx context.Context) (*Context, bool) {
 	return c, ok
 }
 
-// TaskRunID returns the task run's id, the same on every attempt of the run.
-// It is made on first use, so runs of tasks that never ask cost no random id.
-func (c *Context) TaskRunID() uuid.UUID { return c.id.get() }
+// TaskRunID returns the task run's id: a name-based (version 5) UUID of the
+// flow run id, the task's slug and the map index. It is the same on every
+// attempt of the run, differs between task runs, and costs nothing until asked.
+func (c *Context) TaskRunID() uuid.UUID {
+	c.idOnce.Do(func() {
+		c.id = uuid.NewSHA1(c.FlowRunID, []byte(c.TaskSlug+"["+strconv.Itoa(c.MapIndex)+"]"))
+	})
+	return c.id
+}
 
 // Logger returns the run's logger with the flow and task run attributes
 // attached, for a task's own log records.

@@ -60,6 +60,8 @@ type driver struct {
 	// the logger wants those levels, asked once per run.
 	ctxDone           <-chan struct{}
 	logInfo, logDebug bool
+	// free holds finished TaskRuns for reuse.
+	free []*TaskRun
 }
 
 func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string]any, sess Session) *driver {
@@ -197,6 +199,10 @@ func (d *driver) startTask(i int) {
 		d.finish(i, state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: d.params[gt.Param.Name]})
 		return
 	}
+	if !gt.Mapped && d.plainSuccess(gt) {
+		d.submit(item{node: int32(i), child: -1}, nil)
+		return
+	}
 	up := d.upstreamStates(i, -1)
 	if st, ok := d.precheck(gt, up); !ok {
 		d.finish(i, d.settle(gt, -1, st))
@@ -213,8 +219,21 @@ func (d *driver) startTask(i int) {
 	d.submit(item{node: int32(i), child: -1}, nil)
 }
 
-// precheck applies the checks before a trigger: upstream tasks not finished
-// (paused) keep the task Pending; a skipped upstream skips it.
+// plainSuccess reports whether every upstream task of gt ended Success or
+// Cached and gt has the default trigger: the common case, which needs
+// neither the upstream states gathered nor the trigger called.
+func (d *driver) plainSuccess(gt *flow.GraphTask) bool {
+	if !gt.Spec.Trigger.IsAllSuccessful() {
+		return false
+	}
+	for _, u := range gt.Upstream {
+		if k := d.states[u].Kind; k != state.Success && k != state.Cached {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *driver) given(gt *flow.GraphTask) (state.State, bool) {
 	if d.o.given == nil {
 		return state.State{}, false
@@ -223,6 +242,8 @@ func (d *driver) given(gt *flow.GraphTask) (state.State, bool) {
 	return st, ok
 }
 
+// precheck applies the checks before a trigger: upstream tasks not finished
+// (paused) keep the task Pending; a skipped upstream skips it.
 func (d *driver) precheck(gt *flow.GraphTask, up []state.State) (state.State, bool) {
 	for _, s := range up {
 		if !s.IsFinished() {
@@ -395,7 +416,13 @@ func (d *driver) newTaskRun(it item) *TaskRun {
 	if it.child >= 0 {
 		m = d.maps[it.node]
 	}
-	tr := &TaskRun{d: d, gt: gt, node: it.node, child: it.child}
+	var tr *TaskRun
+	if k := len(d.free); k > 0 {
+		tr, d.free = d.free[k-1], d.free[:k-1]
+		tr.gt, tr.node, tr.child = gt, it.node, it.child
+	} else {
+		tr = &TaskRun{d: d, gt: gt, node: it.node, child: it.child}
+	}
 	if n := len(gt.Spec.Inputs); n <= len(tr.argBuf) {
 		tr.args = tr.argBuf[:n:n]
 	} else {
@@ -450,6 +477,9 @@ func (d *driver) complete(tr *TaskRun) {
 	} else {
 		d.finish(int(tr.node), tr.state)
 	}
+	clear(tr.argBuf[:])
+	tr.args, tr.state = nil, state.State{}
+	d.free = append(d.free, tr)
 }
 
 func (d *driver) promoteDue() {
@@ -504,7 +534,7 @@ func (d *driver) logTask(gt *flow.GraphTask, child int, st state.State) {
 	if st.IsFailed() {
 		level = slog.LevelError
 	}
-	if !d.logInfo && !d.o.logger.Enabled(d.ctx, level) {
+	if !d.logInfo && (level == slog.LevelInfo || !d.o.logger.Enabled(d.ctx, level)) {
 		return
 	}
 	name := gt.Slug

@@ -11,11 +11,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/state"
@@ -24,19 +21,17 @@ import (
 
 // TaskRun is one run of a task (or of one mapped child) that the runner
 // found ready and hands to an executor's [Session]. Retries of the run reuse it.
+//
+// The runner recycles TaskRun values once their run is over, so that a run
+// costs no allocation of its own; an executor must not keep one after
+// calling Execute.
 type TaskRun struct {
-	d     *driver
-	gt    *flow.GraphTask
-	node  int32
-	child int32
-	args  []any
-	state state.State
-	// ctx is the context the task's function sees; it lives inside the
-	// TaskRun so that a run costs one allocation, and makes the run
-	// context only when the task asks for it.
-	ctx    taskCtx
-	rc     atomic.Pointer[Context]
-	id     runID
+	d      *driver
+	gt     *flow.GraphTask
+	node   int32
+	child  int32
+	args   []any
+	state  state.State
 	argBuf [3]any
 }
 
@@ -57,41 +52,35 @@ func (tr *TaskRun) Execute() {
 	tr.d.done <- tr
 }
 
-// runID is a task run's id, made on first use and kept across retries.
-type runID struct {
-	once sync.Once
-	id   uuid.UUID
-}
-
-func (r *runID) get() uuid.UUID {
-	r.once.Do(func() { r.id = uuid.New() })
-	return r.id
-}
-
-// taskCtx is the context of one attempt of a task run: the run's context,
-// plus the run context under ctxKey, built on first use.
+// taskCtx is the context of one attempt of a task run: the flow run's
+// context, plus the run context under ctxKey, built only if a task asks.
+// It holds what building needs, not the TaskRun, which is recycled: a task
+// may keep its context after it returns.
 type taskCtx struct {
 	context.Context
-	tr *TaskRun
+	d               *driver
+	gt              *flow.GraphTask
+	child, runCount int32
+	rc              atomic.Pointer[Context]
 }
 
 func (c *taskCtx) Value(key any) any {
 	if key == (ctxKey{}) {
-		return c.tr.runContext()
+		return c.runContext()
 	}
 	return c.Context.Value(key)
 }
 
-// runContext returns the run context of the current attempt, making it once.
-func (tr *TaskRun) runContext() *Context {
-	if rc := tr.rc.Load(); rc != nil {
+// runContext returns the run context of the attempt, making it once.
+func (c *taskCtx) runContext() *Context {
+	if rc := c.rc.Load(); rc != nil {
 		return rc
 	}
-	rc := tr.d.newContext(tr.gt, int(tr.child), tr.state.RunCount+1, tr.args, &tr.id)
-	if tr.rc.CompareAndSwap(nil, rc) {
+	rc := c.d.newContext(c.gt, int(c.child), int(c.runCount), nil)
+	if c.rc.CompareAndSwap(nil, rc) {
 		return rc
 	}
-	return tr.rc.Load()
+	return c.rc.Load()
 }
 
 // PanicError is the error of a task whose function panicked.
@@ -109,9 +98,12 @@ func (d *driver) execute(tr *TaskRun) state.State {
 	spec := tr.gt.Spec
 	old := tr.state
 	runCount := old.RunCount + 1
-	tr.rc.Store(nil)
-	tr.ctx = taskCtx{Context: d.ctx, tr: tr}
-	ctx := context.Context(&tr.ctx)
+	tc := &taskCtx{Context: d.ctx, d: d, gt: tr.gt, child: tr.child, runCount: int32(runCount)}
+	if spec.RunName != "" {
+		// The template may name inputs, which are only valid during the run.
+		tc.rc.Store(d.newContext(tr.gt, int(tr.child), runCount, tr.args))
+	}
+	ctx := context.Context(tc)
 	select {
 	case <-d.ctxDone:
 		// Queued before the run was cancelled: never start it.
@@ -123,12 +115,14 @@ func (d *driver) execute(tr *TaskRun) state.State {
 			return d.transition(ctx, spec, old, st)
 		}
 	}
-	running := d.transition(ctx, spec, old, state.State{Kind: state.Running, RunCount: runCount})
-	if running.Kind != state.Running {
-		return running
+	running := state.State{Kind: state.Running, RunCount: runCount}
+	if len(spec.StateHandlers) > 0 {
+		if running = d.transition(ctx, spec, old, running); running.Kind != state.Running {
+			return running
+		}
 	}
 	if d.logDebug {
-		rc := tr.runContext()
+		rc := tc.runContext()
 		rc.Logger().Debug("Task '" + rc.TaskRunName + "': Starting task run...")
 	}
 	next := d.call(ctx, tr, runCount)
@@ -140,12 +134,12 @@ func (d *driver) execute(tr *TaskRun) state.State {
 }
 
 // newContext makes the run context a task run's function and state handlers see.
-func (d *driver) newContext(gt *flow.GraphTask, child, runCount int, args []any, id *runID) *Context {
+func (d *driver) newContext(gt *flow.GraphTask, child, runCount int, args []any) *Context {
 	rc := &Context{
 		FlowName: d.g.Name, FlowRunID: d.o.flowRunID, FlowRunName: d.o.flowRunName,
 		TaskName: gt.Spec.Name, TaskSlug: gt.Slug, TaskRunName: gt.Slug,
 		TaskRunCount: runCount, MapIndex: child,
-		Parameters: d.params, ScheduledStartTime: d.o.scheduled, logger: d.o.logger, id: id,
+		Parameters: d.params, ScheduledStartTime: d.o.scheduled, logger: d.o.logger,
 	}
 	if child >= 0 {
 		rc.TaskRunName = gt.Slug + "[" + strconv.Itoa(child) + "]"
@@ -162,7 +156,7 @@ func (d *driver) settle(gt *flow.GraphTask, child int, st state.State) state.Sta
 	if len(gt.Spec.StateHandlers) == 0 {
 		return st
 	}
-	rc := d.newContext(gt, child, 0, nil, &runID{})
+	rc := d.newContext(gt, child, 0, nil)
 	ctx := context.WithValue(d.ctx, ctxKey{}, rc)
 	return d.transition(ctx, gt.Spec, state.New(state.Pending, ""), st)
 }

@@ -37,6 +37,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // None is the input type of a task that takes no inputs, and the result type
@@ -72,7 +73,7 @@ type Runnable interface {
 type Task[In, Out any] struct {
 	spec   Spec
 	fn     func(context.Context, In) (Out, error)
-	fields []int // struct field index of each input, parallel to spec.Inputs
+	fields []field // where each input goes, parallel to spec.Inputs
 	// ins recycles the *In that reflection fills, so a call allocates nothing
 	// for its inputs.
 	ins sync.Pool
@@ -132,14 +133,69 @@ func (t *Task[In, Out]) Call(ctx context.Context, args []any) (any, error) {
 	return t.fn(ctx, in)
 }
 
+// field says where one input goes in the input struct.
+type field struct {
+	index  int
+	offset uintptr
+	// set stores a value of the field's exact type at a field's address and
+	// reports whether a had that type; nil for types without a fast path.
+	set func(p unsafe.Pointer, a any) bool
+}
+
+// setAs stores a into the T at p when a holds a T: a typed store, without
+// reflection, for the input types flows pass most.
+func setAs[T any](p unsafe.Pointer, a any) bool {
+	v, ok := a.(T)
+	if ok {
+		*(*T)(p) = v
+	}
+	return ok
+}
+
+func fastSetter(t reflect.Type) func(unsafe.Pointer, any) bool {
+	switch t {
+	case reflect.TypeFor[int]():
+		return setAs[int]
+	case reflect.TypeFor[int64]():
+		return setAs[int64]
+	case reflect.TypeFor[float64]():
+		return setAs[float64]
+	case reflect.TypeFor[string]():
+		return setAs[string]
+	case reflect.TypeFor[bool]():
+		return setAs[bool]
+	case reflect.TypeFor[[]byte]():
+		return setAs[[]byte]
+	case reflect.TypeFor[[]int]():
+		return setAs[[]int]
+	case reflect.TypeFor[[]string]():
+		return setAs[[]string]
+	case reflect.TypeFor[[]any]():
+		return setAs[[]any]
+	case reflect.TypeFor[map[string]any]():
+		return setAs[map[string]any]
+	case reflect.TypeFor[any]():
+		return setAs[any]
+	}
+	return nil
+}
+
 // fill sets the input fields of *p from args.
 func (t *Task[In, Out]) fill(p *In, args []any) error {
-	v := reflect.ValueOf(p).Elem()
+	base := unsafe.Pointer(p)
+	var v reflect.Value
 	for i, a := range args {
 		if a == nil {
 			continue
 		}
-		f := v.Field(t.fields[i])
+		fd := t.fields[i]
+		if fd.set != nil && fd.set(unsafe.Add(base, fd.offset), a) {
+			continue
+		}
+		if !v.IsValid() {
+			v = reflect.ValueOf(p).Elem()
+		}
+		f := v.Field(fd.index)
 		av := reflect.ValueOf(a)
 		if !av.Type().AssignableTo(f.Type()) {
 			return &InputTypeError{Task: t.spec.Name, Input: t.spec.Inputs[i].Name, Want: f.Type(), Got: av.Type()}
@@ -160,12 +216,12 @@ func (e *InputTypeError) Error() string {
 }
 
 // inputsOf lists the inputs of an input struct type.
-func inputsOf(t reflect.Type) ([]Input, []int, error) {
+func inputsOf(t reflect.Type) ([]Input, []field, error) {
 	if t.Kind() != reflect.Struct {
 		return nil, nil, fmt.Errorf("input type %v is not a struct; use a struct with one field per input, or task.None", t)
 	}
 	var inputs []Input
-	var fields []int
+	var fields []field
 	seen := map[string]bool{}
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -184,7 +240,7 @@ func inputsOf(t reflect.Type) ([]Input, []int, error) {
 		}
 		seen[name] = true
 		inputs = append(inputs, Input{Name: name, Type: f.Type, Optional: opts == "optional"})
-		fields = append(fields, i)
+		fields = append(fields, field{index: i, offset: f.Offset, set: fastSetter(f.Type)})
 	}
 	return inputs, fields, nil
 }
