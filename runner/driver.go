@@ -62,6 +62,9 @@ type driver struct {
 	logInfo, logDebug bool
 	// free holds finished TaskRuns for reuse.
 	free []*TaskRun
+	// unfinished counts tasks and mapped children that ended the run
+	// without a final state (paused, or waiting on a paused task).
+	unfinished int
 }
 
 func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string]any, sess Session) *driver {
@@ -439,10 +442,14 @@ func (d *driver) newTaskRun(it item) *TaskRun {
 			args[e.Index] = e.Value
 		}
 	}
+	// A run starts from the task's current state, which is empty but for
+	// restarts: checking two fields is cheaper than copying a State.
+	src := &d.states[it.node]
 	if it.child >= 0 {
-		tr.state = m.states[it.child]
-	} else {
-		tr.state = d.states[it.node]
+		src = &m.states[it.child]
+	}
+	if src.Kind != state.Pending || src.RunCount != 0 {
+		tr.state = *src
 	}
 	return tr
 }
@@ -493,6 +500,9 @@ func (d *driver) promoteDue() {
 func (d *driver) finishChild(i, j int, st state.State) {
 	m := d.maps[int32(i)]
 	m.states[j] = st
+	if !st.IsFinished() {
+		d.unfinished++
+	}
 	d.logTask(&d.g.Tasks[i], j, st)
 	if m.pending--; m.pending == 0 {
 		delete(d.maps, int32(i))
@@ -518,6 +528,9 @@ func (d *driver) mappedState(gt *flow.GraphTask, m *mapping) state.State {
 func (d *driver) finish(i int, st state.State) {
 	d.states[i] = st
 	d.remaining--
+	if !st.IsFinished() {
+		d.unfinished++
+	}
 	gt := &d.g.Tasks[i]
 	d.logTask(gt, -1, st)
 	for _, dn := range gt.Downstream {
@@ -585,10 +598,8 @@ func (d *driver) final() state.State {
 	if d.cancelled {
 		return state.New(state.Cancelled, state.MsgFlowCancelled)
 	}
-	for i := range d.states {
-		if !d.states[i].IsFinished() || !allFinished(d.states[i].Children) {
-			return state.New(state.Paused, state.MsgFlowPaused)
-		}
+	if d.unfinished > 0 {
+		return state.New(state.Paused, state.MsgFlowPaused)
 	}
 	for _, r := range d.g.Reference {
 		st := d.states[r]
@@ -610,15 +621,6 @@ func (d *driver) final() state.State {
 func allSuccessful(states []state.State) bool {
 	for _, s := range states {
 		if !s.IsSuccessful() {
-			return false
-		}
-	}
-	return true
-}
-
-func allFinished(states []state.State) bool {
-	for _, s := range states {
-		if !s.IsFinished() {
 			return false
 		}
 	}

@@ -44,7 +44,7 @@ func (tr *TaskRun) MapIndex() int { return int(tr.child) }
 // Execute runs the task run to its next state (a final one, or Retrying)
 // and reports it to the runner. An executor calls it exactly once per Submit.
 func (tr *TaskRun) Execute() {
-	tr.state = tr.d.execute(tr)
+	tr.d.execute(tr)
 	if tr.d.inline {
 		tr.d.complete(tr)
 		return
@@ -91,13 +91,15 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
-// execute runs one attempt of a task run: the cache check, the function call
-// under its timeout, the choice of the next state, checkpoint and cache
-// writes, and the state handlers at each transition.
-func (d *driver) execute(tr *TaskRun) state.State {
+// execute runs one attempt of a task run, leaving its next state in
+// tr.state: the cache check, the function call under its timeout, the choice
+// of the next state, checkpoint and cache writes, and the state handlers at
+// each transition. States are written in place: they are large enough that
+// copies show in the cost of a no-op task.
+func (d *driver) execute(tr *TaskRun) {
 	spec := tr.gt.Spec
-	old := tr.state
-	runCount := old.RunCount + 1
+	prevRuns := tr.state.RunCount
+	runCount := prevRuns + 1
 	tc := &taskCtx{Context: d.ctx, d: d, gt: tr.gt, child: tr.child, runCount: int32(runCount)}
 	if spec.RunName != "" {
 		// The template may name inputs, which are only valid during the run.
@@ -107,30 +109,40 @@ func (d *driver) execute(tr *TaskRun) state.State {
 	select {
 	case <-d.ctxDone:
 		// Queued before the run was cancelled: never start it.
-		return state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, RunCount: old.RunCount, Err: old.Err}
+		tr.state = state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, RunCount: prevRuns, Err: tr.state.Err}
+		return
 	default:
 	}
-	if spec.CacheFor > 0 && old.RunCount == 0 {
+	handlers := len(spec.StateHandlers) > 0
+	if spec.CacheFor > 0 && prevRuns == 0 {
 		if st, ok := d.readCache(ctx, tr); ok {
-			return d.transition(ctx, spec, old, st)
+			if handlers {
+				st = d.transition(ctx, spec, tr.state, st)
+			}
+			tr.state = st
+			return
 		}
 	}
-	running := state.State{Kind: state.Running, RunCount: runCount}
-	if len(spec.StateHandlers) > 0 {
-		if running = d.transition(ctx, spec, old, running); running.Kind != state.Running {
-			return running
+	var running state.State
+	if handlers {
+		running = d.transition(ctx, spec, tr.state, state.State{Kind: state.Running, RunCount: runCount})
+		if running.Kind != state.Running {
+			tr.state = running
+			return
 		}
 	}
 	if d.logDebug {
 		rc := tc.runContext()
 		rc.Logger().Debug("Task '" + rc.TaskRunName + "': Starting task run...")
 	}
-	next := d.call(ctx, tr, runCount)
-	next.RunCount = runCount
-	if next.Kind == state.Success || next.Kind == state.Cached {
-		next = d.store(ctx, tr, next)
+	d.call(ctx, tr, runCount)
+	tr.state.RunCount = runCount
+	if k := tr.state.Kind; (k == state.Success || k == state.Cached) && (spec.CacheFor > 0 || spec.Checkpoints(d.o.checkpoint)) {
+		tr.state = d.store(ctx, tr, tr.state)
 	}
-	return d.transition(ctx, spec, running, next)
+	if handlers {
+		tr.state = d.transition(ctx, spec, running, tr.state)
+	}
 }
 
 // newContext makes the run context a task run's function and state handlers see.
@@ -161,8 +173,8 @@ func (d *driver) settle(gt *flow.GraphTask, child int, st state.State) state.Sta
 	return d.transition(ctx, gt.Spec, state.New(state.Pending, ""), st)
 }
 
-// call runs the task's function and turns what it returned into a state.
-func (d *driver) call(ctx context.Context, tr *TaskRun, runCount int) (st state.State) {
+// call runs the task's function and sets tr.state from what it returned.
+func (d *driver) call(ctx context.Context, tr *TaskRun, runCount int) {
 	spec := tr.gt.Spec
 	callCtx := ctx
 	if spec.Timeout > 0 {
@@ -173,15 +185,22 @@ func (d *driver) call(ctx context.Context, tr *TaskRun, runCount int) (st state.
 	out, err := safeCall(callCtx, tr.gt.Task, tr.args)
 	switch {
 	case err != nil && d.ctx.Err() != nil:
-		return state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Err: err}
+		tr.state = state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Err: err}
 	case spec.Timeout > 0 && callCtx.Err() != nil && ctx.Err() == nil:
 		if err == nil {
 			err = context.DeadlineExceeded
 		}
-		return d.retryOrFail(runCount, spec, state.State{Kind: state.TimedOut, Message: state.MsgTimedOut, Err: err})
+		tr.state = d.retryOrFail(runCount, spec, state.State{Kind: state.TimedOut, Message: state.MsgTimedOut, Err: err})
 	case err == nil:
-		return state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: out}
+		tr.state = state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: out}
+	default:
+		tr.state = d.stateOf(runCount, spec, out, err)
 	}
+}
+
+// stateOf returns the state for a task function that returned err: the
+// state a signal asks for, or Failed, each subject to retries.
+func (d *driver) stateOf(runCount int, spec *task.Spec, out any, err error) state.State {
 	if sig, ok := task.AsSignal(err); ok {
 		s := state.State{Kind: sig.Kind, Message: sig.Message}
 		switch sig.Kind {

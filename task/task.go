@@ -74,6 +74,9 @@ type Task[In, Out any] struct {
 	spec   Spec
 	fn     func(context.Context, In) (Out, error)
 	fields []field // where each input goes, parallel to spec.Inputs
+	// fast is set when every input has a type storeKind knows: the input
+	// struct is then filled on the stack, without reflection.
+	fast bool
 	// ins recycles the *In that reflection fills, so a call allocates nothing
 	// for its inputs.
 	ins sync.Pool
@@ -102,6 +105,10 @@ func New[In, Out any](name string, fn func(ctx context.Context, in In) (Out, err
 		errs = append(errs, fmt.Errorf("task %q: %w", name, err))
 	}
 	t.spec.Inputs, t.fields = inputs, fields
+	t.fast = len(fields) > 0
+	for _, f := range fields {
+		t.fast = t.fast && f.kind != slowKind
+	}
 	for _, opt := range opts {
 		opt(&t.spec)
 	}
@@ -117,7 +124,14 @@ func (t *Task[In, Out]) Spec() *Spec { return &t.spec }
 // An arg whose type does not fit its input is an error naming both types.
 func (t *Task[In, Out]) Call(ctx context.Context, args []any) (any, error) {
 	var in In
-	if len(t.fields) > 0 {
+	if t.fast {
+		base := unsafe.Pointer(&in)
+		for i, a := range args {
+			if a != nil && !storeKind(t.fields[i].kind, unsafe.Add(base, t.fields[i].offset), a) {
+				return nil, t.typeError(i, a)
+			}
+		}
+	} else if len(t.fields) > 0 {
 		p, _ := t.ins.Get().(*In)
 		if p == nil {
 			p = new(In)
@@ -137,14 +151,74 @@ func (t *Task[In, Out]) Call(ctx context.Context, args []any) (any, error) {
 type field struct {
 	index  int
 	offset uintptr
-	// set stores a value of the field's exact type at a field's address and
-	// reports whether a had that type; nil for types without a fast path.
-	set func(p unsafe.Pointer, a any) bool
+	kind   fastKind
 }
 
-// setAs stores a into the T at p when a holds a T: a typed store, without
-// reflection, for the input types flows pass most.
-func setAs[T any](p unsafe.Pointer, a any) bool {
+// fastKind names the input types flows pass most, which Call stores with a
+// typed assignment instead of reflection.
+type fastKind uint8
+
+const (
+	slowKind fastKind = iota
+	intKind
+	int64Kind
+	float64Kind
+	stringKind
+	boolKind
+	bytesKind
+	intsKind
+	stringsKind
+	anysKind
+	mapKind
+	anyKind
+)
+
+var fastKinds = map[reflect.Type]fastKind{
+	reflect.TypeFor[int]():            intKind,
+	reflect.TypeFor[int64]():          int64Kind,
+	reflect.TypeFor[float64]():        float64Kind,
+	reflect.TypeFor[string]():         stringKind,
+	reflect.TypeFor[bool]():           boolKind,
+	reflect.TypeFor[[]byte]():         bytesKind,
+	reflect.TypeFor[[]int]():          intsKind,
+	reflect.TypeFor[[]string]():       stringsKind,
+	reflect.TypeFor[[]any]():          anysKind,
+	reflect.TypeFor[map[string]any](): mapKind,
+	reflect.TypeFor[any]():            anyKind,
+}
+
+// storeKind stores a at p, the address of a field of kind k, and reports
+// whether a had the field's type.
+func storeKind(k fastKind, p unsafe.Pointer, a any) bool {
+	switch k {
+	case intKind:
+		return store[int](p, a)
+	case int64Kind:
+		return store[int64](p, a)
+	case float64Kind:
+		return store[float64](p, a)
+	case stringKind:
+		return store[string](p, a)
+	case boolKind:
+		return store[bool](p, a)
+	case bytesKind:
+		return store[[]byte](p, a)
+	case intsKind:
+		return store[[]int](p, a)
+	case stringsKind:
+		return store[[]string](p, a)
+	case anysKind:
+		return store[[]any](p, a)
+	case mapKind:
+		return store[map[string]any](p, a)
+	case anyKind:
+		*(*any)(p) = a
+		return true
+	}
+	return false
+}
+
+func store[T any](p unsafe.Pointer, a any) bool {
 	v, ok := a.(T)
 	if ok {
 		*(*T)(p) = v
@@ -152,50 +226,18 @@ func setAs[T any](p unsafe.Pointer, a any) bool {
 	return ok
 }
 
-func fastSetter(t reflect.Type) func(unsafe.Pointer, any) bool {
-	switch t {
-	case reflect.TypeFor[int]():
-		return setAs[int]
-	case reflect.TypeFor[int64]():
-		return setAs[int64]
-	case reflect.TypeFor[float64]():
-		return setAs[float64]
-	case reflect.TypeFor[string]():
-		return setAs[string]
-	case reflect.TypeFor[bool]():
-		return setAs[bool]
-	case reflect.TypeFor[[]byte]():
-		return setAs[[]byte]
-	case reflect.TypeFor[[]int]():
-		return setAs[[]int]
-	case reflect.TypeFor[[]string]():
-		return setAs[[]string]
-	case reflect.TypeFor[[]any]():
-		return setAs[[]any]
-	case reflect.TypeFor[map[string]any]():
-		return setAs[map[string]any]
-	case reflect.TypeFor[any]():
-		return setAs[any]
-	}
-	return nil
+func (t *Task[In, Out]) typeError(i int, a any) error {
+	return &InputTypeError{Task: t.spec.Name, Input: t.spec.Inputs[i].Name, Want: t.spec.Inputs[i].Type, Got: reflect.TypeOf(a)}
 }
 
 // fill sets the input fields of *p from args.
 func (t *Task[In, Out]) fill(p *In, args []any) error {
-	base := unsafe.Pointer(p)
-	var v reflect.Value
+	v := reflect.ValueOf(p).Elem()
 	for i, a := range args {
 		if a == nil {
 			continue
 		}
-		fd := t.fields[i]
-		if fd.set != nil && fd.set(unsafe.Add(base, fd.offset), a) {
-			continue
-		}
-		if !v.IsValid() {
-			v = reflect.ValueOf(p).Elem()
-		}
-		f := v.Field(fd.index)
+		f := v.Field(t.fields[i].index)
 		av := reflect.ValueOf(a)
 		if !av.Type().AssignableTo(f.Type()) {
 			return &InputTypeError{Task: t.spec.Name, Input: t.spec.Inputs[i].Name, Want: f.Type(), Got: av.Type()}
@@ -240,7 +282,7 @@ func inputsOf(t reflect.Type) ([]Input, []field, error) {
 		}
 		seen[name] = true
 		inputs = append(inputs, Input{Name: name, Type: f.Type, Optional: opts == "optional"})
-		fields = append(fields, field{index: i, offset: f.Offset, set: fastSetter(f.Type)})
+		fields = append(fields, field{index: i, offset: f.Offset, kind: fastKinds[f.Type]})
 	}
 	return inputs, fields, nil
 }
