@@ -13,12 +13,18 @@ import (
 	"github.com/prefect-go/prefect/task"
 )
 
-// item is one entry of the ready queue: a task, a child of a mapped task, or
-// a task run due again after a retry delay.
+// item is one entry of the ready queue: a task or a child of a mapped task.
+// It holds no pointer, so the queue costs the garbage collector nothing.
 type item struct {
 	node  int32
 	child int32 // -1 unless a mapped child
-	retry *TaskRun
+}
+
+// parked is a ready task run waiting for a tag limit; tr is set when the run
+// already exists (a retry).
+type parked struct {
+	it item
+	tr *TaskRun
 }
 
 // mapping is the bookkeeping of one mapped task's children.
@@ -48,7 +54,9 @@ type driver struct {
 	// runs submitted and not yet back.
 	remaining, inflight int
 	tagCount            map[string]int
-	tagWait             map[string][]item
+	tagWait             map[string][]parked
+	// rerun holds task runs ready to run again: retries that are due.
+	rerun []*TaskRun
 	scratch             []state.State
 	args                []any
 	cancelled           bool
@@ -80,7 +88,7 @@ func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string
 		remaining: len(g.Tasks),
 	}
 	if len(o.tagLimits) > 0 {
-		d.tagCount, d.tagWait = map[string]int{}, map[string][]item{}
+		d.tagCount, d.tagWait = map[string]int{}, map[string][]parked{}
 	}
 	_, d.inline = sess.(localSession)
 	d.ctxDone = ctx.Done()
@@ -167,18 +175,20 @@ func (d *driver) drain() {
 // the spot the tasks that need no run (parameters, given states, failed
 // triggers, skips).
 func (d *driver) dispatch() {
-	for d.inflight < d.slots && !d.ready.empty() {
+	for d.inflight < d.slots && (len(d.rerun) > 0 || !d.ready.empty()) {
 		select {
 		case <-d.ctxDone:
 			d.cancelled = true
 			return
 		default:
 		}
-		it := d.ready.pop()
-		if it.retry != nil {
-			d.submit(it, it.retry)
+		if k := len(d.rerun); k > 0 {
+			tr := d.rerun[0]
+			d.rerun = d.rerun[1:]
+			d.submit(item{node: tr.node, child: tr.child}, tr)
 			continue
 		}
+		it := d.ready.pop()
 		if it.child >= 0 {
 			d.startChild(it)
 			continue
@@ -396,8 +406,7 @@ func (d *driver) submit(it item, tr *TaskRun) {
 	if d.tagCount != nil {
 		for _, tag := range gt.Spec.Tags {
 			if limit, ok := d.o.tagLimits[tag]; ok && d.tagCount[tag] >= limit {
-				it.retry = tr
-				d.tagWait[tag] = append(d.tagWait[tag], it)
+				d.tagWait[tag] = append(d.tagWait[tag], parked{it, tr})
 				return
 			}
 		}
@@ -464,7 +473,11 @@ func (d *driver) complete(tr *TaskRun) {
 			}
 			d.tagCount[tag]--
 			if w := d.tagWait[tag]; len(w) > 0 {
-				d.ready.push(w[0])
+				if w[0].tr != nil {
+					d.rerun = append(d.rerun, w[0].tr)
+				} else {
+					d.ready.push(w[0].it)
+				}
 				d.tagWait[tag] = w[1:]
 			}
 		}
@@ -493,7 +506,7 @@ func (d *driver) promoteDue() {
 	now := d.o.clock.Now()
 	for len(d.delayed) > 0 && !d.delayed[0].state.StartTime.After(now) {
 		tr := heap.Pop(&d.delayed).(*TaskRun)
-		d.ready.push(item{node: tr.node, child: tr.child, retry: tr})
+		d.rerun = append(d.rerun, tr)
 	}
 }
 
