@@ -56,11 +56,11 @@ type driver struct {
 	tagCount            map[string]int
 	tagWait             map[string][]parked
 	// rerun holds task runs ready to run again: retries that are due.
-	rerun []*TaskRun
-	scratch             []state.State
-	args                []any
-	cancelled           bool
-	fs                  *FlowState
+	rerun     []*TaskRun
+	scratch   []state.State
+	args      []any
+	cancelled bool
+	fs        *FlowState
 	// inline is set for the Local executor: task runs execute on this
 	// goroutine and complete without a channel.
 	inline bool
