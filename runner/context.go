@@ -31,6 +31,10 @@ type Context struct {
 	// ScheduledStartTime is when the flow run was scheduled to start; the
 	// date helpers (Today, Yesterday, ...) are relative to it.
 	ScheduledStartTime time.Time
+	// Resumed is set when the run was told to resume this task
+	// (WithResume), Prefect's context.resume: a task that returns
+	// task.Pause to wait for approval checks it to go on.
+	Resumed bool
 
 	logger  *slog.Logger
 	logOnce sync.Once

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -58,7 +59,6 @@ type driver struct {
 	// rerun holds task runs ready to run again: retries that are due.
 	rerun     []*TaskRun
 	scratch   []state.State
-	args      []any
 	cancelled bool
 	fs        *FlowState
 	// inline is set for the Local executor: task runs execute on this
@@ -68,8 +68,10 @@ type driver struct {
 	// the logger wants those levels, asked once per run.
 	ctxDone           <-chan struct{}
 	logInfo, logDebug bool
-	// free holds finished TaskRuns for reuse.
-	free []*TaskRun
+	// free holds finished TaskRuns for reuse; ctxSlab is where task
+	// contexts come from.
+	free    []*TaskRun
+	ctxSlab []taskCtx
 	// unfinished counts tasks and mapped children that ended the run
 	// without a final state (paused, or waiting on a paused task).
 	unfinished int
@@ -132,8 +134,8 @@ func (d *driver) run() *FlowState {
 			due = d.o.clock.After(wait)
 		}
 		if d.inflight == 0 && due == nil {
-			// Nothing runs, nothing waits: every task left is blocked
-			// behind a paused one, which finish() already settled.
+			// Nothing runs and nothing waits, yet tasks remain: the
+			// bookkeeping is wrong. Stop rather than wait forever.
 			break
 		}
 		select {
@@ -273,11 +275,17 @@ func (d *driver) precheck(gt *flow.GraphTask, up []state.State) (state.State, bo
 	return state.State{}, true
 }
 
-func (d *driver) checkTrigger(gt *flow.GraphTask, up []state.State) (state.State, bool) {
+func (d *driver) checkTrigger(gt *flow.GraphTask, up []state.State) (st state.State, ok bool) {
 	if len(up) == 0 || (d.o.resume[gt.Slug] && gt.Spec.Trigger.Name() == task.ManualOnly.Name()) {
 		return state.State{}, true
 	}
 	var err error
+	defer func() {
+		if p := recover(); p != nil {
+			perr := &PanicError{Value: p, Stack: debug.Stack()}
+			st, ok = state.State{Kind: state.TriggerFailed, Message: "Trigger " + strconv.Quote(gt.Spec.Trigger.Name()) + " panicked: " + perr.Error(), Err: perr}, false
+		}
+	}()
 	if gt.Spec.Trigger.IsAllSuccessful() {
 		for _, s := range up {
 			if !s.IsSuccessful() {
@@ -417,9 +425,24 @@ func (d *driver) submit(it item, tr *TaskRun) {
 	if tr == nil {
 		tr = d.newTaskRun(it)
 	}
+	tr.tc = d.newTaskCtx()
 	d.inflight++
 	d.sess.Submit(tr)
 }
+
+// newTaskCtx returns a fresh context for one attempt of a task run. Contexts
+// are carved from slabs, one allocation per ctxSlabSize attempts, and never
+// reused: a task may keep its context after it returns.
+func (d *driver) newTaskCtx() *taskCtx {
+	if len(d.ctxSlab) == 0 {
+		d.ctxSlab = make([]taskCtx, ctxSlabSize)
+	}
+	tc := &d.ctxSlab[0]
+	d.ctxSlab = d.ctxSlab[1:]
+	return tc
+}
+
+const ctxSlabSize = 64
 
 // newTaskRun gathers a task run's inputs from its bindings and upstream results.
 func (d *driver) newTaskRun(it item) *TaskRun {
@@ -498,7 +521,7 @@ func (d *driver) complete(tr *TaskRun) {
 		d.finish(int(tr.node), tr.state)
 	}
 	clear(tr.argBuf[:])
-	tr.args, tr.state = nil, state.State{}
+	tr.args, tr.state, tr.tc = nil, state.State{}, nil
 	d.free = append(d.free, tr)
 }
 
@@ -611,6 +634,9 @@ func (d *driver) final() state.State {
 	if d.cancelled {
 		return state.New(state.Cancelled, state.MsgFlowCancelled)
 	}
+	if d.remaining > 0 {
+		return state.New(state.Failed, "The runner stopped with "+strconv.Itoa(d.remaining)+" tasks never run; this is a bug in the runner.")
+	}
 	if d.unfinished > 0 {
 		return state.New(state.Paused, state.MsgFlowPaused)
 	}
@@ -698,6 +724,9 @@ func toList(v any, flatten bool) ([]any, error) {
 			continue
 		}
 		if el.Kind() == reflect.Interface {
+			if el.IsNil() {
+				continue // a nil list flattens to nothing
+			}
 			el = el.Elem()
 		}
 		if k := el.Kind(); k != reflect.Slice && k != reflect.Array {

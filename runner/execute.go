@@ -33,6 +33,9 @@ type TaskRun struct {
 	args   []any
 	state  state.State
 	argBuf [3]any
+	// tc is the context of the attempt being submitted, handed out by the
+	// driver from a slab (see newTaskCtx).
+	tc *taskCtx
 }
 
 // Slug returns the slug of the task being run.
@@ -57,18 +60,23 @@ func (tr *TaskRun) Execute() {
 // It holds what building needs, not the TaskRun, which is recycled: a task
 // may keep its context after it returns.
 type taskCtx struct {
-	context.Context
 	d               *driver
 	gt              *flow.GraphTask
 	child, runCount int32
 	rc              atomic.Pointer[Context]
 }
 
+// Deadline, Done and Err are the flow run's: cancelling the run cancels
+// every task's context.
+func (c *taskCtx) Deadline() (time.Time, bool) { return c.d.ctx.Deadline() }
+func (c *taskCtx) Done() <-chan struct{}       { return c.d.ctx.Done() }
+func (c *taskCtx) Err() error                  { return c.d.ctx.Err() }
+
 func (c *taskCtx) Value(key any) any {
 	if key == (ctxKey{}) {
 		return c.runContext()
 	}
-	return c.Context.Value(key)
+	return c.d.ctx.Value(key)
 }
 
 // runContext returns the run context of the attempt, making it once.
@@ -100,7 +108,8 @@ func (d *driver) execute(tr *TaskRun) {
 	spec := tr.gt.Spec
 	prevRuns := tr.state.RunCount
 	runCount := prevRuns + 1
-	tc := &taskCtx{Context: d.ctx, d: d, gt: tr.gt, child: tr.child, runCount: int32(runCount)}
+	tc := tr.tc
+	tc.d, tc.gt, tc.child, tc.runCount = d, tr.gt, tr.child, int32(runCount)
 	if spec.RunName != "" {
 		// The template may name inputs, which are only valid during the run.
 		tc.rc.Store(d.newContext(tr.gt, int(tr.child), runCount, tr.args))
@@ -152,6 +161,7 @@ func (d *driver) newContext(gt *flow.GraphTask, child, runCount int, args []any)
 		TaskName: gt.Spec.Name, TaskSlug: gt.Slug, TaskRunName: gt.Slug,
 		TaskRunCount: runCount, MapIndex: child,
 		Parameters: d.params, ScheduledStartTime: d.o.scheduled, logger: d.o.logger,
+		Resumed: d.o.resume[gt.Slug],
 	}
 	if child >= 0 {
 		rc.TaskRunName = gt.Slug + "[" + strconv.Itoa(child) + "]"

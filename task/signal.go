@@ -34,7 +34,9 @@ func Retry(message string) error { return &Signal{state.Retrying, message} }
 // with it is the task's result.
 func Succeed(message string) error { return &Signal{state.Success, message} }
 
-// Pause ends the run Paused; it waits for approval (see the runner's Resume option).
+// Pause ends the run Paused, waiting for approval. A run resumed with the
+// runner's WithResume option tells the task so in its run context
+// (runner.FromContext(ctx).Resumed), so that it can go on instead.
 func Pause(message string) error { return &Signal{state.Paused, message} }
 
 // AsSignal returns the signal in err's chain, if there is one.

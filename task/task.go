@@ -124,14 +124,19 @@ func (t *Task[In, Out]) Spec() *Spec { return &t.spec }
 // An arg whose type does not fit its input is an error naming both types.
 func (t *Task[In, Out]) Call(ctx context.Context, args []any) (any, error) {
 	var in In
+	slow := !t.fast && len(t.fields) > 0
 	if t.fast {
 		base := unsafe.Pointer(&in)
 		for i, a := range args {
 			if a != nil && !storeKind(t.fields[i].kind, unsafe.Add(base, t.fields[i].offset), a) {
-				return nil, t.typeError(i, a)
+				// Another type assignable to the field's (a named type
+				// with the same underlying type, say): reflection decides.
+				slow = true
+				break
 			}
 		}
-	} else if len(t.fields) > 0 {
+	}
+	if slow {
 		p, _ := t.ins.Get().(*In)
 		if p == nil {
 			p = new(In)
@@ -224,10 +229,6 @@ func store[T any](p unsafe.Pointer, a any) bool {
 		*(*T)(p) = v
 	}
 	return ok
-}
-
-func (t *Task[In, Out]) typeError(i int, a any) error {
-	return &InputTypeError{Task: t.spec.Name, Input: t.spec.Inputs[i].Name, Want: t.spec.Inputs[i].Type, Got: reflect.TypeOf(a)}
 }
 
 // fill sets the input fields of *p from args.

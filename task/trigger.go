@@ -97,7 +97,9 @@ var (
 	})
 	// AlwaysRun is AllFinished, under Prefect's other name for it.
 	AlwaysRun = AllFinished
-	// ManualOnly pauses the task until a run resumes it.
+	// ManualOnly pauses the task until a run resumes it (the runner's
+	// WithResume option). As in Prefect, a task without upstream tasks never
+	// consults its trigger, so a root manual_only task simply runs.
 	ManualOnly = NewTrigger("manual_only", func([]state.State) error {
 		return Pause(`Trigger function is "manual_only"`)
 	})
