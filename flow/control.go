@@ -16,8 +16,13 @@ type builtin struct {
 	call func(args []any) (any, error)
 }
 
-func (b *builtin) Spec() *task.Spec                                { return &b.spec }
-func (b *builtin) Call(_ context.Context, args []any) (any, error) { return b.call(args) }
+func (b *builtin) Spec() *task.Spec { return &b.spec }
+func (b *builtin) Call(_ context.Context, args []any) (any, error) {
+	if b.call == nil {
+		return nil, fmt.Errorf("task %q has nothing to run", b.spec.Name)
+	}
+	return b.call(args)
+}
 
 // Case starts a conditional branch, Prefect's `with case(cond, value)`. It
 // adds a task that compares cond's result with value and is Skipped when they

@@ -151,6 +151,9 @@ type InputEdge struct {
 
 // Add puts t in the flow with its inputs bound and returns its node.
 func Add[In, Out any](f *Flow, t *task.Task[In, Out], bindings ...Binding) Node[Out] {
+	if t == nil {
+		return Node[Out]{f, f.add(nil, false, bindings)}
+	}
 	return Node[Out]{f, f.add(t, false, bindings)}
 }
 
@@ -159,6 +162,9 @@ func Add[In, Out any](f *Flow, t *task.Task[In, Out], bindings ...Binding) Node[
 // child run named name[i], and its result is the list of the children's
 // results. Every binding is mapped over unless wrapped in [Unmapped].
 func Map[In, Out any](f *Flow, t *task.Task[In, Out], bindings ...Binding) Node[[]Out] {
+	if t == nil {
+		return Node[[]Out]{f, f.add(nil, true, bindings)}
+	}
 	return Node[[]Out]{f, f.add(t, true, bindings)}
 }
 
@@ -197,6 +203,12 @@ func (f *Flow) own(r Ref, what string) (int, bool) {
 
 func (f *Flow) add(r task.Runnable, mapped bool, bindings []Binding) int {
 	f.version++
+	if r == nil {
+		// Keep a placeholder so the returned node stays usable; Validate
+		// reports the problem.
+		r = &builtin{spec: task.Spec{Name: "nil-task", Trigger: task.AllSuccessful,
+			Err: fmt.Errorf("task %d added is nil; build tasks with task.New", len(f.nodes)+1)}}
+	}
 	spec := r.Spec()
 	n := &node{run: r, mapped: mapped, slug: spec.Slug}
 	id := len(f.nodes)

@@ -45,7 +45,9 @@ type Context struct {
 type ctxKey struct{}
 
 // FromContext returns the run context of the task run that ctx belongs to.
-// It returns false outside a task run.
+// It returns false outside a task run. A task may keep its context after it
+// returns (goroutines it started may still use it), but keeping it keeps the
+// flow run's bookkeeping in memory too.
 func FromContext(ctx context.Context) (*Context, bool) {
 	c, ok := ctx.Value(ctxKey{}).(*Context)
 	return c, ok

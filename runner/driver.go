@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -56,6 +57,7 @@ type driver struct {
 	remaining, inflight int
 	tagCount            map[string]int
 	tagWait             map[string][]parked
+	tagsOf              map[*flow.GraphTask][]string
 	// rerun holds task runs ready to run again: retries that are due.
 	rerun     []*TaskRun
 	scratch   []state.State
@@ -90,7 +92,7 @@ func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string
 		remaining: len(g.Tasks),
 	}
 	if len(o.tagLimits) > 0 {
-		d.tagCount, d.tagWait = map[string]int{}, map[string][]parked{}
+		d.tagCount, d.tagWait, d.tagsOf = map[string]int{}, map[string][]parked{}, map[*flow.GraphTask][]string{}
 	}
 	_, d.inline = sess.(localSession)
 	d.ctxDone = ctx.Done()
@@ -119,19 +121,24 @@ func (d *driver) run() *FlowState {
 			d.ready.push(item{node: int32(i), child: -1})
 		}
 	}
+	// due fires when the earliest waiting retry is due; it is made again
+	// only when that time changes, not on every completion.
+	var due <-chan time.Time
+	var dueAt time.Time
 	for d.remaining > 0 && !d.cancelled {
 		d.dispatch()
 		if d.remaining == 0 {
 			break
 		}
-		var due <-chan time.Time
-		if len(d.delayed) > 0 {
-			wait := d.delayed[0].state.StartTime.Sub(d.o.clock.Now())
+		if len(d.delayed) == 0 {
+			due = nil
+		} else if next := d.delayed[0].state.StartTime; due == nil || !next.Equal(dueAt) {
+			wait := next.Sub(d.o.clock.Now())
 			if wait <= 0 {
 				d.promoteDue()
 				continue
 			}
-			due = d.o.clock.After(wait)
+			due, dueAt = d.o.clock.After(wait), next
 		}
 		if d.inflight == 0 && due == nil {
 			// Nothing runs and nothing waits, yet tasks remain: the
@@ -143,6 +150,7 @@ func (d *driver) run() *FlowState {
 			d.complete(tr)
 			d.drain()
 		case <-due:
+			due = nil
 			d.promoteDue()
 		case <-d.ctxDone:
 			d.cancelled = true
@@ -201,18 +209,19 @@ func (d *driver) dispatch() {
 
 func (d *driver) startTask(i int) {
 	gt := &d.g.Tasks[i]
+	if gt.Param != nil {
+		// A parameter always takes this run's value, also on a restart.
+		d.finish(i, state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: d.params[gt.Param.Name]})
+		return
+	}
 	var prior []state.State
 	if st, ok := d.given(gt); ok && st.IsFinished() {
-		if st.Kind == state.Mapped && !allSuccessful(st.Children) {
+		if gt.Mapped && len(st.Children) > 0 && !allSuccessful(st.Children) {
 			prior = st.Children // rerun the children that did not succeed
 		} else if st, ok := d.restore(gt, st); ok {
 			d.finish(i, st)
 			return
 		}
-	}
-	if gt.Param != nil {
-		d.finish(i, state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: d.params[gt.Param.Name]})
-		return
 	}
 	if !gt.Mapped && d.plainSuccess(gt) {
 		d.submit(item{node: int32(i), child: -1}, nil)
@@ -276,7 +285,7 @@ func (d *driver) precheck(gt *flow.GraphTask, up []state.State) (state.State, bo
 }
 
 func (d *driver) checkTrigger(gt *flow.GraphTask, up []state.State) (st state.State, ok bool) {
-	if len(up) == 0 || (d.o.resume[gt.Slug] && gt.Spec.Trigger.Name() == task.ManualOnly.Name()) {
+	if d.o.resume[gt.Slug] && gt.Spec.Trigger.Name() == task.ManualOnly.Name() {
 		return state.State{}, true
 	}
 	var err error
@@ -412,13 +421,13 @@ func (d *driver) startChild(it item) {
 func (d *driver) submit(it item, tr *TaskRun) {
 	gt := &d.g.Tasks[it.node]
 	if d.tagCount != nil {
-		for _, tag := range gt.Spec.Tags {
-			if limit, ok := d.o.tagLimits[tag]; ok && d.tagCount[tag] >= limit {
+		for _, tag := range d.limitedTags(gt) {
+			if d.tagCount[tag] >= d.o.tagLimits[tag] {
 				d.tagWait[tag] = append(d.tagWait[tag], parked{it, tr})
 				return
 			}
 		}
-		for _, tag := range gt.Spec.Tags {
+		for _, tag := range d.limitedTags(gt) {
 			d.tagCount[tag]++
 		}
 	}
@@ -428,6 +437,22 @@ func (d *driver) submit(it item, tr *TaskRun) {
 	tr.tc = d.newTaskCtx()
 	d.inflight++
 	d.sess.Submit(tr)
+}
+
+// limitedTags returns the task's tags that have a limit in this run, each
+// once.
+func (d *driver) limitedTags(gt *flow.GraphTask) []string {
+	if cached, ok := d.tagsOf[gt]; ok {
+		return cached
+	}
+	var tags []string
+	for _, tag := range gt.Spec.Tags {
+		if _, limited := d.o.tagLimits[tag]; limited && !slices.Contains(tags, tag) {
+			tags = append(tags, tag)
+		}
+	}
+	d.tagsOf[gt] = tags
+	return tags
 }
 
 // newTaskCtx returns a fresh context for one attempt of a task run. Contexts
@@ -474,15 +499,6 @@ func (d *driver) newTaskRun(it item) *TaskRun {
 			args[e.Index] = e.Value
 		}
 	}
-	// A run starts from the task's current state, which is empty but for
-	// restarts: checking two fields is cheaper than copying a State.
-	src := &d.states[it.node]
-	if it.child >= 0 {
-		src = &m.states[it.child]
-	}
-	if src.Kind != state.Pending || src.RunCount != 0 {
-		tr.state = *src
-	}
 	return tr
 }
 
@@ -490,19 +506,18 @@ func (d *driver) newTaskRun(it item) *TaskRun {
 func (d *driver) complete(tr *TaskRun) {
 	d.inflight--
 	if d.tagCount != nil {
-		for _, tag := range tr.gt.Spec.Tags {
-			if _, ok := d.o.tagLimits[tag]; !ok {
-				continue
-			}
+		for _, tag := range d.limitedTags(tr.gt) {
 			d.tagCount[tag]--
-			if w := d.tagWait[tag]; len(w) > 0 {
-				if w[0].tr != nil {
-					d.rerun = append(d.rerun, w[0].tr)
+			// Every waiter gets another look: one that parks again on
+			// another full tag must not leave this tag's free slot idle.
+			for _, w := range d.tagWait[tag] {
+				if w.tr != nil {
+					d.rerun = append(d.rerun, w.tr)
 				} else {
-					d.ready.push(w[0].it)
+					d.ready.push(w.it)
 				}
-				d.tagWait[tag] = w[1:]
 			}
+			d.tagWait[tag] = d.tagWait[tag][:0]
 		}
 	}
 	if tr.state.Kind == state.Retrying {

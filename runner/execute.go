@@ -47,7 +47,7 @@ func (tr *TaskRun) MapIndex() int { return int(tr.child) }
 // Execute runs the task run to its next state (a final one, or Retrying)
 // and reports it to the runner. An executor calls it exactly once per Submit.
 func (tr *TaskRun) Execute() {
-	tr.d.execute(tr)
+	tr.d.safeExecute(tr)
 	if tr.d.inline {
 		tr.d.complete(tr)
 		return
@@ -91,13 +91,29 @@ func (c *taskCtx) runContext() *Context {
 	return c.rc.Load()
 }
 
-// PanicError is the error of a task whose function panicked.
+// PanicError is the error of a task whose function (or a trigger, state
+// handler or result encoder it uses) panicked.
 type PanicError struct {
+	// Value is what was passed to panic.
 	Value any
+	// Stack is the stack of the panicking goroutine.
 	Stack []byte
 }
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// safeExecute is execute with a last line of defence: user code also runs
+// outside the task function (a result's MarshalJSON, a result store, a
+// clock), and a panic there must fail the task run, not crash the process.
+func (d *driver) safeExecute(tr *TaskRun) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := &PanicError{Value: p, Stack: debug.Stack()}
+			tr.state = state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err, RunCount: tr.state.RunCount}
+		}
+	}()
+	d.execute(tr)
+}
 
 // execute runs one attempt of a task run, leaving its next state in
 // tr.state: the cache check, the function call under its timeout, the choice
@@ -125,6 +141,8 @@ func (d *driver) execute(tr *TaskRun) {
 	handlers := len(spec.StateHandlers) > 0
 	if spec.CacheFor > 0 && prevRuns == 0 {
 		if st, ok := d.readCache(ctx, tr); ok {
+			st.RunCount = prevRuns
+			st = d.store(ctx, tr, st, false)
 			if handlers {
 				st = d.transition(ctx, spec, tr.state, st)
 			}
@@ -146,8 +164,8 @@ func (d *driver) execute(tr *TaskRun) {
 	}
 	d.call(ctx, tr, runCount)
 	tr.state.RunCount = runCount
-	if k := tr.state.Kind; (k == state.Success || k == state.Cached) && (spec.CacheFor > 0 || spec.Checkpoints(d.o.checkpoint)) {
-		tr.state = d.store(ctx, tr, tr.state)
+	if tr.state.Kind == state.Success && (spec.CacheFor > 0 || spec.Checkpoints(d.o.checkpoint)) {
+		tr.state = d.store(ctx, tr, tr.state, true)
 	}
 	if handlers {
 		tr.state = d.transition(ctx, spec, running, tr.state)
@@ -221,6 +239,10 @@ func (d *driver) stateOf(runCount int, spec *task.Spec, out any, err error) stat
 			return d.retryOrFail(runCount, spec, s)
 		case state.Retrying:
 			s.StartTime = d.o.clock.Now().Add(spec.RetryDelay)
+		case state.Skipped, state.Paused:
+		default:
+			err = fmt.Errorf("the task returned a signal for state %v; the valid signals are task.Fail, task.Skip, task.Retry, task.Succeed and task.Pause", sig.Kind)
+			return state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err}
 		}
 		return s
 	}
@@ -345,10 +367,13 @@ type cacheEntry struct {
 
 // store writes a successful result where the task and the run ask for it:
 // the checkpoint, and the cache entry of a cached task.
-func (d *driver) store(ctx context.Context, tr *TaskRun, st state.State) state.State {
+// A cache hit is checkpointed too but leaves its cache entry (and its
+// expiry) as it was: writeCache is false then.
+func (d *driver) store(ctx context.Context, tr *TaskRun, st state.State, writeCache bool) state.State {
 	spec := tr.gt.Spec
 	checkpoint := spec.Checkpoints(d.o.checkpoint)
-	if !checkpoint && spec.CacheFor <= 0 {
+	writeCache = writeCache && spec.CacheFor > 0
+	if !checkpoint && !writeCache {
 		return st
 	}
 	data, err := json.Marshal(st.Result)
@@ -363,7 +388,7 @@ func (d *driver) store(ctx context.Context, tr *TaskRun, st state.State) state.S
 		}
 		st.Location = loc
 	}
-	if spec.CacheFor > 0 {
+	if writeCache {
 		entry, err := json.Marshal(cacheEntry{Expires: d.o.clock.Now().Add(spec.CacheFor), Result: data})
 		if err == nil {
 			err = d.o.store.Write(ctx, d.cacheLocation(tr), entry)
@@ -396,26 +421,52 @@ func (d *driver) readCache(ctx context.Context, tr *TaskRun) (state.State, bool)
 
 // restore returns a given finished state with its result, read back from
 // the result store when the state carries only a location.
+//
+// A Mapped state is rebuilt from its children, each read back from its own
+// location. When a result cannot be read, restore returns false and the task
+// runs again.
 func (d *driver) restore(gt *flow.GraphTask, st state.State) (state.State, bool) {
-	if st.Result != nil || st.Location == "" || !st.IsSuccessful() {
+	if st.Result != nil || !st.IsSuccessful() {
 		return st, true
 	}
-	data, err := d.o.store.Read(d.ctx, st.Location)
-	if err != nil {
-		d.log(slog.LevelWarn, "Task '"+gt.Slug+"': its result could not be read back; running it again", slog.String("error", err.Error()))
-		return st, false
+	if gt.Mapped && st.Kind == state.Mapped && st.Location == "" {
+		m := &mapping{states: make([]state.State, len(st.Children))}
+		for j, c := range st.Children {
+			if c.Result == nil && c.Location != "" {
+				v, ok := d.readResult(gt, c.Location, gt.Spec.Output)
+				if !ok {
+					return st, false
+				}
+				c.Result = v
+			}
+			m.states[j] = c
+		}
+		return d.mappedState(gt, m), true
+	}
+	if st.Location == "" {
+		return st, true
 	}
 	t := gt.Spec.Output
 	if gt.Mapped {
 		t = reflect.SliceOf(t)
 	}
-	v, err := decode(data, t)
-	if err != nil {
-		d.log(slog.LevelWarn, "Task '"+gt.Slug+"': its result could not be decoded; running it again", slog.String("error", err.Error()))
-		return st, false
-	}
+	v, ok := d.readResult(gt, st.Location, t)
 	st.Result = v
-	return st, true
+	return st, ok
+}
+
+// readResult reads and decodes a checkpointed result of type t.
+func (d *driver) readResult(gt *flow.GraphTask, location string, t reflect.Type) (any, bool) {
+	data, err := d.o.store.Read(d.ctx, location)
+	if err == nil {
+		var v any
+		if v, err = decode(data, t); err == nil {
+			return v, true
+		}
+	}
+	d.log(slog.LevelWarn, "Task '"+gt.Slug+"': its result could not be read back; running it again",
+		slog.String("location", location), slog.String("error", err.Error()))
+	return nil, false
 }
 
 func decode(data []byte, t reflect.Type) (any, error) {

@@ -77,10 +77,18 @@ type options struct {
 func WithParameters(p map[string]any) Option { return func(o *options) { o.params = p } }
 
 // WithExecutor chooses where tasks run; the default is [Local].
-func WithExecutor(e Executor) Option { return func(o *options) { o.executor = e } }
+func WithExecutor(e Executor) Option {
+	return func(o *options) {
+		if e == nil {
+			o.errs = append(o.errs, errors.New("WithExecutor was given a nil executor; use runner.Local() or runner.Parallel(n)"))
+		}
+		o.executor = e
+	}
+}
 
 // WithResultStore sets where checkpoints and cache entries are kept. The
-// default is a fresh in-memory store, so nothing outlives the run.
+// default (also for nil) is a fresh in-memory store, so nothing outlives
+// the run.
 func WithResultStore(s result.Store) Option { return func(o *options) { o.store = s } }
 
 // WithCheckpointing turns checkpointing on or off for the run (default off,
@@ -88,12 +96,19 @@ func WithResultStore(s result.Store) Option { return func(o *options) { o.store 
 // written to the result store, unless the task says otherwise.
 func WithCheckpointing(on bool) Option { return func(o *options) { o.checkpoint = on } }
 
-// WithLogger sets the logger for the run's records. The default discards
-// everything: a library stays quiet unless asked.
+// WithLogger sets the logger for the run's records. The default (also for
+// nil) discards everything: a library stays quiet unless asked.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithClock sets the clock retries wait on.
-func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+// WithClock sets the clock retries wait on; the default is the real one.
+func WithClock(c Clock) Option {
+	return func(o *options) {
+		if c == nil {
+			o.errs = append(o.errs, errors.New("WithClock was given a nil clock"))
+		}
+		o.clock = c
+	}
+}
 
 // WithConcurrency runs at most n tasks of this run at once, whatever the
 // executor allows.
@@ -210,6 +225,9 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 		opt(&o)
 	}
 	invalid := func(err error) error { return fmt.Errorf("%w: %w", ErrInvalidRun, err) }
+	if f == nil {
+		o.errs = append(o.errs, errors.New("the flow is nil; build one with flow.New"))
+	}
 	if err := errors.Join(o.errs...); err != nil {
 		return nil, invalid(err)
 	}

@@ -179,7 +179,7 @@ const (
 	MsgFlowSucceeded    = "All reference tasks succeeded."
 	MsgFlowFailed       = "Some reference tasks failed."
 	MsgTaskSucceeded    = "Task run succeeded."
-	MsgUpstreamSkipped  = "Upstream task was skipped; if this was not the intent, consider changing `skip_on_upstream_skip=False` for this task."
+	MsgUpstreamSkipped  = "Upstream task was skipped; if this was not the intended behavior, consider changing `skip_on_upstream_skip=False` for this task."
 	MsgTimedOut         = "Task timed out during execution."
 	MsgMapped           = "Ready to proceed with mapping."
 	MsgCachedResult     = "Task run retrieved from cache."

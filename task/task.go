@@ -63,7 +63,9 @@ type Runnable interface {
 	Spec() *Spec
 	// Call runs the task's function once. args holds one value per input,
 	// in the order of Spec().Inputs; a nil arg leaves that input's zero value.
-	// Call must not modify args: every attempt of a task run passes the same slice.
+	// Call must neither modify args nor keep it after returning: every
+	// attempt of a task run passes the same slice, and the runner reuses it
+	// once the run is over.
 	Call(ctx context.Context, args []any) (any, error)
 }
 
@@ -250,8 +252,10 @@ func (t *Task[In, Out]) fill(p *In, args []any) error {
 
 // InputTypeError reports a value whose type does not fit the input it is bound to.
 type InputTypeError struct {
+	// Task and Input name the task and the input.
 	Task, Input string
-	Want, Got   reflect.Type
+	// Want is the input's type; Got is the type of the value given.
+	Want, Got reflect.Type
 }
 
 func (e *InputTypeError) Error() string {

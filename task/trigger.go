@@ -7,9 +7,8 @@ import (
 )
 
 // Trigger decides, from the states of a task's upstream tasks, whether the
-// task runs. A mapped upstream counts as its children's states. As in
-// Prefect, the runner does not consult the trigger of a task that has no
-// upstream tasks.
+// task runs. A mapped upstream counts as its children's states. The runner
+// consults it for every task, root tasks (no upstream states) included.
 //
 // Check returns nil to run the task; a [Signal] (Skip, Pause) to end it in
 // that state; any other error to end it TriggerFailed with the error's text.
@@ -98,8 +97,7 @@ var (
 	// AlwaysRun is AllFinished, under Prefect's other name for it.
 	AlwaysRun = AllFinished
 	// ManualOnly pauses the task until a run resumes it (the runner's
-	// WithResume option). As in Prefect, a task without upstream tasks never
-	// consults its trigger, so a root manual_only task simply runs.
+	// WithResume option), a root task included.
 	ManualOnly = NewTrigger("manual_only", func([]state.State) error {
 		return Pause(`Trigger function is "manual_only"`)
 	})
