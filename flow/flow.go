@@ -172,10 +172,20 @@ func Map[In, Out any](f *Flow, t *task.Task[In, Out], bindings ...Binding) Node[
 // typed [task.Task] cannot express; its result's type is T.
 func AddRunnable[T any](f *Flow, r task.Runnable, bindings ...Binding) Node[T] {
 	id := f.add(r, false, bindings)
-	if want := reflect.TypeFor[T](); r.Spec().Output != nil && !r.Spec().Output.AssignableTo(want) {
-		f.errorf("task %q gives %v, not the %v its node promises", f.nodes[id].slug, r.Spec().Output, want)
+	out := f.nodes[id].run.Spec().Output
+	if want := reflect.TypeFor[T](); out != nil && !out.AssignableTo(want) {
+		f.errorf("task %q gives %v, not the %v its node promises", f.nodes[id].slug, out, want)
 	}
 	return Node[T]{f, id}
+}
+
+// isNil reports whether r is nil or a nil pointer in an interface.
+func isNil(r task.Runnable) bool {
+	if r == nil {
+		return true
+	}
+	v := reflect.ValueOf(r)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 func (f *Flow) errorf(format string, args ...any) {
@@ -203,7 +213,7 @@ func (f *Flow) own(r Ref, what string) (int, bool) {
 
 func (f *Flow) add(r task.Runnable, mapped bool, bindings []Binding) int {
 	f.version++
-	if r == nil {
+	if isNil(r) {
 		// Keep a placeholder so the returned node stays usable; Validate
 		// reports the problem.
 		r = &builtin{spec: task.Spec{Name: "nil-task", Trigger: task.AllSuccessful,

@@ -160,9 +160,11 @@ func TestCancelPendingRetry(t *testing.T) {
 	eachExecutor(t, func(t *testing.T, ex runner.Executor) {
 		f := flow.New("cancel-retry")
 		var calls, afterCalls atomic.Int32
-		n := flow.Add(f, failingTask("flaky", &calls, task.WithRetries(3, time.Hour)))
-		after := flow.Add(f, double("after"), flow.Bind("x", n))
+		// ok runs first (flaky waits for it), so it has surely finished when
+		// the runner waits for flaky's retry.
 		ok := flow.Add(f, valueTask("ok", 1, &afterCalls))
+		n := flow.Add(f, failingTask("flaky", &calls, task.WithRetries(3, time.Hour)), flow.After(ok))
+		after := flow.Add(f, double("after"), flow.Bind("x", n))
 		clock := newStuckClock()
 
 		ctx, cancel := context.WithCancel(context.Background())

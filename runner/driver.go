@@ -563,6 +563,9 @@ func (d *driver) finishChild(i, j int, st state.State) {
 
 // mappedState is the parent state of a finished mapping: Mapped, with the
 // children's states and the list of their results.
+//
+// A mapping cut short by a cancellation ends Cancelled, whichever way the
+// race between the last children and the cancellation went.
 func (d *driver) mappedState(gt *flow.GraphTask, m *mapping) state.State {
 	list := reflect.MakeSlice(reflect.SliceOf(gt.Spec.Output), len(m.states), len(m.states))
 	for j, cs := range m.states {
@@ -570,6 +573,11 @@ func (d *driver) mappedState(gt *flow.GraphTask, m *mapping) state.State {
 			if rv := reflect.ValueOf(cs.Result); rv.Type().AssignableTo(gt.Spec.Output) {
 				list.Index(j).Set(rv)
 			}
+		}
+	}
+	for _, cs := range m.states {
+		if cs.IsCancelled() {
+			return state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Result: list.Interface(), Children: m.states}
 		}
 	}
 	return state.State{Kind: state.Mapped, Message: state.MsgMapped, Result: list.Interface(), Children: m.states}
@@ -633,7 +641,7 @@ func (d *driver) cancel() {
 					m.states[j] = notStarted
 				}
 			}
-			st = state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, Children: m.states}
+			st = state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Children: m.states}
 		} else if st.Kind == state.Retrying {
 			st = state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, RunCount: st.RunCount, Err: st.Err}
 		} else if !st.IsFinished() {

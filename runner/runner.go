@@ -204,8 +204,9 @@ func ResultOf[T any](fs *FlowState, n flow.Node[T]) (T, bool) {
 func Restart(ctx context.Context, f *flow.Flow, prev *FlowState, opts ...Option) (*FlowState, error) {
 	given := make(map[string]state.State, len(prev.Tasks))
 	for i, st := range prev.Tasks {
-		// A Mapped task is kept too: its children that did not succeed run again.
-		if st.IsSuccessful() {
+		// A mapped task is kept whatever its state: its children that did
+		// not succeed run again, the others keep their results.
+		if st.IsSuccessful() || len(st.Children) > 0 {
 			given[prev.Graph.Tasks[i].Slug] = st
 		}
 	}
