@@ -7,9 +7,9 @@ package runner_test
 //	go test -run '^$' -bench Million -benchtime=1x ./runner/
 //
 // Every benchmark reports, per task run (one call of a task function):
-// ns/task, B/task and allocs/task. The flow is built once, outside the timed
-// loop; each iteration is one runner.Run, flow validation included, since
-// Run does it every time.
+// ns/task, B/task and allocs/task. The flow is built and validated once,
+// outside the timed loop (a flow keeps its validated graph until it changes);
+// each iteration is one whole runner.Run.
 //
 // Shapes, for n nodes:
 //   - chain: task i takes the result of task i-1 (n tasks);
