@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/task"
 )
 
@@ -252,6 +253,10 @@ func (f *Flow) add(r task.Runnable, mapped bool, bindings []Binding) int {
 			continue
 		}
 		bound[idx] = true
+		if _, isSecret := b.value.(secrets.Value); isSecret && b.from == nil {
+			f.errs = append(f.errs, fmt.Errorf("flow %q: %s: input %q: %w", f.name, what, b.key, secrets.ErrBuildingFlow))
+			continue
+		}
 		e := InputEdge{Key: b.key, Index: idx, From: -1, Value: b.value}
 		source := "the constant"
 		if b.from != nil {
@@ -307,11 +312,14 @@ func (f *Flow) checkType(what string, in task.Input, e InputEdge, from reflect.T
 		}
 		gives = "gives elements of type"
 	}
-	if from.Kind() == reflect.Interface || from.AssignableTo(in.Type) {
+	if from.Kind() == reflect.Interface || from.AssignableTo(in.Type) || from == secretType {
+		// A secret fits any input: the task decodes it into the input's type.
 		return
 	}
 	f.errorf("%s: input %q wants %v, but %s %s %v", what, in.Name, in.Type, source, gives, from)
 }
+
+var secretType = reflect.TypeFor[secrets.Value]()
 
 func boolInt(b bool) int {
 	if b {

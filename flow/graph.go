@@ -44,6 +44,9 @@ type GraphTask struct {
 	// Upstream lists every task this one waits for, data and dependency
 	// edges alike, each once; Downstream the tasks waiting for this one.
 	Upstream, Downstream []int
+	// FromSecret is set when a secret task (task.AsSecret) is upstream of
+	// this one, directly or not: its result may hold the secret.
+	FromSecret bool
 }
 
 // Index returns the index of the task with the given slug.
@@ -133,6 +136,14 @@ func (f *Flow) build() (*Graph, error) {
 		errs = append(errs, fmt.Errorf("flow %q: %w Tasks on or behind a cycle: %s", f.name, ErrCycle, f.slugs(cyclic)))
 	}
 	g.Order = order
+	for _, i := range order {
+		gt := &g.Tasks[i]
+		if gt.Spec.Secret || gt.FromSecret {
+			for _, d := range gt.Downstream {
+				g.Tasks[d].FromSecret = true
+			}
+		}
+	}
 	if len(f.refs) > 0 {
 		g.Reference = dedup(append([]int(nil), f.refs...))
 	} else {

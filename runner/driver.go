@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 )
@@ -74,6 +75,8 @@ type driver struct {
 	// contexts come from.
 	free    []*TaskRun
 	ctxSlab []taskCtx
+	// masker hides the run's secrets in states, errors and run names.
+	masker *redact.Masker
 	// unfinished counts tasks and mapped children that ended the run
 	// without a final state (paused, or waiting on a paused task).
 	unfinished int
@@ -215,7 +218,8 @@ func (d *driver) startTask(i int) {
 		return
 	}
 	var prior []state.State
-	if st, ok := d.given(gt); ok && st.IsFinished() {
+	// A secret task always runs again, so its value is fetched fresh.
+	if st, ok := d.given(gt); ok && st.IsFinished() && !gt.Spec.Secret {
 		if gt.Mapped && len(st.Children) > 0 && !allSuccessful(st.Children) {
 			prior = st.Children // rerun the children that did not succeed
 		} else if st, ok := d.restore(gt, st); ok {
@@ -521,6 +525,7 @@ func (d *driver) complete(tr *TaskRun) {
 		}
 	}
 	if tr.state.Kind == state.Retrying {
+		d.redact(&tr.state)
 		if tr.child >= 0 {
 			d.maps[int32(tr.node)].states[tr.child] = tr.state
 		} else {
@@ -549,6 +554,7 @@ func (d *driver) promoteDue() {
 }
 
 func (d *driver) finishChild(i, j int, st state.State) {
+	d.redact(&st)
 	m := d.maps[int32(i)]
 	m.states[j] = st
 	if !st.IsFinished() {
@@ -585,6 +591,7 @@ func (d *driver) mappedState(gt *flow.GraphTask, m *mapping) state.State {
 
 // finish gives task i its final state and readies the tasks waiting for it.
 func (d *driver) finish(i int, st state.State) {
+	d.redact(&st)
 	d.states[i] = st
 	d.remaining--
 	if !st.IsFinished() {
@@ -597,6 +604,15 @@ func (d *driver) finish(i int, st state.State) {
 			d.ready.push(item{node: int32(dn), child: -1})
 		}
 	}
+}
+
+// redact hides the run's secrets in a state's message and error.
+func (d *driver) redact(st *state.State) {
+	if d.masker == nil || d.masker.Empty() {
+		return
+	}
+	st.Message = d.masker.Redact(st.Message)
+	st.Err = d.masker.Error(st.Err)
 }
 
 // logTask records the state a task run ended in (or a mapped child's, when

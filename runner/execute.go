@@ -186,6 +186,9 @@ func (d *driver) newContext(gt *flow.GraphTask, child, runCount int, args []any)
 	}
 	if gt.Spec.RunName != "" {
 		rc.TaskRunName = renderRunName(gt.Spec.RunName, gt.Spec, args, rc)
+		if d.masker != nil {
+			rc.TaskRunName = d.masker.Redact(rc.TaskRunName)
+		}
 	}
 	return rc
 }
@@ -372,6 +375,11 @@ type cacheEntry struct {
 func (d *driver) store(ctx context.Context, tr *TaskRun, st state.State, writeCache bool) state.State {
 	spec := tr.gt.Spec
 	checkpoint := spec.Checkpoints(d.o.checkpoint)
+	if spec.Secret || (tr.gt.FromSecret && (spec.Checkpoint == nil || !*spec.Checkpoint)) {
+		// A secret, or a result computed from one, is stored only when the
+		// task asks for it explicitly (and a secret task never may).
+		return st
+	}
 	writeCache = writeCache && spec.CacheFor > 0
 	if !checkpoint && !writeCache {
 		return st

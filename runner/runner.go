@@ -36,8 +36,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/result"
+	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/state"
 )
 
@@ -71,6 +74,11 @@ type options struct {
 	flowRunName string
 	scheduled   time.Time
 	errs        []error
+
+	secrets      map[string]any
+	config       *config.Config
+	backend      secrets.Source
+	secretsFirst bool
 }
 
 // WithParameters gives the run's parameter values by name.
@@ -164,6 +172,24 @@ func WithFlowRunName(name string) Option { return func(o *options) { o.flowRunNa
 // WithScheduledStartTime sets the time the run counts as scheduled for,
 // which the run context's date helpers use. The default is now.
 func WithScheduledStartTime(t time.Time) Option { return func(o *options) { o.scheduled = t } }
+
+// WithSecrets gives the run secrets by name, for this run only; they win over
+// those of the configuration ([context.secrets], PREFECT__CONTEXT__SECRETS__*).
+func WithSecrets(m map[string]any) Option { return func(o *options) { o.secrets = m } }
+
+// WithConfig resolves the run's secrets from cfg. By default the
+// configuration is read (config.Load) when the run first needs a secret.
+func WithConfig(cfg *config.Config) Option { return func(o *options) { o.config = cfg } }
+
+// WithSecretBackend sets the secret server secrets fall back on when the
+// configuration says backend = "cloud" and cloud.use_local_secrets = false.
+func WithSecretBackend(s secrets.Source) Option { return func(o *options) { o.backend = s } }
+
+// WithResolveSecretsFirst resolves every secret task's secret (those whose
+// name is a constant or a parameter) before the first task runs. If any is
+// missing, Run starts nothing and returns one error naming every missing
+// secret (matching ErrInvalidRun and secrets.ErrNotFound).
+func WithResolveSecretsFirst() Option { return func(o *options) { o.secretsFirst = true } }
 
 // FlowState is the outcome of a flow run: the flow's own state and the
 // state of every task.
@@ -260,11 +286,28 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 			return nil, invalid(fmt.Errorf("a task state was given for %q, which is not a task of flow %q", slug, g.Name))
 		}
 	}
+	// Every secret resolved in the run is registered with its masker, which
+	// logs, states, errors and task run names all pass through.
+	masker := redact.New()
+	resolver := secrets.NewResolver(secrets.WithConfig(o.config), secrets.WithRunSecrets(o.secrets),
+		secrets.WithBackend(o.backend), secrets.OnResolve(func(v secrets.Value) {
+			for _, s := range v.RevealAll() {
+				masker.Add(s)
+			}
+		}))
+	ctx = secrets.NewContext(ctx, resolver)
+	o.logger = slog.New(masker.Handler(o.logger.Handler()))
+	if o.secretsFirst {
+		if err := resolveFirst(ctx, g, params); err != nil {
+			return nil, invalid(err)
+		}
+	}
 	sess, err := o.executor.Start(ctx)
 	if err != nil {
 		return nil, invalid(fmt.Errorf("starting the executor: %w", err))
 	}
 	d := newDriver(ctx, g, &o, params, sess)
+	d.masker = masker
 	defer func() {
 		// A panic here is a bug in the runner, not in a task (those are
 		// recovered where they run); report it rather than crash the caller.
@@ -274,6 +317,38 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	}()
 	defer sess.Close()
 	return d.run(), nil
+}
+
+// resolveFirst runs every secret task whose inputs are constants or
+// parameters, so that the run's resolver holds their values before the first
+// task runs, and joins the errors of those that fail.
+func resolveFirst(ctx context.Context, g *flow.Graph, params map[string]any) error {
+	var errs []error
+	for i := range g.Tasks {
+		gt := &g.Tasks[i]
+		if !gt.Spec.Secret || gt.Mapped {
+			continue
+		}
+		args := make([]any, len(gt.Spec.Inputs))
+		known := true
+		for _, e := range gt.Inputs {
+			switch {
+			case e.From < 0:
+				args[e.Index] = e.Value
+			case g.Tasks[e.From].Param != nil:
+				args[e.Index] = params[g.Tasks[e.From].Param.Name]
+			default:
+				known = false
+			}
+		}
+		if !known {
+			continue // its name comes from another task: resolved when it runs
+		}
+		if _, err := safeCall(ctx, gt.Task, args); err != nil {
+			errs = append(errs, fmt.Errorf("task %q: %w", gt.Slug, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkParams fills in defaults and checks the given parameters against the

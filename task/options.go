@@ -51,6 +51,8 @@ type Spec struct {
 	Inputs []Input
 	// Output is the type of the task's result.
 	Output reflect.Type
+	// Secret marks the task's result as a secret (see [AsSecret]).
+	Secret bool
 	// Err records what was wrong with the options the task was built with.
 	// A flow reports it when validated.
 	Err error
@@ -133,6 +135,13 @@ func OnFailure(fn func(ctx context.Context, failed state.State)) Option {
 	})
 }
 
+// AsSecret marks the task's result as a secret, as the secret tasks in
+// package tasks are: it is never checkpointed or cached, a restart always
+// runs the task again (so the value is fetched fresh), and the results of
+// tasks downstream of it are not checkpointed either unless they ask for it
+// with WithCheckpoint(true).
+func AsSecret() Option { return func(s *Spec) { s.Secret = true } }
+
 // WithRunName names each run of the task from a template; see [Spec.RunName].
 func WithRunName(template string) Option { return func(s *Spec) { s.RunName = template } }
 
@@ -162,6 +171,12 @@ func (s *Spec) check() []error {
 	}
 	if s.CacheFor < 0 {
 		errs = append(errs, wrap(fmt.Errorf("cache_for is %v; it must be positive, or 0 for no caching", s.CacheFor)))
+	}
+	if s.Secret && s.Checkpoint != nil && *s.Checkpoint {
+		errs = append(errs, wrap(errors.New("its result is a secret, which is never checkpointed; remove task.WithCheckpoint(true)")))
+	}
+	if s.Secret && s.CacheFor > 0 {
+		errs = append(errs, wrap(errors.New("its result is a secret, which is never cached; remove task.WithCacheFor")))
 	}
 	if s.Trigger.check == nil {
 		errs = append(errs, wrap(errors.New("trigger is not set; use one of the task package's triggers or task.NewTrigger")))

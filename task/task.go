@@ -38,6 +38,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/prefect-go/prefect/secrets"
 )
 
 // None is the input type of a task that takes no inputs, and the result type
@@ -242,6 +244,16 @@ func (t *Task[In, Out]) fill(p *In, args []any) error {
 		}
 		f := v.Field(t.fields[i].index)
 		av := reflect.ValueOf(a)
+		if sv, ok := a.(secrets.Value); ok && f.Type() != secretType {
+			// A secret goes to an input of another type decoded, as the
+			// input asks: a string, a number, a struct.
+			p := reflect.New(f.Type())
+			if err := sv.Decode(p.Interface()); err != nil {
+				return fmt.Errorf("task %q: input %q: %w", t.spec.Name, t.spec.Inputs[i].Name, err)
+			}
+			f.Set(p.Elem())
+			continue
+		}
 		if !av.Type().AssignableTo(f.Type()) {
 			return &InputTypeError{Task: t.spec.Name, Input: t.spec.Inputs[i].Name, Want: f.Type(), Got: av.Type()}
 		}
@@ -249,6 +261,8 @@ func (t *Task[In, Out]) fill(p *In, args []any) error {
 	}
 	return nil
 }
+
+var secretType = reflect.TypeFor[secrets.Value]()
 
 // InputTypeError reports a value whose type does not fit the input it is bound to.
 type InputTypeError struct {

@@ -1,0 +1,57 @@
+// Package config loads Prefect 1 configuration exactly as Prefect 1.4.1
+// does, so a user's ~/.prefect/config.toml, backend.toml and PREFECT__*
+// environment give the same values here as in Python.
+//
+//	cfg, err := config.Load() // or config.Load(config.WithEnv(env), config.WithHome(dir))
+//	api := cfg.String("cloud.api")
+//	local := cfg.Bool("cloud.use_local_secrets")
+//	secrets := cfg.Secrets() // context.secrets; names keep their case
+//
+// Load reads, later winning: built-in defaults (backend = "cloud",
+// cloud.use_local_secrets = true, cloud.api = "${${backend}.endpoint}",
+// server.endpoint = "${server.host}:${server.port}" = http://localhost:4200,
+// logging.level = "INFO", tasks.defaults.max_retries = 0, ...); the user file
+// ($PREFECT__USER_CONFIG_PATH, else ~/.prefect/config.toml; set to "" it is
+// skipped); backend.toml ($PREFECT__BACKEND_CONFIG_PATH, else
+// ~/.prefect/backend.toml); then every PREFECT__* variable. Files merge table
+// by table; a missing file is fine. Every call reads everything again.
+//
+// A variable's name loses PREFECT__, splits on "__" and is lower-cased:
+// PREFECT__CLOUD__API_KEY is cloud.api_key and PREFECT__BACKEND is backend.
+// After a leading CONTEXT__SECRETS nothing else is lower-cased:
+// PREFECT__CONTEXT__SECRETS__mY_KeY is secret "mY_KeY", and
+// PREFECT__CONTEXT__SECRETS__A__B=v makes secret "A" the table {"B": v}.
+//
+// Values: every string from a file or variable is coerced after $VAR
+// expansion: true/false in any case become bools, Python literals become
+// values (10, -7.5, 0x10, 1_000, None, [1, 2], (1, 2), {'a': 1}, 'quoted'),
+// and anything else stays a string. A variable's value is coerced twice, as
+// in Prefect, so "'10'" ends up as the integer 10. Go types: int64 (*big.Int
+// past int64), float64, complex128, string, []byte, bool, nil for None, []any
+// for lists, tuples and sets, map[string]any for tables and dicts, time.Time
+// for TOML dates, and time.Duration for an integer tasks.defaults.retry_delay
+// (seconds). tasks.defaults.retry_delay and .timeout are absent when unset.
+//
+// Interpolation, after everything is merged: $VAR, ${VAR} and a leading ~ are
+// expanded from the environment until stable (10 passes at most; unknown
+// variables stay as written, though an unknown ${NAME} is then read as a key
+// reference); then ${a.b} references to other keys, innermost first. A value that is one whole reference takes the referenced value and
+// type (${server.port} is the int 4200); inside text the value is inserted as
+// Python's str() would print it ("True", "None", "[1, 2]"); a missing key
+// gives "".
+//
+// Problems are *Error values naming the file (with line and column for TOML
+// syntax) or the variable, and the key: an unreadable file or a directory, bad
+// TOML, a key used both as a section and as a value (PREFECT__CLOUD=x, or
+// cloud = 1 in a file). Match the cause with errors.Is against ErrSyntax,
+// ErrConflict, ErrDirectory, ErrExpansion or fs.ErrPermission. Error text
+// never contains a configuration value, so a secret cannot leak through it.
+//
+// Where Go differs from Prefect: a directory or unreadable file is an error
+// (Prefect skips a directory and crashes on the other); a section overwritten
+// by a value is an error (Prefect silently drops the section); empty tables
+// such as context.secrets are kept; keys that shadow Python Box methods
+// ("keys", "copy", ...) are allowed; references resolve in sorted key order
+// rather than Python's set order; sets keep first-seen order and dict keys
+// become their str(); \N{...} escapes and "..." are left as strings.
+package config

@@ -1,0 +1,116 @@
+package redact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// record is a typical 200-byte log line that contains no secret.
+const record = `2026-01-14T10:32:07.118Z INFO task run "fetch-orders[3]" finished: ` +
+	`state=Success duration=1.204s rows=18342 url=https://api.example.com/v2/orders?page=3 ` +
+	`retries=0 cache=miss checkpoint=local:/var/lib/`
+
+// benchSecrets returns n secrets shaped like API tokens, passwords and keys.
+func benchSecrets(n int) []string {
+	r := rand.New(rand.NewPCG(1, 2))
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	out := make([]string, n)
+	for i := range out {
+		b := make([]byte, 12+r.IntN(28))
+		for j := range b {
+			b[j] = alnum[r.IntN(len(alnum))]
+		}
+		switch i % 4 {
+		case 0:
+			out[i] = "sk_live_" + string(b)
+		case 1:
+			out[i] = "p@ss w0rd/" + string(b)
+		case 2:
+			out[i] = string(b)
+		default:
+			out[i] = fmt.Sprintf("%x", b)
+		}
+	}
+	return out
+}
+
+// BenchmarkRedact measures Redact on a 200-byte record with no match:
+//
+//	go test -run '^$' -bench . -benchmem ./internal/redact/
+func BenchmarkRedact(b *testing.B) {
+	if len(record) != 200 {
+		b.Fatalf("record is %d bytes, want 200", len(record))
+	}
+	for _, n := range []int{0, 10, 1000} {
+		b.Run(fmt.Sprintf("secrets=%d", n), func(b *testing.B) {
+			m := New()
+			for _, s := range benchSecrets(n) {
+				m.Add(s)
+			}
+			if m.Redact(record) != record {
+				b.Fatal("the record matched a secret")
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if m.Redact(record) != record {
+					b.Fatal("changed")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
+		})
+	}
+}
+
+// BenchmarkRedactMatch measures a record with one secret in it, at 10 secrets.
+func BenchmarkRedactMatch(b *testing.B) {
+	secrets := benchSecrets(10)
+	m := New()
+	for _, s := range secrets {
+		m.Add(s)
+	}
+	line := record[:100] + secrets[3] + record[100:]
+	b.ResetTimer()
+	for b.Loop() {
+		_ = m.Redact(line)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
+}
+
+// BenchmarkHandler measures one record through Handler over a JSONHandler
+// writing to io.Discard, at 10 secrets, against the bare JSONHandler.
+func BenchmarkHandler(b *testing.B) {
+	m := New()
+	for _, s := range benchSecrets(10) {
+		m.Add(s)
+	}
+	err := errors.New("connection reset by peer")
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		h    slog.Handler
+	}{
+		{"bare", slog.NewJSONHandler(io.Discard, nil)},
+		{"masked", m.Handler(slog.NewJSONHandler(io.Discard, nil))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			log := slog.New(bc.h).With("flow_run", "nightly-etl-42", "task", "fetch-orders")
+			b.ResetTimer()
+			for b.Loop() {
+				log.LogAttrs(ctx, slog.LevelInfo, "task run finished",
+					slog.String("state", "Success"),
+					slog.Duration("duration", 1204*time.Millisecond),
+					slog.Int("rows", 18342),
+					slog.String("url", "https://api.example.com/v2/orders?page=3"),
+					slog.Any("error", err),
+				)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
+		})
+	}
+}

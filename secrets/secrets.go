@@ -1,0 +1,377 @@
+// Package secrets resolves secrets the way Prefect 1 does, and keeps their
+// values out of every printout.
+//
+// A secret is looked up by name, case-sensitively:
+//
+//  1. in the run's secrets: those given to the run (runner.WithSecrets), then
+//     the configuration's [context.secrets], which comes from
+//     ~/.prefect/config.toml and from PREFECT__CONTEXT__SECRETS__NAME
+//     variables (see package config);
+//  2. on a miss, when the configuration says backend = "cloud" and
+//     cloud.use_local_secrets = false, on the secret server (a [Source]);
+//  3. otherwise the result is Prefect's error, `Local Secret "NAME" was not
+//     found.`, followed by every place that was searched. It matches
+//     [ErrNotFound].
+//
+// A string value that parses as JSON is decoded, as in Prefect: `{"x": 42}`
+// gives a table. The result is a [Value], which prints as ******** under
+// fmt, encoding/json, log/slog and text/template; only [Value.Reveal],
+// [Value.Decode] and [As] hand out the secret.
+//
+//	token, err := secrets.Secret("GITHUB_TOKEN").Get(ctx)
+//	port, err := secrets.Get[int](ctx, "DB_PORT")
+//
+// Inside a flow run, the runner puts a [Resolver] in the task's context: each
+// secret is then resolved once per run, whatever the number of tasks asking,
+// and its value is registered with the run's masker so that logs, states
+// and errors never show it. Outside a run, each call reads the configuration
+// afresh.
+//
+// Prefect 1 refuses Secret.get() while a flow is being built. Go flows are
+// built with plain function calls that carry no context, so there is no
+// building phase to detect; what the rule prevents, a secret baked into the
+// flow as a constant, is refused instead: flow.Const with a Value fails
+// validation with Prefect's message, [ErrBuildingFlow].
+package secrets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/prefect-go/prefect/config"
+)
+
+// Secret names a secret: secrets.Secret("MYSECRET").Get(ctx).
+type Secret string
+
+// Get resolves the secret; see the package doc for the order.
+func (s Secret) Get(ctx context.Context) (Value, error) {
+	r, err := resolverFor(ctx)
+	if err != nil {
+		return Value{}, err
+	}
+	return r.Get(ctx, string(s))
+}
+
+// Exists reports whether the secret can be resolved: true when it is among
+// the run's secrets; otherwise the secret server is asked, when the
+// configuration uses it; otherwise false.
+func (s Secret) Exists(ctx context.Context) (bool, error) {
+	r, err := resolverFor(ctx)
+	if err != nil {
+		return false, err
+	}
+	return r.Exists(ctx, string(s))
+}
+
+// Get resolves the secret called name and decodes it into a T.
+func Get[T any](ctx context.Context, name string) (T, error) {
+	v, err := Secret(name).Get(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return As[T](v)
+}
+
+// ErrNotFound is matched by the error for a secret no source has.
+var ErrNotFound = errors.New("secret not found")
+
+// ErrBuildingFlow is Prefect's error for a secret used while building a
+// flow; flow validation reports it for a secret bound as a constant.
+var ErrBuildingFlow = errors.New("Secrets should only be retrieved during a Flow run, not while building a Flow.")
+
+// ErrNoName is Prefect's error for a secret task without a secret name.
+var ErrNoName = errors.New("A secret name must be provided.")
+
+// DocsURL is where Prefect's not-found message for server secrets points.
+const DocsURL = "https://docs.prefect.io/orchestration/concepts/secrets.html"
+
+// NotFoundError is the error for a secret that no source has. It names the
+// secret and every place searched, never a value. It matches [ErrNotFound].
+type NotFoundError struct {
+	// Name is the secret's name.
+	Name string
+	// Tried lists the places searched, in order.
+	Tried []string
+	// Server is set when the secret server was asked; the message is then
+	// Prefect's message for server secrets.
+	Server bool
+}
+
+func (e *NotFoundError) Error() string {
+	var b strings.Builder
+	if e.Server {
+		b.WriteString("The secret " + e.Name + " was not found. Please ensure that it was set correctly in your tenant: " + DocsURL)
+	} else {
+		b.WriteString("Local Secret " + strconv.Quote(e.Name) + " was not found.")
+	}
+	if len(e.Tried) > 0 {
+		b.WriteString(" Looked in: " + strings.Join(e.Tried, "; ") + ".")
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// Source is a place secrets live: the secret server, or any later backend.
+// Implementations must pass the suite in package secretstest.
+type Source interface {
+	// Lookup returns the value of the secret called name. A missing secret
+	// is an error matching ErrNotFound; the error never holds a value.
+	Lookup(ctx context.Context, name string) (any, error)
+	// String says where the source looks (a URL, a file), for error
+	// messages. It never includes a secret.
+	String() string
+}
+
+// MapSource is a [Source] over a map, described by where.
+func MapSource(where string, m map[string]any) Source { return mapSource{where, m} }
+
+type mapSource struct {
+	where string
+	m     map[string]any
+}
+
+func (s mapSource) Lookup(ctx context.Context, name string) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	v, ok := s.m[name]
+	if !ok {
+		return nil, &NotFoundError{Name: name, Tried: []string{s.where}}
+	}
+	return v, nil
+}
+
+func (s mapSource) String() string { return s.where }
+
+// Resolver resolves secrets for one flow run: it holds the configuration
+// read for the run, the secrets given to it, the secret server to fall back
+// on, and the values resolved so far, so that each secret is resolved once
+// however many tasks ask (concurrent askers wait for the one lookup).
+type Resolver struct {
+	cfg       *config.Config
+	cfgErr    error
+	cfgOnce   sync.Once
+	run       map[string]any
+	backend   Source
+	onResolve func(Value)
+
+	group singleflight.Group
+	mu    sync.Mutex
+	cache map[string]resolved
+}
+
+type resolved struct {
+	v   Value
+	err error
+}
+
+// Option configures a [Resolver].
+type Option func(*Resolver)
+
+// WithConfig resolves from cfg instead of a configuration loaded by NewResolver.
+func WithConfig(cfg *config.Config) Option { return func(r *Resolver) { r.cfg = cfg } }
+
+// WithRunSecrets adds secrets for this resolver only; they win over the
+// configuration's.
+func WithRunSecrets(m map[string]any) Option { return func(r *Resolver) { r.run = m } }
+
+// WithBackend sets the secret server to fall back on when the configuration
+// asks for it (backend = "cloud", cloud.use_local_secrets = false).
+func WithBackend(s Source) Option { return func(r *Resolver) { r.backend = s } }
+
+// OnResolve calls fn with every value resolved (once per secret); the runner
+// registers the values with its masker this way.
+func OnResolve(fn func(Value)) Option { return func(r *Resolver) { r.onResolve = fn } }
+
+// NewResolver returns a resolver. Without WithConfig it loads the
+// configuration (config.Load) when it first needs it, so a run that asks
+// for no secret never reads it.
+func NewResolver(opts ...Option) *Resolver {
+	r := &Resolver{cache: map[string]resolved{}}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// config returns the resolver's configuration, loading it on first use.
+func (r *Resolver) config() (*config.Config, error) {
+	r.cfgOnce.Do(func() {
+		if r.cfg == nil {
+			r.cfg, r.cfgErr = config.Load()
+		}
+	})
+	return r.cfg, r.cfgErr
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying r: Get and Exists under it use r.
+func NewContext(ctx context.Context, r *Resolver) context.Context {
+	return context.WithValue(ctx, ctxKey{}, r)
+}
+
+// FromContext returns the resolver ctx carries.
+func FromContext(ctx context.Context) (*Resolver, bool) {
+	r, ok := ctx.Value(ctxKey{}).(*Resolver)
+	return r, ok
+}
+
+func resolverFor(ctx context.Context) (*Resolver, error) {
+	if r, ok := FromContext(ctx); ok {
+		return r, nil
+	}
+	return NewResolver(), nil
+}
+
+// Mask registers a secret obtained some other way (a token a task fetched,
+// an environment variable) with the run's masker, if ctx belongs to a run,
+// so that the run's logs, states and errors hide it too.
+func Mask(ctx context.Context, v Value) {
+	if r, ok := FromContext(ctx); ok && r.onResolve != nil && !v.IsZero() {
+		r.onResolve(v)
+	}
+}
+
+// Get resolves the secret called name, once per resolver.
+func (r *Resolver) Get(ctx context.Context, name string) (Value, error) {
+	r.mu.Lock()
+	c, ok := r.cache[name]
+	r.mu.Unlock()
+	if ok {
+		return c.v, c.err
+	}
+	out, _, _ := r.group.Do(name, func() (any, error) {
+		v, err := r.lookup(ctx, name)
+		if err == nil && r.onResolve != nil {
+			r.onResolve(v)
+		}
+		// Cancellation is not an answer about the secret: do not keep it.
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			r.mu.Lock()
+			r.cache[name] = resolved{v, err}
+			r.mu.Unlock()
+		}
+		return resolved{v, err}, nil
+	})
+	res := out.(resolved)
+	return res.v, res.err
+}
+
+// EnvVar returns the environment variable that sets the secret called name.
+func EnvVar(name string) string { return "PREFECT__CONTEXT__SECRETS__" + name }
+
+// usesServer reports whether a local miss goes to the secret server.
+func usesServer(cfg *config.Config) bool {
+	return cfg.String("backend") == "cloud" && !cfg.Bool("cloud.use_local_secrets")
+}
+
+func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
+	if name == "" {
+		return Value{}, ErrNoName
+	}
+	tried := make([]string, 0, 4)
+	if r.run != nil {
+		if v, ok := r.run[name]; ok {
+			return decodeJSON(v), nil
+		}
+		tried = append(tried, "the secrets given to the run")
+	}
+	cfg, err := r.config()
+	if err != nil {
+		return Value{}, fmt.Errorf("secret %q: %w", name, err)
+	}
+	if v, ok := cfg.Secrets()[name]; ok {
+		return decodeJSON(v), nil
+	}
+	tried = append(tried, "environment variable "+EnvVar(name),
+		"config file "+cfg.UserConfigPath()+" [context.secrets]")
+	if !usesServer(cfg) {
+		return Value{}, &NotFoundError{Name: name, Tried: tried}
+	}
+	if r.backend == nil {
+		return Value{}, fmt.Errorf("secret %q is not set locally, and the configuration (backend = \"cloud\", cloud.use_local_secrets = false) asks for the secret server at %s, but no secret server client is configured; looked in: %s",
+			name, cfg.String("cloud.api"), strings.Join(tried, "; "))
+	}
+	v, err := r.backend.Lookup(ctx, name)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Value{}, &NotFoundError{Name: name, Tried: append(tried, "secret server "+r.backend.String()), Server: true}
+		}
+		return Value{}, fmt.Errorf("secret %q: asking the secret server %s: %w", name, r.backend.String(), err)
+	}
+	return decodeJSON(v), nil
+}
+
+// Exists reports whether the secret is among the run's secrets, or, when
+// the configuration uses the secret server, whether the server has it.
+func (r *Resolver) Exists(ctx context.Context, name string) (bool, error) {
+	if _, ok := r.run[name]; ok {
+		return true, nil
+	}
+	cfg, err := r.config()
+	if err != nil {
+		return false, err
+	}
+	if _, ok := cfg.Secrets()[name]; ok {
+		return true, nil
+	}
+	if !usesServer(cfg) || r.backend == nil {
+		return false, nil
+	}
+	_, err = r.backend.Lookup(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// decodeJSON applies Prefect's rule: a string that parses as JSON is
+// decoded; anything else is kept as it is.
+func decodeJSON(v any) Value {
+	if s, ok := v.(string); ok {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var decoded any
+		if err := dec.Decode(&decoded); err == nil && !dec.More() {
+			if _, err := dec.Token(); err == io.EOF {
+				return NewValue(numbers(decoded))
+			}
+		}
+	}
+	return NewValue(v)
+}
+
+// numbers turns JSON numbers into int (when integral) or float64, as
+// Python's json.loads gives int or float.
+func numbers(x any) any {
+	switch t := x.(type) {
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return int(i)
+		}
+		f, _ := t.Float64()
+		return f
+	case map[string]any:
+		for k, e := range t {
+			t[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = numbers(e)
+		}
+	}
+	return x
+}

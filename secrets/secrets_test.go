@@ -1,0 +1,277 @@
+package secrets_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"text/template"
+
+	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/secrets/secretstest"
+)
+
+const leak = "hunter2-but-longer"
+
+func TestValueNeverPrints(t *testing.T) {
+	v := secrets.NewValue(leak)
+	type wrapper struct {
+		Token secrets.Value
+		Name  string
+	}
+	w := wrapper{Token: v, Name: "x"}
+	outputs := map[string]string{}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T"} {
+		outputs["fmt "+verb] = fmt.Sprintf(verb, v)
+		outputs["fmt struct "+verb] = fmt.Sprintf(verb, w)
+		outputs["fmt pointer "+verb] = fmt.Sprintf(verb, &w)
+	}
+	outputs["Sprint"] = fmt.Sprint(v, []secrets.Value{v}, map[string]secrets.Value{"k": v})
+	outputs["String"] = v.String()
+	outputs["GoString"] = v.GoString()
+	j, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs["json"] = string(j)
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("msg", "token", v, "w", w)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("msg", "token", v, "w", w)
+	outputs["slog"] = buf.String()
+	buf.Reset()
+	if err := template.Must(template.New("t").Parse("{{.Token}} {{.}} {{printf \"%v\" .Token}}")).Execute(&buf, w); err != nil {
+		t.Fatal(err)
+	}
+	outputs["template"] = buf.String()
+	outputs["error"] = fmt.Errorf("connecting with %v: %w", v, errors.New("refused")).Error()
+	for where, out := range outputs {
+		if strings.Contains(out, leak) {
+			t.Errorf("%s shows the secret: %s", where, out)
+		}
+		if where != "fmt %T" && where != "fmt struct %T" && where != "fmt pointer %T" && !strings.Contains(out, secrets.Redacted) && !strings.Contains(out, "2a2a2a") {
+			t.Errorf("%s shows no redaction marker: %s", where, out)
+		}
+	}
+	if v.Reveal() != leak {
+		t.Errorf("Reveal() returned a different value")
+	}
+}
+
+func TestValueDecode(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+		into func() (any, error)
+	}{
+		{"string", "abc", func() (any, error) { return secrets.As[string](secrets.NewValue("abc")) }},
+		{"int from int", 7, func() (any, error) { return secrets.As[int](secrets.NewValue(7)) }},
+		{"int from float", 7.0, func() (any, error) { return secrets.As[int](secrets.NewValue(7.0)) }},
+		{"table into struct", nil, func() (any, error) {
+			type creds struct{ User, Password string }
+			c, err := secrets.As[creds](secrets.NewValue(map[string]any{"User": "u", "Password": "p"}))
+			return c.User + ":" + c.Password, err
+		}},
+	}
+	want := map[string]any{"string": "abc", "int from int": 7, "int from float": 7, "table into struct": "u:p"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.into()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want[tt.name] {
+				t.Errorf("got %v, want %v", got, want[tt.name])
+			}
+		})
+	}
+	_, err := secrets.As[int](secrets.NewValue(leak))
+	if err == nil || strings.Contains(err.Error(), leak) {
+		t.Errorf("decoding a non-number into int: err = %v; want an error without the value", err)
+	}
+}
+
+// load returns a configuration read from env and a home folder, hermetically.
+func load(t *testing.T, env []string, userFile string) *config.Config {
+	t.Helper()
+	home := t.TempDir()
+	if userFile != "" {
+		path := filepath.Join(home, ".prefect", "config.toml")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(userFile), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Load(config.WithEnv(env), config.WithHome(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestResolve(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      []string
+		file     string
+		run      map[string]any
+		secret   string
+		want     string // Reveal() of the value, or "" for an error
+		wantErr  string // substring of the error
+		notFound bool
+	}{
+		{name: "env", env: []string{"PREFECT__CONTEXT__SECRETS__MYSECRET=abc"}, secret: "MYSECRET", want: "abc"},
+		{name: "env keeps case", env: []string{"PREFECT__CONTEXT__SECRETS__mY_KeY=abc"}, secret: "mY_KeY", want: "abc"},
+		{name: "case-sensitive", env: []string{"PREFECT__CONTEXT__SECRETS__mY_KeY=abc"}, secret: "MY_KEY",
+			wantErr: `Local Secret "MY_KEY" was not found.`, notFound: true},
+		{name: "config file", file: "[context.secrets]\nMYSECRET = \"from-file\"\n", secret: "MYSECRET", want: "from-file"},
+		{name: "env wins over file", env: []string{"PREFECT__CONTEXT__SECRETS__MYSECRET=from-env"},
+			file: "[context.secrets]\nMYSECRET = \"from-file\"\n", secret: "MYSECRET", want: "from-env"},
+		{name: "run wins over env", env: []string{"PREFECT__CONTEXT__SECRETS__MYSECRET=from-env"},
+			run: map[string]any{"MYSECRET": "from-run"}, secret: "MYSECRET", want: "from-run"},
+		{name: "JSON table", file: "[context.secrets]\nCREDS = '{\"x\": 42}'\n", secret: "CREDS", want: `{"x":42}`},
+		{name: "quoted number after coercion", env: []string{`PREFECT__CONTEXT__SECRETS__PIN="1234"`}, secret: "PIN", want: "1234"},
+		{name: "missing names every source", env: []string{}, secret: "NOPE",
+			wantErr: "PREFECT__CONTEXT__SECRETS__NOPE", notFound: true},
+		{name: "no name", secret: "", wantErr: "A secret name must be provided."},
+		{name: "server asked but none configured", env: []string{"PREFECT__CLOUD__USE_LOCAL_SECRETS=false"},
+			secret: "REMOTE", wantErr: "no secret server client is configured"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := load(t, tt.env, tt.file)
+			r := secrets.NewResolver(secrets.WithConfig(cfg), secrets.WithRunSecrets(tt.run))
+			v, err := r.Get(context.Background(), tt.secret)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v; want it to contain %q", err, tt.wantErr)
+				}
+				if got := errors.Is(err, secrets.ErrNotFound); got != tt.notFound {
+					t.Errorf("errors.Is(err, ErrNotFound) = %v, want %v", got, tt.notFound)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Reveal() != tt.want {
+				t.Errorf("Reveal() = %q, want %q", v.Reveal(), tt.want)
+			}
+		})
+	}
+}
+
+func TestNotFoundNamesSources(t *testing.T) {
+	cfg := load(t, nil, "")
+	r := secrets.NewResolver(secrets.WithConfig(cfg), secrets.WithRunSecrets(map[string]any{"OTHER": leak}))
+	_, err := r.Get(context.Background(), "MISSING")
+	for _, want := range []string{`Local Secret "MISSING" was not found.`, "the secrets given to the run",
+		"environment variable PREFECT__CONTEXT__SECRETS__MISSING", cfg.UserConfigPath()} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v; want it to name %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), leak) {
+		t.Errorf("the error shows a secret value")
+	}
+}
+
+// countingSource counts lookups and holds one secret.
+type countingSource struct {
+	calls atomic.Int32
+	m     map[string]any
+}
+
+func (s *countingSource) Lookup(ctx context.Context, name string) (any, error) {
+	s.calls.Add(1)
+	return secrets.MapSource("test server", s.m).Lookup(ctx, name)
+}
+func (s *countingSource) String() string { return "test server" }
+
+func TestServerFallback(t *testing.T) {
+	env := []string{"PREFECT__BACKEND=cloud", "PREFECT__CLOUD__USE_LOCAL_SECRETS=false"}
+	src := &countingSource{m: map[string]any{"REMOTE": "from-server"}}
+	r := secrets.NewResolver(secrets.WithConfig(load(t, env, "")), secrets.WithBackend(src))
+	v, err := r.Get(context.Background(), "REMOTE")
+	if err != nil || v.Reveal() != "from-server" {
+		t.Fatalf("Get = %v, %v", v.Reveal(), err)
+	}
+	_, err = r.Get(context.Background(), "ABSENT")
+	if !errors.Is(err, secrets.ErrNotFound) || !strings.Contains(err.Error(), "The secret ABSENT was not found. Please ensure that it was set correctly in your tenant") ||
+		!strings.Contains(err.Error(), "test server") {
+		t.Errorf("err = %v; want Prefect's server message naming the server", err)
+	}
+	// With local secrets allowed (the default), the server is never asked.
+	src2 := &countingSource{m: map[string]any{"REMOTE": "x"}}
+	r2 := secrets.NewResolver(secrets.WithConfig(load(t, nil, "")), secrets.WithBackend(src2))
+	if _, err := r2.Get(context.Background(), "REMOTE"); !errors.Is(err, secrets.ErrNotFound) || src2.calls.Load() != 0 {
+		t.Errorf("err = %v, server calls = %d; want a local not-found and no server call", err, src2.calls.Load())
+	}
+	if ok, err := r.Exists(context.Background(), "REMOTE"); !ok || err != nil {
+		t.Errorf("Exists(REMOTE) = %v, %v; want true", ok, err)
+	}
+	if ok, err := r.Exists(context.Background(), "ABSENT"); ok || err != nil {
+		t.Errorf("Exists(ABSENT) = %v, %v; want false", ok, err)
+	}
+}
+
+func TestOneResolutionPerResolver(t *testing.T) {
+	env := []string{"PREFECT__CLOUD__USE_LOCAL_SECRETS=false"}
+	src := &countingSource{m: map[string]any{"REMOTE": "v"}}
+	var registered atomic.Int32
+	r := secrets.NewResolver(secrets.WithConfig(load(t, env, "")), secrets.WithBackend(src),
+		secrets.OnResolve(func(secrets.Value) { registered.Add(1) }))
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.Get(context.Background(), "REMOTE"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if src.calls.Load() != 1 || registered.Load() != 1 {
+		t.Errorf("server lookups %d, registrations %d; want 1 each", src.calls.Load(), registered.Load())
+	}
+}
+
+func TestSecretOutsideRunReadsConfig(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("PREFECT__USER_CONFIG_PATH", filepath.Join(home, "none.toml"))
+	t.Setenv("PREFECT__CONTEXT__SECRETS__OUTSIDE", `{"a": [1, 2]}`)
+	v, err := secrets.Secret("OUTSIDE").Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Reveal() != `{"a":[1,2]}` {
+		t.Errorf("Reveal() = %s", v.Reveal())
+	}
+	got, err := secrets.Get[map[string][]int](context.Background(), "OUTSIDE")
+	if err != nil || len(got["a"]) != 2 {
+		t.Errorf("Get[map] = %v, %v", got, err)
+	}
+	// Configuration is read when asked, not frozen at start.
+	t.Setenv("PREFECT__CONTEXT__SECRETS__OUTSIDE", "changed")
+	if v, _ := secrets.Secret("OUTSIDE").Get(context.Background()); v.Reveal() != "changed" {
+		t.Errorf("a changed variable was not seen")
+	}
+}
+
+func TestMapSourceConformance(t *testing.T) {
+	secretstest.Run(t, func(t *testing.T, m map[string]any) secrets.Source {
+		return secrets.MapSource("a test map", m)
+	})
+}

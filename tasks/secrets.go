@@ -1,0 +1,123 @@
+// Package tasks holds ready-made tasks: the secret tasks of Prefect 1
+// (PrefectSecret, EnvVarSecret) and tasks that use them.
+//
+// The pattern Prefect recommends, and this package follows: a secret is a
+// task node whose result feeds the tasks that need it, as an input. The
+// tasks that use credentials never load them themselves, so a flow shows
+// where each secret goes, and a test can pass any value in.
+//
+//	f := flow.New("report")
+//	token := flow.Add(f, tasks.PrefectSecret("GITHUB_TOKEN"))
+//	flow.Add(f, publish, flow.Bind("token", token))
+//
+// A secret task's result is a secrets.Value: it prints as ********, it is
+// never checkpointed or cached, and a restart fetches it again. The run
+// resolves each secret once, however many tasks (or mapped children) use it,
+// and hides its value in every log record, state and error of the run.
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/task"
+)
+
+// SecretIn is the input of a secret task: the secret's name, when it is
+// given at run time instead of when the task is made (bind it to a flow
+// parameter, say).
+type SecretIn struct {
+	Name string `prefect:"name,optional"`
+}
+
+// PrefectSecret returns a task that resolves the secret called name at run
+// time (see package secrets for where it looks). The task is named after
+// the secret, or "PrefectSecret" when name is empty; then the name must be
+// bound to its "name" input, which also overrides a name given here.
+// Running it without a name fails with Prefect's `A secret name must be
+// provided.`
+func PrefectSecret(name string, opts ...task.Option) *task.Task[SecretIn, secrets.Value] {
+	taskName := name
+	if taskName == "" {
+		taskName = "PrefectSecret"
+	}
+	return task.New(taskName, func(ctx context.Context, in SecretIn) (secrets.Value, error) {
+		n := name
+		if in.Name != "" {
+			n = in.Name
+		}
+		if n == "" {
+			return secrets.Value{}, secrets.ErrNoName
+		}
+		return secrets.Secret(n).Get(ctx)
+	}, append([]task.Option{task.AsSecret()}, opts...)...)
+}
+
+// EnvVarOption configures [EnvVarSecret].
+type EnvVarOption func(*envVarOptions)
+
+type envVarOptions struct {
+	cast  func(string) (any, error)
+	raise bool
+}
+
+// Cast converts a present variable's text, Prefect's cast (int, say). It is
+// not called for a missing variable.
+func Cast(fn func(string) (any, error)) EnvVarOption {
+	return func(o *envVarOptions) { o.cast = fn }
+}
+
+// RaiseIfMissing fails the task when the variable is not set, with
+// Prefect's `Environment variable not set: NAME`; without it a missing
+// variable gives the zero Value.
+func RaiseIfMissing() EnvVarOption { return func(o *envVarOptions) { o.raise = true } }
+
+// ErrEnvVarNotSet is matched by the error for a missing variable under
+// RaiseIfMissing.
+var ErrEnvVarNotSet = errors.New("Environment variable not set")
+
+// EnvVarSecret returns a task that reads the environment variable called
+// name, Prefect's EnvVarSecret: the value is taken as it is (no coercion, no
+// JSON decoding) and hidden in the run's output like any secret. The name
+// can be overridden at run time through the "name" input.
+func EnvVarSecret(name string, opts ...EnvVarOption) *task.Task[SecretIn, secrets.Value] {
+	var o envVarOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	taskName := name
+	if taskName == "" {
+		taskName = "EnvVarSecret"
+	}
+	return task.New(taskName, func(ctx context.Context, in SecretIn) (secrets.Value, error) {
+		n := name
+		if in.Name != "" {
+			n = in.Name
+		}
+		if n == "" {
+			return secrets.Value{}, secrets.ErrNoName
+		}
+		raw, ok := os.LookupEnv(n)
+		if !ok {
+			if o.raise {
+				return secrets.Value{}, fmt.Errorf("%w: %s", ErrEnvVarNotSet, n)
+			}
+			return secrets.Value{}, nil
+		}
+		// Register the text before casting: a cast error may quote it.
+		secrets.Mask(ctx, secrets.NewValue(raw))
+		var v any = raw
+		if o.cast != nil {
+			var err error
+			if v, err = o.cast(raw); err != nil {
+				return secrets.Value{}, fmt.Errorf("casting environment variable %s: %w", n, err)
+			}
+		}
+		out := secrets.NewValue(v)
+		secrets.Mask(ctx, out)
+		return out, nil
+	}, task.AsSecret())
+}
