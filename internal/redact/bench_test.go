@@ -67,6 +67,22 @@ func BenchmarkRedact(b *testing.B) {
 	}
 }
 
+// BenchmarkRedactShortSecrets is the slow case: 10 secrets of 2 to 6
+// bytes, whose forms of 3 bytes or less are looked for at every byte.
+func BenchmarkRedactShortSecrets(b *testing.B) {
+	m := New()
+	for _, s := range []string{"Q7", "zq9", "xK2p", "Vv0w!", "jj8Jq", "Xq4Lk8", "pW", "9zQ", "kL0v", "Uu7#e"} {
+		m.Add(s)
+	}
+	if m.Redact(record) != record {
+		b.Fatal("the record matched a secret")
+	}
+	for b.Loop() {
+		_ = m.Redact(record)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
+}
+
 // BenchmarkRedactMatch measures a record with one secret in it, at 10 secrets.
 func BenchmarkRedactMatch(b *testing.B) {
 	secrets := benchSecrets(10)
