@@ -282,6 +282,10 @@ func (d *driver) transition(ctx context.Context, spec *task.Spec, old, new state
 	if len(spec.StateHandlers) == 0 {
 		return new
 	}
+	// Handlers are user code that may log or send what they see: they see
+	// states with the run's secrets hidden.
+	d.redact(&old)
+	d.redact(&new)
 	defer func() {
 		if p := recover(); p != nil {
 			err := &PanicError{Value: p, Stack: debug.Stack()}
