@@ -12,6 +12,7 @@ import (
 
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/internal/redact"
+	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 )
@@ -77,6 +78,9 @@ type driver struct {
 	ctxSlab []taskCtx
 	// masker hides the run's secrets in states, errors and run names.
 	masker *redact.Masker
+	// prefilled holds the states of secret tasks resolved before the run
+	// started (WithResolveSecretsFirst).
+	prefilled map[int]state.State
 	// unfinished counts tasks and mapped children that ended the run
 	// without a final state (paused, or waiting on a paused task).
 	unfinished int
@@ -215,6 +219,10 @@ func (d *driver) startTask(i int) {
 	if gt.Param != nil {
 		// A parameter always takes this run's value, also on a restart.
 		d.finish(i, state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: d.params[gt.Param.Name]})
+		return
+	}
+	if st, ok := d.prefilled[i]; ok {
+		d.finish(i, st)
 		return
 	}
 	var prior []state.State
@@ -554,6 +562,7 @@ func (d *driver) promoteDue() {
 }
 
 func (d *driver) finishChild(i, j int, st state.State) {
+	d.register(st.Result)
 	d.redact(&st)
 	m := d.maps[int32(i)]
 	m.states[j] = st
@@ -591,6 +600,7 @@ func (d *driver) mappedState(gt *flow.GraphTask, m *mapping) state.State {
 
 // finish gives task i its final state and readies the tasks waiting for it.
 func (d *driver) finish(i int, st state.State) {
+	d.register(st.Result)
 	d.redact(&st)
 	d.states[i] = st
 	d.remaining--
@@ -602,6 +612,16 @@ func (d *driver) finish(i int, st state.State) {
 	for _, dn := range gt.Downstream {
 		if d.indeg[dn]--; d.indeg[dn] == 0 {
 			d.ready.push(item{node: int32(dn), child: -1})
+		}
+	}
+}
+
+// register adds a secret a task returned (a custom secret task, one that
+// fetched a token) to the run's masker, before anything downstream runs.
+func (d *driver) register(result any) {
+	if v, ok := result.(secrets.Value); ok && d.masker != nil {
+		for _, s := range v.RevealAll() {
+			d.masker.Add(s)
 		}
 	}
 }
@@ -640,6 +660,7 @@ func (d *driver) cancel() {
 	for d.inflight > 0 {
 		tr := <-d.done
 		d.inflight--
+		d.redact(&tr.state)
 		if tr.child >= 0 {
 			if m := d.maps[int32(tr.node)]; m != nil {
 				m.states[tr.child] = tr.state
@@ -659,7 +680,7 @@ func (d *driver) cancel() {
 			}
 			st = state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Children: m.states}
 		} else if st.Kind == state.Retrying {
-			st = state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, RunCount: st.RunCount, Err: st.Err}
+			st = state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, RunCount: st.RunCount, Err: d.masker.Error(st.Err)}
 		} else if !st.IsFinished() {
 			st = notStarted
 		}

@@ -214,6 +214,12 @@ func (d *driver) call(ctx context.Context, tr *TaskRun, runCount int) {
 		defer cancel()
 	}
 	out, err := safeCall(callCtx, tr.gt.Task, tr.args)
+	if pe, ok := err.(*PanicError); ok && d.masker != nil && !d.masker.Empty() {
+		// The panic value reaches users through errors.As: hide secrets in it.
+		if text := fmt.Sprint(pe.Value); d.masker.Contains(text) {
+			pe.Value = d.masker.Redact(text)
+		}
+	}
 	switch {
 	case err != nil && d.ctx.Err() != nil:
 		tr.state = state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Err: err}
@@ -392,6 +398,11 @@ func (d *driver) store(ctx context.Context, tr *TaskRun, st state.State, writeCa
 	if err != nil {
 		err = fmt.Errorf("encoding the result of task %q as JSON: %w", tr.gt.Slug, err)
 		return state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err, RunCount: st.RunCount}
+	}
+	if (spec.Checkpoint == nil || !*spec.Checkpoint) && d.masker != nil && d.masker.Contains(string(data)) {
+		// The result holds a secret the task fetched itself: store nothing
+		// unless the task asked for it explicitly.
+		return st
 	}
 	if checkpoint {
 		loc := d.location(tr)

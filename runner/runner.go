@@ -297,9 +297,9 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 		}))
 	ctx = secrets.NewContext(ctx, resolver)
 	o.logger = slog.New(masker.Handler(o.logger.Handler()))
-	if o.secretsFirst {
-		if err := resolveFirst(ctx, g, params); err != nil {
-			return nil, invalid(err)
+	for _, v := range params {
+		if sv, ok := v.(secrets.Value); ok {
+			secrets.Mask(ctx, sv)
 		}
 	}
 	sess, err := o.executor.Start(ctx)
@@ -316,13 +316,19 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 		}
 	}()
 	defer sess.Close()
+	if o.secretsFirst {
+		if err := d.resolveFirst(); err != nil {
+			return nil, invalid(err)
+		}
+	}
 	return d.run(), nil
 }
 
 // resolveFirst runs every secret task whose inputs are constants or
-// parameters, so that the run's resolver holds their values before the first
-// task runs, and joins the errors of those that fail.
-func resolveFirst(ctx context.Context, g *flow.Graph, params map[string]any) error {
+// parameters before the first task runs; their states are kept for the run,
+// so each runs once. It joins the errors of those that fail, redacted.
+func (d *driver) resolveFirst() error {
+	g, params := d.g, d.params
 	var errs []error
 	for i := range g.Tasks {
 		gt := &g.Tasks[i]
@@ -344,9 +350,22 @@ func resolveFirst(ctx context.Context, g *flow.Graph, params map[string]any) err
 		if !known {
 			continue // its name comes from another task: resolved when it runs
 		}
-		if _, err := safeCall(ctx, gt.Task, args); err != nil {
-			errs = append(errs, fmt.Errorf("task %q: %w", gt.Slug, err))
+		tr := &TaskRun{d: d, gt: gt, node: int32(i), child: -1, args: args}
+		tr.tc = d.newTaskCtx()
+		d.safeExecute(tr)
+		if tr.state.Kind == state.Success {
+			d.register(tr.state.Result)
+			if d.prefilled == nil {
+				d.prefilled = map[int]state.State{}
+			}
+			d.prefilled[i] = tr.state
+			continue
 		}
+		err := tr.state.Err
+		if err == nil {
+			err = errors.New(tr.state.Message)
+		}
+		errs = append(errs, fmt.Errorf("task %q: %w", gt.Slug, d.masker.Error(err)))
 	}
 	return errors.Join(errs...)
 }

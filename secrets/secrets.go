@@ -247,35 +247,54 @@ func Mask(ctx context.Context, v Value) {
 
 // Get resolves the secret called name, once per resolver.
 func (r *Resolver) Get(ctx context.Context, name string) (Value, error) {
-	r.mu.Lock()
-	c, ok := r.cache[name]
-	r.mu.Unlock()
-	if ok {
+	if c, ok := r.cached(name); ok {
 		return c.v, c.err
 	}
-	out, _, _ := r.group.Do(name, func() (any, error) {
-		v, err := r.lookup(ctx, name)
+	// One lookup for all askers, which none of them can cancel for the
+	// others: each waits on its own context instead.
+	ch := r.group.DoChan(name, func() (any, error) {
+		if c, ok := r.cached(name); ok { // resolved while this call waited
+			return c, nil
+		}
+		v, err := r.lookup(context.WithoutCancel(ctx), name)
 		if err == nil && r.onResolve != nil {
 			r.onResolve(v)
 		}
-		// Cancellation is not an answer about the secret: do not keep it.
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		// Keep answers about the secret (its value, or that it does not
+		// exist), not passing failures: a retry may then succeed.
+		if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoName) {
 			r.mu.Lock()
 			r.cache[name] = resolved{v, err}
 			r.mu.Unlock()
 		}
 		return resolved{v, err}, nil
 	})
-	res := out.(resolved)
-	return res.v, res.err
+	select {
+	case out := <-ch:
+		res := out.Val.(resolved)
+		return res.v, res.err
+	case <-ctx.Done():
+		return Value{}, fmt.Errorf("secret %q: %w", name, context.Cause(ctx))
+	}
+}
+
+func (r *Resolver) cached(name string) (resolved, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.cache[name]
+	return c, ok
 }
 
 // EnvVar returns the environment variable that sets the secret called name.
 func EnvVar(name string) string { return "PREFECT__CONTEXT__SECRETS__" + name }
 
 // usesServer reports whether a local miss goes to the secret server.
+// usesServer reports whether a local miss goes to the secret server: as in
+// Prefect, only when backend is "cloud" and use_local_secrets is the
+// boolean false (not a 0 or an empty string).
 func usesServer(cfg *config.Config) bool {
-	return cfg.String("backend") == "cloud" && !cfg.Bool("cloud.use_local_secrets")
+	use, _ := cfg.Get("cloud.use_local_secrets")
+	return cfg.String("backend") == "cloud" && use == false
 }
 
 func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
@@ -285,7 +304,7 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 	tried := make([]string, 0, 4)
 	if r.run != nil {
 		if v, ok := r.run[name]; ok {
-			return decodeJSON(v), nil
+			return r.decoded(v), nil
 		}
 		tried = append(tried, "the secrets given to the run")
 	}
@@ -294,7 +313,7 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 		return Value{}, fmt.Errorf("secret %q: %w", name, err)
 	}
 	if v, ok := cfg.Secrets()[name]; ok {
-		return decodeJSON(v), nil
+		return r.decoded(v), nil
 	}
 	tried = append(tried, "environment variable "+EnvVar(name),
 		"config file "+cfg.UserConfigPath()+" [context.secrets]")
@@ -312,7 +331,18 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 		}
 		return Value{}, fmt.Errorf("secret %q: asking the secret server %s: %w", name, r.backend.String(), err)
 	}
-	return decodeJSON(v), nil
+	return r.decoded(v), nil
+}
+
+// decoded applies Prefect's JSON rule to a raw value; the raw text is
+// registered for masking too, as it may differ from the decoded value's
+// ("1e3" decodes to 1000).
+func (r *Resolver) decoded(raw any) Value {
+	v := decodeJSON(raw)
+	if s, ok := raw.(string); ok && r.onResolve != nil && s != v.Reveal() {
+		r.onResolve(NewValue(s))
+	}
+	return v
 }
 
 // Exists reports whether the secret is among the run's secrets, or, when
@@ -361,6 +391,9 @@ func numbers(x any) any {
 	case json.Number:
 		if i, err := t.Int64(); err == nil {
 			return int(i)
+		}
+		if !strings.ContainsAny(t.String(), ".eE") {
+			return t // an integer too large for int64 keeps its digits
 		}
 		f, _ := t.Float64()
 		return f

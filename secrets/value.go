@@ -22,28 +22,40 @@ const Redacted = redact.Marker
 //
 // The zero Value holds nothing ([Value.IsZero]).
 type Value struct {
-	v   any
-	set bool
+	// The secret sits behind a pointer: fmt prints fields it cannot call
+	// methods on (an unexported Value field, the %p verb) as they are, and
+	// for a pointer that is an address, not the secret.
+	b *box
 }
 
+type box struct{ v any }
+
 // NewValue wraps v as a secret value.
-func NewValue(v any) Value { return Value{v: v, set: true} }
+func NewValue(v any) Value { return Value{b: &box{v}} }
 
 // IsZero reports whether the value holds nothing.
-func (v Value) IsZero() bool { return !v.set }
+func (v Value) IsZero() bool { return v.b == nil }
+
+// raw returns what the value holds.
+func (v Value) raw() any {
+	if v.b == nil {
+		return nil
+	}
+	return v.b.v
+}
 
 // Reveal returns the secret as text: a string as it is, anything else (a
 // number, a table) as JSON. Call it only where the secret is used.
 func (v Value) Reveal() string {
-	switch x := v.v.(type) {
+	switch x := v.raw().(type) {
 	case nil:
 		return ""
 	case string:
 		return x
 	}
-	b, err := json.Marshal(v.v)
+	b, err := json.Marshal(v.raw())
 	if err != nil {
-		return fmt.Sprint(v.v)
+		return fmt.Sprint(v.raw())
 	}
 	return string(b)
 }
@@ -55,23 +67,24 @@ func (v Value) Decode(dst any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("secrets: Decode needs a non-nil pointer, not %T", dst)
 	}
-	if v.v != nil {
-		if src := reflect.ValueOf(v.v); src.Type().AssignableTo(rv.Elem().Type()) {
+	x := v.raw()
+	if x != nil {
+		if src := reflect.ValueOf(x); src.Type().AssignableTo(rv.Elem().Type()) {
 			rv.Elem().Set(src)
 			return nil
 		}
 	}
-	if s, ok := v.v.(string); ok && rv.Elem().Kind() == reflect.String {
+	if s, ok := x.(string); ok && rv.Elem().Kind() == reflect.String {
 		rv.Elem().SetString(s)
 		return nil
 	}
-	b, err := json.Marshal(v.v)
+	b, err := json.Marshal(x)
 	if err == nil {
 		err = json.Unmarshal(b, dst)
 	}
 	if err != nil {
 		// The error must not quote the secret: name only the types.
-		return fmt.Errorf("secrets: a secret of type %s cannot be decoded into %s", typeName(v.v), rv.Elem().Type())
+		return fmt.Errorf("secrets: a secret of type %s cannot be decoded into %s", typeName(x), rv.Elem().Type())
 	}
 	return nil
 }
@@ -84,8 +97,11 @@ func As[T any](v Value) (T, error) {
 }
 
 // RevealAll returns every piece of text the secret consists of: its text
-// form and, for tables and lists, each value inside. It exists for maskers,
-// which must hide each piece wherever it turns up.
+// form and, for tables, lists and structs, each value inside (pieces shorter
+// than four bytes are left out: hiding every "a" or "1" of a run's output
+// would wreck it and, by the pattern of masks, give the piece away). Like
+// Reveal it hands out the secret; it exists for maskers, which must hide
+// each piece wherever it turns up.
 func (v Value) RevealAll() []string {
 	var out []string
 	seen := map[string]bool{}
@@ -96,12 +112,23 @@ func (v Value) RevealAll() []string {
 		}
 	}
 	add(v.Reveal())
+	piece := func(s string) {
+		if len(s) >= 4 {
+			add(s)
+		}
+	}
 	var walk func(x any)
 	walk = func(x any) {
 		switch t := x.(type) {
 		case nil:
 		case string:
-			add(t)
+			piece(t)
+		case json.Number:
+			piece(t.String())
+		case Value:
+			for _, s := range t.RevealAll() {
+				piece(s)
+			}
 		case map[string]any:
 			keys := make([]string, 0, len(t))
 			for k := range t {
@@ -119,12 +146,18 @@ func (v Value) RevealAll() []string {
 			// true and false are not worth hiding: masking them would
 			// wreck every log line and hide nothing.
 		case int, int64, float64:
-			add(fmt.Sprint(t))
+			piece(fmt.Sprint(t))
 		default:
-			add(NewValue(t).Reveal())
+			// A Go map, struct or slice: walk its JSON form.
+			var plain any
+			if b, err := json.Marshal(t); err == nil && json.Unmarshal(b, &plain) == nil {
+				walk(plain) // JSON gives only the kinds handled above
+				return
+			}
+			piece(fmt.Sprint(t))
 		}
 	}
-	walk(v.v)
+	walk(v.raw())
 	return out
 }
 

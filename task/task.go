@@ -244,7 +244,7 @@ func (t *Task[In, Out]) fill(p *In, args []any) error {
 		}
 		f := v.Field(t.fields[i].index)
 		av := reflect.ValueOf(a)
-		if sv, ok := a.(secrets.Value); ok && f.Type() != secretType {
+		if sv, ok := a.(secrets.Value); ok && !secretType.AssignableTo(f.Type()) {
 			// A secret goes to an input of another type decoded, as the
 			// input asks: a string, a number, a struct.
 			p := reflect.New(f.Type())

@@ -60,8 +60,14 @@ func PrefectSecret(name string, opts ...task.Option) *task.Task[SecretIn, secret
 type EnvVarOption func(*envVarOptions)
 
 type envVarOptions struct {
-	cast  func(string) (any, error)
-	raise bool
+	cast     func(string) (any, error)
+	raise    bool
+	taskOpts []task.Option
+}
+
+// EnvTaskOptions passes task options (a slug, tags, retries) to the task.
+func EnvTaskOptions(opts ...task.Option) EnvVarOption {
+	return func(o *envVarOptions) { o.taskOpts = append(o.taskOpts, opts...) }
 }
 
 // Cast converts a present variable's text, Prefect's cast (int, say). It is
@@ -119,5 +125,5 @@ func EnvVarSecret(name string, opts ...EnvVarOption) *task.Task[SecretIn, secret
 		out := secrets.NewValue(v)
 		secrets.Mask(ctx, out)
 		return out, nil
-	}, task.AsSecret())
+	}, append([]task.Option{task.AsSecret()}, o.taskOpts...)...)
 }
