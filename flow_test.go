@@ -1,9 +1,11 @@
 package prefect_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +18,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
+	"github.com/prefect-go/prefect/tasks"
 )
 
 // TestMain fails the package's tests if any goroutine outlives them: a run
@@ -676,5 +681,269 @@ func TestDocCodeIsTested(t *testing.T) {
 			}
 			t.Fatalf("doc.go's code block and func squares differ at line %d of the block:\n doc: %q\ntest: %q", i+1, block[i], g)
 		}
+	}
+}
+
+// The secret pattern of the README, from the public API: a PrefectSecret
+// task node whose result is bound as the input "credentials" of the task
+// that needs it.
+type credentialsIn struct {
+	Credentials string `prefect:"credentials"`
+}
+
+// secretFlow is that flow, and what its task was given.
+type secretFlow struct {
+	f      *flow.Flow
+	secret flow.Node[secrets.Value]
+	use    flow.Node[string]
+
+	mu       sync.Mutex
+	received []string
+}
+
+func newSecretFlow() *secretFlow {
+	sf := &secretFlow{f: flow.New("secrets-pattern")}
+	use := task.New("use_credentials", func(ctx context.Context, in credentialsIn) (string, error) {
+		sf.mu.Lock()
+		sf.received = append(sf.received, in.Credentials)
+		sf.mu.Unlock()
+		rc, _ := runner.FromContext(ctx)
+		rc.Logger().Info("connecting", "credentials", in.Credentials) // a mistake the run forgives
+		return fmt.Sprintf("connected with %d-character credentials", len(in.Credentials)), nil
+	})
+	sf.secret = flow.Add(sf.f, tasks.PrefectSecret("MYSECRET"))
+	sf.use = flow.Add(sf.f, use, flow.Bind("credentials", sf.secret))
+	return sf
+}
+
+// unsetenv unsets key for the test, and restores it after.
+func unsetenv(t *testing.T, key string) {
+	t.Helper()
+	t.Setenv(key, "") // restores the old value, if any, when the test ends
+	os.Unsetenv(key)
+}
+
+func TestSecretPattern(t *testing.T) {
+	const value = "s3cr3t-e2e-value"
+	const envVar = "PREFECT__CONTEXT__SECRETS__MYSECRET"
+
+	writeConfig := func(t *testing.T) string {
+		path := filepath.Join(t.TempDir(), "config.toml")
+		if err := os.WriteFile(path, []byte("[context.secrets]\nMYSECRET = \""+value+"\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// isolate points the user and backend files of the process
+	// environment into a fresh folder, so that the machine's own
+	// ~/.prefect plays no part; it returns the user file's path.
+	isolate := func(t *testing.T) string {
+		dir := t.TempDir()
+		unsetenv(t, envVar)
+		t.Setenv("PREFECT__BACKEND_CONFIG_PATH", filepath.Join(dir, "backend.toml"))
+		path := filepath.Join(dir, "config.toml")
+		t.Setenv("PREFECT__USER_CONFIG_PATH", path)
+		return path
+	}
+	load := func(t *testing.T, env ...string) []runner.Option {
+		cfg, err := config.Load(config.WithEnv(env), config.WithHome(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []runner.Option{runner.WithConfig(cfg)}
+	}
+
+	cases := []struct {
+		name string
+		// setup prepares the secret (or its absence) and returns the run
+		// options and the user config path the run reads.
+		setup func(t *testing.T) ([]runner.Option, string)
+		found bool
+	}{
+		{"env var with config.WithEnv", func(t *testing.T) ([]runner.Option, string) {
+			return load(t, envVar+"="+value), ""
+		}, true},
+		{"env var in the process environment", func(t *testing.T) ([]runner.Option, string) {
+			path := isolate(t)
+			t.Setenv(envVar, value)
+			return nil, path
+		}, true},
+		{"config file with config.WithEnv", func(t *testing.T) ([]runner.Option, string) {
+			path := writeConfig(t)
+			return load(t, "PREFECT__USER_CONFIG_PATH="+path), path
+		}, true},
+		{"config file in the process environment", func(t *testing.T) ([]runner.Option, string) {
+			isolate(t)
+			path := writeConfig(t)
+			t.Setenv("PREFECT__USER_CONFIG_PATH", path)
+			return nil, path
+		}, true},
+		{"missing with config.WithEnv", func(t *testing.T) ([]runner.Option, string) {
+			path := filepath.Join(t.TempDir(), "config.toml") // never written
+			return load(t, "PREFECT__USER_CONFIG_PATH="+path), path
+		}, false},
+		{"missing from the process environment", func(t *testing.T) ([]runner.Option, string) {
+			return nil, isolate(t)
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opts, path := c.setup(t)
+			var logs bytes.Buffer
+			opts = append(opts, runner.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			sf := newSecretFlow()
+			fs, err := runner.Run(t.Context(), sf.f, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec, use := fs.Of(sf.secret), fs.Of(sf.use)
+			if c.found {
+				if !fs.IsSuccessful() || fs.Message != msgFlowSucceeded {
+					t.Fatalf("flow %v, want Success(%q); secret task %v", fs.State, msgFlowSucceeded, sec)
+				}
+				if sec.Kind != state.Success || use.Kind != state.Success {
+					t.Errorf("secret task %v, use_credentials %v; want both Success", sec, use)
+				}
+				sf.mu.Lock()
+				received := sf.received
+				sf.mu.Unlock()
+				if !slices.Equal(received, []string{value}) {
+					t.Errorf("use_credentials was given %q, want [%q]", received, value)
+				}
+				if got, ok := runner.ResultOf(fs, sf.use); !ok || got != fmt.Sprintf("connected with %d-character credentials", len(value)) {
+					t.Errorf("ResultOf(use_credentials) = %q, %v", got, ok)
+				}
+				if v, ok := runner.ResultOf(fs, sf.secret); !ok || v.Reveal() != value || fmt.Sprint(v) != secrets.Redacted {
+					t.Errorf("ResultOf(secret) = %v (reveals %d bytes), %v; want the value, printed %s", v, len(v.Reveal()), ok, secrets.Redacted)
+				}
+				if !strings.Contains(logs.String(), "credentials="+secrets.Redacted) {
+					t.Errorf("the log lacks credentials=%s:\n%s", secrets.Redacted, logs.String())
+				}
+			} else {
+				if sec.Kind != state.Failed {
+					t.Fatalf("secret task %v, want Failed", sec)
+				}
+				if !errors.Is(sec.Err, secrets.ErrNotFound) {
+					t.Errorf("secret task's error %v does not match secrets.ErrNotFound", sec.Err)
+				}
+				for _, want := range []string{`Local Secret "MYSECRET" was not found.`, "environment variable " + envVar, "config file " + path} {
+					if !strings.Contains(sec.Message, want) {
+						t.Errorf("secret task's message %q lacks %q", sec.Message, want)
+					}
+				}
+				if use.Kind != state.TriggerFailed || use.Message != msgTriggerFailed {
+					t.Errorf("use_credentials %v, want TriggerFailed(%q)", use, msgTriggerFailed)
+				}
+				if fs.Kind != state.Failed || fs.Message != msgFlowFailed {
+					t.Errorf("flow %v, want Failed(%q)", fs.State, msgFlowFailed)
+				}
+				if len(sf.received) != 0 {
+					t.Errorf("use_credentials ran with %q", sf.received)
+				}
+			}
+			if strings.Contains(logs.String(), value) {
+				t.Errorf("the log shows the secret:\n%s", logs.String())
+			}
+			for i, st := range fs.Tasks {
+				if strings.Contains(st.String(), value) {
+					t.Errorf("task %s's state shows the secret: %v", fs.Graph.Tasks[i].Slug, st)
+				}
+			}
+		})
+	}
+}
+
+// examples/secrets builds, and run with the secret in a variable, in a
+// config file or nowhere, exits 0, 0 and 1, prints the states it promises
+// and never the secret.
+func TestExampleSecretsCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds examples/secrets with the go command")
+	}
+	bin := filepath.Join(t.TempDir(), "secrets")
+	buildCtx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(buildCtx, goTool(t), "build", "-o", bin, "./examples/secrets")
+	build.WaitDelay = 10 * time.Second
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./examples/secrets: %v\n%s", err, out)
+	}
+
+	const value = "s3cr3t-cmd-value"
+	configFile := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(configFile, []byte("[context.secrets]\nMYSECRET = \""+value+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		env  []string // PREFECT__ variables; PATH and HOME are added
+		code int
+	}{
+		{"env var", []string{"PREFECT__CONTEXT__SECRETS__MYSECRET=" + value}, 0},
+		{"config file", []string{"PREFECT__USER_CONFIG_PATH=" + configFile}, 0},
+		{"missing", nil, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			home := t.TempDir()
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin)
+			cmd.WaitDelay = 5 * time.Second
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}, c.env...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				t.Fatalf("running examples/secrets: %v", err)
+			}
+			out, logs := stdout.String(), stderr.String()
+			if code := cmd.ProcessState.ExitCode(); code != c.code {
+				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, c.code, out, logs)
+			}
+			states := map[string]string{}
+			for line := range strings.Lines(out) {
+				if f := strings.Fields(line); len(f) >= 2 {
+					states[f[0]] = strings.TrimSpace(strings.TrimSpace(line)[len(f[0]):])
+				}
+			}
+			var want map[string]string
+			var wantLines []string
+			if c.code == 0 {
+				want = map[string]string{
+					"MYSECRET-1":        fmt.Sprintf("Success(%q)", msgTaskSucceeded),
+					"use_credentials-1": fmt.Sprintf("Success(%q)", msgTaskSucceeded),
+				}
+				wantLines = []string{
+					fmt.Sprintf("flow secrets-example: Success(%q)\n", msgFlowSucceeded),
+					fmt.Sprintf("connected with %d-character credentials\n", len(value)),
+				}
+				if !strings.Contains(logs, "credentials="+secrets.Redacted) {
+					t.Errorf("stderr lacks credentials=%s:\n%s", secrets.Redacted, logs)
+				}
+			} else {
+				notFound := `Local Secret "MYSECRET" was not found. Looked in: environment variable PREFECT__CONTEXT__SECRETS__MYSECRET; config file ` +
+					filepath.Join(home, ".prefect", "config.toml") + " [context.secrets]."
+				want = map[string]string{
+					"MYSECRET-1":        fmt.Sprintf("Failed(%q)", "Error during execution of task: "+notFound),
+					"use_credentials-1": fmt.Sprintf("TriggerFailed(%q)", msgTriggerFailed),
+				}
+				wantLines = []string{fmt.Sprintf("flow secrets-example: Failed(%q)\n", msgFlowFailed)}
+			}
+			for slug, st := range want {
+				if states[slug] != st {
+					t.Errorf("%s: %s, want %s", slug, states[slug], st)
+				}
+			}
+			for _, line := range wantLines {
+				if !strings.Contains(out, line) {
+					t.Errorf("stdout lacks %q:\n%s", line, out)
+				}
+			}
+			if strings.Contains(out, value) || strings.Contains(logs, value) {
+				t.Errorf("the secret shows:\nstdout:\n%s\nstderr:\n%s", out, logs)
+			}
+		})
 	}
 }

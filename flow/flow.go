@@ -253,7 +253,7 @@ func (f *Flow) add(r task.Runnable, mapped bool, bindings []Binding) int {
 			continue
 		}
 		bound[idx] = true
-		if b.from == nil && holdsSecret(reflect.ValueOf(b.value), 0) {
+		if b.from == nil && containsSecret(b.value) {
 			f.errs = append(f.errs, fmt.Errorf("flow %q: %s: input %q: %w", f.name, what, b.key, secrets.ErrBuildingFlow))
 			continue
 		}
@@ -321,38 +321,11 @@ func (f *Flow) checkType(what string, in task.Input, e InputEdge, from reflect.T
 
 var secretType = reflect.TypeFor[secrets.Value]()
 
-// holdsSecret reports whether v is or contains a secrets.Value (in a
-// struct field, a map, a slice, behind a pointer), a few levels deep.
-func holdsSecret(v reflect.Value, depth int) bool {
-	if !v.IsValid() || depth > 8 {
-		return false
-	}
-	if v.Type() == secretType {
-		return true
-	}
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		return !v.IsNil() && holdsSecret(v.Elem(), depth+1)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if holdsSecret(v.Field(i), depth+1) {
-				return true
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		for i := range min(v.Len(), 1000) {
-			if holdsSecret(v.Index(i), depth+1) {
-				return true
-			}
-		}
-	case reflect.Map:
-		for it := v.MapRange(); it.Next(); {
-			if holdsSecret(it.Value(), depth+1) {
-				return true
-			}
-		}
-	}
-	return false
+// containsSecret reports whether v is or holds a secrets.Value.
+func containsSecret(v any) bool {
+	found := false
+	secrets.Find(v, func(secrets.Value) { found = true })
+	return found
 }
 
 func boolInt(b bool) int {

@@ -619,11 +619,14 @@ func (d *driver) finish(i int, st state.State) {
 // register adds a secret a task returned (a custom secret task, one that
 // fetched a token) to the run's masker, before anything downstream runs.
 func (d *driver) register(result any) {
-	if v, ok := result.(secrets.Value); ok && d.masker != nil {
+	if d.masker == nil || result == nil {
+		return
+	}
+	secrets.Find(result, func(v secrets.Value) {
 		for _, s := range v.RevealAll() {
 			d.masker.Add(s)
 		}
-	}
+	})
 }
 
 // redact hides the run's secrets in a state's message and error.

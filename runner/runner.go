@@ -298,9 +298,7 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	ctx = secrets.NewContext(ctx, resolver)
 	o.logger = slog.New(masker.Handler(o.logger.Handler()))
 	for _, v := range params {
-		if sv, ok := v.(secrets.Value); ok {
-			secrets.Mask(ctx, sv)
-		}
+		secrets.Find(v, func(sv secrets.Value) { secrets.Mask(ctx, sv) })
 	}
 	sess, err := o.executor.Start(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/prefect-go/prefect/internal/redact"
 )
@@ -198,3 +199,92 @@ var (
 	_ json.Marshaler = Value{}
 	_ slog.LogValuer = Value{}
 )
+
+// Find calls fn for every Value in x: x itself, or one held in a struct
+// field, a map, a slice, an array or behind a pointer or interface, a few
+// levels deep. Types that cannot hold a Value are not looked into, so it is
+// cheap on plain data. The runner uses it to mask every secret a task
+// returns, wherever the secret sits in the result.
+func Find(x any, fn func(Value)) {
+	if v, ok := x.(Value); ok {
+		fn(v)
+		return
+	}
+	if x == nil {
+		return
+	}
+	find(reflect.ValueOf(x), fn, 0)
+}
+
+var valueType = reflect.TypeFor[Value]()
+
+// mayHold caches, per type, whether a value of the type can hold a Value.
+var mayHold sync.Map // reflect.Type -> bool
+
+func canHold(t reflect.Type) bool {
+	if b, ok := mayHold.Load(t); ok {
+		return b.(bool)
+	}
+	mayHold.Store(t, false) // breaks cycles of recursive types; corrected below
+	b := computeCanHold(t)
+	mayHold.Store(t, b)
+	return b
+}
+
+func computeCanHold(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Struct:
+		if t == valueType {
+			return true
+		}
+		for i := range t.NumField() {
+			if canHold(t.Field(i).Type) {
+				return true
+			}
+		}
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return canHold(t.Elem())
+	case reflect.Map:
+		return canHold(t.Elem()) || canHold(t.Key())
+	}
+	return false
+}
+
+func find(v reflect.Value, fn func(Value), depth int) {
+	if !v.IsValid() || depth > 8 || !canHold(v.Type()) {
+		return
+	}
+	if v.Type() == valueType {
+		if v.CanInterface() {
+			fn(v.Interface().(Value))
+		} else {
+			// An unexported field: read it without calling methods.
+			b := v.Field(0)
+			if !b.IsNil() {
+				fn(Value{b: (*box)(b.UnsafePointer())})
+			}
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			find(v.Elem(), fn, depth+1)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			find(v.Field(i), fn, depth+1)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			find(v.Index(i), fn, depth+1)
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			find(it.Key(), fn, depth+1)
+			find(it.Value(), fn, depth+1)
+		}
+	}
+}
