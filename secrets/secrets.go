@@ -315,8 +315,11 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 	if v, ok := cfg.Secrets()[name]; ok {
 		return r.decoded(v), nil
 	}
-	tried = append(tried, "environment variable "+EnvVar(name),
-		"config file "+cfg.UserConfigPath()+" [context.secrets]")
+	file := "config file " + cfg.UserConfigPath() + " [context.secrets]"
+	if cfg.UserConfigPath() == "" {
+		file = "no config file (PREFECT__USER_CONFIG_PATH is empty)"
+	}
+	tried = append(tried, "environment variable "+EnvVar(name), file)
 	if !usesServer(cfg) {
 		return Value{}, &NotFoundError{Name: name, Tried: tried}
 	}
