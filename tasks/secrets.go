@@ -40,9 +40,17 @@ type SecretIn struct {
 // Running it without a name fails with Prefect's `A secret name must be
 // provided.`
 func PrefectSecret(name string, opts ...task.Option) *task.Task[SecretIn, secrets.Value] {
+	return secretTask(name, "PrefectSecret", func(ctx context.Context, n string) (secrets.Value, error) {
+		return secrets.Secret(n).Get(ctx)
+	}, opts)
+}
+
+// secretTask makes a secret task named after its secret (or fallback) whose
+// name its "name" input can override, which resolves the name with get.
+func secretTask(name, fallback string, get func(ctx context.Context, name string) (secrets.Value, error), opts []task.Option) *task.Task[SecretIn, secrets.Value] {
 	taskName := name
 	if taskName == "" {
-		taskName = "PrefectSecret"
+		taskName = fallback
 	}
 	return task.New(taskName, func(ctx context.Context, in SecretIn) (secrets.Value, error) {
 		n := name
@@ -52,7 +60,7 @@ func PrefectSecret(name string, opts ...task.Option) *task.Task[SecretIn, secret
 		if n == "" {
 			return secrets.Value{}, secrets.ErrNoName
 		}
-		return secrets.Secret(n).Get(ctx)
+		return get(ctx, n)
 	}, append([]task.Option{task.AsSecret()}, opts...)...)
 }
 
@@ -94,18 +102,7 @@ func EnvVarSecret(name string, opts ...EnvVarOption) *task.Task[SecretIn, secret
 	for _, opt := range opts {
 		opt(&o)
 	}
-	taskName := name
-	if taskName == "" {
-		taskName = "EnvVarSecret"
-	}
-	return task.New(taskName, func(ctx context.Context, in SecretIn) (secrets.Value, error) {
-		n := name
-		if in.Name != "" {
-			n = in.Name
-		}
-		if n == "" {
-			return secrets.Value{}, secrets.ErrNoName
-		}
+	return secretTask(name, "EnvVarSecret", func(ctx context.Context, n string) (secrets.Value, error) {
 		raw, ok := os.LookupEnv(n)
 		if !ok {
 			if o.raise {
@@ -125,5 +122,5 @@ func EnvVarSecret(name string, opts ...EnvVarOption) *task.Task[SecretIn, secret
 		out := secrets.NewValue(v)
 		secrets.Mask(ctx, out)
 		return out, nil
-	}, append([]task.Option{task.AsSecret()}, o.taskOpts...)...)
+	}, o.taskOpts)
 }
