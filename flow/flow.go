@@ -214,7 +214,7 @@ func (f *Flow) own(r Ref, what string) (int, bool) {
 
 func (f *Flow) add(r task.Runnable, mapped bool, bindings []Binding) int {
 	f.version++
-	if isNil(r) {
+	if isNil(r) || r.Spec() == nil {
 		// Keep a placeholder so the returned node stays usable; Validate
 		// reports the problem.
 		r = &builtin{spec: task.Spec{Name: "nil-task", Trigger: task.AllSuccessful,
@@ -224,6 +224,9 @@ func (f *Flow) add(r task.Runnable, mapped bool, bindings []Binding) int {
 	n := &node{run: r, mapped: mapped, slug: spec.Slug}
 	id := len(f.nodes)
 	if n.slug == "" {
+		if f.nameCount == nil {
+			f.nameCount = map[string]int{}
+		}
 		f.nameCount[spec.Name]++
 		n.slug = spec.Name + "-" + strconv.Itoa(f.nameCount[spec.Name])
 	}

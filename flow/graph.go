@@ -26,6 +26,16 @@ type Graph struct {
 	// Params lists the parameters' tasks.
 	Params []int
 	bySlug map[string]int
+	flow   *Flow
+}
+
+// Owns reports whether t is a task of the flow this graph was taken from.
+func (g *Graph) Owns(t Ref) bool {
+	if t == nil {
+		return false
+	}
+	f, id := t.ref()
+	return f != nil && f == g.flow && id >= 0 && id < len(g.Tasks)
 }
 
 // GraphTask is one task of a [Graph].
@@ -86,7 +96,7 @@ func (f *Flow) Graph() (*Graph, error) {
 func (f *Flow) build() (*Graph, error) {
 	errs := append([]error(nil), f.errs...)
 	n := len(f.nodes)
-	g := &Graph{Name: f.name, Tasks: make([]GraphTask, n), bySlug: make(map[string]int, n)}
+	g := &Graph{Name: f.name, Tasks: make([]GraphTask, n), bySlug: make(map[string]int, n), flow: f}
 	var edges int
 	for i, nd := range f.nodes {
 		if prev, dup := g.bySlug[nd.slug]; dup {

@@ -163,6 +163,10 @@ func (d *driver) run() *FlowState {
 			d.cancelled = true
 		}
 	}
+	if !d.cancelled && d.ctx.Err() != nil && d.anyCancelled() {
+		// Cancelled while its last tasks ran: a cancelled run all the same.
+		d.cancelled = true
+	}
 	if d.cancelled {
 		d.cancel()
 	}
@@ -690,6 +694,20 @@ func (d *driver) cancel() {
 		d.states[i] = st
 	}
 	d.delayed = nil
+}
+
+func (d *driver) anyCancelled() bool {
+	for i := range d.states {
+		if d.states[i].IsCancelled() {
+			return true
+		}
+		for _, c := range d.states[i].Children {
+			if c.IsCancelled() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // final decides the flow run's state from its reference tasks.

@@ -62,6 +62,7 @@ func (p parallelExecutor) Start(context.Context) (Session, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
+	n = min(n, maxWorkers)
 	// Keep a few runs queued per worker, so that workers do not park between
 	// tasks waiting for the runner to hand over the next one.
 	s := &parallelSession{jobs: make(chan *TaskRun, n*queuePerWorker), n: n}
@@ -74,8 +75,12 @@ func (p parallelExecutor) Start(context.Context) (Session, error) {
 
 func (p parallelExecutor) String() string { return fmt.Sprintf("Parallel(%d)", p.workers) }
 
-// queuePerWorker is how many task runs the Parallel executor queues per worker.
-const queuePerWorker = 8
+// queuePerWorker is how many task runs the Parallel executor queues per
+// worker; maxWorkers caps the pool (more goroutines than that only cost).
+const (
+	queuePerWorker = 8
+	maxWorkers     = 1 << 16
+)
 
 type parallelSession struct {
 	jobs chan *TaskRun

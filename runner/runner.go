@@ -215,19 +215,29 @@ func (fs *FlowState) Task(slug string) (state.State, bool) {
 	return fs.Tasks[i], true
 }
 
-// Of returns the state of a task of the flow.
-func (fs *FlowState) Of(t flow.Ref) state.State { return fs.Tasks[t.ID()] }
+// Of returns the state of a task of the flow; a task of another flow (or
+// nil) gets the zero State.
+func (fs *FlowState) Of(t flow.Ref) state.State {
+	if fs == nil || fs.Graph == nil || !fs.Graph.Owns(t) {
+		return state.State{}
+	}
+	return fs.Tasks[t.ID()]
+}
 
 // ResultOf returns the result of a task of the flow, and whether the task
 // succeeded with a result of type T.
 func ResultOf[T any](fs *FlowState, n flow.Node[T]) (T, bool) {
-	v, ok := fs.Tasks[n.ID()].Result.(T)
-	return v, ok && fs.Tasks[n.ID()].IsSuccessful()
+	st := fs.Of(n)
+	v, ok := st.Result.(T)
+	return v, ok && st.IsSuccessful()
 }
 
 // Restart runs f again from the states of an earlier run prev: tasks that
 // succeeded keep their states and results; every other task runs again.
 func Restart(ctx context.Context, f *flow.Flow, prev *FlowState, opts ...Option) (*FlowState, error) {
+	if prev == nil || prev.Graph == nil {
+		return nil, fmt.Errorf("%w: Restart needs the FlowState of an earlier run, not nil", ErrInvalidRun)
+	}
 	given := make(map[string]state.State, len(prev.Tasks))
 	for i, st := range prev.Tasks {
 		// A mapped task is kept whatever its state: its children that did
@@ -301,6 +311,9 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 		secrets.Find(v, func(sv secrets.Value) { secrets.Mask(ctx, sv) })
 	}
 	sess, err := o.executor.Start(ctx)
+	if err == nil && sess == nil {
+		err = errors.New("it returned no session")
+	}
 	if err != nil {
 		return nil, invalid(fmt.Errorf("starting the executor: %w", err))
 	}

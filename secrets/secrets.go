@@ -170,6 +170,9 @@ type Resolver struct {
 	group singleflight.Group
 	mu    sync.Mutex
 	cache map[string]resolved
+	// base bounds lookups, which no single asker may cancel: the flow
+	// run's context.
+	base context.Context
 }
 
 type resolved struct {
@@ -218,16 +221,22 @@ func (r *Resolver) config() (*config.Config, error) {
 
 type ctxKey struct{}
 
-// NewContext returns ctx carrying r: Get and Exists under it use r.
+// NewContext returns ctx carrying r: Get and Exists under it use r. The
+// first context r is given to also bounds its lookups: cancelling it (the
+// flow run's context) stops them.
 func NewContext(ctx context.Context, r *Resolver) context.Context {
+	if r != nil && r.base == nil {
+		r.base = ctx
+	}
 	return context.WithValue(ctx, ctxKey{}, r)
 }
 
 // FromContext returns the resolver ctx carries.
 func FromContext(ctx context.Context) (*Resolver, bool) {
 	r, ok := ctx.Value(ctxKey{}).(*Resolver)
-	return r, ok
+	return r, ok && r != nil
 }
+
 
 func resolverFor(ctx context.Context) (*Resolver, error) {
 	if r, ok := FromContext(ctx); ok {
@@ -250,13 +259,18 @@ func (r *Resolver) Get(ctx context.Context, name string) (Value, error) {
 	if c, ok := r.cached(name); ok {
 		return c.v, c.err
 	}
-	// One lookup for all askers, which none of them can cancel for the
-	// others: each waits on its own context instead.
-	ch := r.group.DoChan(name, func() (any, error) {
+	base := r.base
+	if base == nil {
+		base = context.WithoutCancel(ctx)
+	}
+	// One lookup for all askers, on the first asker's goroutine (so no
+	// goroutine of a run outlives it), bounded by the run's context rather
+	// than by any one asker's, whose own deadline must not fail the others.
+	out, _, _ := r.group.Do(name, func() (any, error) {
 		if c, ok := r.cached(name); ok { // resolved while this call waited
 			return c, nil
 		}
-		v, err := r.lookup(context.WithoutCancel(ctx), name)
+		v, err := r.lookup(base, name)
 		if err == nil && r.onResolve != nil {
 			r.onResolve(v)
 		}
@@ -264,18 +278,16 @@ func (r *Resolver) Get(ctx context.Context, name string) (Value, error) {
 		// exist), not passing failures: a retry may then succeed.
 		if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoName) {
 			r.mu.Lock()
+			if r.cache == nil {
+				r.cache = map[string]resolved{}
+			}
 			r.cache[name] = resolved{v, err}
 			r.mu.Unlock()
 		}
 		return resolved{v, err}, nil
 	})
-	select {
-	case out := <-ch:
-		res := out.Val.(resolved)
-		return res.v, res.err
-	case <-ctx.Done():
-		return Value{}, fmt.Errorf("secret %q: %w", name, context.Cause(ctx))
-	}
+	res := out.(resolved)
+	return res.v, res.err
 }
 
 func (r *Resolver) cached(name string) (resolved, bool) {
