@@ -3,13 +3,17 @@
 // its upstream tasks have finished, with retries, triggers, mapping, caching
 // and checkpoints, leaving every task and the flow in a Prefect state.
 //
-// This package holds only this overview; the engine is in five packages:
+// This package holds only this overview; the engine is in these packages:
 //
 //   - task: a Go function plus its options (retries, timeout, trigger, cache).
 //   - flow: builds the graph; Add, Map, Parameter and Bind wire tasks together.
 //   - runner: runs a flow on an executor, Local or Parallel, and returns its states.
 //   - state: Pending, Running, Success, Failed, TriggerFailed, Mapped, ...
 //   - result: where checkpoints and cached results are kept.
+//   - secrets, tasks, config: secrets resolved as in Prefect 1 (environment,
+//     ~/.prefect/config.toml, a secret server), the PrefectSecret and
+//     EnvVarSecret tasks, and a value type and run masker that keep secret
+//     values out of every log, state and error.
 //
 // A complete flow: a parameter, a task, a task mapped over its result, a run,
 // and a result read back.
@@ -48,7 +52,7 @@
 // Where it differs from Prefect 1, for Go's sake (the behaviour is the same):
 //
 //   - Inputs are one struct per task, a field per input named by its
-//     `prefect` tag, instead of keyword arguments; flow.Validate checks every
+//     `prefect` tag, instead of keyword arguments; (*flow.Flow).Validate checks every
 //     binding's name and type before anything runs.
 //   - A task returns an error instead of raising an exception: the error fails
 //     the task ("Error during execution of task: ..."), and a panic is

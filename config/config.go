@@ -126,6 +126,7 @@ type Error struct {
 
 var _ error = (*Error)(nil)
 
+// Error describes the problem, naming the file or variable and the key.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("config: ")
@@ -157,6 +158,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the underlying cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // kindError is a message that matches a sentinel under errors.Is without

@@ -18,7 +18,8 @@
 // [Case] and [Merge] express branches, [Flow.SetReferenceTasks] chooses the
 // tasks that decide the flow's final state.
 //
-// Building never panics and never stops at the first mistake: each problem
+// Building a flow made by New never panics and never stops at the first
+// mistake: each problem
 // (an unknown input, a type that does not fit, a task option that is wrong)
 // is recorded, and [Flow.Validate] returns them all, each naming the task and
 // input concerned. The runner validates before it runs. A Flow is not safe
@@ -138,8 +139,9 @@ func Flatten(b Binding) Binding { b.flatten = true; return b }
 
 // InputEdge is one bound input of a task.
 type InputEdge struct {
-	// Key is the input's name; Index is its position in the task's inputs.
-	Key   string
+	// Key is the input's name.
+	Key string
+	// Index is the input's position in the task's inputs.
 	Index int
 	// From is the upstream node's index, or -1 for a constant.
 	From int
@@ -399,9 +401,10 @@ type Param struct {
 	Name string
 	// Type is the Go type values must have.
 	Type reflect.Type
-	// Default is used when a run gives no value; HasDefault says whether
-	// there is one. A parameter without a default is required.
-	Default    any
+	// Default is used when a run gives no value.
+	Default any
+	// HasDefault says whether there is a default; a parameter without one
+	// is required.
 	HasDefault bool
 }
 

@@ -42,8 +42,9 @@ func (g *Graph) Owns(t Ref) bool {
 type GraphTask struct {
 	// Slug is the task's unique name in the flow.
 	Slug string
-	// Task is the task itself, and Spec its options.
+	// Task is the task itself.
 	Task task.Runnable
+	// Spec is the task's options (Task.Spec()).
 	Spec *task.Spec
 	// Mapped tasks run once per element of their mapped inputs.
 	Mapped bool

@@ -7,8 +7,9 @@ import (
 
 // DOT returns the flow as a Graphviz digraph: one node per task (parameters
 // as ellipses, mapped tasks marked), data edges labelled with the input name
-// (dashed when mapped over), dependency-only edges dotted. Constants and
-// results never appear, only names. It renders an invalid flow too, so a
+// (dashed when mapped over), dependency-only edges dotted. Constants,
+// parameter defaults and results never appear, only task names (a Case task
+// is named after the value it compares with, as in Prefect: case(true)). It renders an invalid flow too, so a
 // cycle can be looked at: `go run . | dot -Tsvg`.
 func (f *Flow) DOT() string {
 	var b strings.Builder

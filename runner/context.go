@@ -15,8 +15,9 @@ import (
 type Context struct {
 	// FlowName is the name of the flow being run.
 	FlowName string
-	// FlowRunID identifies the flow run; FlowRunName is its readable name.
-	FlowRunID   uuid.UUID
+	// FlowRunID identifies the flow run.
+	FlowRunID uuid.UUID
+	// FlowRunName is the flow run's readable name.
 	FlowRunName string
 	// TaskName and TaskSlug name the task; TaskRunName is the name its run
 	// template (task.WithRunName) gave it, or the slug.

@@ -47,7 +47,9 @@ import (
 // Clock tells the time and waits; the runner waits for retry delays on it,
 // so tests can use a fake one and never sleep.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
+	// After returns a channel that receives once d has passed.
 	After(d time.Duration) <-chan time.Time
 }
 
@@ -196,9 +198,11 @@ func WithResolveSecretsFirst() Option { return func(o *options) { o.secretsFirst
 type FlowState struct {
 	// State is the flow run's final state.
 	state.State
-	// FlowName, FlowRunID and FlowRunName identify the run.
-	FlowName    string
-	FlowRunID   uuid.UUID
+	// FlowName is the flow's name.
+	FlowName string
+	// FlowRunID identifies the run.
+	FlowRunID uuid.UUID
+	// FlowRunName is the run's readable name.
 	FlowRunName string
 	// Graph is the flow that ran.
 	Graph *flow.Graph

@@ -16,7 +16,8 @@
 // A string value that parses as JSON is decoded, as in Prefect: `{"x": 42}`
 // gives a table. The result is a [Value], which prints as ******** under
 // fmt, encoding/json, log/slog and text/template; only [Value.Reveal],
-// [Value.Decode] and [As] hand out the secret.
+// [Value.RevealAll] (for maskers), [Value.Decode] and [As] hand out the
+// secret.
 //
 //	token, err := secrets.Secret("GITHUB_TOKEN").Get(ctx)
 //	port, err := secrets.Get[int](ctx, "DB_PORT")
@@ -107,6 +108,7 @@ type NotFoundError struct {
 	Server bool
 }
 
+// Error returns Prefect's not-found message and the places searched.
 func (e *NotFoundError) Error() string {
 	var b strings.Builder
 	if e.Server {
@@ -236,7 +238,6 @@ func FromContext(ctx context.Context) (*Resolver, bool) {
 	r, ok := ctx.Value(ctxKey{}).(*Resolver)
 	return r, ok && r != nil
 }
-
 
 func resolverFor(ctx context.Context) (*Resolver, error) {
 	if r, ok := FromContext(ctx); ok {

@@ -1,7 +1,8 @@
 // Package state defines the states a task run or flow run moves through, the
 // same family Prefect 1 users know from prefect.engine.state.
 //
-// Every run starts Pending, becomes Running, and ends Finished. The kinds form
+// A run starts Pending, becomes Running, and ends Finished (or stays Paused,
+// or Pending behind a paused task, until a run resumes it). The kinds form
 // a small hierarchy; the predicates on [Kind] and [State] answer questions about
 // a whole branch of it, so code rarely needs to compare kinds directly:
 //
@@ -27,19 +28,19 @@ type Kind uint8
 
 // The kinds, in the order of the hierarchy.
 const (
-	Pending Kind = iota
-	Scheduled
-	Paused
-	Retrying
-	Running
-	Success
-	Cached
-	Mapped
-	Skipped
-	Failed
-	TimedOut
-	TriggerFailed
-	Cancelled
+	Pending       Kind = iota // not yet run
+	Scheduled                 // waiting for its start time
+	Paused                    // waiting for approval (manual_only, Pause)
+	Retrying                  // failed, to run again after its retry delay
+	Running                   // running now
+	Success                   // finished well
+	Cached                    // finished with a result reused from the cache
+	Mapped                    // the parent of mapped child runs
+	Skipped                   // finished without running; counts as successful
+	Failed                    // finished with an error
+	TimedOut                  // failed by running past its timeout
+	TriggerFailed             // not run: its trigger failed
+	Cancelled                 // stopped, or never started, because the run was cancelled
 )
 
 var kindNames = [...]string{
@@ -176,19 +177,19 @@ func (s State) String() string {
 
 // Messages Prefect 1 uses, kept word for word so logs read the same.
 const (
-	MsgFlowSucceeded    = "All reference tasks succeeded."
-	MsgFlowFailed       = "Some reference tasks failed."
-	MsgTaskSucceeded    = "Task run succeeded."
-	MsgUpstreamSkipped  = "Upstream task was skipped; if this was not the intended behavior, consider changing `skip_on_upstream_skip=False` for this task."
-	MsgTimedOut         = "Task timed out during execution."
-	MsgMapped           = "Ready to proceed with mapping."
-	MsgCachedResult     = "Task run retrieved from cache."
-	MsgCycle            = "Cycle found; flows must be acyclic!"
-	MsgFlowCancelled    = "Flow run was cancelled."
-	MsgTaskCancelled    = "Task run was cancelled before it finished."
-	MsgNotStarted       = "Flow run was cancelled before this task started."
-	MsgFlowPaused       = "Some tasks are paused, waiting for approval; restart the run with them resumed to go on."
-	MsgWaitingOnPaused  = "Waiting on an upstream task that is paused."
+	MsgFlowSucceeded    = "All reference tasks succeeded."                                                                                                   // a flow whose reference tasks succeeded
+	MsgFlowFailed       = "Some reference tasks failed."                                                                                                     // a flow with a failed reference task
+	MsgTaskSucceeded    = "Task run succeeded."                                                                                                              // a task that returned without error
+	MsgUpstreamSkipped  = "Upstream task was skipped; if this was not the intended behavior, consider changing `skip_on_upstream_skip=False` for this task." // a task skipped because an upstream was
+	MsgTimedOut         = "Task timed out during execution."                                                                                                 // a task that ran past its timeout
+	MsgMapped           = "Ready to proceed with mapping."                                                                                                   // a mapped parent
+	MsgCachedResult     = "Task run retrieved from cache."                                                                                                   // a task whose result came from the cache
+	MsgCycle            = "Cycle found; flows must be acyclic!"                                                                                              // a flow with a cycle (flow.ErrCycle's text)
+	MsgFlowCancelled    = "Flow run was cancelled."                                                                                                          // a cancelled flow run
+	MsgTaskCancelled    = "Task run was cancelled before it finished."                                                                                       // a task whose run was cancelled
+	MsgNotStarted       = "Flow run was cancelled before this task started."                                                                                 // a task a cancelled run never started
+	MsgFlowPaused       = "Some tasks are paused, waiting for approval; restart the run with them resumed to go on."                                         // a flow run stopped by paused tasks
+	MsgWaitingOnPaused  = "Waiting on an upstream task that is paused."                                                                                      // a task behind a paused one
 	errorDuringTaskText = "Error during execution of task: "
 )
 

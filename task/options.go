@@ -147,7 +147,9 @@ func WithRunName(template string) Option { return func(s *Spec) { s.RunName = te
 
 // The errors options report, word for word as Prefect's where Prefect has them.
 var (
+	// ErrRetryDelayRequired: max retries without a retry delay.
 	ErrRetryDelayRequired = errors.New("A time.Duration `retry_delay` must be provided if max_retries > 0")
+	// ErrMaxRetriesRequired: a retry delay without max retries.
 	ErrMaxRetriesRequired = errors.New("A `max_retries` argument greater than 0 must be provided if specifying a retry delay.")
 )
 

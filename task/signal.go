@@ -16,6 +16,7 @@ type Signal struct {
 	Message string
 }
 
+// Error returns the signal's kind and message.
 func (s *Signal) Error() string { return s.Kind.String() + " signal: " + s.Message }
 
 // Fail ends the run Failed with message; retries still apply.
@@ -36,7 +37,8 @@ func Succeed(message string) error { return &Signal{state.Success, message} }
 
 // Pause ends the run Paused, waiting for approval. A run resumed with the
 // runner's WithResume option tells the task so in its run context
-// (runner.FromContext(ctx).Resumed), so that it can go on instead.
+// (the Resumed field of the context runner.FromContext returns), so that it
+// can go on instead.
 func Pause(message string) error { return &Signal{state.Paused, message} }
 
 // AsSignal returns the signal in err's chain, if there is one.

@@ -272,6 +272,7 @@ type InputTypeError struct {
 	Want, Got reflect.Type
 }
 
+// Error names the task, the input and both types.
 func (e *InputTypeError) Error() string {
 	return fmt.Sprintf("task %q: input %q wants %v but was given %v", e.Task, e.Input, e.Want, e.Got)
 }

@@ -30,6 +30,7 @@ import (
 // given at run time instead of when the task is made (bind it to a flow
 // parameter, say).
 type SecretIn struct {
+	// Name, when set, is the secret to resolve instead of the task's own.
 	Name string `prefect:"name,optional"`
 }
 
