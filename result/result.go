@@ -50,6 +50,9 @@ func (m *Memory) Write(_ context.Context, location string, data []byte) error {
 		return err
 	}
 	m.mu.Lock()
+	if m.data == nil {
+		m.data = map[string][]byte{} // the zero Memory is usable
+	}
 	m.data[location] = append([]byte(nil), data...)
 	m.mu.Unlock()
 	return nil
@@ -104,6 +107,9 @@ func (l *Local) Dir() string { return l.dir }
 func (l *Local) path(location string) (string, error) {
 	if err := checkLocation(location); err != nil {
 		return "", err
+	}
+	if l.dir == "" {
+		return "", errors.New("result: a Local store needs a folder; make it with NewLocal")
 	}
 	return filepath.Join(l.dir, filepath.FromSlash(location)), nil
 }

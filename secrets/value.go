@@ -206,6 +206,9 @@ var (
 // cheap on plain data. The runner uses it to mask every secret a task
 // returns, wherever the secret sits in the result.
 func Find(x any, fn func(Value)) {
+	if fn == nil {
+		return
+	}
 	if v, ok := x.(Value); ok {
 		fn(v)
 		return

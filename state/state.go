@@ -195,7 +195,12 @@ const (
 
 // ErrorMessage returns Prefect's failure message for a task that returned err:
 // "Error during execution of task: <err>".
-func ErrorMessage(err error) string { return errorDuringTaskText + err.Error() }
+func ErrorMessage(err error) string {
+	if err == nil {
+		return errorDuringTaskText + "<nil>"
+	}
+	return errorDuringTaskText + err.Error()
+}
 
 // RetryMessage returns Prefect's message for a retry after attempt n of m:
 // "Retrying Task (after attempt n of m)".

@@ -121,12 +121,21 @@ func WithCacheKey(key string) Option { return func(s *Spec) { s.CacheKey = key }
 
 // WithStateHandlers adds handlers called on every state change.
 func WithStateHandlers(h ...StateHandler) Option {
-	return func(s *Spec) { s.StateHandlers = append(s.StateHandlers, h...) }
+	return func(s *Spec) {
+		for _, handler := range h {
+			if handler != nil {
+				s.StateHandlers = append(s.StateHandlers, handler)
+			}
+		}
+	}
 }
 
 // OnFailure calls fn when a run of the task fails; the shorthand for a state
 // handler that only looks at failures.
 func OnFailure(fn func(ctx context.Context, failed state.State)) Option {
+	if fn == nil {
+		return func(*Spec) {}
+	}
 	return WithStateHandlers(func(ctx context.Context, _, new state.State) state.State {
 		if new.IsFailed() {
 			fn(ctx, new)

@@ -127,6 +127,12 @@ func (t *Task[In, Out]) Spec() *Spec { return &t.spec }
 // Call runs the task's function with args bound to its inputs in order.
 // An arg whose type does not fit its input is an error naming both types.
 func (t *Task[In, Out]) Call(ctx context.Context, args []any) (any, error) {
+	if t.fn == nil {
+		return nil, fmt.Errorf("task %q has a nil function", t.spec.Name)
+	}
+	if len(args) > len(t.fields) {
+		return nil, fmt.Errorf("task %q takes %d inputs, not the %d given", t.spec.Name, len(t.fields), len(args))
+	}
 	var in In
 	slow := !t.fast && len(t.fields) > 0
 	if t.fast {

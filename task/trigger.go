@@ -32,7 +32,12 @@ func (t Trigger) Name() string { return t.name }
 func (t Trigger) String() string { return t.name }
 
 // Check applies the trigger to the upstream states.
-func (t Trigger) Check(upstream []state.State) error { return t.check(upstream) }
+func (t Trigger) Check(upstream []state.State) error {
+	if t.check == nil {
+		return errors.New("the trigger has no check; use one of the task package's triggers or task.NewTrigger")
+	}
+	return t.check(upstream)
+}
 
 // IsAllSuccessful reports whether t is the default trigger, [AllSuccessful];
 // the runner takes a faster path for it.
@@ -148,7 +153,9 @@ func SomeFailed(bounds ...Threshold) Trigger {
 func some(name string, pred func(state.State) bool, bounds []Threshold) Trigger {
 	var t thresholds
 	for _, b := range bounds {
-		b(&t)
+		if b != nil {
+			b(&t)
+		}
 	}
 	scale := func(bound float64, total int) float64 {
 		if bound > 0 && bound < 1 {

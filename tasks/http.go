@@ -48,17 +48,29 @@ type requestOptions struct {
 	contentTy string
 }
 
-// WithHTTPClient sends requests with c instead of http.DefaultClient.
+// WithHTTPClient sends requests with c instead of http.DefaultClient (nil
+// keeps the default).
 func WithHTTPClient(c *http.Client) RequestOption {
-	return func(o *requestOptions) { o.client = c }
+	return func(o *requestOptions) {
+		if c != nil {
+			o.client = c
+		}
+	}
 }
 
 // TokenSecret names the secret holding the token, for [AddBearerRequest];
 // the default is [DefaultTokenSecret].
 func TokenSecret(name string) RequestOption { return func(o *requestOptions) { o.secret = name } }
 
-// MaxBody limits how much of a response body is read (default 10 MiB).
-func MaxBody(n int64) RequestOption { return func(o *requestOptions) { o.maxBody = n } }
+// MaxBody limits how much of a response body is read (default 10 MiB;
+// n <= 0 keeps the default).
+func MaxBody(n int64) RequestOption {
+	return func(o *requestOptions) {
+		if n > 0 {
+			o.maxBody = n
+		}
+	}
+}
 
 // ContentType sets the Content-Type of a request with a body.
 func ContentType(ct string) RequestOption { return func(o *requestOptions) { o.contentTy = ct } }
