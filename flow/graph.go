@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 )
@@ -58,6 +59,9 @@ type GraphTask struct {
 	// FromSecret is set when a secret task (task.AsSecret) is upstream of
 	// this one, directly or not: its result may hold the secret.
 	FromSecret bool
+	// ResultMayHoldSecret is set when the task's result type can be or
+	// hold a secrets.Value, which the runner must then look for.
+	ResultMayHoldSecret bool
 }
 
 // Index returns the index of the task with the given slug.
@@ -121,8 +125,9 @@ func (f *Flow) build() (*Graph, error) {
 		if nd.param != nil {
 			g.Params = append(g.Params, i)
 		}
+		out := nd.run.Spec().Output
 		g.Tasks[i] = GraphTask{Slug: nd.slug, Task: nd.run, Spec: nd.run.Spec(), Mapped: nd.mapped,
-			Param: nd.param, Inputs: nd.inputs, Upstream: up}
+			Param: nd.param, Inputs: nd.inputs, Upstream: up, ResultMayHoldSecret: out == nil || secrets.CanHold(out)}
 		edges += len(up)
 	}
 	// Downstream lists share one backing array: one allocation, not one per task.

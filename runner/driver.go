@@ -543,7 +543,7 @@ func (d *driver) complete(tr *TaskRun) {
 		} else {
 			d.states[tr.node] = tr.state
 		}
-		d.logTask(tr.gt, int(tr.child), tr.state)
+		d.logTask(tr.gt, int(tr.child), &tr.state)
 		heap.Push(&d.delayed, tr)
 		return
 	}
@@ -566,14 +566,14 @@ func (d *driver) promoteDue() {
 }
 
 func (d *driver) finishChild(i, j int, st state.State) {
-	d.register(st.Result)
+	d.register(i, st.Result)
 	d.redact(&st)
 	m := d.maps[int32(i)]
 	m.states[j] = st
 	if !st.IsFinished() {
 		d.unfinished++
 	}
-	d.logTask(&d.g.Tasks[i], j, st)
+	d.logTask(&d.g.Tasks[i], j, &st)
 	if m.pending--; m.pending == 0 {
 		delete(d.maps, int32(i))
 		d.finish(i, d.mappedState(&d.g.Tasks[i], m))
@@ -604,7 +604,7 @@ func (d *driver) mappedState(gt *flow.GraphTask, m *mapping) state.State {
 
 // finish gives task i its final state and readies the tasks waiting for it.
 func (d *driver) finish(i int, st state.State) {
-	d.register(st.Result)
+	d.register(i, st.Result)
 	d.redact(&st)
 	d.states[i] = st
 	d.remaining--
@@ -612,7 +612,7 @@ func (d *driver) finish(i int, st state.State) {
 		d.unfinished++
 	}
 	gt := &d.g.Tasks[i]
-	d.logTask(gt, -1, st)
+	d.logTask(gt, -1, &st)
 	for _, dn := range gt.Downstream {
 		if d.indeg[dn]--; d.indeg[dn] == 0 {
 			d.ready.push(item{node: int32(dn), child: -1})
@@ -622,8 +622,8 @@ func (d *driver) finish(i int, st state.State) {
 
 // register adds a secret a task returned (a custom secret task, one that
 // fetched a token) to the run's masker, before anything downstream runs.
-func (d *driver) register(result any) {
-	if d.masker == nil || result == nil {
+func (d *driver) register(i int, result any) {
+	if d.masker == nil || result == nil || !d.g.Tasks[i].ResultMayHoldSecret {
 		return
 	}
 	secrets.Find(result, func(v secrets.Value) {
@@ -644,7 +644,7 @@ func (d *driver) redact(st *state.State) {
 
 // logTask records the state a task run ended in (or a mapped child's, when
 // child >= 0), as Prefect's task runner does after each run.
-func (d *driver) logTask(gt *flow.GraphTask, child int, st state.State) {
+func (d *driver) logTask(gt *flow.GraphTask, child int, st *state.State) {
 	level := slog.LevelInfo
 	if st.IsFailed() {
 		level = slog.LevelError

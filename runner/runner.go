@@ -369,7 +369,7 @@ func (d *driver) resolveFirst() error {
 		tr.tc = d.newTaskCtx()
 		d.safeExecute(tr)
 		if tr.state.Kind == state.Success {
-			d.register(tr.state.Result)
+			d.register(i, tr.state.Result)
 			if d.prefilled == nil {
 				d.prefilled = map[int]state.State{}
 			}

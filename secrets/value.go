@@ -224,6 +224,10 @@ var valueType = reflect.TypeFor[Value]()
 // mayHold caches, per type, whether a value of the type can hold a Value.
 var mayHold sync.Map // reflect.Type -> bool
 
+// CanHold reports whether a value of type t can be or hold a Value, so that
+// callers can skip [Find] for types that cannot.
+func CanHold(t reflect.Type) bool { return t != nil && canHold(t) }
+
 func canHold(t reflect.Type) bool {
 	if b, ok := mayHold.Load(t); ok {
 		return b.(bool)
