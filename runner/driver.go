@@ -722,7 +722,7 @@ func (d *driver) final() state.State {
 		return state.New(state.Paused, state.MsgFlowPaused)
 	}
 	for _, r := range d.g.Reference {
-		st := d.states[r]
+		st := &d.states[r]
 		if st.IsFailed() {
 			return state.New(state.Failed, state.MsgFlowFailed)
 		}
