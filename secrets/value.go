@@ -23,26 +23,31 @@ const Redacted = redact.Marker
 //
 // The zero Value holds nothing ([Value.IsZero]).
 type Value struct {
-	// The secret sits behind a pointer: fmt prints fields it cannot call
+	// The secret sits behind two pointers: fmt prints fields it cannot call
 	// methods on (an unexported Value field, the %p verb) as they are, and
-	// for a pointer that is an address, not the secret.
-	b *box
+	// for a pointer to a pointer that is always an address, never the
+	// secret (a single pointer to a struct can print as &{secret} when a
+	// verb does not suit it).
+	b **box
 }
 
 type box struct{ v any }
 
 // NewValue wraps v as a secret value.
-func NewValue(v any) Value { return Value{b: &box{v}} }
+func NewValue(v any) Value {
+	b := &box{v}
+	return Value{b: &b}
+}
 
 // IsZero reports whether the value holds nothing.
 func (v Value) IsZero() bool { return v.b == nil }
 
 // raw returns what the value holds.
 func (v Value) raw() any {
-	if v.b == nil {
+	if v.b == nil || *v.b == nil {
 		return nil
 	}
-	return v.b.v
+	return (*v.b).v
 }
 
 // Reveal returns the secret as text: a string as it is, anything else (a
@@ -270,7 +275,7 @@ func find(v reflect.Value, fn func(Value), depth int) {
 			// An unexported field: read it without calling methods.
 			b := v.Field(0)
 			if !b.IsNil() {
-				fn(Value{b: (*box)(b.UnsafePointer())})
+				fn(Value{b: (**box)(b.UnsafePointer())})
 			}
 		}
 		return
