@@ -36,6 +36,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/internal/redact"
@@ -185,6 +186,8 @@ func WithConfig(cfg *config.Config) Option { return func(o *options) { o.config 
 
 // WithSecretBackend sets the secret server secrets fall back on when the
 // configuration says backend = "cloud" and cloud.use_local_secrets = false.
+// Without it, the run uses the client of package client, made from the
+// configuration's cloud.api, cloud.api_key and cloud.tenant_id.
 func WithSecretBackend(s secrets.Source) Option { return func(o *options) { o.backend = s } }
 
 // WithResolveSecretsFirst resolves every secret task's secret (those whose
@@ -304,7 +307,8 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	// logs, states, errors and task run names all pass through.
 	masker := redact.New()
 	resolver := secrets.NewResolver(secrets.WithConfig(o.config), secrets.WithRunSecrets(o.secrets),
-		secrets.WithBackend(o.backend), secrets.OnResolve(func(v secrets.Value) {
+		secrets.WithBackend(o.backend), secrets.WithBackendFactory(serverFromConfig),
+		secrets.OnResolve(func(v secrets.Value) {
 			for _, s := range v.RevealAll() {
 				masker.Add(s)
 			}
@@ -337,6 +341,16 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 		}
 	}
 	return d.run(), nil
+}
+
+// serverFromConfig makes the secret server's client from cloud.api,
+// cloud.api_key and cloud.tenant_id.
+func serverFromConfig(cfg *config.Config) (secrets.Source, error) {
+	c, err := client.FromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return client.NewSource(c), nil
 }
 
 // resolveFirst runs every secret task whose inputs are constants or

@@ -167,6 +167,8 @@ type Resolver struct {
 	cfgOnce   sync.Once
 	run       map[string]any
 	backend   Source
+	factory   func(*config.Config) (Source, error)
+	backendMu sync.Mutex
 	onResolve func(Value)
 
 	group singleflight.Group
@@ -195,6 +197,14 @@ func WithRunSecrets(m map[string]any) Option { return func(r *Resolver) { r.run 
 // WithBackend sets the secret server to fall back on when the configuration
 // asks for it (backend = "cloud", cloud.use_local_secrets = false).
 func WithBackend(s Source) Option { return func(r *Resolver) { r.backend = s } }
+
+// WithBackendFactory makes the secret server's Source from the
+// configuration when a lookup first needs it and none was given with
+// WithBackend; the runner passes one that builds the client of package
+// client from cloud.api, cloud.api_key and cloud.tenant_id.
+func WithBackendFactory(f func(*config.Config) (Source, error)) Option {
+	return func(r *Resolver) { r.factory = f }
+}
 
 // OnResolve calls fn with every value resolved (once per secret); the runner
 // registers the values with its masker this way.
@@ -336,18 +346,37 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 	if !usesServer(cfg) {
 		return Value{}, &NotFoundError{Name: name, Tried: tried}
 	}
-	if r.backend == nil {
+	backend, err := r.server(cfg)
+	if err != nil {
+		return Value{}, fmt.Errorf("secret %q: connecting to the secret server at %s: %w", name, cfg.String("cloud.api"), err)
+	}
+	if backend == nil {
 		return Value{}, fmt.Errorf("secret %q is not set locally, and the configuration (backend = \"cloud\", cloud.use_local_secrets = false) asks for the secret server at %s, but no secret server client is configured; looked in: %s",
 			name, cfg.String("cloud.api"), strings.Join(tried, "; "))
 	}
-	v, err := r.backend.Lookup(ctx, name)
+	v, err := backend.Lookup(ctx, name)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Value{}, &NotFoundError{Name: name, Tried: append(tried, "secret server "+r.backend.String()), Server: true}
+			return Value{}, &NotFoundError{Name: name, Tried: append(tried, backend.String()), Server: true}
 		}
-		return Value{}, fmt.Errorf("secret %q: asking the secret server %s: %w", name, r.backend.String(), err)
+		return Value{}, fmt.Errorf("secret %q: asking %s: %w", name, backend.String(), err)
 	}
 	return r.decoded(v), nil
+}
+
+// server returns the secret server's Source: the one given, or one the
+// factory makes from the configuration (once).
+func (r *Resolver) server(cfg *config.Config) (Source, error) {
+	r.backendMu.Lock()
+	defer r.backendMu.Unlock()
+	if r.backend == nil && r.factory != nil {
+		src, err := r.factory(cfg)
+		if err != nil {
+			return nil, err
+		}
+		r.backend = src
+	}
+	return r.backend, nil
 }
 
 // decoded applies Prefect's JSON rule to a raw value; the raw text is
@@ -374,10 +403,14 @@ func (r *Resolver) Exists(ctx context.Context, name string) (bool, error) {
 	if _, ok := cfg.Secrets()[name]; ok {
 		return true, nil
 	}
-	if !usesServer(cfg) || r.backend == nil {
+	if !usesServer(cfg) {
 		return false, nil
 	}
-	_, err = r.backend.Lookup(ctx, name)
+	backend, err := r.server(cfg)
+	if err != nil || backend == nil {
+		return false, err
+	}
+	_, err = backend.Lookup(ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

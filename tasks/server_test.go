@@ -1,0 +1,91 @@
+package tasks_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/task"
+	"github.com/prefect-go/prefect/tasks"
+)
+
+// fakeSecretServer answers secret_value the way the Cloud API does: the
+// variables arrive as a JSON string, a missing name is a GraphQL error.
+func fakeSecretServer(t *testing.T, key string, held map[string]any, calls *atomic.Int32) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		var body struct {
+			Query     string `json:"query"`
+			Variables string `json:"variables"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("Authorization") != "Bearer "+key {
+			json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": "UNAUTHENTICATED"}}})
+			return
+		}
+		var vars struct{ Name string }
+		json.Unmarshal([]byte(body.Variables), &vars)
+		if !strings.Contains(body.Query, "secret_value") {
+			http.Error(w, "unexpected operation", http.StatusBadRequest)
+			return
+		}
+		v, ok := held[vars.Name]
+		if !ok {
+			json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": "No value found for the requested key"}}})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"secret_value": v}})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// A PrefectSecret that is not set locally resolves through the secret
+// server named by the configuration, once per run.
+func TestPrefectSecretFromServer(t *testing.T) {
+	var calls atomic.Int32
+	srv := fakeSecretServer(t, "the-api-key", map[string]any{"REMOTE": leak}, &calls)
+	env := []string{"PREFECT__BACKEND=cloud", "PREFECT__CLOUD__USE_LOCAL_SECRETS=false",
+		"PREFECT__CLOUD__API=" + srv.URL, "PREFECT__CLOUD__API_KEY=the-api-key"}
+
+	f := flow.New("remote")
+	s := flow.Add(f, tasks.PrefectSecret("REMOTE"))
+	use := flow.Add(f, task.New("use", func(_ context.Context, in credsIn) (bool, error) { return in.Credentials == leak, nil }),
+		flow.Bind("credentials", s))
+	missing := flow.Add(f, tasks.PrefectSecret("ABSENT"))
+	fs, err := runner.Run(context.Background(), f, hermetic(t, env...), runner.WithExecutor(runner.Parallel(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := runner.ResultOf(fs, use); !ok {
+		t.Errorf("the task did not receive the server's secret: %v", fs.Of(use))
+	}
+	st := fs.Of(missing)
+	if !st.IsFailed() || !strings.Contains(st.Message, "The secret ABSENT was not found. Please ensure that it was set correctly in your tenant") ||
+		!strings.Contains(st.Message, srv.URL) {
+		t.Errorf("missing on the server: %v", st)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("the server was asked %d times; want once per secret", calls.Load())
+	}
+	// A wrong key is an authentication error, not a missing secret.
+	bad := []string{"PREFECT__BACKEND=cloud", "PREFECT__CLOUD__USE_LOCAL_SECRETS=false",
+		"PREFECT__CLOUD__API=" + srv.URL, "PREFECT__CLOUD__API_KEY=wrong"}
+	f2 := flow.New("remote-bad-key")
+	s2 := flow.Add(f2, tasks.PrefectSecret("REMOTE"))
+	fs2, _ := runner.Run(context.Background(), f2, hermetic(t, bad...))
+	if st := fs2.Of(s2); !st.IsFailed() || !strings.Contains(st.Message, "UNAUTHENTICATED") || strings.Contains(st.Message, "wrong") {
+		t.Errorf("wrong key: %v", st)
+	}
+}
