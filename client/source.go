@@ -21,6 +21,12 @@ func (s source) Lookup(ctx context.Context, name string) (any, error) {
 
 func (s source) String() string { return s.c.String() }
 
+// Names lists the server's secret names ([Client.SecretNames]), so that
+// secrets' Exists asks for names only, as Prefect does.
+func (s source) Names(ctx context.Context) ([]string, error) { return s.c.SecretNames(ctx) }
+
+var _ secrets.Lister = source{}
+
 // FromConfig returns a client for the server Prefect's configuration names:
 // cloud.api (the URL), cloud.api_key and cloud.tenant_id. opts come after
 // those, so they win.

@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,6 +135,14 @@ type Source interface {
 	// String says where the source looks (a URL, a file), for error
 	// messages. It never includes a secret.
 	String() string
+}
+
+// Lister is a [Source] that can list its secret names without their values;
+// Exists uses it when the source offers it (Prefect's secret_names).
+type Lister interface {
+	Source
+	// Names returns the names of the secrets the source holds.
+	Names(ctx context.Context) ([]string, error)
 }
 
 // MapSource is a [Source] over a map, described by where.
@@ -409,6 +418,10 @@ func (r *Resolver) Exists(ctx context.Context, name string) (bool, error) {
 	backend, err := r.server(cfg)
 	if err != nil || backend == nil {
 		return false, err
+	}
+	if l, ok := backend.(Lister); ok {
+		names, err := l.Names(ctx)
+		return slices.Contains(names, name), err
 	}
 	_, err = backend.Lookup(ctx, name)
 	if errors.Is(err, ErrNotFound) {

@@ -275,3 +275,34 @@ func TestMapSourceConformance(t *testing.T) {
 		return secrets.MapSource("a test map", m)
 	})
 }
+
+// listingSource counts value lookups and name listings.
+type listingSource struct {
+	countingSource
+	listed atomic.Int32
+}
+
+func (s *listingSource) Names(context.Context) ([]string, error) {
+	s.listed.Add(1)
+	names := make([]string, 0, len(s.m))
+	for n := range s.m {
+		names = append(names, n)
+	}
+	return names, nil
+}
+
+// Exists asks a server that can list names for the names only, as Prefect
+// asks for secret_names, never for a value.
+func TestExistsListsNames(t *testing.T) {
+	env := []string{"PREFECT__CLOUD__USE_LOCAL_SECRETS=false"}
+	src := &listingSource{countingSource: countingSource{m: map[string]any{"REMOTE": leak}}}
+	r := secrets.NewResolver(secrets.WithConfig(load(t, env, "")), secrets.WithBackend(src))
+	for name, want := range map[string]bool{"REMOTE": true, "ABSENT": false} {
+		if got, err := r.Exists(context.Background(), name); got != want || err != nil {
+			t.Errorf("Exists(%s) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	if src.calls.Load() != 0 || src.listed.Load() != 2 {
+		t.Errorf("value lookups %d, listings %d; want 0 and 2", src.calls.Load(), src.listed.Load())
+	}
+}
