@@ -1,0 +1,140 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/api"
+)
+
+// memStore is a Store in memory, for tests.
+type memStore struct {
+	mu      sync.Mutex
+	keys    map[string]api.KeyInfo // by key text
+	secrets map[string]map[string]memSecret
+	events  []api.Event
+	fail    error // returned by every method but Authenticate and Record when set
+}
+
+type memSecret struct {
+	sealed seal.Sealed
+	meta   api.SecretMeta
+}
+
+var _ server.Store = (*memStore)(nil)
+
+func newMemStore() *memStore {
+	return &memStore{keys: map[string]api.KeyInfo{}, secrets: map[string]map[string]memSecret{}}
+}
+
+// addKey makes key an API key of tenant.
+func (m *memStore) addKey(key, tenant string) api.KeyInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := api.KeyInfo{ID: fmt.Sprintf("key-%d", len(m.keys)+1), TenantID: tenant, Name: "test", Created: time.Now()}
+	m.keys[key] = k
+	return k
+}
+
+func (m *memStore) Authenticate(_ context.Context, key string) (api.KeyInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[key]
+	if !ok {
+		return api.KeyInfo{}, fmt.Errorf("memstore: %w", api.ErrUnauthenticated)
+	}
+	return k, nil
+}
+
+func (m *memStore) PutSecret(_ context.Context, tenant, name string, s seal.Sealed) (api.SecretMeta, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return api.SecretMeta{}, m.fail
+	}
+	t := m.secrets[tenant]
+	if t == nil {
+		t = map[string]memSecret{}
+		m.secrets[tenant] = t
+	}
+	now := time.Now()
+	old, ok := t[name]
+	meta := api.SecretMeta{Name: name, Version: 1, Created: now, Updated: now}
+	if ok {
+		meta.Version, meta.Created = old.meta.Version+1, old.meta.Created
+	}
+	t[name] = memSecret{s, meta}
+	return meta, nil
+}
+
+func (m *memStore) Secret(_ context.Context, tenant, name string) (seal.Sealed, api.SecretMeta, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return seal.Sealed{}, api.SecretMeta{}, m.fail
+	}
+	s, ok := m.secrets[tenant][name]
+	if !ok {
+		return seal.Sealed{}, api.SecretMeta{}, fmt.Errorf("memstore: secret %q: %w", name, api.ErrNotFound)
+	}
+	return s.sealed, s.meta, nil
+}
+
+func (m *memStore) DeleteSecret(_ context.Context, tenant, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	if _, ok := m.secrets[tenant][name]; !ok {
+		return fmt.Errorf("memstore: secret %q: %w", name, api.ErrNotFound)
+	}
+	delete(m.secrets[tenant], name)
+	return nil
+}
+
+func (m *memStore) Secrets(_ context.Context, tenant string) ([]api.SecretMeta, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return nil, m.fail
+	}
+	var out []api.SecretMeta
+	for _, s := range m.secrets[tenant] {
+		out = append(out, s.meta)
+	}
+	slices.SortFunc(out, func(a, b api.SecretMeta) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (m *memStore) Record(_ context.Context, e api.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, e)
+	return nil
+}
+
+func (m *memStore) AuditLog(_ context.Context, tenant string, limit int) ([]api.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []api.Event
+	for i := len(m.events) - 1; i >= 0 && len(out) < limit; i-- {
+		if m.events[i].TenantID == tenant {
+			out = append(out, m.events[i])
+		}
+	}
+	return out, nil
+}
+
+// Events returns a copy of every event recorded.
+func (m *memStore) Events() []api.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.events)
+}

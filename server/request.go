@@ -1,0 +1,125 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+)
+
+const (
+	// DefaultMaxValueSize is the largest secret value accepted, as encoded
+	// JSON, unless WithMaxValueSize says otherwise.
+	DefaultMaxValueSize = 256 << 10
+	// maxBodyOverhead is what a request may hold beside the value.
+	maxBodyOverhead = 1 << 20
+)
+
+// request is a decoded GraphQL request body.
+type request struct {
+	Query         string
+	OperationName string
+	Variables     map[string]any
+}
+
+// requestError is a problem with the request body; its text is safe to
+// show (it quotes no value).
+type requestError string
+
+func (e requestError) Error() string { return string(e) }
+
+var allowedFields = []string{"query", "variables", "operationName"}
+
+// decodeRequest decodes a request body: a JSON object with a string query,
+// an optional operationName and optional variables, which are an object,
+// null, or (as Prefect 1's client sends them) a string holding the JSON of
+// an object or null. Integers among the top-level variables become int (for
+// Int arguments); numbers inside them stay json.Number, so that JSON values
+// keep every digit.
+func decodeRequest(body []byte) (request, error) {
+	var fields map[string]json.RawMessage
+	if err := decodeOne(body, &fields); err != nil || fields == nil {
+		return request{}, requestError("the request body is not a JSON object")
+	}
+	var unknown []string
+	for k := range fields {
+		if !slices.Contains(allowedFields, k) {
+			unknown = append(unknown, fmt.Sprintf("%.64q", k))
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return request{}, requestError(fmt.Sprintf("the request body has unknown field(s) %s; allowed: %s",
+			strings.Join(unknown, ", "), strings.Join(allowedFields, ", ")))
+	}
+	var req request
+	raw, ok := fields["query"]
+	if !ok || json.Unmarshal(raw, &req.Query) != nil || strings.TrimSpace(req.Query) == "" {
+		return request{}, requestError("the request has no query: want a non-empty string")
+	}
+	if raw, ok := fields["operationName"]; ok && !isNull(raw) {
+		if json.Unmarshal(raw, &req.OperationName) != nil {
+			return request{}, requestError("the request's operationName is not a string")
+		}
+	}
+	vars, err := decodeVariables(fields["variables"])
+	if err != nil {
+		return request{}, err
+	}
+	req.Variables = vars
+	return req, nil
+}
+
+func decodeVariables(raw json.RawMessage) (map[string]any, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	if raw[0] == '"' {
+		var text string
+		if json.Unmarshal(raw, &text) != nil {
+			return nil, requestError("the request's variables are not valid JSON")
+		}
+		if strings.TrimSpace(text) == "" {
+			return nil, nil
+		}
+		raw = json.RawMessage(text)
+		if isNull(raw) {
+			return nil, nil
+		}
+	}
+	var vars map[string]any
+	if err := decodeOne(raw, &vars); err != nil || vars == nil {
+		return nil, requestError("the request's variables are not a JSON object (nor a string holding one, nor null)")
+	}
+	for k, v := range vars {
+		if n, ok := v.(json.Number); ok {
+			if i, err := n.Int64(); err == nil && i >= math.MinInt && i <= math.MaxInt {
+				vars[k] = int(i)
+			}
+		}
+	}
+	return vars, nil
+}
+
+// decodeOne decodes exactly one JSON value from b into v, numbers as
+// json.Number.
+func decodeOne(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || string(t) == "null"
+}

@@ -1,0 +1,335 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prefect-go/prefect/server/api"
+)
+
+// Schema is the GraphQL schema the server answers.
+const Schema = `
+schema {
+	query: Query
+	mutation: Mutation
+}
+
+"Any JSON value."
+scalar JSON
+
+input set_secret_input {
+	name: String!
+	value: JSON!
+}
+
+input delete_secret_input {
+	name: String!
+}
+
+type success_payload {
+	success: Boolean
+}
+
+type Mutation {
+	set_secret(input: set_secret_input!): success_payload
+	delete_secret(input: delete_secret_input!): success_payload
+}
+
+type Query {
+	secret_value(name: String!): JSON
+	secret_names: [String!]!
+	secret_metadata: [secret_metadata!]!
+	audit_log(limit: Int): [audit_event!]!
+	auth_info: auth_info!
+}
+
+type auth_info {
+	tenant_id: String!
+	api_key_id: String!
+}
+
+"A secret, never its value. Times are RFC 3339."
+type secret_metadata {
+	name: String!
+	version: Int!
+	created: String!
+	updated: String!
+}
+
+"An entry of the audit log. It never holds a value."
+type audit_event {
+	time: String!
+	tenant_id: String!
+	api_key_id: String!
+	operation: String!
+	secret_name: String!
+	outcome: String!
+}
+`
+
+const (
+	notFoundText     = "No value found for the requested key"
+	maxNameLen       = 256
+	defaultAuditRows = 100
+	maxAuditRows     = 1000
+)
+
+// gqlError is an error a resolver returns: a message safe to show and a
+// code for extensions.code.
+type gqlError struct {
+	msg, code string
+}
+
+func (e *gqlError) Error() string              { return e.msg }
+func (e *gqlError) Extensions() map[string]any { return map[string]any{"code": e.code} }
+func userError(format string, a ...any) *gqlError {
+	return &gqlError{fmt.Sprintf(format, a...), "BAD_USER_INPUT"}
+}
+
+var (
+	errNotFound = &gqlError{notFoundText, "NOT_FOUND"}
+	errInternal = &gqlError{"internal error: the secret store failed; try again later", "INTERNAL"}
+	errConflict = &gqlError{"the secret was changed at the same time by another request; try again", "CONFLICT"}
+)
+
+// JSON is the JSON scalar: any JSON value, kept as its encoding.
+type JSON struct{ raw json.RawMessage }
+
+// ImplementsGraphQLType makes JSON the GraphQL scalar JSON.
+func (JSON) ImplementsGraphQLType(name string) bool { return name == "JSON" }
+
+// UnmarshalGraphQL takes the value of a variable or literal. Its errors
+// never quote the value.
+func (j *JSON) UnmarshalGraphQL(input any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(input); err != nil {
+		return fmt.Errorf("the JSON value (a %T) cannot be encoded as JSON", input)
+	}
+	j.raw = bytes.TrimSpace(b.Bytes())
+	return nil
+}
+
+// MarshalJSON returns the value's encoding.
+func (j JSON) MarshalJSON() ([]byte, error) {
+	if j.raw == nil {
+		return []byte("null"), nil
+	}
+	return j.raw, nil
+}
+
+type resolver struct{ s *Server }
+
+type successPayload struct{ ok bool }
+
+func (p *successPayload) Success() *bool { return &p.ok }
+
+func caller(ctx context.Context) api.KeyInfo {
+	k, _ := ctx.Value(ctxKey{}).(api.KeyInfo)
+	return k
+}
+
+// checkName returns why name is not a valid secret name, quoting nothing of
+// it (a value pasted as a name stays unshown).
+func checkName(name string) error {
+	const allowed = "ASCII letters, digits, _ - . and /"
+	if name == "" || len(name) > maxNameLen {
+		return userError("invalid secret name: it is %d bytes long; a name is 1 to %d characters of %s", len(name), maxNameLen, allowed)
+	}
+	for i, c := range []byte(name) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_-./", c) >= 0
+		if !ok {
+			return userError("invalid secret name: byte %d is not allowed; a name is 1 to %d characters of %s", i+1, maxNameLen, allowed)
+		}
+	}
+	return nil
+}
+
+// event records one operation of the caller on a secret.
+func (r *resolver) event(ctx context.Context, op, name, outcome string) bool {
+	k := caller(ctx)
+	return r.s.record(ctx, api.Event{TenantID: k.TenantID, KeyID: k.ID, Operation: op, SecretName: name, Outcome: outcome})
+}
+
+// storeError maps an error of the store to a message safe to show, and
+// records the outcome.
+func (r *resolver) storeError(ctx context.Context, op, name string, err error) error {
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		r.event(ctx, op, name, api.OutcomeNotFound)
+		return errNotFound
+	case errors.Is(err, api.ErrConflict), errors.Is(err, api.ErrExists):
+		r.event(ctx, op, name, api.OutcomeError)
+		return errConflict
+	}
+	r.s.log.ErrorContext(ctx, "secret server: store failed", "operation", op, "secret", name, "err", err)
+	r.event(ctx, op, name, api.OutcomeError)
+	return errInternal
+}
+
+type setSecretArgs struct {
+	Input struct {
+		Name  string
+		Value JSON
+	}
+}
+
+func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successPayload, error) {
+	name, value := args.Input.Name, args.Input.Value.raw
+	if err := checkName(name); err != nil {
+		r.event(ctx, api.OpSetSecret, "", api.OutcomeInvalid)
+		return nil, err
+	}
+	if len(value) == 0 || string(value) == "null" {
+		r.event(ctx, api.OpSetSecret, name, api.OutcomeInvalid)
+		return nil, userError("invalid value for secret %q: null is not a secret value", name)
+	}
+	if len(value) > r.s.maxValue {
+		r.event(ctx, api.OpSetSecret, name, api.OutcomeInvalid)
+		return nil, userError("the value of secret %q is %s as JSON, over the limit of %s", name, sizeText(len(value)), sizeText(r.s.maxValue))
+	}
+	k := caller(ctx)
+	sealed, err := r.s.ring.Seal(k.TenantID, name, value)
+	if err != nil {
+		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
+	}
+	if _, err := r.s.st.PutSecret(ctx, k.TenantID, name, sealed); err != nil {
+		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
+	}
+	r.event(ctx, api.OpSetSecret, name, api.OutcomeOK)
+	return &successPayload{ok: true}, nil
+}
+
+type deleteSecretArgs struct {
+	Input struct{ Name string }
+}
+
+func (r *resolver) DeleteSecret(ctx context.Context, args deleteSecretArgs) (*successPayload, error) {
+	name := args.Input.Name
+	if err := checkName(name); err != nil {
+		r.event(ctx, api.OpDeleteSecret, "", api.OutcomeInvalid)
+		return nil, err
+	}
+	if err := r.s.st.DeleteSecret(ctx, caller(ctx).TenantID, name); err != nil {
+		return nil, r.storeError(ctx, api.OpDeleteSecret, name, err)
+	}
+	r.event(ctx, api.OpDeleteSecret, name, api.OutcomeOK)
+	return &successPayload{ok: true}, nil
+}
+
+func (r *resolver) SecretValue(ctx context.Context, args struct{ Name string }) (*JSON, error) {
+	if err := checkName(args.Name); err != nil {
+		r.event(ctx, api.OpSecretValue, "", api.OutcomeInvalid)
+		return nil, err
+	}
+	k := caller(ctx)
+	sealed, _, err := r.s.st.Secret(ctx, k.TenantID, args.Name)
+	if err != nil {
+		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)
+	}
+	value, err := r.s.ring.Open(k.TenantID, args.Name, sealed)
+	if err != nil {
+		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)
+	}
+	// A value is handed out only once its reading is on record.
+	if !r.event(ctx, api.OpSecretValue, args.Name, api.OutcomeOK) {
+		return nil, errInternal
+	}
+	return &JSON{raw: value}, nil
+}
+
+func (r *resolver) list(ctx context.Context, op string) ([]api.SecretMeta, error) {
+	metas, err := r.s.st.Secrets(ctx, caller(ctx).TenantID)
+	if err != nil {
+		return nil, r.storeError(ctx, op, "", err)
+	}
+	slices.SortFunc(metas, func(a, b api.SecretMeta) int { return strings.Compare(a.Name, b.Name) })
+	r.event(ctx, op, "", api.OutcomeOK)
+	return metas, nil
+}
+
+func (r *resolver) SecretNames(ctx context.Context) ([]string, error) {
+	metas, err := r.list(ctx, api.OpSecretNames)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(metas))
+	for i, m := range metas {
+		names[i] = m.Name
+	}
+	return names, nil
+}
+
+func (r *resolver) SecretMetadata(ctx context.Context) ([]*secretMetadata, error) {
+	metas, err := r.list(ctx, api.OpSecretMeta)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*secretMetadata, len(metas))
+	for i, m := range metas {
+		out[i] = &secretMetadata{m}
+	}
+	return out, nil
+}
+
+func (r *resolver) AuditLog(ctx context.Context, args struct{ Limit *int32 }) ([]*auditEvent, error) {
+	limit := defaultAuditRows
+	if args.Limit != nil {
+		if *args.Limit < 1 || *args.Limit > maxAuditRows {
+			return nil, userError("invalid limit %d: want 1 to %d", *args.Limit, maxAuditRows)
+		}
+		limit = int(*args.Limit)
+	}
+	events, err := r.s.st.AuditLog(ctx, caller(ctx).TenantID, limit)
+	if err != nil {
+		r.s.log.ErrorContext(ctx, "secret server: reading the audit log", "err", err)
+		return nil, errInternal
+	}
+	out := make([]*auditEvent, len(events))
+	for i, e := range events {
+		out[i] = &auditEvent{e}
+	}
+	return out, nil
+}
+
+func (r *resolver) AuthInfo(ctx context.Context) *authInfo {
+	return &authInfo{caller(ctx)}
+}
+
+type authInfo struct{ k api.KeyInfo }
+
+func (a *authInfo) TenantID() string { return a.k.TenantID }
+func (a *authInfo) APIKeyID() string { return a.k.ID }
+
+type secretMetadata struct{ m api.SecretMeta }
+
+func (m *secretMetadata) Name() string    { return m.m.Name }
+func (m *secretMetadata) Version() int32  { return int32(m.m.Version) }
+func (m *secretMetadata) Created() string { return rfc3339(m.m.Created) }
+func (m *secretMetadata) Updated() string { return rfc3339(m.m.Updated) }
+
+type auditEvent struct{ e api.Event }
+
+func (e *auditEvent) Time() string       { return rfc3339(e.e.Time) }
+func (e *auditEvent) TenantID() string   { return e.e.TenantID }
+func (e *auditEvent) APIKeyID() string   { return e.e.KeyID }
+func (e *auditEvent) Operation() string  { return e.e.Operation }
+func (e *auditEvent) SecretName() string { return e.e.SecretName }
+func (e *auditEvent) Outcome() string    { return e.e.Outcome }
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// sizeText writes n bytes as KiB when a whole number of them.
+func sizeText(n int) string {
+	if n >= 1<<10 && n%(1<<10) == 0 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,266 @@
+// Package server is the secret store server: Prefect Cloud's GraphQL secrets
+// API (the four operations of package client) over a [Store], for many
+// tenants, with every value sealed at rest by a [seal.Keyring].
+//
+//	srv := server.New(st, ring)
+//	http.ListenAndServe(":4200", srv) // POST / or /graphql
+//
+// Every request is a POST of {"query", "variables", "operationName"} to "/"
+// or "/graphql", "variables" being an object, null, or a string holding the
+// JSON of either (as Prefect 1's client sends it), with
+// "Authorization: Bearer <api key>". The key decides the tenant; an
+// "X-Prefect-Tenant-Id" header, when sent, must name that tenant. A missing
+// or refused key gets HTTP 401 and a GraphQL error whose message holds
+// UNAUTHENTICATED. The schema is [Schema].
+//
+// Values are any JSON up to 256 KiB encoded ([WithMaxValueSize]). Only
+// secret_value ever returns one; no error, log line or audit event holds
+// one. Every set, read, delete and list, and every refused key, is recorded
+// with [Store.Record]. Errors of the store reach the caller as generic
+// messages.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	graphql "github.com/graph-gophers/graphql-go"
+	gqlerrors "github.com/graph-gophers/graphql-go/errors"
+
+	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/api"
+)
+
+// Store keeps API keys, sealed secrets and the audit log. Errors match
+// api.ErrUnauthenticated (Authenticate) and api.ErrNotFound (Secret,
+// DeleteSecret). Implementations must be safe for concurrent use.
+type Store interface {
+	// Authenticate returns the key whose secret text is key.
+	Authenticate(ctx context.Context, key string) (api.KeyInfo, error)
+	// PutSecret creates or replaces a secret.
+	PutSecret(ctx context.Context, tenantID, name string, s seal.Sealed) (api.SecretMeta, error)
+	// Secret returns a secret.
+	Secret(ctx context.Context, tenantID, name string) (seal.Sealed, api.SecretMeta, error)
+	// DeleteSecret deletes a secret.
+	DeleteSecret(ctx context.Context, tenantID, name string) error
+	// Secrets lists the secrets of a tenant, by name.
+	Secrets(ctx context.Context, tenantID string) ([]api.SecretMeta, error)
+	// Record appends to the audit log.
+	Record(ctx context.Context, e api.Event) error
+	// AuditLog returns the latest limit events of a tenant, newest first.
+	AuditLog(ctx context.Context, tenantID string, limit int) ([]api.Event, error)
+}
+
+// Server is the HTTP handler of the secret store. It is safe for concurrent
+// use.
+type Server struct {
+	st       Store
+	ring     *seal.Keyring
+	maxValue int
+	log      *slog.Logger
+	now      func() time.Time
+	schema   *graphql.Schema
+}
+
+// An Option configures a Server.
+type Option func(*Server)
+
+// WithMaxValueSize sets the largest value accepted, in bytes of encoded
+// JSON (default [DefaultMaxValueSize]). The request body may hold 1 MiB
+// more than that.
+func WithMaxValueSize(n int) Option {
+	return func(s *Server) {
+		if n > 0 {
+			s.maxValue = n
+		}
+	}
+}
+
+// WithLogger sets where the server reports failures of the store (never a
+// value or key); by default it logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Server) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// New returns a server of the secrets in st, sealed under ring.
+func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
+	s := &Server{
+		st:       st,
+		ring:     ring,
+		maxValue: DefaultMaxValueSize,
+		log:      slog.New(slog.DiscardHandler),
+		now:      func() time.Time { return time.Now().UTC() },
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.schema = graphql.MustParseSchema(Schema, &resolver{s},
+		graphql.MaxDepth(8),
+		graphql.MaxQueryLength(16<<10),
+		graphql.MaxParallelism(4),
+		graphql.DisableIntrospection(),
+	)
+	return s
+}
+
+type ctxKey struct{}
+
+// ServeHTTP answers one GraphQL request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" && r.URL.Path != "/graphql" {
+		writeError(w, http.StatusNotFound, "no such path: the API is at / and /graphql", "NOT_FOUND")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: POST a GraphQL request", "METHOD_NOT_ALLOWED")
+		return
+	}
+	limit := int64(s.maxValue) + maxBodyOverhead
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "the request body is larger than the limit of "+sizeText(int(limit)), "PAYLOAD_TOO_LARGE")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "the request body could not be read", "BAD_REQUEST")
+		return
+	}
+
+	key, status, msg := s.authenticate(r)
+	if status != 0 {
+		code := "UNAUTHENTICATED"
+		if status == http.StatusInternalServerError {
+			code = "INTERNAL"
+		}
+		writeError(w, status, msg, code)
+		return
+	}
+
+	req, err := decodeRequest(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "BAD_REQUEST")
+		return
+	}
+	ctx := context.WithValue(r.Context(), ctxKey{}, key)
+	resp := s.schema.Exec(ctx, req.Query, req.OperationName, req.Variables)
+	if len(resp.Errors) > 0 {
+		quoted := stringsIn(req.Variables, nil)
+		for _, e := range resp.Errors {
+			sanitize(e, quoted)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(resp)
+}
+
+// authenticate returns the caller's key, or the HTTP status and message of
+// the refusal.
+func (s *Server) authenticate(r *http.Request) (api.KeyInfo, int, string) {
+	ctx := r.Context()
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		s.record(ctx, api.Event{Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied})
+		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: no API key: send \"Authorization: Bearer <api key>\""
+	}
+	key, err := s.st.Authenticate(ctx, token)
+	switch {
+	case errors.Is(err, api.ErrUnauthenticated):
+		s.record(ctx, api.Event{Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied})
+		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: the API key is unknown or revoked"
+	case err != nil:
+		s.log.ErrorContext(ctx, "secret server: authenticating an API key", "err", err)
+		return api.KeyInfo{}, http.StatusInternalServerError, "internal error: the request could not be authenticated; try again later"
+	}
+	if t := r.Header.Get("X-Prefect-Tenant-Id"); t != "" && t != key.TenantID {
+		s.record(ctx, api.Event{TenantID: key.TenantID, KeyID: key.ID, Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied})
+		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: the API key does not belong to the tenant named by X-Prefect-Tenant-Id"
+	}
+	return key, 0, ""
+}
+
+// record appends e to the audit log, reporting whether it could.
+func (s *Server) record(ctx context.Context, e api.Event) bool {
+	e.Time = s.now()
+	if err := s.st.Record(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "secret server: recording an audit event",
+			"tenant", e.TenantID, "operation", e.Operation, "secret", e.SecretName, "outcome", e.Outcome, "err", err)
+		return false
+	}
+	return true
+}
+
+// sanitize keeps the errors of the GraphQL library from quoting a value
+// the request held (its messages about variables end with "found <value>"
+// or start "could not unmarshal <value> (<type>) into"): it cuts those
+// parts, and masks what is left of the strings in quoted. The messages of
+// the resolvers are safe as they are.
+func sanitize(e *gqlerrors.QueryError, quoted []string) {
+	if e.ResolverError != nil {
+		return
+	}
+	msg, _, cut := strings.Cut(e.Message, "\n")
+	if rest, ok := strings.CutPrefix(e.Message, "could not unmarshal "); ok {
+		msg, cut = "could not unmarshal a variable's value (not shown)", true
+		if i := strings.LastIndex(rest, ") into "); i >= 0 {
+			msg += " into " + rest[i+len(") into "):]
+		}
+	}
+	if i := strings.Index(msg, " has invalid value "); i >= 0 {
+		msg, cut = msg[:i]+" has an invalid value (not shown)", true
+	}
+	if i := strings.Index(msg, ", found "); i >= 0 {
+		msg, cut = msg[:i], true
+	}
+	if cut {
+		msg = strings.TrimSuffix(msg, ".") + "."
+	}
+	for _, q := range quoted {
+		msg = strings.ReplaceAll(msg, q, "(not shown)")
+	}
+	e.Message = msg
+}
+
+// stringsIn appends the strings of v, a decoded JSON value, of 3 bytes or
+// more (shorter ones would mask words of the message).
+func stringsIn(v any, out []string) []string {
+	switch v := v.(type) {
+	case string:
+		if len(v) >= 3 {
+			out = append(out, v)
+		}
+	case map[string]any:
+		for _, x := range v {
+			out = stringsIn(x, out)
+		}
+	case []any:
+		for _, x := range v {
+			out = stringsIn(x, out)
+		}
+	}
+	return out
+}
+
+func writeError(w http.ResponseWriter, status int, msg, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}

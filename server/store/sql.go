@@ -1,0 +1,454 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prefect-go/prefect/internal/seal"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// KeyPrefix starts every API key, so that a leaked key is recognisable
+// (by secret scanners, say).
+const KeyPrefix = "pgo_"
+
+// SQL is a [Store] in an SQL database through database/sql. Its queries are
+// written for both SQLite and PostgreSQL; only SQLite is opened for now,
+// with [OpenSQLite].
+type SQL struct {
+	db *sql.DB
+}
+
+var _ Store = (*SQL)(nil)
+
+// OpenSQLite opens the SQLite database at path, creating it (mode 0600, in
+// a folder created 0700 if missing) and bringing its schema up to date. The
+// connections use WAL, a 5 s busy timeout, foreign keys, and take the write
+// lock when a transaction begins, so concurrent writers wait their turn
+// instead of failing with "database is locked".
+func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("store: SQLite database path %q: want a file path", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: creating the database folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: creating the database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("store: creating the database file: %w", err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	// Escape what would end the path early in a URI.
+	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite", "file:"+p+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	if err := migrate(ctx, db, false); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w (database %s)", err, path)
+	}
+	return &SQL{db: db}, nil
+}
+
+// SchemaVersion returns the schema version the database records, which is
+// [SchemaVersion] once opened.
+func (s *SQL) SchemaVersion(ctx context.Context) (int, error) {
+	return schemaVersion(ctx, s.db)
+}
+
+// Close closes the database.
+func (s *SQL) Close() error { return s.db.Close() }
+
+// now is the time rows record: UTC, in nanoseconds since 1970 (a BIGINT).
+func now() int64 { return time.Now().UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// inTx runs f in a transaction, committed if f returns nil.
+func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// isUnique reports whether err is a unique constraint violation, by
+// SQLite's message or PostgreSQL's SQLSTATE 23505.
+func isUnique(err error) bool {
+	if err == nil {
+		return false
+	}
+	m := err.Error()
+	return strings.Contains(m, "UNIQUE constraint failed") || strings.Contains(m, "23505")
+}
+
+func tenantExists(ctx context.Context, tx *sql.Tx, tenantID string) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants WHERE id = $1`, tenantID).Scan(&n)
+	return n > 0, err
+}
+
+func noTenant(tenantID string) error {
+	return fmt.Errorf("store: tenant %q: %w", tenantID, ErrNotFound)
+}
+
+// CreateTenant implements [Store].
+func (s *SQL) CreateTenant(ctx context.Context, name string) (Tenant, error) {
+	if name == "" {
+		return Tenant{}, errors.New("store: creating a tenant: empty name")
+	}
+	t := Tenant{ID: uuid.NewString(), Name: name}
+	created := now()
+	t.Created = fromNanos(created)
+	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants WHERE name = $1`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrExists
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, created) VALUES ($1, $2, $3)`, t.ID, name, created)
+		return err
+	})
+	if errors.Is(err, ErrExists) || isUnique(err) {
+		return Tenant{}, fmt.Errorf("store: tenant %q: %w", name, ErrExists)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("store: creating tenant %q: %w", name, err)
+	}
+	return t, nil
+}
+
+// Tenant implements [Store].
+func (s *SQL) Tenant(ctx context.Context, name string) (Tenant, error) {
+	t := Tenant{Name: name}
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, created FROM tenants WHERE name = $1`, name).Scan(&t.ID, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("store: tenant %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("store: reading tenant %q: %w", name, err)
+	}
+	t.Created = fromNanos(created)
+	return t, nil
+}
+
+func hashKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+// CreateAPIKey implements [Store].
+func (s *SQL) CreateAPIKey(ctx context.Context, tenantID, name string) (string, KeyInfo, error) {
+	if name == "" {
+		return "", KeyInfo{}, fmt.Errorf("store: creating an API key for tenant %q: empty name", tenantID)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", KeyInfo{}, fmt.Errorf("store: generating an API key: %w", err)
+	}
+	key := KeyPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	info := KeyInfo{ID: uuid.NewString(), TenantID: tenantID, Name: name}
+	created := now()
+	info.Created = fromNanos(created)
+	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+		ok, err := tenantExists(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return noTenant(tenantID)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1 AND name = $2`, tenantID, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrExists
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO api_keys (id, tenant_id, name, hash, created) VALUES ($1, $2, $3, $4, $5)`,
+			info.ID, tenantID, name, hashKey(key), created)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return "", KeyInfo{}, err
+	case errors.Is(err, ErrExists) || isUnique(err):
+		return "", KeyInfo{}, fmt.Errorf("store: API key %q of tenant %q: %w", name, tenantID, ErrExists)
+	case err != nil:
+		return "", KeyInfo{}, fmt.Errorf("store: creating API key %q of tenant %q: %w", name, tenantID, err)
+	}
+	return key, info, nil
+}
+
+// Authenticate implements [Store].
+func (s *SQL) Authenticate(ctx context.Context, key string) (KeyInfo, error) {
+	unauth := fmt.Errorf("store: %w", ErrUnauthenticated)
+	if key == "" {
+		return KeyInfo{}, unauth
+	}
+	h := hashKey(key)
+	var info KeyInfo
+	var stored []byte
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, tenant_id, name, hash, created FROM api_keys WHERE hash = $1`, h).
+		Scan(&info.ID, &info.TenantID, &info.Name, &stored, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return KeyInfo{}, unauth
+	}
+	if err != nil {
+		return KeyInfo{}, fmt.Errorf("store: authenticating: %w", err)
+	}
+	// The lookup found it by hash; compare again in constant time so the
+	// answer does not hang on the database's comparison alone.
+	if subtle.ConstantTimeCompare(stored, h) != 1 {
+		return KeyInfo{}, unauth
+	}
+	info.Created = fromNanos(created)
+	return info, nil
+}
+
+func secretErr(tenantID, name string, err error) error {
+	return fmt.Errorf("store: secret %q of tenant %q: %w", name, tenantID, err)
+}
+
+// PutSecret implements [Store].
+func (s *SQL) PutSecret(ctx context.Context, tenantID, name string, sl seal.Sealed) (SecretMeta, error) {
+	if name == "" {
+		return SecretMeta{}, fmt.Errorf("store: putting a secret of tenant %q: empty name", tenantID)
+	}
+	if sl.KeyID == "" || len(sl.WrappedKey) == 0 || len(sl.Nonce) == 0 || len(sl.Ciphertext) == 0 {
+		return SecretMeta{}, secretErr(tenantID, name, errors.New("incomplete sealed value (want KeyID, WrappedKey, Nonce and Ciphertext)"))
+	}
+	m := SecretMeta{Name: name}
+	t := now()
+	var created, updated int64
+	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+		ok, err := tenantExists(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return noTenant(tenantID)
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO secrets
+			(tenant_id, name, version, format, key_id, wrapped_key, nonce, ciphertext, created, updated)
+			VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (tenant_id, name) DO UPDATE SET
+				version = secrets.version + 1,
+				format = excluded.format,
+				key_id = excluded.key_id,
+				wrapped_key = excluded.wrapped_key,
+				nonce = excluded.nonce,
+				ciphertext = excluded.ciphertext,
+				updated = excluded.updated
+			RETURNING version, created, updated`,
+			tenantID, name, sl.Version, sl.KeyID, sl.WrappedKey, sl.Nonce, sl.Ciphertext, t, t).
+			Scan(&m.Version, &created, &updated)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return SecretMeta{}, err
+	}
+	if err != nil {
+		return SecretMeta{}, fmt.Errorf("store: putting secret %q of tenant %q: %w", name, tenantID, err)
+	}
+	m.Created, m.Updated = fromNanos(created), fromNanos(updated)
+	return m, nil
+}
+
+// Secret implements [Store].
+func (s *SQL) Secret(ctx context.Context, tenantID, name string) (seal.Sealed, SecretMeta, error) {
+	var sl seal.Sealed
+	m := SecretMeta{Name: name}
+	var created, updated int64
+	err := s.db.QueryRowContext(ctx, `SELECT version, format, key_id, wrapped_key, nonce, ciphertext, created, updated
+		FROM secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name).
+		Scan(&m.Version, &sl.Version, &sl.KeyID, &sl.WrappedKey, &sl.Nonce, &sl.Ciphertext, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return seal.Sealed{}, SecretMeta{}, secretErr(tenantID, name, ErrNotFound)
+	}
+	if err != nil {
+		return seal.Sealed{}, SecretMeta{}, fmt.Errorf("store: reading secret %q of tenant %q: %w", name, tenantID, err)
+	}
+	m.Created, m.Updated = fromNanos(created), fromNanos(updated)
+	return sl, m, nil
+}
+
+// DeleteSecret implements [Store].
+func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name)
+	if err != nil {
+		return fmt.Errorf("store: deleting secret %q of tenant %q: %w", name, tenantID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: deleting secret %q of tenant %q: %w", name, tenantID, err)
+	}
+	if n == 0 {
+		return secretErr(tenantID, name, ErrNotFound)
+	}
+	return nil
+}
+
+// Secrets implements [Store].
+func (s *SQL) Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, version, created, updated FROM secrets
+		WHERE tenant_id = $1 ORDER BY name`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("store: listing secrets of tenant %q: %w", tenantID, err)
+	}
+	defer rows.Close()
+	var out []SecretMeta
+	for rows.Next() {
+		var m SecretMeta
+		var created, updated int64
+		if err := rows.Scan(&m.Name, &m.Version, &created, &updated); err != nil {
+			return nil, fmt.Errorf("store: listing secrets of tenant %q: %w", tenantID, err)
+		}
+		m.Created, m.Updated = fromNanos(created), fromNanos(updated)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: listing secrets of tenant %q: %w", tenantID, err)
+	}
+	return out, nil
+}
+
+// SealedNotUnder implements [Store].
+func (s *SQL) SealedNotUnder(ctx context.Context, keyID string, limit int) ([]SealedRow, error) {
+	q := `SELECT tenant_id, name, format, key_id, wrapped_key, nonce, ciphertext FROM secrets
+		WHERE key_id <> $1 ORDER BY tenant_id, name`
+	args := []any{keyID}
+	if limit > 0 {
+		q += ` LIMIT $2`
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: listing secrets not under master key %q: %w", keyID, err)
+	}
+	defer rows.Close()
+	var out []SealedRow
+	for rows.Next() {
+		var r SealedRow
+		if err := rows.Scan(&r.TenantID, &r.Name, &r.Sealed.Version, &r.Sealed.KeyID, &r.Sealed.WrappedKey, &r.Sealed.Nonce, &r.Sealed.Ciphertext); err != nil {
+			return nil, fmt.Errorf("store: listing secrets not under master key %q: %w", keyID, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: listing secrets not under master key %q: %w", keyID, err)
+	}
+	return out, nil
+}
+
+// SwapSealed implements [Store].
+func (s *SQL) SwapSealed(ctx context.Context, row SealedRow, next seal.Sealed) error {
+	if next.KeyID == "" || len(next.WrappedKey) == 0 || len(next.Nonce) == 0 || len(next.Ciphertext) == 0 {
+		return secretErr(row.TenantID, row.Name, errors.New("incomplete sealed value (want KeyID, WrappedKey, Nonce and Ciphertext)"))
+	}
+	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE secrets
+			SET format = $1, key_id = $2, wrapped_key = $3, nonce = $4, ciphertext = $5
+			WHERE tenant_id = $6 AND name = $7 AND key_id = $8 AND wrapped_key = $9`,
+			next.Version, next.KeyID, next.WrappedKey, next.Nonce, next.Ciphertext,
+			row.TenantID, row.Name, row.Sealed.KeyID, row.Sealed.WrappedKey)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n > 0 {
+			return err
+		}
+		var c int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM secrets WHERE tenant_id = $1 AND name = $2`, row.TenantID, row.Name).Scan(&c); err != nil {
+			return err
+		}
+		if c == 0 {
+			return fmt.Errorf("%w: %w", ErrConflict, ErrNotFound)
+		}
+		return ErrConflict
+	})
+	if errors.Is(err, ErrConflict) {
+		return secretErr(row.TenantID, row.Name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("store: swapping the sealed value of secret %q of tenant %q: %w", row.Name, row.TenantID, err)
+	}
+	return nil
+}
+
+// Record implements [Store].
+func (s *SQL) Record(ctx context.Context, e Event) error {
+	if e.Operation == "" {
+		return errors.New("store: recording an audit event: empty operation")
+	}
+	t := e.Time.UnixNano()
+	if e.Time.IsZero() {
+		t = now()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit (at, tenant_id, key_id, operation, secret_name, outcome)
+		VALUES ($1, $2, $3, $4, $5, $6)`, t, e.TenantID, e.KeyID, e.Operation, e.SecretName, e.Outcome)
+	if err != nil {
+		return fmt.Errorf("store: recording audit event %q of tenant %q: %w", e.Operation, e.TenantID, err)
+	}
+	return nil
+}
+
+// AuditLog implements [Store].
+func (s *SQL) AuditLog(ctx context.Context, tenantID string, limit int) ([]Event, error) {
+	q := `SELECT at, tenant_id, key_id, operation, secret_name, outcome FROM audit
+		WHERE tenant_id = $1 ORDER BY at DESC, id DESC`
+	args := []any{tenantID}
+	if limit > 0 {
+		q += ` LIMIT $2`
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the audit log of tenant %q: %w", tenantID, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var t int64
+		if err := rows.Scan(&t, &e.TenantID, &e.KeyID, &e.Operation, &e.SecretName, &e.Outcome); err != nil {
+			return nil, fmt.Errorf("store: reading the audit log of tenant %q: %w", tenantID, err)
+		}
+		e.Time = fromNanos(t)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: reading the audit log of tenant %q: %w", tenantID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,134 @@
+// Package store keeps the secret store server's data: tenants, their API
+// keys, their sealed secrets and an audit log.
+//
+// The store never sees a secret's value. The server seals each value with
+// package seal before it calls [Store.PutSecret], and opens what
+// [Store.Secret] returns; the store keeps the [seal.Sealed] fields byte for
+// byte. Nor does it keep API keys: [Store.CreateAPIKey] hands the key out
+// once and stores only its SHA-256, which [Store.Authenticate] looks up.
+//
+// Every tenant's data is apart: each method that takes a tenant ID reads and
+// writes only that tenant's rows. A tenant ID comes from [Store.Tenant] or
+// [Store.Authenticate], never from a client.
+//
+//	st, err := store.OpenSQLite(ctx, "/var/lib/prefect/secrets.db")
+//	t, err := st.CreateTenant(ctx, "acme")
+//	key, info, err := st.CreateAPIKey(ctx, t.ID, "ci") // show key once
+//	s, err := seal.Seal(master, t.ID, "DB_PASSWORD", value)
+//	meta, err := st.PutSecret(ctx, t.ID, "DB_PASSWORD", s)
+//
+// Errors match [ErrNotFound], [ErrExists], [ErrUnauthenticated] and
+// [ErrConflict] with errors.Is. They name the tenant (by ID) and the secret
+// (by name), never an API key, a wrapped key or a ciphertext.
+//
+// A [Store] is safe for concurrent use.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/api"
+)
+
+// The errors and the KeyInfo, SecretMeta and Event types are those of
+// package api, which the server shares with its stores: a *SQL is a
+// server.Store, and errors.Is(err, store.ErrNotFound) and
+// errors.Is(err, api.ErrNotFound) agree.
+var (
+	// ErrNotFound is matched by the error for a tenant or secret that does
+	// not exist (for the tenant asked about).
+	ErrNotFound = api.ErrNotFound
+	// ErrExists is matched by the error for a tenant name, or an API key
+	// name within a tenant, that is taken.
+	ErrExists = api.ErrExists
+	// ErrUnauthenticated is matched by the error for an API key that is
+	// empty or unknown.
+	ErrUnauthenticated = api.ErrUnauthenticated
+	// ErrConflict is matched by the error of [Store.SwapSealed] when the row
+	// changed (or went) since it was read.
+	ErrConflict = api.ErrConflict
+)
+
+// A Tenant owns API keys and secrets. Its ID is what every other method
+// takes; its Name is what people type.
+type Tenant struct {
+	ID      string
+	Name    string
+	Created time.Time
+}
+
+// KeyInfo describes an API key, never the key itself:
+// ID, TenantID, Name, Created.
+type KeyInfo = api.KeyInfo
+
+// SecretMeta describes a secret, never its value. Version is 1 when the
+// secret is first put and grows by one with each later put; Created is the
+// time of the first put and Updated that of the last.
+type SecretMeta = api.SecretMeta
+
+// An Event is one line of the audit log. It never holds a value or a key:
+// KeyID is the ID of the API key that acted (KeyInfo.ID), Operation what it
+// did (an api.Op* constant), SecretName the secret's name if any, Outcome
+// how it went (an api.Outcome* constant). TenantID and KeyID are "" for a
+// key that was not recognised. The store does not interpret them.
+type Event = api.Event
+
+// A SealedRow is one secret's sealed value with its place, as
+// [Store.SealedNotUnder] reads it for key rotation.
+type SealedRow struct {
+	TenantID string
+	Name     string
+	Sealed   seal.Sealed
+}
+
+// Store is the storage the secret store server needs. [SQL] implements it.
+type Store interface {
+	// CreateTenant creates a tenant with a new ID. The error matches
+	// ErrExists when the name is taken.
+	CreateTenant(ctx context.Context, name string) (Tenant, error)
+	// Tenant returns the tenant with the given name, or ErrNotFound.
+	Tenant(ctx context.Context, name string) (Tenant, error)
+
+	// CreateAPIKey makes a new API key for the tenant: "pgo_" and 32 random
+	// bytes in unpadded base64url. The key is returned once and not stored,
+	// only its SHA-256. The error matches ErrNotFound for an unknown tenant
+	// and ErrExists when the tenant has a key of that name.
+	CreateAPIKey(ctx context.Context, tenantID, name string) (key string, info KeyInfo, err error)
+	// Authenticate returns the key's description, or an error matching
+	// ErrUnauthenticated for an empty or unknown key.
+	Authenticate(ctx context.Context, key string) (KeyInfo, error)
+
+	// PutSecret stores s as the tenant's secret name, creating it at
+	// version 1 or replacing it with the next version. The error matches
+	// ErrNotFound for an unknown tenant.
+	PutSecret(ctx context.Context, tenantID, name string, s seal.Sealed) (SecretMeta, error)
+	// Secret returns the tenant's secret name as stored, or ErrNotFound.
+	Secret(ctx context.Context, tenantID, name string) (seal.Sealed, SecretMeta, error)
+	// DeleteSecret deletes the tenant's secret name, or returns ErrNotFound.
+	DeleteSecret(ctx context.Context, tenantID, name string) error
+	// Secrets lists the tenant's secrets sorted by name (bytewise).
+	Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error)
+
+	// SealedNotUnder returns up to limit rows, of every tenant, whose
+	// KeyID is not keyID, sorted by tenant ID and name; limit <= 0 means
+	// all. A rotation reads a batch, rewraps each row and swaps it in with
+	// SwapSealed, until a batch comes back empty.
+	SealedNotUnder(ctx context.Context, keyID string, limit int) ([]SealedRow, error)
+	// SwapSealed replaces the row's sealed value with next, if the row
+	// still has the KeyID and WrappedKey it was read with; otherwise (a put
+	// or another rotation came first, or the secret was deleted) the error
+	// matches ErrConflict, and also ErrNotFound if the secret is gone. It
+	// changes neither the version nor the Updated time.
+	SwapSealed(ctx context.Context, row SealedRow, next seal.Sealed) error
+
+	// Record appends e to the audit log; a zero e.Time means now.
+	Record(ctx context.Context, e Event) error
+	// AuditLog returns the tenant's latest limit events, newest first;
+	// limit <= 0 means all.
+	AuditLog(ctx context.Context, tenantID string, limit int) ([]Event, error)
+
+	// Close closes the store.
+	Close() error
+}
