@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/store"
 	"github.com/prefect-go/prefect/task"
 	"github.com/prefect-go/prefect/tasks"
 )
@@ -87,5 +92,51 @@ func TestPrefectSecretFromServer(t *testing.T) {
 	fs2, _ := runner.Run(context.Background(), f2, hermetic(t, bad...))
 	if st := fs2.Of(s2); !st.IsFailed() || !strings.Contains(st.Message, "UNAUTHENTICATED") || strings.Contains(st.Message, "wrong") {
 		t.Errorf("wrong key: %v", st)
+	}
+}
+
+// A flow run's PrefectSecret resolves through the real secret server (its
+// GraphQL handler over an SQLite store), set through the Go client.
+func TestPrefectSecretThroughRealServer(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "server.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tenant, err := st.CreateTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := st.CreateAPIKey(ctx, tenant.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := seal.NewMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(st, seal.NewKeyring(mk)))
+	defer srv.Close()
+	c, err := client.New(srv.URL+"/graphql", client.WithAPIKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	if err := c.SetSecret(ctx, "MYSECRET", leak); err != nil {
+		t.Fatal(err)
+	}
+
+	f := flow.New("through-server")
+	s := flow.Add(f, tasks.PrefectSecret("MYSECRET"))
+	use := flow.Add(f, task.New("use", func(_ context.Context, in credsIn) (bool, error) { return in.Credentials == leak, nil }),
+		flow.Bind("credentials", s))
+	fs, err := runner.Run(ctx, f, hermetic(t, "PREFECT__BACKEND=cloud", "PREFECT__CLOUD__USE_LOCAL_SECRETS=false",
+		"PREFECT__CLOUD__API="+srv.URL+"/graphql", "PREFECT__CLOUD__API_KEY="+key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := runner.ResultOf(fs, use); !ok || !fs.IsSuccessful() {
+		t.Errorf("flow %v, use %v; want the server's secret to reach the task", fs.State, fs.Of(use))
 	}
 }
