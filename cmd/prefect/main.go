@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "prefect:", err)
-		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME")
+		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME\n       prefect secrets set NAME [--value V | --from-file PATH] [--json]|get NAME|list|delete NAME")
 		return 2
 	default:
 		fmt.Fprintln(stderr, "prefect:", err)
@@ -65,8 +65,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "secrets" {
+		return secretsCmd(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) < 2 || args[0] != "server" {
-		return usageError{"expected \"server\" and a subcommand"}
+		return usageError{"expected \"server\" or \"secrets\" and a subcommand"}
 	}
 	sub, rest := args[1], args[2:]
 	switch sub {
