@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -33,6 +34,80 @@ type requestError string
 func (e requestError) Error() string { return string(e) }
 
 var allowedFields = []string{"query", "variables", "operationName"}
+
+// Query shape limits. The API's queries are small (Prefect's are under 200
+// bytes and a dozen names); these bounds keep one request from making the
+// server decrypt a value hundreds of times (aliases) or spend minutes
+// validating (fragments), before the GraphQL library sees it.
+const (
+	maxQueryLength = 4 << 10
+	maxQueryNames  = 64
+)
+
+// checkQueryShape refuses fragments, more than one secret_value and more
+// than maxQueryNames names, looking at the query text outside its string
+// literals.
+func checkQueryShape(q string) error {
+	names, values := 0, 0
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == '"':
+			end := skipString(q, i)
+			i = end
+			continue
+		case c == '#':
+			for i < len(q) && q[i] != '\n' {
+				i++
+			}
+			continue
+		case c == '.' && strings.HasPrefix(q[i:], "..."):
+			return requestError("fragments (...) are not supported by this API")
+		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			j := i
+			for j < len(q) && (q[j] == '_' || q[j] >= 'a' && q[j] <= 'z' || q[j] >= 'A' && q[j] <= 'Z' || q[j] >= '0' && q[j] <= '9') {
+				j++
+			}
+			switch q[i:j] {
+			case "fragment":
+				return requestError("fragments are not supported by this API")
+			case "secret_value":
+				values++
+			}
+			names++
+			i = j
+			continue
+		}
+		i++
+	}
+	if values > 1 {
+		return requestError("a request may read one secret_value, not " + strconv.Itoa(values))
+	}
+	if names > maxQueryNames {
+		return requestError("the query has " + strconv.Itoa(names) + " names; at most " + strconv.Itoa(maxQueryNames) + " are allowed")
+	}
+	return nil
+}
+
+// skipString returns the index just past the string literal starting at
+// q[i] (a "..." string with escapes, or a """ block string).
+func skipString(q string, i int) int {
+	if strings.HasPrefix(q[i:], `"""`) {
+		if end := strings.Index(q[i+3:], `"""`); end >= 0 {
+			return i + 3 + end + 3
+		}
+		return len(q)
+	}
+	for j := i + 1; j < len(q); j++ {
+		switch q[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(q)
+}
 
 // decodeRequest decodes a request body: a JSON object with a string query,
 // an optional operationName and optional variables, which are an object,

@@ -106,7 +106,7 @@ func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 	}
 	s.schema = graphql.MustParseSchema(Schema, &resolver{s},
 		graphql.MaxDepth(8),
-		graphql.MaxQueryLength(16<<10),
+		graphql.MaxQueryLength(maxQueryLength),
 		graphql.MaxParallelism(4),
 		graphql.DisableIntrospection(),
 	)
@@ -150,6 +150,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	req, err := decodeRequest(body)
 	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "BAD_REQUEST")
+		return
+	}
+	if err := checkQueryShape(req.Query); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), "BAD_REQUEST")
 		return
 	}

@@ -145,7 +145,12 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: server.New(st, seal.NewKeyring(key)), ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts bound what a slow or idle client can hold on to.
+	srv := &http.Server{Handler: server.New(st, seal.NewKeyring(key)), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	if ip := net.ParseIP(*host); ip == nil || !ip.IsLoopback() {
+		logger.Warn("the server listens beyond loopback over plain HTTP: API keys and values cross the network in clear; put it behind TLS", "host", *host)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
