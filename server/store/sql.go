@@ -34,6 +34,20 @@ type SQL struct {
 
 var _ Store = (*SQL)(nil)
 
+// tighten removes group and other permissions from path.
+func tighten(path string, mode os.FileMode) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, mode); err != nil {
+			return fmt.Errorf("store: restricting %s to mode %v: %w", path, mode, err)
+		}
+	}
+	return nil
+}
+
 // OpenSQLite opens the SQLite database at path, creating it (mode 0600, in
 // a folder created 0700 if missing) and bringing its schema up to date. The
 // connections use WAL, a 5 s busy timeout, foreign keys, and take the write
@@ -52,6 +66,14 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("store: creating the database file: %w", err)
+	}
+	// An existing file or folder keeps whatever mode it had: tighten it, as
+	// it holds key hashes, secret names and the audit log.
+	if err := tighten(path, 0o600); err != nil {
+		return nil, err
+	}
+	if err := tighten(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")
