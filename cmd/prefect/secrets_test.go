@@ -1,82 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
-
-// startTestServer creates a tenant and an API key with bin, starts the
-// server on a loopback port and returns its URL and the key. The server is
-// stopped with SIGTERM when the test ends.
-func startTestServer(t *testing.T, bin string) (url, key string) {
-	t.Helper()
-	data := t.TempDir()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	cmd := func(args ...string) (string, string, error) {
-		c := exec.Command(bin, append(args, "--data-dir", data)...)
-		c.Env = env
-		var out, errOut bytes.Buffer
-		c.Stdout, c.Stderr = &out, &errOut
-		err := c.Run()
-		return out.String(), errOut.String(), err
-	}
-	if _, stderr, err := cmd("server", "create-tenant", "acme"); err != nil {
-		t.Fatalf("create-tenant: %v\n%s", err, stderr)
-	}
-	key, stderr, err := cmd("server", "create-api-key", "--tenant", "acme")
-	if err != nil {
-		t.Fatalf("create-api-key: %v\n%s", err, stderr)
-	}
-	key = strings.TrimSpace(key)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	srv := exec.CommandContext(ctx, bin, "server", "start", "--port", "0", "--data-dir", data)
-	srv.Env = env
-	srv.WaitDelay = 5 * time.Second
-	stderrPipe, err := srv.StderrPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		defer cancel()
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		if err := srv.Wait(); err != nil {
-			t.Errorf("the server did not stop cleanly: %v", err)
-		}
-	})
-	addr := regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
-	lines := bufio.NewScanner(stderrPipe)
-	for lines.Scan() {
-		if m := addr.FindStringSubmatch(lines.Text()); m != nil {
-			url = m[1]
-			break
-		}
-	}
-	if url == "" {
-		t.Fatal("the server never said where it listens")
-	}
-	go func() {
-		for lines.Scan() { // keep draining the log
-		}
-	}()
-	return url, key
-}
 
 type cliResult struct {
 	stdout, stderr string
@@ -90,7 +23,7 @@ func TestSecretsCLI(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	url, key := startTestServer(t, bin)
+	url, key, _ := startTestServer(t, bin)
 	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	envWith := func(api, apiKey string) []string {
 		return append(append([]string(nil), base...), "PREFECT__CLOUD__API="+api, "PREFECT__CLOUD__API_KEY="+apiKey)
