@@ -1510,23 +1510,39 @@ func (p *litParser) sequence(end byte) ([]*litNode, bool) {
 	if !p.open() {
 		return nil, false
 	}
-	elts := []*litNode{}
+	p.skipSpace()
+	if p.peek() == end {
+		p.close()
+		return []*litNode{}, true
+	}
+	first, ok := p.expr()
+	if !ok {
+		return nil, false
+	}
+	return p.elements(end, first)
+}
+
+// elements parses the rest of a comma-separated list whose first element
+// is already parsed, through its closing end; a trailing comma is allowed.
+func (p *litParser) elements(end byte, first *litNode) ([]*litNode, bool) {
+	elts := []*litNode{first}
 	for {
 		p.skipSpace()
-		if p.peek() == end {
+		switch p.peek() {
+		case end:
 			p.close()
 			return elts, true
-		}
-		n, ok := p.expr()
-		if !ok {
-			return nil, false
-		}
-		elts = append(elts, n)
-		p.skipSpace()
-		switch p.peek() {
 		case ',':
 			p.pos++
-		case end:
+			p.skipSpace()
+			if p.peek() == end {
+				continue
+			}
+			n, ok := p.expr()
+			if !ok {
+				return nil, false
+			}
+			elts = append(elts, n)
 		default:
 			return nil, false
 		}
@@ -1552,31 +1568,13 @@ func (p *litParser) paren() (*litNode, bool) {
 		p.close()
 		return first, true // parentheses make no node: "-(1)" is -1
 	case ',':
-	default:
-		return nil, false
-	}
-	elts := []*litNode{first}
-	for {
-		p.pos++ // the comma
-		p.skipSpace()
-		if p.peek() == ')' {
-			break
-		}
-		n, ok := p.expr()
+		elts, ok := p.elements(')', first)
 		if !ok {
 			return nil, false
 		}
-		elts = append(elts, n)
-		p.skipSpace()
-		if p.peek() == ')' {
-			break
-		}
-		if p.peek() != ',' {
-			return nil, false
-		}
+		return &litNode{kind: litTuple, elts: elts}, true
 	}
-	p.close()
-	return &litNode{kind: litTuple, elts: elts}, true
+	return nil, false
 }
 
 func (p *litParser) brace() (*litNode, bool) {
@@ -1595,28 +1593,11 @@ func (p *litParser) brace() (*litNode, bool) {
 	p.skipSpace()
 	if p.peek() != ':' {
 		// A set: {a, b, ...}
-		elts := []*litNode{first}
-		for {
-			switch p.peek() {
-			case '}':
-				p.close()
-				return &litNode{kind: litSet, elts: elts}, true
-			case ',':
-				p.pos++
-				p.skipSpace()
-				if p.peek() == '}' {
-					continue
-				}
-				n, ok := p.expr()
-				if !ok {
-					return nil, false
-				}
-				elts = append(elts, n)
-				p.skipSpace()
-			default:
-				return nil, false
-			}
+		elts, ok := p.elements('}', first)
+		if !ok {
+			return nil, false
 		}
+		return &litNode{kind: litSet, elts: elts}, true
 	}
 	d := &litNode{kind: litDict}
 	key := first

@@ -4,17 +4,23 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
 // A migration moves the schema from version-1 to version. Its statements
-// differ by dialect only in types (BLOB or BYTEA, how an identity column is
-// spelled); the queries in sql.go are the same for both.
+// are written once; the two dialects differ only in the types the tokens
+// stand for (see dialectTypes). The queries in sql.go are the same for both.
 type migration struct {
-	version  int
-	name     string
-	sqlite   []string
-	postgres []string // kept in step with sqlite; not run yet
+	version    int
+	name       string
+	statements []string
+}
+
+// dialectTypes replaces the tokens of migration statements, per dialect.
+var dialectTypes = map[bool]*strings.Replacer{
+	false: strings.NewReplacer("{blob}", "BLOB", "{identity}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+	true:  strings.NewReplacer("{blob}", "BYTEA", "{identity}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"), // PostgreSQL: not run yet
 }
 
 // migrations, in order. Never edit one that shipped: append another.
@@ -22,7 +28,7 @@ var migrations = []migration{
 	{
 		version: 1,
 		name:    "tenants, api keys, secrets, audit",
-		sqlite: []string{
+		statements: []string{
 			`CREATE TABLE tenants (
 				id      TEXT PRIMARY KEY,
 				name    TEXT NOT NULL UNIQUE,
@@ -32,7 +38,7 @@ var migrations = []migration{
 				id        TEXT PRIMARY KEY,
 				tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
 				name      TEXT NOT NULL,
-				hash      BLOB NOT NULL UNIQUE,
+				hash      {blob} NOT NULL UNIQUE,
 				created   BIGINT NOT NULL,
 				UNIQUE (tenant_id, name)
 			)`,
@@ -42,55 +48,16 @@ var migrations = []migration{
 				version     INTEGER NOT NULL,
 				format      INTEGER NOT NULL,
 				key_id      TEXT NOT NULL,
-				wrapped_key BLOB NOT NULL,
-				nonce       BLOB NOT NULL,
-				ciphertext  BLOB NOT NULL,
+				wrapped_key {blob} NOT NULL,
+				nonce       {blob} NOT NULL,
+				ciphertext  {blob} NOT NULL,
 				created     BIGINT NOT NULL,
 				updated     BIGINT NOT NULL,
 				PRIMARY KEY (tenant_id, name)
 			)`,
 			`CREATE INDEX secrets_key_id ON secrets (key_id)`,
 			`CREATE TABLE audit (
-				id          INTEGER PRIMARY KEY AUTOINCREMENT,
-				at          BIGINT NOT NULL,
-				tenant_id   TEXT NOT NULL,
-				key_id      TEXT NOT NULL,
-				operation   TEXT NOT NULL,
-				secret_name TEXT NOT NULL,
-				outcome     TEXT NOT NULL
-			)`,
-			`CREATE INDEX audit_tenant_time ON audit (tenant_id, at, id)`,
-		},
-		postgres: []string{
-			`CREATE TABLE tenants (
-				id      TEXT PRIMARY KEY,
-				name    TEXT NOT NULL UNIQUE,
-				created BIGINT NOT NULL
-			)`,
-			`CREATE TABLE api_keys (
-				id        TEXT PRIMARY KEY,
-				tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
-				name      TEXT NOT NULL,
-				hash      BYTEA NOT NULL UNIQUE,
-				created   BIGINT NOT NULL,
-				UNIQUE (tenant_id, name)
-			)`,
-			`CREATE TABLE secrets (
-				tenant_id   TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
-				name        TEXT NOT NULL,
-				version     INTEGER NOT NULL,
-				format      INTEGER NOT NULL,
-				key_id      TEXT NOT NULL,
-				wrapped_key BYTEA NOT NULL,
-				nonce       BYTEA NOT NULL,
-				ciphertext  BYTEA NOT NULL,
-				created     BIGINT NOT NULL,
-				updated     BIGINT NOT NULL,
-				PRIMARY KEY (tenant_id, name)
-			)`,
-			`CREATE INDEX secrets_key_id ON secrets (key_id)`,
-			`CREATE TABLE audit (
-				id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+				id          {identity},
 				at          BIGINT NOT NULL,
 				tenant_id   TEXT NOT NULL,
 				key_id      TEXT NOT NULL,
@@ -131,9 +98,9 @@ func migrate(ctx context.Context, db *sql.DB, postgres bool) error {
 		if m.version <= have {
 			continue
 		}
-		stmts := m.sqlite
-		if postgres {
-			stmts = m.postgres
+		stmts := make([]string, len(m.statements))
+		for i, st := range m.statements {
+			stmts[i] = dialectTypes[postgres].Replace(st)
 		}
 		if err := inTx(ctx, db, func(tx *sql.Tx) error {
 			var n int

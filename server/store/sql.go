@@ -342,26 +342,15 @@ func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
 
 // Secrets implements [Store].
 func (s *SQL) Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, version, created, updated FROM secrets
-		WHERE tenant_id = $1 ORDER BY name`, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("store: listing secrets of tenant %q: %w", tenantID, err)
-	}
-	defer rows.Close()
-	var out []SecretMeta
-	for rows.Next() {
-		var m SecretMeta
-		var created, updated int64
-		if err := rows.Scan(&m.Name, &m.Version, &created, &updated); err != nil {
-			return nil, fmt.Errorf("store: listing secrets of tenant %q: %w", tenantID, err)
-		}
-		m.Created, m.Updated = fromNanos(created), fromNanos(updated)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: listing secrets of tenant %q: %w", tenantID, err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, fmt.Sprintf("listing secrets of tenant %q", tenantID),
+		`SELECT name, version, created, updated FROM secrets WHERE tenant_id = $1 ORDER BY name`, []any{tenantID},
+		func(rows *sql.Rows) (SecretMeta, error) {
+			var m SecretMeta
+			var created, updated int64
+			err := rows.Scan(&m.Name, &m.Version, &created, &updated)
+			m.Created, m.Updated = fromNanos(created), fromNanos(updated)
+			return m, err
+		})
 }
 
 // SealedNotUnder implements [Store].
@@ -373,23 +362,12 @@ func (s *SQL) SealedNotUnder(ctx context.Context, keyID string, limit int) ([]Se
 		q += ` LIMIT $2`
 		args = append(args, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: listing secrets not under master key %q: %w", keyID, err)
-	}
-	defer rows.Close()
-	var out []SealedRow
-	for rows.Next() {
-		var r SealedRow
-		if err := rows.Scan(&r.TenantID, &r.Name, &r.Sealed.Version, &r.Sealed.KeyID, &r.Sealed.WrappedKey, &r.Sealed.Nonce, &r.Sealed.Ciphertext); err != nil {
-			return nil, fmt.Errorf("store: listing secrets not under master key %q: %w", keyID, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: listing secrets not under master key %q: %w", keyID, err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, fmt.Sprintf("listing secrets not under master key %q", keyID), q, args,
+		func(rows *sql.Rows) (SealedRow, error) {
+			var r SealedRow
+			err := rows.Scan(&r.TenantID, &r.Name, &r.Sealed.Version, &r.Sealed.KeyID, &r.Sealed.WrappedKey, &r.Sealed.Nonce, &r.Sealed.Ciphertext)
+			return r, err
+		})
 }
 
 // SwapSealed implements [Store].
@@ -454,23 +432,34 @@ func (s *SQL) AuditLog(ctx context.Context, tenantID string, limit int) ([]Event
 		q += ` LIMIT $2`
 		args = append(args, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	return queryAll(ctx, s.db, fmt.Sprintf("reading the audit log of tenant %q", tenantID), q, args,
+		func(rows *sql.Rows) (Event, error) {
+			var e Event
+			var t int64
+			err := rows.Scan(&t, &e.TenantID, &e.KeyID, &e.Operation, &e.SecretName, &e.Outcome)
+			e.Time = fromNanos(t)
+			return e, err
+		})
+}
+
+// queryAll runs a query and scans every row with scan; errors say what was
+// being done.
+func queryAll[T any](ctx context.Context, db *sql.DB, what, q string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: reading the audit log of tenant %q: %w", tenantID, err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []Event
+	var out []T
 	for rows.Next() {
-		var e Event
-		var t int64
-		if err := rows.Scan(&t, &e.TenantID, &e.KeyID, &e.Operation, &e.SecretName, &e.Outcome); err != nil {
-			return nil, fmt.Errorf("store: reading the audit log of tenant %q: %w", tenantID, err)
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
-		e.Time = fromNanos(t)
-		out = append(out, e)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: reading the audit log of tenant %q: %w", tenantID, err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
 }
