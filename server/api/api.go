@@ -26,45 +26,45 @@ var (
 
 // KeyInfo describes an API key, never the key itself.
 type KeyInfo struct {
-	ID       string // identifies the key; not secret
-	TenantID string // the tenant whose secrets the key opens
-	Name     string // a label for people
-	Created  time.Time
+	ID       string    // identifies the key; not secret
+	TenantID string    // the tenant whose secrets the key opens
+	Name     string    // a label for people
+	Created  time.Time // when the key was made
 }
 
 // SecretMeta describes a secret, never its value.
 type SecretMeta struct {
-	Name    string
-	Version int // 1 when created, +1 on every set
-	Created time.Time
-	Updated time.Time
+	Name    string    // the secret's name
+	Version int       // 1 when created, +1 on every set
+	Created time.Time // when the secret was first set
+	Updated time.Time // when it was last set
 }
 
 // Event is one entry of the audit log. It never holds a value.
 type Event struct {
-	Time       time.Time
-	TenantID   string // "" when the key was not recognised
-	KeyID      string // "" when the key was not recognised
-	Operation  string // an Op* constant
-	SecretName string // "" for operations on no one secret
-	Outcome    string // an Outcome* constant
+	Time       time.Time // when it happened
+	TenantID   string    // "" when the key was not recognised
+	KeyID      string    // "" when the key was not recognised
+	Operation  string    // an Op* constant
+	SecretName string    // "" for operations on no one secret
+	Outcome    string    // an Outcome* constant
 }
 
 // Operations recorded in Event.Operation.
 const (
-	OpAuthenticate = "authenticate"
-	OpSetSecret    = "set_secret"
-	OpSecretValue  = "secret_value"
-	OpDeleteSecret = "delete_secret"
-	OpSecretNames  = "secret_names"
-	OpSecretMeta   = "secret_metadata"
+	OpAuthenticate = "authenticate"    // a key was checked
+	OpSetSecret    = "set_secret"      // set_secret
+	OpSecretValue  = "secret_value"    // secret_value (a read)
+	OpDeleteSecret = "delete_secret"   // delete_secret
+	OpSecretNames  = "secret_names"    // secret_names
+	OpSecretMeta   = "secret_metadata" // secret_metadata
 )
 
 // Outcomes recorded in Event.Outcome.
 const (
-	OutcomeOK       = "ok"
-	OutcomeNotFound = "not_found"
-	OutcomeDenied   = "denied"
-	OutcomeInvalid  = "invalid"
-	OutcomeError    = "error"
+	OutcomeOK       = "ok"        // it worked
+	OutcomeNotFound = "not_found" // no such secret
+	OutcomeDenied   = "denied"    // the key was refused
+	OutcomeInvalid  = "invalid"   // the input was refused
+	OutcomeError    = "error"     // the server failed
 )

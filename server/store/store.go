@@ -54,9 +54,9 @@ var (
 // A Tenant owns API keys and secrets. Its ID is what every other method
 // takes; its Name is what people type.
 type Tenant struct {
-	ID      string
-	Name    string
-	Created time.Time
+	ID      string    // a UUID, used by every other method
+	Name    string    // unique, as people type it
+	Created time.Time // when it was made
 }
 
 // KeyInfo describes an API key, never the key itself:
@@ -78,9 +78,9 @@ type Event = api.Event
 // A SealedRow is one secret's sealed value with its place, as
 // [Store.SealedNotUnder] reads it for key rotation.
 type SealedRow struct {
-	TenantID string
-	Name     string
-	Sealed   seal.Sealed
+	TenantID string      // the secret's tenant
+	Name     string      // the secret's name
+	Sealed   seal.Sealed // its sealed value as stored
 }
 
 // Store is the storage the secret store server needs. [SQL] implements it.
