@@ -174,6 +174,7 @@ type Resolver struct {
 	cfg       *config.Config
 	cfgErr    error
 	cfgOnce   sync.Once
+	local     map[string]any // the configuration's [context.secrets], copied once
 	run       map[string]any
 	backend   Source
 	factory   func(*config.Config) (Source, error)
@@ -235,6 +236,9 @@ func (r *Resolver) config() (*config.Config, error) {
 	r.cfgOnce.Do(func() {
 		if r.cfg == nil {
 			r.cfg, r.cfgErr = config.Load()
+		}
+		if r.cfgErr == nil {
+			r.local = r.cfg.Secrets() // a copy; take it once, not per lookup
 		}
 	})
 	return r.cfg, r.cfgErr
@@ -344,7 +348,7 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 	if err != nil {
 		return Value{}, fmt.Errorf("secret %q: %w", name, err)
 	}
-	if v, ok := cfg.Secrets()[name]; ok {
+	if v, ok := r.local[name]; ok {
 		return r.decoded(v), nil
 	}
 	file := "config file " + cfg.UserConfigPath() + " [context.secrets]"
@@ -409,7 +413,7 @@ func (r *Resolver) Exists(ctx context.Context, name string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, ok := cfg.Secrets()[name]; ok {
+	if _, ok := r.local[name]; ok {
 		return true, nil
 	}
 	if !usesServer(cfg) {
