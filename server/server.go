@@ -108,7 +108,7 @@ func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 		graphql.MaxDepth(8),
 		graphql.MaxQueryLength(maxQueryLength),
 		graphql.MaxParallelism(4),
-		graphql.DisableIntrospection(),
+		graphql.RestrictIntrospection(func(context.Context) bool { return false }),
 	)
 	return s
 }

@@ -19,7 +19,7 @@ import (
 type mixedIn struct {
 	A      int    `prefect:"a"`
 	Hidden string `prefect:"-"`
-	hidden int
+	hidden int    //nolint:unused // only its presence matters: unexported fields are not inputs
 	B      string // no tag: the field name
 	C      []int  `prefect:"c,optional"`
 	D      any    `prefect:",optional"` // empty name: the field name, still optional
