@@ -507,3 +507,12 @@ func TestStoreErrorsAreGeneric(t *testing.T) {
 		}
 	}
 }
+
+// Introspection is off: the schema is not for callers to explore.
+func TestNoIntrospection(t *testing.T) {
+	f := start(t)
+	_, out := f.gql(t, keyA, `query { __schema { types { name } } }`, nil, true)
+	if schema := string(out.Data["__schema"]); schema != "" && schema != "null" {
+		t.Errorf("introspection answered: data %s, errors %q", out.Data["__schema"], out.messages())
+	}
+}
