@@ -20,7 +20,7 @@ type migration struct {
 // dialectTypes replaces the tokens of migration statements, per dialect.
 var dialectTypes = map[bool]*strings.Replacer{
 	false: strings.NewReplacer("{blob}", "BLOB", "{identity}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-	true:  strings.NewReplacer("{blob}", "BYTEA", "{identity}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"), // PostgreSQL: not run yet
+	true:  strings.NewReplacer("{blob}", "BYTEA", "{identity}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
 }
 
 // migrations, in order. Never edit one that shipped: append another.
@@ -79,15 +79,34 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	applied BIGINT NOT NULL
 )`
 
+// migrationLock is the PostgreSQL advisory lock key that serialises
+// migrations between processes ("prefect-go schema" as 8 bytes).
+const migrationLock = 0x7072656663746773
+
 // migrate brings the schema up to SchemaVersion, one transaction per
-// migration, each recorded in schema_migrations. Run by two processes at
-// once, the second finds the migration done inside its own (write-locked)
-// transaction and skips it. A database newer than this program is refused.
+// migration, each recorded in schema_migrations. Two processes migrating at
+// once take turns: SQLite transactions take the write lock when they begin
+// (the connection's _txlock), PostgreSQL ones an advisory lock first. The
+// second finds the migration done inside its own transaction and skips it.
+// A database newer than this program is refused.
 func migrate(ctx context.Context, db *sql.DB, postgres bool) error {
-	if _, err := db.ExecContext(ctx, createMigrationsTable); err != nil {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: connecting to migrate the schema: %w", err)
+	}
+	defer conn.Close()
+	if postgres {
+		// Session-level: held across the CREATE TABLE IF NOT EXISTS below,
+		// which PostgreSQL does not make safe against a concurrent twin.
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+			return fmt.Errorf("store: locking the schema for migration: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	}
+	if _, err := conn.ExecContext(ctx, createMigrationsTable); err != nil {
 		return fmt.Errorf("store: creating schema_migrations: %w", err)
 	}
-	have, err := schemaVersion(ctx, db)
+	have, err := schemaVersion(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -98,34 +117,44 @@ func migrate(ctx context.Context, db *sql.DB, postgres bool) error {
 		if m.version <= have {
 			continue
 		}
-		stmts := make([]string, len(m.statements))
-		for i, st := range m.statements {
-			stmts[i] = dialectTypes[postgres].Replace(st)
-		}
-		if err := inTx(ctx, db, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil // another process got here first
-			}
-			for _, s := range stmts {
-				if _, err := tx.ExecContext(ctx, s); err != nil {
-					return err
-				}
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)`,
-				m.version, m.name, time.Now().UnixNano())
-			return err
-		}); err != nil {
+		if err := applyMigration(ctx, conn, m, postgres); err != nil {
 			return fmt.Errorf("store: migrating the schema to version %d (%s): %w", m.version, m.name, err)
 		}
 	}
 	return nil
 }
 
-func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+func applyMigration(ctx context.Context, conn *sql.Conn, m migration, postgres bool) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // a no-op after Commit
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil // another process got here first
+	}
+	for _, st := range m.statements {
+		if _, err := tx.ExecContext(ctx, dialectTypes[postgres].Replace(st)); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)`,
+		m.version, m.name, time.Now().UnixNano()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// querier is what schemaVersion needs of a *sql.DB or *sql.Conn.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func schemaVersion(ctx context.Context, db querier) (int, error) {
 	var v sql.NullInt64
 	if err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("store: reading the schema version: %w", err)

@@ -9,13 +9,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prefect-go/prefect/internal/seal"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -25,11 +28,12 @@ import (
 // (by secret scanners, say).
 const KeyPrefix = "pgo_"
 
-// SQL is a [Store] in an SQL database through database/sql. Its queries are
-// written for both SQLite and PostgreSQL; only SQLite is opened for now,
-// with [OpenSQLite].
+// SQL is a [Store] in an SQL database through database/sql: SQLite, opened
+// with [OpenSQLite], or PostgreSQL, opened with [OpenPostgres]. [Open]
+// chooses by the form of its argument. The queries are the same for both.
 type SQL struct {
-	db *sql.DB
+	db       *sql.DB
+	postgres bool
 }
 
 var _ Store = (*SQL)(nil)
@@ -75,7 +79,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	if err := tighten(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	q := url.Values{}
+	q := neturl.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
@@ -91,6 +95,68 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		return nil, fmt.Errorf("%w (database %s)", err, path)
 	}
 	return &SQL{db: db}, nil
+}
+
+// Open opens the store at target: PostgreSQL for a URL starting
+// "postgres://" or "postgresql://" (see [OpenPostgres]), else the SQLite
+// database file at that path (see [OpenSQLite]).
+func Open(ctx context.Context, target string) (*SQL, error) {
+	if IsPostgresURL(target) {
+		return OpenPostgres(ctx, target)
+	}
+	return OpenSQLite(ctx, target)
+}
+
+// IsPostgresURL reports whether target is a PostgreSQL URL, as [Open]
+// decides.
+func IsPostgresURL(target string) bool {
+	return strings.HasPrefix(target, "postgres://") || strings.HasPrefix(target, "postgresql://")
+}
+
+// OpenPostgres opens the PostgreSQL database at url (a libpq URL such as
+// postgres://user:pass@host:5432/db?sslmode=verify-full; see
+// https://www.postgresql.org/docs/current/libpq-connect.html) and brings its
+// schema up to date. The tables go in the connection's schema (its
+// search_path, which the URL may set). Several servers may share one
+// database: migrations take an advisory lock, so only one process applies
+// each.
+//
+// Errors never hold the URL, which may hold a password; they name the host
+// and database.
+func OpenPostgres(ctx context.Context, url string) (*SQL, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx's parse errors may quote the URL, password and all.
+		return nil, errors.New("store: the PostgreSQL URL does not parse; want postgres://user:password@host:port/database?sslmode=...")
+	}
+	where := fmt.Sprintf("PostgreSQL database %q on %s:%d", cfg.Database, cfg.Host, cfg.Port)
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connecting to %s: %w", where, redactURL(err, url))
+	}
+	if err := migrate(ctx, db, true); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w (%s)", redactURL(err, url), where)
+	}
+	return &SQL{db: db, postgres: true}, nil
+}
+
+// redactURL returns err, or an error of the same text without the password
+// of url if the text holds it.
+func redactURL(err error, raw string) error {
+	u, perr := neturl.Parse(raw)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	pw, ok := u.User.Password()
+	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
 }
 
 // SchemaVersion returns the schema version the database records, which is
@@ -342,7 +408,7 @@ func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
 
 // Secrets implements [Store].
 func (s *SQL) Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error) {
-	return queryAll(ctx, s.db, fmt.Sprintf("listing secrets of tenant %q", tenantID),
+	list, err := queryAll(ctx, s.db, fmt.Sprintf("listing secrets of tenant %q", tenantID),
 		`SELECT name, version, created, updated FROM secrets WHERE tenant_id = $1 ORDER BY name`, []any{tenantID},
 		func(rows *sql.Rows) (SecretMeta, error) {
 			var m SecretMeta
@@ -351,6 +417,9 @@ func (s *SQL) Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error
 			m.Created, m.Updated = fromNanos(created), fromNanos(updated)
 			return m, err
 		})
+	// PostgreSQL sorts by the database's collation; the promise is bytewise.
+	slices.SortFunc(list, func(a, b SecretMeta) int { return strings.Compare(a.Name, b.Name) })
+	return list, err
 }
 
 // SealedNotUnder implements [Store].

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prefect-go/prefect/internal/pgtest"
 	"github.com/prefect-go/prefect/internal/seal"
 )
 
@@ -26,6 +27,30 @@ func openTest(t *testing.T) (*SQL, string) {
 	t.Cleanup(func() { s.Close() })
 	return s, path
 }
+
+// forEachDB runs test on a new SQLite store (path is its file) and on a
+// new PostgreSQL store (path is ""; see package pgtest).
+func forEachDB(t *testing.T, test func(t *testing.T, s *SQL, path string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		s, path := openTest(t)
+		test(t, s, path)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		s, err := OpenPostgres(context.Background(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		test(t, s, "")
+	})
+}
+
+func TestTenantsAndKeys(t *testing.T) { forEachDB(t, testTenantsAndKeys) }
+func TestSecretLifecycle(t *testing.T) { forEachDB(t, testSecretLifecycle) }
+func TestTenantIsolation(t *testing.T) { forEachDB(t, testTenantIsolation) }
+func TestRotation(t *testing.T) { forEachDB(t, testRotation) }
+func TestAuditLog(t *testing.T) { forEachDB(t, testAuditLog) }
+func TestConcurrentPuts(t *testing.T) { forEachDB(t, testConcurrentPuts) }
 
 func newKey(t *testing.T) seal.MasterKey {
 	t.Helper()
@@ -136,9 +161,8 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 }
 
-func TestTenantsAndKeys(t *testing.T) {
+func testTenantsAndKeys(t *testing.T, s *SQL, path string) {
 	ctx := context.Background()
-	s, path := openTest(t)
 
 	acme := mustTenant(t, s, "acme")
 	if acme.ID == "" || acme.Created.IsZero() {
@@ -196,6 +220,9 @@ func TestTenantsAndKeys(t *testing.T) {
 		}
 	}
 
+	if path == "" {
+		return // PostgreSQL: no file to scan
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -207,9 +234,8 @@ func TestTenantsAndKeys(t *testing.T) {
 	}
 }
 
-func TestSecretLifecycle(t *testing.T) {
+func testSecretLifecycle(t *testing.T, s *SQL, path string) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	k := newKey(t)
 	acme := mustTenant(t, s, "acme")
 
@@ -295,9 +321,8 @@ func TestSecretLifecycle(t *testing.T) {
 	}
 }
 
-func TestTenantIsolation(t *testing.T) {
+func testTenantIsolation(t *testing.T, s *SQL, path string) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	k := newKey(t)
 	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
 	sa := mustSeal(t, k, a.ID, "shared", "A's value")
@@ -339,9 +364,8 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-func TestRotation(t *testing.T) {
+func testRotation(t *testing.T, s *SQL, path string) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	oldK, newK := newKey(t), newKey(t)
 	ring := seal.NewKeyring(newK, oldK)
 	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
@@ -453,9 +477,8 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-func TestAuditLog(t *testing.T) {
+func testAuditLog(t *testing.T, s *SQL, path string) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	events := []Event{
 		{Time: t0.Add(2 * time.Second), TenantID: "a", KeyID: "k1", Operation: "put", SecretName: "X", Outcome: "ok"},
@@ -502,9 +525,8 @@ func TestAuditLog(t *testing.T) {
 	}
 }
 
-func TestConcurrentPuts(t *testing.T) {
+func testConcurrentPuts(t *testing.T, s *SQL, path string) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	k := newKey(t)
 	tn := mustTenant(t, s, "acme")
 	const workers, each = 16, 10

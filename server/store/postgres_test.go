@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prefect-go/prefect/internal/pgtest"
+)
+
+// Servers sharing one database may start at once: the advisory lock lets
+// exactly one of them apply each migration.
+func TestPostgresConcurrentMigrations(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	const servers = 6
+	stores := make([]*SQL, servers)
+	errs := make([]error, servers)
+	var wg sync.WaitGroup
+	for i := range servers {
+		wg.Go(func() { stores[i], errs[i] = Open(ctx, url) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("server %d: %v", i, err)
+		}
+		defer stores[i].Close()
+		if !stores[i].postgres {
+			t.Fatalf("Open(%q) did not open PostgreSQL", url)
+		}
+	}
+	var n int
+	if err := stores[0].db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(migrations) {
+		t.Errorf("%d rows in schema_migrations, want %d", n, len(migrations))
+	}
+	// What one replica writes, another reads.
+	tn := mustTenant(t, stores[0], "acme")
+	if got, err := stores[servers-1].Tenant(ctx, "acme"); err != nil || got.ID != tn.ID {
+		t.Errorf("second replica reads %+v, %v; want tenant %s", got, err, tn.ID)
+	}
+}
+
+// A URL's password never reaches an error.
+func TestPostgresErrorsHideThePassword(t *testing.T) {
+	ctx := context.Background()
+	const pw = "hunter2-CANARY"
+	for _, url := range []string{
+		"postgres://user:" + pw + "@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", // nothing listens on port 1
+		"postgres://user:" + pw + "@127.0.0.1:notaport/db",
+		"postgresql://user:" + pw + "@[::1/db",
+	} {
+		s, err := Open(ctx, url)
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open(%d-byte URL) succeeded", len(url))
+		}
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("error holds the password: %v", err)
+		}
+		if !strings.Contains(err.Error(), "PostgreSQL") {
+			t.Errorf("error does not say what failed: %v", err)
+		}
+	}
+}
+
+func TestIsPostgresURL(t *testing.T) {
+	for target, want := range map[string]bool{
+		"postgres://h/db":             true,
+		"postgresql://u@h:5432/db":    true,
+		"/var/lib/prefect/server.db":  false,
+		"postgres.db":                 false,
+		"./postgres://not-a-url-here": false,
+	} {
+		if got := IsPostgresURL(target); got != want {
+			t.Errorf("IsPostgresURL(%q) = %v, want %v", target, got, want)
+		}
+	}
+}
