@@ -19,10 +19,11 @@ func Example() {
 	defer os.RemoveAll(dir)
 
 	// The server loads its master key once, at start.
-	k, created, err := seal.LoadOrCreateKeyFile(filepath.Join(dir, "master.key"))
+	ring, created, err := seal.LoadOrCreateKeyFile(filepath.Join(dir, "master.key"))
 	if err != nil {
 		log.Fatal(err)
 	}
+	k := ring.Current()
 	fmt.Println("new key file:", created)
 
 	// Writing a secret: the row stores the five fields of s.

@@ -26,7 +26,8 @@ func TestKeyFileCreateAndReload(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state", "keys")
 	path := filepath.Join(dir, "master.key")
 
-	k, created, err := seal.LoadOrCreateKeyFile(path)
+	ring, created, err := seal.LoadOrCreateKeyFile(path)
+	k := ring.Current()
 	if err != nil || !created {
 		t.Fatalf("LoadOrCreateKeyFile = %v, created %v, %v; want a new key", k, created, err)
 	}
@@ -56,7 +57,8 @@ func TestKeyFileCreateAndReload(t *testing.T) {
 		t.Errorf("the folder holds %d entries, want only the key file (no temporary file left)", len(entries))
 	}
 
-	k2, created, err := seal.LoadOrCreateKeyFile(path)
+	r2, created, err := seal.LoadOrCreateKeyFile(path)
+	k2 := r2.Current()
 	if err != nil || created {
 		t.Fatalf("reload: created %v, %v", created, err)
 	}
@@ -85,7 +87,8 @@ func TestKeyFileModes(t *testing.T) {
 	} {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "sub", "master.key")
-			k, _, err := seal.LoadOrCreateKeyFile(path)
+			r, _, err := seal.LoadOrCreateKeyFile(path)
+			k := r.Current()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +97,7 @@ func TestKeyFileModes(t *testing.T) {
 			}
 			got, created, err := seal.LoadOrCreateKeyFile(path)
 			if !tc.refuse {
-				if err != nil || created || got.ID() != k.ID() {
+				if err != nil || created || got.Current().ID() != k.ID() {
 					t.Fatalf("mode %04o: created %v, %v", tc.mode, created, err)
 				}
 				return
@@ -141,7 +144,7 @@ func TestKeyFileContents(t *testing.T) {
 		{"only white space", " \n", false, "empty"},
 		{"short key", secretish + "\n", false, "31 bytes"},
 		{"not base64", "password=" + secretish, false, "base64"},
-		{"two keys", k.Encode() + "\n" + k.Encode() + "\n", false, "base64"},
+		{"a key and a bad one", k.Encode() + "\n" + k.Encode()[:20] + "\n", false, "key 2 of 2"},
 		{"too large", strings.Repeat(k.Encode()+"\n", 100), false, "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +154,7 @@ func TestKeyFileContents(t *testing.T) {
 			}
 			got, created, err := seal.LoadOrCreateKeyFile(path)
 			if tc.wantKey {
-				if err != nil || created || got.Encode() != k.Encode() {
+				if err != nil || created || got.Current().Encode() != k.Encode() {
 					t.Fatalf("created %v, %v; want the key written", created, err)
 				}
 				return
@@ -194,7 +197,7 @@ func TestKeyFileRace(t *testing.T) {
 		var (
 			wg      sync.WaitGroup
 			start   = make(chan struct{})
-			keys    [racers]seal.MasterKey
+			keys    [racers]*seal.Keyring
 			created [racers]bool
 			errs    [racers]error
 		)
@@ -211,8 +214,8 @@ func TestKeyFileRace(t *testing.T) {
 			if errs[i] != nil {
 				t.Fatalf("racer %d: %v", i, errs[i])
 			}
-			if keys[i].Encode() != keys[0].Encode() {
-				t.Fatalf("racer %d has key %s, racer 0 has %s", i, keys[i].ID(), keys[0].ID())
+			if keys[i].Current().Encode() != keys[0].Current().Encode() {
+				t.Fatalf("racer %d has key %s, racer 0 has %s", i, keys[i].Current().ID(), keys[0].Current().ID())
 			}
 			if created[i] {
 				creators++
@@ -221,7 +224,7 @@ func TestKeyFileRace(t *testing.T) {
 		if creators != 1 {
 			t.Fatalf("%d racers say they created the file, want 1", creators)
 		}
-		if k, _, err := seal.LoadOrCreateKeyFile(path); err != nil || k.Encode() != keys[0].Encode() {
+		if k, _, err := seal.LoadOrCreateKeyFile(path); err != nil || k.Current().Encode() != keys[0].Current().Encode() {
 			t.Fatalf("the file holds another key than the racers got (%v)", err)
 		}
 		if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
@@ -256,7 +259,7 @@ func TestKeyFromEnv(t *testing.T) {
 			}
 			got, ok, err := seal.KeyFromEnv(name)
 			if tc.says == "" {
-				if err != nil || ok != tc.wantOK || (ok && got.Encode() != k.Encode()) {
+				if err != nil || ok != tc.wantOK || (ok && got.Current().Encode() != k.Encode()) {
 					t.Fatalf("KeyFromEnv = %v, %v, %v; want ok %v", got, ok, err, tc.wantOK)
 				}
 				return
@@ -279,3 +282,65 @@ func TestKeyFromEnv(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// A rotation's key file lists the new key then the old; it is replaced
+// whole, keeps mode 0600, and reads back in order.
+func TestWriteKeyFileSeveralKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	old, _, err := seal.LoadOrCreateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := seal.NewMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.WriteKeyFile(path, next, old.Current()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := seal.LoadKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := r.Keys()
+	if len(keys) != 2 || keys[0].ID() != next.ID() || keys[1].ID() != old.Current().ID() || r.Current().ID() != next.ID() {
+		t.Fatalf("read back %v; want %s then %s", r, next.ID(), old.Current().ID())
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode after rewrite: %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	// What the old key sealed, the rotated keyring opens.
+	s, err := seal.Seal(old.Current(), "t", "n", []byte("v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.Open("t", "n", s); err != nil || string(v) != "v" {
+		t.Errorf("Open with the rotated keyring = %q, %v", v, err)
+	}
+	if err := seal.WriteKeyFile(path); err == nil {
+		t.Error("WriteKeyFile with no keys succeeded")
+	}
+	if err := seal.WriteKeyFile(path, seal.MasterKey{}); err == nil {
+		t.Error("WriteKeyFile with a zero key succeeded")
+	}
+	ents, _ := os.ReadDir(filepath.Dir(path))
+	if len(ents) != 1 {
+		t.Errorf("the folder holds %d entries, want the key file alone", len(ents))
+	}
+}
+
+func TestKeyFromEnvSeveralKeys(t *testing.T) {
+	a, _ := seal.NewMasterKey()
+	b, _ := seal.NewMasterKey()
+	for _, sep := range []string{",", " , ", "\n", " "} {
+		t.Setenv("SEAL_TEST_KEYS", a.Encode()+sep+b.Encode())
+		r, ok, err := seal.KeyFromEnv("SEAL_TEST_KEYS")
+		if err != nil || !ok || len(r.Keys()) != 2 || r.Current().ID() != a.ID() {
+			t.Errorf("separator %q: %v, %v, %v; want %s then %s", sep, r, ok, err, a.ID(), b.ID())
+		}
+	}
+	t.Setenv("SEAL_TEST_KEYS", a.Encode()+",nope")
+	if _, _, err := seal.KeyFromEnv("SEAL_TEST_KEYS"); err == nil || !strings.Contains(err.Error(), "key 2 of 2") || strings.Contains(err.Error(), a.Encode()) {
+		t.Errorf("a bad second key: %v; want an error naming key 2 and quoting nothing", err)
+	}
+}

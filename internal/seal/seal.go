@@ -500,6 +500,18 @@ func (r *Keyring) keyFor(tenant, name string, s Sealed) (MasterKey, error) {
 	return k, nil
 }
 
+// Keys returns the keys held, current first, as a key file lists them.
+func (r *Keyring) Keys() []MasterKey {
+	if r == nil {
+		return nil
+	}
+	out := make([]MasterKey, len(r.ids))
+	for i, id := range r.ids {
+		out[i] = r.byID[id]
+	}
+	return out
+}
+
 // String lists the IDs of the keys held, current first: never a key.
 func (r *Keyring) String() string {
 	if r == nil {

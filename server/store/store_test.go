@@ -601,3 +601,61 @@ func TestOpenTightensModes(t *testing.T) {
 		}
 	}
 }
+
+func TestRewrapAll(t *testing.T) { forEachDB(t, testRewrapAll) }
+
+func testRewrapAll(t *testing.T, s *SQL, _ string) {
+	ctx := context.Background()
+	oldKey, nextKey := newKey(t), newKey(t)
+	acme, globex := mustTenant(t, s, "acme"), mustTenant(t, s, "globex")
+	const n = rewrapBatch + 7 // more than one batch
+	for i := range n {
+		tn := acme
+		if i%2 == 1 {
+			tn = globex
+		}
+		name := fmt.Sprintf("S%04d", i)
+		if _, err := s.PutSecret(ctx, tn.ID, name, mustSeal(t, oldKey, tn.ID, name, "v"+name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ring := seal.NewKeyring(nextKey, oldKey)
+	done, err := RewrapAll(ctx, s, ring)
+	if err != nil || done != n {
+		t.Fatalf("RewrapAll = %d, %v; want %d", done, err, n)
+	}
+	if rest, err := s.SealedNotUnder(ctx, nextKey.ID(), 0); err != nil || len(rest) != 0 {
+		t.Fatalf("%d rows left under other keys (%v)", len(rest), err)
+	}
+	// Every value opens under the new key alone, unchanged, same version.
+	only := seal.NewKeyring(nextKey)
+	for i := range n {
+		tn := acme
+		if i%2 == 1 {
+			tn = globex
+		}
+		name := fmt.Sprintf("S%04d", i)
+		sl, m, err := s.Secret(ctx, tn.ID, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := only.Open(tn.ID, name, sl); err != nil || string(v) != "v"+name || m.Version != 1 {
+			t.Fatalf("%s: %q, version %d, %v", name, v, m.Version, err)
+		}
+	}
+	if done, err := RewrapAll(ctx, s, ring); err != nil || done != 0 {
+		t.Errorf("a second RewrapAll = %d, %v; want 0", done, err)
+	}
+	// A row under a key the ring lacks stops the rewrap with an error
+	// naming the key; nothing is lost.
+	stranger := newKey(t)
+	if _, err := s.PutSecret(ctx, acme.ID, "ODD", mustSeal(t, stranger, acme.ID, "ODD", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RewrapAll(ctx, s, ring); !errors.Is(err, seal.ErrUnknownKey) || !strings.Contains(err.Error(), stranger.ID()) {
+		t.Errorf("a row under an unknown key: %v; want ErrUnknownKey naming %s", err, stranger.ID())
+	}
+	if _, err := RewrapAll(ctx, s, seal.NewKeyring(seal.MasterKey{})); err == nil {
+		t.Error("RewrapAll with an empty keyring succeeded")
+	}
+}

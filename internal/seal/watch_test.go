@@ -1,0 +1,47 @@
+package seal_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prefect-go/prefect/internal/seal"
+)
+
+func TestKeyFileFollowsRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	f, created, err := seal.OpenKeyFile(path)
+	if err != nil || !created || f.Path() != path {
+		t.Fatalf("OpenKeyFile = %v, %v, %v", f, created, err)
+	}
+	first, err := f.Keyring(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ := seal.NewMasterKey()
+	if err := seal.WriteKeyFile(path, next, first.Current()); err != nil {
+		t.Fatal(err)
+	}
+	// Within the check interval, the keyring held is served as it is.
+	if r, err := f.Keyring(false); err != nil || r != first {
+		t.Errorf("Keyring(false) right after a change = %v, %v; want the cached %v", r, err, first)
+	}
+	// Asked to refresh, it reads the new file.
+	r, err := f.Keyring(true)
+	if err != nil || r.Current().ID() != next.ID() || len(r.Keys()) != 2 {
+		t.Fatalf("Keyring(true) = %v, %v; want %s first of two", r, err, next.ID())
+	}
+	// An unchanged file is not read again.
+	if again, err := f.Keyring(true); err != nil || again != r {
+		t.Errorf("Keyring(true) of an unchanged file = %v, %v; want the same keyring", again, err)
+	}
+	// A broken file keeps the last good keyring, with an error.
+	if err := os.WriteFile(path, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := f.Keyring(true)
+	if err == nil || bad != r || !strings.Contains(err.Error(), "still using") {
+		t.Errorf("Keyring(true) of a broken file = %v, %v; want the last good keyring and an error", bad, err)
+	}
+}
