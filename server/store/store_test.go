@@ -45,12 +45,12 @@ func forEachDB(t *testing.T, test func(t *testing.T, s *SQL, path string)) {
 	})
 }
 
-func TestTenantsAndKeys(t *testing.T) { forEachDB(t, testTenantsAndKeys) }
+func TestTenantsAndKeys(t *testing.T)  { forEachDB(t, testTenantsAndKeys) }
 func TestSecretLifecycle(t *testing.T) { forEachDB(t, testSecretLifecycle) }
 func TestTenantIsolation(t *testing.T) { forEachDB(t, testTenantIsolation) }
-func TestRotation(t *testing.T) { forEachDB(t, testRotation) }
-func TestAuditLog(t *testing.T) { forEachDB(t, testAuditLog) }
-func TestConcurrentPuts(t *testing.T) { forEachDB(t, testConcurrentPuts) }
+func TestRotation(t *testing.T)        { forEachDB(t, testRotation) }
+func TestAuditLog(t *testing.T)        { forEachDB(t, testAuditLog) }
+func TestConcurrentPuts(t *testing.T)  { forEachDB(t, testConcurrentPuts) }
 
 func newKey(t *testing.T) seal.MasterKey {
 	t.Helper()
