@@ -13,6 +13,10 @@
 // or refused key gets HTTP 401 and a GraphQL error whose message holds
 // UNAUTHENTICATED. The schema is [Schema].
 //
+// A GET of "/" is the Secrets web page of package [web], with which people
+// sign in with an API key and list, add, update and delete secrets (never
+// seeing a value); its files are under "/static/".
+//
 // Values are any JSON up to 256 KiB encoded ([WithMaxValueSize]). Only
 // secret_value ever returns one; no error, log line or audit event holds
 // one. Every set, read, delete and list, and every refused key, is recorded
@@ -35,6 +39,7 @@ import (
 
 	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/server/web"
 )
 
 // Store keeps API keys, sealed secrets and the audit log. Errors match
@@ -115,14 +120,23 @@ func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 
 type ctxKey struct{}
 
-// ServeHTTP answers one GraphQL request.
+// ServeHTTP answers one GraphQL request, or a GET or HEAD of the web page.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	page := r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/static/")
+	if page && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		web.Handler().ServeHTTP(w, r)
+		return
+	}
 	if r.URL.Path != "/" && r.URL.Path != "/graphql" {
 		writeError(w, http.StatusNotFound, "no such path: the API is at / and /graphql", "NOT_FOUND")
 		return
 	}
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
+		if r.URL.Path == "/" {
+			w.Header().Set("Allow", "GET, HEAD, POST")
+		} else {
+			w.Header().Set("Allow", http.MethodPost)
+		}
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: POST a GraphQL request", "METHOD_NOT_ALLOWED")
 		return
 	}

@@ -365,14 +365,22 @@ func TestUnknownBodyField(t *testing.T) {
 
 func TestMethodAndPath(t *testing.T) {
 	f := start(t)
-	for _, path := range []string{"/", "/graphql"} {
-		resp, err := f.srv.Client().Get(f.srv.URL + path)
+	// GET / is the web page (package web's tests); GET /graphql is not.
+	for _, tc := range []struct{ method, path, allow string }{
+		{http.MethodGet, "/graphql", "POST"},
+		{http.MethodPut, "/", "GET, HEAD, POST"},
+	} {
+		req, err := http.NewRequest(tc.method, f.srv.URL+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := f.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
-			t.Errorf("GET %s: HTTP %d, Allow %q", path, resp.StatusCode, resp.Header.Get("Allow"))
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: HTTP %d, Allow %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"))
 		}
 	}
 	if status, _, _ := f.post(t, keyA, "/other", `{"query": "query { secret_names }"}`); status != http.StatusNotFound {
