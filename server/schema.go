@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/server/api"
 )
 
@@ -70,6 +71,8 @@ type audit_event {
 	operation: String!
 	secret_name: String!
 	outcome: String!
+	"How many like attempts this event stands for: 1 but for refused unknown keys summed up."
+	count: Int!
 }
 `
 
@@ -196,7 +199,10 @@ func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successP
 		return nil, userError("the value of secret %q is %s as JSON, over the limit of %s", name, sizeText(len(value)), sizeText(r.s.maxValue))
 	}
 	k := caller(ctx)
-	sealed, err := r.s.ring.Seal(k.TenantID, name, value)
+	if err := r.roomFor(ctx, k.TenantID, name); err != nil {
+		return nil, err
+	}
+	sealed, err := r.s.keyring(ctx, false).Seal(k.TenantID, name, value)
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
 	}
@@ -205,6 +211,27 @@ func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successP
 	}
 	r.event(ctx, api.OpSetSecret, name, api.OutcomeOK)
 	return &successPayload{ok: true}, nil
+}
+
+// roomFor refuses a new secret when the tenant holds the most it may.
+// Replacing a secret needs no room; only a new name is counted.
+func (r *resolver) roomFor(ctx context.Context, tenantID, name string) error {
+	_, _, err := r.s.st.Secret(ctx, tenantID, name)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, api.ErrNotFound) {
+		return r.storeError(ctx, api.OpSetSecret, name, err)
+	}
+	metas, err := r.s.st.Secrets(ctx, tenantID)
+	if err != nil {
+		return r.storeError(ctx, api.OpSetSecret, name, err)
+	}
+	if len(metas) >= r.s.maxSecrets {
+		r.event(ctx, api.OpSetSecret, name, api.OutcomeInvalid)
+		return userError("secret %q not set: the tenant holds %d secrets, the most it may (delete some first)", name, len(metas))
+	}
+	return nil
 }
 
 type deleteSecretArgs struct {
@@ -234,7 +261,11 @@ func (r *resolver) SecretValue(ctx context.Context, args struct{ Name string }) 
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)
 	}
-	value, err := r.s.ring.Open(k.TenantID, args.Name, sealed)
+	value, err := r.s.keyring(ctx, false).Open(k.TenantID, args.Name, sealed)
+	if errors.Is(err, seal.ErrUnknownKey) {
+		// Sealed by a replica that already follows a rotated key file.
+		value, err = r.s.keyring(ctx, true).Open(k.TenantID, args.Name, sealed)
+	}
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)
 	}
@@ -323,6 +354,7 @@ func (e *auditEvent) APIKeyID() string   { return e.e.KeyID }
 func (e *auditEvent) Operation() string  { return e.e.Operation }
 func (e *auditEvent) SecretName() string { return e.e.SecretName }
 func (e *auditEvent) Outcome() string    { return e.e.Outcome }
+func (e *auditEvent) Count() int32       { return int32(max(e.e.Count, 1)) }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 

@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	graphql "github.com/graph-gophers/graphql-go"
@@ -67,10 +68,14 @@ type Store interface {
 type Server struct {
 	st       Store
 	ring     *seal.Keyring
+	keys     KeySource // nil: ring, always
 	maxValue int
-	log      *slog.Logger
-	now      func() time.Time
-	schema   *graphql.Schema
+	// maxSecrets bounds the secrets of one tenant.
+	maxSecrets int
+	unknown    unknownKeys
+	log        *slog.Logger
+	now        func() time.Time
+	schema     *graphql.Schema
 }
 
 // An Option configures a Server.
@@ -87,6 +92,52 @@ func WithMaxValueSize(n int) Option {
 	}
 }
 
+// WithMaxSecrets sets how many secrets a tenant may hold (default
+// [DefaultMaxSecrets]); n <= 0 leaves the default. Setting a new secret
+// beyond the limit is refused; replacing one is not. Concurrent first sets
+// may pass the limit by a few.
+func WithMaxSecrets(n int) Option {
+	return func(s *Server) {
+		if n > 0 {
+			s.maxSecrets = n
+		}
+	}
+}
+
+// A KeySource hands out the keyring to seal and open with, as it is now.
+// [seal.KeyFile] is one: it follows its file, so that a key rotation
+// (`prefect server rotate-key`) reaches a running server.
+type KeySource interface {
+	// Keyring returns the keyring to use. refresh is true when the server
+	// met a value sealed under a key the last keyring lacked: a source that
+	// can look again should do so now. An error comes with the keyring to
+	// use meanwhile, or nil if there is none.
+	Keyring(refresh bool) (*seal.Keyring, error)
+}
+
+// WithKeySource makes the server ask src for its keyring before each seal
+// and open, instead of using the keyring given to [New] (which src's first
+// answer replaces).
+func WithKeySource(src KeySource) Option {
+	return func(s *Server) { s.keys = src }
+}
+
+// keyring returns the keyring to use now, logging why it could not be
+// brought up to date if so.
+func (s *Server) keyring(ctx context.Context, refresh bool) *seal.Keyring {
+	if s.keys == nil {
+		return s.ring
+	}
+	r, err := s.keys.Keyring(refresh)
+	if err != nil {
+		s.log.ErrorContext(ctx, "secret server: reading the master keys", "err", err)
+	}
+	if r == nil {
+		return s.ring
+	}
+	return r
+}
+
 // WithLogger sets where the server reports failures of the store (never a
 // value or key); by default it logs nothing.
 func WithLogger(l *slog.Logger) Option {
@@ -100,11 +151,13 @@ func WithLogger(l *slog.Logger) Option {
 // New returns a server of the secrets in st, sealed under ring.
 func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 	s := &Server{
-		st:       st,
-		ring:     ring,
-		maxValue: DefaultMaxValueSize,
-		log:      slog.New(slog.DiscardHandler),
-		now:      func() time.Time { return time.Now().UTC() },
+		st:         st,
+		ring:       ring,
+		maxValue:   DefaultMaxValueSize,
+		maxSecrets: DefaultMaxSecrets,
+		unknown:    unknownKeys{every: time.Minute},
+		log:        slog.New(slog.DiscardHandler),
+		now:        func() time.Time { return time.Now().UTC() },
 	}
 	for _, o := range opts {
 		o(s)
@@ -140,6 +193,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: POST a GraphQL request", "METHOD_NOT_ALLOWED")
 		return
 	}
+	// The key is checked before the body is read: a caller without one
+	// costs no more than its headers.
+	key, status, msg := s.authenticate(r)
+	if status != 0 {
+		code := "UNAUTHENTICATED"
+		if status == http.StatusInternalServerError {
+			code = "INTERNAL"
+		}
+		writeError(w, status, msg, code)
+		return
+	}
+
 	limit := int64(s.maxValue) + maxBodyOverhead
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
@@ -149,16 +214,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeError(w, http.StatusBadRequest, "the request body could not be read", "BAD_REQUEST")
-		return
-	}
-
-	key, status, msg := s.authenticate(r)
-	if status != 0 {
-		code := "UNAUTHENTICATED"
-		if status == http.StatusInternalServerError {
-			code = "INTERNAL"
-		}
-		writeError(w, status, msg, code)
 		return
 	}
 
@@ -193,13 +248,13 @@ func (s *Server) authenticate(r *http.Request) (api.KeyInfo, int, string) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		s.record(ctx, api.Event{Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied})
+		s.recordUnknownKey(ctx)
 		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: no API key: send \"Authorization: Bearer <api key>\""
 	}
 	key, err := s.st.Authenticate(ctx, token)
 	switch {
 	case errors.Is(err, api.ErrUnauthenticated):
-		s.record(ctx, api.Event{Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied})
+		s.recordUnknownKey(ctx)
 		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: the API key is unknown or revoked"
 	case err != nil:
 		s.log.ErrorContext(ctx, "secret server: authenticating an API key", "err", err)
@@ -210,6 +265,66 @@ func (s *Server) authenticate(r *http.Request) (api.KeyInfo, int, string) {
 		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: the API key does not belong to the tenant named by X-Prefect-Tenant-Id"
 	}
 	return key, 0, ""
+}
+
+// UnknownKeyAuditRate is how many refused attempts without a known API key
+// the audit log records one by one each minute. The rest of the minute's
+// are summed up in one event (Count) when the minute ends, so that a flood
+// of bad keys cannot flood the database.
+const UnknownKeyAuditRate = 60
+
+// unknownKeys counts refused attempts without a known key, per minute.
+type unknownKeys struct {
+	every      time.Duration // the window: a minute, shorter in tests
+	mu         sync.Mutex
+	window     time.Time // start of the current minute's window
+	recorded   int       // events written one by one in the window
+	suppressed int       // attempts not written yet
+	last       time.Time // time of the last suppressed attempt
+	flushing   bool      // a timer will write the window's sum
+}
+
+// recordUnknownKey records a refused attempt without a known key, one by
+// one up to UnknownKeyAuditRate a minute, then summed up.
+func (s *Server) recordUnknownKey(ctx context.Context) {
+	u := &s.unknown
+	now := s.now()
+	u.mu.Lock()
+	if now.Sub(u.window) >= u.every {
+		u.window, u.recorded = now, 0
+	}
+	if u.recorded < UnknownKeyAuditRate {
+		u.recorded++
+		u.mu.Unlock()
+		s.record(ctx, api.Event{Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied})
+		return
+	}
+	u.suppressed++
+	u.last = now
+	start := !u.flushing
+	u.flushing = true
+	wait := u.window.Add(u.every).Sub(now)
+	u.mu.Unlock()
+	if start {
+		// The request's context ends with it: the sum is written apart.
+		time.AfterFunc(wait, s.flushUnknownKeys)
+	}
+}
+
+// flushUnknownKeys writes the sum of the attempts recordUnknownKey held back.
+func (s *Server) flushUnknownKeys() {
+	u := &s.unknown
+	u.mu.Lock()
+	n, last := u.suppressed, u.last
+	u.suppressed, u.flushing = 0, false
+	u.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	e := api.Event{Time: last, Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied, Count: n}
+	if err := s.st.Record(context.Background(), e); err != nil {
+		s.log.Error("secret server: recording the sum of refused unknown keys", "count", n, "err", err)
+	}
 }
 
 // record appends e to the audit log, reporting whether it could.
@@ -244,6 +359,17 @@ func sanitize(e *gqlerrors.QueryError, quoted []string) {
 	}
 	if i := strings.Index(msg, ", found "); i >= 0 {
 		msg, cut = msg[:i], true
+	}
+	// Literals written in the query itself: "String cannot represent a
+	// non string value: <literal>", "syntax error: unexpected <token>, ...".
+	if i := strings.Index(msg, " value: "); i >= 0 {
+		msg, cut = msg[:i]+" value (not shown)", true
+	}
+	if rest, ok := strings.CutPrefix(msg, "syntax error: unexpected "); ok {
+		msg, cut = "syntax error: unexpected token (not shown)", true
+		if _, expecting, ok := strings.Cut(rest, ", expecting "); ok {
+			msg += ", expecting " + expecting
+		}
 	}
 	if cut {
 		msg = strings.TrimSuffix(msg, ".") + "."

@@ -295,13 +295,19 @@ type serverProcess struct {
 	err    error         // Wait's, once exited is closed
 }
 
-// startServerOn starts the server on data and a loopback port, and returns
-// once it says where it listens. Unless the test kills or stops it first,
-// it is killed when the test ends.
-func startServerOn(t *testing.T, bin, data string, env []string) *serverProcess {
+// startServerOn starts the server on data and a loopback port, with extra
+// arguments if any, and returns once it says where it listens. Unless the
+// test kills or stops it first, it is killed when the test ends.
+func startServerOn(t *testing.T, bin, data string, env []string, extra ...string) *serverProcess {
+	t.Helper()
+	return launchServer(t, bin, env, append([]string{"--port", "0", "--data-dir", data}, extra...)...)
+}
+
+// launchServer runs "prefect server start" with args, as startServerOn.
+func launchServer(t *testing.T, bin string, env []string, args ...string) *serverProcess {
 	t.Helper()
 	p := &serverProcess{
-		cmd:    exec.Command(bin, "server", "start", "--port", "0", "--data-dir", data),
+		cmd:    exec.Command(bin, append([]string{"server", "start"}, args...)...),
 		log:    &announceWriter{re: regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`), found: make(chan string, 1)},
 		exited: make(chan struct{}),
 	}

@@ -484,8 +484,8 @@ func (s *SQL) Record(ctx context.Context, e Event) error {
 	if e.Time.IsZero() {
 		t = now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit (at, tenant_id, key_id, operation, secret_name, outcome)
-		VALUES ($1, $2, $3, $4, $5, $6)`, t, e.TenantID, e.KeyID, e.Operation, e.SecretName, e.Outcome)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit (at, tenant_id, key_id, operation, secret_name, outcome, count)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, t, e.TenantID, e.KeyID, e.Operation, e.SecretName, e.Outcome, max(e.Count, 1))
 	if err != nil {
 		return fmt.Errorf("store: recording audit event %q of tenant %q: %w", e.Operation, e.TenantID, err)
 	}
@@ -494,7 +494,7 @@ func (s *SQL) Record(ctx context.Context, e Event) error {
 
 // AuditLog implements [Store].
 func (s *SQL) AuditLog(ctx context.Context, tenantID string, limit int) ([]Event, error) {
-	q := `SELECT at, tenant_id, key_id, operation, secret_name, outcome FROM audit
+	q := `SELECT at, tenant_id, key_id, operation, secret_name, outcome, count FROM audit
 		WHERE tenant_id = $1 ORDER BY at DESC, id DESC`
 	args := []any{tenantID}
 	if limit > 0 {
@@ -505,7 +505,7 @@ func (s *SQL) AuditLog(ctx context.Context, tenantID string, limit int) ([]Event
 		func(rows *sql.Rows) (Event, error) {
 			var e Event
 			var t int64
-			err := rows.Scan(&t, &e.TenantID, &e.KeyID, &e.Operation, &e.SecretName, &e.Outcome)
+			err := rows.Scan(&t, &e.TenantID, &e.KeyID, &e.Operation, &e.SecretName, &e.Outcome, &e.Count)
 			e.Time = fromNanos(t)
 			return e, err
 		})
@@ -531,4 +531,17 @@ func queryAll[T any](ctx context.Context, db *sql.DB, what, q string, args []any
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
+}
+
+// KeyIDsNotIn returns the IDs of the master keys that seal some secret but
+// that ring does not hold, sorted: a server started with the wrong keys
+// cannot read those secrets.
+func (s *SQL) KeyIDsNotIn(ctx context.Context, ring *seal.Keyring) ([]string, error) {
+	ids, err := queryAll(ctx, s.db, "listing master keys in use", `SELECT DISTINCT key_id FROM secrets ORDER BY key_id`, nil,
+		func(rows *sql.Rows) (string, error) {
+			var id string
+			err := rows.Scan(&id)
+			return id, err
+		})
+	return slices.DeleteFunc(ids, func(id string) bool { _, ok := ring.Key(id); return ok }), err
 }

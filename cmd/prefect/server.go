@@ -1,0 +1,413 @@
+package main
+
+// prefect server: start the secret store server and manage its data.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/store"
+)
+
+// MasterKeyEnv names the variable that may hold the server's master keys.
+const MasterKeyEnv = "PREFECT_SERVER_MASTER_KEY"
+
+const serverSubcommands = "start, create-tenant, create-api-key, rotate-key, audit"
+
+func serverCmd(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
+	switch sub {
+	case "start":
+		return start(ctx, args, stderr)
+	case "create-tenant":
+		return createTenant(ctx, args, stdout)
+	case "create-api-key":
+		return createAPIKey(ctx, args, stdout, stderr)
+	case "rotate-key":
+		return rotateKey(ctx, args, stdout, stderr)
+	case "audit":
+		return audit(ctx, args, stdout)
+	}
+	return usageError{fmt.Sprintf("unknown subcommand %q; valid ones are %s", sub, serverSubcommands)}
+}
+
+// dataFlags are the flags of every server subcommand: where the data and
+// the master keys live. Their defaults come from the configuration.
+type dataFlags struct {
+	cfg         *config.Config
+	dataDir     *string
+	databaseURL *string
+	keyFile     *string
+}
+
+func newDataFlags(fs *flag.FlagSet) (*dataFlags, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, fmt.Errorf("loading the configuration: %w", err)
+	}
+	dir := cfg.String("server.data_dir")
+	if dir == "" {
+		home := cfg.String("home_dir")
+		if home == "" {
+			h, _ := os.UserHomeDir()
+			home = filepath.Join(h, ".prefect")
+		}
+		dir = filepath.Join(home, "server")
+	}
+	return &dataFlags{
+		cfg:         cfg,
+		dataDir:     fs.String("data-dir", dir, "folder of the SQLite database and the key file"),
+		databaseURL: fs.String("database-url", cfg.String("server.database_url"), "PostgreSQL URL (postgres://...) instead of SQLite"),
+		keyFile:     fs.String("master-key-file", cfg.String("server.master_key_file"), "the key file (default: master.key in the data folder)"),
+	}, nil
+}
+
+// open opens the store the flags name.
+func (f *dataFlags) open(ctx context.Context) (*store.SQL, error) {
+	if u := *f.databaseURL; u != "" {
+		if !store.IsPostgresURL(u) {
+			// Not quoted: it may hold a password.
+			return nil, usageError{"--database-url (or server.database_url) must start with postgres:// or postgresql://; leave it empty for SQLite in the data folder"}
+		}
+		return store.OpenPostgres(ctx, u)
+	}
+	return store.OpenSQLite(ctx, filepath.Join(*f.dataDir, "server.db"))
+}
+
+func (f *dataFlags) keyPath() string {
+	if *f.keyFile != "" {
+		return *f.keyFile
+	}
+	return filepath.Join(*f.dataDir, "master.key")
+}
+
+// where says where the data lives, for logs: never a database password.
+func (f *dataFlags) where() string {
+	if *f.databaseURL != "" {
+		return "PostgreSQL"
+	}
+	return *f.dataDir
+}
+
+func start(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+	df, err := newDataFlags(fs)
+	if err != nil {
+		return err
+	}
+	host := fs.String("host", df.cfg.String("server.host_ip"), "address to bind (server.host_ip)")
+	portDefault := 4200
+	if p := df.cfg.String("server.port"); p != "" {
+		if portDefault, err = strconv.Atoi(p); err != nil {
+			return fmt.Errorf("server.port in the configuration is %q, not a port number", p)
+		}
+	}
+	port := fs.Int("port", portDefault, "port to listen on (server.port)")
+	maxValue := fs.Int("max-value-size", server.DefaultMaxValueSize, "largest value accepted, in bytes of JSON")
+	maxSecrets := fs.Int("max-secrets", server.DefaultMaxSecrets, "most secrets a tenant may hold")
+	if rest, err := parse(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usageError{fmt.Sprintf("start takes no arguments, not %q", rest)}
+	}
+	if *maxValue < 1 || *maxSecrets < 1 {
+		return usageError{fmt.Sprintf("--max-value-size %d and --max-secrets %d must both be 1 or more", *maxValue, *maxSecrets)}
+	}
+	if *port < 0 || *port > 65535 {
+		return usageError{fmt.Sprintf("--port %d is not a port; use 0-65535", *port)}
+	}
+	if *host == "" {
+		*host = "127.0.0.1"
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	opts := []server.Option{server.WithLogger(logger), server.WithMaxValueSize(*maxValue), server.WithMaxSecrets(*maxSecrets)}
+	ring, fromEnv, err := seal.KeyFromEnv(MasterKeyEnv)
+	if err != nil {
+		return err
+	}
+	keySource := "$" + MasterKeyEnv
+	if !fromEnv {
+		kf, created, err := seal.OpenKeyFile(df.keyPath())
+		if err != nil {
+			return err
+		}
+		if created {
+			logger.Info("created a new master key file; back it up apart from the database", "path", kf.Path())
+		}
+		ring, _ = kf.Keyring(false)
+		opts = append(opts, server.WithKeySource(kf))
+		keySource = kf.Path()
+	}
+	st, err := df.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if missing, err := st.KeyIDsNotIn(ctx, ring); err != nil {
+		return err
+	} else if len(missing) > 0 {
+		logger.Error("the database holds secrets sealed under master keys this server lacks; they cannot be read: give every server the same keys", "missing_key_ids", strings.Join(missing, ","), "keys_from", keySource)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
+	if err != nil {
+		return err
+	}
+	// Timeouts bound what a slow or idle client can hold on to.
+	srv := &http.Server{Handler: server.New(st, ring, opts...), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if ip := net.ParseIP(*host); ip == nil || !ip.IsLoopback() {
+		logger.Warn("the server listens beyond loopback over plain HTTP: API keys and values cross the network in clear; put it behind TLS", "host", *host)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("secret server listening", "address", "http://"+ln.Addr().String(), "master_key_id", ring.Current().ID(),
+		"keys_from", keySource, "data", df.where())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down; finishing requests in flight")
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func createTenant(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("create-tenant", flag.ContinueOnError)
+	df, err := newDataFlags(fs)
+	if err != nil {
+		return err
+	}
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError{"create-tenant takes one tenant NAME"}
+	}
+	st, err := df.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	t, err := st.CreateTenant(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tenant %s created (id %s)\n", t.Name, t.ID)
+	return nil
+}
+
+func createAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("create-api-key", flag.ContinueOnError)
+	df, err := newDataFlags(fs)
+	if err != nil {
+		return err
+	}
+	tenant := fs.String("tenant", "", "tenant the key acts for (required)")
+	name := fs.String("name", "key-"+time.Now().UTC().Format("20060102T150405.000"), "a label for the key, unique in its tenant")
+	if rest, err := parse(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usageError{fmt.Sprintf("create-api-key takes no arguments, not %q", rest)}
+	}
+	if *tenant == "" {
+		return usageError{"create-api-key needs --tenant NAME"}
+	}
+	st, err := df.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	t, err := st.Tenant(ctx, *tenant)
+	if err != nil {
+		return fmt.Errorf("tenant %q: %w", *tenant, err)
+	}
+	key, info, err := st.CreateAPIKey(ctx, t.ID, *name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "API key %s created for tenant %s; it is shown once, here:\n", info.ID, t.Name)
+	fmt.Fprintln(stdout, key)
+	return nil
+}
+
+// rotateKey replaces the master key while servers keep serving. With a key
+// file: write the new key ahead of the old, give running servers time to
+// pick the file up (they look at most every seal.KeyCheckInterval), rewrap
+// every row, wait and rewrap again for writers that were late, then drop
+// the old keys. With $PREFECT_SERVER_MASTER_KEY, which this command cannot
+// change for the servers, the operator puts the new key first and restarts
+// them; this command then rewraps every row under it.
+func rotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rotate-key", flag.ContinueOnError)
+	df, err := newDataFlags(fs)
+	if err != nil {
+		return err
+	}
+	grace := fs.Duration("grace", 3*seal.KeyCheckInterval, "how long running servers get to pick up the rewritten key file")
+	if rest, err := parse(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usageError{fmt.Sprintf("rotate-key takes no arguments, not %q", rest)}
+	}
+	if *grace < seal.KeyCheckInterval {
+		return usageError{fmt.Sprintf("--grace %v is shorter than the %v within which servers notice a new key file", *grace, seal.KeyCheckInterval)}
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := df.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if ring, ok, err := seal.KeyFromEnv(MasterKeyEnv); err != nil {
+		return err
+	} else if ok {
+		if len(ring.Keys()) < 2 {
+			return fmt.Errorf("$%s holds one key, so there is nothing to rotate to. To rotate: make a new key (head -c 32 /dev/urandom | base64), set $%s to \"NEW,OLD\" for every server and restart them, run this command with the same variable to rewrap every secret under NEW, then set the variable to NEW alone and restart the servers", MasterKeyEnv, MasterKeyEnv)
+		}
+		n, err := store.RewrapAll(ctx, st, ring)
+		if err != nil {
+			return fmt.Errorf("rewrapped %d secrets, then: %w", n, err)
+		}
+		fmt.Fprintf(stdout, "rewrapped %d secrets under master key %s; none is left under the others: set $%s to the first key alone and restart the servers\n", n, ring.Current().ID(), MasterKeyEnv)
+		return nil
+	}
+
+	path := df.keyPath()
+	old, err := seal.LoadKeyFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: rotate-key needs the servers' key file (or $%s)", err, MasterKeyEnv)
+	}
+	next, err := seal.NewMasterKey()
+	if err != nil {
+		return err
+	}
+	ring := seal.NewKeyring(next, old.Keys()...)
+	if err := seal.WriteKeyFile(path, ring.Keys()...); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "new master key %s written to %s ahead of the old (%s); waiting %v for running servers to take it up\n", next.ID(), path, old, *grace)
+	unfinished := func(err error) error {
+		return fmt.Errorf("%w; the key file holds the new key and the old, so every secret stays readable: run rotate-key again to finish", err)
+	}
+	total := 0
+	for range 2 { // the second pass catches writes of servers that were late
+		if err := sleep(ctx, *grace); err != nil {
+			return unfinished(err)
+		}
+		n, err := store.RewrapAll(ctx, st, ring)
+		total += n
+		if err != nil {
+			return unfinished(err)
+		}
+	}
+	if err := seal.WriteKeyFile(path, next); err != nil {
+		return unfinished(err)
+	}
+	fmt.Fprintf(stdout, "rotated: %d secrets rewrapped under master key %s; the old keys (%s) are gone from %s\n", total, next.ID(), old, path)
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+}
+
+// audit prints a tenant's latest audit events, newest first.
+func audit(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	df, err := newDataFlags(fs)
+	if err != nil {
+		return err
+	}
+	tenant := fs.String("tenant", "", "the tenant whose log to show")
+	unknown := fs.Bool("unknown-keys", false, "show the attempts made with keys that were not recognised (they belong to no tenant)")
+	limit := fs.Int("limit", 100, "how many events to show, newest first; 0 for all")
+	asJSON := fs.Bool("json", false, "print JSON Lines instead of a table")
+	if rest, err := parse(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usageError{fmt.Sprintf("audit takes no arguments, not %q", rest)}
+	}
+	if (*tenant == "") == !*unknown {
+		return usageError{"audit needs --tenant NAME or --unknown-keys (one of the two)"}
+	}
+	if *limit < 0 {
+		return usageError{fmt.Sprintf("--limit %d: want 0 (all) or more", *limit)}
+	}
+	st, err := df.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tenantID := ""
+	if *tenant != "" {
+		t, err := st.Tenant(ctx, *tenant)
+		if err != nil {
+			return fmt.Errorf("tenant %q: %w", *tenant, err)
+		}
+		tenantID = t.ID
+	}
+	events, err := st.AuditLog(ctx, tenantID, *limit)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, e := range events {
+			enc.Encode(map[string]string{
+				"time": e.Time.Format(time.RFC3339Nano), "tenant_id": e.TenantID, "api_key_id": e.KeyID,
+				"operation": e.Operation, "secret_name": e.SecretName, "outcome": e.Outcome,
+			})
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tAPI KEY\tOPERATION\tSECRET\tOUTCOME")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, e := range events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), dash(e.KeyID), e.Operation, dash(e.SecretName), e.Outcome)
+	}
+	return tw.Flush()
+}
