@@ -16,6 +16,8 @@ const (
 	// DefaultMaxValueSize is the largest secret value accepted, as encoded
 	// JSON, unless WithMaxValueSize says otherwise.
 	DefaultMaxValueSize = 256 << 10
+	// DefaultMaxSecrets is how many secrets a tenant may hold.
+	DefaultMaxSecrets = 10000
 	// maxBodyOverhead is what a request may hold beside the value.
 	maxBodyOverhead = 1 << 20
 )

@@ -48,6 +48,10 @@ type Event struct {
 	Operation  string    // an Op* constant
 	SecretName string    // "" for operations on no one secret
 	Outcome    string    // an Outcome* constant
+	// Count is how many like attempts the event stands for: 1 (or 0, read
+	// as 1) but for refused unknown keys beyond the server's audit rate,
+	// which one event per minute sums up, its Time being the last one's.
+	Count int
 }
 
 // Operations recorded in Event.Operation.

@@ -68,6 +68,13 @@ var migrations = []migration{
 			`CREATE INDEX audit_tenant_time ON audit (tenant_id, at, id)`,
 		},
 	},
+	{
+		version: 2,
+		name:    "audit events count like attempts",
+		statements: []string{
+			`ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads.

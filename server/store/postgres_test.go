@@ -81,3 +81,41 @@ func TestIsPostgresURL(t *testing.T) {
 		}
 	}
 }
+
+// A database of an older schema is brought up to date on open, its rows
+// kept: here a version 1 audit log gains the count column, 1 for old rows.
+func TestUpgradeFromVersion1(t *testing.T) { forEachDB(t, testUpgradeFromVersion1) }
+
+func testUpgradeFromVersion1(t *testing.T, s *SQL, path string) {
+	ctx := context.Background()
+	// Rebuild the database at version 1 in place.
+	for _, stmt := range []string{`DROP TABLE audit`, `DROP TABLE secrets`, `DROP TABLE api_keys`, `DROP TABLE tenants`, `DELETE FROM schema_migrations`} {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMigration(ctx, conn, migrations[0], s.postgres); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO audit (at, tenant_id, key_id, operation, secret_name, outcome) VALUES (1, 'a', 'k', 'get', 'X', 'ok')`); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.SchemaVersion(ctx); v != 1 {
+		t.Fatalf("rebuilt at version %d, want 1", v)
+	}
+	if err := migrate(ctx, s.db, s.postgres); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.SchemaVersion(ctx); v != SchemaVersion {
+		t.Errorf("after migrating: version %d, want %d", v, SchemaVersion)
+	}
+	got, err := s.AuditLog(ctx, "a", 0)
+	if err != nil || len(got) != 1 || got[0].Count != 1 || got[0].SecretName != "X" {
+		t.Errorf("the version 1 row after migrating: %+v, %v", got, err)
+	}
+}

@@ -485,12 +485,14 @@ func testAuditLog(t *testing.T, s *SQL, path string) {
 		{Time: t0, TenantID: "a", KeyID: "k1", Operation: "get", SecretName: "X", Outcome: "not found"},
 		{Time: t0.Add(time.Second), TenantID: "b", KeyID: "k2", Operation: "list", Outcome: "ok"},
 		{Time: t0.Add(2 * time.Second), TenantID: "a", KeyID: "k2", Operation: "delete", SecretName: "X", Outcome: "ok"},
-		{Time: t0.Add(time.Second), TenantID: "a", KeyID: "k1", Operation: "list", Outcome: "ok"},
+		{Time: t0.Add(time.Second), TenantID: "a", KeyID: "k1", Operation: "list", Outcome: "ok", Count: 1},
+		{Time: t0.Add(time.Minute), Operation: "authenticate", Outcome: "denied", Count: 250},
 	}
-	for _, e := range events {
+	for i, e := range events {
 		if err := s.Record(ctx, e); err != nil {
 			t.Fatal(err)
 		}
+		events[i].Count = max(e.Count, 1) // a zero Count reads back as 1
 	}
 	if err := s.Record(ctx, Event{TenantID: "a"}); err == nil {
 		t.Error("event without an operation accepted")
@@ -504,6 +506,7 @@ func testAuditLog(t *testing.T, s *SQL, path string) {
 		{"a", 2, []Event{events[3], events[0]}},
 		{"b", 10, []Event{events[2]}},
 		{"c", 0, nil},
+		{"", 0, []Event{events[5]}}, // refused unknown keys, summed up
 	}
 	for _, tt := range tests {
 		got, err := s.AuditLog(ctx, tt.tenant, tt.limit)

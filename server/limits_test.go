@@ -1,0 +1,84 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/api"
+)
+
+func TestMaxSecretsPerTenant(t *testing.T) {
+	ctx := context.Background()
+	f := start(t, server.WithMaxSecrets(3))
+	a, b := newClient(t, f, keyA), newClient(t, f, keyB)
+	for i := range 3 {
+		if err := a.SetSecret(ctx, fmt.Sprintf("S%d", i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := a.SetSecret(ctx, "S3", "v")
+	if err == nil || !strings.Contains(err.Error(), "holds 3 secrets, the most it may") {
+		t.Fatalf("a fourth secret: %v; want a refusal naming the limit", err)
+	}
+	if err := a.SetSecret(ctx, "S0", "replaced"); err != nil {
+		t.Errorf("replacing a secret at the limit: %v", err)
+	}
+	if err := b.SetSecret(ctx, "OTHER", "v"); err != nil {
+		t.Errorf("another tenant is limited by the first's secrets: %v", err)
+	}
+	if err := a.DeleteSecret(ctx, "S1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetSecret(ctx, "S3", "v"); err != nil {
+		t.Errorf("after a delete, a new secret: %v", err)
+	}
+}
+
+// Refused unknown keys are audited one by one up to the rate, then summed
+// up in one event when the window ends: none goes unrecorded.
+func TestUnknownKeyAuditRate(t *testing.T) {
+	st := newMemStore()
+	srv := server.New(st, nil)
+	server.SetUnknownKeyWindow(srv, 300*time.Millisecond)
+	f := &fixture{st: st, srv: httptest.NewServer(srv)}
+	defer f.srv.Close()
+	const extra = 25
+	for i := range server.UnknownKeyAuditRate + extra {
+		key := "pgo_wrong"
+		if i%2 == 0 {
+			key = "" // no key at all counts too
+		}
+		if status, _, _ := f.post(t, key, "/graphql", `{"query":"{ secret_names }"}`); status != http.StatusUnauthorized {
+			t.Fatalf("HTTP %d, want 401", status)
+		}
+	}
+	count := func() (events, attempts int) {
+		for _, e := range st.Events() {
+			if e.Operation == api.OpAuthenticate && e.Outcome == api.OutcomeDenied && e.TenantID == "" {
+				events++
+				attempts += max(e.Count, 1)
+			}
+		}
+		return
+	}
+	if events, attempts := count(); events != server.UnknownKeyAuditRate || attempts != server.UnknownKeyAuditRate {
+		t.Fatalf("before the window ends: %d events for %d attempts; want %d one by one", events, attempts, server.UnknownKeyAuditRate)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		events, attempts := count()
+		if events == server.UnknownKeyAuditRate+1 && attempts == server.UnknownKeyAuditRate+extra {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the window: %d events for %d attempts; want one more event summing up %d", events, attempts, extra)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
