@@ -391,15 +391,15 @@ func audit(ctx context.Context, args []string, stdout io.Writer) error {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, e := range events {
-			enc.Encode(map[string]string{
+			enc.Encode(map[string]any{
 				"time": e.Time.Format(time.RFC3339Nano), "tenant_id": e.TenantID, "api_key_id": e.KeyID,
-				"operation": e.Operation, "secret_name": e.SecretName, "outcome": e.Outcome,
+				"operation": e.Operation, "secret_name": e.SecretName, "outcome": e.Outcome, "count": max(e.Count, 1),
 			})
 		}
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tAPI KEY\tOPERATION\tSECRET\tOUTCOME")
+	fmt.Fprintln(tw, "TIME\tAPI KEY\tOPERATION\tSECRET\tOUTCOME\tCOUNT")
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -407,7 +407,7 @@ func audit(ctx context.Context, args []string, stdout io.Writer) error {
 		return s
 	}
 	for _, e := range events {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), dash(e.KeyID), e.Operation, dash(e.SecretName), e.Outcome)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", e.Time.Format(time.RFC3339), dash(e.KeyID), e.Operation, dash(e.SecretName), e.Outcome, max(e.Count, 1))
 	}
 	return tw.Flush()
 }

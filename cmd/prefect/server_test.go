@@ -254,11 +254,11 @@ func TestAuditCommand(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("--limit 2 gave %d lines", len(lines))
 	}
-	var newest map[string]string
+	var newest map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &newest); err != nil {
 		t.Fatal(err)
 	}
-	if newest["operation"] != "delete_secret" || newest["secret_name"] != "DB" || newest["outcome"] != "ok" || newest["api_key_id"] == "" {
+	if newest["operation"] != "delete_secret" || newest["secret_name"] != "DB" || newest["outcome"] != "ok" || newest["api_key_id"] == "" || newest["count"] != 1.0 {
 		t.Errorf("newest event %v; want the delete of DB", newest)
 	}
 	denied := prefectCLI(t, bin, env, "server", "audit", "--unknown-keys", "--data-dir", data)
