@@ -82,3 +82,22 @@ func TestUnknownKeyAuditRate(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Close writes the held-back sum at once.
+func TestCloseFlushesUnknownKeySum(t *testing.T) {
+	st := newMemStore()
+	srv := server.New(st, nil) // the window is a minute: only Close can write the sum in time
+	f := &fixture{st: st, srv: httptest.NewServer(srv)}
+	for range server.UnknownKeyAuditRate + 3 {
+		f.post(t, "pgo_wrong", "/graphql", `{"query":"{ secret_names }"}`)
+	}
+	f.srv.Close()
+	srv.Close()
+	var sum int
+	for _, e := range st.Events() {
+		sum += max(e.Count, 1)
+	}
+	if sum != server.UnknownKeyAuditRate+3 {
+		t.Errorf("after Close, the log counts %d attempts; want %d", sum, server.UnknownKeyAuditRate+3)
+	}
+}

@@ -281,7 +281,8 @@ type unknownKeys struct {
 	recorded   int       // events written one by one in the window
 	suppressed int       // attempts not written yet
 	last       time.Time // time of the last suppressed attempt
-	flushing   bool      // a timer will write the window's sum
+	timer      *time.Timer // will write the window's sum; nil if none is due
+	closed     bool        // Close has run: write sums at once
 }
 
 // recordUnknownKey records a refused attempt without a known key, one by
@@ -301,14 +302,16 @@ func (s *Server) recordUnknownKey(ctx context.Context) {
 	}
 	u.suppressed++
 	u.last = now
-	start := !u.flushing
-	u.flushing = true
-	wait := u.window.Add(u.every).Sub(now)
-	u.mu.Unlock()
-	if start {
-		// The request's context ends with it: the sum is written apart.
-		time.AfterFunc(wait, s.flushUnknownKeys)
+	if u.closed {
+		u.mu.Unlock()
+		s.flushUnknownKeys()
+		return
 	}
+	if u.timer == nil {
+		// The request's context ends with it: the sum is written apart.
+		u.timer = time.AfterFunc(u.window.Add(u.every).Sub(now), s.flushUnknownKeys)
+	}
+	u.mu.Unlock()
 }
 
 // flushUnknownKeys writes the sum of the attempts recordUnknownKey held back.
@@ -316,7 +319,11 @@ func (s *Server) flushUnknownKeys() {
 	u := &s.unknown
 	u.mu.Lock()
 	n, last := u.suppressed, u.last
-	u.suppressed, u.flushing = 0, false
+	u.suppressed = 0
+	if u.timer != nil {
+		u.timer.Stop()
+		u.timer = nil
+	}
 	u.mu.Unlock()
 	if n == 0 {
 		return
@@ -325,6 +332,18 @@ func (s *Server) flushUnknownKeys() {
 	if err := s.st.Record(context.Background(), e); err != nil {
 		s.log.Error("secret server: recording the sum of refused unknown keys", "count", n, "err", err)
 	}
+}
+
+// Close writes to the audit log the sum of refused attempts it holds back
+// (see [UnknownKeyAuditRate]), at once rather than when their minute ends.
+// Call it when the server has stopped serving, before closing its store.
+// Requests that come after it are recorded at once too.
+func (s *Server) Close() error {
+	s.unknown.mu.Lock()
+	s.unknown.closed = true
+	s.unknown.mu.Unlock()
+	s.flushUnknownKeys()
+	return nil
 }
 
 // record appends e to the audit log, reporting whether it could.

@@ -170,7 +170,9 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	// Timeouts bound what a slow or idle client can hold on to.
-	srv := &http.Server{Handler: server.New(st, ring, opts...), ReadHeaderTimeout: 10 * time.Second,
+	handler := server.New(st, ring, opts...)
+	defer handler.Close() // before the store closes
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	if ip := net.ParseIP(*host); ip == nil || !ip.IsLoopback() {
