@@ -277,10 +277,10 @@ const UnknownKeyAuditRate = 60
 type unknownKeys struct {
 	every      time.Duration // the window: a minute, shorter in tests
 	mu         sync.Mutex
-	window     time.Time // start of the current minute's window
-	recorded   int       // events written one by one in the window
-	suppressed int       // attempts not written yet
-	last       time.Time // time of the last suppressed attempt
+	window     time.Time   // start of the current minute's window
+	recorded   int         // events written one by one in the window
+	suppressed int         // attempts not written yet
+	last       time.Time   // time of the last suppressed attempt
 	timer      *time.Timer // will write the window's sum; nil if none is due
 	closed     bool        // Close has run: write sums at once
 }
