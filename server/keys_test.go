@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,5 +82,51 @@ func TestAuthenticateBeforeReadingBody(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("an 8 MiB body without a key: HTTP %d, want 401", resp.StatusCode)
+	}
+}
+
+// While the key file has changed but does not load, the server seals
+// nothing (the file may have retired its key) and still opens what it can.
+func TestStaleKeyFileRefusesToSeal(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "server.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tn, _ := st.CreateTenant(ctx, "acme")
+	key, _, _ := st.CreateAPIKey(ctx, tn.ID, "k")
+	kf, _, err := seal.OpenKeyFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, _ := kf.Keyring(false)
+	f := &fixture{srv: httptest.NewServer(server.New(st, ring, server.WithKeySource(kf)))}
+	defer f.srv.Close()
+	c := newClient(t, f, key)
+	if err := c.SetSecret(ctx, "DB", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	// A rotation leaves a file this server may not read (here: mode 0644,
+	// which key files refuse). Once the server looks, it stops sealing.
+	next, _ := seal.NewMasterKey()
+	if err := seal.WriteKeyFile(kf.Path(), next, ring.Current()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(kf.Path(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kf.Keyring(true); err == nil {
+		t.Fatal("a key file of mode 0644 loaded")
+	}
+	if err := c.SetSecret(ctx, "NEW", "v2"); err == nil || !strings.Contains(err.Error(), "internal") {
+		t.Errorf("set_secret with a stale keyring: %v; want an internal error", err)
+	}
+	if _, _, err := st.Secret(ctx, tn.ID, "NEW"); err == nil {
+		t.Error("a secret was sealed under a key the file may have retired")
+	}
+	if v, err := c.SecretValue(ctx, "DB"); err != nil || v != "v1" {
+		t.Errorf("reading with the stale keyring: %v, %v", v, err)
 	}
 }

@@ -202,7 +202,11 @@ func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successP
 	if err := r.roomFor(ctx, k.TenantID, name); err != nil {
 		return nil, err
 	}
-	sealed, err := r.s.keyring(ctx, false).Seal(k.TenantID, name, value)
+	ring, err := r.s.keyring(ctx, false)
+	if err != nil {
+		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
+	}
+	sealed, err := ring.Seal(k.TenantID, name, value)
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
 	}
@@ -261,10 +265,12 @@ func (r *resolver) SecretValue(ctx context.Context, args struct{ Name string }) 
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)
 	}
-	value, err := r.s.keyring(ctx, false).Open(k.TenantID, args.Name, sealed)
+	ring, _ := r.s.keyring(ctx, false) // a stale keyring still opens
+	value, err := ring.Open(k.TenantID, args.Name, sealed)
 	if errors.Is(err, seal.ErrUnknownKey) {
 		// Sealed by a replica that already follows a rotated key file.
-		value, err = r.s.keyring(ctx, true).Open(k.TenantID, args.Name, sealed)
+		ring, _ = r.s.keyring(ctx, true)
+		value, err = ring.Open(k.TenantID, args.Name, sealed)
 	}
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)

@@ -110,8 +110,9 @@ func WithMaxSecrets(n int) Option {
 type KeySource interface {
 	// Keyring returns the keyring to use. refresh is true when the server
 	// met a value sealed under a key the last keyring lacked: a source that
-	// can look again should do so now. An error comes with the keyring to
-	// use meanwhile, or nil if there is none.
+	// can look again should do so now. With an error, the keyring (or nil)
+	// is the one to open with meanwhile; the server seals nothing until the
+	// error is gone, since the source may have retired that keyring's key.
 	Keyring(refresh bool) (*seal.Keyring, error)
 }
 
@@ -122,20 +123,20 @@ func WithKeySource(src KeySource) Option {
 	return func(s *Server) { s.keys = src }
 }
 
-// keyring returns the keyring to use now, logging why it could not be
-// brought up to date if so.
-func (s *Server) keyring(ctx context.Context, refresh bool) *seal.Keyring {
+// keyring returns the keyring to use now. err is the key source's error,
+// logged here: with it, the keyring returned still opens but must not seal.
+func (s *Server) keyring(ctx context.Context, refresh bool) (*seal.Keyring, error) {
 	if s.keys == nil {
-		return s.ring
+		return s.ring, nil
 	}
 	r, err := s.keys.Keyring(refresh)
 	if err != nil {
 		s.log.ErrorContext(ctx, "secret server: reading the master keys", "err", err)
 	}
 	if r == nil {
-		return s.ring
+		r = s.ring
 	}
-	return r
+	return r, err
 }
 
 // WithLogger sets where the server reports failures of the store (never a

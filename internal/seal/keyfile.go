@@ -58,36 +58,43 @@ func LoadOrCreateKeyFile(path string) (*Keyring, bool, error) {
 // checks of [LoadOrCreateKeyFile]. The error matches fs.ErrNotExist when
 // there is no such file.
 func LoadKeyFile(path string) (*Keyring, error) {
+	r, _, err := loadKeyFile(path)
+	return r, err
+}
+
+// loadKeyFile is LoadKeyFile, also returning the file information of the
+// very file it read (not of whatever the path names a moment later).
+func loadKeyFile(path string) (*Keyring, os.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("seal: reading key file: %w", err)
+		return nil, nil, fmt.Errorf("seal: reading key file: %w", err)
 	}
 	defer f.Close()
 	// The checks use the open file, not the path, which could change between
 	// a check and the read.
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("seal: reading key file: %w", err)
+		return nil, nil, fmt.Errorf("seal: reading key file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("seal: key file %s is not a regular file (%s)", path, fi.Mode().Type())
+		return nil, nil, fmt.Errorf("seal: key file %s is not a regular file (%s)", path, fi.Mode().Type())
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
-		return nil, fmt.Errorf("seal: key file %s has mode %04o, open to group or others; run: chmod 600 %s", path, perm, path)
+		return nil, nil, fmt.Errorf("seal: key file %s has mode %04o, open to group or others; run: chmod 600 %s", path, perm, path)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	defer clear(b)
 	if err != nil {
-		return nil, fmt.Errorf("seal: reading key file: %w", err)
+		return nil, nil, fmt.Errorf("seal: reading key file: %w", err)
 	}
 	if len(b) > maxKeyFile {
-		return nil, fmt.Errorf("seal: key file %s is larger than %d bytes; it must hold only base64 keys", path, maxKeyFile)
+		return nil, nil, fmt.Errorf("seal: key file %s is larger than %d bytes; it must hold only base64 keys", path, maxKeyFile)
 	}
 	r, err := parseKeys(string(b))
 	if err != nil {
-		return nil, fmt.Errorf("seal: key file %s: %w", path, err)
+		return nil, nil, fmt.Errorf("seal: key file %s: %w", path, err)
 	}
-	return r, nil
+	return r, fi, nil
 }
 
 // parseKeys parses the keys of a key file or variable, current first.
@@ -127,27 +134,43 @@ func WriteKeyFile(path string, keys ...MasterKey) error {
 		}
 		text.WriteString(k.Encode() + "\n")
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // mode 0600
+	tmp, err := writeTemp(path, text.String())
 	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	// A rotation run by root must not take the file from the server's user.
+	if fi, err := os.Stat(path); err == nil {
+		if err := sameOwner(tmp, fi); err != nil {
+			return fmt.Errorf("seal: writing key file %s: giving it the old file's owner: %w", path, err)
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("seal: writing key file %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(text.String())
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// writeTemp writes text to a new file of mode 0600 beside path, synced, and
+// returns its name. The caller removes it, or renames or links it.
+func writeTemp(path, text string) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*") // mode 0600
+	if err != nil {
+		return "", fmt.Errorf("seal: writing key file %s: %w", path, err)
+	}
+	_, err = tmp.WriteString(text)
 	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
 	if err != nil {
-		return fmt.Errorf("seal: writing key file %s: %w", path, err)
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("seal: writing key file %s: %w", path, err)
 	}
-	syncDir(dir)
-	return nil
+	return tmp.Name(), nil
 }
 
 // syncDir makes a new name in dir durable: rows sealed under a key lost in
@@ -174,22 +197,12 @@ func createKeyFile(path string) (MasterKey, error) {
 	if err != nil {
 		return MasterKey{}, err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // mode 0600
+	tmp, err := writeTemp(path, k.Encode()+"\n")
 	if err != nil {
-		return MasterKey{}, fmt.Errorf("seal: creating key file %s: %w", path, err)
+		return MasterKey{}, err
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(k.Encode() + "\n")
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return MasterKey{}, fmt.Errorf("seal: writing key file %s: %w", path, err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return MasterKey{}, err
 		}
