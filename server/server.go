@@ -73,6 +73,7 @@ type Server struct {
 	// maxSecrets bounds the secrets of one tenant.
 	maxSecrets int
 	unknown    unknownKeys
+	auth       authCache
 	log        *slog.Logger
 	now        func() time.Time
 	schema     *graphql.Schema
@@ -252,7 +253,13 @@ func (s *Server) authenticate(r *http.Request) (api.KeyInfo, int, string) {
 		s.recordUnknownKey(ctx)
 		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: no API key: send \"Authorization: Bearer <api key>\""
 	}
-	key, err := s.st.Authenticate(ctx, token)
+	key, cached := s.auth.get(token, s.now())
+	var err error
+	if !cached {
+		if key, err = s.st.Authenticate(ctx, token); err == nil {
+			s.auth.put(token, key, s.now())
+		}
+	}
 	switch {
 	case errors.Is(err, api.ErrUnauthenticated):
 		s.recordUnknownKey(ctx)
