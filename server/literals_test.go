@@ -34,3 +34,75 @@ func TestQueryLiteralsNotEchoed(t *testing.T) {
 		}
 	}
 }
+
+// A number is never a name: 65 once read the secret "A" (the GraphQL
+// library converts integers to strings as runes). Numbers in values keep
+// every digit, and an Int argument still takes a number.
+func TestNumbersAreNotNames(t *testing.T) {
+	f := start(t)
+	_, out := f.gql(t, keyA, opSet, map[string]any{"input": map[string]any{"name": "A", "value": "value-of-A"}}, true)
+	if len(out.Errors) > 0 {
+		t.Fatal(out.messages())
+	}
+	for _, asString := range []bool{true, false} {
+		for _, vars := range []map[string]any{
+			{"name": 65},
+			{"name": json.Number("65")},
+			{"name": 6.5e1},
+			{"name": json.Number("123456789012345678901234567890")},
+		} {
+			raw, out := f.gql(t, keyA, opValue, vars, asString)
+			if len(out.Errors) == 0 || strings.Contains(raw, "value-of-A") {
+				t.Errorf("secret_value(name: %v): %s; want a refusal", vars["name"], raw)
+			}
+		}
+		raw, out := f.gql(t, keyA, opSet, map[string]any{"input": map[string]any{"name": 66, "value": "v"}}, asString)
+		if len(out.Errors) == 0 {
+			t.Errorf("set_secret(name: 66): %s; want a refusal", raw)
+		}
+	}
+	_, out = f.gql(t, keyA, opNames, nil, false)
+	if got := string(out.Data["secret_names"]); got != `["A"]` {
+		t.Errorf("secret_names = %s; a number made a secret", got)
+	}
+	_, out = f.gql(t, keyA, `query($n: Int) { audit_log(limit: $n) { operation } }`, map[string]any{"n": 2}, true)
+	if len(out.Errors) > 0 || strings.Count(string(out.Data["audit_log"]), "operation") != 2 {
+		t.Errorf("audit_log(limit: 2) = %s, %s", out.Data["audit_log"], out.messages())
+	}
+}
+
+// A comment ended by a carriage return hides nothing from the check of one
+// secret_value per request, and the resolvers count too.
+func TestOneSecretValuePerRequest(t *testing.T) {
+	f := start(t)
+	_, out := f.gql(t, keyA, opSet, map[string]any{"input": map[string]any{"name": "A", "value": "v"}}, false)
+	if len(out.Errors) > 0 {
+		t.Fatal(out.messages())
+	}
+	for _, q := range []string{
+		"{ a: secret_value(name: \"A\") b: secret_value(name: \"A\") }",
+		"{ #\r a: secret_value(name: \"A\") b: secret_value(name: \"A\") }",
+		"{ #\r\n a: secret_value(name: \"A\") #\r b: secret_value(name: \"A\") }",
+	} {
+		body, _ := json.Marshal(map[string]string{"query": q})
+		_, raw, out := f.post(t, keyA, "/graphql", string(body))
+		if !strings.Contains(out.messages(), "one secret_value") || strings.Count(raw, `"v"`) > 1 {
+			t.Errorf("%q: %s; want a refusal", q, raw)
+		}
+	}
+}
+
+// Neither an operationName nor a body's field names come back.
+func TestRequestPartsNotEchoed(t *testing.T) {
+	f := start(t)
+	const canary = "S3CRET-CANARY-9f8e"
+	for _, body := range []string{
+		`{"query":"query A { secret_names }","operationName":"` + canary + `"}`,
+		`{"query":"{ secret_names }","` + canary + `":1}`,
+	} {
+		_, raw, out := f.post(t, keyA, "/graphql", body)
+		if len(out.Errors) == 0 || strings.Contains(raw, canary) {
+			t.Errorf("%s: %s; want an error that does not echo the request", body, raw)
+		}
+	}
+}

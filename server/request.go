@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +58,9 @@ func checkQueryShape(q string) error {
 			i = end
 			continue
 		case c == '#':
-			for i < len(q) && q[i] != '\n' {
+			// A comment ends at a line end, which GraphQL says is \n, \r or
+			// both.
+			for i < len(q) && q[i] != '\n' && q[i] != '\r' {
 				i++
 			}
 			continue
@@ -114,24 +115,24 @@ func skipString(q string, i int) int {
 // decodeRequest decodes a request body: a JSON object with a string query,
 // an optional operationName and optional variables, which are an object,
 // null, or (as Prefect 1's client sends them) a string holding the JSON of
-// an object or null. Integers among the top-level variables become int (for
-// Int arguments); numbers inside them stay json.Number, so that JSON values
-// keep every digit.
+// an object or null. Integers among the top-level variables become float64
+// (for Int arguments); other numbers keep their text (see numberValue), so
+// that JSON values keep every digit and no number passes for a string.
 func decodeRequest(body []byte) (request, error) {
 	var fields map[string]json.RawMessage
 	if err := decodeOne(body, &fields); err != nil || fields == nil {
 		return request{}, requestError("the request body is not a JSON object")
 	}
-	var unknown []string
+	unknown := 0
 	for k := range fields {
 		if !slices.Contains(allowedFields, k) {
-			unknown = append(unknown, fmt.Sprintf("%.64q", k))
+			unknown++
 		}
 	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return request{}, requestError(fmt.Sprintf("the request body has unknown field(s) %s; allowed: %s",
-			strings.Join(unknown, ", "), strings.Join(allowedFields, ", ")))
+	if unknown > 0 {
+		// Not named: nothing a request holds comes back in an answer.
+		return request{}, requestError(fmt.Sprintf("the request body has %d field(s) other than the allowed %s",
+			unknown, strings.Join(allowedFields, ", ")))
 	}
 	var req request
 	raw, ok := fields["query"]
@@ -173,14 +174,42 @@ func decodeVariables(raw json.RawMessage) (map[string]any, error) {
 		return nil, requestError("the request's variables are not a JSON object (nor a string holding one, nor null)")
 	}
 	for k, v := range vars {
-		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil && i >= math.MinInt && i <= math.MaxInt {
-				vars[k] = int(i)
-			}
-		}
+		vars[k] = numbers(v, true)
 	}
 	return vars, nil
 }
+
+// numbers replaces the json.Numbers of v: with float64, for a top-level
+// integer that float64 holds exactly (what the library accepts for Int and
+// refuses for String), else with numberValue.
+func numbers(v any, top bool) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); top && err == nil && i >= -1<<53 && i <= 1<<53 {
+			return float64(i)
+		}
+		return numberValue{string(v)}
+	case map[string]any:
+		for k, x := range v {
+			v[k] = numbers(x, false)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = numbers(x, false)
+		}
+	}
+	return v
+}
+
+// A numberValue is a JSON number among the variables, kept as its text in
+// a struct. The GraphQL library turns any value of a string or integer
+// kind into a String argument (65 would become "A"), but converts no
+// struct: a number given for a name is refused. As JSON (in a JSON
+// scalar's value) it is its text, every digit kept.
+type numberValue struct{ text string }
+
+// MarshalJSON returns the number's text.
+func (n numberValue) MarshalJSON() ([]byte, error) { return []byte(n.text), nil }
 
 // decodeOne decodes exactly one JSON value from b into v, numbers as
 // json.Number.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prefect-go/prefect/internal/seal"
@@ -129,6 +130,9 @@ func (j JSON) MarshalJSON() ([]byte, error) {
 }
 
 type resolver struct{ s *Server }
+
+// readsKey keys the request's count of secret_value resolutions.
+type readsKey struct{}
 
 type successPayload struct{ ok bool }
 
@@ -256,6 +260,11 @@ func (r *resolver) DeleteSecret(ctx context.Context, args deleteSecretArgs) (*su
 }
 
 func (r *resolver) SecretValue(ctx context.Context, args struct{ Name string }) (*JSON, error) {
+	// The query's shape was checked for one secret_value; this holds even
+	// if a query slips past that check.
+	if n, _ := ctx.Value(readsKey{}).(*atomic.Int32); n != nil && n.Add(1) > 1 {
+		return nil, userError("a request may read one secret_value")
+	}
 	if err := checkName(args.Name); err != nil {
 		r.event(ctx, api.OpSecretValue, "", api.OutcomeInvalid)
 		return nil, err

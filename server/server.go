@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	graphql "github.com/graph-gophers/graphql-go"
@@ -229,6 +230,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := context.WithValue(r.Context(), ctxKey{}, key)
+	ctx = context.WithValue(ctx, readsKey{}, new(atomic.Int32))
 	resp := s.schema.Exec(ctx, req.Query, req.OperationName, req.Variables)
 	if len(resp.Errors) > 0 {
 		quoted := stringsIn(req.Variables, nil)
@@ -391,6 +393,9 @@ func sanitize(e *gqlerrors.QueryError, quoted []string) {
 	// non string value: <literal>", "syntax error: unexpected <token>, ...".
 	if i := strings.Index(msg, " value: "); i >= 0 {
 		msg, cut = msg[:i]+" value (not shown)", true
+	}
+	if strings.HasPrefix(msg, "no operation with name ") {
+		msg, cut = "the query has no operation of the name operationName gives (not shown)", true
 	}
 	if rest, ok := strings.CutPrefix(msg, "syntax error: unexpected "); ok {
 		msg, cut = "syntax error: unexpected token (not shown)", true
