@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -138,31 +140,43 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	opts := []server.Option{server.WithLogger(logger), server.WithMaxValueSize(*maxValue), server.WithMaxSecrets(*maxSecrets)}
-	ring, fromEnv, err := seal.KeyFromEnv(MasterKeyEnv)
-	if err != nil {
-		return err
-	}
-	keySource := "$" + MasterKeyEnv
-	if !fromEnv {
-		kf, created, err := seal.OpenKeyFile(df.keyPath())
-		if err != nil {
-			return err
-		}
-		if created {
-			logger.Info("created a new master key file; back it up apart from the database", "path", kf.Path())
-		}
-		ring, _ = kf.Keyring(false)
-		opts = append(opts, server.WithKeySource(kf))
-		keySource = kf.Path()
+	if urlFlagHasPassword(fs, *df.databaseURL) {
+		logger.Warn("--database-url holds a password, which every user of this machine can read in the process list; give it through PGPASSWORD, a ~/.pgpass file or PREFECT__SERVER__DATABASE_URL instead")
 	}
 	st, err := df.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if missing, err := st.KeyIDsNotIn(ctx, ring); err != nil {
+	ring, fromEnv, err := seal.KeyFromEnv(MasterKeyEnv)
+	if err != nil {
 		return err
-	} else if len(missing) > 0 {
+	}
+	keySource := "$" + MasterKeyEnv
+	created := false
+	if !fromEnv {
+		var kf *seal.KeyFile
+		if kf, created, err = seal.OpenKeyFile(df.keyPath()); err != nil {
+			return err
+		}
+		ring, _ = kf.Keyring(false)
+		opts = append(opts, server.WithKeySource(kf))
+		keySource = kf.Path()
+	}
+	missing, err := st.KeyIDsNotIn(ctx, ring)
+	if err != nil {
+		return err
+	}
+	switch {
+	case created && len(missing) > 0:
+		// A new key beside secrets sealed under others: the key file is
+		// missing, not new. Sealing under a new key would split the data.
+		os.Remove(keySource)
+		return fmt.Errorf("there is no key file at %s, but the database holds secrets sealed under master keys %s: give this server the key file (--master-key-file) or $%s of the servers that wrote them; no new key was kept",
+			keySource, strings.Join(missing, ", "), MasterKeyEnv)
+	case created:
+		logger.Info("created a new master key file; back it up apart from the database", "path", keySource)
+	case len(missing) > 0:
 		logger.Error("the database holds secrets sealed under master keys this server lacks; they cannot be read: give every server the same keys", "missing_key_ids", strings.Join(missing, ","), "keys_from", keySource)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
@@ -306,6 +320,18 @@ func rotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	path := df.keyPath()
+	// One rotation at a time: a second would drop the first one's key.
+	lock := path + ".rotating"
+	lf, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, iofs.ErrExist) {
+			return fmt.Errorf("another rotate-key is running (%s exists); if none is, a rotation was killed: remove the file and run rotate-key again", lock)
+		}
+		return err
+	}
+	lf.Close()
+	defer os.Remove(lock)
+
 	old, err := seal.LoadKeyFile(path)
 	if err != nil {
 		return fmt.Errorf("%w: rotate-key needs the servers' key file (or $%s)", err, MasterKeyEnv)
@@ -318,7 +344,8 @@ func rotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := seal.WriteKeyFile(path, ring.Keys()...); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "new master key %s written to %s ahead of the old (%s); waiting %v for running servers to take it up\n", next.ID(), path, old, *grace)
+	oldIDs := keyIDs(old)
+	fmt.Fprintf(stderr, "new master key %s written to %s ahead of the old (%s); waiting %v for running servers to take it up\n", next.ID(), path, oldIDs, *grace)
 	unfinished := func(err error) error {
 		return fmt.Errorf("%w; the key file holds the new key and the old, so every secret stays readable: run rotate-key again to finish", err)
 	}
@@ -333,11 +360,60 @@ func rotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return unfinished(err)
 		}
 	}
+	if now, err := seal.LoadKeyFile(path); err != nil || keyIDs(now) != keyIDs(ring) {
+		return unfinished(fmt.Errorf("the key file changed during the rotation (%v)", err))
+	}
 	if err := seal.WriteKeyFile(path, next); err != nil {
 		return unfinished(err)
 	}
-	fmt.Fprintf(stdout, "rotated: %d secrets rewrapped under master key %s; the old keys (%s) are gone from %s\n", total, next.ID(), old, path)
+	// A server that did not take up the new key (it cannot read the file,
+	// say) seals under an old one: give the old keys back rather than lose
+	// what it wrote.
+	if err := sleep(ctx, *grace); err != nil {
+		return restore(path, ring, err)
+	}
+	if late, err := st.SealedNotUnder(ctx, next.ID(), 1); err != nil || len(late) > 0 {
+		if err == nil {
+			err = fmt.Errorf("secret %q of tenant %s was sealed under an old key after the rewrap: a server did not take up %s (can it read the file?)", late[0].Name, late[0].TenantID, path)
+		}
+		return restore(path, ring, err)
+	}
+	fmt.Fprintf(stdout, "rotated: %d secrets rewrapped under master key %s; the old keys (%s) are gone from %s\n", total, next.ID(), oldIDs, path)
 	return nil
+}
+
+// restore puts every key of ring back in the key file, after a rotation
+// found a reason to keep the old ones.
+func restore(path string, ring *seal.Keyring, why error) error {
+	if err := seal.WriteKeyFile(path, ring.Keys()...); err != nil {
+		return fmt.Errorf("%w; putting the old keys back in %s failed too: %w", why, path, err)
+	}
+	return fmt.Errorf("%w; the old keys are back in %s beside the new: run rotate-key again once every server reads it", why, path)
+}
+
+// keyIDs lists the IDs of the ring's keys, current first.
+func keyIDs(ring *seal.Keyring) string {
+	var ids []string
+	for _, k := range ring.Keys() {
+		ids = append(ids, k.ID())
+	}
+	return strings.Join(ids, ", ")
+}
+
+// urlFlagHasPassword reports whether --database-url was given on the
+// command line with a password in it.
+func urlFlagHasPassword(fs *flag.FlagSet, raw string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "database-url" })
+	if !given {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/pgtest"
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/store"
 )
 
 // cliEnv is a scratch environment for the binary: its own HOME, so no
@@ -369,5 +370,112 @@ func TestPostgresReplicas(t *testing.T) {
 			t.Errorf("the server log holds the database URL:\n%s", p.log)
 		}
 		p.stop(t)
+	}
+}
+
+// A server whose key file is missing, beside a database of secrets sealed
+// under other keys, refuses to start instead of sealing under a new key.
+func TestStartRefusesANewKeyBesideOldSecrets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	url, key, data := startTestServer(t, bin)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := newTestClient(t, url, key).SetSecret(ctx, "DB", "v"); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(t.TempDir(), "master.key")
+	_, errOut, err := cliRun(bin, cliEnv(t), "server", "start", "--port", "0", "--data-dir", data, "--master-key-file", elsewhere)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(errOut, "no key file at") {
+		t.Errorf("start with a missing key file: %v\n%s", err, errOut)
+	}
+	if _, err := os.Stat(elsewhere); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the new key file was kept: %v", err)
+	}
+}
+
+// A password on the command line is warned about, and never logged.
+func TestStartWarnsOfPasswordInURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	const pw = "pw-CANARY-77"
+	// Nothing listens on port 1: the start fails after the warning.
+	_, errOut, err := cliRun(bin, cliEnv(t), "server", "start", "--data-dir", t.TempDir(),
+		"--database-url", "postgres://u:"+pw+"@127.0.0.1:1/db?connect_timeout=2")
+	if err == nil || !strings.Contains(errOut, "process list") || strings.Contains(errOut, pw) {
+		t.Errorf("start with a password in --database-url: %v\n%s", err, errOut)
+	}
+}
+
+// A server that never takes up the new key (here: a writer that keeps
+// sealing under the old one) makes rotate-key put the old key back and
+// fail, rather than drop a key that secrets are sealed under. And a second
+// rotation at once is refused.
+func TestRotateKeyKeepsOldKeyForLateWriters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	data := t.TempDir()
+	env := cliEnv(t)
+	prefectCLI(t, bin, env, "server", "create-tenant", "acme", "--data-dir", data)
+	keyPath := filepath.Join(data, "master.key")
+	old, _, err := seal.LoadOrCreateKeyFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.OpenSQLite(ctx, filepath.Join(data, "server.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tn, err := st.Tenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { // the stale server
+		for i := 0; ctx.Err() == nil; i++ {
+			name := fmt.Sprintf("STALE%04d", i)
+			sl, err := seal.Seal(old.Current(), tn.ID, name, []byte("v"))
+			if err == nil {
+				st.PutSecret(ctx, tn.ID, name, sl)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+
+	if err := os.WriteFile(keyPath+".rotating", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := cliRun(bin, env, "server", "rotate-key", "--data-dir", data, "--grace", "1s")
+	if err == nil || !strings.Contains(errOut, "another rotate-key is running") {
+		t.Errorf("rotate-key beside a running one: %v\n%s", err, errOut)
+	}
+	os.Remove(keyPath + ".rotating")
+
+	_, errOut, err = cliRun(bin, env, "server", "rotate-key", "--data-dir", data, "--grace", "1s")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(errOut, "the old keys are back") {
+		t.Fatalf("rotate-key with a late writer: %v\n%s", err, errOut)
+	}
+	after, err := seal.LoadKeyFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := after.Key(old.Current().ID()); !ok || len(after.Keys()) != 2 {
+		t.Errorf("after the failed rotation the key file holds %v; want the new key and %s", after, old.Current().ID())
+	}
+	if _, err := os.Stat(keyPath + ".rotating"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the rotation lock is left behind: %v", err)
 	}
 }
