@@ -286,6 +286,7 @@ const UnknownKeyAuditRate = 60
 // unknownKeys counts refused attempts without a known key, per minute.
 type unknownKeys struct {
 	every      time.Duration // the window: a minute, shorter in tests
+	flushing   sync.Mutex    // held by flushUnknownKeys
 	mu         sync.Mutex
 	window     time.Time   // start of the current minute's window
 	recorded   int         // events written one by one in the window
@@ -327,6 +328,10 @@ func (s *Server) recordUnknownKey(ctx context.Context) {
 // flushUnknownKeys writes the sum of the attempts recordUnknownKey held back.
 func (s *Server) flushUnknownKeys() {
 	u := &s.unknown
+	// Held while writing, so that Close returns only once a sum in flight
+	// is written.
+	u.flushing.Lock()
+	defer u.flushing.Unlock()
 	u.mu.Lock()
 	n, last := u.suppressed, u.last
 	u.suppressed = 0

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"time"
@@ -108,7 +109,14 @@ func migrate(ctx context.Context, db *sql.DB, postgres bool) error {
 		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
 			return fmt.Errorf("store: locking the schema for migration: %w", err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+		defer func() {
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock)); err != nil {
+				// Still locked: drop the connection rather than pool it,
+				// or other servers' migrations would wait for this process
+				// to end.
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}()
 	}
 	if _, err := conn.ExecContext(ctx, createMigrationsTable); err != nil {
 		return fmt.Errorf("store: creating schema_migrations: %w", err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -117,5 +118,45 @@ func testUpgradeFromVersion1(t *testing.T, s *SQL, path string) {
 	got, err := s.AuditLog(ctx, "a", 0)
 	if err != nil || len(got) != 1 || got[0].Count != 1 || got[0].SecretName != "X" {
 		t.Errorf("the version 1 row after migrating: %+v, %v", got, err)
+	}
+}
+
+// isUnique knows each database's unique violation by its code, and
+// nothing else for one.
+func TestIsUnique(t *testing.T) { forEachDB(t, testIsUnique) }
+
+func testIsUnique(t *testing.T, s *SQL, _ string) {
+	ctx := context.Background()
+	ins := `INSERT INTO tenants (id, name, created) VALUES ($1, $2, 0)`
+	if _, err := s.db.ExecContext(ctx, ins, "id-1", "acme"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.db.ExecContext(ctx, ins, "id-2", "acme")
+	if err == nil || !isUnique(err) {
+		t.Errorf("a duplicate name: %v; isUnique says no", err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO api_keys (id, tenant_id, name, hash, created) VALUES ('k', 'no-such-tenant', 'n', $1, 0)`, []byte{1})
+	if err == nil || isUnique(err) {
+		t.Errorf("a foreign key violation: %v; isUnique says yes", err)
+	}
+	// Many creating one tenant at once: one wins, the others see ErrExists.
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = s.CreateTenant(ctx, "globex") })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, ErrExists):
+			t.Errorf("a losing CreateTenant: %v; want ErrExists", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d CreateTenant calls won, want 1", won)
 	}
 }

@@ -19,10 +19,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prefect-go/prefect/internal/seal"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // KeyPrefix starts every API key, so that a leaked key is recognisable
@@ -175,8 +177,9 @@ func OpenPostgres(ctx context.Context, url string) (*SQL, error) {
 	return newSQL(db, db, true), nil
 }
 
-// redactURL returns err, or an error of the same text without the password
-// of url if the text holds it.
+// redactURL returns err, or, if its text holds the password of url, an
+// error that reads the same with the password masked and still matches
+// what err matches (errors.Is, errors.As).
 func redactURL(err error, raw string) error {
 	u, perr := neturl.Parse(raw)
 	if perr != nil || u.User == nil {
@@ -186,8 +189,17 @@ func redactURL(err error, raw string) error {
 	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	return &redacted{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
 }
+
+// redacted is an error whose text hides a password its cause's holds.
+type redacted struct {
+	msg string
+	err error
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.err }
 
 // SchemaVersion returns the schema version the database records, which is
 // [SchemaVersion] once opened.
@@ -257,14 +269,15 @@ func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// isUnique reports whether err is a unique constraint violation, by
-// SQLite's message or PostgreSQL's SQLSTATE 23505.
+// isUnique reports whether err is a unique constraint violation: SQLite's
+// SQLITE_CONSTRAINT_UNIQUE or PostgreSQL's SQLSTATE 23505.
 func isUnique(err error) bool {
-	if err == nil {
-		return false
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
 	}
-	m := err.Error()
-	return strings.Contains(m, "UNIQUE constraint failed") || strings.Contains(m, "23505")
+	var lite *sqlite.Error
+	return errors.As(err, &lite) && lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 func tenantExists(ctx context.Context, tx *sql.Tx, tenantID string) (bool, error) {
