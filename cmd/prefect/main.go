@@ -6,7 +6,7 @@
 //	prefect server create-tenant NAME
 //	prefect server create-api-key --tenant NAME [--name LABEL]
 //	prefect server rotate-key [--grace 3s]
-//	prefect server audit --tenant NAME [--limit N] [--json]
+//	prefect server audit --tenant NAME | --unknown-keys [--limit N] [--json]
 //	prefect secrets set NAME [--value V | --from-file PATH] [--json] | get NAME | list | delete NAME
 //
 // The server keeps its data in the SQLite database server.db under the data
@@ -37,14 +37,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// usageError is a mistake in the command line: exit status 2.
-type usageError struct{ msg string }
+// usageError is a mistake in the command line: exit status 2. With help
+// set, it is the answer to -h: msg goes to stdout, and the status is 0.
+type usageError struct {
+	msg  string
+	help bool
+}
 
 func (e usageError) Error() string { return e.msg }
 
@@ -54,9 +59,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &ue) && ue.help:
+		fmt.Fprintln(stdout, ue.msg)
+		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "prefect:", err)
-		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME|rotate-key|audit --tenant NAME\n       prefect secrets set NAME [--value V | --from-file PATH] [--json]|get NAME|list|delete NAME")
+		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME|rotate-key|audit --tenant NAME|--unknown-keys\n       prefect secrets set NAME [--value V | --from-file PATH] [--json]|get NAME|list|delete NAME")
 		return 2
 	default:
 		fmt.Fprintln(stderr, "prefect:", err)
@@ -69,7 +77,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return secretsCmd(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) < 2 || args[0] != "server" {
-		return usageError{"expected \"server\" or \"secrets\" and a subcommand"}
+		return usageError{msg: "expected \"server\" or \"secrets\" and a subcommand"}
 	}
 	return serverCmd(ctx, args[1], args[2:], stdout, stderr)
 }
@@ -81,7 +89,10 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var rest []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, usageError{err.Error()}
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usageError{msg: "the flags of " + fs.Name() + " are:\n" + flagHelp(fs), help: true}
+			}
+			return nil, usageError{msg: err.Error()}
 		}
 		if fs.NArg() == 0 {
 			return rest, nil
@@ -89,4 +100,18 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		rest = append(rest, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// flagHelp describes fs's flags, their defaults included, except a
+// database URL's, which may hold a password.
+func flagHelp(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if f.Name == "database-url" && def != "" {
+			def = "(from the configuration)"
+		}
+		fmt.Fprintf(&b, "  --%s (default %q)\n    \t%s\n", f.Name, def, f.Usage)
+	})
+	return strings.TrimSuffix(b.String(), "\n")
 }

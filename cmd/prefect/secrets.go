@@ -39,7 +39,7 @@ const secretsSubcommands = "set, get, list, delete"
 
 func secretsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"secrets needs a subcommand; valid ones are " + secretsSubcommands}
+		return usageError{msg: "secrets needs a subcommand; valid ones are " + secretsSubcommands}
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
@@ -52,22 +52,22 @@ func secretsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "delete":
 		return secretsDelete(ctx, rest, stderr)
 	}
-	return usageError{fmt.Sprintf("unknown secrets subcommand %q; valid ones are %s", sub, secretsSubcommands)}
+	return usageError{msg: fmt.Sprintf("unknown secrets subcommand %q; valid ones are %s", sub, secretsSubcommands)}
 }
 
 // oneName parses args, which must hold exactly one NAME among the flags.
 func oneName(fs *flag.FlagSet, args []string, usage string) (string, error) {
 	rest, err := parse(fs, args)
 	if err != nil {
-		return "", usageError{fmt.Sprintf("secrets %s: %v; usage: prefect secrets %s", fs.Name(), err, usage)}
+		return "", usageError{msg: fmt.Sprintf("secrets %s: %v; usage: prefect secrets %s", fs.Name(), err, usage)}
 	}
 	switch {
 	case len(rest) == 0:
-		return "", usageError{fmt.Sprintf("secrets %s needs a secret NAME; usage: prefect secrets %s", fs.Name(), usage)}
+		return "", usageError{msg: fmt.Sprintf("secrets %s needs a secret NAME; usage: prefect secrets %s", fs.Name(), usage)}
 	case len(rest) > 1:
-		return "", usageError{fmt.Sprintf("secrets %s takes one NAME, not %d arguments; usage: prefect secrets %s", fs.Name(), len(rest), usage)}
+		return "", usageError{msg: fmt.Sprintf("secrets %s takes one NAME, not %d arguments; usage: prefect secrets %s", fs.Name(), len(rest), usage)}
 	case strings.TrimSpace(rest[0]) == "":
-		return "", usageError{fmt.Sprintf("secrets %s: the secret NAME is empty", fs.Name())}
+		return "", usageError{msg: fmt.Sprintf("secrets %s: the secret NAME is empty", fs.Name())}
 	}
 	return rest[0], nil
 }
@@ -97,7 +97,7 @@ func secretsSet(ctx context.Context, args []string, stderr io.Writer) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if given["value"] && given["from-file"] {
-		return usageError{"secrets set: give --value or --from-file, not both (or neither, to read stdin); usage: prefect secrets " + usage}
+		return usageError{msg: "secrets set: give --value or --from-file, not both (or neither, to read stdin); usage: prefect secrets " + usage}
 	}
 
 	var text string
@@ -211,9 +211,9 @@ func secretsGet(ctx context.Context, args []string, stdout io.Writer) error {
 func secretsList(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	if rest, err := parse(fs, args); err != nil {
-		return usageError{fmt.Sprintf("secrets list: %v; usage: prefect secrets list", err)}
+		return usageError{msg: fmt.Sprintf("secrets list: %v; usage: prefect secrets list", err)}
 	} else if len(rest) > 0 {
-		return usageError{fmt.Sprintf("secrets list takes no arguments, not %q", rest)}
+		return usageError{msg: fmt.Sprintf("secrets list takes no arguments, not %q", rest)}
 	}
 	c, err := secretsClient()
 	if err != nil {

@@ -47,7 +47,7 @@ func serverCmd(ctx context.Context, sub string, args []string, stdout, stderr io
 	case "audit":
 		return audit(ctx, args, stdout)
 	}
-	return usageError{fmt.Sprintf("unknown subcommand %q; valid ones are %s", sub, serverSubcommands)}
+	return usageError{msg: fmt.Sprintf("unknown subcommand %q; valid ones are %s", sub, serverSubcommands)}
 }
 
 // dataFlags are the flags of every server subcommand: where the data and
@@ -86,11 +86,11 @@ func (f *dataFlags) open(ctx context.Context) (*store.SQL, error) {
 	if u := *f.databaseURL; u != "" {
 		if !store.IsPostgresURL(u) {
 			// Not quoted: it may hold a password.
-			return nil, usageError{"--database-url (or server.database_url) must start with postgres:// or postgresql://; leave it empty for SQLite in the data folder"}
+			return nil, usageError{msg: "--database-url (or server.database_url) must start with postgres:// or postgresql://; leave it empty for SQLite in the data folder"}
 		}
-		return store.OpenPostgres(ctx, u)
+		return store.Open(ctx, u)
 	}
-	return store.OpenSQLite(ctx, filepath.Join(*f.dataDir, "server.db"))
+	return store.Open(ctx, filepath.Join(*f.dataDir, "server.db"))
 }
 
 func (f *dataFlags) keyPath() string {
@@ -127,13 +127,13 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
-		return usageError{fmt.Sprintf("start takes no arguments, not %q", rest)}
+		return usageError{msg: fmt.Sprintf("start takes no arguments, not %q", rest)}
 	}
 	if *maxValue < 1 || *maxSecrets < 1 {
-		return usageError{fmt.Sprintf("--max-value-size %d and --max-secrets %d must both be 1 or more", *maxValue, *maxSecrets)}
+		return usageError{msg: fmt.Sprintf("--max-value-size %d and --max-secrets %d must both be 1 or more", *maxValue, *maxSecrets)}
 	}
 	if *port < 0 || *port > 65535 {
-		return usageError{fmt.Sprintf("--port %d is not a port; use 0-65535", *port)}
+		return usageError{msg: fmt.Sprintf("--port %d is not a port; use 0-65535", *port)}
 	}
 	if *host == "" {
 		*host = "127.0.0.1"
@@ -226,7 +226,7 @@ func createTenant(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(rest) != 1 {
-		return usageError{"create-tenant takes one tenant NAME"}
+		return usageError{msg: "create-tenant takes one tenant NAME"}
 	}
 	st, err := df.open(ctx)
 	if err != nil {
@@ -252,10 +252,10 @@ func createAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
-		return usageError{fmt.Sprintf("create-api-key takes no arguments, not %q", rest)}
+		return usageError{msg: fmt.Sprintf("create-api-key takes no arguments, not %q", rest)}
 	}
 	if *tenant == "" {
-		return usageError{"create-api-key needs --tenant NAME"}
+		return usageError{msg: "create-api-key needs --tenant NAME"}
 	}
 	st, err := df.open(ctx)
 	if err != nil {
@@ -292,10 +292,10 @@ func rotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
-		return usageError{fmt.Sprintf("rotate-key takes no arguments, not %q", rest)}
+		return usageError{msg: fmt.Sprintf("rotate-key takes no arguments, not %q", rest)}
 	}
 	if *grace < seal.KeyCheckInterval {
-		return usageError{fmt.Sprintf("--grace %v is shorter than the %v within which servers notice a new key file", *grace, seal.KeyCheckInterval)}
+		return usageError{msg: fmt.Sprintf("--grace %v is shorter than the %v within which servers notice a new key file", *grace, seal.KeyCheckInterval)}
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -441,13 +441,13 @@ func audit(ctx context.Context, args []string, stdout io.Writer) error {
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
-		return usageError{fmt.Sprintf("audit takes no arguments, not %q", rest)}
+		return usageError{msg: fmt.Sprintf("audit takes no arguments, not %q", rest)}
 	}
 	if (*tenant == "") == !*unknown {
-		return usageError{"audit needs --tenant NAME or --unknown-keys (one of the two)"}
+		return usageError{msg: "audit needs --tenant NAME or --unknown-keys (one of the two)"}
 	}
 	if *limit < 0 {
-		return usageError{fmt.Sprintf("--limit %d: want 0 (all) or more", *limit)}
+		return usageError{msg: fmt.Sprintf("--limit %d: want 0 (all) or more", *limit)}
 	}
 	st, err := df.open(ctx)
 	if err != nil {
@@ -471,7 +471,7 @@ func audit(ctx context.Context, args []string, stdout io.Writer) error {
 		for _, e := range events {
 			enc.Encode(map[string]any{
 				"time": e.Time.Format(time.RFC3339Nano), "tenant_id": e.TenantID, "api_key_id": e.KeyID,
-				"operation": e.Operation, "secret_name": e.SecretName, "outcome": e.Outcome, "count": max(e.Count, 1),
+				"operation": e.Operation, "secret_name": e.SecretName, "outcome": e.Outcome, "count": e.Count,
 			})
 		}
 		return nil
@@ -485,7 +485,7 @@ func audit(ctx context.Context, args []string, stdout io.Writer) error {
 		return s
 	}
 	for _, e := range events {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", e.Time.Format(time.RFC3339), dash(e.KeyID), e.Operation, dash(e.SecretName), e.Outcome, max(e.Count, 1))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", e.Time.Format(time.RFC3339), dash(e.KeyID), e.Operation, dash(e.SecretName), e.Outcome, e.Count)
 	}
 	return tw.Flush()
 }

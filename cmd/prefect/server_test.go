@@ -479,3 +479,19 @@ func TestRotateKeyKeepsOldKeyForLateWriters(t *testing.T) {
 		t.Errorf("the rotation lock is left behind: %v", err)
 	}
 }
+
+// -h lists the flags with their defaults on stdout, exit status 0, and
+// never a database URL from the configuration.
+func TestHelpFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	out, errOut, err := cliRun(bin, cliEnv(t, "PREFECT__SERVER__DATABASE_URL=postgres://u:pw-CANARY@h/db"), "server", "start", "-h")
+	if err != nil || !strings.Contains(out, "--port") || !strings.Contains(out, "--database-url") {
+		t.Errorf("start -h: %v\n%s%s", err, out, errOut)
+	}
+	if strings.Contains(out+errOut, "pw-CANARY") {
+		t.Error("start -h shows the database URL's password")
+	}
+}

@@ -8,10 +8,10 @@
 // own row: copied to another tenant or name, altered in any byte, or opened
 // under another master key, it fails with [ErrOpen]; it never yields garbage.
 //
-//	k, _, err := seal.LoadOrCreateKeyFile("/var/lib/prefect/master.key")
-//	s, err := seal.Seal(k, "acme", "DB_PASSWORD", []byte("hunter2"))
+//	ring, _, err := seal.LoadOrCreateKeyFile("/var/lib/prefect/master.key")
+//	s, err := ring.Seal("acme", "DB_PASSWORD", []byte("hunter2"))
 //	// store s.Version, s.KeyID, s.WrappedKey, s.Nonce and s.Ciphertext in the row
-//	v, err := seal.Open(k, "acme", "DB_PASSWORD", s)
+//	v, err := ring.Open("acme", "DB_PASSWORD", s)
 //
 // A master key is rotated without re-encrypting any value. A [Keyring] holds
 // the new key as current and the old ones by ID, so that rows sealed under

@@ -592,6 +592,7 @@ func (s *SQL) AuditLog(ctx context.Context, tenantID string, limit int) ([]Event
 			var e Event
 			var t int64
 			err := rows.Scan(&t, &e.TenantID, &e.KeyID, &e.Operation, &e.SecretName, &e.Outcome, &e.Count)
+			e.Count = max(e.Count, 1) // the column's default; never 0
 			e.Time = fromNanos(t)
 			return e, err
 		})
