@@ -171,15 +171,18 @@ func TestBadInput(t *testing.T) {
 		{name: "variables string nested 20,000 deep", body: `{"query": ` + varsText(badSet) + `, "variables": ` + varsText(`{"input": {"name": "DEEP", "value": `+deep(20000, `{"a":`, "}", `"`+canary+`"`)+`}}`) + `}`,
 			status: 400, says: []string{badVars}, code: "BAD_REQUEST"},
 
-		// Invalid UTF-8 (encoding/json reads each bad byte as U+FFFD).
+		// Invalid UTF-8 anywhere is refused (encoding/json would make each bad
+		// byte U+FFFD: a value changed without a word).
 		{name: "invalid UTF-8 in the query", body: "{\"query\": \"{ secret_\xff\xfevalue(name: \\\"" + canary + "\\\") }\"}",
-			says: []string{"syntax error"}},
+			status: 400, says: []string{"not valid UTF-8"}, code: "BAD_REQUEST"},
 		{name: "invalid UTF-8 in a name in the query", body: "{\"query\": \"{ secret_value(name: \\\"A\xffB\\\") }\", \"variables\": {\"v\": \"" + canary + "\"}}",
-			says: []string{"invalid secret name: byte 2 is not allowed", nameRule}, code: "BAD_USER_INPUT"},
+			status: 400, says: []string{"not valid UTF-8"}, code: "BAD_REQUEST"},
 		{name: "invalid UTF-8 in a name in variables", body: `{"query": ` + varsText(badSet) + `, "variables": {"input": {"name": "AB` + "\xff" + `", "value": "` + canary + `"}}}`,
-			says: []string{"invalid secret name: byte 3 is not allowed"}, code: "BAD_USER_INPUT"},
+			status: 400, says: []string{"not valid UTF-8"}, code: "BAD_REQUEST"},
 		{name: "invalid UTF-8 in a name in variables as a string", body: `{"query": ` + varsText(badValue) + `, "variables": "{\"name\": \"` + "\xc3" + `\"}"}`,
-			says: []string{"invalid secret name: byte 1 is not allowed"}, code: "BAD_USER_INPUT"},
+			status: 400, says: []string{"not valid UTF-8"}, code: "BAD_REQUEST"},
+		{name: "invalid UTF-8 in a value", body: `{"query": ` + varsText(badSet) + `, "variables": {"input": {"name": "UTF", "value": "` + canary + "\xff\xfe" + `"}}}`,
+			status: 400, says: []string{"not valid UTF-8"}, code: "BAD_REQUEST"},
 
 		// Unknown operations, fields, arguments and operation names.
 		{name: "unknown query field", body: gqlBody(t, `{ drop_everything }`, map[string]any{"v": canary}),

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 const (
@@ -119,9 +120,12 @@ func skipString(q string, i int) int {
 // (for Int arguments); other numbers keep their text (see numberValue), so
 // that JSON values keep every digit and no number passes for a string.
 func decodeRequest(body []byte) (request, error) {
+	if i := invalidUTF8(body); i >= 0 {
+		return request{}, requestError(fmt.Sprintf("the request body is not valid UTF-8 (byte %d); JSON is UTF-8", i+1))
+	}
 	var fields map[string]json.RawMessage
 	if err := decodeOne(body, &fields); err != nil || fields == nil {
-		return request{}, requestError("the request body is not a JSON object")
+		return request{}, requestError("the request body is not a JSON object" + jsonProblem(body, err))
 	}
 	unknown := 0
 	for k := range fields {
@@ -211,6 +215,47 @@ type numberValue struct{ text string }
 // MarshalJSON returns the number's text.
 func (n numberValue) MarshalJSON() ([]byte, error) { return []byte(n.text), nil }
 
+// invalidUTF8 returns the index of the first byte of b that is not valid
+// UTF-8, or -1. encoding/json would silently make each such byte U+FFFD,
+// changing a value without a word.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// jsonProblem says what is wrong with body, as a suffix of a message,
+// quoting nothing of it.
+func jsonProblem(body []byte, err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case len(bytes.TrimSpace(body)) == 0:
+		return ": the body is empty"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf(": invalid JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return ": it is a JSON " + typ.Value
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return ": the JSON ends early"
+	case errors.Is(err, errTrailing):
+		return ": data follows the JSON object"
+	case err != nil && strings.Contains(err.Error(), "exceeded max depth"):
+		return ": nested too deeply"
+	case err == nil:
+		return ": it is null"
+	}
+	return ""
+}
+
+// errTrailing is decodeOne's error for data after the value.
+var errTrailing = errors.New("data after the JSON value")
+
 // decodeOne decodes exactly one JSON value from b into v, numbers as
 // json.Number.
 func decodeOne(b []byte, v any) error {
@@ -220,7 +265,7 @@ func decodeOne(b []byte, v any) error {
 		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the JSON value")
+		return errTrailing
 	}
 	return nil
 }
