@@ -106,3 +106,22 @@ func TestRequestPartsNotEchoed(t *testing.T) {
 		}
 	}
 }
+
+// An invalid input says what the schema expected, never what it found.
+func TestInputErrorsSayWhatIsExpected(t *testing.T) {
+	f := start(t)
+	const canary = "CANARY-INPUT-31"
+	for _, tc := range []struct {
+		vars map[string]any
+		says string
+	}{
+		{map[string]any{"input": map[string]any{"name": "A", "value": canary, "extra": canary}}, `Field "extra" is not defined by type "set_secret_input"`},
+		{map[string]any{"input": map[string]any{"name": nil, "value": canary}}, `Expected type "String!"`},
+		{map[string]any{"input": canary}, `Expected type "set_secret_input"`},
+	} {
+		raw, out := f.gql(t, keyA, opSet, tc.vars, true)
+		if !strings.Contains(out.messages(), tc.says) || strings.Contains(raw, canary) {
+			t.Errorf("%v: %s; want it to say %q and not echo the value", tc.vars, raw, tc.says)
+		}
+	}
+}

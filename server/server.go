@@ -411,6 +411,22 @@ func sanitize(e *gqlerrors.QueryError, quoted []string) {
 	if cut {
 		msg = strings.TrimSuffix(msg, ".") + "."
 	}
+	// The library's later lines explain a variable's invalid value by the
+	// schema ("Expected type ...", "Field ... is not defined by type ...",
+	// "In field ..."): keep those, without what was found.
+	if _, more, ok := strings.Cut(e.Message, "\n"); ok && !strings.HasPrefix(e.Message, "could not unmarshal ") {
+		for line := range strings.Lines(more) {
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, "Expected type ") && !strings.HasPrefix(line, "In field ") &&
+				!(strings.HasPrefix(line, "Field ") && strings.Contains(line, " is not defined by type ")) {
+				continue
+			}
+			if i := strings.Index(line, ", found "); i >= 0 {
+				line = line[:i] + "."
+			}
+			msg += " " + line
+		}
+	}
 	for _, q := range quoted {
 		msg = strings.ReplaceAll(msg, q, "(not shown)")
 	}
