@@ -113,6 +113,11 @@ func (m *memStore) Secrets(_ context.Context, tenant string) ([]api.SecretMeta, 
 	return out, nil
 }
 
+func (m *memStore) CountSecrets(ctx context.Context, tenant string) (int, error) {
+	list, err := m.Secrets(ctx, tenant)
+	return len(list), err
+}
+
 func (m *memStore) Record(_ context.Context, e api.Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

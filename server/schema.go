@@ -231,13 +231,13 @@ func (r *resolver) roomFor(ctx context.Context, tenantID, name string) error {
 	if !errors.Is(err, api.ErrNotFound) {
 		return r.storeError(ctx, api.OpSetSecret, name, err)
 	}
-	metas, err := r.s.st.Secrets(ctx, tenantID)
+	n, err := r.s.st.CountSecrets(ctx, tenantID)
 	if err != nil {
 		return r.storeError(ctx, api.OpSetSecret, name, err)
 	}
-	if len(metas) >= r.s.maxSecrets {
+	if n >= r.s.maxSecrets {
 		r.event(ctx, api.OpSetSecret, name, api.OutcomeInvalid)
-		return userError("secret %q not set: the tenant holds %d secrets, the most it may (delete some first)", name, len(metas))
+		return userError("secret %q not set: the tenant holds %d secrets, the most it may (delete some first)", name, n)
 	}
 	return nil
 }

@@ -511,6 +511,15 @@ func (s *SQL) Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error
 	return list, err
 }
 
+// CountSecrets implements [Store].
+func (s *SQL) CountSecrets(ctx context.Context, tenantID string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM secrets WHERE tenant_id = $1`, tenantID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: counting the secrets of tenant %q: %w", tenantID, err)
+	}
+	return n, nil
+}
+
 // SealedNotUnder implements [Store].
 func (s *SQL) SealedNotUnder(ctx context.Context, keyID string, limit int) ([]SealedRow, error) {
 	q := `SELECT tenant_id, name, format, key_id, wrapped_key, nonce, ciphertext FROM secrets

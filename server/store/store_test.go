@@ -662,3 +662,22 @@ func testRewrapAll(t *testing.T, s *SQL, _ string) {
 		t.Error("RewrapAll with an empty keyring succeeded")
 	}
 }
+
+func TestCountSecrets(t *testing.T) { forEachDB(t, testCountSecrets) }
+
+func testCountSecrets(t *testing.T, s *SQL, _ string) {
+	ctx := context.Background()
+	k := newKey(t)
+	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "globex")
+	for i, tn := range []Tenant{a, a, a, b} {
+		name := fmt.Sprintf("S%d", i)
+		if _, err := s.PutSecret(ctx, tn.ID, name, mustSeal(t, k, tn.ID, name, "v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for tn, want := range map[string]int{a.ID: 3, b.ID: 1, "nobody": 0} {
+		if n, err := s.CountSecrets(ctx, tn); err != nil || n != want {
+			t.Errorf("CountSecrets(%s) = %d, %v; want %d", tn, n, err, want)
+		}
+	}
+}
