@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/server"
 	"github.com/prefect-go/prefect/server/store"
 )
@@ -19,21 +20,9 @@ import (
 // and seals under the new key once it has looked.
 func TestKeySourceFollowsRotation(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "server.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	tn, err := st.CreateTenant(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := st.CreateAPIKey(ctx, tn.ID, "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kf, _, err := seal.OpenKeyFile(filepath.Join(dir, "master.key"))
+	env := servertest.New(t)
+	st, tn, key := env.Store, env.Tenant, env.Key
+	kf, _, err := seal.OpenKeyFile(filepath.Join(env.Dir, "master.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,15 +78,9 @@ func TestAuthenticateBeforeReadingBody(t *testing.T) {
 // nothing (the file may have retired its key) and still opens what it can.
 func TestStaleKeyFileRefusesToSeal(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "server.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	tn, _ := st.CreateTenant(ctx, "acme")
-	key, _, _ := st.CreateAPIKey(ctx, tn.ID, "k")
-	kf, _, err := seal.OpenKeyFile(filepath.Join(dir, "master.key"))
+	env := servertest.New(t)
+	st, tn, key := env.Store, env.Tenant, env.Key
+	kf, _, err := seal.OpenKeyFile(filepath.Join(env.Dir, "master.key"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/server"
 	"github.com/prefect-go/prefect/server/api"
 	"github.com/prefect-go/prefect/server/store"
@@ -33,26 +33,8 @@ type sqliteBackend struct {
 
 func newSQLiteBackend(tb testing.TB, opts ...server.Option) *sqliteBackend {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(tb.TempDir(), "server.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	tn, err := st.CreateTenant(ctx, "acme")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	key, _, err := st.CreateAPIKey(ctx, tn.ID, "test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	mk, err := seal.NewMasterKey()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ring := seal.NewKeyring(mk)
-	return &sqliteBackend{st: st, ring: ring, h: server.New(st, ring, opts...), tenant: tn.ID, key: key}
+	env := servertest.New(tb)
+	return &sqliteBackend{st: env.Store, ring: env.Ring, h: env.Handler(opts...), tenant: env.Tenant.ID, key: env.Key}
 }
 
 // loadServer serves h on a loopback port to a Go client of its own, and

@@ -14,8 +14,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to look at the raw rows
 
 	"github.com/prefect-go/prefect/internal/pgtest"
-	"github.com/prefect-go/prefect/internal/seal"
-	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/server/store"
 )
 
@@ -33,31 +32,11 @@ type sqlFixture struct {
 func forEachSQLStore(t *testing.T, test func(t *testing.T, f *sqlFixture)) {
 	setup := func(t *testing.T, st *store.SQL, raw func(t *testing.T) []byte) *sqlFixture {
 		t.Cleanup(func() { st.Close() })
-		ctx := context.Background()
-		f := &sqlFixture{st: st, raw: raw}
-		for i, name := range []string{"acme", "globex"} {
-			tn, err := st.CreateTenant(ctx, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			key, _, err := st.CreateAPIKey(ctx, tn.ID, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if i == 0 {
-				f.keyA = key
-			} else {
-				f.keyB = key
-			}
-		}
-		mk, err := seal.NewMasterKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(server.New(st, seal.NewKeyring(mk)))
+		env := servertest.On(t, st)
+		_, keyB, _ := env.AddTenant(t, "globex")
+		srv := httptest.NewServer(env.Handler())
 		t.Cleanup(srv.Close)
-		f.fixture = &fixture{srv: srv}
-		return f
+		return &sqlFixture{fixture: &fixture{srv: srv}, st: st, raw: raw, keyA: env.Key, keyB: keyB}
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		dir := t.TempDir()

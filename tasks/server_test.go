@@ -5,17 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/flow"
-	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/runner"
-	"github.com/prefect-go/prefect/server"
-	"github.com/prefect-go/prefect/server/store"
 	"github.com/prefect-go/prefect/task"
 	"github.com/prefect-go/prefect/tasks"
 )
@@ -99,24 +96,9 @@ func TestPrefectSecretFromServer(t *testing.T) {
 // GraphQL handler over an SQLite store), set through the Go client.
 func TestPrefectSecretThroughRealServer(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "server.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	tenant, err := st.CreateTenant(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := st.CreateAPIKey(ctx, tenant.ID, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk, err := seal.NewMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(st, seal.NewKeyring(mk)))
+	env := servertest.New(t)
+	key := env.Key
+	srv := httptest.NewServer(env.Handler())
 	defer srv.Close()
 	c, err := client.New(srv.URL+"/graphql", client.WithAPIKey(key))
 	if err != nil {

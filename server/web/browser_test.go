@@ -21,8 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/prefect-go/prefect/client"
-	"github.com/prefect-go/prefect/internal/seal"
-	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/server/store"
 )
 
@@ -38,24 +37,9 @@ func TestSecretsPageInChromium(t *testing.T) {
 
 	// The server, as `prefect server start` makes it, behind a recorder of
 	// every request and response the browser causes.
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "server.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	tenant, err := st.CreateTenant(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, keyInfo, err := st.CreateAPIKey(ctx, tenant.ID, "web-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk, err := seal.NewMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(st, seal.NewKeyring(mk))
+	env := servertest.New(t)
+	st, tenant, key, keyID := env.Store, env.Tenant, env.Key, env.KeyID
+	srv := env.Handler()
 	rec := &recorder{}
 	ts := httptest.NewServer(rec.wrap(srv)) // on 127.0.0.1
 	t.Cleanup(ts.Close)
@@ -114,8 +98,8 @@ func TestSecretsPageInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("secret-name")),
 	)
 	waitFor("the page names the tenant", fmt.Sprintf(`document.getElementById("tenant-id").textContent === %q`, tenant.ID))
-	if got := eval[string](t, b, `document.getElementById("key-id").textContent`); got != keyInfo.ID {
-		t.Errorf("the page shows key %q, want %q", got, keyInfo.ID)
+	if got := eval[string](t, b, `document.getElementById("key-id").textContent`); got != keyID {
+		t.Errorf("the page shows key %q, want %q", got, keyID)
 	}
 	if got := eval[string](t, b, `sessionStorage.getItem("prefect.web.apiKey")`); got != key {
 		t.Errorf("sessionStorage holds %q, want the key", got)

@@ -1,18 +1,14 @@
 package web_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/prefect-go/prefect/internal/seal"
-	"github.com/prefect-go/prefect/server"
-	"github.com/prefect-go/prefect/server/store"
+	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/server/web"
 )
 
@@ -150,17 +146,7 @@ func TestPageKeepsItsRules(t *testing.T) {
 // The server answers GET / with the page and still takes GraphQL POSTs at
 // / and /graphql.
 func TestServerRoutes(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "server.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	mk, err := seal.NewMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(st, seal.NewKeyring(mk))
+	srv := servertest.New(t).Handler()
 
 	for _, path := range []string{"/", "/static/app.js", "/static/app.css"} {
 		for _, method := range []string{http.MethodGet, http.MethodHead} {
