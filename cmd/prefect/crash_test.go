@@ -50,7 +50,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	)
 	bin := buildBinary(t)
 	data := t.TempDir()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	env := cliEnv(t)
 	prefectCLI(t, bin, env, "server", "create-tenant", "acme", "--data-dir", data)
 	key := strings.TrimSpace(prefectCLI(t, bin, env, "server", "create-api-key", "--tenant", "acme", "--data-dir", data))
 
@@ -273,17 +273,15 @@ func newCrashClient(t *testing.T, url, key string) *client.Client {
 	return c
 }
 
-// prefectCLI runs the binary to completion and returns its standard output.
+// prefectCLI runs the binary to completion and returns its standard output;
+// a failure fails the test.
 func prefectCLI(t *testing.T, bin string, env []string, args ...string) string {
 	t.Helper()
-	c := exec.Command(bin, args...)
-	c.Env = env
-	var out, errOut bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errOut
-	if err := c.Run(); err != nil {
-		t.Fatalf("prefect %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	out, errOut, err := cliRun(bin, env, args...)
+	if err != nil {
+		t.Fatalf("prefect %s: %v\n%s", strings.Join(args, " "), err, errOut)
 	}
-	return out.String()
+	return out
 }
 
 // serverProcess is "prefect server start" on a data folder the test chose.

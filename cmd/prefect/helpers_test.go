@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -36,14 +34,9 @@ func buildBinary(t *testing.T) string {
 func startTestServer(t *testing.T, bin string) (url, key, data string) {
 	t.Helper()
 	data = t.TempDir()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	env := cliEnv(t)
 	cmd := func(args ...string) (string, string, error) {
-		c := exec.Command(bin, append(args, "--data-dir", data)...)
-		c.Env = env
-		var out, errOut bytes.Buffer
-		c.Stdout, c.Stderr = &out, &errOut
-		err := c.Run()
-		return out.String(), errOut.String(), err
+		return cliRun(bin, env, append(args, "--data-dir", data)...)
 	}
 	if _, stderr, err := cmd("server", "create-tenant", "acme"); err != nil {
 		t.Fatalf("create-tenant: %v\n%s", err, stderr)

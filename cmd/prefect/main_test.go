@@ -29,7 +29,7 @@ func TestServerEndToEnd(t *testing.T) {
 	}
 	run := func(args ...string) error {
 		c := exec.Command(bin, args...)
-		c.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		c.Env = cliEnv(t)
 		return c.Run()
 	}
 	if err := run("server", "create-api-key", "--tenant", "nobody", "--data-dir", data); err == nil {

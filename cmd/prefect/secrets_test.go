@@ -24,7 +24,7 @@ func TestSecretsCLI(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	url, key, _ := startTestServer(t, bin)
-	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	base := cliEnv(t)
 	envWith := func(api, apiKey string) []string {
 		return append(append([]string(nil), base...), "PREFECT__CLOUD__API="+api, "PREFECT__CLOUD__API_KEY="+apiKey)
 	}
