@@ -1,30 +1,54 @@
 package main
 
 import (
-	"bufio"
-	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
-	"time"
 )
 
-// buildBinary builds this command into a temporary folder.
+// TestMain removes the binary the tests built, once they are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// built is the binary, built once for all the tests of the process.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildBinary builds this command, once per test process, and returns its
+// path.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "prefect")
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the binary: %v", err)
+	built.once.Do(func() {
+		gotool, err := exec.LookPath("go")
+		if err != nil {
+			built.err = fmt.Errorf("the go command is needed to build the binary: %w", err)
+			return
+		}
+		if built.dir, err = os.MkdirTemp("", "prefect-cli-test-"); err != nil {
+			built.err = err
+			return
+		}
+		built.bin = filepath.Join(built.dir, "prefect")
+		if out, err := exec.Command(gotool, "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	out, err := exec.Command(gotool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return built.bin
 }
 
 // startTestServer creates a tenant and an API key with bin, starts the
@@ -35,52 +59,9 @@ func startTestServer(t *testing.T, bin string) (url, key, data string) {
 	t.Helper()
 	data = t.TempDir()
 	env := cliEnv(t)
-	cmd := func(args ...string) (string, string, error) {
-		return cliRun(bin, env, append(args, "--data-dir", data)...)
-	}
-	if _, stderr, err := cmd("server", "create-tenant", "acme"); err != nil {
-		t.Fatalf("create-tenant: %v\n%s", err, stderr)
-	}
-	key, stderr, err := cmd("server", "create-api-key", "--tenant", "acme")
-	if err != nil {
-		t.Fatalf("create-api-key: %v\n%s", err, stderr)
-	}
-	key = strings.TrimSpace(key)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	srv := exec.CommandContext(ctx, bin, "server", "start", "--port", "0", "--data-dir", data)
-	srv.Env = env
-	srv.WaitDelay = 5 * time.Second
-	stderrPipe, err := srv.StderrPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		defer cancel()
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		if err := srv.Wait(); err != nil {
-			t.Errorf("the server did not stop cleanly: %v", err)
-		}
-	})
-	addr := regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
-	lines := bufio.NewScanner(stderrPipe)
-	for lines.Scan() {
-		if m := addr.FindStringSubmatch(lines.Text()); m != nil {
-			url = m[1]
-			break
-		}
-	}
-	if url == "" {
-		t.Fatal("the server never said where it listens")
-	}
-	go func() {
-		for lines.Scan() { // keep draining the log
-		}
-	}()
-	return url, key, data
+	prefectCLI(t, bin, env, "server", "create-tenant", "acme", "--data-dir", data)
+	key = strings.TrimSpace(prefectCLI(t, bin, env, "server", "create-api-key", "--tenant", "acme", "--data-dir", data))
+	p := startServerOn(t, bin, data, env)
+	t.Cleanup(func() { p.stop(t) }) // before startServerOn's kill
+	return p.url, key, data
 }
