@@ -72,3 +72,73 @@ const (
 	OutcomeInvalid  = "invalid"   // the input was refused
 	OutcomeError    = "error"     // the server failed
 )
+
+// A Flow is a registered flow: one version of its definition.
+type Flow struct {
+	ID         string    // a UUID, one per version
+	TenantID   string    // the tenant that registered it
+	Name       string    // the flow's name
+	Version    int       // 1 first, +1 on each registration that changes it
+	Digest     string    // SHA-256 of what defines it, to tell a change
+	Definition []byte    // JSON: its tasks, edges and parameters
+	Labels     []string  // an agent runs it only if it has every one
+	Command    []string  // the argv that executes one of its runs
+	WorkingDir string    // where the command runs; "" for the agent's
+	HasEnv     bool      // whether its run config has an environment (kept sealed)
+	Created    time.Time // when this version was registered
+}
+
+// Flow run states, as FlowRun.State holds them. Scheduled runs wait for an
+// agent; Submitted ones were claimed by one; Cancelling ones were asked to
+// stop. Success, Failed and Cancelled are final.
+const (
+	RunScheduled  = "Scheduled"
+	RunSubmitted  = "Submitted"
+	RunRunning    = "Running"
+	RunSuccess    = "Success"
+	RunFailed     = "Failed"
+	RunCancelling = "Cancelling"
+	RunCancelled  = "Cancelled"
+)
+
+// RunFinished reports whether a flow run in state s is over.
+func RunFinished(s string) bool { return s == RunSuccess || s == RunFailed || s == RunCancelled }
+
+// A FlowRun is one run of a flow version.
+type FlowRun struct {
+	ID          string
+	TenantID    string
+	FlowID      string
+	FlowName    string
+	FlowVersion int
+	Name        string
+	Parameters  []byte   // JSON object
+	Labels      []string // the flow's, which the agent must have
+	State       string   // a Run* constant
+	Message     string   // the state's message
+	Version     int      // +1 on every state change, for optimistic updates
+	AgentID     string   // the agent that claimed it, or ""
+	Heartbeat   time.Time
+	Created     time.Time
+	Updated     time.Time
+}
+
+// A TaskRun is the latest state of one task run of a flow run.
+type TaskRun struct {
+	ID       string // as the runner derives it
+	Slug     string
+	MapIndex int // -1 when not mapped
+	State    string
+	Message  string
+	Updated  time.Time
+}
+
+// A LogLine is one record of a flow run's log, already redacted by the
+// runner that sent it.
+type LogLine struct {
+	Seq      int64 // increases along the run's log: a cursor to read on from
+	Time     time.Time
+	Level    string
+	TaskSlug string
+	Message  string
+}

@@ -76,6 +76,60 @@ var migrations = []migration{
 			`ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1`,
 		},
 	},
+	{
+		version: 3,
+		name:    "flows, flow runs, task runs, run logs",
+		statements: []string{
+			`CREATE TABLE flows (
+				id          TEXT PRIMARY KEY,
+				tenant_id   TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+				name        TEXT NOT NULL,
+				version     INTEGER NOT NULL,
+				digest      TEXT NOT NULL,
+				definition  TEXT NOT NULL,
+				labels      TEXT NOT NULL,
+				command     TEXT NOT NULL,
+				working_dir TEXT NOT NULL,
+				has_env     INTEGER NOT NULL,
+				created     BIGINT NOT NULL,
+				UNIQUE (tenant_id, name, version)
+			)`,
+			`CREATE TABLE flow_runs (
+				id           TEXT PRIMARY KEY,
+				tenant_id    TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+				flow_id      TEXT NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
+				name         TEXT NOT NULL,
+				parameters   TEXT NOT NULL,
+				state        TEXT NOT NULL,
+				message      TEXT NOT NULL,
+				version      INTEGER NOT NULL,
+				agent_id     TEXT NOT NULL,
+				heartbeat    BIGINT NOT NULL,
+				created      BIGINT NOT NULL,
+				updated      BIGINT NOT NULL
+			)`,
+			`CREATE INDEX flow_runs_state ON flow_runs (tenant_id, state, created)`,
+			`CREATE TABLE task_runs (
+				flow_run_id TEXT NOT NULL REFERENCES flow_runs (id) ON DELETE CASCADE,
+				slug        TEXT NOT NULL,
+				map_index   INTEGER NOT NULL,
+				id          TEXT NOT NULL,
+				state       TEXT NOT NULL,
+				message     TEXT NOT NULL,
+				updated     BIGINT NOT NULL,
+				PRIMARY KEY (flow_run_id, slug, map_index)
+			)`,
+			`CREATE TABLE run_logs (
+				id          {identity},
+				flow_run_id TEXT NOT NULL REFERENCES flow_runs (id) ON DELETE CASCADE,
+				at          BIGINT NOT NULL,
+				level       TEXT NOT NULL,
+				task_slug   TEXT NOT NULL,
+				message     TEXT NOT NULL
+			)`,
+			`CREATE INDEX run_logs_run ON run_logs (flow_run_id, id)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads.

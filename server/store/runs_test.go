@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prefect-go/prefect/server/api"
+)
+
+func TestRuns(t *testing.T) { forEachDB(t, testRuns) }
+
+func testRuns(t *testing.T, s *SQL, _ string) {
+	ctx := context.Background()
+	acme, globex := mustTenant(t, s, "acme"), mustTenant(t, s, "globex")
+
+	// Registering: a new digest makes a new version; the same one does not.
+	reg := func(tn Tenant, name, digest string, labels ...string) api.Flow {
+		t.Helper()
+		f, _, err := s.RegisterFlow(ctx, api.Flow{TenantID: tn.ID, Name: name, Digest: digest, Definition: []byte(`{"tasks":[]}`),
+			Labels: labels, Command: []string{"/bin/flows", "execute"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	v1 := reg(acme, "etl", "d1")
+	if again, created, err := s.RegisterFlow(ctx, api.Flow{TenantID: acme.ID, Name: "etl", Digest: "d1"}); err != nil || created || again.ID != v1.ID {
+		t.Errorf("re-registering the same flow: %v, created %v, %v; want version 1 as it was", again, created, err)
+	}
+	v2 := reg(acme, "etl", "d2", "gpu")
+	if v1.Version != 1 || v2.Version != 2 || v2.ID == v1.ID {
+		t.Fatalf("versions %d, %d; want 1, 2", v1.Version, v2.Version)
+	}
+	reg(globex, "etl", "x")
+	if fl, err := s.Flows(ctx, acme.ID); err != nil || len(fl) != 1 || fl[0].Version != 2 || fl[0].Labels[0] != "gpu" || fl[0].Command[1] != "execute" {
+		t.Errorf("Flows(acme) = %+v, %v", fl, err)
+	}
+
+	// Runs: created Scheduled; claimed only by agents with the labels.
+	r1, err := s.CreateFlowRun(ctx, api.FlowRun{TenantID: acme.ID, FlowID: v1.ID, Parameters: []byte(`{"n":3}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.CreateFlowRun(ctx, api.FlowRun{TenantID: acme.ID, FlowID: v2.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.State != api.RunScheduled || r1.Version != 1 || r1.FlowName != "etl" {
+		t.Errorf("a new run: %+v", r1)
+	}
+	if _, err := s.CreateFlowRun(ctx, api.FlowRun{TenantID: globex.ID, FlowID: v1.ID}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a run of another tenant's flow: %v; want ErrNotFound", err)
+	}
+	got, err := s.ClaimFlowRuns(ctx, acme.ID, "agent-1", nil, 10)
+	if err != nil || len(got) != 1 || got[0].ID != r1.ID || got[0].State != api.RunSubmitted || got[0].Version != 2 {
+		t.Fatalf("claim without labels: %+v, %v; want only r1 (r2 needs gpu)", got, err)
+	}
+	got, err = s.ClaimFlowRuns(ctx, acme.ID, "agent-2", []string{"gpu", "x"}, 10)
+	if err != nil || len(got) != 1 || got[0].ID != r2.ID {
+		t.Fatalf("claim with gpu: %+v, %v; want r2", got, err)
+	}
+	if got, _ := s.ClaimFlowRuns(ctx, globex.ID, "agent-3", []string{"gpu"}, 10); len(got) != 0 {
+		t.Errorf("another tenant's agent claimed %v", got)
+	}
+
+	// States move only from the version read.
+	v, err := s.SetFlowRunState(ctx, acme.ID, r1.ID, 2, api.RunRunning, "")
+	if err != nil || v != 3 {
+		t.Fatalf("SetFlowRunState = %d, %v", v, err)
+	}
+	if _, err := s.SetFlowRunState(ctx, acme.ID, r1.ID, 2, api.RunFailed, "late"); !errors.Is(err, ErrConflict) {
+		t.Errorf("a stale version: %v; want ErrConflict", err)
+	}
+	if _, err := s.SetFlowRunState(ctx, globex.ID, r1.ID, 3, api.RunFailed, ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("another tenant's run: %v; want ErrNotFound", err)
+	}
+	if r, err := s.CancelFlowRun(ctx, acme.ID, r1.ID); err != nil || r.State != api.RunCancelling {
+		t.Errorf("cancelling a running run: %v, %v", r.State, err)
+	}
+	r3, _ := s.CreateFlowRun(ctx, api.FlowRun{TenantID: acme.ID, FlowID: v1.ID})
+	if r, err := s.CancelFlowRun(ctx, acme.ID, r3.ID); err != nil || r.State != api.RunCancelled {
+		t.Errorf("cancelling a scheduled run: %v, %v; want Cancelled at once", r.State, err)
+	}
+
+	// Task runs keep the latest state; logs read on from a cursor.
+	t0 := time.Now()
+	if err := s.SetTaskRuns(ctx, acme.ID, r1.ID, []api.TaskRun{
+		{ID: "a", Slug: "extract-1", MapIndex: -1, State: "Running", Updated: t0},
+		{ID: "b", Slug: "load-1", MapIndex: 0, State: "Success", Updated: t0},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// An older state arriving late does not overwrite a newer one.
+	s.SetTaskRuns(ctx, acme.ID, r1.ID, []api.TaskRun{{ID: "a", Slug: "extract-1", MapIndex: -1, State: "Success", Updated: t0.Add(time.Second)}})
+	s.SetTaskRuns(ctx, acme.ID, r1.ID, []api.TaskRun{{ID: "a", Slug: "extract-1", MapIndex: -1, State: "Pending", Updated: t0.Add(-time.Second)}})
+	trs, err := s.TaskRuns(ctx, acme.ID, r1.ID)
+	if err != nil || len(trs) != 2 || trs[0].State != "Success" || trs[1].MapIndex != 0 {
+		t.Errorf("TaskRuns = %+v, %v", trs, err)
+	}
+	if err := s.AppendLogs(ctx, acme.ID, r1.ID, []api.LogLine{{Level: "INFO", Message: "one"}, {Level: "INFO", TaskSlug: "load-1", Message: "two"}}); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := s.Logs(ctx, acme.ID, r1.ID, 0, 0)
+	if err != nil || len(logs) != 2 || logs[1].Message != "two" || logs[1].TaskSlug != "load-1" {
+		t.Fatalf("Logs = %+v, %v", logs, err)
+	}
+	if rest, _ := s.Logs(ctx, acme.ID, r1.ID, logs[0].Seq, 0); len(rest) != 1 || rest[0].Message != "two" {
+		t.Errorf("Logs after the first = %+v", rest)
+	}
+	if _, err := s.Logs(ctx, globex.ID, r1.ID, 0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("another tenant's logs: %v", err)
+	}
+	if err := s.Heartbeat(ctx, acme.ID, r1.ID); err != nil {
+		t.Error(err)
+	}
+	if list, err := s.FlowRuns(ctx, acme.ID, api.RunCancelled, 0); err != nil || len(list) != 1 || list[0].ID != r3.ID {
+		t.Errorf("FlowRuns(Cancelled) = %+v, %v", list, err)
+	}
+}
+
+// Agents claiming at once never get the same run.
+func TestClaimIsExclusive(t *testing.T) { forEachDB(t, testClaimIsExclusive) }
+
+func testClaimIsExclusive(t *testing.T, s *SQL, _ string) {
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acme")
+	f, _, err := s.RegisterFlow(ctx, api.Flow{TenantID: tn.ID, Name: "f", Digest: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const runs, agents = 100, 6
+	for range runs {
+		if _, err := s.CreateFlowRun(ctx, api.FlowRun{TenantID: tn.ID, FlowID: f.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	for a := range agents {
+		wg.Go(func() {
+			id := fmt.Sprint("agent-", a)
+			for {
+				got, err := s.ClaimFlowRuns(ctx, tn.ID, id, nil, 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, r := range got {
+					if prev, dup := seen[r.ID]; dup {
+						t.Errorf("run %s claimed by %s and %s", r.ID, prev, id)
+					}
+					seen[r.ID] = id
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != runs {
+		t.Errorf("%d runs claimed, want %d", len(seen), runs)
+	}
+}
