@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -73,7 +74,8 @@ type GraphQLError struct {
 	// Status is the HTTP status of the answer.
 	Status int
 
-	unauthenticated bool // said by an error's extensions.code
+	unauthenticated bool     // said by an error's extensions.code
+	codes           []string // the errors' extensions.code values
 }
 
 var _ error = (*GraphQLError)(nil)
@@ -100,8 +102,16 @@ func (e *GraphQLError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrUnauthenticated) true for an authentication
-// failure.
+// failure, errors.Is(err, ErrConflict) for a change refused because the
+// run changed first, and errors.Is(err, ErrRunNotFound) for a missing flow
+// or flow run.
 func (e *GraphQLError) Is(target error) bool {
+	if target == ErrConflict {
+		return slices.Contains(e.codes, "CONFLICT")
+	}
+	if target == ErrRunNotFound {
+		return slices.Contains(e.codes, "NOT_FOUND") && !e.says(notFoundText)
+	}
 	if target != ErrUnauthenticated {
 		return false
 	}
@@ -563,6 +573,9 @@ func (c *Client) attempt(ctx context.Context, body []byte, m *redact.Masker) out
 	for i, e := range r.Errors {
 		if e.Extensions.Code == "UNAUTHENTICATED" {
 			apiErr.unauthenticated = true
+		}
+		if e.Extensions.Code != "" {
+			apiErr.codes = append(apiErr.codes, e.Extensions.Code)
 		}
 		if i == maxMessages {
 			apiErr.Messages = append(apiErr.Messages, fmt.Sprintf("(and %d more)", len(r.Errors)-i))

@@ -116,9 +116,9 @@ func skipString(q string, i int) int {
 // decodeRequest decodes a request body: a JSON object with a string query,
 // an optional operationName and optional variables, which are an object,
 // null, or (as Prefect 1's client sends them) a string holding the JSON of
-// an object or null. Integers among the top-level variables become float64
-// (for Int arguments); other numbers keep their text (see numberValue), so
-// that JSON values keep every digit and no number passes for a string.
+// an object or null. Integers among the variables become float64 (for Int
+// arguments); other numbers keep their text (see numberValue), so that JSON
+// values keep every digit and no number passes for a string.
 func decodeRequest(body []byte) (request, error) {
 	if i := invalidUTF8(body); i >= 0 {
 		return request{}, requestError(fmt.Sprintf("the request body is not valid UTF-8 (byte %d); JSON is UTF-8", i+1))
@@ -178,28 +178,28 @@ func decodeVariables(raw json.RawMessage) (map[string]any, error) {
 		return nil, requestError("the request's variables are not a JSON object (nor a string holding one, nor null)")
 	}
 	for k, v := range vars {
-		vars[k] = numbers(v, true)
+		vars[k] = numbers(v)
 	}
 	return vars, nil
 }
 
-// numbers replaces the json.Numbers of v: with float64, for a top-level
-// integer that float64 holds exactly (what the library accepts for Int and
-// refuses for String), else with numberValue.
-func numbers(v any, top bool) any {
+// numbers replaces the json.Numbers of v: with float64, for an integer
+// that float64 holds exactly (what the library accepts for Int and refuses
+// for String; as JSON it is the same digits), else with numberValue.
+func numbers(v any) any {
 	switch v := v.(type) {
 	case json.Number:
-		if i, err := v.Int64(); top && err == nil && i >= -1<<53 && i <= 1<<53 {
+		if i, err := v.Int64(); err == nil && i >= -1<<53 && i <= 1<<53 {
 			return float64(i)
 		}
 		return numberValue{string(v)}
 	case map[string]any:
 		for k, x := range v {
-			v[k] = numbers(x, false)
+			v[k] = numbers(x)
 		}
 	case []any:
 		for i, x := range v {
-			v[i] = numbers(x, false)
+			v[i] = numbers(x)
 		}
 	}
 	return v

@@ -15,8 +15,11 @@ import (
 	"github.com/prefect-go/prefect/server/api"
 )
 
-// Schema is the GraphQL schema the server answers.
-const Schema = `
+// Schema is the GraphQL schema the server answers: the secrets of Prefect
+// Cloud's API and the orchestration of flow runs (see runs.go).
+const Schema = secretsSchema + runsSchema
+
+const secretsSchema = `
 schema {
 	query: Query
 	mutation: Mutation
@@ -156,6 +159,9 @@ func checkName(name string) error {
 			return userError("invalid secret name: byte %d is not allowed; a name is 1 to %d characters of %s", i+1, maxNameLen, allowed)
 		}
 	}
+	if strings.HasPrefix(name, reservedPrefix) {
+		return userError("invalid name: names starting with %s are the server's own", reservedPrefix)
+	}
 	return nil
 }
 
@@ -293,6 +299,7 @@ func (r *resolver) SecretValue(ctx context.Context, args struct{ Name string }) 
 
 func (r *resolver) list(ctx context.Context, op string) ([]api.SecretMeta, error) {
 	metas, err := r.s.st.Secrets(ctx, caller(ctx).TenantID)
+	metas = slices.DeleteFunc(metas, func(m api.SecretMeta) bool { return strings.HasPrefix(m.Name, reservedPrefix) })
 	if err != nil {
 		return nil, r.storeError(ctx, op, "", err)
 	}

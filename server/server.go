@@ -70,6 +70,7 @@ type Store interface {
 // use.
 type Server struct {
 	st       Store
+	runs     RunStore // st, if it keeps runs too; else nil
 	ring     *seal.Keyring
 	keys     KeySource // nil: ring, always
 	maxValue int
@@ -164,6 +165,7 @@ func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 		log:        slog.New(slog.DiscardHandler),
 		now:        func() time.Time { return time.Now().UTC() },
 	}
+	s.runs, _ = st.(RunStore)
 	for _, o := range opts {
 		o(s)
 	}

@@ -62,6 +62,10 @@ const (
 	OpDeleteSecret = "delete_secret"   // delete_secret
 	OpSecretNames  = "secret_names"    // secret_names
 	OpSecretMeta   = "secret_metadata" // secret_metadata
+	OpRegisterFlow = "register_flow"   // register_flow
+	OpCreateRun    = "create_flow_run" // create_flow_run
+	OpCancelRun    = "cancel_flow_run" // cancel_flow_run
+	OpRunEnv       = "flow_run_env"    // flow_run_env (a read of sealed values)
 )
 
 // Outcomes recorded in Event.Outcome.

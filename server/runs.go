@@ -1,0 +1,832 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/prefect-go/prefect/server/api"
+)
+
+// The orchestration of flow runs: flow programs register their flows and
+// report their runs; agents claim scheduled runs and launch them; people
+// create, watch and cancel runs. Any API key of a tenant may do all of it.
+//
+// Environments (a flow's run-config env, a run's extra env) may hold
+// secrets: they are sealed like secrets, under the reserved names
+// .prefect/flows/<flow id>/env and .prefect/runs/<run id>/env, which the
+// secret operations neither list nor accept; only flow_run_env opens them,
+// and each such read is audited.
+const runsSchema = `
+input register_flow_input {
+	name: String!
+	"The flow's tasks, edges and parameters, as the flow program describes them."
+	definition: JSON!
+	labels: [String!]
+	"The argv that executes one run; the agent adds the run's environment."
+	command: [String!]!
+	working_dir: String
+	"The run config's environment: an object of strings. Kept sealed."
+	env: JSON
+}
+
+type register_flow_payload {
+	id: String!
+	version: Int!
+	"False when the newest version was the same flow, and is kept."
+	created: Boolean!
+}
+
+type flow {
+	id: String!
+	name: String!
+	version: Int!
+	labels: [String!]!
+	command: [String!]!
+	working_dir: String!
+	definition: JSON!
+	created: String!
+}
+
+input create_flow_run_input {
+	"The flow's name (its newest version is run), or flow_id for a version."
+	flow_name: String
+	flow_id: String
+	name: String
+	parameters: JSON
+	"Extra environment for this run: an object of strings. Kept sealed."
+	env: JSON
+}
+
+type flow_run {
+	id: String!
+	name: String!
+	flow_id: String!
+	flow_name: String!
+	flow_version: Int!
+	parameters: JSON!
+	labels: [String!]!
+	state: String!
+	message: String!
+	version: Int!
+	agent_id: String!
+	heartbeat: String!
+	created: String!
+	updated: String!
+	task_runs: [task_run!]!
+}
+
+type task_run {
+	id: String!
+	slug: String!
+	map_index: Int!
+	state: String!
+	message: String!
+	updated: String!
+}
+
+type log_line {
+	"A cursor: pass the last one seen as flow_run_logs(after:)."
+	seq: String!
+	time: String!
+	level: String!
+	task_slug: String!
+	message: String!
+}
+
+input claim_flow_runs_input {
+	agent_id: String!
+	labels: [String!]
+	limit: Int
+}
+
+input set_flow_run_state_input {
+	id: String!
+	"The version the caller read; a run changed since is not changed (CONFLICT)."
+	version: Int!
+	state: String!
+	message: String
+}
+
+type set_state_payload {
+	version: Int!
+}
+
+input task_run_input {
+	id: String!
+	slug: String!
+	map_index: Int!
+	state: String!
+	message: String
+	"RFC 3339; a state older than the one kept is ignored."
+	time: String
+}
+
+input set_task_run_states_input {
+	flow_run_id: String!
+	task_runs: [task_run_input!]!
+}
+
+input log_input {
+	time: String
+	level: String!
+	task_slug: String
+	message: String!
+}
+
+input write_run_logs_input {
+	flow_run_id: String!
+	logs: [log_input!]!
+}
+
+extend type Query {
+	flows: [flow!]!
+	flow(id: String, name: String): flow
+	flow_runs(state: String, limit: Int): [flow_run!]!
+	flow_run(id: String!): flow_run
+	"The run's environment (the flow's run config env, then the run's own): for the agent that launches it."
+	flow_run_env(id: String!): JSON!
+	flow_run_logs(id: String!, after: String, limit: Int): [log_line!]!
+}
+
+extend type Mutation {
+	register_flow(input: register_flow_input!): register_flow_payload
+	create_flow_run(input: create_flow_run_input!): flow_run
+	claim_flow_runs(input: claim_flow_runs_input!): [flow_run!]!
+	set_flow_run_state(input: set_flow_run_state_input!): set_state_payload
+	set_task_run_states(input: set_task_run_states_input!): success_payload
+	write_run_logs(input: write_run_logs_input!): success_payload
+	heartbeat(flow_run_id: String!): success_payload
+	cancel_flow_run(id: String!): flow_run
+}
+`
+
+// RunStore keeps the orchestration data. A Store that is also a RunStore
+// (store.SQL is) gives the server its orchestration operations; without
+// one, they fail with a message saying so.
+type RunStore interface {
+	RegisterFlow(ctx context.Context, f api.Flow) (api.Flow, bool, error)
+	LatestFlow(ctx context.Context, tenantID, name string) (api.Flow, error)
+	Flow(ctx context.Context, tenantID, id string) (api.Flow, error)
+	Flows(ctx context.Context, tenantID string) ([]api.Flow, error)
+	CreateFlowRun(ctx context.Context, r api.FlowRun) (api.FlowRun, error)
+	FlowRun(ctx context.Context, tenantID, id string) (api.FlowRun, error)
+	FlowRuns(ctx context.Context, tenantID, state string, limit int) ([]api.FlowRun, error)
+	ClaimFlowRuns(ctx context.Context, tenantID, agentID string, labels []string, n int) ([]api.FlowRun, error)
+	SetFlowRunState(ctx context.Context, tenantID, id string, version int, state, message string) (int, error)
+	CancelFlowRun(ctx context.Context, tenantID, id string) (api.FlowRun, error)
+	Heartbeat(ctx context.Context, tenantID, id string) error
+	SetTaskRuns(ctx context.Context, tenantID, runID string, trs []api.TaskRun) error
+	TaskRuns(ctx context.Context, tenantID, runID string) ([]api.TaskRun, error)
+	AppendLogs(ctx context.Context, tenantID, runID string, lines []api.LogLine) error
+	Logs(ctx context.Context, tenantID, runID string, after int64, limit int) ([]api.LogLine, error)
+}
+
+// reservedPrefix starts the names of the secrets the server keeps for
+// itself: environments of flows and runs.
+const reservedPrefix = ".prefect/"
+
+func flowEnvName(flowID string) string { return reservedPrefix + "flows/" + flowID + "/env" }
+func runEnvName(runID string) string   { return reservedPrefix + "runs/" + runID + "/env" }
+
+var (
+	errNoRuns    = &gqlError{"this server keeps no flow runs (its store has no orchestration tables)", "NOT_IMPLEMENTED"}
+	errRunChange = &gqlError{"the flow run changed since that version was read; read it again", "CONFLICT"}
+	errNoRun     = &gqlError{"no such flow run", "NOT_FOUND"}
+	errNoFlow    = &gqlError{"no such flow", "NOT_FOUND"}
+)
+
+// Limits of what runs report.
+const (
+	maxLabels      = 32
+	maxTaskReports = 1000
+	maxLogLines    = 1000
+	maxTextField   = 64 << 10 // a message or a log line
+	maxListedRuns  = 500
+)
+
+func (r *resolver) runs() (RunStore, error) {
+	if r.s.runs == nil {
+		return nil, errNoRuns
+	}
+	return r.s.runs, nil
+}
+
+// runError maps a RunStore error to a message safe to show.
+func (r *resolver) runError(ctx context.Context, what string, err error, notFound *gqlError) error {
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		return notFound
+	case errors.Is(err, api.ErrConflict):
+		return errRunChange
+	}
+	r.s.log.ErrorContext(ctx, "secret server: run store failed", "operation", what, "err", err)
+	return errInternal
+}
+
+// envObject checks that j, if given, is a JSON object of strings with
+// valid names, and returns it.
+func envObject(j *JSON) (map[string]string, error) {
+	if j == nil || j.raw == nil || string(j.raw) == "null" {
+		return nil, nil
+	}
+	var env map[string]string
+	if err := json.Unmarshal(j.raw, &env); err != nil {
+		return nil, userError("env must be an object whose values are strings")
+	}
+	for k := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, userError("env has a name that is empty or holds = or NUL")
+		}
+	}
+	return env, nil
+}
+
+// sealEnv keeps env as the reserved secret name.
+func (r *resolver) sealEnv(ctx context.Context, tenantID, name string, env map[string]string) error {
+	b, _ := json.Marshal(env)
+	ring, err := r.s.keyring(ctx, false)
+	if err != nil {
+		return err
+	}
+	sealed, err := ring.Seal(tenantID, name, b)
+	if err != nil {
+		return err
+	}
+	_, err = r.s.st.PutSecret(ctx, tenantID, name, sealed)
+	return err
+}
+
+// openEnv returns the environment kept as the reserved secret name, or
+// nil if there is none.
+func (r *resolver) openEnv(ctx context.Context, tenantID, name string) (map[string]string, error) {
+	sealed, _, err := r.s.st.Secret(ctx, tenantID, name)
+	if errors.Is(err, api.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ring, _ := r.s.keyring(ctx, false)
+	b, err := ring.Open(tenantID, name, sealed)
+	if err != nil {
+		ring, _ = r.s.keyring(ctx, true)
+		if b, err = ring.Open(tenantID, name, sealed); err != nil {
+			return nil, err
+		}
+	}
+	var env map[string]string
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+func checkLabels(l []string) error {
+	if len(l) > maxLabels {
+		return userError("%d labels; at most %d", len(l), maxLabels)
+	}
+	for _, s := range l {
+		if s == "" || len(s) > 128 {
+			return userError("a label is 1 to 128 bytes")
+		}
+	}
+	return nil
+}
+
+type registerFlowArgs struct {
+	Input struct {
+		Name       string
+		Definition JSON
+		Labels     *[]string
+		Command    []string
+		WorkingDir *string
+		Env        *JSON
+	}
+}
+
+type registerFlowPayload struct {
+	f       api.Flow
+	created bool
+}
+
+func (p *registerFlowPayload) ID() string     { return p.f.ID }
+func (p *registerFlowPayload) Version() int32 { return int32(p.f.Version) }
+func (p *registerFlowPayload) Created() bool  { return p.created }
+
+func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*registerFlowPayload, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	in := args.Input
+	if err := checkName(in.Name); err != nil {
+		return nil, err
+	}
+	if len(in.Command) == 0 || in.Command[0] == "" {
+		return nil, userError("flow %q: command is empty; it is the argv that executes a run", in.Name)
+	}
+	var labels []string
+	if in.Labels != nil {
+		labels = slices.Clone(*in.Labels)
+		slices.Sort(labels)
+		labels = slices.Compact(labels)
+	}
+	if err := checkLabels(labels); err != nil {
+		return nil, err
+	}
+	env, err := envObject(in.Env)
+	if err != nil {
+		return nil, err
+	}
+	f := api.Flow{TenantID: caller(ctx).TenantID, Name: in.Name, Definition: in.Definition.raw, Labels: labels,
+		Command: in.Command, HasEnv: len(env) > 0}
+	if in.WorkingDir != nil {
+		f.WorkingDir = *in.WorkingDir
+	}
+	// The digest covers all that defines a version, the environment by
+	// its own digest (the values are not kept in the clear anywhere).
+	h := sha256.New()
+	envJSON, _ := json.Marshal(env)
+	envSum := sha256.Sum256(envJSON)
+	for _, part := range [][]byte{f.Definition, []byte(strings.Join(labels, "\x00")), []byte(strings.Join(f.Command, "\x00")), []byte(f.WorkingDir), envSum[:]} {
+		h.Write([]byte(strconv.Itoa(len(part)) + ":"))
+		h.Write(part)
+	}
+	f.Digest = hex.EncodeToString(h.Sum(nil))
+	got, created, err := rs.RegisterFlow(ctx, f)
+	if err != nil {
+		return nil, r.runError(ctx, api.OpRegisterFlow, err, errNoFlow)
+	}
+	if created && len(env) > 0 {
+		if err := r.sealEnv(ctx, got.TenantID, flowEnvName(got.ID), env); err != nil {
+			return nil, r.storeError(ctx, api.OpRegisterFlow, in.Name, err)
+		}
+	}
+	r.event(ctx, api.OpRegisterFlow, in.Name, api.OutcomeOK)
+	return &registerFlowPayload{f: got, created: created}, nil
+}
+
+type flowResolver struct{ f api.Flow }
+
+func (f *flowResolver) ID() string         { return f.f.ID }
+func (f *flowResolver) Name() string       { return f.f.Name }
+func (f *flowResolver) Version() int32     { return int32(f.f.Version) }
+func (f *flowResolver) Labels() []string   { return nonNil(f.f.Labels) }
+func (f *flowResolver) Command() []string  { return nonNil(f.f.Command) }
+func (f *flowResolver) WorkingDir() string { return f.f.WorkingDir }
+func (f *flowResolver) Definition() JSON   { return JSON{raw: f.f.Definition} }
+func (f *flowResolver) Created() string    { return rfc3339(f.f.Created) }
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func (r *resolver) Flows(ctx context.Context) ([]*flowResolver, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	fl, err := rs.Flows(ctx, caller(ctx).TenantID)
+	if err != nil {
+		return nil, r.runError(ctx, "flows", err, errNoFlow)
+	}
+	out := make([]*flowResolver, len(fl))
+	for i := range fl {
+		out[i] = &flowResolver{fl[i]}
+	}
+	return out, nil
+}
+
+func (r *resolver) Flow(ctx context.Context, args struct{ ID, Name *string }) (*flowResolver, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.findFlow(ctx, rs, args.ID, args.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &flowResolver{f}, nil
+}
+
+func (r *resolver) findFlow(ctx context.Context, rs RunStore, id, name *string) (api.Flow, error) {
+	tenant := caller(ctx).TenantID
+	var f api.Flow
+	var err error
+	switch {
+	case id != nil && *id != "":
+		f, err = rs.Flow(ctx, tenant, *id)
+	case name != nil && *name != "":
+		f, err = rs.LatestFlow(ctx, tenant, *name)
+	default:
+		return api.Flow{}, userError("give the flow's id or its name")
+	}
+	if err != nil {
+		return api.Flow{}, r.runError(ctx, "flow", err, errNoFlow)
+	}
+	return f, nil
+}
+
+type createFlowRunArgs struct {
+	Input struct {
+		FlowName   *string
+		FlowID     *string
+		Name       *string
+		Parameters *JSON
+		Env        *JSON
+	}
+}
+
+func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*flowRunResolver, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	in := args.Input
+	f, err := r.findFlow(ctx, rs, in.FlowID, in.FlowName)
+	if err != nil {
+		return nil, err
+	}
+	run := api.FlowRun{ID: uuid.NewString(), TenantID: f.TenantID, FlowID: f.ID, Parameters: []byte("{}")}
+	if in.Name != nil {
+		run.Name = *in.Name
+	}
+	if in.Parameters != nil && in.Parameters.raw != nil && string(in.Parameters.raw) != "null" {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(in.Parameters.raw, &obj) != nil {
+			return nil, userError("parameters must be a JSON object of parameter names to values")
+		}
+		run.Parameters = in.Parameters.raw
+	}
+	env, err := envObject(in.Env)
+	if err != nil {
+		return nil, err
+	}
+	// The environment is sealed before the run exists, so that no agent
+	// can claim a run whose environment is not there yet.
+	if len(env) > 0 {
+		if err := r.sealEnv(ctx, f.TenantID, runEnvName(run.ID), env); err != nil {
+			return nil, r.storeError(ctx, api.OpCreateRun, f.Name, err)
+		}
+	}
+	got, err := rs.CreateFlowRun(ctx, run)
+	if err != nil {
+		return nil, r.runError(ctx, api.OpCreateRun, err, errNoFlow)
+	}
+	r.event(ctx, api.OpCreateRun, f.Name, api.OutcomeOK)
+	return &flowRunResolver{r: r, run: got}, nil
+}
+
+type flowRunResolver struct {
+	r   *resolver
+	run api.FlowRun
+}
+
+func (f *flowRunResolver) ID() string         { return f.run.ID }
+func (f *flowRunResolver) Name() string       { return f.run.Name }
+func (f *flowRunResolver) FlowID() string     { return f.run.FlowID }
+func (f *flowRunResolver) FlowName() string   { return f.run.FlowName }
+func (f *flowRunResolver) FlowVersion() int32 { return int32(f.run.FlowVersion) }
+func (f *flowRunResolver) Parameters() JSON   { return JSON{raw: f.run.Parameters} }
+func (f *flowRunResolver) Labels() []string   { return nonNil(f.run.Labels) }
+func (f *flowRunResolver) State() string      { return f.run.State }
+func (f *flowRunResolver) Message() string    { return f.run.Message }
+func (f *flowRunResolver) Version() int32     { return int32(f.run.Version) }
+func (f *flowRunResolver) AgentID() string    { return f.run.AgentID }
+func (f *flowRunResolver) Heartbeat() string  { return rfc3339(f.run.Heartbeat) }
+func (f *flowRunResolver) Created() string    { return rfc3339(f.run.Created) }
+func (f *flowRunResolver) Updated() string    { return rfc3339(f.run.Updated) }
+
+func (f *flowRunResolver) TaskRuns(ctx context.Context) ([]*taskRunResolver, error) {
+	trs, err := f.r.s.runs.TaskRuns(ctx, f.run.TenantID, f.run.ID)
+	if err != nil {
+		return nil, f.r.runError(ctx, "task_runs", err, errNoRun)
+	}
+	out := make([]*taskRunResolver, len(trs))
+	for i := range trs {
+		out[i] = &taskRunResolver{trs[i]}
+	}
+	return out, nil
+}
+
+type taskRunResolver struct{ t api.TaskRun }
+
+func (t *taskRunResolver) ID() string      { return t.t.ID }
+func (t *taskRunResolver) Slug() string    { return t.t.Slug }
+func (t *taskRunResolver) MapIndex() int32 { return int32(t.t.MapIndex) }
+func (t *taskRunResolver) State() string   { return t.t.State }
+func (t *taskRunResolver) Message() string { return t.t.Message }
+func (t *taskRunResolver) Updated() string { return rfc3339(t.t.Updated) }
+
+func (r *resolver) FlowRuns(ctx context.Context, args struct {
+	State *string
+	Limit *int32
+}) ([]*flowRunResolver, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	state, limit := "", 100
+	if args.State != nil {
+		state = *args.State
+	}
+	if args.Limit != nil {
+		limit = int(*args.Limit)
+	}
+	if limit < 1 || limit > maxListedRuns {
+		return nil, userError("limit %d: want 1 to %d", limit, maxListedRuns)
+	}
+	runs, err := rs.FlowRuns(ctx, caller(ctx).TenantID, state, limit)
+	if err != nil {
+		return nil, r.runError(ctx, "flow_runs", err, errNoRun)
+	}
+	out := make([]*flowRunResolver, len(runs))
+	for i := range runs {
+		out[i] = &flowRunResolver{r: r, run: runs[i]}
+	}
+	return out, nil
+}
+
+func (r *resolver) FlowRun(ctx context.Context, args struct{ ID string }) (*flowRunResolver, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	run, err := rs.FlowRun(ctx, caller(ctx).TenantID, args.ID)
+	if err != nil {
+		return nil, r.runError(ctx, "flow_run", err, errNoRun)
+	}
+	return &flowRunResolver{r: r, run: run}, nil
+}
+
+func (r *resolver) FlowRunEnv(ctx context.Context, args struct{ ID string }) (JSON, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return JSON{}, err
+	}
+	tenant := caller(ctx).TenantID
+	run, err := rs.FlowRun(ctx, tenant, args.ID)
+	if err != nil {
+		return JSON{}, r.runError(ctx, api.OpRunEnv, err, errNoRun)
+	}
+	env := map[string]string{}
+	for _, name := range []string{flowEnvName(run.FlowID), runEnvName(run.ID)} {
+		part, err := r.openEnv(ctx, tenant, name)
+		if err != nil {
+			return JSON{}, r.storeError(ctx, api.OpRunEnv, run.Name, err)
+		}
+		for k, v := range part {
+			env[k] = v // the run's own env comes second and wins
+		}
+	}
+	// The environment is handed out only once its reading is on record.
+	if !r.event(ctx, api.OpRunEnv, run.Name, api.OutcomeOK) {
+		return JSON{}, errInternal
+	}
+	b, _ := json.Marshal(env)
+	return JSON{raw: b}, nil
+}
+
+type logLineResolver struct{ l api.LogLine }
+
+func (l *logLineResolver) Seq() string      { return strconv.FormatInt(l.l.Seq, 10) }
+func (l *logLineResolver) Time() string     { return rfc3339(l.l.Time) }
+func (l *logLineResolver) Level() string    { return l.l.Level }
+func (l *logLineResolver) TaskSlug() string { return l.l.TaskSlug }
+func (l *logLineResolver) Message() string  { return l.l.Message }
+
+func (r *resolver) FlowRunLogs(ctx context.Context, args struct {
+	ID    string
+	After *string
+	Limit *int32
+}) ([]*logLineResolver, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	var after int64
+	if args.After != nil && *args.After != "" {
+		if after, err = strconv.ParseInt(*args.After, 10, 64); err != nil || after < 0 {
+			return nil, userError("after must be the seq of a log line, a whole number")
+		}
+	}
+	limit := maxLogLines
+	if args.Limit != nil {
+		limit = int(*args.Limit)
+	}
+	if limit < 1 || limit > maxLogLines {
+		return nil, userError("limit %d: want 1 to %d", limit, maxLogLines)
+	}
+	lines, err := rs.Logs(ctx, caller(ctx).TenantID, args.ID, after, limit)
+	if err != nil {
+		return nil, r.runError(ctx, "flow_run_logs", err, errNoRun)
+	}
+	out := make([]*logLineResolver, len(lines))
+	for i := range lines {
+		out[i] = &logLineResolver{lines[i]}
+	}
+	return out, nil
+}
+
+type claimArgs struct {
+	Input struct {
+		AgentID string
+		Labels  *[]string
+		Limit   *int32
+	}
+}
+
+func (r *resolver) ClaimFlowRuns(ctx context.Context, args claimArgs) ([]*flowRunResolver, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	in := args.Input
+	if in.AgentID == "" || len(in.AgentID) > 256 {
+		return nil, userError("agent_id is 1 to 256 bytes")
+	}
+	var labels []string
+	if in.Labels != nil {
+		labels = *in.Labels
+	}
+	if err := checkLabels(labels); err != nil {
+		return nil, err
+	}
+	n := 1
+	if in.Limit != nil {
+		n = int(*in.Limit)
+	}
+	if n < 1 || n > 100 {
+		return nil, userError("limit %d: want 1 to 100", n)
+	}
+	runs, err := rs.ClaimFlowRuns(ctx, caller(ctx).TenantID, in.AgentID, labels, n)
+	if err != nil {
+		return nil, r.runError(ctx, "claim_flow_runs", err, errNoRun)
+	}
+	out := make([]*flowRunResolver, len(runs))
+	for i := range runs {
+		out[i] = &flowRunResolver{r: r, run: runs[i]}
+	}
+	return out, nil
+}
+
+var runStates = []string{api.RunScheduled, api.RunSubmitted, api.RunRunning, api.RunSuccess, api.RunFailed, api.RunCancelling, api.RunCancelled}
+
+type setStateArgs struct {
+	Input struct {
+		ID      string
+		Version int32
+		State   string
+		Message *string
+	}
+}
+
+type setStatePayload struct{ v int }
+
+func (p *setStatePayload) Version() int32 { return int32(p.v) }
+
+func (r *resolver) SetFlowRunState(ctx context.Context, args setStateArgs) (*setStatePayload, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	in := args.Input
+	if !slices.Contains(runStates, in.State) {
+		return nil, userError("state %q: want one of %s", truncate(in.State, 32), strings.Join(runStates, ", "))
+	}
+	msg := ""
+	if in.Message != nil {
+		msg = truncate(*in.Message, maxTextField)
+	}
+	v, err := rs.SetFlowRunState(ctx, caller(ctx).TenantID, in.ID, int(in.Version), in.State, msg)
+	if err != nil {
+		return nil, r.runError(ctx, "set_flow_run_state", err, errNoRun)
+	}
+	return &setStatePayload{v}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+type setTaskRunsArgs struct {
+	Input struct {
+		FlowRunID string
+		TaskRuns  []struct {
+			ID       string
+			Slug     string
+			MapIndex int32
+			State    string
+			Message  *string
+			Time     *string
+		}
+	}
+}
+
+func (r *resolver) SetTaskRunStates(ctx context.Context, args setTaskRunsArgs) (*successPayload, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	in := args.Input
+	if len(in.TaskRuns) > maxTaskReports {
+		return nil, userError("%d task runs in one call; at most %d", len(in.TaskRuns), maxTaskReports)
+	}
+	trs := make([]api.TaskRun, len(in.TaskRuns))
+	for i, t := range in.TaskRuns {
+		if t.Slug == "" || len(t.Slug) > 512 || t.State == "" || len(t.State) > 64 {
+			return nil, userError("task run %d: slug (1-512 bytes) and state (1-64 bytes) are required", i)
+		}
+		trs[i] = api.TaskRun{ID: t.ID, Slug: t.Slug, MapIndex: int(t.MapIndex), State: t.State}
+		if t.Message != nil {
+			trs[i].Message = truncate(*t.Message, maxTextField)
+		}
+		if t.Time != nil {
+			if trs[i].Updated, err = time.Parse(time.RFC3339Nano, *t.Time); err != nil {
+				return nil, userError("task run %d: time is not RFC 3339", i)
+			}
+		}
+	}
+	if err := rs.SetTaskRuns(ctx, caller(ctx).TenantID, in.FlowRunID, trs); err != nil {
+		return nil, r.runError(ctx, "set_task_run_states", err, errNoRun)
+	}
+	return &successPayload{ok: true}, nil
+}
+
+type writeLogsArgs struct {
+	Input struct {
+		FlowRunID string
+		Logs      []struct {
+			Time     *string
+			Level    string
+			TaskSlug *string
+			Message  string
+		}
+	}
+}
+
+func (r *resolver) WriteRunLogs(ctx context.Context, args writeLogsArgs) (*successPayload, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	in := args.Input
+	if len(in.Logs) > maxLogLines {
+		return nil, userError("%d log lines in one call; at most %d", len(in.Logs), maxLogLines)
+	}
+	lines := make([]api.LogLine, len(in.Logs))
+	for i, l := range in.Logs {
+		lines[i] = api.LogLine{Level: truncate(l.Level, 16), Message: truncate(l.Message, maxTextField)}
+		if l.TaskSlug != nil {
+			lines[i].TaskSlug = truncate(*l.TaskSlug, 512)
+		}
+		if l.Time != nil {
+			if lines[i].Time, err = time.Parse(time.RFC3339Nano, *l.Time); err != nil {
+				return nil, userError("log line %d: time is not RFC 3339", i)
+			}
+		}
+	}
+	if err := rs.AppendLogs(ctx, caller(ctx).TenantID, in.FlowRunID, lines); err != nil {
+		return nil, r.runError(ctx, "write_run_logs", err, errNoRun)
+	}
+	return &successPayload{ok: true}, nil
+}
+
+func (r *resolver) Heartbeat(ctx context.Context, args struct{ FlowRunID string }) (*successPayload, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	if err := rs.Heartbeat(ctx, caller(ctx).TenantID, args.FlowRunID); err != nil {
+		return nil, r.runError(ctx, "heartbeat", err, errNoRun)
+	}
+	return &successPayload{ok: true}, nil
+}
+
+func (r *resolver) CancelFlowRun(ctx context.Context, args struct{ ID string }) (*flowRunResolver, error) {
+	rs, err := r.runs()
+	if err != nil {
+		return nil, err
+	}
+	run, err := rs.CancelFlowRun(ctx, caller(ctx).TenantID, args.ID)
+	if err != nil {
+		return nil, r.runError(ctx, api.OpCancelRun, err, errNoRun)
+	}
+	r.event(ctx, api.OpCancelRun, run.Name, api.OutcomeOK)
+	return &flowRunResolver{r: r, run: run}, nil
+}

@@ -1,0 +1,136 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/internal/servertest"
+)
+
+// The orchestration operations through the Go client against the real
+// server: register, create, claim, read the environment, report states and
+// logs, cancel; environments never stored in clear.
+func TestRunsThroughClient(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.New(t)
+	ts := httptest.NewServer(env.Handler())
+	defer ts.Close()
+	c, err := client.New(ts.URL+"/graphql", client.WithAPIKey(env.Key), client.WithRetries(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	const flowSecret, runSecret = "flow-env-CANARY-1", "run-env-CANARY-2"
+
+	reg := client.FlowRegistration{Name: "etl", Definition: json.RawMessage(`{"tasks":[{"slug":"a-1"}]}`),
+		Command: []string{"/srv/flows", "execute"}, Env: map[string]string{"A": flowSecret, "SHARED": "flow"}}
+	id1, v1, created, err := c.RegisterFlow(ctx, reg)
+	if err != nil || v1 != 1 || !created {
+		t.Fatalf("RegisterFlow = %s, %d, %v, %v", id1, v1, created, err)
+	}
+	if id, v, created, _ := c.RegisterFlow(ctx, reg); id != id1 || v != 1 || created {
+		t.Errorf("registering the same flow again: %s v%d created %v; want version 1 kept", id, v, created)
+	}
+	reg.Labels = []string{"gpu"}
+	if _, v, created, _ := c.RegisterFlow(ctx, reg); v != 2 || !created {
+		t.Errorf("a changed flow: v%d created %v; want version 2", v, created)
+	}
+	flows, err := c.Flows(ctx)
+	if err != nil || len(flows) != 1 || flows[0].Version != 2 || flows[0].Labels[0] != "gpu" {
+		t.Errorf("Flows = %+v, %v", flows, err)
+	}
+
+	run, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "etl", Parameters: map[string]any{"n": 3},
+		Env: map[string]string{"B": runSecret, "SHARED": "run"}})
+	if err != nil || run.State != "Scheduled" || run.FlowVersion != 2 || string(run.Parameters) != `{"n":3}` {
+		t.Fatalf("CreateFlowRun = %+v, %v", run, err)
+	}
+	if _, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "nope"}); !errors.Is(err, client.ErrRunNotFound) {
+		t.Errorf("a run of an unknown flow: %v; want ErrRunNotFound", err)
+	}
+	if got, _ := c.ClaimFlowRuns(ctx, "agent-1", nil, 5); len(got) != 0 {
+		t.Errorf("an agent without the gpu label claimed %v", got)
+	}
+	got, err := c.ClaimFlowRuns(ctx, "agent-2", []string{"gpu"}, 5)
+	if err != nil || len(got) != 1 || got[0].ID != run.ID || got[0].State != "Submitted" || got[0].AgentID != "agent-2" {
+		t.Fatalf("ClaimFlowRuns = %+v, %v", got, err)
+	}
+	runEnv, err := c.FlowRunEnv(ctx, run.ID)
+	if err != nil || runEnv["A"] != flowSecret || runEnv["B"] != runSecret || runEnv["SHARED"] != "run" {
+		t.Errorf("FlowRunEnv = %v, %v; want the flow's env then the run's", runEnv, err)
+	}
+
+	v, err := c.SetFlowRunState(ctx, run.ID, got[0].Version, "Running", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetFlowRunState(ctx, run.ID, got[0].Version, "Failed", "stale"); !errors.Is(err, client.ErrConflict) {
+		t.Errorf("a stale version: %v; want ErrConflict", err)
+	}
+	if _, err := c.SetFlowRunState(ctx, run.ID, v, "Exploded", ""); err == nil || !strings.Contains(err.Error(), "want one of") {
+		t.Errorf("an unknown state: %v", err)
+	}
+	if err := c.SetTaskRunStates(ctx, run.ID, []client.TaskRun{{ID: "t1", Slug: "a-1", MapIndex: -1, State: "Success", Message: "ok"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteRunLogs(ctx, run.ID, []client.LogLine{{Level: "INFO", Message: "hello"}, {Level: "INFO", TaskSlug: "a-1", Message: "world"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Heartbeat(ctx, run.ID); err != nil {
+		t.Error(err)
+	}
+	full, err := c.FlowRun(ctx, run.ID)
+	if err != nil || full.State != "Running" || len(full.TaskRuns) != 1 || full.TaskRuns[0].State != "Success" || full.Heartbeat.IsZero() {
+		t.Errorf("FlowRun = %+v, %v", full, err)
+	}
+	lines, err := c.FlowRunLogs(ctx, run.ID, "", 10)
+	if err != nil || len(lines) != 2 || lines[1].Message != "world" {
+		t.Fatalf("FlowRunLogs = %+v, %v", lines, err)
+	}
+	if rest, _ := c.FlowRunLogs(ctx, run.ID, lines[0].Seq, 10); len(rest) != 1 {
+		t.Errorf("FlowRunLogs after the first = %+v", rest)
+	}
+	if cancelled, err := c.CancelFlowRun(ctx, run.ID); err != nil || cancelled.State != "Cancelling" {
+		t.Errorf("CancelFlowRun = %v, %v", cancelled.State, err)
+	}
+	if runs, err := c.FlowRuns(ctx, "Cancelling", 10); err != nil || len(runs) != 1 {
+		t.Errorf("FlowRuns(Cancelling) = %v, %v", runs, err)
+	}
+
+	// The environments are kept sealed, apart from the secrets people see.
+	if names, _ := c.SecretNames(ctx); len(names) != 0 {
+		t.Errorf("secret_names lists the server's own: %v", names)
+	}
+	if err := c.SetSecret(ctx, ".prefect/runs/x/env", "v"); err == nil {
+		t.Error("a secret under the server's reserved names was set")
+	}
+	var all []byte
+	ents, _ := os.ReadDir(env.Dir)
+	for _, e := range ents {
+		b, _ := os.ReadFile(filepath.Join(env.Dir, e.Name()))
+		all = append(all, b...)
+	}
+	for _, v := range []string{flowSecret, runSecret} {
+		if bytes.Contains(all, []byte(v)) {
+			t.Errorf("the database holds an environment value in clear")
+		}
+	}
+	// Another tenant sees none of it.
+	_, keyB, _ := env.AddTenant(t, "globex")
+	cb, _ := client.New(ts.URL+"/graphql", client.WithAPIKey(keyB), client.WithRetries(0, 0))
+	defer cb.CloseIdleConnections()
+	if _, err := cb.FlowRun(ctx, run.ID); !errors.Is(err, client.ErrRunNotFound) {
+		t.Errorf("another tenant reads the run: %v", err)
+	}
+	if _, err := cb.FlowRunEnv(ctx, run.ID); !errors.Is(err, client.ErrRunNotFound) {
+		t.Errorf("another tenant reads the run's env: %v", err)
+	}
+}
