@@ -84,6 +84,8 @@ type driver struct {
 	// unfinished counts tasks and mapped children that ended the run
 	// without a final state (paused, or waiting on a paused task).
 	unfinished int
+	// rep is the run's Reporter side, nil without one (WithReporter).
+	rep *reporting
 }
 
 func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string]any, sess Session) *driver {
@@ -121,6 +123,10 @@ func (d *driver) log(level slog.Level, msg string, attrs ...slog.Attr) {
 }
 
 func (d *driver) run() *FlowState {
+	if d.rep != nil {
+		d.rep.flow(state.New(state.Running, ""))
+		d.reportPending()
+	}
 	d.log(slog.LevelInfo, "Beginning Flow run for '"+d.g.Name+"'")
 	for i := range d.g.Tasks {
 		d.indeg[i] = int32(len(d.g.Tasks[i].Upstream))
@@ -175,6 +181,9 @@ func (d *driver) run() *FlowState {
 		d.log(slog.LevelInfo, "Flow run SUCCESS: all reference tasks succeeded")
 	} else {
 		d.log(slog.LevelInfo, "Flow run "+d.fs.Kind.String()+": "+d.fs.Message)
+	}
+	if d.rep != nil {
+		d.rep.flow(d.fs.State)
 	}
 	return d.fs
 }
@@ -408,6 +417,13 @@ func (d *driver) startMapping(i int, prior []state.State) {
 	}
 	d.maps[int32(i)] = m
 	d.states[i] = state.New(state.Running, state.MsgMapped)
+	if d.rep != nil {
+		d.rep.task(i, -1, &d.states[i])
+		pending := state.New(state.Pending, "")
+		for j := range n {
+			d.rep.task(i, j, &pending)
+		}
+	}
 	for j := range n {
 		d.ready.push(item{node: int32(i), child: int32(j)})
 	}
@@ -544,6 +560,9 @@ func (d *driver) complete(tr *TaskRun) {
 			d.states[tr.node] = tr.state
 		}
 		d.logTask(tr.gt, int(tr.child), &tr.state)
+		if d.rep != nil {
+			d.rep.task(int(tr.node), int(tr.child), &tr.state)
+		}
 		heap.Push(&d.delayed, tr)
 		return
 	}
@@ -574,6 +593,9 @@ func (d *driver) finishChild(i, j int, st state.State) {
 		d.unfinished++
 	}
 	d.logTask(&d.g.Tasks[i], j, &st)
+	if d.rep != nil {
+		d.rep.task(i, j, &st)
+	}
 	if m.pending--; m.pending == 0 {
 		delete(d.maps, int32(i))
 		d.finish(i, d.mappedState(&d.g.Tasks[i], m))
@@ -613,6 +635,9 @@ func (d *driver) finish(i int, st state.State) {
 	}
 	gt := &d.g.Tasks[i]
 	d.logTask(gt, -1, &st)
+	if d.rep != nil {
+		d.rep.task(i, -1, &st)
+	}
 	for _, dn := range gt.Downstream {
 		if d.indeg[dn]--; d.indeg[dn] == 0 {
 			d.ready.push(item{node: int32(dn), child: -1})
@@ -675,6 +700,9 @@ func (d *driver) cancel() {
 		} else {
 			d.states[tr.node] = tr.state
 		}
+		if d.rep != nil {
+			d.rep.task(int(tr.node), int(tr.child), &tr.state)
+		}
 	}
 	notStarted := state.New(state.Cancelled, state.MsgNotStarted)
 	for i := range d.states {
@@ -683,6 +711,9 @@ func (d *driver) cancel() {
 			for j := range m.states {
 				if !m.states[j].IsFinished() {
 					m.states[j] = notStarted
+					if d.rep != nil {
+						d.rep.task(i, j, &notStarted)
+					}
 				}
 			}
 			st = state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Children: m.states}
@@ -690,8 +721,13 @@ func (d *driver) cancel() {
 			st = state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, RunCount: st.RunCount, Err: d.masker.Error(st.Err)}
 		} else if !st.IsFinished() {
 			st = notStarted
+		} else {
+			continue
 		}
 		d.states[i] = st
+		if d.rep != nil {
+			d.rep.task(i, -1, &st)
+		}
 	}
 	d.delayed = nil
 }

@@ -163,6 +163,12 @@ func (d *driver) execute(tr *TaskRun) {
 		rc := tc.runContext()
 		rc.Logger().Debug("Task '" + rc.TaskRunName + "': Starting task run...")
 	}
+	if d.rep != nil {
+		if !handlers {
+			running = state.State{Kind: state.Running, RunCount: runCount}
+		}
+		d.rep.task(int(tr.node), int(tr.child), &running)
+	}
 	d.call(ctx, tr, runCount)
 	tr.state.RunCount = runCount
 	if tr.state.Kind == state.Success && (spec.CacheFor > 0 || spec.Checkpoints(d.o.checkpoint)) {

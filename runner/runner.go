@@ -82,6 +82,8 @@ type options struct {
 	config       *config.Config
 	backend      secrets.Source
 	secretsFirst bool
+
+	reporter Reporter
 }
 
 // WithParameters gives the run's parameter values by name.
@@ -314,7 +316,8 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 			}
 		}))
 	ctx = secrets.NewContext(ctx, resolver)
-	o.logger = slog.New(masker.Handler(o.logger.Handler()))
+	base := o.logger.Handler()
+	o.logger = slog.New(masker.Handler(base))
 	for _, v := range params {
 		secrets.Find(v, func(sv secrets.Value) { secrets.Mask(ctx, sv) })
 	}
@@ -339,6 +342,9 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 		if err := d.resolveFirst(); err != nil {
 			return nil, invalid(err)
 		}
+	}
+	if o.reporter != nil {
+		d.startReporting(o.reporter, base)
 	}
 	return d.run(), nil
 }
