@@ -367,3 +367,17 @@ func (c *Client) CancelFlowRun(ctx context.Context, id string) (FlowRun, error) 
 	}
 	return run, nil
 }
+
+// Flow returns the flow version with the given ID.
+func (c *Client) Flow(ctx context.Context, id string) (Flow, error) {
+	data, err := c.do(ctx, `query($id: String!) { flow(id: $id) { id name version labels command working_dir definition created } }`,
+		map[string]any{"id": id}, c.mask)
+	if err != nil {
+		return Flow{}, fmt.Errorf("reading flow %s on %s: %w", id, c, err)
+	}
+	var f Flow
+	if err := decode(data, "flow", &f); err != nil {
+		return Flow{}, fmt.Errorf("reading flow %s on %s: %w", id, c, err)
+	}
+	return f, nil
+}

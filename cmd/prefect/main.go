@@ -8,6 +8,10 @@
 //	prefect server rotate-key [--grace 3s]
 //	prefect server audit --tenant NAME | --unknown-keys [--limit N] [--json]
 //	prefect secrets set NAME [--value V | --from-file PATH] [--json] | get NAME | list | delete NAME
+//	prefect agent local start [--label L]... [--env K=V]... [--max-runs N]
+//	prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]
+//	prefect flows list
+//	prefect runs list [--state S] [--limit N] | show ID | cancel ID | logs ID
 //
 // The server keeps its data in the SQLite database server.db under the data
 // folder (~/.prefect/server), or in PostgreSQL when given a database URL
@@ -64,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "prefect:", err)
-		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME|rotate-key|audit --tenant NAME|--unknown-keys\n       prefect secrets set NAME [--value V | --from-file PATH] [--json]|get NAME|list|delete NAME")
+		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME|rotate-key|audit --tenant NAME|--unknown-keys\n       prefect secrets set NAME [--value V | --from-file PATH] [--json]|get NAME|list|delete NAME\n       prefect agent local start [--label L]... [--env K=V]... [--max-runs N]\n       prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]\n       prefect flows list | runs list|show ID|cancel ID|logs ID")
 		return 2
 	default:
 		fmt.Fprintln(stderr, "prefect:", err)
@@ -73,11 +77,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "secrets" {
-		return secretsCmd(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "secrets":
+			return secretsCmd(ctx, args[1:], stdout, stderr)
+		case "run":
+			return runCmd(ctx, args[1:], stdout, stderr)
+		case "flows":
+			return flowsCmd(ctx, args[1:], stdout)
+		case "runs":
+			return runsCmd(ctx, args[1:], stdout, stderr)
+		}
 	}
 	if len(args) < 2 || args[0] != "server" {
-		return usageError{msg: "expected \"server\" or \"secrets\" and a subcommand"}
+		return usageError{msg: "expected a command: server, secrets, agent, run, flows or runs"}
 	}
 	return serverCmd(ctx, args[1], args[2:], stdout, stderr)
 }

@@ -72,14 +72,14 @@ func oneName(fs *flag.FlagSet, args []string, usage string) (string, error) {
 	return rest[0], nil
 }
 
-// secretsClient returns a client for the configured server.
-func secretsClient() (*client.Client, error) {
+// apiClient returns a client for the configured server.
+func apiClient() (*client.Client, error) {
 	cfg, err := config.Load()
 	if err != nil {
 		return nil, fmt.Errorf("loading the configuration: %w", err)
 	}
 	if strings.TrimSpace(cfg.String("cloud.api")) == "" {
-		return nil, errors.New("no secret server configured: set PREFECT__CLOUD__API (or cloud.api under [cloud] in ~/.prefect/config.toml) to the server's URL, e.g. http://127.0.0.1:4200/graphql, and PREFECT__CLOUD__API_KEY (cloud.api_key) to an API key")
+		return nil, errors.New("no server configured: set PREFECT__CLOUD__API (or cloud.api under [cloud] in ~/.prefect/config.toml) to the server's URL, e.g. http://127.0.0.1:4200/graphql, and PREFECT__CLOUD__API_KEY (cloud.api_key) to an API key")
 	}
 	return client.FromConfig(cfg)
 }
@@ -138,7 +138,7 @@ func secretsSet(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("secrets set --json: %w", err)
 		}
 	}
-	c, err := secretsClient()
+	c, err := apiClient()
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func secretsGet(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := secretsClient()
+	c, err := apiClient()
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func secretsList(ctx context.Context, args []string, stdout io.Writer) error {
 	} else if len(rest) > 0 {
 		return usageError{msg: fmt.Sprintf("secrets list takes no arguments, not %q", rest)}
 	}
-	c, err := secretsClient()
+	c, err := apiClient()
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func secretsDelete(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := secretsClient()
+	c, err := apiClient()
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,234 @@
+package main
+
+// prefect run, prefect flows, prefect runs: create, watch, list and cancel
+// flow runs on the server the configuration names (cloud.api,
+// cloud.api_key), as Prefect 1's `prefect run` and `prefect get` do.
+//
+//	prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]
+//	prefect flows list
+//	prefect runs list [--state S] [--limit N]
+//	prefect runs show ID
+//	prefect runs cancel ID
+//	prefect runs logs ID
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prefect-go/prefect/agent"
+	"github.com/prefect-go/prefect/client"
+)
+
+// watchEvery is how often --watch looks at the run.
+var watchEvery = 300 * time.Millisecond
+
+// repeated is a flag that may be given many times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	name := fs.String("name", "", "the flow's name (its newest version runs)")
+	var params, envs repeated
+	fs.Var(&params, "param", "k=v: a parameter; v is read as JSON, else taken as a string (repeatable)")
+	fs.Var(&envs, "env", "K=V for this run's environment; kept sealed on the server (repeatable)")
+	watch := fs.Bool("watch", false, "show task states as they change and exit with the run's outcome")
+	if rest, err := parse(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usageError{msg: fmt.Sprintf("run takes no arguments, not %q; give the flow with --name", rest)}
+	}
+	if *name == "" {
+		return usageError{msg: "run needs --name FLOW"}
+	}
+	p := map[string]any{}
+	for _, kv := range params {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageError{msg: fmt.Sprintf("--param %q: want NAME=VALUE", kv)}
+		}
+		var x any
+		if json.Unmarshal([]byte(v), &x) != nil {
+			x = v
+		}
+		p[k] = x
+	}
+	env, err := agent.ParseEnv(envs)
+	if err != nil {
+		return usageError{msg: "--env: " + err.Error()}
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+	run, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: *name, Parameters: p, Env: env})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "flow run %s (%s) of %s version %d: %s\n", run.Name, run.ID, run.FlowName, run.FlowVersion, run.State)
+	fmt.Fprintln(stdout, run.ID)
+	if !*watch {
+		return nil
+	}
+	return watchRun(ctx, c, run.ID, stderr)
+}
+
+// watchRun prints the run's task states and log lines as they change until
+// the run ends, and returns an error unless it succeeded.
+func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	seen := map[string]string{}
+	runState, after := "", ""
+	for {
+		run, err := c.FlowRun(ctx, id)
+		if err != nil {
+			return err
+		}
+		if run.State != runState {
+			fmt.Fprintf(out, "%s  flow run %s: %s %s\n", time.Now().Format("15:04:05"), run.Name, run.State, run.Message)
+			runState = run.State
+		}
+		for _, tr := range run.TaskRuns {
+			key := tr.Slug
+			if tr.MapIndex >= 0 {
+				key = fmt.Sprintf("%s[%d]", tr.Slug, tr.MapIndex)
+			}
+			if seen[key] != tr.State {
+				seen[key] = tr.State
+				fmt.Fprintf(out, "%s  %-24s %s %s\n", tr.Updated.Local().Format("15:04:05"), key, tr.State, tr.Message)
+			}
+		}
+		lines, err := c.FlowRunLogs(ctx, id, after, 1000)
+		if err == nil {
+			for _, l := range lines {
+				fmt.Fprintf(out, "%s  %-5s %s\n", l.Time.Local().Format("15:04:05"), l.Level, l.Message)
+				after = l.Seq
+			}
+		}
+		switch run.State {
+		case "Success":
+			return nil
+		case "Failed", "Cancelled":
+			return fmt.Errorf("flow run %s ended %s: %s", run.Name, run.State, run.Message)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped watching flow run %s (it goes on: prefect runs cancel %s stops it)", run.Name, id)
+		case <-time.After(watchEvery):
+		}
+	}
+}
+
+func flowsCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "list" {
+		return usageError{msg: "flows takes one subcommand: list"}
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+	flows, err := c.Flows(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVERSION\tLABELS\tREGISTERED")
+	for _, f := range flows {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", f.Name, f.Version, strings.Join(f.Labels, ","), f.Created.Local().Format(time.DateTime))
+	}
+	return tw.Flush()
+}
+
+const runsSubcommands = "list, show, cancel, logs"
+
+func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{msg: "runs needs a subcommand; valid ones are " + runsSubcommands}
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list":
+		fs := flag.NewFlagSet("list", flag.ContinueOnError)
+		st := fs.String("state", "", "only runs in this state")
+		limit := fs.Int("limit", 20, "how many, newest first (1-500)")
+		if r, err := parse(fs, rest); err != nil {
+			return err
+		} else if len(r) > 0 {
+			return usageError{msg: fmt.Sprintf("runs list takes no arguments, not %q", r)}
+		}
+		runs, err := c.FlowRuns(ctx, *st, *limit)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tFLOW\tSTATE\tCREATED")
+		for _, r := range runs {
+			fmt.Fprintf(tw, "%s\t%s\t%s v%d\t%s\t%s\n", r.ID, r.Name, r.FlowName, r.FlowVersion, r.State, r.Created.Local().Format(time.DateTime))
+		}
+		return tw.Flush()
+	case "show", "cancel", "logs":
+		if len(rest) != 1 || rest[0] == "" {
+			return usageError{msg: fmt.Sprintf("runs %s takes one flow run ID", sub)}
+		}
+		id := rest[0]
+		switch sub {
+		case "cancel":
+			run, err := c.CancelFlowRun(ctx, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "flow run %s: %s\n", run.Name, run.State)
+			return nil
+		case "logs":
+			lines, err := c.FlowRunLogs(ctx, id, "", 1000)
+			if err != nil {
+				return err
+			}
+			for _, l := range lines {
+				task := ""
+				if l.TaskSlug != "" {
+					task = " [" + l.TaskSlug + "]"
+				}
+				fmt.Fprintf(stdout, "%s %-5s%s %s\n", l.Time.Local().Format(time.DateTime), l.Level, task, l.Message)
+			}
+			return nil
+		}
+		run, err := c.FlowRun(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "flow run %s (%s)\nflow     %s version %d\nstate    %s %s\nagent    %s\ncreated  %s\n\n",
+			run.Name, run.ID, run.FlowName, run.FlowVersion, run.State, run.Message, run.AgentID, run.Created.Local().Format(time.DateTime))
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TASK\tINDEX\tSTATE\tMESSAGE")
+		for _, tr := range run.TaskRuns {
+			idx := "-"
+			if tr.MapIndex >= 0 {
+				idx = fmt.Sprint(tr.MapIndex)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", tr.Slug, idx, tr.State, tr.Message)
+		}
+		return tw.Flush()
+	}
+	return usageError{msg: fmt.Sprintf("unknown runs subcommand %q; valid ones are %s", sub, runsSubcommands)}
+}
+

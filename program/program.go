@@ -1,0 +1,347 @@
+// Package program makes a Go main package that holds flows into a flow
+// program: one binary that registers its flows with the server and
+// executes their runs when an agent launches it, as Prefect 1's
+// `prefect register` and `prefect execute flow-run` do for Python flows.
+//
+//	func main() {
+//		program.Main(etlFlow(), reportFlow())
+//	}
+//
+// The command line it answers:
+//
+//	myflows register [--label L]... [--env K=V]... [--working-dir D]
+//	myflows execute
+//
+// register describes each flow (its tasks, edges and parameters: see
+// [Describe]) and registers it with the server the configuration names
+// (cloud.api and cloud.api_key, as for secrets; see package config), with
+// the command that executes a run: this binary's absolute path and
+// "execute". The server makes a new version only when something changed.
+// --env values are the run config's environment, which agents put in every
+// run's environment; the server keeps them sealed.
+//
+// execute runs the flow run named by PREFECT__CONTEXT__FLOW_RUN_ID (the
+// config key context.flow_run_id), as an agent launches it: it reads the
+// run, checks that this program's flow is the registered version (a
+// different one is a failed run, not a wrong one), sets the run Running,
+// runs the flow with the run's parameters, reports every task state and
+// log line as it goes (redacted by the runner), heartbeats, and sets the
+// run's final state. Reports that cannot reach the server are kept and
+// sent again, the final state included, for up to FinalStateTimeout.
+// Exit status: 0 when the run succeeded, 1 otherwise, 2 on a usage error.
+package program
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/state"
+)
+
+// FinalStateTimeout is how long execute keeps trying to tell the server a
+// run's final state (and its last reports) while the server is away.
+var FinalStateTimeout = 10 * time.Minute
+
+// HeartbeatEvery is how often execute tells the server the run is alive.
+var HeartbeatEvery = 15 * time.Second
+
+// Main runs the command line of a flow program holding flows, and exits.
+func Main(flows ...*flow.Flow) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr, flows...)
+	stop()
+	os.Exit(code)
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// Run is Main without the exit: it returns the exit status.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, flows ...*flow.Flow) int {
+	err := dispatch(ctx, args, stdout, stderr, flows)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "error:", err)
+		fmt.Fprintln(stderr, "usage: register [--label L]... [--env K=V]... [--working-dir D] | execute")
+		return 2
+	default:
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, flows []*flow.Flow) error {
+	if len(flows) == 0 {
+		return errors.New("the program holds no flows: pass them to program.Main")
+	}
+	byName := map[string]*flow.Flow{}
+	for _, f := range flows {
+		if f == nil {
+			return errors.New("program.Main was given a nil flow")
+		}
+		if _, dup := byName[f.Name()]; dup {
+			return fmt.Errorf("two flows are called %q: flow names must differ in one program", f.Name())
+		}
+		byName[f.Name()] = f
+	}
+	if len(args) == 0 {
+		return usageError("expected a subcommand: register or execute")
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return fmt.Errorf("loading the configuration: %w", err)
+	}
+	switch args[0] {
+	case "register":
+		return register(ctx, cfg, args[1:], stdout, flows)
+	case "execute":
+		if len(args) > 1 {
+			return usageError(fmt.Sprintf("execute takes no arguments, not %q", args[1:]))
+		}
+		c, err := apiClient(cfg)
+		if err != nil {
+			return err
+		}
+		defer c.CloseIdleConnections()
+		return Execute(ctx, c, cfg, byName, stderr)
+	}
+	return usageError(fmt.Sprintf("unknown subcommand %q; valid ones are register, execute", args[0]))
+}
+
+func apiClient(cfg *config.Config) (*client.Client, error) {
+	if strings.TrimSpace(cfg.String("cloud.api")) == "" {
+		return nil, errors.New("no server configured: set PREFECT__CLOUD__API (cloud.api) to the server's URL and PREFECT__CLOUD__API_KEY (cloud.api_key) to an API key")
+	}
+	return client.FromConfig(cfg)
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func register(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer, flows []*flow.Flow) error {
+	fs := flag.NewFlagSet("register", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var labels, envs multi
+	fs.Var(&labels, "label", "a label the agent must have (repeatable)")
+	fs.Var(&envs, "env", "KEY=VAL for every run's environment (repeatable)")
+	dir := fs.String("working-dir", "", "where runs execute (default: the agent's)")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("register takes no arguments, not %q", fs.Args()))
+	}
+	env := map[string]string{}
+	for _, e := range envs {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok || k == "" {
+			return usageError(fmt.Sprintf("--env %q: want KEY=VALUE", strings.SplitN(e, "=", 2)[0]))
+		}
+		env[k] = v
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program's path, for the command that executes runs: %w", err)
+	}
+	if exe, err = filepath.Abs(exe); err != nil {
+		return err
+	}
+	c, err := apiClient(cfg)
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+	for _, f := range flows {
+		def, err := Describe(f)
+		if err != nil {
+			return fmt.Errorf("flow %q: %w", f.Name(), err)
+		}
+		raw, _ := json.Marshal(def)
+		_, version, created, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: f.Name(), Definition: raw,
+			Labels: labels, Command: []string{exe, "execute"}, WorkingDir: *dir, Env: env})
+		if err != nil {
+			return err
+		}
+		what := "unchanged, still"
+		if created {
+			what = "registered as"
+		}
+		fmt.Fprintf(stdout, "flow %s: %s version %d\n", f.Name(), what, version)
+	}
+	return nil
+}
+
+// Execute runs the flow run named by the configuration's
+// context.flow_run_id, one of flows (by name), reporting to api; see the
+// package doc.
+func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[string]*flow.Flow, logTo io.Writer) error {
+	id := cfg.String("context.flow_run_id")
+	if id == "" {
+		return usageError("no flow run to execute: PREFECT__CONTEXT__FLOW_RUN_ID is not set (an agent sets it)")
+	}
+	runID, err := uuid.Parse(id)
+	if err != nil {
+		return fmt.Errorf("PREFECT__CONTEXT__FLOW_RUN_ID %q is not a flow run id (a UUID)", id)
+	}
+	run, err := api.FlowRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	version := run.Version
+	fail := func(why error) error {
+		final(api, run.ID, &version, runFailed, why.Error())
+		return why
+	}
+	f, ok := flows[run.FlowName]
+	if !ok {
+		return fail(fmt.Errorf("this program holds no flow %q (it holds %s)", run.FlowName, names(flows)))
+	}
+	registered, err := api.Flow(ctx, run.FlowID)
+	if err != nil {
+		return fail(err)
+	}
+	if err := sameFlow(f, registered); err != nil {
+		return fail(err)
+	}
+	params, err := decodeParameters(f, run.Parameters)
+	if err != nil {
+		return fail(err)
+	}
+	if version, err = api.SetFlowRunState(ctx, run.ID, version, "Running", ""); err != nil {
+		return err // cancelled meanwhile, say: the run is not ours to run
+	}
+
+	hbCtx, stopHB := context.WithCancel(ctx)
+	defer stopHB()
+	go heartbeat(hbCtx, api, run.ID)
+
+	rep := newReporter(api, run.ID, 250*time.Millisecond)
+	logger := slog.New(slog.NewTextHandler(logTo, nil))
+	fs, runErr := runner.Run(ctx, f, runner.WithParameters(params), runner.WithFlowRunID(runID),
+		runner.WithFlowRunName(run.Name), runner.WithReporter(rep), runner.WithLogger(logger), runner.WithConfig(cfg))
+	stopHB()
+
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FinalStateTimeout)
+	defer cancel()
+	rep.close(closeCtx)
+	if runErr != nil {
+		final(api, run.ID, &version, runFailed, runErr.Error())
+		return runErr
+	}
+	st := fs.State
+	kind := runFailed
+	switch {
+	case st.IsSuccessful():
+		kind = "Success"
+	case st.Kind == state.Cancelled:
+		kind = "Cancelled"
+	}
+	if err := final(api, run.ID, &version, kind, st.Message); err != nil {
+		return err
+	}
+	if kind != "Success" {
+		return fmt.Errorf("flow run %s ended %s: %s", run.Name, st.Kind, st.Message)
+	}
+	return nil
+}
+
+const runFailed = "Failed"
+
+// final sets the run's final state, trying again while the server is away
+// (up to FinalStateTimeout) and reading the run again after a conflict; a
+// run already finished (an agent marked it) is left as it is.
+func final(api RunAPI, runID string, version *int, kind, message string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), FinalStateTimeout)
+	defer cancel()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		v, err := api.SetFlowRunState(ctx, runID, *version, kind, message)
+		if err == nil {
+			*version = v
+			return nil
+		}
+		if errors.Is(err, client.ErrConflict) {
+			run, rerr := api.FlowRun(ctx, runID)
+			if rerr == nil {
+				if run.State == "Success" || run.State == "Failed" || run.State == "Cancelled" {
+					return nil
+				}
+				*version = run.Version
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("could not tell the server the run's final state (%s): %w", kind, err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func heartbeat(ctx context.Context, api RunAPI, runID string) {
+	t := time.NewTicker(HeartbeatEvery)
+	defer t.Stop()
+	for {
+		api.Heartbeat(ctx, runID) // a missed one is caught up by the next
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sameFlow checks that f is the registered flow version.
+func sameFlow(f *flow.Flow, registered client.Flow) error {
+	def, err := Describe(f)
+	if err != nil {
+		return err
+	}
+	var theirs Definition
+	if err := json.Unmarshal(registered.Definition, &theirs); err != nil {
+		return fmt.Errorf("flow %q version %d: the registered definition does not read", registered.Name, registered.Version)
+	}
+	if !reflect.DeepEqual(normal(def), normal(theirs)) {
+		return fmt.Errorf("this program's flow %q is not the registered version %d (its tasks, edges or parameters differ): register this program again, or run the program that registered it", registered.Name, registered.Version)
+	}
+	return nil
+}
+
+// normal makes a Definition comparable after a JSON round trip.
+func normal(d Definition) Definition {
+	b, _ := json.Marshal(d)
+	var out Definition
+	json.Unmarshal(b, &out)
+	return out
+}
+
+func names(flows map[string]*flow.Flow) string {
+	var l []string
+	for n := range flows {
+		l = append(l, fmt.Sprintf("%q", n))
+	}
+	return strings.Join(l, ", ")
+}

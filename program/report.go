@@ -1,0 +1,182 @@
+package program
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/state"
+)
+
+// RunAPI is what an execution needs of the server; *client.Client is one.
+type RunAPI interface {
+	FlowRun(ctx context.Context, id string) (client.FlowRun, error)
+	Flow(ctx context.Context, id string) (client.Flow, error)
+	SetFlowRunState(ctx context.Context, id string, version int, state, message string) (int, error)
+	SetTaskRunStates(ctx context.Context, runID string, trs []client.TaskRun) error
+	WriteRunLogs(ctx context.Context, runID string, lines []client.LogLine) error
+	Heartbeat(ctx context.Context, runID string) error
+}
+
+// maxBuffered bounds what a reporter keeps while the server is away: task
+// states are kept one per task run (the latest), log lines up to this many
+// (then the oldest go, and a line says how many).
+const maxBuffered = 10000
+
+// reporter is a runner.Reporter that sends a run's task states and logs to
+// the server from a goroutine of its own, in batches, keeping what could
+// not be sent for the next try: a server away for a while loses nothing
+// but, past maxBuffered, old log lines.
+type reporter struct {
+	api   RunAPI
+	runID string
+	every time.Duration
+
+	mu      sync.Mutex
+	tasks   map[taskKey]client.TaskRun // latest unsent state per task run
+	order   []taskKey                  // first-seen order of tasks' keys
+	logs    []client.LogLine
+	dropped int
+	wake    chan struct{}
+	done    chan struct{}
+	stop    chan struct{}
+}
+
+type taskKey struct {
+	slug string
+	idx  int
+}
+
+func newReporter(api RunAPI, runID string, every time.Duration) *reporter {
+	r := &reporter{api: api, runID: runID, every: every, tasks: map[taskKey]client.TaskRun{},
+		wake: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+// FlowState is the execution's business, not the reporter's.
+func (r *reporter) FlowState(state.State) {}
+
+// TaskState keeps the task run's latest state for the next batch.
+func (r *reporter) TaskState(tr runner.TaskReport) {
+	msg := tr.State.Message
+	if msg == "" && tr.State.Err != nil {
+		msg = tr.State.Err.Error()
+	}
+	k := taskKey{tr.Slug, tr.MapIndex}
+	r.mu.Lock()
+	if _, ok := r.tasks[k]; !ok {
+		r.order = append(r.order, k)
+	}
+	r.tasks[k] = client.TaskRun{ID: tr.TaskRunID.String(), Slug: tr.Slug, MapIndex: tr.MapIndex,
+		State: tr.State.Kind.String(), Message: msg, Updated: tr.Time}
+	r.mu.Unlock()
+	r.poke()
+}
+
+// Log keeps the record for the next batch.
+func (r *reporter) Log(l runner.LogReport) {
+	r.mu.Lock()
+	if len(r.logs) >= maxBuffered {
+		r.logs = r.logs[1:]
+		r.dropped++
+	}
+	r.logs = append(r.logs, client.LogLine{Time: l.Time, Level: l.Level.String(), TaskSlug: l.TaskSlug, Message: l.Message})
+	r.mu.Unlock()
+}
+
+func (r *reporter) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *reporter) loop() {
+	defer close(r.done)
+	t := time.NewTicker(r.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		case <-r.wake:
+			// Gather a little more before sending.
+			select {
+			case <-r.stop:
+				return
+			case <-time.After(r.every / 4):
+			}
+		}
+		r.send(context.Background())
+	}
+}
+
+// send sends what is buffered, once; what fails is kept.
+func (r *reporter) send(ctx context.Context) error {
+	r.mu.Lock()
+	var trs []client.TaskRun
+	for _, k := range r.order {
+		trs = append(trs, r.tasks[k])
+	}
+	r.tasks, r.order = map[taskKey]client.TaskRun{}, nil
+	logs, dropped := r.logs, r.dropped
+	r.logs, r.dropped = nil, 0
+	r.mu.Unlock()
+	if dropped > 0 {
+		logs = append([]client.LogLine{{Time: time.Now(), Level: "WARN",
+			Message: "the log lost lines while the server could not be reached"}}, logs...)
+	}
+
+	var err error
+	for len(trs) > 0 && err == nil {
+		n := min(len(trs), 500)
+		if err = r.api.SetTaskRunStates(ctx, r.runID, trs[:n]); err == nil {
+			trs = trs[n:]
+		}
+	}
+	for len(logs) > 0 && err == nil {
+		n := min(len(logs), 500)
+		if err = r.api.WriteRunLogs(ctx, r.runID, logs[:n]); err == nil {
+			logs = logs[n:]
+		}
+	}
+	if err != nil {
+		// Keep what was not sent, behind what came meanwhile for tasks
+		// (newer states win) and ahead of it for logs.
+		r.mu.Lock()
+		for _, tr := range trs {
+			k := taskKey{tr.Slug, tr.MapIndex}
+			if _, newer := r.tasks[k]; !newer {
+				r.tasks[k] = tr
+				r.order = append(r.order, k)
+			}
+		}
+		r.logs = append(logs, r.logs...)
+		if over := len(r.logs) - maxBuffered; over > 0 {
+			r.logs, r.dropped = r.logs[over:], r.dropped+over
+		}
+		r.mu.Unlock()
+	}
+	return err
+}
+
+// close stops the loop and sends what is left, trying again until ctx ends.
+func (r *reporter) close(ctx context.Context) error {
+	close(r.stop)
+	<-r.done
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := r.send(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
