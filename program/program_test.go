@@ -1,0 +1,217 @@
+package program_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/servertest"
+	"github.com/prefect-go/prefect/program"
+	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/task"
+	"github.com/prefect-go/prefect/tasks"
+)
+
+const secretValue = "hunter2-CANARY-program"
+
+type useIn struct {
+	Credentials string `prefect:"credentials"`
+	N           int    `prefect:"n"`
+}
+
+func pipeline(extra bool) *flow.Flow {
+	f := flow.New("pipeline")
+	s := flow.Add(f, tasks.PrefectSecret("MYSECRET"))
+	n := flow.Parameter(f, "n", flow.Default(1))
+	flow.Add(f, task.New("use", func(ctx context.Context, in useIn) (int, error) {
+		rc, _ := runner.FromContext(ctx)
+		rc.Logger().Info("using", "credentials", in.Credentials)
+		if in.Credentials != secretValue {
+			return 0, errors.New("wrong credentials")
+		}
+		return in.N * 2, nil
+	}), flow.Bind("credentials", s), flow.Bind("n", n))
+	if extra {
+		flow.Add(f, task.New("extra", func(context.Context, struct{}) (int, error) { return 1, nil }))
+	}
+	return f
+}
+
+type fixture struct {
+	url, key string
+	c        *client.Client
+}
+
+func start(t *testing.T) *fixture {
+	env := servertest.New(t)
+	ts := httptest.NewServer(env.Handler())
+	t.Cleanup(ts.Close)
+	c, err := client.New(ts.URL+"/graphql", client.WithAPIKey(env.Key), client.WithRetries(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return &fixture{url: ts.URL + "/graphql", key: env.Key, c: c}
+}
+
+// cfg is the configuration a run launched by an agent sees.
+func (f *fixture) cfg(t *testing.T, runID string, extra ...string) *config.Config {
+	env := append([]string{"PREFECT__CLOUD__API=" + f.url, "PREFECT__CLOUD__API_KEY=" + f.key,
+		"PREFECT__CONTEXT__FLOW_RUN_ID=" + runID, "PREFECT__CLOUD__USE_LOCAL_SECRETS=false"}, extra...)
+	cfg, err := config.Load(config.WithEnv(env), config.WithHome(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func (f *fixture) register(t *testing.T, fl *flow.Flow) {
+	t.Setenv("PREFECT__CLOUD__API", f.url)
+	t.Setenv("PREFECT__CLOUD__API_KEY", f.key)
+	t.Setenv("HOME", t.TempDir())
+	var out, errOut bytes.Buffer
+	if code := program.Run(context.Background(), []string{"register", "--label", "local"}, &out, &errOut, fl); code != 0 {
+		t.Fatalf("register: exit %d: %s", code, errOut.String())
+	}
+}
+
+// A run executed as an agent launches it: Running, the parameters and the
+// forwarded secret reach the task, every task state and the (redacted)
+// log reach the server, and the run ends Success.
+func TestExecute(t *testing.T) {
+	ctx := context.Background()
+	f := start(t)
+	fl := pipeline(false)
+	f.register(t, fl)
+	run, err := f.c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "pipeline", Parameters: map[string]any{"n": 21}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	err = program.Execute(ctx, f.c, f.cfg(t, run.ID, "PREFECT__CONTEXT__SECRETS__MYSECRET="+secretValue),
+		map[string]*flow.Flow{"pipeline": fl}, &logs)
+	if err != nil {
+		t.Fatalf("Execute: %v\n%s", err, logs.String())
+	}
+	got, err := f.c.FlowRun(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != "Success" {
+		t.Errorf("run state %s %q; want Success", got.State, got.Message)
+	}
+	states := map[string]string{}
+	for _, tr := range got.TaskRuns {
+		states[tr.Slug] = tr.State
+	}
+	if states["MYSECRET-1"] != "Success" || states["use-1"] != "Success" || states["n"] != "Success" {
+		t.Errorf("task runs on the server: %v", states)
+	}
+	lines, err := f.c.FlowRunLogs(ctx, run.ID, "", 1000)
+	if err != nil || len(lines) == 0 {
+		t.Fatalf("logs: %v, %v", lines, err)
+	}
+	var all strings.Builder
+	for _, l := range lines {
+		all.WriteString(l.Message + "\n")
+	}
+	if strings.Contains(all.String(), secretValue) || strings.Contains(logs.String(), secretValue) {
+		t.Error("the secret reached a log")
+	}
+}
+
+// A program whose flow is not the registered version fails the run with a
+// message saying so; it does not run the wrong flow.
+func TestExecuteRefusesAnotherVersion(t *testing.T) {
+	ctx := context.Background()
+	f := start(t)
+	f.register(t, pipeline(false))
+	run, err := f.c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "pipeline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	err = program.Execute(ctx, f.c, f.cfg(t, run.ID), map[string]*flow.Flow{"pipeline": pipeline(true)}, &logs)
+	if err == nil || !strings.Contains(err.Error(), "not the registered version 1") {
+		t.Fatalf("Execute of another version: %v", err)
+	}
+	got, _ := f.c.FlowRun(ctx, run.ID)
+	if got.State != "Failed" || !strings.Contains(got.Message, "register this program again") {
+		t.Errorf("run %s %q; want Failed saying to register again", got.State, got.Message)
+	}
+	if len(got.TaskRuns) != 0 {
+		t.Errorf("tasks of the wrong version ran: %v", got.TaskRuns)
+	}
+}
+
+// flaky fails every report while down is set, as a server away does.
+type flaky struct {
+	program.RunAPI
+	down  atomic.Bool
+	fails atomic.Int64
+}
+
+func (f *flaky) SetFlowRunState(ctx context.Context, id string, v int, s, m string) (int, error) {
+	if f.down.Load() && s != "Running" {
+		f.fails.Add(1)
+		return 0, errors.New("connection refused")
+	}
+	return f.RunAPI.SetFlowRunState(ctx, id, v, s, m)
+}
+
+func (f *flaky) SetTaskRunStates(ctx context.Context, id string, trs []client.TaskRun) error {
+	if f.down.Load() {
+		f.fails.Add(1)
+		return errors.New("connection refused")
+	}
+	return f.RunAPI.SetTaskRunStates(ctx, id, trs)
+}
+
+func (f *flaky) WriteRunLogs(ctx context.Context, id string, l []client.LogLine) error {
+	if f.down.Load() {
+		f.fails.Add(1)
+		return errors.New("connection refused")
+	}
+	return f.RunAPI.WriteRunLogs(ctx, id, l)
+}
+
+// A server away during the run loses neither the task states nor the
+// final state: they are kept and sent when it is back.
+func TestExecuteSurvivesServerOutage(t *testing.T) {
+	ctx := context.Background()
+	f := start(t)
+	fl := pipeline(false)
+	f.register(t, fl)
+	run, err := f.c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "pipeline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &flaky{RunAPI: f.c}
+	api.down.Store(true)
+	go func() {
+		for api.fails.Load() < 3 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		api.down.Store(false) // the server comes back
+	}()
+	var logs bytes.Buffer
+	if err := program.Execute(ctx, api, f.cfg(t, run.ID, "PREFECT__CONTEXT__SECRETS__MYSECRET="+secretValue),
+		map[string]*flow.Flow{"pipeline": fl}, &logs); err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	got, _ := f.c.FlowRun(ctx, run.ID)
+	if got.State != "Success" || len(got.TaskRuns) != 3 {
+		t.Errorf("after the outage: %s with %d task runs; want Success with 3", got.State, len(got.TaskRuns))
+	}
+	if api.fails.Load() < 3 {
+		t.Errorf("the outage refused only %d calls", api.fails.Load())
+	}
+}
