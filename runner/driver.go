@@ -244,6 +244,9 @@ func (d *driver) startTask(i int) {
 		if gt.Mapped && len(st.Children) > 0 && !allSuccessful(st.Children) {
 			prior = st.Children // rerun the children that did not succeed
 		} else if st, ok := d.restore(gt, st); ok {
+			if d.rep != nil {
+				d.reportKept(i, st.Children)
+			}
 			d.finish(i, st)
 			return
 		}
