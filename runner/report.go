@@ -30,7 +30,9 @@ import (
 //     [Reporter.TaskState]), and the run's log records;
 //   - FlowState with the run's final state (the one Run returns), last.
 //
-// A run that cannot start (Run returns an error) reports nothing.
+// A run that cannot start (Run returns an error) reports nothing. A run
+// the runner itself fails (Run returns an internal error, a bug) ends
+// Failed with that error as its message.
 //
 // Nothing secret reaches a Reporter: every string it is given has passed
 // through the run's masker, which hides each secret resolved in the run
@@ -60,10 +62,11 @@ type Reporter interface {
 	FlowState(s state.State)
 	// TaskState is called each time a task run's state changes, mapped
 	// children included, in the order the changes happen for that task
-	// run. Between different task runs, the order is that of the run on
-	// the Local executor; on others only causality holds: a task run's
-	// upstream task runs have their final states reported before it is
-	// reported Running. A task run goes:
+	// run. On the Local executor the order of all calls is deterministic;
+	// on others the calls of different task runs interleave, and only
+	// causality holds between them: the final states of a task run's
+	// upstream task runs are reported before it is reported Running. A
+	// task run goes:
 	//
 	//   - Pending, first;
 	//   - Running (when its function is about to be called), then its

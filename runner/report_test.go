@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/result"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/state"
@@ -286,6 +287,41 @@ func TestReporterSequences(t *testing.T) {
 				"after_fail-1": "Pending TriggerFailed",
 				"always-1":     ran,
 			},
+		},
+		{
+			name: "cached",
+			build: func(t *testing.T) reportSetup {
+				f := flow.New("cached")
+				flow.Add(f, valueTask("slow", 1, nil, task.WithCacheFor(time.Hour)))
+				store := result.NewMemory()
+				// A first run, unreported, fills the cache.
+				if fs := runFlow(t, runner.Local(), f, runner.WithResultStore(store)); fs.Kind != state.Success {
+					t.Fatalf("first run: %v", fs.State)
+				}
+				return reportSetup{f: f, opts: []runner.Option{runner.WithResultStore(store)}}
+			},
+			flow:  "Running Success",
+			tasks: map[string]string{"slow-1": "Pending Cached"},
+		},
+		{
+			name: "a state handler",
+			build: func(t *testing.T) reportSetup {
+				f := flow.New("handled")
+				// The handler turns the run's Running into Skipped: the task
+				// never runs, and is never reported Running.
+				flow.Add(f, valueTask("vetoed", 1, nil, task.WithStateHandlers(func(_ context.Context, _, new state.State) state.State {
+					if new.Kind == state.Running {
+						return state.New(state.Skipped, "vetoed")
+					}
+					return new
+				})))
+				flow.Add(f, valueTask("watched", 1, nil, task.WithStateHandlers(func(_ context.Context, _, new state.State) state.State {
+					return new
+				})))
+				return reportSetup{f: f}
+			},
+			flow:  "Running Success",
+			tasks: map[string]string{"vetoed-1": "Pending Skipped", "watched-1": ran},
 		},
 		{
 			name: "paused",
@@ -731,4 +767,35 @@ func TestReporterNil(t *testing.T) {
 	flow.Add(f, valueTask("a", 1, nil))
 	fs := runFlow(t, runner.Local(), f, runner.WithReporter(nil))
 	wantKind(t, "flow", fs.State, state.Success)
+}
+
+// panicClock panics on every call of Now after the first (the scheduled
+// start time): the runner fails, on its own goroutine, once it has started.
+type panicClock struct{ calls atomic.Int32 }
+
+func (c *panicClock) Now() time.Time {
+	if c.calls.Add(1) > 1 {
+		panic("clock broken")
+	}
+	return time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+}
+
+func (c *panicClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// A run the runner fails with an internal error ends Failed for the
+// Reporter too, which heard it Running.
+func TestReporterInternalError(t *testing.T) {
+	f := flow.New("broken")
+	flow.Add(f, valueTask("a", 1, nil))
+	rep := &recReporter{}
+	_, err := runner.Run(t.Context(), f, runner.WithReporter(rep), runner.WithClock(&panicClock{}))
+	if err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("Run: err = %v, want an internal error", err)
+	}
+	if got := rep.flowKinds(); got != "Running Failed" {
+		t.Errorf("flow: reported %q, want Running Failed", got)
+	}
+	if msg := rep.flows[len(rep.flows)-1].Message; msg != err.Error() {
+		t.Errorf("final message %q, want %q", msg, err)
+	}
 }

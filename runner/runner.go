@@ -335,6 +335,10 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 		// recovered where they run); report it rather than crash the caller.
 		if p := recover(); p != nil {
 			fs, err = nil, fmt.Errorf("runner: internal error: %v", p)
+			if d.rep != nil {
+				// The Reporter heard the flow Running: end it.
+				d.rep.flow(state.New(state.Failed, err.Error()))
+			}
 		}
 	}()
 	defer sess.Close()
