@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -59,7 +58,7 @@ func FromContext(ctx context.Context) (*Context, bool) {
 // attempt of the run, differs between task runs, and costs nothing until asked.
 func (c *Context) TaskRunID() uuid.UUID {
 	c.idOnce.Do(func() {
-		c.id = uuid.NewSHA1(c.FlowRunID, []byte(c.TaskSlug+"["+strconv.Itoa(c.MapIndex)+"]"))
+		c.id = taskRunID(c.FlowRunID, c.TaskSlug, c.MapIndex)
 	})
 	return c.id
 }

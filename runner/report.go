@@ -170,7 +170,7 @@ func (d *driver) startReporting(r Reporter, base slog.Handler) {
 	d.logDebug = d.o.logger.Enabled(d.ctx, slog.LevelDebug)
 }
 
-// taskRunID is the id FromContext's TaskRunID gives the task run.
+// taskRunID is a task run's id: FromContext's TaskRunID, and the reports'.
 func taskRunID(flowRunID uuid.UUID, slug string, mapIndex int) uuid.UUID {
 	return uuid.NewSHA1(flowRunID, []byte(slug+"["+strconv.Itoa(mapIndex)+"]"))
 }
