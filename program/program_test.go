@@ -126,6 +126,9 @@ func TestExecute(t *testing.T) {
 	if strings.Contains(all.String(), secretValue) || strings.Contains(logs.String(), secretValue) {
 		t.Error("the secret reached a log")
 	}
+	if !strings.Contains(all.String(), "using credentials=********") {
+		t.Errorf("the server's log lacks the task's line with its (masked) attribute:\n%s", all.String())
+	}
 }
 
 // A program whose flow is not the registered version fails the run with a

@@ -2,6 +2,9 @@ package program
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,7 +86,7 @@ func (r *reporter) Log(l runner.LogReport) {
 		r.logs = r.logs[1:]
 		r.dropped++
 	}
-	r.logs = append(r.logs, client.LogLine{Time: l.Time, Level: l.Level.String(), TaskSlug: l.TaskSlug, Message: l.Message})
+	r.logs = append(r.logs, client.LogLine{Time: l.Time, Level: l.Level.String(), TaskSlug: l.TaskSlug, Message: logText(l)})
 	r.mu.Unlock()
 }
 
@@ -179,4 +182,30 @@ func (r *reporter) close(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// logText is a record's message followed by its own attributes as
+// key=value (all masked by the runner), leaving out the run's and the
+// task run's, which the server knows already.
+func logText(l runner.LogReport) string {
+	var keys []string
+	for k := range l.Attrs {
+		if !strings.HasPrefix(k, "flow_run.") && !strings.HasPrefix(k, "task_run.") {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return l.Message
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString(l.Message)
+	for _, k := range keys {
+		v := l.Attrs[k]
+		if strings.ContainsAny(v, " \t\n\"=") {
+			v = strconv.Quote(v)
+		}
+		b.WriteString(" " + k + "=" + v)
+	}
+	return b.String()
 }
