@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/internal/redact"
+	"github.com/prefect-go/prefect/secrets"
+)
+
+// ErrInvalidEnv is matched (errors.Is) by the errors of [ParseEnv] and of
+// [WithEnv]: a usage error, to be reported with the command's usage.
+var ErrInvalidEnv = errors.New("invalid environment variable")
+
+// ParseEnv parses --env entries as Prefect 1's agents do: each entry is
+// split at its first '=' (K=A=B sets K to "A=B"), and a later entry for the
+// same name replaces an earlier one. An entry without '=', with an empty
+// name, or with a NUL byte is an error that quotes the entry and matches
+// [ErrInvalidEnv]; every bad entry is reported, not only the first.
+func ParseEnv(entries []string) (map[string]string, error) {
+	env := make(map[string]string, len(entries))
+	var errs []error
+	for _, e := range entries {
+		k, v, ok := strings.Cut(e, "=")
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("%w: --env %q has no '=': write it as NAME=VALUE", ErrInvalidEnv, e))
+		case k == "":
+			errs = append(errs, fmt.Errorf("%w: --env %q has an empty name: write it as NAME=VALUE", ErrInvalidEnv, e))
+		case strings.IndexByte(e, 0) >= 0:
+			errs = append(errs, fmt.Errorf("%w: --env %q holds a NUL byte, which no environment can", ErrInvalidEnv, e))
+		default:
+			env[k] = v
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return env, nil
+}
+
+// checkEnv reports names a process environment cannot hold.
+func checkEnv(env map[string]string) error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.IndexByte(env[k], 0) >= 0 {
+			errs = append(errs, fmt.Errorf("%w: %q cannot be set: names must be non-empty without '=' or NUL, values without NUL", ErrInvalidEnv, k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// The variables BuildEnv sets.
+const (
+	envLoggingLevel    = "PREFECT__LOGGING__LEVEL"
+	envBackend         = "PREFECT__BACKEND"
+	envUseLocalSecrets = "PREFECT__CLOUD__USE_LOCAL_SECRETS"
+	envFlowRunID       = "PREFECT__CONTEXT__FLOW_RUN_ID"
+	envFlowID          = "PREFECT__CONTEXT__FLOW_ID"
+	envSecretsPrefix   = "PREFECT__CONTEXT__SECRETS__"
+)
+
+// BuildEnv returns the environment of a flow run's process, as Prefect 1's
+// local agent builds it. Sources, later wins:
+//
+//  1. agentEnv, the agent's own environment (os.Environ());
+//  2. PREFECT__LOGGING__LEVEL=loggingLevel, unless loggingLevel is "";
+//  3. flags, the agent's --env values;
+//  4. run.Env, the flow's run-config environment and the run's own;
+//  5. the values the agent always sets, then forced (from the CLI: API URL
+//     and key, tenant, ...), forced winning: PREFECT__BACKEND=cloud,
+//     PREFECT__CLOUD__USE_LOCAL_SECRETS=false,
+//     PREFECT__CONTEXT__FLOW_RUN_ID=run.ID and
+//     PREFECT__CONTEXT__FLOW_ID=run.FlowName (we have no flow IDs).
+//
+// Prefect drops the variables whose final value is None; in Go a forced
+// value of "" stands for None: the variable is left out whatever the lower
+// sources said (Prefect 1 so removes PREFECT__CLOUD__TENANT_ID when it has
+// no key). An empty value from sources 1 to 4 is kept, set and empty.
+//
+// The result is sorted, so that equal inputs give equal output. A variable
+// PREFECT__CONTEXT__SECRETS__X in it becomes a local secret of the run,
+// found before any API lookup.
+func BuildEnv(agentEnv []string, loggingLevel string, flags map[string]string, run FlowRun, forced map[string]string) []string {
+	env := make(map[string]string, len(agentEnv)+len(flags)+len(run.Env)+8)
+	for _, kv := range agentEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			env[k] = v
+		}
+	}
+	if loggingLevel != "" {
+		env[envLoggingLevel] = loggingLevel
+	}
+	maps.Copy(env, flags)
+	maps.Copy(env, run.Env)
+	top := map[string]string{
+		envBackend:         "cloud",
+		envUseLocalSecrets: "false",
+		envFlowRunID:       run.ID,
+		envFlowID:          run.FlowName,
+	}
+	maps.Copy(top, forced)
+	for k, v := range top {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
+	}
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// envNames returns the names of env's KEY=VALUE entries, for logs.
+func envNames(env []string) []string {
+	names := make([]string, len(env))
+	for i, kv := range env {
+		names[i], _, _ = strings.Cut(kv, "=")
+	}
+	return names
+}
+
+// sensitive reports whether the value of the variable called name is to be
+// masked in what the agent sends: secrets (PREFECT__CONTEXT__SECRETS__*) and
+// names ending in KEY, TOKEN, SECRET, PASSWORD, PASSWD or CREDENTIALS, in
+// any case (PREFECT__CLOUD__API_KEY, AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN,
+// PGPASSWORD). PREFECT__CLOUD__USE_LOCAL_SECRETS ends in SECRETS and is not.
+func sensitive(name string) bool {
+	if strings.HasPrefix(name, envSecretsPrefix) {
+		return true
+	}
+	u := strings.ToUpper(name)
+	for _, s := range []string{"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS"} {
+		if strings.HasSuffix(u, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// newMasker returns a masker for what a flow-run process with environment
+// env may print: the values of sensitive variables, and every secret and
+// the API key of the Prefect configuration the process will load from env
+// (context.secrets from PREFECT__CONTEXT__SECRETS__* and from the config
+// file it points to, decoded as the run decodes them, table by table).
+func newMasker(env []string) *redact.Masker {
+	m := redact.New()
+	for _, kv := range env {
+		if k, v, _ := strings.Cut(kv, "="); sensitive(k) {
+			addSecret(m, v)
+		}
+	}
+	// A configuration that does not load leaves the process without these
+	// secrets too; the raw values above are masked all the same.
+	if cfg, err := config.Load(config.WithEnv(env)); err == nil {
+		for _, v := range cfg.Secrets() {
+			for _, s := range secrets.NewValue(v).RevealAll() {
+				addSecret(m, s)
+			}
+		}
+		addSecret(m, cfg.String("cloud.api_key"))
+	}
+	return m
+}
+
+// addSecret registers s with m, and the pieces a printout may show apart
+// from the whole: the values inside s when it is a JSON table or list (as
+// the run decodes it), and each line of a multi-line s, since a tail may
+// begin inside it. Pieces shorter than four bytes are left out, as
+// secrets.Value.RevealAll leaves them out.
+func addSecret(m *redact.Masker, s string) {
+	if s == "" {
+		return
+	}
+	m.Add(s)
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		dec := json.NewDecoder(strings.NewReader(t))
+		dec.UseNumber()
+		var x any
+		if dec.Decode(&x) == nil {
+			for _, p := range secrets.NewValue(x).RevealAll() {
+				m.Add(p)
+			}
+		}
+	}
+	if strings.Contains(s, "\n") {
+		for line := range strings.Lines(s) {
+			if line = strings.TrimRight(line, "\r\n"); len(line) >= 4 {
+				m.Add(line)
+			}
+		}
+	}
+}
