@@ -381,3 +381,20 @@ func (c *Client) Flow(ctx context.Context, id string) (Flow, error) {
 	}
 	return f, nil
 }
+
+// FlowRunState returns a run's state and its version, without its task
+// runs: what an agent polls.
+func (c *Client) FlowRunState(ctx context.Context, id string) (state string, version int, err error) {
+	data, err := c.do(ctx, `query($id: String!) { flow_run(id: $id) { state version } }`, map[string]any{"id": id}, c.mask)
+	if err != nil {
+		return "", 0, fmt.Errorf("reading flow run %s on %s: %w", id, c, err)
+	}
+	var r struct {
+		State   string `json:"state"`
+		Version int    `json:"version"`
+	}
+	if err := decode(data, "flow_run", &r); err != nil {
+		return "", 0, fmt.Errorf("reading flow run %s on %s: %w", id, c, err)
+	}
+	return r.State, r.Version, nil
+}

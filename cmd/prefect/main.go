@@ -83,6 +83,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return secretsCmd(ctx, args[1:], stdout, stderr)
 		case "run":
 			return runCmd(ctx, args[1:], stdout, stderr)
+		case "agent":
+			return agentCmd(ctx, args[1:], stderr)
 		case "flows":
 			return flowsCmd(ctx, args[1:], stdout)
 		case "runs":

@@ -231,4 +231,3 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	return usageError{msg: fmt.Sprintf("unknown runs subcommand %q; valid ones are %s", sub, runsSubcommands)}
 }
-

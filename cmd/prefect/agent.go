@@ -1,0 +1,169 @@
+package main
+
+// prefect agent local start: claim the flow runs of the server the
+// configuration names and run each as a local process (package agent).
+//
+//	prefect agent local start [--name N] [--label L]... [--env K=V | -e K=V]... [--max-runs N]
+//	                          [--poll-interval D] [--log-level LEVEL]
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/prefect-go/prefect/agent"
+	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/config"
+)
+
+func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) < 2 || args[0] != "local" || args[1] != "start" {
+		return usageError{msg: "agent takes: local start (the only kind of agent so far)"}
+	}
+	fs := flag.NewFlagSet("agent local start", flag.ContinueOnError)
+	name := fs.String("name", "", "the agent's name, for logs (default: the host's)")
+	var labels, envs repeated
+	fs.Var(&labels, "label", "a label of the agent: it runs flows whose labels it all has (repeatable)")
+	fs.Var(&envs, "env", "K=V put in every flow run's environment (repeatable; also -e)")
+	fs.Var(&envs, "e", "short for --env")
+	maxRuns := fs.Int("max-runs", 0, "most flow runs at once (0: no limit)")
+	poll := fs.Duration("poll-interval", agent.DefaultPollInterval, "how often to look for scheduled runs")
+	level := fs.String("log-level", "", "PREFECT__LOGGING__LEVEL for flow runs (default: the configuration's logging.level)")
+	if rest, err := parse(fs, args[2:]); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usageError{msg: fmt.Sprintf("agent local start takes no arguments, not %q", rest)}
+	}
+	env, err := agent.ParseEnv(envs)
+	if err != nil {
+		return usageError{msg: "--env: " + err.Error()}
+	}
+	if *maxRuns < 0 {
+		return usageError{msg: fmt.Sprintf("--max-runs %d: want 0 (no limit) or more", *maxRuns)}
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return fmt.Errorf("loading the configuration: %w", err)
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+	if *level == "" {
+		*level = cfg.String("logging.level")
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	opts := []agent.Option{
+		agent.WithLabels(labels...), agent.WithEnv(env), agent.WithMaxRuns(*maxRuns), agent.WithPollInterval(*poll),
+		agent.WithLoggingLevel(*level), agent.WithLogger(logger),
+		agent.WithForcedEnv(func(agent.FlowRun) map[string]string {
+			// The run talks to the server this agent talks to, as this
+			// agent's tenant: Prefect 1's local agent does the same.
+			return map[string]string{
+				"PREFECT__CLOUD__API":       cfg.String("cloud.api"),
+				"PREFECT__CLOUD__API_KEY":   cfg.String("cloud.api_key"),
+				"PREFECT__CLOUD__TENANT_ID": cfg.String("cloud.tenant_id"),
+			}
+		}),
+	}
+	if *name != "" {
+		opts = append(opts, agent.WithName(*name))
+	}
+	a, err := agent.New(&orchestrator{c: c}, opts...)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger.Info("agent started", "name", a.Name(), "id", a.ID(), "labels", labels, "env_names", envNames(env), "server", c.String())
+	err = a.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	logger.Info("agent stopped", "id", a.ID())
+	return err
+}
+
+func envNames(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k := range env {
+		out = append(out, k)
+	}
+	return out
+}
+
+// orchestrator is the server, through the Go client, as an agent needs it.
+type orchestrator struct {
+	c     *client.Client
+	mu    sync.Mutex
+	flows map[string]client.Flow // by ID: a flow version never changes
+}
+
+func (o *orchestrator) flow(ctx context.Context, id string) (client.Flow, error) {
+	o.mu.Lock()
+	f, ok := o.flows[id]
+	o.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+	f, err := o.c.Flow(ctx, id)
+	if err != nil {
+		return client.Flow{}, err
+	}
+	o.mu.Lock()
+	if o.flows == nil {
+		o.flows = map[string]client.Flow{}
+	}
+	o.flows[id] = f
+	o.mu.Unlock()
+	return f, nil
+}
+
+// Claim claims runs and completes each with its flow's command and its
+// environment; a run that cannot be completed is given back.
+func (o *orchestrator) Claim(ctx context.Context, agentID string, labels []string, n int) ([]agent.FlowRun, error) {
+	runs, err := o.c.ClaimFlowRuns(ctx, agentID, labels, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]agent.FlowRun, 0, len(runs))
+	var errs []error
+	for _, r := range runs {
+		f, err := o.flow(ctx, r.FlowID)
+		var env map[string]string
+		if err == nil {
+			env, err = o.c.FlowRunEnv(ctx, r.ID)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			o.c.SetFlowRunState(context.WithoutCancel(ctx), r.ID, r.Version, agent.Scheduled, "")
+			continue
+		}
+		out = append(out, agent.FlowRun{ID: r.ID, FlowName: r.FlowName, FlowVersion: r.FlowVersion, Version: r.Version,
+			Labels: r.Labels, Command: f.Command, WorkingDir: f.WorkingDir, Env: env})
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func (o *orchestrator) RunState(ctx context.Context, runID string) (string, int, error) {
+	return o.c.FlowRunState(ctx, runID)
+}
+
+func (o *orchestrator) SetState(ctx context.Context, runID string, version int, state, message string) (int, error) {
+	v, err := o.c.SetFlowRunState(ctx, runID, version, state, message)
+	if errors.Is(err, client.ErrConflict) {
+		return 0, fmt.Errorf("%w: %w", agent.ErrConflict, err)
+	}
+	return v, err
+}
