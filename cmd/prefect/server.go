@@ -25,6 +25,7 @@ import (
 
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/program"
 	"github.com/prefect-go/prefect/server"
 	"github.com/prefect-go/prefect/server/store"
 )
@@ -124,10 +125,14 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	port := fs.Int("port", portDefault, "port to listen on (server.port)")
 	maxValue := fs.Int("max-value-size", server.DefaultMaxValueSize, "largest value accepted, in bytes of JSON")
 	maxSecrets := fs.Int("max-secrets", server.DefaultMaxSecrets, "most secrets a tenant may hold")
+	runTimeout := fs.Duration("run-timeout", 2*time.Minute, "a flow run without a heartbeat this long is failed; one claimed and not started this long is scheduled again")
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
 		return usageError{msg: fmt.Sprintf("start takes no arguments, not %q", rest)}
+	}
+	if *runTimeout < time.Second {
+		return usageError{msg: fmt.Sprintf("--run-timeout %v: want 1s or more (runs heartbeat every %v)", *runTimeout, program.HeartbeatEvery)}
 	}
 	if *maxValue < 1 || *maxSecrets < 1 {
 		return usageError{msg: fmt.Sprintf("--max-value-size %d and --max-secrets %d must both be 1 or more", *maxValue, *maxSecrets)}
@@ -194,6 +199,8 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	reaping := reapRuns(ctx, st, *runTimeout, logger)
+	defer reaping()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("secret server listening", "address", "http://"+ln.Addr().String(), "master_key_id", ring.Current().ID(),
@@ -398,6 +405,32 @@ func keyIDs(ring *seal.Keyring) string {
 		ids = append(ids, k.ID())
 	}
 	return strings.Join(ids, ", ")
+}
+
+// reapRuns settles, every quarter of timeout, the flow runs nobody looks
+// after (see store.SQL.ReapFlowRuns) until ctx ends or the function it
+// returns is called, which waits for it to stop.
+func reapRuns(ctx context.Context, st *store.SQL, timeout time.Duration, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(timeout / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if n, err := st.ReapFlowRuns(ctx, time.Now().Add(-timeout)); err != nil {
+				logger.Error("settling flow runs nobody looks after", "err", err)
+			} else if n > 0 {
+				logger.Warn("settled flow runs nobody looked after", "runs", n, "timeout", timeout)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // urlFlagHasPassword reports whether --database-url was given on the

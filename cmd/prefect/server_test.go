@@ -495,3 +495,50 @@ func TestHelpFlag(t *testing.T) {
 		t.Error("start -h shows the database URL's password")
 	}
 }
+
+// A run whose process died without a word is failed by the server once
+// its heartbeat is older than --run-timeout.
+func TestServerFailsSilentRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	data := t.TempDir()
+	env := cliEnv(t)
+	prefectCLI(t, bin, env, "server", "create-tenant", "acme", "--data-dir", data)
+	key := strings.TrimSpace(prefectCLI(t, bin, env, "server", "create-api-key", "--tenant", "acme", "--data-dir", data))
+	srv := startServerOn(t, bin, data, env, "--run-timeout", "1s")
+	defer srv.stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newTestClient(t, srv.url, key)
+	if _, _, _, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: "f", Command: []string{"/bin/true"}}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := c.ClaimFlowRuns(ctx, "agent-that-dies", nil, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatal(claimed, err)
+	}
+	if _, err := c.SetFlowRunState(ctx, run.ID, claimed[0].Version, "Running", ""); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got, err := c.FlowRun(ctx, run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State == "Failed" {
+			if !strings.Contains(got.Message, "no heartbeat") {
+				t.Errorf("message %q", got.Message)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the silent run is still %s", got.State)
+		}
+	}
+}

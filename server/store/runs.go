@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -404,4 +405,38 @@ func (s *SQL) Logs(ctx context.Context, tenantID, runID string, after int64, lim
 			l.Time = fromNanos(t)
 			return l, err
 		})
+}
+
+// ReapFlowRuns settles the runs of every tenant that nobody looks after:
+// a run Submitted before before (its agent never started it, or died) is
+// Scheduled again; a run Running or Cancelling whose last heartbeat and
+// last change are both before before (its process died) is Failed, or
+// Cancelled if it was being cancelled. It returns how many runs it
+// changed. Servers sharing a store may all reap: each change is a
+// conditional update.
+func (s *SQL) ReapFlowRuns(ctx context.Context, before time.Time) (int, error) {
+	t, b := now(), before.UnixNano()
+	total := 0
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE flow_runs SET state = $1, agent_id = '', message = $2, version = version + 1, updated = $3
+			WHERE state = $4 AND updated < $5`,
+			[]any{api.RunScheduled, "scheduled again: the agent that claimed it never started it", t, api.RunSubmitted, b}},
+		{`UPDATE flow_runs SET state = $1, message = $2, version = version + 1, updated = $3
+			WHERE state = $4 AND heartbeat < $5 AND updated < $5`,
+			[]any{api.RunFailed, "no heartbeat from the flow run's process: it or its agent died", t, api.RunRunning, b}},
+		{`UPDATE flow_runs SET state = $1, message = $2, version = version + 1, updated = $3
+			WHERE state = $4 AND heartbeat < $5 AND updated < $5`,
+			[]any{api.RunCancelled, "cancelled: no heartbeat from the flow run's process", t, api.RunCancelling, b}},
+	} {
+		res, err := s.db.ExecContext(ctx, q.sql, q.args...)
+		if err != nil {
+			return total, fmt.Errorf("store: reaping flow runs: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+	}
+	return total, nil
 }

@@ -169,3 +169,49 @@ func testClaimIsExclusive(t *testing.T, s *SQL, _ string) {
 		t.Errorf("%d runs claimed, want %d", len(seen), runs)
 	}
 }
+
+// Runs nobody looks after are settled: Submitted ones scheduled again,
+// Running ones without a heartbeat failed, Cancelling ones cancelled;
+// fresh ones and finished ones are left alone.
+func TestReapFlowRuns(t *testing.T) { forEachDB(t, testReapFlowRuns) }
+
+func testReapFlowRuns(t *testing.T, s *SQL, _ string) {
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acme")
+	f, _, err := s.RegisterFlow(ctx, api.Flow{TenantID: tn.ID, Name: "f", Digest: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(state string) api.FlowRun {
+		t.Helper()
+		r, err := s.CreateFlowRun(ctx, api.FlowRun{TenantID: tn.ID, FlowID: f.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state != api.RunScheduled {
+			if _, err := s.SetFlowRunState(ctx, tn.ID, r.ID, 1, state, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r
+	}
+	submitted, running, cancelling, done, alive := mk(api.RunSubmitted), mk(api.RunRunning), mk(api.RunCancelling), mk(api.RunSuccess), mk(api.RunRunning)
+	time.Sleep(5 * time.Millisecond)
+	cut := time.Now()
+	if err := s.Heartbeat(ctx, tn.ID, alive.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.ReapFlowRuns(ctx, cut)
+	if err != nil || n != 3 {
+		t.Fatalf("ReapFlowRuns = %d, %v; want 3", n, err)
+	}
+	for id, want := range map[string]string{submitted.ID: api.RunScheduled, running.ID: api.RunFailed, cancelling.ID: api.RunCancelled,
+		done.ID: api.RunSuccess, alive.ID: api.RunRunning} {
+		if r, _ := s.FlowRun(ctx, tn.ID, id); r.State != want {
+			t.Errorf("run %s: %s, want %s", id, r.State, want)
+		}
+	}
+	if n, _ := s.ReapFlowRuns(ctx, cut); n != 0 {
+		t.Errorf("a second reap changed %d runs", n)
+	}
+}
