@@ -253,14 +253,17 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 		return runErr
 	}
 	st := fs.State
-	kind := runFailed
+	kind, message := runFailed, st.Message
 	switch {
 	case st.IsSuccessful():
 		kind = "Success"
 	case st.Kind == state.Cancelled:
 		kind = "Cancelled"
+	case st.Kind == state.Paused:
+		// Runs through the server cannot be resumed yet.
+		message = "paused, and a paused flow run cannot be resumed through the server yet: " + st.Message
 	}
-	if err := final(api, run.ID, &version, kind, st.Message); err != nil {
+	if err := final(api, run.ID, &version, kind, message); err != nil {
 		return err
 	}
 	if kind != "Success" {
