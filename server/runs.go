@@ -290,6 +290,14 @@ func (r *resolver) openEnv(ctx context.Context, tenantID, name string) (map[stri
 	return env, nil
 }
 
+// dropRunEnv deletes a finished run's own environment: nobody launches the
+// run again, and a secret kept is a secret that can leak.
+func (r *resolver) dropRunEnv(ctx context.Context, tenantID, runID string) {
+	if err := r.s.st.DeleteSecret(ctx, tenantID, runEnvName(runID)); err != nil && !errors.Is(err, api.ErrNotFound) {
+		r.s.log.ErrorContext(ctx, "secret server: deleting a finished run's environment", "run", runID, "err", err)
+	}
+}
+
 func checkLabels(l []string) error {
 	if len(l) > maxLabels {
 		return userError("%d labels; at most %d", len(l), maxLabels)
@@ -710,9 +718,13 @@ func (r *resolver) SetFlowRunState(ctx context.Context, args setStateArgs) (*set
 	if in.Message != nil {
 		msg = truncate(*in.Message, maxTextField)
 	}
-	v, err := rs.SetFlowRunState(ctx, caller(ctx).TenantID, in.ID, int(in.Version), in.State, msg)
+	tenant := caller(ctx).TenantID
+	v, err := rs.SetFlowRunState(ctx, tenant, in.ID, int(in.Version), in.State, msg)
 	if err != nil {
 		return nil, r.runError(ctx, "set_flow_run_state", err, errNoRun)
+	}
+	if api.RunFinished(in.State) {
+		r.dropRunEnv(ctx, tenant, in.ID)
 	}
 	return &setStatePayload{v}, nil
 }
@@ -826,6 +838,9 @@ func (r *resolver) CancelFlowRun(ctx context.Context, args struct{ ID string }) 
 	run, err := rs.CancelFlowRun(ctx, caller(ctx).TenantID, args.ID)
 	if err != nil {
 		return nil, r.runError(ctx, api.OpCancelRun, err, errNoRun)
+	}
+	if api.RunFinished(run.State) {
+		r.dropRunEnv(ctx, run.TenantID, run.ID)
 	}
 	r.event(ctx, api.OpCancelRun, run.Name, api.OutcomeOK)
 	return &flowRunResolver{r: r, run: run}, nil

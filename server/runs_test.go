@@ -101,8 +101,16 @@ func TestRunsThroughClient(t *testing.T) {
 	if cancelled, err := c.CancelFlowRun(ctx, run.ID); err != nil || cancelled.State != "Cancelling" {
 		t.Errorf("CancelFlowRun = %v, %v", cancelled.State, err)
 	}
-	if runs, err := c.FlowRuns(ctx, "Cancelling", 10); err != nil || len(runs) != 1 {
-		t.Errorf("FlowRuns(Cancelling) = %v, %v", runs, err)
+	// Once the run is over, its own environment is deleted; the flow's stays.
+	cur, _ := c.FlowRun(ctx, run.ID)
+	if _, err := c.SetFlowRunState(ctx, run.ID, cur.Version, "Cancelled", ""); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := c.FlowRunEnv(ctx, run.ID); err != nil || left["B"] != "" || left["A"] != flowSecret {
+		t.Errorf("a finished run's environment: %v, %v; want the flow's alone", left, err)
+	}
+	if runs, err := c.FlowRuns(ctx, "Cancelled", 10); err != nil || len(runs) != 1 {
+		t.Errorf("FlowRuns(Cancelled) = %v, %v", runs, err)
 	}
 
 	// The environments are kept sealed, apart from the secrets people see.

@@ -58,7 +58,8 @@ type Store interface {
 	DeleteSecret(ctx context.Context, tenantID, name string) error
 	// Secrets lists the secrets of a tenant, by name.
 	Secrets(ctx context.Context, tenantID string) ([]api.SecretMeta, error)
-	// CountSecrets returns how many secrets a tenant holds.
+	// CountSecrets returns how many secrets a tenant holds, leaving out
+	// the server's own (names starting ".prefect/").
 	CountSecrets(ctx context.Context, tenantID string) (int, error)
 	// Record appends to the audit log.
 	Record(ctx context.Context, e api.Event) error

@@ -514,7 +514,9 @@ func (s *SQL) Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error
 // CountSecrets implements [Store].
 func (s *SQL) CountSecrets(ctx context.Context, tenantID string) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM secrets WHERE tenant_id = $1`, tenantID).Scan(&n); err != nil {
+	// The server's own (".prefect/..." environments of flows and runs) do
+	// not count: they are not the tenant's to manage.
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM secrets WHERE tenant_id = $1 AND name NOT LIKE '.prefect/%'`, tenantID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: counting the secrets of tenant %q: %w", tenantID, err)
 	}
 	return n, nil

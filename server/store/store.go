@@ -110,7 +110,8 @@ type Store interface {
 	DeleteSecret(ctx context.Context, tenantID, name string) error
 	// Secrets lists the tenant's secrets sorted by name (bytewise).
 	Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error)
-	// CountSecrets returns how many secrets the tenant holds.
+	// CountSecrets returns how many secrets the tenant holds, leaving out
+	// the server's own (names starting ".prefect/").
 	CountSecrets(ctx context.Context, tenantID string) (int, error)
 
 	// SealedNotUnder returns up to limit rows, of every tenant, whose

@@ -675,6 +675,10 @@ func testCountSecrets(t *testing.T, s *SQL, _ string) {
 			t.Fatal(err)
 		}
 	}
+	// The server's own do not count.
+	if _, err := s.PutSecret(ctx, a.ID, ".prefect/runs/r/env", mustSeal(t, k, a.ID, ".prefect/runs/r/env", "{}")); err != nil {
+		t.Fatal(err)
+	}
 	for tn, want := range map[string]int{a.ID: 3, b.ID: 1, "nobody": 0} {
 		if n, err := s.CountSecrets(ctx, tn); err != nil || n != want {
 			t.Errorf("CountSecrets(%s) = %d, %v; want %d", tn, n, err, want)
