@@ -250,12 +250,14 @@ func subset(need, have []string) bool {
 }
 
 // SetFlowRunState sets the state of the tenant's run id if its version is
-// still version, and returns the new version. Otherwise the error matches
-// ErrConflict (the run changed since it was read) or ErrNotFound.
+// still version and it is not finished (a finished run never changes), and
+// returns the new version. Otherwise the error matches ErrConflict (the run
+// changed since it was read, or is finished) or ErrNotFound.
 func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version int, state, message string) (int, error) {
 	t := now()
 	res, err := s.db.ExecContext(ctx, `UPDATE flow_runs SET state = $1, message = $2, version = version + 1, updated = $3
-		WHERE id = $4 AND tenant_id = $5 AND version = $6`, state, message, t, id, tenantID, version)
+		WHERE id = $4 AND tenant_id = $5 AND version = $6 AND state NOT IN ($7, $8, $9)`,
+		state, message, t, id, tenantID, version, api.RunSuccess, api.RunFailed, api.RunCancelled)
 	if err != nil {
 		return 0, fmt.Errorf("store: setting the state of flow run %q: %w", id, err)
 	}
@@ -265,6 +267,9 @@ func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version 
 	cur, err := s.FlowRun(ctx, tenantID, id)
 	if err != nil {
 		return 0, err
+	}
+	if api.RunFinished(cur.State) {
+		return 0, fmt.Errorf("store: flow run %q is finished (%s): %w", id, cur.State, ErrConflict)
 	}
 	return 0, fmt.Errorf("store: flow run %q is at version %d (%s), not %d: %w", id, cur.Version, cur.State, version, ErrConflict)
 }

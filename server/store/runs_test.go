@@ -81,6 +81,14 @@ func testRuns(t *testing.T, s *SQL, _ string) {
 	if r, err := s.CancelFlowRun(ctx, acme.ID, r1.ID); err != nil || r.State != api.RunCancelling {
 		t.Errorf("cancelling a running run: %v, %v", r.State, err)
 	}
+	// A finished run never changes, whatever version is given.
+	done, _ := s.CreateFlowRun(ctx, api.FlowRun{TenantID: acme.ID, FlowID: v1.ID})
+	if _, err := s.SetFlowRunState(ctx, acme.ID, done.ID, 1, api.RunSuccess, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetFlowRunState(ctx, acme.ID, done.ID, 2, api.RunRunning, ""); !errors.Is(err, ErrConflict) {
+		t.Errorf("changing a finished run: %v; want ErrConflict", err)
+	}
 	r3, _ := s.CreateFlowRun(ctx, api.FlowRun{TenantID: acme.ID, FlowID: v1.ID})
 	if r, err := s.CancelFlowRun(ctx, acme.ID, r3.ID); err != nil || r.State != api.RunCancelled {
 		t.Errorf("cancelling a scheduled run: %v, %v; want Cancelled at once", r.State, err)
