@@ -15,6 +15,22 @@ import (
 // package server for the operations; every one needs an API key of the
 // tenant.
 
+// Flow run states, as the server names them in FlowRun.State. Scheduled
+// runs wait for an agent, Submitted ones were claimed by one, Cancelling
+// ones were asked to stop; Success, Failed and Cancelled are final.
+const (
+	RunScheduled  = "Scheduled"
+	RunSubmitted  = "Submitted"
+	RunRunning    = "Running"
+	RunSuccess    = "Success"
+	RunFailed     = "Failed"
+	RunCancelling = "Cancelling"
+	RunCancelled  = "Cancelled"
+)
+
+// RunFinished reports whether a run in state s is over for good.
+func RunFinished(s string) bool { return s == RunSuccess || s == RunFailed || s == RunCancelled }
+
 // ErrConflict is matched by the error of a state change the server refused
 // because the run changed since the version given: read it again.
 var ErrConflict = errors.New("the flow run changed since it was read")

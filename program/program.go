@@ -213,7 +213,7 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	}
 	version := run.Version
 	fail := func(why error) error {
-		final(api, run.ID, &version, runFailed, why.Error())
+		final(api, run.ID, &version, client.RunFailed, why.Error())
 		return why
 	}
 	f, ok := flows[run.FlowName]
@@ -231,7 +231,7 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	if err != nil {
 		return fail(err)
 	}
-	if version, err = api.SetFlowRunState(ctx, run.ID, version, "Running", ""); err != nil {
+	if version, err = api.SetFlowRunState(ctx, run.ID, version, client.RunRunning, ""); err != nil {
 		return err // cancelled meanwhile, say: the run is not ours to run
 	}
 
@@ -249,16 +249,16 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	defer cancel()
 	rep.close(closeCtx)
 	if runErr != nil {
-		final(api, run.ID, &version, runFailed, runErr.Error())
+		final(api, run.ID, &version, client.RunFailed, runErr.Error())
 		return runErr
 	}
 	st := fs.State
-	kind, message := runFailed, st.Message
+	kind, message := client.RunFailed, st.Message
 	switch {
 	case st.IsSuccessful():
-		kind = "Success"
+		kind = client.RunSuccess
 	case st.Kind == state.Cancelled:
-		kind = "Cancelled"
+		kind = client.RunCancelled
 	case st.Kind == state.Paused:
 		// Runs through the server cannot be resumed yet.
 		message = "paused, and a paused flow run cannot be resumed through the server yet: " + st.Message
@@ -266,13 +266,11 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	if err := final(api, run.ID, &version, kind, message); err != nil {
 		return err
 	}
-	if kind != "Success" {
+	if kind != client.RunSuccess {
 		return fmt.Errorf("flow run %s ended %s: %s", run.Name, st.Kind, st.Message)
 	}
 	return nil
 }
-
-const runFailed = "Failed"
 
 // final sets the run's final state, trying again while the server is away
 // (up to FinalStateTimeout) and reading the run again after a conflict; a
@@ -289,7 +287,7 @@ func final(api RunAPI, runID string, version *int, kind, message string) error {
 		if errors.Is(err, client.ErrConflict) {
 			run, rerr := api.FlowRun(ctx, runID)
 			if rerr == nil {
-				if run.State == "Success" || run.State == "Failed" || run.State == "Cancelled" {
+				if client.RunFinished(run.State) {
 					return nil
 				}
 				*version = run.Version

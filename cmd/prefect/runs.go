@@ -119,9 +119,9 @@ func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) e
 			}
 		}
 		switch run.State {
-		case "Success":
+		case client.RunSuccess:
 			return nil
-		case "Failed", "Cancelled":
+		case client.RunFailed, client.RunCancelled:
 			return fmt.Errorf("flow run %s ended %s: %s", run.Name, run.State, run.Message)
 		}
 		select {
