@@ -1,0 +1,228 @@
+//go:build linux
+
+package main
+
+// End-to-end tests of the local agent with the real binaries: the server,
+// `prefect agent local start` processes, and the flow program of
+// testdata/agentflows, built by the test. Linux only: they read /proc and
+// make the test process a child subreaper.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prefect-go/prefect/client"
+)
+
+// buildFlows builds testdata/agentflows, the flow program of these tests.
+func buildFlows(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "agentflows")
+	out, err := exec.Command("go", "build", "-o", bin, "./testdata/agentflows").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build testdata/agentflows: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// register registers the flows of the flow program flows with the server
+// env names, with args (--env K=V, ...).
+func register(tb testing.TB, flows string, env []string, args ...string) {
+	tb.Helper()
+	out, errOut, err := cliRun(flows, env, append([]string{"register"}, args...)...)
+	if err != nil || !strings.Contains(out, "flow append:") {
+		tb.Fatalf("agentflows register %q: %v\n%s%s", args, err, out, errOut)
+	}
+}
+
+// waitRun polls run id until cond holds and returns the run; the test fails
+// after timeout, showing logs (the agents' output, say).
+func waitRun(tb testing.TB, c *client.Client, id string, timeout time.Duration, what string, cond func(client.FlowRun) bool, logs ...fmt.Stringer) client.FlowRun {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last client.FlowRun
+	var err error
+	for {
+		if last, err = c.FlowRun(ctx, id); err == nil && cond(last) {
+			return last
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("flow run %s: timed out after %v waiting until %s; last seen %s %q (%v)%s", id, timeout, what, last.State, last.Message, err, showAll(logs))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func showAll(logs []fmt.Stringer) string {
+	var b strings.Builder
+	for i, l := range logs {
+		fmt.Fprintf(&b, "\n--- log %d:\n%s", i+1, l)
+	}
+	return b.String()
+}
+
+// createRun runs `prefect run` with args and returns the run's ID.
+func createRun(t *testing.T, bin string, env []string, args ...string) string {
+	t.Helper()
+	return strings.TrimSpace(prefectCLI(t, bin, env, append([]string{"run"}, args...)...))
+}
+
+// agentFixture is a server with the test flow program registered, and the
+// environment of the CLI, the flow program and the agents.
+type agentFixture struct {
+	bin, flows string
+	url, key   string
+	env        []string // HOME, PATH, PREFECT__CLOUD__API and _KEY
+	c          *client.Client
+}
+
+func newAgentFixture(t *testing.T) *agentFixture {
+	t.Helper()
+	f := &agentFixture{bin: buildBinary(t), flows: buildFlows(t)}
+	f.url, f.key, _ = startTestServer(t, f.bin)
+	f.env = cliEnv(t, "PREFECT__CLOUD__API="+f.url+"/graphql", "PREFECT__CLOUD__API_KEY="+f.key)
+	f.c = newTestClient(t, f.url, f.key)
+	register(t, f.flows, f.env)
+	return f
+}
+
+// agent starts `prefect agent local start` polling every 100ms with args,
+// with the fixture's environment plus extraEnv as its own. It is stopped
+// (SIGTERM) when the test ends.
+func (f *agentFixture) agent(t *testing.T, extraEnv []string, args ...string) *process {
+	t.Helper()
+	env := append(slices.Clone(f.env), extraEnv...)
+	return startProcess(t, f.bin, env, append([]string{"agent", "local", "start", "--poll-interval", "100ms"}, args...)...)
+}
+
+// TestAgentEnvPrecedence runs a flow that reports its environment, one
+// step of the order of SPEC §6 (agent.BuildEnv) a subtest, later wins: the
+// agent's own environment, the logging level (--log-level), --env values,
+// the run config's env (register --env) merged with the run's own (prefect
+// run --env, which wins), then the values the agent forces.
+func TestAgentEnvPrecedence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	f := newAgentFixture(t)
+	const unset = "\x00unset" // want: the variable is not in the environment
+	for _, tc := range []struct {
+		name        string
+		agentEnv    []string // the agent's own environment, beside the fixture's
+		agentArgs   []string // of agent local start
+		registerEnv []string // the run config's env: agentflows register --env
+		runEnv      []string // the run's own: prefect run --env
+		want        map[string]string
+	}{{
+		name:     "the agent's own environment",
+		agentEnv: []string{"PRECEDENCE_A=agent", "PRECEDENCE_EMPTY="},
+		want: map[string]string{"PRECEDENCE_A": "agent", "PRECEDENCE_EMPTY": "", "PRECEDENCE_B": unset,
+			// no --log-level: the agent's configuration's logging.level
+			"PREFECT__LOGGING__LEVEL": "INFO"},
+	}, {
+		name:      "the logging level over the agent's environment",
+		agentEnv:  []string{"PREFECT__LOGGING__LEVEL=WARNING", "PRECEDENCE_A=agent"},
+		agentArgs: []string{"--log-level", "DEBUG"},
+		want:      map[string]string{"PREFECT__LOGGING__LEVEL": "DEBUG", "PRECEDENCE_A": "agent"},
+	}, {
+		name:     "the logging level defaults to the agent's configuration",
+		agentEnv: []string{"PREFECT__LOGGING__LEVEL=WARNING"},
+		want:     map[string]string{"PREFECT__LOGGING__LEVEL": "WARNING"},
+	}, {
+		name:     "--env over the logging level and the agent's environment",
+		agentEnv: []string{"PRECEDENCE_A=agent", "PRECEDENCE_D=agent"},
+		agentArgs: []string{"--log-level", "DEBUG", "--env", "PREFECT__LOGGING__LEVEL=ERROR", "--env", "PRECEDENCE_A=flag",
+			"-e", "PRECEDENCE_B=x=y", "--env", "PRECEDENCE_C=first", "--env", "PRECEDENCE_C=last"},
+		want: map[string]string{"PREFECT__LOGGING__LEVEL": "ERROR", "PRECEDENCE_A": "flag",
+			"PRECEDENCE_B": "x=y", "PRECEDENCE_C": "last", "PRECEDENCE_D": "agent"},
+	}, {
+		name:        "the run config's env over --env",
+		agentEnv:    []string{"PRECEDENCE_C=agent"},
+		agentArgs:   []string{"--env", "PRECEDENCE_A=flag", "--env", "PRECEDENCE_B=flag", "--env", "PREFECT__LOGGING__LEVEL=ERROR"},
+		registerEnv: []string{"PRECEDENCE_A=runconfig", "PRECEDENCE_C=runconfig", "PREFECT__LOGGING__LEVEL=DEBUG"},
+		want: map[string]string{"PRECEDENCE_A": "runconfig", "PRECEDENCE_B": "flag", "PRECEDENCE_C": "runconfig",
+			"PREFECT__LOGGING__LEVEL": "DEBUG"},
+	}, {
+		name:        "the run's own env over the run config's, merged",
+		agentArgs:   []string{"--env", "PRECEDENCE_A=flag", "--env", "PRECEDENCE_C=flag"},
+		registerEnv: []string{"PRECEDENCE_A=runconfig", "PRECEDENCE_B=runconfig"},
+		runEnv:      []string{"PRECEDENCE_A=run", "PRECEDENCE_D=run"},
+		want: map[string]string{"PRECEDENCE_A": "run", "PRECEDENCE_B": "runconfig", "PRECEDENCE_C": "flag",
+			"PRECEDENCE_D": "run"},
+	}, {
+		// The run succeeds only if it talked to the real server with the
+		// agent's key, which every source below tried to replace.
+		name: "forced values over everything",
+		agentEnv: []string{"PREFECT__CONTEXT__FLOW_RUN_ID=agent-bogus", "PREFECT__BACKEND=server",
+			"PREFECT__CLOUD__USE_LOCAL_SECRETS=true"},
+		agentArgs: []string{"--env", "PREFECT__CONTEXT__FLOW_RUN_ID=flag-bogus", "--env", "PREFECT__CLOUD__API=http://127.0.0.1:1/graphql",
+			"--env", "PREFECT__CLOUD__API_KEY=pgo_bogus-flag", "--env", "PREFECT__CLOUD__TENANT_ID=bogus",
+			"--env", "PREFECT__CONTEXT__FLOW_ID=bogus", "--env", "PREFECT__BACKEND=server"},
+		registerEnv: []string{"PREFECT__CONTEXT__FLOW_RUN_ID=00000000-0000-0000-0000-000000000001",
+			"PREFECT__CLOUD__USE_LOCAL_SECRETS=true", "PREFECT__CLOUD__API_KEY=pgo_bogus-runconfig"},
+		runEnv: []string{"PREFECT__CONTEXT__FLOW_RUN_ID=00000000-0000-0000-0000-000000000002",
+			"PREFECT__CLOUD__API=http://127.0.0.1:2/graphql", "PREFECT__CLOUD__API_KEY=pgo_bogus-run", "PREFECT__BACKEND=server"},
+		want: map[string]string{"PREFECT__CONTEXT__FLOW_RUN_ID": "{run}", "PREFECT__CLOUD__API": "{api}",
+			"PREFECT__BACKEND": "cloud", "PREFECT__CLOUD__USE_LOCAL_SECRETS": "false", "PREFECT__CONTEXT__FLOW_ID": "env-report",
+			// The agent has no tenant ID, so it forces the variable away.
+			"PREFECT__CLOUD__TENANT_ID": unset},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var regArgs []string
+			for _, e := range tc.registerEnv {
+				regArgs = append(regArgs, "--env", e)
+			}
+			register(t, f.flows, f.env, regArgs...)
+			ag := f.agent(t, tc.agentEnv, tc.agentArgs...)
+			out := filepath.Join(t.TempDir(), "env.json")
+			runArgs := []string{"--name", "env-report", "--param", "out=" + out}
+			for _, e := range tc.runEnv {
+				runArgs = append(runArgs, "--env", e)
+			}
+			id := createRun(t, f.bin, f.env, runArgs...)
+			run := waitRun(t, f.c, id, 30*time.Second, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
+			if run.State != client.RunSuccess {
+				t.Fatalf("the run ended %s: %s\nagent:\n%s", run.State, run.Message, ag)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]struct {
+				Set   bool
+				Value string
+			}
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("%s: %v", b, err)
+			}
+			for _, name := range slices.Sorted(maps.Keys(tc.want)) {
+				want := strings.NewReplacer("{run}", id, "{api}", f.url+"/graphql").Replace(tc.want[name])
+				switch g := got[name]; {
+				case want == unset && g.Set:
+					t.Errorf("%s = %q in the run; want it unset", name, g.Value)
+				case want != unset && (!g.Set || g.Value != want):
+					t.Errorf("%s = %q (set: %v) in the run; want %q", name, g.Value, g.Set, want)
+				}
+			}
+			// The task's log line reaches the server with its attributes.
+			// (Records below INFO are never reported, whatever the level.)
+			if a := got["PRECEDENCE_A"]; a.Set && a.Value != "" {
+				logs := prefectCLI(t, f.bin, f.env, "runs", "logs", id)
+				if !strings.Contains(logs, "environment reported PRECEDENCE_A="+a.Value) {
+					t.Errorf("runs logs %s does not show PRECEDENCE_A=%s:\n%s", id, a.Value, logs)
+				}
+			}
+		})
+	}
+}
