@@ -15,8 +15,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -224,5 +227,87 @@ func TestAgentEnvPrecedence(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// readPIDFile waits for a task of agentflows to write path and returns the
+// process IDs in it.
+func readPIDFile(t *testing.T, path string, logs ...fmt.Stringer) []int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			var pids []int
+			for f := range strings.FieldsSeq(string(b)) {
+				pid, err := strconv.Atoi(f)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				pids = append(pids, pid)
+			}
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no task wrote %s within 30s%s", path, showAll(logs))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// procStat is what /proc/PID/stat says of a process: its state letter,
+// parent and process group.
+type procStat struct {
+	state       byte
+	ppid, pgrp  int
+	description string
+}
+
+func readProcStat(pid int) (procStat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procStat{}, err
+	}
+	// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || len(strings.Fields(s[i+1:])) < 3 {
+		return procStat{}, fmt.Errorf("/proc/%d/stat reads %q", pid, s)
+	}
+	f := strings.Fields(s[i+1:])
+	ppid, _ := strconv.Atoi(f[1])
+	pgrp, _ := strconv.Atoi(f[2])
+	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp, description: strings.TrimSpace(s)}, nil
+}
+
+// TestAgentRunKilled: a flow-run process killed mid-way (SIGKILL, as the
+// OOM killer would) leaves a Failed run whose message gives the signal.
+func TestAgentRunKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	f := newAgentFixture(t)
+	ag := f.agent(t, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	id := createRun(t, f.bin, f.env, "--name", "nap", "--param", "pidfile="+pidFile, "--param", "ms=60000")
+	pid := readPIDFile(t, pidFile, ag)[0]
+	if st, err := readProcStat(pid); err != nil || st.ppid != ag.cmd.Process.Pid {
+		t.Fatalf("the task's process %d: %+v, %v; want a child of the agent (%d)", pid, st, err, ag.cmd.Process.Pid)
+	}
+	waitRun(t, f.c, id, 10*time.Second, "the server sees it Running", func(r client.FlowRun) bool { return r.State == client.RunRunning }, ag)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	run := waitRun(t, f.c, id, 30*time.Second, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
+	if run.State != client.RunFailed || !strings.Contains(run.Message, "signal: killed") {
+		t.Errorf("a killed run ended %s %q; want Failed, with signal: killed in the message\nagent:\n%s", run.State, run.Message, ag)
+	}
+	show := prefectCLI(t, f.bin, f.env, "runs", "show", id)
+	if !regexp.MustCompile(`state\s+Failed .*signal: killed`).MatchString(show) {
+		t.Errorf("runs show:\n%s", show)
+	}
+	for _, tr := range run.TaskRuns {
+		if tr.Slug == "wake-1" && tr.State == "Success" {
+			t.Errorf("the task after the killed one ran: %+v", tr)
+		}
 	}
 }
