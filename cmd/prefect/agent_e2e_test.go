@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -309,5 +310,104 @@ func TestAgentRunKilled(t *testing.T) {
 		if tr.Slug == "wake-1" && tr.State == "Success" {
 			t.Errorf("the task after the killed one ran: %+v", tr)
 		}
+	}
+}
+
+// dead reports whether process pid is gone: no process has that ID, or it
+// is a zombie (dead, its exit status not yet collected). The test process
+// is a subreaper while the cancel test runs, so the run's orphans are its
+// children: dead collects them, as PID 1 on some machines never does.
+func dead(pid int) bool {
+	var ws syscall.WaitStatus
+	syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return true
+	}
+	st, err := readProcStat(pid)
+	return err != nil || st.state == 'Z'
+}
+
+// liveInGroup returns the processes of group pgid that are not zombies.
+func liveInGroup(pgid int) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readProcStat(pid); err == nil && st.pgrp == pgid && st.state != 'Z' {
+			out = append(out, st.description)
+		}
+	}
+	return out
+}
+
+// becomeSubreaper makes the test process the parent of the processes its
+// descendants orphan (PR_SET_CHILD_SUBREAPER), until the test ends.
+func becomeSubreaper(t *testing.T) {
+	const prSetChildSubreaper = 36
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		t.Logf("PR_SET_CHILD_SUBREAPER: %v (orphans are left to PID 1; zombies count as dead)", errno)
+		return
+	}
+	t.Cleanup(func() { syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 0, 0) })
+}
+
+// TestAgentCancelKillsProcessGroup: cancelling a run whose task started a
+// grandchild (`sleep 60`) makes the agent kill the run's whole process
+// group: no process of the run remains, and the run ends Cancelled.
+func TestAgentCancelKillsProcessGroup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	becomeSubreaper(t)
+	f := newAgentFixture(t)
+	ag := f.agent(t, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	id := createRun(t, f.bin, f.env, "--name", "nap", "--param", "pidfile="+pidFile, "--param", "ms=60000", "--param", "spawn=true")
+	pids := readPIDFile(t, pidFile, ag)
+	if len(pids) != 2 {
+		t.Fatalf("the task wrote %v; want its PID and its grandchild's", pids)
+	}
+	t.Cleanup(func() { // should the test fail before the agent kills them
+		if t.Failed() {
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGKILL)
+				dead(pid)
+			}
+		}
+	})
+	flowPID := pids[0]
+	for _, pid := range pids {
+		if st, err := readProcStat(pid); err != nil || st.pgrp != flowPID || st.state == 'Z' {
+			t.Fatalf("process %d: %+v, %v; want it alive in the run's process group %d", pid, st, err, flowPID)
+		}
+	}
+	waitRun(t, f.c, id, 10*time.Second, "the server sees it Running", func(r client.FlowRun) bool { return r.State == client.RunRunning }, ag)
+
+	_, errOut, err := cliRun(f.bin, f.env, "runs", "cancel", id)
+	if err != nil || !strings.Contains(errOut, "Cancelling") {
+		t.Fatalf("runs cancel: %v\n%s", err, errOut)
+	}
+	run := waitRun(t, f.c, id, 30*time.Second, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
+	if run.State != client.RunCancelled || !strings.Contains(run.Message, "signal: killed") {
+		t.Errorf("the cancelled run ended %s %q; want Cancelled, its process killed\nagent:\n%s", run.State, run.Message, ag)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i, pid := range pids {
+		for !dead(pid) {
+			if time.Now().After(deadline) {
+				st, _ := readProcStat(pid)
+				t.Fatalf("the %s (%d) of the cancelled run is still there: %s", []string{"flow program", "grandchild"}[i], pid, st.description)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if live := liveInGroup(flowPID); len(live) > 0 {
+		t.Errorf("processes of the run's group remain: %q", live)
+	}
+	if !strings.Contains(ag.String(), "flow run cancelled: killing its processes") {
+		t.Errorf("the agent's log does not say it killed the run's processes:\n%s", ag)
 	}
 }
