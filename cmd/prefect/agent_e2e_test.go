@@ -411,3 +411,108 @@ func TestAgentCancelKillsProcessGroup(t *testing.T) {
 		t.Errorf("the agent's log does not say it killed the run's processes:\n%s", ag)
 	}
 }
+
+// waitAllFinished polls the server until every run of ids has a final state
+// and returns them by ID.
+func waitAllFinished(tb testing.TB, c *client.Client, ids []string, timeout time.Duration, logs ...fmt.Stringer) map[string]client.FlowRun {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		runs, err := c.FlowRuns(ctx, "", 500)
+		got := map[string]client.FlowRun{}
+		for _, r := range runs {
+			got[r.ID] = r
+		}
+		pending := 0
+		for _, id := range ids {
+			if !client.RunFinished(got[id].State) {
+				pending++
+			}
+		}
+		if err == nil && pending == 0 {
+			return got
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("timed out after %v: %d of %d runs without a final state (%v)%s", timeout, pending, len(ids), err, showAll(logs))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// launchedRE finds the runs an agent launched in its log.
+var launchedRE = regexp.MustCompile(`msg="launching flow run" .*?flow_run=([0-9a-f-]{36})`)
+
+// TestAgentsClaimEachRunOnce: four agents poll one server for 200 runs of
+// a flow whose task appends its run's ID to a file. Every run is executed
+// exactly once (one line each, one launch each in the agents' logs) and
+// ends Success.
+func TestAgentsClaimEachRunOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	const (
+		runs    = 200
+		agents  = 4
+		maxRuns = 4
+	)
+	f := newAgentFixture(t)
+	out := filepath.Join(t.TempDir(), "executed")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	ids := make([]string, runs)
+	for i := range ids {
+		r, err := f.c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "append", Parameters: map[string]any{"out": out}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = r.ID
+	}
+	created := time.Since(start)
+	var logs []fmt.Stringer
+	for i := range agents {
+		logs = append(logs, f.agent(t, nil, "--name", fmt.Sprintf("agent-%d", i+1), "--max-runs", strconv.Itoa(maxRuns)))
+	}
+	got := waitAllFinished(t, f.c, ids, 2*time.Minute, logs...)
+	elapsed := time.Since(start)
+
+	byAgent := map[string]int{}
+	for _, id := range ids {
+		r := got[id]
+		if r.State != client.RunSuccess {
+			t.Errorf("run %s ended %s: %s", id, r.State, r.Message)
+		}
+		byAgent[r.AgentID]++
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	executed := map[string]int{}
+	for line := range strings.Lines(string(b)) {
+		id, _, _ := strings.Cut(line, " ")
+		executed[id]++
+	}
+	launched := map[string]int{}
+	for _, l := range logs {
+		for _, m := range launchedRE.FindAllStringSubmatch(l.String(), -1) {
+			launched[m[1]]++
+		}
+	}
+	for _, id := range ids {
+		if executed[id] != 1 || launched[id] != 1 {
+			t.Errorf("run %s: executed %d times, launched %d times; want once", id, executed[id], launched[id])
+		}
+		delete(executed, id)
+	}
+	if len(executed) > 0 {
+		t.Errorf("runs nobody created were executed: %v", executed)
+	}
+	if len(byAgent) < 2 {
+		t.Errorf("one agent ran every run (%v): the agents did not compete", byAgent)
+	}
+	t.Logf("%d runs, %d agents (--max-runs %d, --poll-interval 100ms): created in %v, all Success %v after the first was created; runs per agent: %v",
+		runs, agents, maxRuns, created.Round(time.Millisecond), elapsed.Round(time.Millisecond), slices.Sorted(maps.Values(byAgent)))
+}
