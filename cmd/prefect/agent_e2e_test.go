@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -515,4 +516,107 @@ func TestAgentsClaimEachRunOnce(t *testing.T) {
 	}
 	t.Logf("%d runs, %d agents (--max-runs %d, --poll-interval 100ms): created in %v, all Success %v after the first was created; runs per agent: %v",
 		runs, agents, maxRuns, created.Round(time.Millisecond), elapsed.Round(time.Millisecond), slices.Sorted(maps.Values(byAgent)))
+}
+
+// TestAgentServerRestart stops the server (SIGKILL, SIGTERM) while flow
+// runs are in their tasks and restarts it on the same data folder and port
+// after their tasks have ended: the flow programs keep their reports until
+// the server is back, so every run ends Success with its task states, and
+// the agent rides out the outage and runs what comes next.
+func TestAgentServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bin, flows := buildBinary(t), buildFlows(t)
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			const (
+				runs   = 6
+				napFor = 2 * time.Second
+				outage = 3 * time.Second // longer than what is left of the naps
+			)
+			data := t.TempDir()
+			env := cliEnv(t)
+			prefectCLI(t, bin, env, "server", "create-tenant", "acme", "--data-dir", data)
+			key := strings.TrimSpace(prefectCLI(t, bin, env, "server", "create-api-key", "--tenant", "acme", "--data-dir", data))
+			srv := startServerOn(t, bin, data, env)
+			u, err := url.Parse(srv.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env = append(env, "PREFECT__CLOUD__API="+srv.url+"/graphql", "PREFECT__CLOUD__API_KEY="+key)
+			c := newTestClient(t, srv.url, key)
+			register(t, flows, env)
+			ag := startProcess(t, bin, env, "agent", "local", "start", "--poll-interval", "100ms")
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			ids := make([]string, runs)
+			for i := range ids {
+				r, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "nap", Parameters: map[string]any{"ms": napFor.Milliseconds()}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids[i] = r.ID
+			}
+			for _, id := range ids {
+				waitRun(t, c, id, 30*time.Second, "the server sees its nap task Running", func(r client.FlowRun) bool {
+					return r.State == client.RunRunning && slices.ContainsFunc(r.TaskRuns, func(tr client.TaskRun) bool {
+						return tr.Slug == "nap-1" && tr.State == "Running"
+					})
+				}, ag)
+			}
+			c.CloseIdleConnections()
+			stopped := time.Now()
+			if sig == syscall.SIGKILL {
+				srv.kill(t)
+			} else {
+				srv.stop(t)
+			}
+			// The outage: the naps end, and the flow programs try to report
+			// their task states and final states to a server that is away.
+			time.Sleep(outage - time.Since(stopped))
+			srv = launchServer(t, bin, cliEnv(t), "--port", u.Port(), "--data-dir", data)
+			restarted := time.Now()
+
+			got := waitAllFinished(t, c, ids, time.Minute, ag, srv.log)
+			for _, id := range ids {
+				r, err := c.FlowRun(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got[id].State != client.RunSuccess || r.State != client.RunSuccess {
+					t.Errorf("run %s ended %s: %s", id, r.State, r.Message)
+				}
+				states := map[string]string{}
+				for _, tr := range r.TaskRuns {
+					states[tr.Slug] = tr.State
+					// The task states carry the flow program's time: the
+					// run ended while the server was away, as planned.
+					if tr.Slug == "wake-1" && (tr.Updated.Before(stopped) || tr.Updated.After(restarted)) {
+						t.Errorf("run %s: wake-1 ended at %v, not during the outage (%v to %v)", id, tr.Updated, stopped, restarted)
+					}
+				}
+				if states["nap-1"] != "Success" || states["wake-1"] != "Success" {
+					t.Errorf("run %s: task states on the server %v; want nap-1 and wake-1 Success", id, states)
+				}
+			}
+			t.Logf("every run ended %v after the restart", time.Since(restarted).Round(time.Millisecond))
+
+			select {
+			case <-ag.done:
+				t.Fatalf("the agent exited during the outage: %v\n%s", ag.cmd.ProcessState, ag)
+			default:
+			}
+			// The agent goes on claiming runs.
+			r, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "nap"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after := waitRun(t, c, r.ID, 30*time.Second, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag); after.State != client.RunSuccess {
+				t.Errorf("a run created after the restart ended %s: %s", after.State, after.Message)
+			}
+			srv.stop(t)
+		})
+	}
 }
