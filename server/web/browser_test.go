@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -427,6 +428,8 @@ func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // recorder keeps every request and response that passes through it.
 type recorder struct {
+	started atomic.Int64 // requests that came in, answered or not
+
 	mu        sync.Mutex
 	exchanges []exchange
 }
@@ -438,6 +441,7 @@ type exchange struct {
 
 func (rec *recorder) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.started.Add(1)
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, "reading the request: "+err.Error(), http.StatusBadRequest)

@@ -1,34 +1,50 @@
-// Package web is the secret server's Secrets page: one HTML page, a style
-// sheet and a script, embedded in the binary, with which a person signs in
-// with an API key and lists, adds, updates and deletes the secrets of the
-// key's tenant.
+// Package web is the secret server's page: one HTML page, a style sheet and
+// a few script modules, embedded in the binary, with which a person signs
+// in with an API key and then, on two tabs,
+//
+//   - Secrets (#/secrets): lists, adds, updates and deletes the secrets of
+//     the key's tenant;
+//   - Flow runs (#/runs): lists the tenant's flow runs with their states,
+//     filtered by state, and cancels those not finished; one run
+//     (#/runs/<id>) shows its state, parameters, its tasks as a graph (SVG,
+//     laid out from the flow's registered definition, coloured by each task
+//     run's latest state) and a table, and its log, read on from a cursor.
+//     The list refreshes every 2 s, a run every second until it is
+//     finished; neither while the browser tab is hidden.
+//
+// Package server serves it for GET and HEAD of "/" and "/static/", beside
+// its GraphQL API, as
 //
 //	http.Handle("/", web.Handler()) // the page at /, its files under /static/
 //
-// Package server does this for GET and HEAD of "/" and "/static/", beside
-// its GraphQL API.
-//
 // The page is a client of the server's GraphQL API like any other: it POSTs
 // to /graphql with "Authorization: Bearer <api key>" and uses only
-// auth_info, secret_metadata, set_secret and delete_secret. It never asks
-// for secret_value, so a stored value never reaches the browser; a value
-// lives only in the field the user types it into, which is cleared once the
-// value is saved. The key is kept in the tab's sessionStorage (gone when the
-// tab closes) until the user signs out.
+// auth_info, secret_metadata, set_secret and delete_secret for secrets, and
+// flow_runs, flow_run, flow, flow_run_logs and cancel_flow_run for runs. It
+// never asks for secret_value nor for a run's environment (which may hold
+// secrets), so neither reaches the browser; a value lives only in the field
+// the user types it into, which is cleared once the value is saved. The key
+// is kept in the tab's sessionStorage (gone when the tab closes) until the
+// user signs out.
 //
 // Nothing is built or fetched from elsewhere: the files in static/ are
 // served as they are, and every response forbids everything the page does
 // not need with [ContentSecurityPolicy] (no inline script or style, no other
 // origin, no framing, no form submission), plus nosniff and no referrer.
-// The HTML is never cached; the other files are revalidated by ETag.
+// The scripts set text with textContent and build the graph with
+// createElementNS: nothing received is parsed as HTML. The HTML is never
+// cached; the other files are revalidated by ETag.
 //
-// The page is tested in a real headless Chromium (browser_test.go), which
-// is skipped when no Chromium is installed, unless CI=true. To see the page,
-// run that test with PREFECT_WEB_SCREENSHOT set to a file name: it writes a
-// PNG of the page listing a few secrets there.
+// The page is tested in a real headless Chromium (browser_test.go for the
+// Secrets tab, runs_browser_test.go for Flow runs), which is skipped when no
+// Chromium is installed, unless CI=true. To see the page, run those tests
+// with PREFECT_WEB_SCREENSHOT (the Secrets tab listing a few secrets) or
+// PREFECT_WEB_SCREENSHOT_RUNS (a running flow run's view) set to a file
+// name: they write a PNG there.
 //
 //	apt-get install chromium
-//	PREFECT_WEB_SCREENSHOT=/tmp/secrets.png go test -run Chromium ./server/web/
+//	PREFECT_WEB_SCREENSHOT=/tmp/secrets.png go test -run SecretsPageInChromium ./server/web/
+//	PREFECT_WEB_SCREENSHOT_RUNS=/tmp/run.png go test -run FlowRunsPageInChromium ./server/web/
 package web
 
 import (
@@ -119,7 +135,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a, ok := h.assets[r.URL.Path]
 	if !ok {
-		http.Error(w, "no such page: the Secrets page is at /", http.StatusNotFound)
+		http.Error(w, "no such page: the page is at /", http.StatusNotFound)
 		return
 	}
 	hdr.Set("Content-Type", a.ctype)

@@ -2,9 +2,11 @@ package web_test
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,6 +42,9 @@ func TestHandlerServesThePageAndItsFiles(t *testing.T) {
 	}{
 		{"/", "text/html; charset=utf-8", "no-store", `<script type="module" src="/static/app.js">`},
 		{"/static/app.js", "text/javascript; charset=utf-8", "no-cache", "secret_metadata"},
+		{"/static/runs.js", "text/javascript; charset=utf-8", "no-cache", "flow_runs"},
+		{"/static/graph.js", "text/javascript; charset=utf-8", "no-cache", "createElementNS"},
+		{"/static/ui.js", "text/javascript; charset=utf-8", "no-cache", "textContent"},
 		{"/static/app.css", "text/css; charset=utf-8", "no-cache", ":root"},
 		{"/static/favicon.svg", "image/svg+xml", "no-cache", "<svg"},
 	} {
@@ -103,7 +108,7 @@ func TestHandlerRefusesOtherPathsAndMethods(t *testing.T) {
 
 // Every file the page names is served with a known type, and the page keeps
 // to its policy: no inline script or style, no HTML parsing of data, no
-// storage but sessionStorage, never secret_value.
+// storage but sessionStorage, never secret_value nor a run's environment.
 func TestPageKeepsItsRules(t *testing.T) {
 	h := web.Handler()
 	page := body(t, get(t, h, http.MethodGet, "/"))
@@ -135,12 +140,54 @@ func TestPageKeepsItsRules(t *testing.T) {
 			t.Errorf("index.html has %q, which the policy forbids", m)
 		}
 	}
-	script := body(t, get(t, h, http.MethodGet, "/static/app.js"))
-	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "localStorage", "document.cookie", "secret_value", "http://", "https://"} {
-		if strings.Contains(script, bad) {
-			t.Errorf("app.js uses %q", bad)
+	scripts := scripts(t, h)
+	if len(scripts) < 4 {
+		t.Errorf("the page loads %d scripts (%v), want app.js and the modules it imports", len(scripts), slices.Collect(maps.Keys(scripts)))
+	}
+	for path, script := range scripts {
+		// The one URL a script may hold is SVG's namespace name, which
+		// createElementNS needs and nothing fetches.
+		script = strings.ReplaceAll(script, `"http://www.w3.org/2000/svg"`, `""`)
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
+			"localStorage", "document.cookie", "secret_value", "flow_run_env", "http://", "https://"} {
+			if strings.Contains(script, bad) {
+				t.Errorf("%s uses %q", path, bad)
+			}
 		}
 	}
+}
+
+// scripts returns the page's scripts by path: app.js and every module it
+// imports, directly or not, each checked to be served as JavaScript under
+// the page's policy.
+func scripts(t *testing.T, h http.Handler) map[string]string {
+	t.Helper()
+	imports := regexp.MustCompile(`(?m)^import [^;]* from "\./([a-z]+\.js)";$`)
+	anyImport := regexp.MustCompile(`(?m)^\s*import\b|\bimport\(`)
+	found := map[string]string{}
+	queue := []string{"/static/app.js"}
+	for len(queue) > 0 {
+		path := queue[0]
+		queue = queue[1:]
+		if _, ok := found[path]; ok {
+			continue
+		}
+		resp := get(t, h, http.MethodGet, path)
+		b := body(t, resp)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" ||
+			resp.Header.Get("Content-Security-Policy") != web.ContentSecurityPolicy {
+			t.Errorf("GET %s: HTTP %d, type %q, CSP %q", path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"))
+			continue
+		}
+		found[path] = b
+		for _, m := range imports.FindAllStringSubmatch(b, -1) {
+			queue = append(queue, "/static/"+m[1])
+		}
+		if n, m := len(anyImport.FindAllString(b, -1)), len(imports.FindAllString(b, -1)); n != m {
+			t.Errorf("%s has %d imports, %d of them of the form this test follows: import ... from \"./name.js\";", path, n, m)
+		}
+	}
+	return found
 }
 
 // The server answers GET / with the page and still takes GraphQL POSTs at

@@ -1,7 +1,10 @@
-// The Secrets page. It talks to the server's GraphQL API with the user's
-// API key and uses only auth_info, secret_metadata, set_secret and
-// delete_secret: a stored value never comes to this page. Everything shown
-// is set with textContent or setAttribute, never parsed as HTML.
+// The server's page: sign-in, the Secrets page (here) and the Flow runs
+// page (runs.js), one at a time by the address's fragment: #/secrets (the
+// default), #/runs, #/runs/<run id>. It talks to the server's GraphQL API
+// with the user's API key; for secrets it uses only auth_info,
+// secret_metadata, set_secret and delete_secret: a stored value never comes
+// to this page. Everything shown is set with textContent or setAttribute,
+// never parsed as HTML.
 //
 // Rules kept here on purpose:
 //   - the API key lives in sessionStorage (this tab only; in memory if the
@@ -11,11 +14,16 @@
 //     it; the field is cleared once the value is saved, and no message
 //     quotes it (not even the browser's JSON parse error, which would).
 
+import { RunsPage } from "./runs.js";
+import { button, timeCell } from "./ui.js";
+
 const KEY_STORAGE = "prefect.web.apiKey";
 const NAME_PATTERN = /^[A-Za-z0-9_.\/-]{1,256}$/;
 
-// One query fills the page: who the key is, and the secrets, never a value.
-const Q_PAGE = "query Page { auth_info { tenant_id api_key_id } secret_metadata { name version created updated } }";
+// Who the key is, asked on signing in.
+const Q_AUTH = "query Auth { auth_info { tenant_id api_key_id } }";
+// The secrets, never a value.
+const Q_SECRETS = "query Secrets { secret_metadata { name version created updated } }";
 const M_SET = "mutation SetSecret($input: set_secret_input!) { set_secret(input: $input) { success } }";
 const M_DELETE = "mutation DeleteSecret($input: delete_secret_input!) { delete_secret(input: $input) { success } }";
 
@@ -26,6 +34,9 @@ const el = {
   tenantID: $("tenant-id"),
   keyID: $("key-id"),
   signOut: $("sign-out"),
+  nav: $("nav"),
+  navSecrets: $("nav-secrets"),
+  navRuns: $("nav-runs"),
   status: $("status"),
   error: $("error"),
   signIn: $("sign-in"),
@@ -125,13 +136,21 @@ function say(text) {
 
 function showError(prefix, err) {
   const text = err instanceof APIError ? err.message : "unexpected error in the page: " + String(err?.message ?? err);
-  el.error.textContent = prefix + ": " + text;
+  showErrorText(prefix + ": " + text);
+}
+
+function showErrorText(text) {
+  el.error.textContent = text;
   el.error.hidden = false;
 }
 
-function clearMessages() {
+function hideError() {
   el.error.hidden = true;
   el.error.textContent = "";
+}
+
+function clearMessages() {
+  hideError();
   say("");
 }
 
@@ -142,13 +161,16 @@ function setBusy(busy) {
   document.body.setAttribute("aria-busy", busy ? "true" : "false");
 }
 
+// Whether the page shows a signed-in tenant's pages.
+let signedIn = false;
+
 function showSignedIn(info) {
+  signedIn = true;
   el.tenantID.textContent = info?.tenant_id ?? "";
   el.keyID.textContent = info?.api_key_id ?? "";
   el.account.hidden = false;
+  el.nav.hidden = false;
   el.signIn.hidden = true;
-  el.secrets.hidden = false;
-  el.editor.hidden = false;
 }
 
 function showSignedOut() {
@@ -158,7 +180,10 @@ function showSignedOut() {
   } catch {
     // storage unavailable: nothing was kept
   }
+  signedIn = false;
+  runs.reset();
   el.account.hidden = true;
+  el.nav.hidden = true;
   el.tenantID.textContent = "";
   el.keyID.textContent = "";
   el.rows.replaceChildren();
@@ -180,30 +205,6 @@ function signedOutBy(err) {
     return true;
   }
   return false;
-}
-
-// timeFormat shows an RFC 3339 time for people, in their time zone.
-const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-
-function timeCell(iso) {
-  const td = document.createElement("td");
-  const t = document.createElement("time");
-  t.setAttribute("datetime", iso);
-  t.title = iso;
-  const d = new Date(iso);
-  t.textContent = Number.isNaN(d.getTime()) ? iso : timeFormat.format(d);
-  td.append(t);
-  return td;
-}
-
-function button(text, label, className, onClick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.className = className;
-  b.textContent = text;
-  b.setAttribute("aria-label", label);
-  b.addEventListener("click", onClick);
-  return b;
 }
 
 function render(list) {
@@ -236,11 +237,22 @@ function render(list) {
   updateSaveLabel();
 }
 
-// load fills the page with what key (by default the kept one) may see.
-async function load(key) {
-  const data = await gql(Q_PAGE, null, key);
-  showSignedIn(data.auth_info);
+// load lists the secrets.
+async function load() {
+  const data = await gql(Q_SECRETS, null);
   render(Array.isArray(data.secret_metadata) ? data.secret_metadata : []);
+}
+
+// listSecrets lists the secrets on the Secrets page.
+async function listSecrets() {
+  setBusy(true);
+  try {
+    await load();
+  } catch (err) {
+    if (!signedOutBy(err)) showError("Could not list the secrets (press Refresh to try again)", err);
+  } finally {
+    setBusy(false);
+  }
 }
 
 async function refresh() {
@@ -266,18 +278,22 @@ async function signIn(event) {
     return;
   }
   setBusy(true);
+  let data;
   try {
-    await load(key); // the key is kept only once the server takes it
-    keepKey(key);
-    el.apiKey.value = "";
-    say("Signed in.");
-    el.name.focus();
+    data = await gql(Q_AUTH, null, key);
   } catch (err) {
     showError("Sign-in failed", err);
     el.apiKey.select();
+    return;
   } finally {
     setBusy(false);
   }
+  keepKey(key); // only once the server takes it
+  el.apiKey.value = "";
+  showSignedIn(data.auth_info);
+  say("Signed in.");
+  await route(false);
+  if (current === "secrets") el.name.focus();
 }
 
 function signOut() {
@@ -410,6 +426,53 @@ async function confirmDelete() {
   }
 }
 
+// The pages, by the address's fragment.
+const PAGES = {
+  secrets: { title: "Secrets · Prefect server", nav: el.navSecrets, heading: "secrets-title" },
+  runs: { title: "Flow runs · Prefect server", nav: el.navRuns, heading: "runs-title" },
+  run: { title: "Flow run · Prefect server", nav: el.navRuns, heading: "run-title" },
+};
+
+// parseRoute reads a fragment: #/runs/<id>, #/runs, or anything else for
+// the Secrets page.
+function parseRoute(hash) {
+  const m = /^#\/runs\/([^/]+)$/.exec(hash);
+  if (m !== null) {
+    let id = "";
+    try {
+      id = decodeURIComponent(m[1]);
+    } catch {
+      // not an ID: RunsPage says so
+    }
+    return { page: "run", id };
+  }
+  return { page: hash === "#/runs" ? "runs" : "secrets" };
+}
+
+// The page shown: a key of PAGES.
+let current = "secrets";
+
+// route shows the page the address names, if signed in; with focus, it
+// moves the focus to the page's heading, as a new page would.
+async function route(focus) {
+  const r = parseRoute(location.hash);
+  current = r.page;
+  const page = PAGES[r.page];
+  for (const p of Object.values(PAGES)) p.nav.removeAttribute("aria-current");
+  page.nav.setAttribute("aria-current", "page");
+  document.title = page.title;
+  if (!signedIn) return;
+  el.secrets.hidden = r.page !== "secrets";
+  el.editor.hidden = r.page !== "secrets";
+  if (r.page === "secrets") runs.leave();
+  else if (r.page === "runs") runs.showList();
+  else runs.showRun(r.id);
+  if (focus) $(page.heading).focus();
+  if (r.page === "secrets") await listSecrets();
+}
+
+const runs = new RunsPage({ gql, say, showError, showErrorText, hideError, clearMessages, setBusy, signedOutBy });
+
 async function start() {
   el.signInForm.addEventListener("submit", signIn);
   el.signOut.addEventListener("click", signOut);
@@ -423,23 +486,27 @@ async function start() {
   el.deleteConfirm.addEventListener("click", confirmDelete);
   el.deleteCancel.addEventListener("click", () => el.dialog.close());
   el.dialog.addEventListener("close", () => { deleting = ""; });
+  window.addEventListener("hashchange", () => {
+    clearMessages();
+    route(true);
+  });
 
   if (storedKey() === "") {
     showSignedOut();
+    route(false);
     return;
   }
   setBusy(true);
   try {
-    await load();
+    showSignedIn((await gql(Q_AUTH, null)).auth_info);
   } catch (err) {
-    if (!signedOutBy(err)) {
-      // Keep the key: the server may be back at the next Refresh.
-      showSignedIn(null);
-      showError("Could not list the secrets (press Refresh to try again)", err);
-    }
+    if (signedOutBy(err)) return;
+    // Keep the key: the server may be back at the next refresh.
+    showSignedIn(null);
   } finally {
     setBusy(false);
   }
+  await route(false);
 }
 
 start();
