@@ -126,6 +126,10 @@ func (e *GraphQLError) Is(target error) bool {
 	return false
 }
 
+// Codes returns the extensions.code of each error the API reported (such
+// as BAD_USER_INPUT, CONFLICT, NOT_FOUND, INTERNAL), where it gave one.
+func (e *GraphQLError) Codes() []string { return slices.Clone(e.codes) }
+
 func (e *GraphQLError) says(text string) bool {
 	for _, m := range e.Messages {
 		if strings.Contains(m, text) {

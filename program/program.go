@@ -212,6 +212,14 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 		return err
 	}
 	version := run.Version
+	switch run.State {
+	case client.RunSubmitted: // claimed by the agent that launched this
+	case client.RunCancelling:
+		final(api, run.ID, &version, client.RunCancelled, "cancelled before it started")
+		return fmt.Errorf("flow run %s was cancelled before it started", run.Name)
+	default:
+		return fmt.Errorf("flow run %s is %s, not Submitted: only a run an agent claimed is executed", run.Name, run.State)
+	}
 	fail := func(why error) error {
 		final(api, run.ID, &version, client.RunFailed, why.Error())
 		return why
@@ -235,15 +243,17 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 		return err // cancelled meanwhile, say: the run is not ours to run
 	}
 
-	hbCtx, stopHB := context.WithCancel(ctx)
-	defer stopHB()
-	go heartbeat(hbCtx, api, run.ID)
+	hbCtx, stopHB := context.WithCancel(context.WithoutCancel(ctx))
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); heartbeat(hbCtx, api, run.ID) }()
+	defer func() { stopHB(); <-hbDone }()
 
 	rep := newReporter(api, run.ID, 250*time.Millisecond)
 	logger := slog.New(slog.NewTextHandler(logTo, nil))
 	fs, runErr := runner.Run(ctx, f, runner.WithParameters(params), runner.WithFlowRunID(runID),
 		runner.WithFlowRunName(run.Name), runner.WithReporter(rep), runner.WithLogger(logger), runner.WithConfig(cfg))
-	stopHB()
+	// The heartbeat goes on until the final state is told: a server back
+	// from an outage must not take the run for dead meanwhile.
 
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FinalStateTimeout)
 	defer cancel()
@@ -273,8 +283,10 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 }
 
 // final sets the run's final state, trying again while the server is away
-// (up to FinalStateTimeout) and reading the run again after a conflict; a
-// run already finished (an agent marked it) is left as it is.
+// (up to FinalStateTimeout). After a conflict it reads the run again: a
+// run already finished (an agent marked it) is left as it is; a run being
+// cancelled is marked Cancelled, whatever it came to; another change is
+// tried again from the version read.
 func final(api RunAPI, runID string, version *int, kind, message string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), FinalStateTimeout)
 	defer cancel()
@@ -287,8 +299,15 @@ func final(api RunAPI, runID string, version *int, kind, message string) error {
 		if errors.Is(err, client.ErrConflict) {
 			run, rerr := api.FlowRun(ctx, runID)
 			if rerr == nil {
-				if client.RunFinished(run.State) {
+				switch {
+				case client.RunFinished(run.State):
 					return nil
+				case run.State == client.RunCancelling && kind != client.RunCancelled:
+					kind, message = client.RunCancelled, "cancelled while it ran"
+					*version = run.Version
+					continue
+				case run.Version == *version:
+					return fmt.Errorf("the server refuses to set the run %s from %s: %w", kind, run.State, err)
 				}
 				*version = run.Version
 				continue

@@ -73,6 +73,22 @@ func (f *fixture) cfg(t *testing.T, runID string, extra ...string) *config.Confi
 	return cfg
 }
 
+// claimed creates a run of the flow and claims it, as an agent would
+// before launching the program.
+func (f *fixture) claimed(t *testing.T, r client.NewFlowRun) client.FlowRun {
+	t.Helper()
+	ctx := context.Background()
+	run, err := f.c.CreateFlowRun(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.c.ClaimFlowRuns(ctx, "test-agent", []string{"local"}, 1)
+	if err != nil || len(got) != 1 || got[0].ID != run.ID {
+		t.Fatalf("claiming the run: %v, %v", got, err)
+	}
+	return got[0]
+}
+
 func (f *fixture) register(t *testing.T, fl *flow.Flow) {
 	t.Setenv("PREFECT__CLOUD__API", f.url)
 	t.Setenv("PREFECT__CLOUD__API_KEY", f.key)
@@ -91,12 +107,9 @@ func TestExecute(t *testing.T) {
 	f := start(t)
 	fl := pipeline(false)
 	f.register(t, fl)
-	run, err := f.c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "pipeline", Parameters: map[string]any{"n": 21}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := f.claimed(t, client.NewFlowRun{FlowName: "pipeline", Parameters: map[string]any{"n": 21}})
 	var logs bytes.Buffer
-	err = program.Execute(ctx, f.c, f.cfg(t, run.ID, "PREFECT__CONTEXT__SECRETS__MYSECRET="+secretValue),
+	err := program.Execute(ctx, f.c, f.cfg(t, run.ID, "PREFECT__CONTEXT__SECRETS__MYSECRET="+secretValue),
 		map[string]*flow.Flow{"pipeline": fl}, &logs)
 	if err != nil {
 		t.Fatalf("Execute: %v\n%s", err, logs.String())
@@ -137,12 +150,9 @@ func TestExecuteRefusesAnotherVersion(t *testing.T) {
 	ctx := context.Background()
 	f := start(t)
 	f.register(t, pipeline(false))
-	run, err := f.c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "pipeline"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := f.claimed(t, client.NewFlowRun{FlowName: "pipeline"})
 	var logs bytes.Buffer
-	err = program.Execute(ctx, f.c, f.cfg(t, run.ID), map[string]*flow.Flow{"pipeline": pipeline(true)}, &logs)
+	err := program.Execute(ctx, f.c, f.cfg(t, run.ID), map[string]*flow.Flow{"pipeline": pipeline(true)}, &logs)
 	if err == nil || !strings.Contains(err.Error(), "not the registered version 1") {
 		t.Fatalf("Execute of another version: %v", err)
 	}
@@ -193,10 +203,7 @@ func TestExecuteSurvivesServerOutage(t *testing.T) {
 	f := start(t)
 	fl := pipeline(false)
 	f.register(t, fl)
-	run, err := f.c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "pipeline"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := f.claimed(t, client.NewFlowRun{FlowName: "pipeline"})
 	api := &flaky{RunAPI: f.c}
 	api.down.Store(true)
 	go func() {
@@ -216,5 +223,80 @@ func TestExecuteSurvivesServerOutage(t *testing.T) {
 	}
 	if api.fails.Load() < 3 {
 		t.Errorf("the outage refused only %d calls", api.fails.Load())
+	}
+}
+
+// Only a run an agent claimed is executed; one cancelled before the
+// program starts ends Cancelled without running.
+func TestExecuteOnlyClaimedRuns(t *testing.T) {
+	ctx := context.Background()
+	f := start(t)
+	fl := pipeline(false)
+	f.register(t, fl)
+	scheduled, err := f.c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "pipeline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	if err := program.Execute(ctx, f.c, f.cfg(t, scheduled.ID), map[string]*flow.Flow{"pipeline": fl}, &logs); err == nil || !strings.Contains(err.Error(), "not Submitted") {
+		t.Errorf("executing an unclaimed run: %v", err)
+	}
+	if _, err := f.c.CancelFlowRun(ctx, scheduled.ID); err != nil {
+		t.Fatal(err)
+	}
+	run := f.claimed(t, client.NewFlowRun{FlowName: "pipeline"})
+	if _, err := f.c.CancelFlowRun(ctx, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := program.Execute(ctx, f.c, f.cfg(t, run.ID), map[string]*flow.Flow{"pipeline": fl}, &logs); err == nil {
+		t.Error("a run cancelled before it started was executed")
+	}
+	got, _ := f.c.FlowRun(ctx, run.ID)
+	if got.State != client.RunCancelled || len(got.TaskRuns) != 0 {
+		t.Errorf("the cancelled run: %s with %d task runs; want Cancelled with none", got.State, len(got.TaskRuns))
+	}
+}
+
+// A run logging more than one request can carry gets all its lines to
+// the server, in batches, and ends as it should.
+func TestExecuteLogsInBatches(t *testing.T) {
+	ctx := context.Background()
+	f := start(t)
+	fl := flow.New("chatty")
+	flow.Add(fl, task.New("talk", func(ctx context.Context, _ struct{}) (int, error) {
+		rc, _ := runner.FromContext(ctx)
+		line := strings.Repeat("€", 1000) // 3,000 bytes
+		for i := range 600 {
+			rc.Logger().Info(line, "i", i)
+		}
+		return 0, nil
+	}))
+	f.register(t, fl)
+	run := f.claimed(t, client.NewFlowRun{FlowName: "chatty"})
+	var logs bytes.Buffer
+	if err := program.Execute(ctx, f.c, f.cfg(t, run.ID), map[string]*flow.Flow{"chatty": fl}, &logs); err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	var n int
+	for after := ""; ; {
+		lines, err := f.c.FlowRunLogs(ctx, run.ID, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) == 0 {
+			break
+		}
+		for _, l := range lines {
+			if strings.HasPrefix(l.Message, "€€€") {
+				n++
+			}
+		}
+		after = lines[len(lines)-1].Seq
+	}
+	if n != 600 {
+		t.Errorf("the server has %d of the 600 long lines", n)
+	}
+	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != client.RunSuccess {
+		t.Errorf("run %s, want Success", got.State)
 	}
 }

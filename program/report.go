@@ -2,6 +2,7 @@ package program
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,15 +137,15 @@ func (r *reporter) send(ctx context.Context) error {
 
 	var err error
 	for len(trs) > 0 && err == nil {
-		n := min(len(trs), 500)
-		if err = r.api.SetTaskRunStates(ctx, r.runID, trs[:n]); err == nil {
-			trs = trs[n:]
+		n := batch(len(trs), func(i int) int { return len(trs[i].Message) + len(trs[i].Slug) + 128 })
+		if err = r.api.SetTaskRunStates(ctx, r.runID, trs[:n]); err == nil || permanent(err) {
+			trs, err = trs[n:], nil // a batch the server refuses is dropped, not sent forever
 		}
 	}
 	for len(logs) > 0 && err == nil {
-		n := min(len(logs), 500)
-		if err = r.api.WriteRunLogs(ctx, r.runID, logs[:n]); err == nil {
-			logs = logs[n:]
+		n := batch(len(logs), func(i int) int { return len(logs[i].Message) + len(logs[i].TaskSlug) + 96 })
+		if err = r.api.WriteRunLogs(ctx, r.runID, logs[:n]); err == nil || permanent(err) {
+			logs, err = logs[n:], nil
 		}
 	}
 	if err != nil {
@@ -165,6 +166,41 @@ func (r *reporter) send(ctx context.Context) error {
 		r.mu.Unlock()
 	}
 	return err
+}
+
+// maxBatchBytes keeps a batch well under the server's request limit (its
+// values' limit, 256 KiB by default, plus 1 MiB).
+const maxBatchBytes = 512 << 10
+
+// batch returns how many of the n items, of the sizes size gives, go in
+// one request: at most 500 and maxBatchBytes, at least one.
+func batch(n int, size func(int) int) int {
+	total := 0
+	for i := range min(n, 500) {
+		total += size(i)
+		if total > maxBatchBytes && i > 0 {
+			return i
+		}
+	}
+	return min(n, 500)
+}
+
+// permanent reports whether the server refused a report for what it is
+// (too large, invalid, or the run is over): sending it again cannot help.
+func permanent(err error) bool {
+	var gql *client.GraphQLError
+	if !errors.As(err, &gql) {
+		return false // the network: try again
+	}
+	if gql.Status == 400 || gql.Status == 413 {
+		return true
+	}
+	for _, c := range gql.Codes() {
+		if c == "BAD_USER_INPUT" || c == "CONFLICT" || c == "NOT_FOUND" {
+			return true
+		}
+	}
+	return false
 }
 
 // close stops the loop and sends what is left, trying again until ctx ends.

@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -211,6 +214,7 @@ const (
 	maxLogLines    = 1000
 	maxTextField   = 64 << 10 // a message or a log line
 	maxListedRuns  = 500
+	maxDefinition  = 256 << 10 // a flow's definition, a run's parameters
 )
 
 func (r *resolver) runs() (RunStore, error) {
@@ -242,9 +246,9 @@ func envObject(j *JSON) (map[string]string, error) {
 	if err := json.Unmarshal(j.raw, &env); err != nil {
 		return nil, userError("env must be an object whose values are strings")
 	}
-	for k := range env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, userError("env has a name that is empty or holds = or NUL")
+	for k, v := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.IndexByte(v, 0) >= 0 {
+			return nil, userError("env has a name that is empty or holds = or NUL, or a value that holds NUL")
 		}
 	}
 	return env, nil
@@ -298,6 +302,18 @@ func (r *resolver) dropRunEnv(ctx context.Context, tenantID, runID string) {
 	}
 }
 
+// checkFlowName checks a flow's name: 1 to 256 bytes of UTF-8 without
+// control characters (Prefect's names have spaces), not the server's own.
+func checkFlowName(name string) error {
+	if name == "" || len(name) > maxNameLen || !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return userError("invalid flow name: a name is 1 to %d bytes of UTF-8 without control characters", maxNameLen)
+	}
+	if strings.HasPrefix(name, reservedPrefix) {
+		return userError("invalid flow name: names starting with %s are the server's own", reservedPrefix)
+	}
+	return nil
+}
+
 func checkLabels(l []string) error {
 	if len(l) > maxLabels {
 		return userError("%d labels; at most %d", len(l), maxLabels)
@@ -336,11 +352,27 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 		return nil, err
 	}
 	in := args.Input
-	if err := checkName(in.Name); err != nil {
+	if err := checkFlowName(in.Name); err != nil {
 		return nil, err
 	}
 	if len(in.Command) == 0 || in.Command[0] == "" {
 		return nil, userError("flow %q: command is empty; it is the argv that executes a run", in.Name)
+	}
+	if len(in.Command) > 64 {
+		return nil, userError("flow %q: command has %d arguments; at most 64", in.Name, len(in.Command))
+	}
+	for i, a := range in.Command {
+		if err := plain(fmt.Sprintf("argument %d of the command", i), a, 4096, i > 0); err != nil {
+			return nil, err
+		}
+	}
+	if in.WorkingDir != nil {
+		if err := plain("working_dir", *in.WorkingDir, 4096, true); err != nil {
+			return nil, err
+		}
+	}
+	if len(in.Definition.raw) > maxDefinition {
+		return nil, userError("flow %q: the definition is %s; at most %s", in.Name, sizeText(len(in.Definition.raw)), sizeText(maxDefinition))
 	}
 	var labels []string
 	if in.Labels != nil {
@@ -469,12 +501,18 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 	}
 	run := api.FlowRun{ID: uuid.NewString(), TenantID: f.TenantID, FlowID: f.ID, Parameters: []byte("{}")}
 	if in.Name != nil {
+		if err := plain("the run's name", *in.Name, maxNameLen, true); err != nil {
+			return nil, err
+		}
 		run.Name = *in.Name
 	}
 	if in.Parameters != nil && in.Parameters.raw != nil && string(in.Parameters.raw) != "null" {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(in.Parameters.raw, &obj) != nil {
 			return nil, userError("parameters must be a JSON object of parameter names to values")
+		}
+		if len(in.Parameters.raw) > maxDefinition {
+			return nil, userError("the parameters are %s; at most %s", sizeText(len(in.Parameters.raw)), sizeText(maxDefinition))
 		}
 		run.Parameters = in.Parameters.raw
 	}
@@ -662,8 +700,8 @@ func (r *resolver) ClaimFlowRuns(ctx context.Context, args claimArgs) ([]*flowRu
 		return nil, err
 	}
 	in := args.Input
-	if in.AgentID == "" || len(in.AgentID) > 256 {
-		return nil, userError("agent_id is 1 to 256 bytes")
+	if err := plain("agent_id", in.AgentID, 256, false); err != nil {
+		return nil, err
 	}
 	var labels []string
 	if in.Labels != nil {
@@ -712,11 +750,11 @@ func (r *resolver) SetFlowRunState(ctx context.Context, args setStateArgs) (*set
 	}
 	in := args.Input
 	if !slices.Contains(runStates, in.State) {
-		return nil, userError("state %q: want one of %s", truncate(in.State, 32), strings.Join(runStates, ", "))
+		return nil, userError("the state is not one of %s", strings.Join(runStates, ", "))
 	}
 	msg := ""
 	if in.Message != nil {
-		msg = truncate(*in.Message, maxTextField)
+		msg = text(*in.Message, maxTextField)
 	}
 	tenant := caller(ctx).TenantID
 	v, err := rs.SetFlowRunState(ctx, tenant, in.ID, int(in.Version), in.State, msg)
@@ -729,11 +767,35 @@ func (r *resolver) SetFlowRunState(ctx context.Context, args setStateArgs) (*set
 	return &setStatePayload{v}, nil
 }
 
-func truncate(s string, n int) string {
+// text makes s fit for every store: at most n bytes, cut at a character
+// boundary, with NUL (which PostgreSQL's TEXT refuses) as U+FFFD.
+func text(s string, n int) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
 	if len(s) <= n {
 		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
 	return s[:n]
+}
+
+// plain checks a short identifier-like input (a run name, a command
+// argument, an ID): 1 to max bytes (0 allowed when empty is true), no NUL.
+func plain(what, s string, max int, empty bool) error {
+	if (s == "" && !empty) || len(s) > max || strings.IndexByte(s, 0) >= 0 {
+		return userError("%s must be %d to %d bytes, without NUL", what, boolInt(!empty), max)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 type setTaskRunsArgs struct {
@@ -761,12 +823,12 @@ func (r *resolver) SetTaskRunStates(ctx context.Context, args setTaskRunsArgs) (
 	}
 	trs := make([]api.TaskRun, len(in.TaskRuns))
 	for i, t := range in.TaskRuns {
-		if t.Slug == "" || len(t.Slug) > 512 || t.State == "" || len(t.State) > 64 {
-			return nil, userError("task run %d: slug (1-512 bytes) and state (1-64 bytes) are required", i)
+		if plain("slug", t.Slug, 512, false) != nil || plain("state", t.State, 64, false) != nil || plain("id", t.ID, 64, true) != nil {
+			return nil, userError("task run %d: slug (1-512 bytes), state (1-64 bytes) and id (up to 64) are required, without NUL", i)
 		}
 		trs[i] = api.TaskRun{ID: t.ID, Slug: t.Slug, MapIndex: int(t.MapIndex), State: t.State}
 		if t.Message != nil {
-			trs[i].Message = truncate(*t.Message, maxTextField)
+			trs[i].Message = text(*t.Message, maxTextField)
 		}
 		if t.Time != nil {
 			if trs[i].Updated, err = time.Parse(time.RFC3339Nano, *t.Time); err != nil {
@@ -803,9 +865,9 @@ func (r *resolver) WriteRunLogs(ctx context.Context, args writeLogsArgs) (*succe
 	}
 	lines := make([]api.LogLine, len(in.Logs))
 	for i, l := range in.Logs {
-		lines[i] = api.LogLine{Level: truncate(l.Level, 16), Message: truncate(l.Message, maxTextField)}
+		lines[i] = api.LogLine{Level: text(l.Level, 16), Message: text(l.Message, maxTextField)}
 		if l.TaskSlug != nil {
-			lines[i].TaskSlug = truncate(*l.TaskSlug, 512)
+			lines[i].TaskSlug = text(*l.TaskSlug, 512)
 		}
 		if l.Time != nil {
 			if lines[i].Time, err = time.Parse(time.RFC3339Nano, *l.Time); err != nil {

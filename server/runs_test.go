@@ -75,7 +75,7 @@ func TestRunsThroughClient(t *testing.T) {
 	if _, err := c.SetFlowRunState(ctx, run.ID, got[0].Version, "Failed", "stale"); !errors.Is(err, client.ErrConflict) {
 		t.Errorf("a stale version: %v; want ErrConflict", err)
 	}
-	if _, err := c.SetFlowRunState(ctx, run.ID, v, "Exploded", ""); err == nil || !strings.Contains(err.Error(), "want one of") {
+	if _, err := c.SetFlowRunState(ctx, run.ID, v, "Exploded", ""); err == nil || !strings.Contains(err.Error(), "not one of") {
 		t.Errorf("an unknown state: %v", err)
 	}
 	if err := c.SetTaskRunStates(ctx, run.ID, []client.TaskRun{{ID: "t1", Slug: "a-1", MapIndex: -1, State: "Success", Message: "ok"}}); err != nil {

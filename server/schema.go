@@ -101,7 +101,7 @@ func userError(format string, a ...any) *gqlError {
 
 var (
 	errNotFound = &gqlError{notFoundText, "NOT_FOUND"}
-	errInternal = &gqlError{"internal error: the secret store failed; try again later", "INTERNAL"}
+	errInternal = &gqlError{"internal error: the server's store failed; try again later", "INTERNAL"}
 	errConflict = &gqlError{"the secret was changed at the same time by another request; try again", "CONFLICT"}
 )
 

@@ -109,6 +109,7 @@ var migrations = []migration{
 				updated      BIGINT NOT NULL
 			)`,
 			`CREATE INDEX flow_runs_state ON flow_runs (tenant_id, state, created)`,
+			`CREATE INDEX flow_runs_reap ON flow_runs (state, updated)`,
 			`CREATE TABLE task_runs (
 				flow_run_id TEXT NOT NULL REFERENCES flow_runs (id) ON DELETE CASCADE,
 				slug        TEXT NOT NULL,

@@ -210,35 +210,49 @@ func (s *SQL) ClaimFlowRuns(ctx context.Context, tenantID, agentID string, label
 	if n <= 0 {
 		return nil, nil
 	}
-	waiting, err := queryAll(ctx, s.db, fmt.Sprintf("listing the scheduled runs of tenant %q", tenantID),
-		`SELECT `+runColumns+runFrom+`WHERE r.tenant_id = $1 AND r.state = $2 ORDER BY r.created, r.id LIMIT $3`,
-		[]any{tenantID, api.RunScheduled, 50 + 4*n},
-		func(rows *sql.Rows) (api.FlowRun, error) { return scanRun(rows) })
-	if err != nil {
-		return nil, err
-	}
+	// Oldest first, a page at a time, so that runs this agent cannot take
+	// (labels) do not hide the ones it can behind them.
 	var got []api.FlowRun
-	for _, r := range waiting {
-		if len(got) == n {
+	afterCreated, afterID := int64(-1), ""
+	for page := 0; page < maxClaimPages && len(got) < n; page++ {
+		waiting, err := queryAll(ctx, s.db, fmt.Sprintf("listing the scheduled runs of tenant %q", tenantID),
+			`SELECT `+runColumns+runFrom+`WHERE r.tenant_id = $1 AND r.state = $2 AND (r.created > $3 OR (r.created = $3 AND r.id > $4))
+			ORDER BY r.created, r.id LIMIT $5`,
+			[]any{tenantID, api.RunScheduled, afterCreated, afterID, claimPage},
+			func(rows *sql.Rows) (api.FlowRun, error) { return scanRun(rows) })
+		if err != nil {
+			return got, err
+		}
+		for _, r := range waiting {
+			afterCreated, afterID = r.Created.UnixNano(), r.ID
+			if len(got) == n || !subset(r.Labels, labels) {
+				continue
+			}
+			t := now()
+			res, err := s.db.ExecContext(ctx, `UPDATE flow_runs SET state = $1, agent_id = $2, version = version + 1, updated = $3
+				WHERE id = $4 AND tenant_id = $5 AND state = $6 AND version = $7`,
+				api.RunSubmitted, agentID, t, r.ID, tenantID, api.RunScheduled, r.Version)
+			if err != nil {
+				return got, fmt.Errorf("store: claiming flow run %q: %w", r.ID, err)
+			}
+			if k, err := res.RowsAffected(); err != nil || k != 1 {
+				continue // another agent took it
+			}
+			r.State, r.AgentID, r.Version, r.Updated = api.RunSubmitted, agentID, r.Version+1, fromNanos(t)
+			got = append(got, r)
+		}
+		if len(waiting) < claimPage {
 			break
 		}
-		if !subset(r.Labels, labels) {
-			continue
-		}
-		t := now()
-		res, err := s.db.ExecContext(ctx, `UPDATE flow_runs SET state = $1, agent_id = $2, version = version + 1, updated = $3
-			WHERE id = $4 AND tenant_id = $5 AND state = $6`, api.RunSubmitted, agentID, t, r.ID, tenantID, api.RunScheduled)
-		if err != nil {
-			return got, fmt.Errorf("store: claiming flow run %q: %w", r.ID, err)
-		}
-		if k, err := res.RowsAffected(); err != nil || k != 1 {
-			continue // another agent took it
-		}
-		r.State, r.AgentID, r.Version, r.Updated = api.RunSubmitted, agentID, r.Version+1, fromNanos(t)
-		got = append(got, r)
 	}
 	return got, nil
 }
+
+// A claim looks at up to maxClaimPages pages of claimPage scheduled runs.
+const (
+	claimPage     = 200
+	maxClaimPages = 25
+)
 
 func subset(need, have []string) bool {
 	for _, l := range need {
@@ -249,15 +263,34 @@ func subset(need, have []string) bool {
 	return true
 }
 
+// transitions lists, for each state, the states a run may come to it
+// from, padded to four with "" (which no run is in). A finished run never
+// changes; only a claim (Submitted) leaves Scheduled but for a cancel;
+// only the flow's process starts a run (Running, from Submitted).
+var transitions = map[string][4]string{
+	api.RunScheduled:  {api.RunSubmitted},
+	api.RunSubmitted:  {api.RunScheduled},
+	api.RunRunning:    {api.RunSubmitted},
+	api.RunSuccess:    {api.RunRunning},
+	api.RunFailed:     {api.RunSubmitted, api.RunRunning, api.RunCancelling},
+	api.RunCancelling: {api.RunSubmitted, api.RunRunning},
+	api.RunCancelled:  {api.RunScheduled, api.RunSubmitted, api.RunRunning, api.RunCancelling},
+}
+
 // SetFlowRunState sets the state of the tenant's run id if its version is
-// still version and it is not finished (a finished run never changes), and
-// returns the new version. Otherwise the error matches ErrConflict (the run
-// changed since it was read, or is finished) or ErrNotFound.
+// still version and the change is one [transitions] allows, and returns
+// the new version. Otherwise the error matches ErrConflict (the run
+// changed since it was read, is finished, or cannot go to that state from
+// its own) or ErrNotFound.
 func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version int, state, message string) (int, error) {
+	from, ok := transitions[state]
+	if !ok {
+		return 0, fmt.Errorf("store: flow run %q: no run goes to state %q", id, state)
+	}
 	t := now()
 	res, err := s.db.ExecContext(ctx, `UPDATE flow_runs SET state = $1, message = $2, version = version + 1, updated = $3
-		WHERE id = $4 AND tenant_id = $5 AND version = $6 AND state NOT IN ($7, $8, $9)`,
-		state, message, t, id, tenantID, version, api.RunSuccess, api.RunFailed, api.RunCancelled)
+		WHERE id = $4 AND tenant_id = $5 AND version = $6 AND state IN ($7, $8, $9, $10)`,
+		state, message, t, id, tenantID, version, from[0], from[1], from[2], from[3])
 	if err != nil {
 		return 0, fmt.Errorf("store: setting the state of flow run %q: %w", id, err)
 	}
@@ -270,6 +303,9 @@ func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version 
 	}
 	if api.RunFinished(cur.State) {
 		return 0, fmt.Errorf("store: flow run %q is finished (%s): %w", id, cur.State, ErrConflict)
+	}
+	if cur.Version == version {
+		return 0, fmt.Errorf("store: flow run %q cannot go from %s to %s: %w", id, cur.State, state, ErrConflict)
 	}
 	return 0, fmt.Errorf("store: flow run %q is at version %d (%s), not %d: %w", id, cur.Version, cur.State, version, ErrConflict)
 }
@@ -310,6 +346,20 @@ func (s *SQL) Heartbeat(ctx context.Context, tenantID, id string) error {
 	return nil
 }
 
+// runOpen fails with ErrNotFound unless the tenant has run id, and with
+// ErrConflict if it finished more than a minute ago: reports come before
+// the final state, or not long after (a task's late log line).
+func (s *SQL) runOpen(ctx context.Context, tenantID, id string) error {
+	r, err := s.FlowRun(ctx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	if api.RunFinished(r.State) && time.Since(r.Updated) > time.Minute {
+		return fmt.Errorf("store: flow run %q finished (%s) at %s: %w", id, r.State, r.Updated.Format(time.RFC3339), ErrConflict)
+	}
+	return nil
+}
+
 // runExists fails with ErrNotFound unless the tenant has run id.
 func (s *SQL) runExists(ctx context.Context, tenantID, id string) error {
 	var n int
@@ -322,9 +372,10 @@ func (s *SQL) runExists(ctx context.Context, tenantID, id string) error {
 	return nil
 }
 
-// SetTaskRuns records the latest states of task runs of the tenant's run.
+// SetTaskRuns records the latest states of task runs of the tenant's run,
+// which must not have finished more than a minute ago (ErrConflict).
 func (s *SQL) SetTaskRuns(ctx context.Context, tenantID, runID string, trs []api.TaskRun) error {
-	if err := s.runExists(ctx, tenantID, runID); err != nil {
+	if err := s.runOpen(ctx, tenantID, runID); err != nil {
 		return err
 	}
 	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
@@ -366,9 +417,10 @@ func (s *SQL) TaskRuns(ctx context.Context, tenantID, runID string) ([]api.TaskR
 		})
 }
 
-// AppendLogs adds lines to the log of the tenant's run.
+// AppendLogs adds lines to the log of the tenant's run, which must not
+// have finished more than a minute ago (ErrConflict).
 func (s *SQL) AppendLogs(ctx context.Context, tenantID, runID string, lines []api.LogLine) error {
-	if err := s.runExists(ctx, tenantID, runID); err != nil {
+	if err := s.runOpen(ctx, tenantID, runID); err != nil {
 		return err
 	}
 	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
@@ -412,7 +464,8 @@ func (s *SQL) Logs(ctx context.Context, tenantID, runID string, after int64, lim
 		})
 }
 
-// ReapFlowRuns settles the runs of every tenant that nobody looks after:
+// ReapFlowRuns settles the runs of every tenant that nobody looks after,
+// and deletes the sealed environments of finished runs:
 // a run Submitted before before (its agent never started it, or died) is
 // Scheduled again; a run Running or Cancelling whose last heartbeat and
 // last change are both before before (its process died) is Failed, or
@@ -442,6 +495,12 @@ func (s *SQL) ReapFlowRuns(ctx context.Context, before time.Time) (int, error) {
 		}
 		n, _ := res.RowsAffected()
 		total += int(n)
+	}
+	// The environments of finished runs go, whoever finished them.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM secrets WHERE name LIKE '.prefect/runs/%' AND name IN
+		(SELECT '.prefect/runs/' || id || '/env' FROM flow_runs WHERE state IN ($1, $2, $3))`,
+		api.RunSuccess, api.RunFailed, api.RunCancelled); err != nil {
+		return total, fmt.Errorf("store: deleting the environments of finished runs: %w", err)
 	}
 	return total, nil
 }

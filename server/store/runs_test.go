@@ -83,11 +83,16 @@ func testRuns(t *testing.T, s *SQL, _ string) {
 	}
 	// A finished run never changes, whatever version is given.
 	done, _ := s.CreateFlowRun(ctx, api.FlowRun{TenantID: acme.ID, FlowID: v1.ID})
-	if _, err := s.SetFlowRunState(ctx, acme.ID, done.ID, 1, api.RunSuccess, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SetFlowRunState(ctx, acme.ID, done.ID, 2, api.RunRunning, ""); !errors.Is(err, ErrConflict) {
+	v = advance(t, s, acme.ID, done.ID, api.RunSubmitted, api.RunRunning, api.RunSuccess)
+	if _, err := s.SetFlowRunState(ctx, acme.ID, done.ID, v, api.RunRunning, ""); !errors.Is(err, ErrConflict) {
 		t.Errorf("changing a finished run: %v; want ErrConflict", err)
+	}
+	// Only the moves of the transitions table are allowed.
+	odd, _ := s.CreateFlowRun(ctx, api.FlowRun{TenantID: acme.ID, FlowID: v1.ID})
+	for _, to := range []string{api.RunRunning, api.RunSuccess, api.RunFailed, api.RunCancelling, "Exploded"} {
+		if _, err := s.SetFlowRunState(ctx, acme.ID, odd.ID, 1, to, ""); err == nil {
+			t.Errorf("a Scheduled run went to %s", to)
+		}
 	}
 	r3, _ := s.CreateFlowRun(ctx, api.FlowRun{TenantID: acme.ID, FlowID: v1.ID})
 	if r, err := s.CancelFlowRun(ctx, acme.ID, r3.ID); err != nil || r.State != api.RunCancelled {
@@ -190,20 +195,20 @@ func testReapFlowRuns(t *testing.T, s *SQL, _ string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(state string) api.FlowRun {
+	mk := func(path ...string) api.FlowRun {
 		t.Helper()
 		r, err := s.CreateFlowRun(ctx, api.FlowRun{TenantID: tn.ID, FlowID: f.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if state != api.RunScheduled {
-			if _, err := s.SetFlowRunState(ctx, tn.ID, r.ID, 1, state, ""); err != nil {
-				t.Fatal(err)
-			}
-		}
+		advance(t, s, tn.ID, r.ID, path...)
 		return r
 	}
-	submitted, running, cancelling, done, alive := mk(api.RunSubmitted), mk(api.RunRunning), mk(api.RunCancelling), mk(api.RunSuccess), mk(api.RunRunning)
+	submitted := mk(api.RunSubmitted)
+	running := mk(api.RunSubmitted, api.RunRunning)
+	cancelling := mk(api.RunSubmitted, api.RunRunning, api.RunCancelling)
+	done := mk(api.RunSubmitted, api.RunRunning, api.RunSuccess)
+	alive := mk(api.RunSubmitted, api.RunRunning)
 	time.Sleep(5 * time.Millisecond)
 	cut := time.Now()
 	if err := s.Heartbeat(ctx, tn.ID, alive.ID); err != nil {
@@ -221,5 +226,62 @@ func testReapFlowRuns(t *testing.T, s *SQL, _ string) {
 	}
 	if n, _ := s.ReapFlowRuns(ctx, cut); n != 0 {
 		t.Errorf("a second reap changed %d runs", n)
+	}
+}
+
+// advance moves a run (from version 1) through states, failing the test on
+// a refused move, and returns its version.
+func advance(t *testing.T, s *SQL, tenantID, id string, states ...string) int {
+	t.Helper()
+	v := 1
+	for _, st := range states {
+		var err error
+		if v, err = s.SetFlowRunState(context.Background(), tenantID, id, v, st, ""); err != nil {
+			t.Fatalf("moving run %s to %s: %v", id, st, err)
+		}
+	}
+	return v
+}
+
+// Runs an agent cannot take (labels) do not hide, behind them, the ones it
+// can; and the reaper deletes the environments of finished runs.
+func TestClaimLooksPastOthersRuns(t *testing.T) { forEachDB(t, testClaimLooksPastOthersRuns) }
+
+func testClaimLooksPastOthersRuns(t *testing.T, s *SQL, _ string) {
+	ctx := context.Background()
+	tn := mustTenant(t, s, "acme")
+	gpu, _, _ := s.RegisterFlow(ctx, api.Flow{TenantID: tn.ID, Name: "gpu", Digest: "g", Labels: []string{"gpu"}})
+	plain, _, _ := s.RegisterFlow(ctx, api.Flow{TenantID: tn.ID, Name: "plain", Digest: "p"})
+	for range claimPage + 10 {
+		if _, err := s.CreateFlowRun(ctx, api.FlowRun{TenantID: tn.ID, FlowID: gpu.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, _ := s.CreateFlowRun(ctx, api.FlowRun{TenantID: tn.ID, FlowID: plain.ID})
+	got, err := s.ClaimFlowRuns(ctx, tn.ID, "cpu-agent", nil, 1)
+	if err != nil || len(got) != 1 || got[0].ID != want.ID {
+		t.Fatalf("claim behind %d runs of other labels = %v, %v; want the plain run", claimPage+10, got, err)
+	}
+
+	k := newKey(t)
+	name := ".prefect/runs/" + want.ID + "/env"
+	if _, err := s.PutSecret(ctx, tn.ID, name, mustSeal(t, k, tn.ID, name, "{}")); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := s.SetFlowRunState(ctx, tn.ID, want.ID, got[0].Version, api.RunRunning, "")
+	if _, err := s.ReapFlowRuns(ctx, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Secret(ctx, tn.ID, name); err != nil {
+		t.Errorf("a running run's environment was deleted: %v", err)
+	}
+	if _, err := s.SetFlowRunState(ctx, tn.ID, want.ID, v, api.RunFailed, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReapFlowRuns(ctx, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Secret(ctx, tn.ID, name); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a finished run's environment is kept: %v", err)
 	}
 }
