@@ -407,6 +407,15 @@ func (s *session) launch(run FlowRun) {
 	}
 	env := BuildEnv(a.environ(), a.level, a.env, run, forced)
 	m := newMasker(env)
+	// Whatever was forwarded on purpose (--env, the run's environment,
+	// sealed on the server) may be secret, whatever its name.
+	for _, src := range []map[string]string{a.env, run.Env} {
+		for _, v := range src {
+			if len(v) >= 4 {
+				addSecret(m, v)
+			}
+		}
+	}
 	command := make([]string, len(run.Command))
 	for i, arg := range run.Command {
 		command[i] = m.Redact(arg)

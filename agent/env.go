@@ -19,9 +19,10 @@ var ErrInvalidEnv = errors.New("invalid environment variable")
 
 // ParseEnv parses --env entries as Prefect 1's agents do: each entry is
 // split at its first '=' (K=A=B sets K to "A=B"), and a later entry for the
-// same name replaces an earlier one. An entry without '=', with an empty
-// name, or with a NUL byte is an error that quotes the entry and matches
-// [ErrInvalidEnv]; every bad entry is reported, not only the first.
+// same name replaces an earlier one. An entry without '=' (quoted: it has
+// no value), with an empty name or with a NUL byte (named, its value not
+// shown) is an error matching [ErrInvalidEnv]; every bad entry is
+// reported, not only the first.
 func ParseEnv(entries []string) (map[string]string, error) {
 	env := make(map[string]string, len(entries))
 	var errs []error
@@ -31,9 +32,9 @@ func ParseEnv(entries []string) (map[string]string, error) {
 		case !ok:
 			errs = append(errs, fmt.Errorf("%w: --env %q has no '=': write it as NAME=VALUE", ErrInvalidEnv, e))
 		case k == "":
-			errs = append(errs, fmt.Errorf("%w: --env %q has an empty name: write it as NAME=VALUE", ErrInvalidEnv, e))
+			errs = append(errs, fmt.Errorf("%w: an --env entry has an empty name (not shown, as its value may be secret): write it as NAME=VALUE", ErrInvalidEnv))
 		case strings.IndexByte(e, 0) >= 0:
-			errs = append(errs, fmt.Errorf("%w: --env %q holds a NUL byte, which no environment can", ErrInvalidEnv, e))
+			errs = append(errs, fmt.Errorf("%w: --env %s=... holds a NUL byte, which no environment can", ErrInvalidEnv, k))
 		default:
 			env[k] = v
 		}

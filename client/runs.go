@@ -250,9 +250,11 @@ func (c *Client) FlowRuns(ctx context.Context, state string, limit int) ([]FlowR
 }
 
 // FlowRunEnv returns a run's environment (its flow's run-config env, then
-// its own), for the agent that launches it. The server audits the read.
-func (c *Client) FlowRunEnv(ctx context.Context, id string) (map[string]string, error) {
-	data, err := c.do(ctx, `query($id: String!) { flow_run_env(id: $id) }`, map[string]any{"id": id}, c.mask)
+// its own), for agentID, the agent that claimed it, while the run is
+// Submitted; anyone else is refused. The server audits the read.
+func (c *Client) FlowRunEnv(ctx context.Context, id, agentID string) (map[string]string, error) {
+	data, err := c.do(ctx, `query($id: String!, $agent: String!) { flow_run_env(id: $id, agent_id: $agent) }`,
+		map[string]any{"id": id, "agent": agentID}, c.mask)
 	if err != nil {
 		return nil, fmt.Errorf("reading the environment of flow run %s on %s: %w", id, c, err)
 	}

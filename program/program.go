@@ -207,8 +207,8 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	if err != nil {
 		return fmt.Errorf("PREFECT__CONTEXT__FLOW_RUN_ID %q is not a flow run id (a UUID)", id)
 	}
-	run, err := api.FlowRun(ctx, id)
-	if err != nil {
+	var run client.FlowRun
+	if err := patiently(ctx, func() (err error) { run, err = api.FlowRun(ctx, id); return err }); err != nil {
 		return err
 	}
 	version := run.Version
@@ -228,8 +228,8 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	if !ok {
 		return fail(fmt.Errorf("this program holds no flow %q (it holds %s)", run.FlowName, names(flows)))
 	}
-	registered, err := api.Flow(ctx, run.FlowID)
-	if err != nil {
+	var registered client.Flow
+	if err := patiently(ctx, func() (err error) { registered, err = api.Flow(ctx, run.FlowID); return err }); err != nil {
 		return fail(err)
 	}
 	if err := sameFlow(f, registered); err != nil {
@@ -239,7 +239,10 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	if err != nil {
 		return fail(err)
 	}
-	if version, err = api.SetFlowRunState(ctx, run.ID, version, client.RunRunning, ""); err != nil {
+	if err := patiently(ctx, func() (err error) {
+		version, err = api.SetFlowRunState(ctx, run.ID, version, client.RunRunning, "")
+		return err
+	}); err != nil {
 		return err // cancelled meanwhile, say: the run is not ours to run
 	}
 
@@ -316,6 +319,29 @@ func final(api RunAPI, runID string, version *int, kind, message string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("could not tell the server the run's final state (%s): %w", kind, err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// StartTimeout is how long execute keeps trying to reach the server to
+// start a run (read it, set it Running) while the server is away.
+var StartTimeout = 2 * time.Minute
+
+// patiently calls f until it succeeds, fails for a reason the server gave
+// (a GraphQL error other than a 5xx or 429: trying again cannot help), or
+// StartTimeout has passed.
+func patiently(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(StartTimeout)
+	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := f()
+		var gql *client.GraphQLError
+		if err == nil || (errors.As(err, &gql) && gql.Status < 500 && gql.Status != 429) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
 		case <-time.After(wait):
 		}
 	}

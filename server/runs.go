@@ -155,8 +155,8 @@ extend type Query {
 	flow(id: String, name: String): flow
 	flow_runs(state: String, limit: Int): [flow_run!]!
 	flow_run(id: String!): flow_run
-	"The run's environment (the flow's run config env, then the run's own): for the agent that launches it."
-	flow_run_env(id: String!): JSON!
+	"The run's environment (the flow's run config env, then the run's own): for the agent that claimed it, while it is Submitted."
+	flow_run_env(id: String!, agent_id: String!): JSON!
 	flow_run_logs(id: String!, after: String, limit: Int): [log_line!]!
 }
 
@@ -617,28 +617,36 @@ func (r *resolver) FlowRun(ctx context.Context, args struct{ ID string }) (*flow
 	return &flowRunResolver{r: r, run: run}, nil
 }
 
-func (r *resolver) FlowRunEnv(ctx context.Context, args struct{ ID string }) (JSON, error) {
+func (r *resolver) FlowRunEnv(ctx context.Context, args struct{ ID, AgentID string }) (JSON, error) {
 	rs, err := r.runs()
 	if err != nil {
 		return JSON{}, err
 	}
 	tenant := caller(ctx).TenantID
+	// Audited by the run's ID, which nobody chooses.
 	run, err := rs.FlowRun(ctx, tenant, args.ID)
 	if err != nil {
+		r.event(ctx, api.OpRunEnv, text(args.ID, 64), api.OutcomeNotFound)
 		return JSON{}, r.runError(ctx, api.OpRunEnv, err, errNoRun)
+	}
+	// Only the agent that claimed the run, before it launches it: the
+	// environment may hold secrets, and nobody else needs them.
+	if run.State != api.RunSubmitted || args.AgentID == "" || args.AgentID != run.AgentID {
+		r.event(ctx, api.OpRunEnv, run.ID, api.OutcomeDenied)
+		return JSON{}, &gqlError{"a run's environment is for the agent that claimed it, while the run is Submitted", "FORBIDDEN"}
 	}
 	env := map[string]string{}
 	for _, name := range []string{flowEnvName(run.FlowID), runEnvName(run.ID)} {
 		part, err := r.openEnv(ctx, tenant, name)
 		if err != nil {
-			return JSON{}, r.storeError(ctx, api.OpRunEnv, run.Name, err)
+			return JSON{}, r.storeError(ctx, api.OpRunEnv, run.ID, err)
 		}
 		for k, v := range part {
 			env[k] = v // the run's own env comes second and wins
 		}
 	}
 	// The environment is handed out only once its reading is on record.
-	if !r.event(ctx, api.OpRunEnv, run.Name, api.OutcomeOK) {
+	if !r.event(ctx, api.OpRunEnv, run.ID, api.OutcomeOK) {
 		return JSON{}, errInternal
 	}
 	b, _ := json.Marshal(env)

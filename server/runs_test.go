@@ -63,9 +63,12 @@ func TestRunsThroughClient(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].ID != run.ID || got[0].State != "Submitted" || got[0].AgentID != "agent-2" {
 		t.Fatalf("ClaimFlowRuns = %+v, %v", got, err)
 	}
-	runEnv, err := c.FlowRunEnv(ctx, run.ID)
+	runEnv, err := c.FlowRunEnv(ctx, run.ID, "agent-2")
 	if err != nil || runEnv["A"] != flowSecret || runEnv["B"] != runSecret || runEnv["SHARED"] != "run" {
 		t.Errorf("FlowRunEnv = %v, %v; want the flow's env then the run's", runEnv, err)
+	}
+	if _, err := c.FlowRunEnv(ctx, run.ID, "agent-1"); err == nil || !strings.Contains(err.Error(), "agent that claimed it") {
+		t.Errorf("another agent reads the environment: %v", err)
 	}
 
 	v, err := c.SetFlowRunState(ctx, run.ID, got[0].Version, "Running", "")
@@ -106,8 +109,11 @@ func TestRunsThroughClient(t *testing.T) {
 	if _, err := c.SetFlowRunState(ctx, run.ID, cur.Version, "Cancelled", ""); err != nil {
 		t.Fatal(err)
 	}
-	if left, err := c.FlowRunEnv(ctx, run.ID); err != nil || left["B"] != "" || left["A"] != flowSecret {
-		t.Errorf("a finished run's environment: %v, %v; want the flow's alone", left, err)
+	if _, err := c.FlowRunEnv(ctx, run.ID, "agent-2"); err == nil {
+		t.Error("a finished run's environment can still be read")
+	}
+	if _, _, err := env.Store.Secret(ctx, env.Tenant.ID, ".prefect/runs/"+run.ID+"/env"); err == nil {
+		t.Error("a finished run's own environment is kept")
 	}
 	if runs, err := c.FlowRuns(ctx, "Cancelled", 10); err != nil || len(runs) != 1 {
 		t.Errorf("FlowRuns(Cancelled) = %v, %v", runs, err)
@@ -138,7 +144,7 @@ func TestRunsThroughClient(t *testing.T) {
 	if _, err := cb.FlowRun(ctx, run.ID); !errors.Is(err, client.ErrRunNotFound) {
 		t.Errorf("another tenant reads the run: %v", err)
 	}
-	if _, err := cb.FlowRunEnv(ctx, run.ID); !errors.Is(err, client.ErrRunNotFound) {
+	if _, err := cb.FlowRunEnv(ctx, run.ID, "agent-2"); !errors.Is(err, client.ErrRunNotFound) {
 		t.Errorf("another tenant reads the run's env: %v", err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -83,21 +85,24 @@ func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger.Info("agent started", "name", a.Name(), "id", a.ID(), "labels", labels, "env_names", envNames(env), "server", c.String())
-	err = a.Run(ctx)
+	warnArgvSecrets(logger, env)
+	err = a.Run(ctx) // logs its start and stop
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	logger.Info("agent stopped", "id", a.ID())
 	return err
 }
 
-func envNames(env map[string]string) []string {
-	out := make([]string, 0, len(env))
+// warnArgvSecrets warns of --env values that look secret: every user of
+// the machine reads a process's arguments.
+func warnArgvSecrets(logger *slog.Logger, env map[string]string) {
 	for k := range env {
-		out = append(out, k)
+		u := strings.ToUpper(k)
+		if strings.HasPrefix(u, "PREFECT__CONTEXT__SECRETS__") || strings.HasSuffix(u, "KEY") || strings.HasSuffix(u, "TOKEN") ||
+			strings.HasSuffix(u, "PASSWORD") || strings.HasSuffix(u, "SECRET") {
+			logger.Warn("--env puts a secret in the process list, which every user of this machine can read; set it in the environment instead (the agent forwards its own environment)", "name", k)
+		}
 	}
-	return out
 }
 
 // orchestrator is the server, through the Go client, as an agent needs it.
@@ -105,6 +110,7 @@ type orchestrator struct {
 	c     *client.Client
 	mu    sync.Mutex
 	flows map[string]client.Flow // by ID: a flow version never changes
+	fails map[string]int         // by run ID: failed attempts to complete it
 }
 
 func (o *orchestrator) flow(ctx context.Context, id string) (client.Flow, error) {
@@ -140,11 +146,24 @@ func (o *orchestrator) Claim(ctx context.Context, agentID string, labels []strin
 		f, err := o.flow(ctx, r.FlowID)
 		var env map[string]string
 		if err == nil {
-			env, err = o.c.FlowRunEnv(ctx, r.ID)
+			env, err = o.c.FlowRunEnv(ctx, r.ID, agentID)
 		}
 		if err != nil {
 			errs = append(errs, err)
-			o.c.SetFlowRunState(context.WithoutCancel(ctx), r.ID, r.Version, agent.Scheduled, "")
+			o.mu.Lock()
+			if o.fails == nil {
+				o.fails = map[string]int{}
+			}
+			o.fails[r.ID]++
+			n := o.fails[r.ID]
+			o.mu.Unlock()
+			// Give it back for another try, or, after a few, fail it: a run
+			// whose environment cannot be read would go round for ever.
+			to, msg := agent.Scheduled, ""
+			if n >= 3 {
+				to, msg = agent.Failed, "its environment could not be read, "+strconv.Itoa(n)+" times: "+err.Error()
+			}
+			o.c.SetFlowRunState(context.WithoutCancel(ctx), r.ID, r.Version, to, msg)
 			continue
 		}
 		out = append(out, agent.FlowRun{ID: r.ID, FlowName: r.FlowName, FlowVersion: r.FlowVersion, Version: r.Version,

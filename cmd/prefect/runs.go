@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -68,6 +69,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{msg: "--env: " + err.Error()}
 	}
+	warnArgvSecrets(slog.New(slog.NewTextHandler(stderr, nil)), env)
 	c, err := apiClient()
 	if err != nil {
 		return err

@@ -507,7 +507,10 @@ func TestServerFailsSilentRuns(t *testing.T) {
 	env := cliEnv(t)
 	prefectCLI(t, bin, env, "server", "create-tenant", "acme", "--data-dir", data)
 	key := strings.TrimSpace(prefectCLI(t, bin, env, "server", "create-api-key", "--tenant", "acme", "--data-dir", data))
-	srv := startServerOn(t, bin, data, env, "--run-timeout", "1s")
+	if _, errOut, err := cliRun(bin, env, "server", "start", "--data-dir", data, "--run-timeout", "1s"); err == nil || !strings.Contains(errOut, "a shorter timeout fails live runs") {
+		t.Errorf("--run-timeout 1s: %v, %s; want a usage error", err, errOut)
+	}
+	srv := startServerOn(t, bin, data, append(env, "PREFECT_TEST_RUN_TIMEOUT=1"), "--run-timeout", "1s")
 	defer srv.stop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

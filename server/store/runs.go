@@ -295,6 +295,9 @@ func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version 
 		return 0, fmt.Errorf("store: setting the state of flow run %q: %w", id, err)
 	}
 	if k, err := res.RowsAffected(); err == nil && k == 1 {
+		if api.RunFinished(state) {
+			s.closeTaskRuns(ctx, id, state)
+		}
 		return version + 1, nil
 	}
 	cur, err := s.FlowRun(ctx, tenantID, id)
@@ -308,6 +311,20 @@ func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version 
 		return 0, fmt.Errorf("store: flow run %q cannot go from %s to %s: %w", id, cur.State, state, ErrConflict)
 	}
 	return 0, fmt.Errorf("store: flow run %q is at version %d (%s), not %d: %w", id, cur.Version, cur.State, version, ErrConflict)
+}
+
+// closeTaskRuns gives the task runs a finished run left unfinished (its
+// process died, or was killed) the run's final state, Failed or
+// Cancelled, as Prefect 1 does. Best effort: the run's own state is what
+// counts.
+func (s *SQL) closeTaskRuns(ctx context.Context, runID, state string) {
+	if state == api.RunSuccess {
+		return
+	}
+	s.db.ExecContext(ctx, `UPDATE task_runs SET state = $1, message = $2, updated = $3
+		WHERE flow_run_id = $4 AND state IN ($5, $6, $7, $8, $9)`,
+		state, "the flow run ended "+state+" before this task run finished", now(), runID,
+		"Pending", "Scheduled", "Paused", "Retrying", "Running")
 }
 
 // CancelFlowRun asks the tenant's run id to stop: a Scheduled run becomes

@@ -130,7 +130,22 @@ func testRuns(t *testing.T, s *SQL, _ string) {
 	if err := s.Heartbeat(ctx, acme.ID, r1.ID); err != nil {
 		t.Error(err)
 	}
-	if list, err := s.FlowRuns(ctx, acme.ID, api.RunCancelled, 0); err != nil || len(list) != 1 || list[0].ID != r3.ID {
+	// A run that ends Cancelled closes the task runs it left open.
+	cur, _ := s.FlowRun(ctx, acme.ID, r1.ID)
+	s.SetTaskRuns(ctx, acme.ID, r1.ID, []api.TaskRun{{ID: "c", Slug: "stuck-1", MapIndex: -1, State: "Running", Updated: time.Now()}})
+	if _, err := s.SetFlowRunState(ctx, acme.ID, r1.ID, cur.Version, api.RunCancelled, ""); err != nil {
+		t.Fatal(err)
+	}
+	trs, _ = s.TaskRuns(ctx, acme.ID, r1.ID)
+	for _, tr := range trs {
+		if tr.Slug == "stuck-1" && tr.State != api.RunCancelled {
+			t.Errorf("a task run left Running by a cancelled run is %s", tr.State)
+		}
+		if tr.Slug == "extract-1" && tr.State != "Success" {
+			t.Errorf("a finished task run was changed to %s", tr.State)
+		}
+	}
+	if list, err := s.FlowRuns(ctx, acme.ID, api.RunCancelled, 0); err != nil || len(list) != 2 || list[1].ID != r1.ID {
 		t.Errorf("FlowRuns(Cancelled) = %+v, %v", list, err)
 	}
 }
