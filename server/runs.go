@@ -392,24 +392,39 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 	if in.WorkingDir != nil {
 		f.WorkingDir = *in.WorkingDir
 	}
-	// The digest covers all that defines a version, the environment by
-	// its own digest (the values are not kept in the clear anywhere).
-	h := sha256.New()
+	// The digest covers all that defines a version; the environment by a
+	// keyed fingerprint, since a plain hash beside it in the database
+	// would let its values be guessed offline. (A new master key thus
+	// makes the next registration a new version.)
+	ring, err := r.s.keyring(ctx, false)
+	if err != nil {
+		return nil, r.storeError(ctx, api.OpRegisterFlow, in.Name, err)
+	}
 	envJSON, _ := json.Marshal(env)
-	envSum := sha256.Sum256(envJSON)
-	for _, part := range [][]byte{f.Definition, []byte(strings.Join(labels, "\x00")), []byte(strings.Join(f.Command, "\x00")), []byte(f.WorkingDir), envSum[:]} {
+	envPrint, err := ring.Fingerprint(f.TenantID, envJSON)
+	if err != nil {
+		return nil, r.storeError(ctx, api.OpRegisterFlow, in.Name, err)
+	}
+	h := sha256.New()
+	for _, part := range [][]byte{f.Definition, []byte(strings.Join(labels, "\x00")), []byte(strings.Join(f.Command, "\x00")), []byte(f.WorkingDir), []byte(envPrint)} {
 		h.Write([]byte(strconv.Itoa(len(part)) + ":"))
 		h.Write(part)
 	}
 	f.Digest = hex.EncodeToString(h.Sum(nil))
-	got, created, err := rs.RegisterFlow(ctx, f)
-	if err != nil {
-		return nil, r.runError(ctx, api.OpRegisterFlow, err, errNoFlow)
-	}
-	if created && len(env) > 0 {
-		if err := r.sealEnv(ctx, got.TenantID, flowEnvName(got.ID), env); err != nil {
+	// The environment is sealed under the version's ID before the version
+	// exists, so that no run of it ever lacks it.
+	f.ID = uuid.NewString()
+	if len(env) > 0 {
+		if err := r.sealEnv(ctx, f.TenantID, flowEnvName(f.ID), env); err != nil {
 			return nil, r.storeError(ctx, api.OpRegisterFlow, in.Name, err)
 		}
+	}
+	got, created, err := rs.RegisterFlow(ctx, f)
+	if (err != nil || !created) && len(env) > 0 {
+		r.s.st.DeleteSecret(ctx, f.TenantID, flowEnvName(f.ID)) // not used
+	}
+	if err != nil {
+		return nil, r.runError(ctx, api.OpRegisterFlow, err, errNoFlow)
 	}
 	r.event(ctx, api.OpRegisterFlow, in.Name, api.OutcomeOK)
 	return &registerFlowPayload{f: got, created: created}, nil

@@ -43,6 +43,18 @@ func TestRunsThroughClient(t *testing.T) {
 	if _, v, created, _ := c.RegisterFlow(ctx, reg); v != 2 || !created {
 		t.Errorf("a changed flow: v%d created %v; want version 2", v, created)
 	}
+	// One sealed environment per version: none left from the registration
+	// that changed nothing.
+	metas, _ := env.Store.Secrets(ctx, env.Tenant.ID)
+	var flowEnvs int
+	for _, m := range metas {
+		if strings.HasPrefix(m.Name, ".prefect/flows/") {
+			flowEnvs++
+		}
+	}
+	if flowEnvs != 2 {
+		t.Errorf("%d sealed flow environments, want 2 (one per version)", flowEnvs)
+	}
 	flows, err := c.Flows(ctx)
 	if err != nil || len(flows) != 1 || flows[0].Version != 2 || flows[0].Labels[0] != "gpu" {
 		t.Errorf("Flows = %+v, %v", flows, err)

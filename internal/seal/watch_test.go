@@ -59,3 +59,33 @@ func TestKeyFileFollowsRotation(t *testing.T) {
 		t.Errorf("Keyring(false) once fixed: %v", err)
 	}
 }
+
+func TestFingerprint(t *testing.T) {
+	a, _ := seal.NewMasterKey()
+	b, _ := seal.NewMasterKey()
+	ra, rb := seal.NewKeyring(a), seal.NewKeyring(b)
+	fp := func(r *seal.Keyring, tenant, data string) string {
+		t.Helper()
+		s, err := r.Fingerprint(tenant, []byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	x := fp(ra, "acme", `{"PW":"Summer2024"}`)
+	if x != fp(ra, "acme", `{"PW":"Summer2024"}`) {
+		t.Error("equal data, unequal fingerprints")
+	}
+	for what, other := range map[string]string{
+		"other data":   fp(ra, "acme", `{"PW":"Summer2025"}`),
+		"other tenant": fp(ra, "globex", `{"PW":"Summer2024"}`),
+		"other key":    fp(rb, "acme", `{"PW":"Summer2024"}`),
+	} {
+		if other == x {
+			t.Errorf("%s gives the same fingerprint", what)
+		}
+	}
+	if _, err := seal.NewKeyring(seal.MasterKey{}).Fingerprint("acme", nil); err == nil {
+		t.Error("a fingerprint without a key")
+	}
+}

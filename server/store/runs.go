@@ -37,8 +37,8 @@ func parseList(s string) []string {
 
 // RegisterFlow records f as the newest version of the tenant's flow of that
 // name, unless the newest version has the same Digest, which it returns
-// as it is (created false). f.TenantID and f.Name are required; the ID,
-// Version and Created are set here.
+// as it is (created false). f.TenantID and f.Name are required; f.ID is
+// used if given (else made here); Version and Created are set here.
 func (s *SQL) RegisterFlow(ctx context.Context, f api.Flow) (api.Flow, bool, error) {
 	if f.Name == "" || f.TenantID == "" {
 		return api.Flow{}, false, errors.New("store: registering a flow: empty name or tenant")
@@ -55,7 +55,9 @@ func (s *SQL) RegisterFlow(ctx context.Context, f api.Flow) (api.Flow, bool, err
 		default:
 			return api.Flow{}, false, err
 		}
-		f.ID = uuid.NewString()
+		if f.ID == "" {
+			f.ID = uuid.NewString()
+		}
 		created := now()
 		f.Created = fromNanos(created)
 		_, err = s.db.ExecContext(ctx, `INSERT INTO flows
