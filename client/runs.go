@@ -284,7 +284,17 @@ func (c *Client) ClaimFlowRuns(ctx context.Context, agentID string, labels []str
 // SetFlowRunState sets a run's state if it is still at version, and
 // returns its new version; otherwise the error matches ErrConflict.
 func (c *Client) SetFlowRunState(ctx context.Context, id string, version int, state, message string) (int, error) {
+	return c.SetFlowRunStateAs(ctx, "", id, version, state, message)
+}
+
+// SetFlowRunStateAs is SetFlowRunState for an agent: the run is changed
+// only if agentID claimed it (else the error matches ErrConflict), so that
+// an agent never settles a run another agent took over.
+func (c *Client) SetFlowRunStateAs(ctx context.Context, agentID, id string, version int, state, message string) (int, error) {
 	in := map[string]any{"id": id, "version": version, "state": state, "message": message}
+	if agentID != "" {
+		in["agent_id"] = agentID
+	}
 	data, err := c.do(ctx, `mutation($input: set_flow_run_state_input!) { set_flow_run_state(input: $input) { version } }`,
 		map[string]any{"input": in}, c.mask)
 	if err != nil {

@@ -117,6 +117,8 @@ input set_flow_run_state_input {
 	version: Int!
 	state: String!
 	message: String
+	"An agent gives its ID: the run is changed only if that agent claimed it."
+	agent_id: String
 }
 
 type set_state_payload {
@@ -759,6 +761,7 @@ type setStateArgs struct {
 		Version int32
 		State   string
 		Message *string
+		AgentID *string
 	}
 }
 
@@ -780,6 +783,17 @@ func (r *resolver) SetFlowRunState(ctx context.Context, args setStateArgs) (*set
 		msg = text(*in.Message, maxTextField)
 	}
 	tenant := caller(ctx).TenantID
+	if in.AgentID != nil && *in.AgentID != "" {
+		// The version check below catches a claim by another agent after
+		// this read: a claim changes the version.
+		run, err := rs.FlowRun(ctx, tenant, in.ID)
+		if err != nil {
+			return nil, r.runError(ctx, "set_flow_run_state", err, errNoRun)
+		}
+		if run.AgentID != *in.AgentID {
+			return nil, &gqlError{"the run was claimed by another agent; it is not this agent's to change", "CONFLICT"}
+		}
+	}
 	v, err := rs.SetFlowRunState(ctx, tenant, in.ID, int(in.Version), in.State, msg)
 	if err != nil {
 		return nil, r.runError(ctx, "set_flow_run_state", err, errNoRun)

@@ -160,3 +160,30 @@ func TestRunsThroughClient(t *testing.T) {
 		t.Errorf("another tenant reads the run's env: %v", err)
 	}
 }
+
+// An agent's state change applies only to a run it claimed: a run another
+// agent took over is not settled by the first.
+func TestAgentChangesOnlyItsRuns(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.New(t)
+	ts := httptest.NewServer(env.Handler())
+	defer ts.Close()
+	c, _ := client.New(ts.URL+"/graphql", client.WithAPIKey(env.Key), client.WithRetries(0, 0))
+	defer c.CloseIdleConnections()
+	if _, _, _, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: "f", Command: []string{"/bin/true"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "f"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.ClaimFlowRuns(ctx, "agent-B", nil, 1)
+	if err != nil || len(got) != 1 {
+		t.Fatal(got, err)
+	}
+	if _, err := c.SetFlowRunStateAs(ctx, "agent-A", got[0].ID, got[0].Version, client.RunFailed, "not mine"); !errors.Is(err, client.ErrConflict) {
+		t.Errorf("agent A settling agent B's run: %v; want ErrConflict", err)
+	}
+	if _, err := c.SetFlowRunStateAs(ctx, "agent-B", got[0].ID, got[0].Version, client.RunFailed, "mine"); err != nil {
+		t.Errorf("agent B settling its own run: %v", err)
+	}
+}

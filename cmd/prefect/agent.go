@@ -79,10 +79,12 @@ func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if *name != "" {
 		opts = append(opts, agent.WithName(*name))
 	}
-	a, err := agent.New(&orchestrator{c: c}, opts...)
+	o := &orchestrator{c: c}
+	a, err := agent.New(o, opts...)
 	if err != nil {
 		return err
 	}
+	o.agentID = a.ID()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	warnArgvSecrets(logger, env)
@@ -111,6 +113,9 @@ type orchestrator struct {
 	mu    sync.Mutex
 	flows map[string]client.Flow // by ID: a flow version never changes
 	fails map[string]int         // by run ID: failed attempts to complete it
+	// agentID is the agent's, once made: its state changes apply only to
+	// runs it claimed.
+	agentID string
 }
 
 func (o *orchestrator) flow(ctx context.Context, id string) (client.Flow, error) {
@@ -180,7 +185,7 @@ func (o *orchestrator) RunState(ctx context.Context, runID string) (string, int,
 }
 
 func (o *orchestrator) SetState(ctx context.Context, runID string, version int, state, message string) (int, error) {
-	v, err := o.c.SetFlowRunState(ctx, runID, version, state, message)
+	v, err := o.c.SetFlowRunStateAs(ctx, o.agentID, runID, version, state, message)
 	if errors.Is(err, client.ErrConflict) {
 		return 0, fmt.Errorf("%w: %w", agent.ErrConflict, err)
 	}
