@@ -493,8 +493,10 @@ func (s *session) settleLater(runID, msg string) {
 
 // settle gives a run whose process is gone, or never started, a final
 // state unless it has one: Cancelled with cancelMsg when it is Cancelling,
-// else Failed with failMsg. It reads the state again after a conflict and
-// retries after an error, settleAttempts times in all.
+// else Failed with failMsg. It reads the state again after a conflict, up
+// to settleAttempts times, and retries after another error until the
+// call's timeout (a server away: its reaper settles what the agent could
+// not).
 func (s *session) settle(runID, failMsg, cancelMsg string) {
 	log := s.a.log.With("flow_run", runID)
 	ctx, cancel := s.callCtx()
@@ -516,12 +518,18 @@ func (s *session) settle(runID, failMsg, cancelMsg string) {
 				return
 			}
 		}
-		if attempt == settleAttempts || ctx.Err() != nil {
+		// Conflicts count; a server away is waited for, up to the call's
+		// timeout (after which the server's own reaper settles the run).
+		if errors.Is(err, ErrConflict) {
+			if attempt >= settleAttempts {
+				log.Error("could not give the flow run a final state", "err", err)
+				return
+			}
+			continue // someone else moved it: look again at once
+		}
+		if ctx.Err() != nil {
 			log.Error("could not give the flow run a final state", "err", err)
 			return
-		}
-		if errors.Is(err, ErrConflict) {
-			continue // someone else moved it: look again at once
 		}
 		log.Warn("could not give the flow run a final state; trying again", "err", err)
 		t := time.NewTimer(backoff)
@@ -530,7 +538,7 @@ func (s *session) settle(runID, failMsg, cancelMsg string) {
 		case <-ctx.Done():
 			t.Stop()
 		}
-		backoff *= 2
+		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
