@@ -247,7 +247,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent %q is already running", a.name)
 	}
 	defer a.running.Store(false)
-	s := &session{a: a, base: context.WithoutCancel(ctx), runs: map[*handle]struct{}{}}
+	s := &session{a: a, base: context.WithoutCancel(ctx), runs: map[*handle]struct{}{}, freed: make(chan struct{}, 1)}
 	a.log.Info("agent started", "id", a.id, "labels", a.labels, "max_runs", a.maxRuns, "poll_interval", a.poll)
 	tick := time.NewTicker(a.poll)
 	defer tick.Stop()
@@ -259,6 +259,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			s.shutdown()
 			return nil
 		case <-tick.C:
+		case <-s.freed:
 		}
 	}
 }
@@ -271,6 +272,10 @@ type session struct {
 
 	mu   sync.Mutex
 	runs map[*handle]struct{} // runs whose process has not ended; guarded by mu
+
+	// freed wakes the loop when a run ends, to claim another at once
+	// rather than at the next tick.
+	freed chan struct{}
 }
 
 // A handle is one launched run.
@@ -444,6 +449,12 @@ func (s *session) watch(h *handle) {
 	s.mu.Lock()
 	delete(s.runs, h)
 	s.mu.Unlock()
+	defer func() {
+		select {
+		case s.freed <- struct{}{}:
+		default:
+		}
+	}()
 	log := s.a.log.With("flow_run", h.run.ID)
 	msg, cancelMsg := "", "Flow run cancelled; its process ended with "+exit.String()+"."
 	switch {
