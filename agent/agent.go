@@ -334,8 +334,10 @@ func (s *session) checkRuns() {
 		}
 		st, _, err := s.a.o.RunState(ctx, h.run.ID)
 		if err != nil {
-			s.a.log.Warn("could not read a flow run's state", "flow_run", h.run.ID, "err", err)
-			continue
+			// The server is likely away: the other runs would each wait
+			// out the same failure. Look again at the next poll.
+			s.a.log.Warn("could not read a flow run's state; looking again at the next poll", "flow_run", h.run.ID, "err", err)
+			return
 		}
 		if st == Cancelling || st == Cancelled {
 			s.a.log.Info("flow run cancelled: killing its processes", "flow_run", h.run.ID, "state", st)

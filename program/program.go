@@ -251,8 +251,9 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	go func() { defer close(hbDone); heartbeat(hbCtx, api, run.ID) }()
 	defer func() { stopHB(); <-hbDone }()
 
-	rep := newReporter(api, run.ID, 250*time.Millisecond)
-	logger := slog.New(slog.NewTextHandler(logTo, nil))
+	level := logLevel(cfg.String("logging.level"))
+	rep := newReporter(api, run.ID, 250*time.Millisecond, level)
+	logger := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
 	fs, runErr := runner.Run(ctx, f, runner.WithParameters(params), runner.WithFlowRunID(runID),
 		runner.WithFlowRunName(run.Name), runner.WithReporter(rep), runner.WithLogger(logger), runner.WithConfig(cfg))
 	// The heartbeat goes on until the final state is told: a server back
@@ -322,6 +323,21 @@ func final(api RunAPI, runID string, version *int, kind, message string) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// logLevel reads Prefect's logging.level (DEBUG, INFO, WARNING, ERROR,
+// CRITICAL, in any case); anything else is INFO. The runner reports
+// records of INFO and above only, so DEBUG sends what INFO does.
+func logLevel(s string) slog.Level {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "DEBUG":
+		return slog.LevelDebug
+	case "WARNING", "WARN":
+		return slog.LevelWarn
+	case "ERROR", "CRITICAL":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }
 
 // StartTimeout is how long execute keeps trying to reach the server to

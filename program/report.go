@@ -3,6 +3,7 @@ package program
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ type reporter struct {
 	api   RunAPI
 	runID string
 	every time.Duration
+	level slog.Level // records below it are not sent
 
 	mu      sync.Mutex
 	tasks   map[taskKey]client.TaskRun // latest unsent state per task run
@@ -53,8 +55,8 @@ type taskKey struct {
 	idx  int
 }
 
-func newReporter(api RunAPI, runID string, every time.Duration) *reporter {
-	r := &reporter{api: api, runID: runID, every: every, tasks: map[taskKey]client.TaskRun{},
+func newReporter(api RunAPI, runID string, every time.Duration, level slog.Level) *reporter {
+	r := &reporter{api: api, runID: runID, every: every, level: level, tasks: map[taskKey]client.TaskRun{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{})}
 	go r.loop()
 	return r
@@ -80,8 +82,12 @@ func (r *reporter) TaskState(tr runner.TaskReport) {
 	r.poke()
 }
 
-// Log keeps the record for the next batch.
+// Log keeps the record for the next batch, if it is of the configured
+// level (logging.level) or above.
 func (r *reporter) Log(l runner.LogReport) {
+	if l.Level < r.level {
+		return
+	}
 	r.mu.Lock()
 	if len(r.logs) >= maxBuffered {
 		r.logs = r.logs[1:]
