@@ -36,12 +36,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,13 +47,10 @@ import (
 )
 
 func BenchmarkAgent(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "prefect")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(b)
 	flows := buildFlows(b)
 	data := b.TempDir()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir()}
+	env := cliEnv(b)
 	if _, errOut, err := cliRun(bin, env, "server", "create-tenant", "acme", "--data-dir", data); err != nil {
 		b.Fatalf("create-tenant: %v\n%s", err, errOut)
 	}
@@ -64,7 +59,7 @@ func BenchmarkAgent(b *testing.B) {
 		b.Fatalf("create-api-key: %v\n%s", err, errOut)
 	}
 	key := strings.TrimSpace(out)
-	srv := benchServer(b, bin, env, "--port", "0", "--data-dir", data)
+	srv := launchServer(b, bin, env, "--port", "0", "--data-dir", data)
 	env = append(env, "PREFECT__CLOUD__API="+srv.url+"/graphql", "PREFECT__CLOUD__API_KEY="+key)
 	c, err := client.New(srv.url+"/graphql", client.WithAPIKey(key))
 	if err != nil {
@@ -102,7 +97,7 @@ func BenchmarkAgent(b *testing.B) {
 		return nil
 	}
 	agent := func(b *testing.B, args ...string) *process {
-		return benchProcess(b, bin, env, append([]string{"agent", "local", "start"}, args...)...)
+		return startProcess(b, bin, env, append([]string{"agent", "local", "start"}, args...)...)
 	}
 
 	b.Run("exec", func(b *testing.B) {
@@ -234,67 +229,4 @@ func waitSuccess(b *testing.B, c *client.Client, ids []string, poll time.Duratio
 			}
 		}
 	}
-}
-
-// benchServer starts the server with args and returns once it listens; it
-// is stopped (SIGTERM) when the benchmark ends. launchServer, for tests,
-// takes a *testing.T.
-func benchServer(b *testing.B, bin string, env []string, args ...string) *serverProcess {
-	p := &serverProcess{
-		cmd:    exec.Command(bin, append([]string{"server", "start"}, args...)...),
-		log:    &announceWriter{re: regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`), found: make(chan string, 1)},
-		exited: make(chan struct{}),
-	}
-	p.cmd.Env = env
-	p.cmd.Stderr = p.log
-	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	b.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(20 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	select {
-	case p.url = <-p.log.found:
-		return p
-	case <-p.exited:
-		b.Fatalf("the server exited before it listened: %v\n%s", p.err, p.log)
-	case <-time.After(30 * time.Second):
-		b.Fatalf("the server did not say where it listens within 30s\n%s", p.log)
-	}
-	return nil
-}
-
-// benchProcess is startProcess for a benchmark: bin with args, stopped
-// with SIGTERM when the (sub-)benchmark ends.
-func benchProcess(b *testing.B, bin string, env []string, args ...string) *process {
-	p := &process{cmd: exec.Command(bin, args...), done: make(chan struct{})}
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	b.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.done
-			b.Errorf("%s did not stop on SIGTERM\n%s", filepath.Base(bin), p)
-		}
-	})
-	return p
 }

@@ -46,7 +46,7 @@ func (p *process) String() string {
 	return p.out.String()
 }
 
-func startProcess(t *testing.T, bin string, env []string, args ...string) *process {
+func startProcess(t testing.TB, bin string, env []string, args ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	p.cmd.Env = env

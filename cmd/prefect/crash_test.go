@@ -302,7 +302,7 @@ func startServerOn(t *testing.T, bin, data string, env []string, extra ...string
 }
 
 // launchServer runs "prefect server start" with args, as startServerOn.
-func launchServer(t *testing.T, bin string, env []string, args ...string) *serverProcess {
+func launchServer(t testing.TB, bin string, env []string, args ...string) *serverProcess {
 	t.Helper()
 	p := &serverProcess{
 		cmd:    exec.Command(bin, append([]string{"server", "start"}, args...)...),

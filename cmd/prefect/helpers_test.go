@@ -28,7 +28,7 @@ var built struct {
 
 // buildBinary builds this command, once per test process, and returns its
 // path.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
 		gotool, err := exec.LookPath("go")

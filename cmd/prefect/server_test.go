@@ -25,7 +25,7 @@ import (
 
 // cliEnv is a scratch environment for the binary: its own HOME, so no
 // user configuration applies, plus extra.
-func cliEnv(t *testing.T, extra ...string) []string {
+func cliEnv(t testing.TB, extra ...string) []string {
 	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, extra...)
 }
 
