@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/prefect-go/prefect/internal/redact"
 )
 
@@ -189,7 +191,9 @@ func (c *Client) CreateFlowRun(ctx context.Context, r NewFlowRun) (FlowRun, erro
 	fail := func(err error) (FlowRun, error) {
 		return FlowRun{}, fmt.Errorf("creating a run of flow %q on %s: %w", r.FlowName+r.FlowID, c, err)
 	}
-	in := map[string]any{}
+	// The run's ID is made here, so that a retry of this request finds
+	// the run the first attempt made instead of making another.
+	in := map[string]any{"id": uuid.NewString()}
 	if r.FlowName != "" {
 		in["flow_name"] = r.FlowName
 	}

@@ -60,6 +60,8 @@ type flow {
 }
 
 input create_flow_run_input {
+	"A UUID the caller makes, so that a retried request does not make a second run; the server makes one if absent."
+	id: String
 	"The flow's name (its newest version is run), or flow_id for a version."
 	flow_name: String
 	flow_id: String
@@ -498,6 +500,7 @@ func (r *resolver) findFlow(ctx context.Context, rs RunStore, id, name *string) 
 
 type createFlowRunArgs struct {
 	Input struct {
+		ID         *string
 		FlowName   *string
 		FlowID     *string
 		Name       *string
@@ -517,6 +520,20 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 		return nil, err
 	}
 	run := api.FlowRun{ID: uuid.NewString(), TenantID: f.TenantID, FlowID: f.ID, Parameters: []byte("{}")}
+	if in.ID != nil && *in.ID != "" {
+		id, err := uuid.Parse(*in.ID)
+		if err != nil {
+			return nil, userError("id must be a UUID")
+		}
+		run.ID = id.String()
+		// The same request again (a retry): the run it made.
+		if prev, err := rs.FlowRun(ctx, f.TenantID, run.ID); err == nil {
+			if prev.FlowID != f.ID {
+				return nil, &gqlError{"a run with that id exists, of another flow", "CONFLICT"}
+			}
+			return &flowRunResolver{r: r, run: prev}, nil
+		}
+	}
 	if in.Name != nil {
 		if err := plain("the run's name", *in.Name, maxNameLen, true); err != nil {
 			return nil, err

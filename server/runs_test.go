@@ -187,3 +187,27 @@ func TestAgentChangesOnlyItsRuns(t *testing.T) {
 		t.Errorf("agent B settling its own run: %v", err)
 	}
 }
+
+// A create_flow_run retried with the same id makes one run.
+func TestCreateFlowRunIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.New(t)
+	ts := httptest.NewServer(env.Handler())
+	defer ts.Close()
+	c, _ := client.New(ts.URL+"/graphql", client.WithAPIKey(env.Key), client.WithRetries(0, 0))
+	defer c.CloseIdleConnections()
+	if _, _, _, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: "f", Command: []string{"/bin/true"}}); err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{srv: ts}
+	q := `mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { id } }`
+	vars := map[string]any{"input": map[string]any{"id": "6f1c1a7e-2b7d-4c49-9a3e-0a4d7d3f2b11", "flow_name": "f"}}
+	for range 3 {
+		if _, out := fx.gql(t, env.Key, q, vars, true); len(out.Errors) > 0 {
+			t.Fatal(out.messages())
+		}
+	}
+	if runs, err := c.FlowRuns(ctx, "", 10); err != nil || len(runs) != 1 {
+		t.Errorf("three requests with one id made %d runs (%v)", len(runs), err)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/prefect-go/prefect/agent"
 	"github.com/prefect-go/prefect/client"
@@ -100,7 +101,7 @@ func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) e
 			return err
 		}
 		if run.State != runState {
-			fmt.Fprintf(out, "%s  flow run %s: %s %s\n", time.Now().Format("15:04:05"), run.Name, run.State, run.Message)
+			fmt.Fprintf(out, "%s  flow run %s: %s %s\n", time.Now().Format("15:04:05"), shown(run.Name), run.State, shown(run.Message))
 			runState = run.State
 		}
 		for _, tr := range run.TaskRuns {
@@ -110,13 +111,13 @@ func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) e
 			}
 			if seen[key] != tr.State {
 				seen[key] = tr.State
-				fmt.Fprintf(out, "%s  %-24s %s %s\n", tr.Updated.Local().Format("15:04:05"), key, tr.State, tr.Message)
+				fmt.Fprintf(out, "%s  %-24s %s %s\n", tr.Updated.Local().Format("15:04:05"), shown(key), shown(tr.State), shown(tr.Message))
 			}
 		}
 		lines, err := c.FlowRunLogs(ctx, id, after, 1000)
 		if err == nil {
 			for _, l := range lines {
-				fmt.Fprintf(out, "%s  %-5s %s\n", l.Time.Local().Format("15:04:05"), l.Level, l.Message)
+				fmt.Fprintf(out, "%s  %-5s %s\n", l.Time.Local().Format("15:04:05"), shown(l.Level), shown(l.Message))
 				after = l.Seq
 			}
 		}
@@ -150,7 +151,7 @@ func flowsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tLABELS\tREGISTERED")
 	for _, f := range flows {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", f.Name, f.Version, strings.Join(f.Labels, ","), f.Created.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", shown(f.Name), f.Version, shown(strings.Join(f.Labels, ",")), f.Created.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }
@@ -184,7 +185,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tFLOW\tSTATE\tCREATED")
 		for _, r := range runs {
-			fmt.Fprintf(tw, "%s\t%s\t%s v%d\t%s\t%s\n", r.ID, r.Name, r.FlowName, r.FlowVersion, r.State, r.Created.Local().Format(time.DateTime))
+			fmt.Fprintf(tw, "%s\t%s\t%s v%d\t%s\t%s\n", r.ID, shown(r.Name), shown(r.FlowName), r.FlowVersion, r.State, r.Created.Local().Format(time.DateTime))
 		}
 		return tw.Flush()
 	case "show", "cancel", "logs":
@@ -201,25 +202,30 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stderr, "flow run %s: %s\n", run.Name, run.State)
 			return nil
 		case "logs":
-			lines, err := c.FlowRunLogs(ctx, id, "", 1000)
-			if err != nil {
-				return err
-			}
-			for _, l := range lines {
-				task := ""
-				if l.TaskSlug != "" {
-					task = " [" + l.TaskSlug + "]"
+			for after := ""; ; {
+				lines, err := c.FlowRunLogs(ctx, id, after, 1000)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(stdout, "%s %-5s%s %s\n", l.Time.Local().Format(time.DateTime), l.Level, task, l.Message)
+				for _, l := range lines {
+					task := ""
+					if l.TaskSlug != "" {
+						task = " [" + shown(l.TaskSlug) + "]"
+					}
+					fmt.Fprintf(stdout, "%s %-5s%s %s\n", l.Time.Local().Format(time.DateTime), shown(l.Level), task, shown(l.Message))
+				}
+				if len(lines) < 1000 {
+					return nil
+				}
+				after = lines[len(lines)-1].Seq
 			}
-			return nil
 		}
 		run, err := c.FlowRun(ctx, id)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "flow run %s (%s)\nflow     %s version %d\nstate    %s %s\nagent    %s\ncreated  %s\n\n",
-			run.Name, run.ID, run.FlowName, run.FlowVersion, run.State, run.Message, run.AgentID, run.Created.Local().Format(time.DateTime))
+			shown(run.Name), run.ID, shown(run.FlowName), run.FlowVersion, run.State, shown(run.Message), shown(run.AgentID), run.Created.Local().Format(time.DateTime))
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TASK\tINDEX\tSTATE\tMESSAGE")
 		for _, tr := range run.TaskRuns {
@@ -227,9 +233,21 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if tr.MapIndex >= 0 {
 				idx = fmt.Sprint(tr.MapIndex)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", tr.Slug, idx, tr.State, tr.Message)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(tr.Slug), idx, shown(tr.State), shown(tr.Message))
 		}
 		return tw.Flush()
 	}
 	return usageError{msg: fmt.Sprintf("unknown runs subcommand %q; valid ones are %s", sub, runsSubcommands)}
+}
+
+// shown makes text from the server safe for a terminal: control
+// characters (escape sequences could rewrite the screen) become "?", a
+// message's line ends become " | ".
+func shown(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || !unicode.IsControl(r) {
+			return r
+		}
+		return '?'
+	}, strings.ReplaceAll(s, "\n", " | "))
 }

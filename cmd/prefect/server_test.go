@@ -545,3 +545,17 @@ func TestServerFailsSilentRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestShown(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":             "plain",
+		"two\nlines":        "two | lines",
+		"esc\x1b[2Jcleared": "esc?[2Jcleared",
+		"tab\tkept":         "tab\tkept",
+		"bell\a":            "bell?",
+	} {
+		if got := shown(in); got != want {
+			t.Errorf("shown(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
