@@ -43,6 +43,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -239,8 +240,17 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	if err != nil {
 		return fail(err)
 	}
-	if err := patiently(ctx, func() (err error) {
-		version, err = api.SetFlowRunState(ctx, run.ID, version, client.RunRunning, "")
+	if err := patiently(ctx, func() error {
+		v, err := api.SetFlowRunState(ctx, run.ID, version, client.RunRunning, "")
+		if errors.Is(err, client.ErrConflict) {
+			// A retry whose first attempt went through (its answer lost)?
+			if cur, rerr := api.FlowRun(ctx, run.ID); rerr == nil && cur.State == client.RunRunning && cur.Version == version+1 {
+				v, err = cur.Version, nil
+			}
+		}
+		if err == nil {
+			version = v
+		}
 		return err
 	}); err != nil {
 		return err // cancelled meanwhile, say: the run is not ours to run
@@ -345,14 +355,16 @@ func logLevel(s string) slog.Level {
 var StartTimeout = 2 * time.Minute
 
 // patiently calls f until it succeeds, fails for a reason the server gave
-// (a GraphQL error other than a 5xx or 429: trying again cannot help), or
+// (a GraphQL error other than a 5xx, a 429 or an INTERNAL one: trying
+// again cannot help), or
 // StartTimeout has passed.
 func patiently(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(StartTimeout)
 	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		err := f()
 		var gql *client.GraphQLError
-		if err == nil || (errors.As(err, &gql) && gql.Status < 500 && gql.Status != 429) || time.Now().Add(wait).After(deadline) {
+		answered := errors.As(err, &gql) && gql.Status < 500 && gql.Status != 429 && !slices.Contains(gql.Codes(), "INTERNAL")
+		if err == nil || answered || time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		select {

@@ -528,7 +528,7 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 		run.ID = id.String()
 		// The same request again (a retry): the run it made.
 		if prev, err := rs.FlowRun(ctx, f.TenantID, run.ID); err == nil {
-			if prev.FlowID != f.ID {
+			if prev.FlowName != f.Name {
 				return nil, &gqlError{"a run with that id exists, of another flow", "CONFLICT"}
 			}
 			return &flowRunResolver{r: r, run: prev}, nil
@@ -562,6 +562,12 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 		}
 	}
 	got, err := rs.CreateFlowRun(ctx, run)
+	if errors.Is(err, api.ErrConflict) {
+		// The same request, at the same time (a retry of a slow one).
+		if prev, perr := rs.FlowRun(ctx, f.TenantID, run.ID); perr == nil && prev.FlowName == f.Name {
+			return &flowRunResolver{r: r, run: prev}, nil
+		}
+	}
 	if err != nil {
 		return nil, r.runError(ctx, api.OpCreateRun, err, errNoFlow)
 	}

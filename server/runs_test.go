@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prefect-go/prefect/client"
@@ -209,5 +213,36 @@ func TestCreateFlowRunIsIdempotent(t *testing.T) {
 	}
 	if runs, err := c.FlowRuns(ctx, "", 10); err != nil || len(runs) != 1 {
 		t.Errorf("three requests with one id made %d runs (%v)", len(runs), err)
+	}
+	// At the same time too (a retry while the first request is slow).
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for i := range 8 {
+		id := fmt.Sprintf("6f1c1a7e-2b7d-4c49-9a3e-0a4d7d3f2b%02d", 20+i/4)
+		for range 4 {
+			wg.Go(func() {
+				body, _ := json.Marshal(map[string]any{"query": q, "variables": map[string]any{"input": map[string]any{"id": id, "flow_name": "f"}}})
+				req, _ := http.NewRequest(http.MethodPost, ts.URL+"/graphql", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+env.Key)
+				resp, err := ts.Client().Do(req)
+				if err != nil {
+					failed.Add(1)
+					return
+				}
+				defer resp.Body.Close()
+				var out gqlResponse
+				if json.NewDecoder(resp.Body).Decode(&out) != nil || len(out.Errors) > 0 {
+					failed.Add(1)
+					t.Log(out.messages())
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Errorf("%d of 32 concurrent identical requests failed", failed.Load())
+	}
+	if runs, err := c.FlowRuns(ctx, "", 10); err != nil || len(runs) != 3 {
+		t.Errorf("concurrent requests with two ids made %d runs in all, want 3 (%v)", len(runs), err)
 	}
 }

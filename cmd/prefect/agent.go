@@ -168,9 +168,17 @@ func (o *orchestrator) Claim(ctx context.Context, agentID string, labels []strin
 			if n >= 3 {
 				to, msg = agent.Failed, "its environment could not be read, "+strconv.Itoa(n)+" times: "+err.Error()
 			}
-			o.c.SetFlowRunState(context.WithoutCancel(ctx), r.ID, r.Version, to, msg)
+			if _, serr := o.c.SetFlowRunStateAs(context.WithoutCancel(ctx), agentID, r.ID, r.Version, to, msg); errors.Is(serr, client.ErrConflict) {
+				// Cancelled meanwhile (hence the refused read): settle it.
+				if st, v, rerr := o.c.FlowRunState(context.WithoutCancel(ctx), r.ID); rerr == nil && st == agent.Cancelling {
+					o.c.SetFlowRunStateAs(context.WithoutCancel(ctx), agentID, r.ID, v, agent.Cancelled, "cancelled before it started")
+				}
+			}
 			continue
 		}
+		o.mu.Lock()
+		delete(o.fails, r.ID)
+		o.mu.Unlock()
 		out = append(out, agent.FlowRun{ID: r.ID, FlowName: r.FlowName, FlowVersion: r.FlowVersion, Version: r.Version,
 			Labels: r.Labels, Command: f.Command, WorkingDir: f.WorkingDir, Env: env})
 	}

@@ -80,7 +80,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "flow run %s (%s) of %s version %d: %s\n", run.Name, run.ID, run.FlowName, run.FlowVersion, run.State)
+	fmt.Fprintf(stderr, "flow run %s (%s) of %s version %d: %s\n", shown(run.Name), run.ID, shown(run.FlowName), run.FlowVersion, run.State)
 	fmt.Fprintln(stdout, run.ID)
 	if !*watch {
 		return nil
@@ -121,15 +121,26 @@ func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) e
 				after = l.Seq
 			}
 		}
-		switch run.State {
-		case client.RunSuccess:
-			return nil
-		case client.RunFailed, client.RunCancelled:
-			return fmt.Errorf("flow run %s ended %s: %s", run.Name, run.State, run.Message)
+		if client.RunFinished(run.State) {
+			// The rest of the log, all of it, then the outcome.
+			for {
+				lines, err := c.FlowRunLogs(ctx, id, after, 1000)
+				if err != nil || len(lines) == 0 {
+					break
+				}
+				for _, l := range lines {
+					fmt.Fprintf(out, "%s  %-5s %s\n", l.Time.Local().Format("15:04:05"), shown(l.Level), shown(l.Message))
+					after = l.Seq
+				}
+			}
+			if run.State == client.RunSuccess {
+				return nil
+			}
+			return fmt.Errorf("flow run %s ended %s: %s", shown(run.Name), run.State, shown(run.Message))
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("stopped watching flow run %s (it goes on: prefect runs cancel %s stops it)", run.Name, id)
+			return fmt.Errorf("stopped watching flow run %s (it goes on: prefect runs cancel %s stops it)", shown(run.Name), id)
 		case <-time.After(watchEvery):
 		}
 	}
@@ -199,7 +210,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stderr, "flow run %s: %s\n", run.Name, run.State)
+			fmt.Fprintf(stderr, "flow run %s: %s\n", shown(run.Name), run.State)
 			return nil
 		case "logs":
 			for after := ""; ; {

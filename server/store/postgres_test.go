@@ -135,6 +135,9 @@ func testIsUnique(t *testing.T, s *SQL, _ string) {
 	if err == nil || !isUnique(err) {
 		t.Errorf("a duplicate name: %v; isUnique says no", err)
 	}
+	if _, err := s.db.ExecContext(ctx, ins, "id-1", "other"); err == nil || !isUnique(err) {
+		t.Errorf("a duplicate primary key: %v; isUnique says no", err)
+	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO api_keys (id, tenant_id, name, hash, created) VALUES ('k', 'no-such-tenant', 'n', $1, 0)`, []byte{1})
 	if err == nil || isUnique(err) {
 		t.Errorf("a foreign key violation: %v; isUnique says yes", err)

@@ -133,7 +133,8 @@ func (s *SQL) Flows(ctx context.Context, tenantID string) ([]api.Flow, error) {
 }
 
 // CreateFlowRun records a new run of the tenant's flow version r.FlowID,
-// Scheduled, version 1. r.ID may be given (a UUID); else one is made.
+// Scheduled, version 1. r.ID may be given (a UUID); else one is made. A
+// run of that ID that exists is an error matching ErrConflict.
 func (s *SQL) CreateFlowRun(ctx context.Context, r api.FlowRun) (api.FlowRun, error) {
 	f, err := s.Flow(ctx, r.TenantID, r.FlowID)
 	if err != nil {
@@ -156,6 +157,9 @@ func (s *SQL) CreateFlowRun(ctx context.Context, r api.FlowRun) (api.FlowRun, er
 		(id, tenant_id, flow_id, name, parameters, state, message, version, agent_id, heartbeat, created, updated)
 		VALUES ($1, $2, $3, $4, $5, $6, '', 1, '', 0, $7, $7)`,
 		r.ID, r.TenantID, r.FlowID, r.Name, string(r.Parameters), r.State, t)
+	if isUnique(err) {
+		return api.FlowRun{}, fmt.Errorf("store: flow run %q exists: %w", r.ID, ErrConflict)
+	}
 	if err != nil {
 		return api.FlowRun{}, fmt.Errorf("store: creating a run of flow %q: %w", f.Name, err)
 	}
@@ -274,7 +278,7 @@ var transitions = map[string][4]string{
 	api.RunSubmitted:  {api.RunScheduled},
 	api.RunRunning:    {api.RunSubmitted},
 	api.RunSuccess:    {api.RunRunning},
-	api.RunFailed:     {api.RunSubmitted, api.RunRunning, api.RunCancelling},
+	api.RunFailed:     {api.RunSubmitted, api.RunRunning}, // a run being cancelled ends Cancelled
 	api.RunCancelling: {api.RunSubmitted, api.RunRunning},
 	api.RunCancelled:  {api.RunScheduled, api.RunSubmitted, api.RunRunning, api.RunCancelling},
 }

@@ -270,14 +270,14 @@ func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
 }
 
 // isUnique reports whether err is a unique constraint violation: SQLite's
-// SQLITE_CONSTRAINT_UNIQUE or PostgreSQL's SQLSTATE 23505.
+// SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY, or PostgreSQL's SQLSTATE 23505.
 func isUnique(err error) bool {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		return pg.Code == "23505"
 	}
 	var lite *sqlite.Error
-	return errors.As(err, &lite) && lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	return errors.As(err, &lite) && (lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || lite.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
 func tenantExists(ctx context.Context, tx *sql.Tx, tenantID string) (bool, error) {
