@@ -91,6 +91,9 @@ type TaskRun struct {
 	State    string    `json:"state"`
 	Message  string    `json:"message"`
 	Updated  time.Time `json:"updated"`
+	// Seq, when set (by the one writer of the run's task states, growing),
+	// orders a task run's states where clocks could not.
+	Seq int `json:"seq,omitempty"`
 }
 
 // A LogLine is one line of a run's log.
@@ -319,6 +322,9 @@ func (c *Client) SetTaskRunStates(ctx context.Context, runID string, trs []TaskR
 	list := make([]map[string]any, len(trs))
 	for i, t := range trs {
 		list[i] = map[string]any{"id": t.ID, "slug": t.Slug, "map_index": t.MapIndex, "state": t.State, "message": t.Message}
+		if t.Seq > 0 {
+			list[i]["seq"] = t.Seq
+		}
 		if !t.Updated.IsZero() {
 			list[i]["time"] = t.Updated.UTC().Format(time.RFC3339Nano)
 		}

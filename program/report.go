@@ -41,6 +41,7 @@ type reporter struct {
 	level slog.Level // records below it are not sent
 
 	mu      sync.Mutex
+	seq     int                        // numbers the task states, in order
 	tasks   map[taskKey]client.TaskRun // latest unsent state per task run
 	order   []taskKey                  // first-seen order of tasks' keys
 	logs    []client.LogLine
@@ -76,8 +77,9 @@ func (r *reporter) TaskState(tr runner.TaskReport) {
 	if _, ok := r.tasks[k]; !ok {
 		r.order = append(r.order, k)
 	}
+	r.seq++ // under mu, and in the order the runner reports
 	r.tasks[k] = client.TaskRun{ID: tr.TaskRunID.String(), Slug: tr.Slug, MapIndex: tr.MapIndex,
-		State: tr.State.Kind.String(), Message: msg, Updated: tr.Time}
+		State: tr.State.Kind.String(), Message: msg, Updated: tr.Time, Seq: r.seq}
 	r.mu.Unlock()
 	r.poke()
 }

@@ -133,8 +133,10 @@ input task_run_input {
 	map_index: Int!
 	state: String!
 	message: String
-	"RFC 3339; a state older than the one kept is ignored."
+	"RFC 3339."
 	time: String
+	"The writer's number for this state, growing: a state with a smaller seq than the one kept is ignored. Without it, an older time is."
+	seq: Int
 }
 
 input set_task_run_states_input {
@@ -868,6 +870,7 @@ type setTaskRunsArgs struct {
 			State    string
 			Message  *string
 			Time     *string
+			Seq      *int32
 		}
 	}
 }
@@ -889,6 +892,9 @@ func (r *resolver) SetTaskRunStates(ctx context.Context, args setTaskRunsArgs) (
 		trs[i] = api.TaskRun{ID: t.ID, Slug: t.Slug, MapIndex: int(t.MapIndex), State: t.State}
 		if t.Message != nil {
 			trs[i].Message = text(*t.Message, maxTextField)
+		}
+		if t.Seq != nil {
+			trs[i].Seq = int64(*t.Seq)
 		}
 		if t.Time != nil {
 			if trs[i].Updated, err = time.Parse(time.RFC3339Nano, *t.Time); err != nil {

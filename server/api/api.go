@@ -135,6 +135,10 @@ type TaskRun struct {
 	State    string
 	Message  string
 	Updated  time.Time
+	// Seq orders the states of a task run as its one writer (the flow
+	// run's process) numbered them: a state with a smaller Seq than the one
+	// kept is ignored. 0 orders by Updated instead.
+	Seq int64
 }
 
 // A LogLine is one record of a flow run's log, already redacted by the

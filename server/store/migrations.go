@@ -118,6 +118,7 @@ var migrations = []migration{
 				state       TEXT NOT NULL,
 				message     TEXT NOT NULL,
 				updated     BIGINT NOT NULL,
+				seq         BIGINT NOT NULL,
 				PRIMARY KEY (flow_run_id, slug, map_index)
 			)`,
 			`CREATE TABLE run_logs (

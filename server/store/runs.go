@@ -327,7 +327,7 @@ func (s *SQL) closeTaskRuns(ctx context.Context, runID, state string) {
 	if state == api.RunSuccess {
 		return
 	}
-	s.db.ExecContext(ctx, `UPDATE task_runs SET state = $1, message = $2, updated = $3
+	s.db.ExecContext(ctx, `UPDATE task_runs SET state = $1, message = $2, updated = $3, seq = seq + 1
 		WHERE flow_run_id = $4 AND state IN ($5, $6, $7, $8, $9)`,
 		state, "the flow run ended "+state+" before this task run finished", now(), runID,
 		"Pending", "Scheduled", "Paused", "Retrying", "Running")
@@ -407,12 +407,14 @@ func (s *SQL) SetTaskRuns(ctx context.Context, tenantID, runID string, trs []api
 			if tr.Updated.IsZero() {
 				u = now()
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO task_runs (flow_run_id, slug, map_index, id, state, message, updated)
-				VALUES ($1, $2, $3, $4, $5, $6, $7)
+			// The writer's sequence orders states when it gives one (a
+			// clock may step back); else their times do.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO task_runs (flow_run_id, slug, map_index, id, state, message, updated, seq)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 				ON CONFLICT (flow_run_id, slug, map_index) DO UPDATE SET
-					id = excluded.id, state = excluded.state, message = excluded.message, updated = excluded.updated
-				WHERE task_runs.updated <= excluded.updated`,
-				runID, tr.Slug, tr.MapIndex, tr.ID, tr.State, tr.Message, u); err != nil {
+					id = excluded.id, state = excluded.state, message = excluded.message, updated = excluded.updated, seq = excluded.seq
+				WHERE (excluded.seq > 0 AND task_runs.seq < excluded.seq) OR (excluded.seq = 0 AND task_runs.updated <= excluded.updated)`,
+				runID, tr.Slug, tr.MapIndex, tr.ID, tr.State, tr.Message, u, tr.Seq); err != nil {
 				return err
 			}
 		}
@@ -430,11 +432,11 @@ func (s *SQL) TaskRuns(ctx context.Context, tenantID, runID string) ([]api.TaskR
 		return nil, err
 	}
 	return queryAll(ctx, s.db, fmt.Sprintf("listing the task runs of flow run %q", runID),
-		`SELECT id, slug, map_index, state, message, updated FROM task_runs WHERE flow_run_id = $1 ORDER BY slug, map_index`,
+		`SELECT id, slug, map_index, state, message, updated, seq FROM task_runs WHERE flow_run_id = $1 ORDER BY slug, map_index`,
 		[]any{runID}, func(rows *sql.Rows) (api.TaskRun, error) {
 			var tr api.TaskRun
 			var u int64
-			err := rows.Scan(&tr.ID, &tr.Slug, &tr.MapIndex, &tr.State, &tr.Message, &u)
+			err := rows.Scan(&tr.ID, &tr.Slug, &tr.MapIndex, &tr.State, &tr.Message, &u, &tr.Seq)
 			tr.Updated = fromNanos(u)
 			return tr, err
 		})

@@ -114,6 +114,15 @@ func testRuns(t *testing.T, s *SQL, _ string) {
 	if err != nil || len(trs) != 2 || trs[0].State != "Success" || trs[1].MapIndex != 0 {
 		t.Errorf("TaskRuns = %+v, %v", trs, err)
 	}
+	// With the writer's sequence, order follows it, not the clocks.
+	s.SetTaskRuns(ctx, acme.ID, r1.ID, []api.TaskRun{{ID: "s", Slug: "seq-1", MapIndex: -1, State: "Success", Seq: 5, Updated: t0}})
+	s.SetTaskRuns(ctx, acme.ID, r1.ID, []api.TaskRun{{ID: "s", Slug: "seq-1", MapIndex: -1, State: "Running", Seq: 4, Updated: t0.Add(time.Hour)}})
+	trs, _ = s.TaskRuns(ctx, acme.ID, r1.ID)
+	for _, tr := range trs {
+		if tr.Slug == "seq-1" && (tr.State != "Success" || tr.Seq != 5) {
+			t.Errorf("an earlier state (seq 4) with a later clock replaced seq 5: %+v", tr)
+		}
+	}
 	if err := s.AppendLogs(ctx, acme.ID, r1.ID, []api.LogLine{{Level: "INFO", Message: "one"}, {Level: "INFO", TaskSlug: "load-1", Message: "two"}}); err != nil {
 		t.Fatal(err)
 	}
