@@ -66,8 +66,10 @@ type driver struct {
 	cancelled bool
 	fs        *FlowState
 	// inline is set for the Local executor: task runs execute on this
-	// goroutine and complete without a channel.
-	inline bool
+	// goroutine and complete without a channel. recycle is set for the
+	// runner's own executors, which never touch a TaskRun handed back:
+	// finished TaskRuns are reused.
+	inline, recycle bool
 	// ctxDone is ctx.Done(), read once; logInfo and logDebug say whether
 	// the logger wants those levels, asked once per run.
 	ctxDone           <-chan struct{}
@@ -104,6 +106,8 @@ func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string
 		d.tagCount, d.tagWait, d.tagsOf = map[string]int{}, map[string][]parked{}, map[*flow.GraphTask][]string{}
 	}
 	_, d.inline = sess.(localSession)
+	_, parallel := sess.(*parallelSession)
+	d.recycle = d.inline || parallel
 	d.ctxDone = ctx.Done()
 	d.logInfo = o.logger.Enabled(ctx, slog.LevelInfo)
 	d.logDebug = o.logger.Enabled(ctx, slog.LevelDebug)
@@ -469,7 +473,8 @@ func (d *driver) submit(it item, tr *TaskRun) {
 	if tr == nil {
 		tr = d.newTaskRun(it)
 	}
-	tr.tc = d.newTaskCtx()
+	d.attempt(tr)
+	tr.phase.Store(runSubmitted)
 	d.inflight++
 	d.sess.Submit(tr)
 }
@@ -488,6 +493,13 @@ func (d *driver) limitedTags(gt *flow.GraphTask) []string {
 	}
 	d.tagsOf[gt] = tags
 	return tags
+}
+
+// attempt gives a task run the context of its next attempt.
+func (d *driver) attempt(tr *TaskRun) {
+	tc := d.newTaskCtx()
+	tc.d, tc.gt, tc.child, tc.runCount = d, tr.gt, tr.child, int32(tr.state.RunCount+1)
+	tr.tc = tc
 }
 
 // newTaskCtx returns a fresh context for one attempt of a task run. Contexts
@@ -576,7 +588,12 @@ func (d *driver) complete(tr *TaskRun) {
 	}
 	clear(tr.argBuf[:])
 	tr.args, tr.state, tr.tc = nil, state.State{}, nil
-	d.free = append(d.free, tr)
+	if len(tr.gt.Spec.StateHandlers) > 0 {
+		tr.running = state.State{}
+	}
+	if d.recycle {
+		d.free = append(d.free, tr)
+	}
 }
 
 func (d *driver) promoteDue() {

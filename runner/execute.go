@@ -9,10 +9,13 @@ import (
 	"net/url"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/state"
@@ -22,9 +25,43 @@ import (
 // TaskRun is one run of a task (or of one mapped child) that the runner
 // found ready and hands to an executor's [Session]. Retries of the run reuse it.
 //
-// The runner recycles TaskRun values once their run is over, so that a run
-// costs no allocation of its own; an executor must not keep one after
-// calling Execute.
+// An executor finishes each submitted run in one of two ways:
+//
+//   - [TaskRun.Execute] runs the attempt here, on the calling goroutine;
+//   - [TaskRun.Start], then, when it returns true, [TaskRun.Complete] with the
+//     outcome of the task's function called elsewhere (another process, another
+//     machine), from the run's [TaskRun.Inputs].
+//
+// Both ways share everything but the call itself: the cache check, the
+// state handlers, the Running report before the call; signals, timeouts,
+// panics, retries, checkpoints, cache writes, masking and reporting after
+// it. Calling Execute after Start, Start or Execute twice, or Complete other
+// than once after a Start that returned true panics: it is a bug in the
+// executor.
+//
+// Once a run is handed back (Execute or Complete returned, or Start returned
+// false), the executor must not use it again. The runner recycles the
+// TaskRuns of its own executors ([Local], [Parallel]), so that a run costs
+// no allocation of its own; other executors get a fresh TaskRun per run, on
+// which a late second Complete is always caught. A retry resubmits the same
+// TaskRun: an executor that may hear an answer twice (a redelivered message)
+// must drop an answer whose attempt ([TaskRun.RunCount] at Submit) is not
+// the one in flight.
+//
+// # Secrets
+//
+// Inputs returns the values the task's function is given, secrets included
+// as the secrets.Value boxes they are (the task's Call decodes them into
+// its input types); a box marshals to JSON redacted, so it never leaks by
+// accident, and never crosses a wire usefully either. The rule for an
+// executor that runs tasks elsewhere: a run for which [TaskRun.Secret] or
+// [TaskRun.FromSecret] reports true must be run here ([TaskRun.Execute]) or
+// refused (Start, then Complete with an error); its inputs and result must
+// never be sent elsewhere in clear. Secret is the secret task itself (its
+// result is the secret); FromSecret is any task downstream of one, whose
+// inputs may be the secret or hold it, the same rule the runner keeps for
+// checkpoints (a result computed from a secret is not written unless the
+// task asks).
 type TaskRun struct {
 	d      *driver
 	gt     *flow.GraphTask
@@ -36,7 +73,28 @@ type TaskRun struct {
 	// tc is the context of the attempt being submitted, handed out by the
 	// driver from a slab (see newTaskCtx).
 	tc *taskCtx
+	// running is the state the state handlers settled on before the call,
+	// which they see as the old state after it; kept only for tasks with
+	// handlers.
+	running state.State
+	// phase is where the run is in its submission: runIdle, runSubmitted
+	// or runStarted. It is atomic because a misbehaving executor may ask
+	// from any goroutine; catching it must not be a data race.
+	phase atomic.Uint32
 }
+
+// The phases of a TaskRun.
+const (
+	runIdle uint32 = iota // handed back, or not yet submitted
+	runSubmitted
+	runStarted // Start returned true: the call is elsewhere
+)
+
+// ErrTimedOut is what an executor that runs a task elsewhere passes to
+// [TaskRun.Complete] (alone, or wrapped with the cause) when the task's
+// function ran out of its time there: the run ends TimedOut, or Retrying
+// while it has retries left, as a local run past its task.WithTimeout does.
+var ErrTimedOut = errors.New("the task run timed out")
 
 // Slug returns the slug of the task being run.
 func (tr *TaskRun) Slug() string { return tr.gt.Slug }
@@ -44,15 +102,102 @@ func (tr *TaskRun) Slug() string { return tr.gt.Slug }
 // MapIndex returns the index of a mapped child run, or -1.
 func (tr *TaskRun) MapIndex() int { return int(tr.child) }
 
+// FlowRunID returns the id of the flow run the task run belongs to.
+func (tr *TaskRun) FlowRunID() uuid.UUID { return tr.d.o.flowRunID }
+
+// ID returns the task run's id, the one its task sees as
+// [Context.TaskRunID]: the same on every attempt of the run.
+func (tr *TaskRun) ID() uuid.UUID { return taskRunID(tr.d.o.flowRunID, tr.gt.Slug, int(tr.child)) }
+
+// RunCount returns the attempt being submitted: 1 on the first run of the
+// task run, 2 on its first retry, ..., as [Context.TaskRunCount].
+func (tr *TaskRun) RunCount() int { return int(tr.tc.runCount) }
+
+// Inputs returns the values the runner passes to the task's Call, one per
+// input in the order of its Spec().Inputs, after the usual filling
+// (upstream results, constants, parameters, mapped elements); an unbound
+// optional input is nil. Secrets are left as the secrets.Value boxes they
+// are: see "Secrets" above. The slice is the caller's; the values are
+// shared with the run and must not be modified.
+func (tr *TaskRun) Inputs() []any { return slices.Clone(tr.args) }
+
+// Secret reports whether the task is a secret task (task.AsSecret): its
+// result is a secret, so it must run here (see "Secrets" above).
+func (tr *TaskRun) Secret() bool { return tr.gt.Spec.Secret }
+
+// FromSecret reports whether a secret task is upstream of the task,
+// directly or not: its inputs may hold the secret, so it must run here
+// (see "Secrets" above).
+func (tr *TaskRun) FromSecret() bool { return tr.gt.FromSecret }
+
 // Execute runs the task run to its next state (a final one, or Retrying)
-// and reports it to the runner. An executor calls it exactly once per Submit.
+// here, on the calling goroutine, and hands it back to the runner. An
+// executor calls it, or Start, exactly once per Submit.
 func (tr *TaskRun) Execute() {
+	if !tr.phase.CompareAndSwap(runSubmitted, runIdle) {
+		panic(tr.misuse("Execute"))
+	}
 	tr.d.safeExecute(tr)
+	tr.handBack()
+}
+
+// Start begins an attempt that runs elsewhere, doing what comes before the
+// task's function is called: it checks that the flow run is not cancelled
+// and the task's cache, and moves the run to Running (through the state
+// handlers, which may decide otherwise, and the reporter). It returns true
+// when the task's function is to be called: the executor then runs it
+// elsewhere with [TaskRun.Inputs] and calls [TaskRun.Complete] with what it
+// returned. It returns false when the run is already over and handed back
+// (cancelled before it started, a cache hit, a state handler's choice): the
+// executor must not touch it again.
+func (tr *TaskRun) Start() bool {
+	if !tr.phase.CompareAndSwap(runSubmitted, runStarted) {
+		panic(tr.misuse("Start"))
+	}
+	if tr.d.safeBegin(tr) {
+		return true
+	}
+	tr.phase.Store(runIdle)
+	tr.handBack()
+	return false
+}
+
+// Complete finishes an attempt begun with [TaskRun.Start] with the outcome
+// of the task's function called elsewhere, and hands the run back. result
+// and err are what the function returned (result of the task's result type,
+// or nil); Complete applies what Execute applies after the call: err as a
+// signal (task.Fail, Skip, Retry, Succeed, Pause), a timeout (err matching
+// [ErrTimedOut]), a panic (err a *[PanicError]) or a failure, each subject
+// to retries; then checkpointing and caching, the state handlers, masking
+// and reporting. An err while the flow run is cancelled ends the run
+// Cancelled.
+func (tr *TaskRun) Complete(result any, err error) {
+	if !tr.phase.CompareAndSwap(runStarted, runIdle) {
+		panic(tr.misuse("Complete"))
+	}
+	tr.d.safeEnd(tr, result, false, err)
+	tr.handBack()
+}
+
+// handBack gives the finished attempt back to the runner.
+func (tr *TaskRun) handBack() {
 	if tr.d.inline {
 		tr.d.complete(tr)
 		return
 	}
 	tr.d.done <- tr
+}
+
+// misuse is the panic value of an executor calling Execute, Start or
+// Complete out of turn. It reads no field the runner may be writing.
+func (tr *TaskRun) misuse(method string) string {
+	switch tr.phase.Load() {
+	case runSubmitted:
+		return "runner: TaskRun." + method + " called on a task run that was not started: call Execute, or Start then Complete"
+	case runStarted:
+		return "runner: TaskRun." + method + " called on a task run already started: call Complete, once"
+	}
+	return "runner: TaskRun." + method + " called on a task run already handed back: an executor calls Execute, or Start then Complete, exactly once per Submit"
 }
 
 // taskCtx is the context of one attempt of a task run: the flow run's
@@ -103,30 +248,57 @@ type PanicError struct {
 // Error returns "panic: " and the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
-// safeExecute is execute with a last line of defence: user code also runs
-// outside the task function (a result's MarshalJSON, a result store, a
-// clock), and a panic there must fail the task run, not crash the process.
+// safeExecute runs one attempt here: begin, the call, end, with a last line
+// of defence: user code also runs outside the task function (a result's
+// MarshalJSON, a result store, a clock, a state handler), and a panic there
+// must fail the task run, not crash the process.
 func (d *driver) safeExecute(tr *TaskRun) {
-	defer func() {
-		if p := recover(); p != nil {
-			err := &PanicError{Value: p, Stack: debug.Stack()}
-			tr.state = state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err, RunCount: tr.state.RunCount}
-		}
-	}()
-	d.execute(tr)
+	defer d.recoverRun(tr)
+	if d.begin(tr) {
+		out, timedOut, err := d.call(tr)
+		d.end(tr, out, timedOut, err)
+	}
 }
 
-// execute runs one attempt of a task run, leaving its next state in
-// tr.state: the cache check, the function call under its timeout, the choice
-// of the next state, checkpoint and cache writes, and the state handlers at
-// each transition. States are written in place: they are large enough that
-// copies show in the cost of a no-op task.
-func (d *driver) execute(tr *TaskRun) {
+// safeBegin is begin for a run called elsewhere, failing the run on a panic.
+func (d *driver) safeBegin(tr *TaskRun) (call bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.panicked(tr, p)
+			call = false
+		}
+	}()
+	return d.begin(tr)
+}
+
+// safeEnd is end for a run called elsewhere, failing the run on a panic.
+func (d *driver) safeEnd(tr *TaskRun, out any, timedOut bool, err error) {
+	defer d.recoverRun(tr)
+	d.end(tr, out, timedOut, err)
+}
+
+// recoverRun, deferred, fails the run on a panic.
+func (d *driver) recoverRun(tr *TaskRun) {
+	if p := recover(); p != nil {
+		d.panicked(tr, p)
+	}
+}
+
+func (d *driver) panicked(tr *TaskRun, p any) {
+	err := &PanicError{Value: p, Stack: debug.Stack()}
+	tr.state = state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err, RunCount: tr.state.RunCount}
+}
+
+// begin does what comes before an attempt's call: the cancellation and
+// cache checks, and the move to Running through the state handlers and the
+// reporter. It returns whether the task's function is to be called; when
+// not, the run's next state is in tr.state. States are written in place:
+// they are large enough that copies show in the cost of a no-op task.
+func (d *driver) begin(tr *TaskRun) bool {
 	spec := tr.gt.Spec
 	prevRuns := tr.state.RunCount
-	runCount := prevRuns + 1
 	tc := tr.tc
-	tc.d, tc.gt, tc.child, tc.runCount = d, tr.gt, tr.child, int32(runCount)
+	runCount := int(tc.runCount)
 	if spec.RunName != "" {
 		// The template may name inputs, which are only valid during the run.
 		tc.rc.Store(d.newContext(tr.gt, int(tr.child), runCount, tr.args))
@@ -136,7 +308,7 @@ func (d *driver) execute(tr *TaskRun) {
 	case <-d.ctxDone:
 		// Queued before the run was cancelled: never start it.
 		tr.state = state.State{Kind: state.Cancelled, Message: state.MsgNotStarted, RunCount: prevRuns, Err: tr.state.Err}
-		return
+		return false
 	default:
 	}
 	handlers := len(spec.StateHandlers) > 0
@@ -148,15 +320,14 @@ func (d *driver) execute(tr *TaskRun) {
 				st = d.transition(ctx, spec, tr.state, st)
 			}
 			tr.state = st
-			return
+			return false
 		}
 	}
-	var running state.State
 	if handlers {
-		running = d.transition(ctx, spec, tr.state, state.State{Kind: state.Running, RunCount: runCount})
-		if running.Kind != state.Running {
-			tr.state = running
-			return
+		tr.running = d.transition(ctx, spec, tr.state, state.State{Kind: state.Running, RunCount: runCount})
+		if tr.running.Kind != state.Running {
+			tr.state = tr.running
+			return false
 		}
 	}
 	if d.logDebug {
@@ -164,18 +335,57 @@ func (d *driver) execute(tr *TaskRun) {
 		rc.Logger().Debug("Task '" + rc.TaskRunName + "': Starting task run...")
 	}
 	if d.rep != nil {
-		if !handlers {
-			running = state.State{Kind: state.Running, RunCount: runCount}
+		if handlers {
+			d.rep.task(int(tr.node), int(tr.child), &tr.running)
+		} else {
+			running := state.State{Kind: state.Running, RunCount: runCount}
+			d.rep.task(int(tr.node), int(tr.child), &running)
 		}
-		d.rep.task(int(tr.node), int(tr.child), &running)
 	}
-	d.call(ctx, tr, runCount)
+	return true
+}
+
+// end finishes an attempt from what the task's function returned, here or
+// elsewhere, leaving the run's next state in tr.state: the choice of that
+// state (cancelled, timed out, succeeded, a signal, a failure, each subject
+// to retries), checkpoint and cache writes, and the state handlers.
+// timedOut is set when a local call ran past the task's timeout; an err
+// matching ErrTimedOut says the same of a call made elsewhere.
+func (d *driver) end(tr *TaskRun, out any, timedOut bool, err error) {
+	spec := tr.gt.Spec
+	runCount := int(tr.tc.runCount)
+	ctx := context.Context(tr.tc)
+	if err != nil {
+		if d.masker != nil && !d.masker.Empty() {
+			// The panic value reaches users through errors.As: hide secrets in it.
+			var pe *PanicError
+			if errors.As(err, &pe) {
+				if text := fmt.Sprint(pe.Value); d.masker.Contains(text) {
+					pe.Value = d.masker.Redact(text)
+				}
+			}
+		}
+		timedOut = timedOut || errors.Is(err, ErrTimedOut)
+	}
+	switch {
+	case err != nil && d.ctx.Err() != nil:
+		tr.state = state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Err: err}
+	case timedOut && d.ctx.Err() == nil:
+		if err == nil {
+			err = context.DeadlineExceeded
+		}
+		tr.state = d.retryOrFail(runCount, spec, state.State{Kind: state.TimedOut, Message: state.MsgTimedOut, Err: err})
+	case err == nil:
+		tr.state = state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: out}
+	default:
+		tr.state = d.stateOf(runCount, spec, out, err)
+	}
 	tr.state.RunCount = runCount
 	if tr.state.Kind == state.Success && (spec.CacheFor > 0 || spec.Checkpoints(d.o.checkpoint)) {
 		tr.state = d.store(ctx, tr, tr.state, true)
 	}
-	if handlers {
-		tr.state = d.transition(ctx, spec, running, tr.state)
+	if len(spec.StateHandlers) > 0 {
+		tr.state = d.transition(ctx, spec, tr.running, tr.state)
 	}
 }
 
@@ -211,35 +421,20 @@ func (d *driver) settle(gt *flow.GraphTask, child int, st state.State) state.Sta
 	return d.transition(ctx, gt.Spec, state.New(state.Pending, ""), st)
 }
 
-// call runs the task's function and sets tr.state from what it returned.
-func (d *driver) call(ctx context.Context, tr *TaskRun, runCount int) {
+// call runs the task's function here under its timeout, and returns what
+// it returned and whether it ran past the timeout.
+func (d *driver) call(tr *TaskRun) (out any, timedOut bool, err error) {
 	spec := tr.gt.Spec
+	ctx := context.Context(tr.tc)
 	callCtx := ctx
 	if spec.Timeout > 0 {
 		var cancel context.CancelFunc
 		callCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
 		defer cancel()
 	}
-	out, err := safeCall(callCtx, tr.gt.Task, tr.args)
-	if pe, ok := err.(*PanicError); ok && d.masker != nil && !d.masker.Empty() {
-		// The panic value reaches users through errors.As: hide secrets in it.
-		if text := fmt.Sprint(pe.Value); d.masker.Contains(text) {
-			pe.Value = d.masker.Redact(text)
-		}
-	}
-	switch {
-	case err != nil && d.ctx.Err() != nil:
-		tr.state = state.State{Kind: state.Cancelled, Message: state.MsgTaskCancelled, Err: err}
-	case spec.Timeout > 0 && callCtx.Err() != nil && ctx.Err() == nil:
-		if err == nil {
-			err = context.DeadlineExceeded
-		}
-		tr.state = d.retryOrFail(runCount, spec, state.State{Kind: state.TimedOut, Message: state.MsgTimedOut, Err: err})
-	case err == nil:
-		tr.state = state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: out}
-	default:
-		tr.state = d.stateOf(runCount, spec, out, err)
-	}
+	out, err = safeCall(callCtx, tr.gt.Task, tr.args)
+	timedOut = spec.Timeout > 0 && callCtx.Err() != nil && ctx.Err() == nil
+	return out, timedOut, err
 }
 
 // stateOf returns the state for a task function that returned err: the

@@ -24,9 +24,11 @@ type Executor interface {
 type Session interface {
 	// Slots is how many task runs may be in flight at once.
 	Slots() int
-	// Submit executes run, now or later, here or elsewhere, by calling
-	// run.Execute exactly once. The runner never has more than Slots runs
-	// in flight, so Submit need not block.
+	// Submit executes run, now or later, by calling run.Execute exactly
+	// once; or, to call the task's function elsewhere, run.Start, then,
+	// when it returns true, run.Complete with the outcome (see [TaskRun]).
+	// The runner never has more than Slots runs in flight, so Submit need
+	// not block.
 	Submit(run *TaskRun)
 	// Close is called once when the flow run ends; it returns after the
 	// session's goroutines have exited.

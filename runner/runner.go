@@ -390,7 +390,7 @@ func (d *driver) resolveFirst() error {
 			continue // its name comes from another task: resolved when it runs
 		}
 		tr := &TaskRun{d: d, gt: gt, node: int32(i), child: -1, args: args}
-		tr.tc = d.newTaskCtx()
+		d.attempt(tr)
 		d.safeExecute(tr)
 		if tr.state.Kind == state.Success {
 			d.register(i, tr.state.Result)

@@ -1,0 +1,543 @@
+package runner_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/result"
+	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/state"
+	"github.com/prefect-go/prefect/task"
+	"github.com/prefect-go/prefect/tasks"
+)
+
+// remoteExecutor runs task functions "elsewhere": for each submitted run it
+// takes the run's Inputs, puts them through JSON as a wire would, and has a
+// "worker" holding the same flow look the task up by slug, call it, and
+// answer with its result (through JSON too) and error, which the session
+// passes to Complete. Secret runs, and runs downstream of one, are executed
+// here, as the rule on TaskRun says.
+type remoteExecutor struct {
+	g     *flow.Graph
+	slots int
+	// remote counts the calls the worker made, by slug.
+	mu     sync.Mutex
+	remote map[string]int
+}
+
+func newRemote(t *testing.T, f *flow.Flow) *remoteExecutor {
+	t.Helper()
+	g, err := f.Graph()
+	if err != nil {
+		t.Fatalf("Graph: %v", err)
+	}
+	return &remoteExecutor{g: g, slots: 4, remote: map[string]int{}}
+}
+
+func (e *remoteExecutor) Start(context.Context) (runner.Session, error) {
+	return &remoteSession{e: e}, nil
+}
+
+func (e *remoteExecutor) calls() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.remote)
+}
+
+type remoteSession struct {
+	e  *remoteExecutor
+	wg sync.WaitGroup
+}
+
+func (s *remoteSession) Slots() int { return s.e.slots }
+
+func (s *remoteSession) Close() error {
+	s.wg.Wait()
+	return nil
+}
+
+func (s *remoteSession) Submit(run *runner.TaskRun) {
+	if run.Secret() || run.FromSecret() {
+		run.Execute() // never on the wire
+		return
+	}
+	if !run.Start() {
+		return
+	}
+	wire, err := json.Marshal(encodeArgs(run.Inputs()))
+	slug := run.Slug()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err != nil {
+			run.Complete(nil, fmt.Errorf("encoding the inputs of %q: %w", slug, err))
+			return
+		}
+		out, err := s.e.work(slug, wire)
+		run.Complete(out, err)
+	}()
+}
+
+// encodeArgs encodes each input on its own, keeping unbound ones nil.
+func encodeArgs(args []any) []json.RawMessage {
+	raw := make([]json.RawMessage, len(args))
+	for i, a := range args {
+		if a == nil {
+			continue
+		}
+		b, err := json.Marshal(a)
+		if err != nil {
+			panic(err) // the test flows' inputs all encode
+		}
+		raw[i] = b
+	}
+	return raw
+}
+
+// work is the worker: it decodes the inputs into the task's input types,
+// calls the task under its timeout, and sends back its result decoded into
+// the task's result type and its error as a wire would carry it.
+func (e *remoteExecutor) work(slug string, wire []byte) (any, error) {
+	i, ok := e.g.Index(slug)
+	if !ok {
+		return nil, fmt.Errorf("the worker's flow has no task %q", slug)
+	}
+	gt := &e.g.Tasks[i]
+	e.mu.Lock()
+	e.remote[slug]++
+	e.mu.Unlock()
+	var raw []json.RawMessage
+	if err := json.Unmarshal(wire, &raw); err != nil {
+		return nil, err
+	}
+	args := make([]any, len(raw))
+	for k, r := range raw {
+		if r == nil {
+			continue
+		}
+		v, err := decodeAs(r, gt.Spec.Inputs[k].Type)
+		if err != nil {
+			return nil, fmt.Errorf("decoding input %q: %w", gt.Spec.Inputs[k].Name, err)
+		}
+		args[k] = v
+	}
+	ctx := context.Background()
+	if gt.Spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, gt.Spec.Timeout)
+		defer cancel()
+	}
+	out, err := callTask(ctx, gt.Task, args)
+	if gt.Spec.Timeout > 0 && ctx.Err() != nil {
+		err = fmt.Errorf("%w after %v", runner.ErrTimedOut, gt.Spec.Timeout)
+	}
+	if out != nil {
+		b, jerr := json.Marshal(out)
+		if jerr != nil {
+			return nil, fmt.Errorf("encoding the result: %w", jerr)
+		}
+		if out, jerr = decodeAs(b, gt.Spec.Output); jerr != nil {
+			return nil, fmt.Errorf("decoding the result: %w", jerr)
+		}
+	}
+	return out, wireError(err)
+}
+
+func decodeAs(data []byte, t reflect.Type) (any, error) {
+	p := reflect.New(t)
+	if err := json.Unmarshal(data, p.Interface()); err != nil {
+		return nil, err
+	}
+	return p.Elem().Interface(), nil
+}
+
+// callTask calls the task as the runner does, a panic becoming a
+// *runner.PanicError.
+func callTask(ctx context.Context, r task.Runnable, args []any) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &runner.PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return r.Call(ctx, args)
+}
+
+// wireError is err as it arrives on the runner's side: a signal keeps its
+// kind and message, a timeout stays one, a panic keeps its value's text,
+// anything else keeps its text only.
+func wireError(err error) error {
+	var pe *runner.PanicError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, runner.ErrTimedOut):
+		return fmt.Errorf("%w: %s", runner.ErrTimedOut, strings.TrimPrefix(err.Error(), runner.ErrTimedOut.Error()+" "))
+	case errors.As(err, &pe):
+		return &runner.PanicError{Value: fmt.Sprint(pe.Value)}
+	}
+	if sig, ok := task.AsSignal(err); ok {
+		return &task.Signal{Kind: sig.Kind, Message: sig.Message}
+	}
+	return errors.New(err.Error())
+}
+
+// remoteCase builds a fresh flow (its counters start at zero) for one run.
+type remoteCase struct {
+	name  string
+	build func() *flow.Flow
+	opts  []runner.Option
+}
+
+func remoteCases() []remoteCase {
+	chain := func() *flow.Flow {
+		f := flow.New("chain")
+		prev := flow.Add(f, valueTask("root", 1, nil))
+		for i := range 5 {
+			prev = flow.Add(f, double(fmt.Sprintf("d%d", i)), flow.Bind("x", prev))
+		}
+		return f
+	}
+	fanout := func() *flow.Flow {
+		f := flow.New("fanout")
+		root := flow.Add(f, valueTask("root", 3, nil))
+		for i := range 6 {
+			flow.Add(f, double(fmt.Sprintf("d%d", i)), flow.Bind("x", root))
+		}
+		return f
+	}
+	mapped := func() *flow.Flow {
+		f := flow.New("map")
+		list := flow.Add(f, valueTask("list", []int{1, 2, 3, 4, 5}, nil))
+		doubled := flow.Map(f, double("double"), flow.Bind("x", list))
+		flow.Add(f, sumTask("sum"), flow.Bind("values", doubled))
+		return f
+	}
+	grid := func() *flow.Flow {
+		f := flow.New("grid")
+		const width = 3
+		add := task.New("add", func(_ context.Context, in argXY) (int, error) { return in.X + in.Y, nil })
+		prev := make([]flow.Node[int], width)
+		for i := range prev {
+			prev[i] = flow.Add(f, valueTask("root", i+1, nil))
+		}
+		for range 3 {
+			next := make([]flow.Node[int], width)
+			for i := range next {
+				next[i] = flow.Add(f, add, flow.Bind("x", prev[i]), flow.Bind("y", prev[(i+1)%width]))
+			}
+			prev = next
+		}
+		return f
+	}
+	parameters := func() *flow.Flow {
+		f := flow.New("parameters")
+		n := flow.Parameter[int](f, "n")
+		greet := task.New("greet", func(_ context.Context, in argS) (string, error) { return "hello " + in.S, nil })
+		flow.Add(f, double("d"), flow.Bind("x", n))
+		flow.Add(f, greet, flow.Const("s", "world"))
+		return f
+	}
+	retries := func() *flow.Flow {
+		f := flow.New("retries")
+		var calls atomic.Int32
+		flaky := task.New("flaky", func(context.Context, task.None) (int, error) {
+			if calls.Add(1) < 3 {
+				return 0, errors.New("not yet")
+			}
+			return 7, nil
+		}, task.WithRetries(3, 0))
+		up := flow.Add(f, flaky)
+		flow.Add(f, double("d"), flow.Bind("x", up))
+		flow.Add(f, failingTask("always", nil, task.WithRetries(1, 0)))
+		return f
+	}
+	signals := func() *flow.Flow {
+		f := flow.New("signals")
+		var retried atomic.Int32
+		flow.Add(f, task.New("fail", func(context.Context, task.None) (int, error) { return 0, task.Fail("no good") }))
+		skip := flow.Add(f, skippingTask("skip"))
+		flow.Add(f, double("after-skip"), flow.Bind("x", skip))
+		flow.Add(f, task.New("retry", func(context.Context, task.None) (int, error) {
+			if retried.Add(1) == 1 {
+				return 0, task.Retry("once more")
+			}
+			return 2, nil
+		}))
+		succeed := flow.Add(f, task.New("succeed", func(context.Context, task.None) (int, error) { return 5, task.Succeed("early") }))
+		flow.Add(f, double("after-succeed"), flow.Bind("x", succeed))
+		flow.Add(f, task.New("pause", func(context.Context, task.None) (int, error) { return 0, task.Pause("approve me") }))
+		return f
+	}
+	panics := func() *flow.Flow {
+		f := flow.New("panics")
+		boom := flow.Add(f, task.New("boom", func(context.Context, task.None) (int, error) { panic("boom") }))
+		flow.Add(f, double("after"), flow.Bind("x", boom))
+		return f
+	}
+	timeouts := func() *flow.Flow {
+		f := flow.New("timeouts")
+		slow := task.New("slow", func(ctx context.Context, _ task.None) (int, error) {
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}, task.WithTimeout(time.Millisecond), task.WithRetries(1, 0))
+		flow.Add(f, slow)
+		return f
+	}
+	handlers := func() *flow.Flow {
+		f := flow.New("handlers")
+		// A handler that turns a failure into a success with a result.
+		rescue := func(_ context.Context, _, new state.State) state.State {
+			if new.Kind == state.Failed {
+				return state.State{Kind: state.Success, Message: "rescued", Result: 9, RunCount: new.RunCount}
+			}
+			return new
+		}
+		up := flow.Add(f, failingTask("rescued", nil, task.WithStateHandlers(rescue)))
+		flow.Add(f, double("d", task.WithStateHandlers(rescue)), flow.Bind("x", up))
+		return f
+	}
+	secret := func() *flow.Flow {
+		f := flow.New("secret")
+		sec := flow.Add(f, tasks.PrefectSecret("REMOTE_TEST_TOKEN"))
+		length := task.New("length", func(_ context.Context, in textIn) (int, error) { return len(in.Secret), nil })
+		n := flow.Add(f, length, flow.Bind("secret", sec))
+		flow.Add(f, double("d"), flow.Bind("x", n))
+		flow.Add(f, valueTask("plain", 4, nil))
+		return f
+	}
+	return []remoteCase{
+		{"chain", chain, nil},
+		{"fanout", fanout, nil},
+		{"map", mapped, nil},
+		{"grid", grid, nil},
+		{"parameters", parameters, []runner.Option{runner.WithParameters(map[string]any{"n": 21})}},
+		{"retries", retries, nil},
+		{"signals", signals, nil},
+		{"panic", panics, nil},
+		{"timeout", timeouts, nil},
+		{"handlers", handlers, nil},
+		{"secret", secret, []runner.Option{runner.WithSecrets(map[string]any{"REMOTE_TEST_TOKEN": "s3cr3t"})}},
+		{"checkpoint", mapped, []runner.Option{runner.WithCheckpointing(true)}},
+	}
+}
+
+// TestRemoteMatchesLocal runs each flow on Local and on an executor that
+// calls every task elsewhere through Start, Inputs and Complete: the states,
+// results and reported sequences must be the same.
+func TestRemoteMatchesLocal(t *testing.T) {
+	for _, c := range remoteCases() {
+		t.Run(c.name, func(t *testing.T) {
+			// One flow run id for both runs, so that checkpoint locations agree.
+			opts := append(slices.Clone(c.opts), runner.WithFlowRunID(uuid.New()))
+			localRep := &recReporter{}
+			local := runFlow(t, runner.Local(), c.build(), append(slices.Clone(opts), runner.WithReporter(localRep))...)
+
+			f := c.build()
+			ex := newRemote(t, f)
+			remoteRep := &recReporter{}
+			remote := runFlow(t, ex, f, append(slices.Clone(opts), runner.WithReporter(remoteRep))...)
+
+			if local.Kind != remote.Kind || local.Message != remote.Message {
+				t.Errorf("flow state: remote %v, local %v", remote.State, local.State)
+			}
+			for i := range local.Tasks {
+				slug := local.Graph.Tasks[i].Slug
+				sameState(t, slug, remote.Tasks[i], local.Tasks[i])
+			}
+			remoteRep.checkContract(t, remote)
+			if got, want := remoteRep.sequences(), localRep.sequences(); !maps.Equal(got, want) {
+				t.Errorf("reported sequences:\nremote %v\nlocal  %v", got, want)
+			}
+			calls := ex.calls()
+			if len(calls) == 0 {
+				t.Error("the worker ran no task")
+			}
+			for i := range f.Len() {
+				gt := &remote.Graph.Tasks[i]
+				if (gt.Spec.Secret || gt.FromSecret) && calls[gt.Slug] > 0 {
+					t.Errorf("task %q, a secret or downstream of one, ran on the worker", gt.Slug)
+				}
+			}
+		})
+	}
+}
+
+// sameState fails the test unless two states agree on all a user sees:
+// kind, message, result, run count, error text and children.
+func sameState(t *testing.T, what string, got, want state.State) {
+	t.Helper()
+	if got.Kind != want.Kind || got.Message != want.Message || got.RunCount != want.RunCount ||
+		!reflect.DeepEqual(got.Result, want.Result) || (got.Err == nil) != (want.Err == nil) ||
+		got.Location != want.Location {
+		t.Errorf("%s: remote %v (result %#v, runs %d, err %v, at %q), local %v (result %#v, runs %d, err %v, at %q)",
+			what, got, got.Result, got.RunCount, got.Err, got.Location, want, want.Result, want.RunCount, want.Err, want.Location)
+	}
+	if len(got.Children) != len(want.Children) {
+		t.Errorf("%s: %d children, want %d", what, len(got.Children), len(want.Children))
+		return
+	}
+	for j := range want.Children {
+		sameState(t, fmt.Sprintf("%s[%d]", what, j), got.Children[j], want.Children[j])
+	}
+}
+
+// TestRemoteCacheHitStaysHere: a cache hit ends the run in Start, which
+// returns false; the worker never hears of it.
+func TestRemoteCacheHitStaysHere(t *testing.T) {
+	store := result.NewMemory()
+	var calls atomic.Int32
+	build := func() *flow.Flow {
+		f := flow.New("cached")
+		flow.Add(f, valueTask("v", 6, &calls, task.WithCacheFor(time.Hour)))
+		return f
+	}
+	first := build()
+	ex := newRemote(t, first)
+	fs := runFlow(t, ex, first, runner.WithResultStore(store))
+	wantKind(t, "first run", fs.Tasks[0], state.Success)
+	second := build()
+	ex2 := newRemote(t, second)
+	fs = runFlow(t, ex2, second, runner.WithResultStore(store))
+	wantKind(t, "second run", fs.Tasks[0], state.Cached)
+	if got := fs.Tasks[0].Result; got != 6 {
+		t.Errorf("cached result = %#v, want 6", got)
+	}
+	if n := ex2.calls()["v-1"]; n != 0 {
+		t.Errorf("the worker ran a cache hit %d times", n)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the task ran %d times, want 1", n)
+	}
+}
+
+// accessorExecutor records what a remote executor would read of each run
+// before executing it here.
+type accessorExecutor struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (e *accessorExecutor) Start(context.Context) (runner.Session, error) { return e, nil }
+func (e *accessorExecutor) Slots() int                                    { return 1 }
+func (e *accessorExecutor) Close() error                                  { return nil }
+func (e *accessorExecutor) Submit(run *runner.TaskRun) {
+	e.mu.Lock()
+	e.seen = append(e.seen, fmt.Sprintf("%s %d %s %s run %d inputs %v secret %v/%v",
+		run.Slug(), run.MapIndex(), run.FlowRunID(), run.ID(), run.RunCount(), run.Inputs(), run.Secret(), run.FromSecret()))
+	e.mu.Unlock()
+	run.Execute()
+}
+
+// TestTaskRunAccessors: what an executor reads of a run is what the task
+// sees in its run context, and its inputs are the arguments of its call.
+func TestTaskRunAccessors(t *testing.T) {
+	var mu sync.Mutex
+	var inside []string
+	var attempts atomic.Int32
+	probe := task.New("probe", func(ctx context.Context, in argX) (int, error) {
+		rc, _ := runner.FromContext(ctx)
+		mu.Lock()
+		inside = append(inside, fmt.Sprintf("%s %d %s %s run %d inputs [%d] secret false/false",
+			rc.TaskSlug, rc.MapIndex, rc.FlowRunID, rc.TaskRunID(), rc.TaskRunCount, in.X))
+		mu.Unlock()
+		if in.X == 2 && attempts.Add(1) == 1 {
+			return 0, errors.New("again")
+		}
+		return in.X, nil
+	}, task.WithRetries(1, 0))
+	f := flow.New("accessors")
+	list := flow.Add(f, valueTask("list", []int{1, 2}, nil))
+	flow.Map(f, probe, flow.Bind("x", list))
+	ex := &accessorExecutor{}
+	fs := runFlow(t, ex, f)
+	wantKind(t, "flow", fs.State, state.Success)
+	var seen []string
+	for _, r := range ex.seen {
+		if strings.HasPrefix(r, "probe-1 ") {
+			seen = append(seen, r)
+		}
+	}
+	if !slices.Equal(seen, inside) {
+		t.Errorf("executor saw\n%s\ntasks saw\n%s", strings.Join(seen, "\n"), strings.Join(inside, "\n"))
+	}
+	if len(inside) != 3 {
+		t.Errorf("the probe ran %d times, want 3 (one retry)", len(inside))
+	}
+}
+
+// misuseExecutor calls TaskRun methods out of turn, once per kind of
+// misuse, and records the panics; every run still ends properly.
+type misuseExecutor struct {
+	mu     sync.Mutex
+	panics []string
+}
+
+func (e *misuseExecutor) Start(context.Context) (runner.Session, error) { return e, nil }
+func (e *misuseExecutor) Slots() int                                    { return 1 }
+func (e *misuseExecutor) Close() error                                  { return nil }
+
+func (e *misuseExecutor) try(fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.mu.Lock()
+			e.panics = append(e.panics, fmt.Sprint(p))
+			e.mu.Unlock()
+		}
+	}()
+	fn()
+}
+
+func (e *misuseExecutor) Submit(run *runner.TaskRun) {
+	switch run.Slug() {
+	case "complete-first-1": // Complete without Start
+		e.try(func() { run.Complete(1, nil) })
+		run.Execute()
+	case "execute-after-start-1":
+		run.Start()
+		e.try(run.Execute)
+		run.Complete(2, nil)
+	case "complete-twice-1":
+		run.Start()
+		run.Complete(3, nil)
+		e.try(func() { run.Complete(4, nil) })
+		e.try(run.Execute)
+	}
+}
+
+// TestTaskRunMisusePanics: Execute, Start and Complete out of turn panic
+// with a message saying what to call instead, and the run is unharmed.
+func TestTaskRunMisusePanics(t *testing.T) {
+	f := flow.New("misuse")
+	a := flow.Add(f, valueTask("complete-first", 1, nil))
+	b := flow.Add(f, valueTask("execute-after-start", 0, nil))
+	c := flow.Add(f, valueTask("complete-twice", 0, nil))
+	ex := &misuseExecutor{}
+	fs := runFlow(t, ex, f)
+	wantKind(t, "flow", fs.State, state.Success)
+	wantResult(t, fs, a, 1)
+	wantResult(t, fs, b, 2)
+	wantResult(t, fs, c, 3)
+	want := []string{
+		"runner: TaskRun.Complete called on a task run that was not started: call Execute, or Start then Complete",
+		"runner: TaskRun.Execute called on a task run already started: call Complete, once",
+		"runner: TaskRun.Complete called on a task run already handed back: an executor calls Execute, or Start then Complete, exactly once per Submit",
+		"runner: TaskRun.Execute called on a task run already handed back: an executor calls Execute, or Start then Complete, exactly once per Submit",
+	}
+	if !slices.Equal(ex.panics, want) {
+		t.Errorf("panics:\n%s\nwant\n%s", strings.Join(ex.panics, "\n"), strings.Join(want, "\n"))
+	}
+}
