@@ -1,0 +1,598 @@
+package natsexec_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/natsexec"
+	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/state"
+	"github.com/prefect-go/prefect/task"
+	"github.com/prefect-go/prefect/tasks"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Input structs of the tests' tasks.
+type (
+	argX struct {
+		X int `prefect:"x"`
+	}
+	argXY struct {
+		X int `prefect:"x"`
+		Y int `prefect:"y"`
+	}
+	argValues struct {
+		Values []int `prefect:"values"`
+	}
+	argS struct {
+		S string `prefect:"s"`
+	}
+	textIn struct {
+		Secret string `prefect:"secret"`
+	}
+)
+
+func valueTask[T any](name string, v T) *task.Task[task.None, T] {
+	return task.New(name, func(context.Context, task.None) (T, error) { return v, nil })
+}
+
+func double(name string, opts ...task.Option) *task.Task[argX, int] {
+	return task.New(name, func(_ context.Context, in argX) (int, error) { return 2 * in.X, nil }, opts...)
+}
+
+func sumTask(name string) *task.Task[argValues, int] {
+	return task.New(name, func(_ context.Context, in argValues) (int, error) {
+		s := 0
+		for _, v := range in.Values {
+			s += v
+		}
+		return s, nil
+	})
+}
+
+// startServer starts an embedded JetStream server on a random loopback
+// port, shut down when the test ends, and returns its client URL.
+func startServer(t *testing.T) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	s.Start()
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	if !s.ReadyForConnections(5 * time.Second) {
+		t.Fatal("the NATS server did not start")
+	}
+	return s.ClientURL()
+}
+
+// connect connects to url, closing the connection when the test ends.
+func connect(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// startWorker runs Serve on a connection of its own until the test ends,
+// and fails the test if it returns an error.
+func startWorker(t *testing.T, url string, flows []*flow.Flow, opts ...natsexec.Option) {
+	t.Helper()
+	nc := connect(t, url)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- natsexec.Serve(ctx, nc, flows, opts...) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+}
+
+func run(t *testing.T, ex runner.Executor, f *flow.Flow, opts ...runner.Option) *runner.FlowState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fs, err := runner.Run(ctx, f, append([]runner.Option{runner.WithExecutor(ex)}, opts...)...)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return fs
+}
+
+type flowCase struct {
+	name  string
+	build func() *flow.Flow
+	opts  []runner.Option
+}
+
+func cases() []flowCase {
+	chain := func() *flow.Flow {
+		f := flow.New("chain")
+		prev := flow.Add(f, valueTask("root", 1))
+		for i := range 5 {
+			prev = flow.Add(f, double(fmt.Sprintf("d%d", i)), flow.Bind("x", prev))
+		}
+		return f
+	}
+	fanout := func() *flow.Flow {
+		f := flow.New("fanout")
+		root := flow.Add(f, valueTask("root", 3))
+		for i := range 6 {
+			flow.Add(f, double(fmt.Sprintf("d%d", i)), flow.Bind("x", root))
+		}
+		return f
+	}
+	mapped := func() *flow.Flow {
+		f := flow.New("map")
+		xs := make([]int, 100)
+		for i := range xs {
+			xs[i] = i
+		}
+		list := flow.Add(f, valueTask("list", xs))
+		doubled := flow.Map(f, double("double"), flow.Bind("x", list))
+		flow.Add(f, sumTask("sum"), flow.Bind("values", doubled))
+		return f
+	}
+	grid := func() *flow.Flow {
+		f := flow.New("grid")
+		const width = 3
+		add := task.New("add", func(_ context.Context, in argXY) (int, error) { return in.X + in.Y, nil })
+		prev := make([]flow.Node[int], width)
+		for i := range prev {
+			prev[i] = flow.Add(f, valueTask("root", i+1))
+		}
+		for range 3 {
+			next := make([]flow.Node[int], width)
+			for i := range next {
+				next[i] = flow.Add(f, add, flow.Bind("x", prev[i]), flow.Bind("y", prev[(i+1)%width]))
+			}
+			prev = next
+		}
+		return f
+	}
+	parameters := func() *flow.Flow {
+		f := flow.New("with parameters.v1") // not a subject token as it is
+		n := flow.Parameter[int](f, "n")
+		greet := task.New("greet", func(_ context.Context, in argS) (string, error) { return "hello " + in.S, nil })
+		flow.Add(f, double("d"), flow.Bind("x", n))
+		flow.Add(f, greet, flow.Const("s", "world"))
+		return f
+	}
+	retries := func() *flow.Flow {
+		f := flow.New("retries")
+		var calls atomic.Int32
+		flaky := task.New("flaky", func(context.Context, task.None) (int, error) {
+			if calls.Add(1) < 3 {
+				return 0, errors.New("not yet")
+			}
+			return 7, nil
+		}, task.WithRetries(3, 0))
+		up := flow.Add(f, flaky)
+		flow.Add(f, double("d"), flow.Bind("x", up))
+		flow.Add(f, task.New("always", func(context.Context, task.None) (int, error) {
+			return 0, errors.New("boom")
+		}, task.WithRetries(1, 0)))
+		return f
+	}
+	signals := func() *flow.Flow {
+		f := flow.New("signals")
+		var retried atomic.Int32
+		flow.Add(f, task.New("fail", func(context.Context, task.None) (int, error) { return 0, task.Fail("no good") }))
+		skip := flow.Add(f, task.New("skip", func(context.Context, task.None) (int, error) { return 0, task.Skip("skipped on purpose") }))
+		flow.Add(f, double("after-skip"), flow.Bind("x", skip))
+		flow.Add(f, task.New("retry", func(context.Context, task.None) (int, error) {
+			if retried.Add(1) == 1 {
+				return 0, task.Retry("once more")
+			}
+			return 2, nil
+		}))
+		succeed := flow.Add(f, task.New("succeed", func(context.Context, task.None) (int, error) { return 5, task.Succeed("early") }))
+		flow.Add(f, double("after-succeed"), flow.Bind("x", succeed))
+		flow.Add(f, task.New("pause", func(context.Context, task.None) (int, error) { return 0, task.Pause("approve me") }))
+		return f
+	}
+	panics := func() *flow.Flow {
+		f := flow.New("panics")
+		boom := flow.Add(f, task.New("boom", func(context.Context, task.None) (int, error) { panic("boom") }))
+		flow.Add(f, double("after"), flow.Bind("x", boom))
+		return f
+	}
+	timeouts := func() *flow.Flow {
+		f := flow.New("timeouts")
+		flow.Add(f, task.New("slow", func(ctx context.Context, _ task.None) (int, error) {
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}, task.WithTimeout(time.Millisecond), task.WithRetries(1, 0)))
+		return f
+	}
+	return []flowCase{
+		{"chain", chain, nil},
+		{"fanout", fanout, nil},
+		{"map", mapped, nil},
+		{"grid", grid, nil},
+		{"parameters", parameters, []runner.Option{runner.WithParameters(map[string]any{"n": 21})}},
+		{"retries", retries, nil},
+		{"signals", signals, nil},
+		{"panic", panics, nil},
+		{"timeout", timeouts, nil},
+	}
+}
+
+// sameState fails the test unless two states agree on all a user sees.
+func sameState(t *testing.T, what string, got, want state.State) {
+	t.Helper()
+	if got.Kind != want.Kind || got.Message != want.Message || got.RunCount != want.RunCount ||
+		!reflect.DeepEqual(got.Result, want.Result) || (got.Err == nil) != (want.Err == nil) {
+		t.Errorf("%s: nats %v (result %#v, runs %d, err %v), local %v (result %#v, runs %d, err %v)",
+			what, got, got.Result, got.RunCount, got.Err, want, want.Result, want.RunCount, want.Err)
+	}
+	if len(got.Children) != len(want.Children) {
+		t.Errorf("%s: %d children, want %d", what, len(got.Children), len(want.Children))
+		return
+	}
+	for j := range want.Children {
+		sameState(t, fmt.Sprintf("%s[%d]", what, j), got.Children[j], want.Children[j])
+	}
+}
+
+// TestMatchesLocal runs each flow locally and on a worker through
+// JetStream: every task's state, result and run count must agree.
+func TestMatchesLocal(t *testing.T) {
+	for _, c := range cases() {
+		t.Run(c.name, func(t *testing.T) {
+			url := startServer(t)
+			startWorker(t, url, []*flow.Flow{c.build()})
+			local := run(t, runner.Local(), c.build(), c.opts...)
+			f := c.build()
+			remote := run(t, natsexec.Executor(connect(t, url), f), f, c.opts...)
+			if local.Kind != remote.Kind || local.Message != remote.Message {
+				t.Errorf("flow state: nats %v, local %v", remote.State, local.State)
+			}
+			for i := range local.Tasks {
+				sameState(t, local.Graph.Tasks[i].Slug, remote.Tasks[i], local.Tasks[i])
+			}
+		})
+	}
+}
+
+// TestPanicIsFailed: a panic on the worker fails the task run with the
+// panic's value, and its downstream task TriggerFailed.
+func TestPanicIsFailed(t *testing.T) {
+	url := startServer(t)
+	build := func() *flow.Flow {
+		f := flow.New("panics")
+		flow.Add(f, task.New("boom", func(context.Context, task.None) (int, error) { panic("kaboom") }))
+		return f
+	}
+	startWorker(t, url, []*flow.Flow{build()})
+	f := build()
+	fs := run(t, natsexec.Executor(connect(t, url), f), f)
+	st := fs.Tasks[0]
+	var pe *runner.PanicError
+	if st.Kind != state.Failed || !errors.As(st.Err, &pe) || pe.Value != "kaboom" {
+		t.Errorf("boom: %v (err %v), want Failed with a panic of \"kaboom\"", st, st.Err)
+	}
+}
+
+// capture records every message the server routes, on any subject.
+type capture struct {
+	mu   sync.Mutex
+	msgs []*nats.Msg
+	nc   *nats.Conn
+}
+
+func captureAll(t *testing.T, url string) *capture {
+	t.Helper()
+	c := &capture{nc: connect(t, url)}
+	if _, err := c.nc.Subscribe(">", func(m *nats.Msg) {
+		c.mu.Lock()
+		c.msgs = append(c.msgs, m)
+		c.mu.Unlock()
+	}); err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	if err := c.nc.Flush(); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	return c
+}
+
+// all returns what was captured up to now, after a round trip to the
+// server.
+func (c *capture) all(t *testing.T) []*nats.Msg {
+	t.Helper()
+	if err := c.nc.Flush(); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*nats.Msg(nil), c.msgs...)
+}
+
+// TestSecretStaysHere: a secret task and the tasks downstream of it run in
+// the flow program; no message on the server holds the secret, and the
+// other tasks still run on the worker.
+func TestSecretStaysHere(t *testing.T) {
+	const secret = "s3cr3t-NATS-value"
+	build := func() *flow.Flow {
+		f := flow.New("secret")
+		sec := flow.Add(f, tasks.PrefectSecret("NATS_TEST_TOKEN"))
+		length := task.New("length", func(_ context.Context, in textIn) (int, error) { return len(in.Secret), nil })
+		n := flow.Add(f, length, flow.Bind("secret", sec))
+		flow.Add(f, double("d"), flow.Bind("x", n))
+		flow.Add(f, valueTask("plain", 4))
+		return f
+	}
+	for _, how := range []string{"WithSecrets", "env"} {
+		t.Run(how, func(t *testing.T) {
+			var opts []runner.Option
+			if how == "env" {
+				t.Setenv("PREFECT__CONTEXT__SECRETS__NATS_TEST_TOKEN", secret)
+			} else {
+				opts = append(opts, runner.WithSecrets(map[string]any{"NATS_TEST_TOKEN": secret}))
+			}
+			url := startServer(t)
+			capt := captureAll(t, url)
+			startWorker(t, url, []*flow.Flow{build()})
+			f := build()
+			fs := run(t, natsexec.Executor(connect(t, url), f), f, opts...)
+			if fs.Kind != state.Success {
+				t.Fatalf("flow: %v", fs.State)
+			}
+			if got := fs.Tasks[2].Result; got != 2*len(secret) {
+				t.Errorf("d = %#v, want %d", got, 2*len(secret))
+			}
+			slugs := map[string]bool{}
+			for _, m := range capt.all(t) {
+				if strings.Contains(string(m.Data), secret) || strings.Contains(fmt.Sprint(m.Header), secret) {
+					t.Errorf("a message on %q holds the secret: %s", m.Subject, m.Data)
+				}
+				var j struct{ Slug string }
+				if strings.HasPrefix(m.Subject, natsexec.DefaultSubjectPrefix+".") && json.Unmarshal(m.Data, &j) == nil {
+					slugs[j.Slug] = true
+				}
+			}
+			for _, gt := range fs.Graph.Tasks {
+				if sent := slugs[gt.Slug]; sent != !(gt.Spec.Secret || gt.FromSecret) {
+					t.Errorf("task %q sent to the workers: %v", gt.Slug, sent)
+				}
+			}
+		})
+	}
+}
+
+// TestUnknownFlowAndTask: a worker answers a job for a flow it does not
+// hold, or a task its flow lacks, with an error saying so.
+func TestUnknownFlowAndTask(t *testing.T) {
+	url := startServer(t)
+	held := flow.New("held")
+	flow.Add(held, valueTask("other", 1))
+	startWorker(t, url, []*flow.Flow{held})
+
+	ghost := flow.New("ghost")
+	flow.Add(ghost, valueTask("v", 1))
+	fs := run(t, natsexec.Executor(connect(t, url), ghost), ghost)
+	if st := fs.Tasks[0]; st.Kind != state.Failed || st.Err == nil ||
+		!strings.Contains(st.Err.Error(), `this worker does not hold flow "ghost" (it holds "held")`) {
+		t.Errorf("ghost task: %v (err %v), want Failed saying the worker does not hold the flow", st, st.Err)
+	}
+
+	other := flow.New("held")
+	flow.Add(other, valueTask("missing", 1))
+	fs = run(t, natsexec.Executor(connect(t, url), other), other)
+	if st := fs.Tasks[0]; st.Kind != state.Failed || st.Err == nil ||
+		!strings.Contains(st.Err.Error(), `flow "held" on this worker has no task "missing-1"`) {
+		t.Errorf("missing task: %v (err %v), want Failed saying the task is unknown", st, st.Err)
+	}
+}
+
+// TestTwoWorkersShare: two workers consuming at once both take part in a
+// mapped run, and the result is whole.
+func TestTwoWorkersShare(t *testing.T) {
+	url := startServer(t)
+	var counts [2]atomic.Int32
+	build := func(calls *atomic.Int32) *flow.Flow {
+		f := flow.New("share")
+		xs := make([]int, 100)
+		for i := range xs {
+			xs[i] = i + 1
+		}
+		list := flow.Add(f, valueTask("list", xs))
+		slow := task.New("slow", func(_ context.Context, in argX) (int, error) {
+			if calls != nil {
+				calls.Add(1)
+			}
+			time.Sleep(2 * time.Millisecond) // long enough that one worker cannot take it all
+			return in.X, nil
+		})
+		out := flow.Map(f, slow, flow.Bind("x", list))
+		flow.Add(f, sumTask("sum"), flow.Bind("values", out))
+		return f
+	}
+	startWorker(t, url, []*flow.Flow{build(&counts[0])}, natsexec.WithConcurrency(4))
+	startWorker(t, url, []*flow.Flow{build(&counts[1])}, natsexec.WithConcurrency(4))
+	f := build(nil)
+	fs := run(t, natsexec.Executor(connect(t, url), f, natsexec.WithSlots(32)), f)
+	if got := fs.Tasks[2].Result; got != 5050 {
+		t.Errorf("sum = %#v (%v), want 5050", got, fs.Tasks[2])
+	}
+	a, b := counts[0].Load(), counts[1].Load()
+	if a+b != 100 || a == 0 || b == 0 {
+		t.Errorf("workers ran %d and %d mapped tasks, want 100 shared by both", a, b)
+	}
+}
+
+// TestDuplicateAnswersDropped: a "worker" that answers every job twice
+// (as a redelivered message may be) does not disturb the run.
+func TestDuplicateAnswersDropped(t *testing.T) {
+	url := startServer(t)
+	nc := connect(t, url)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: natsexec.DefaultStream,
+		Subjects: []string{natsexec.DefaultSubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, natsexec.DefaultStream, jetstream.ConsumerConfig{Durable: "twice", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		var j struct {
+			TaskRunID uuid.UUID         `json:"task_run_id"`
+			RunCount  int               `json:"run_count"`
+			Inputs    []json.RawMessage `json:"inputs"`
+			Reply     string            `json:"reply"`
+		}
+		if err := json.Unmarshal(m.Data(), &j); err != nil {
+			t.Errorf("job: %v", err)
+			return
+		}
+		x := 10
+		if len(j.Inputs) == 1 {
+			_ = json.Unmarshal(j.Inputs[0], &x)
+			x *= 2
+		}
+		for range 2 {
+			b, _ := json.Marshal(map[string]any{"task_run_id": j.TaskRunID, "run_count": j.RunCount, "result": x})
+			_ = nc.Publish(j.Reply, b)
+		}
+		_ = m.Ack()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cc.Stop)
+	f := flow.New("twice")
+	v := flow.Add(f, valueTask("v", 10))
+	d := flow.Add(f, double("d"), flow.Bind("x", v))
+	flow.Add(f, double("dd"), flow.Bind("x", d))
+	fs := run(t, natsexec.Executor(connect(t, url), f), f)
+	if fs.Kind != state.Success || fs.Tasks[2].Result != 40 {
+		t.Errorf("flow %v, dd = %#v, want Success and 40", fs.State, fs.Tasks[2].Result)
+	}
+}
+
+// TestCancelledRunStopsWaiting: with no worker, a flow run whose context
+// ends does not hang; its waiting task run ends Cancelled.
+func TestCancelledRunStopsWaiting(t *testing.T) {
+	url := startServer(t)
+	f := flow.New("nobody")
+	flow.Add(f, valueTask("v", 1))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	fs, err := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(connect(t, url), f)))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if st := fs.Tasks[0]; st.Kind != state.Cancelled {
+		t.Errorf("v: %v, want Cancelled", st)
+	}
+}
+
+// TestServeDrains: when its context ends, a worker finishes the task it
+// is running and answers before Serve returns.
+func TestServeDrains(t *testing.T) {
+	url := startServer(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	build := func(worker bool) *flow.Flow {
+		f := flow.New("drain")
+		flow.Add(f, task.New("wait", func(context.Context, task.None) (int, error) {
+			if worker {
+				close(started)
+				<-release
+			}
+			return 3, nil
+		}))
+		return f
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- natsexec.Serve(ctx, connect(t, url), []*flow.Flow{build(true)}) }()
+	f := build(false)
+	ran := make(chan *runner.FlowState, 1)
+	go func() {
+		fs, _ := runner.Run(context.Background(), f, runner.WithExecutor(natsexec.Executor(connect(t, url), f)))
+		ran <- fs
+	}()
+	<-started
+	cancel()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned (%v) while its task was running", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if fs := <-ran; fs == nil || fs.Kind != state.Success || fs.Tasks[0].Result != 3 {
+		t.Errorf("run after the worker drained: %v", fs)
+	}
+}
+
+// TestServeErrors: Serve refuses invalid setups at once, and returns an
+// error when it can no longer consume.
+func TestServeErrors(t *testing.T) {
+	url := startServer(t)
+	a, b := flow.New("same"), flow.New("same")
+	if err := natsexec.Serve(context.Background(), connect(t, url), []*flow.Flow{a, b}); err == nil ||
+		!strings.Contains(err.Error(), `two flows are named "same"`) {
+		t.Errorf("two flows of one name: %v", err)
+	}
+	bad := flow.New("bad")
+	flow.Add(bad, double("d")) // x left unbound
+	if err := natsexec.Serve(context.Background(), connect(t, url), []*flow.Flow{bad}); err == nil ||
+		!strings.Contains(err.Error(), `flow "bad"`) {
+		t.Errorf("invalid flow: %v", err)
+	}
+	nc := connect(t, url)
+	served := make(chan error, 1)
+	go func() { served <- natsexec.Serve(context.Background(), nc, []*flow.Flow{a}) }()
+	// Wait for the consumer, then close the connection under it.
+	js, _ := jetstream.New(connect(t, url))
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, err := js.Consumer(context.Background(), natsexec.DefaultStream, natsexec.DefaultDurable); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker made no consumer")
+		}
+		time.Sleep(5 * time.Millisecond) // the consumer's creation is not observable otherwise
+	}
+	nc.Close()
+	if err := <-served; err == nil {
+		t.Error("Serve returned nil after its connection closed")
+	}
+}
