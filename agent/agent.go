@@ -276,6 +276,8 @@ type session struct {
 	// freed wakes the loop when a run ends, to claim another at once
 	// rather than at the next tick.
 	freed chan struct{}
+	// stopping is set once the agent is shutting down.
+	stopping atomic.Bool
 }
 
 // A handle is one launched run.
@@ -508,8 +510,8 @@ func (s *session) settleLater(runID, msg string) {
 // state unless it has one: Cancelled with cancelMsg when it is Cancelling,
 // else Failed with failMsg. It reads the state again after a conflict, up
 // to settleAttempts times, and retries after another error until the
-// call's timeout (a server away: its reaper settles what the agent could
-// not).
+// call's timeout, or settleAttempts times once the agent is stopping (a
+// server away: its reaper settles what the agent could not).
 func (s *session) settle(runID, failMsg, cancelMsg string) {
 	log := s.a.log.With("flow_run", runID)
 	ctx, cancel := s.callCtx()
@@ -540,7 +542,9 @@ func (s *session) settle(runID, failMsg, cancelMsg string) {
 			}
 			continue // someone else moved it: look again at once
 		}
-		if ctx.Err() != nil {
+		// A stopping agent does not wait for a server that is away: the
+		// server's reaper settles the run.
+		if ctx.Err() != nil || (s.stopping.Load() && attempt >= settleAttempts) {
 			log.Error("could not give the flow run a final state", "err", err)
 			return
 		}
@@ -559,6 +563,7 @@ func (s *session) settle(runID, failMsg, cancelMsg string) {
 // the rest, and returns once every run is settled.
 func (s *session) shutdown() {
 	a := s.a
+	s.stopping.Store(true)
 	a.log.Info("agent stopping: claiming no more runs", "running", len(s.snapshot()), "grace_period", a.grace)
 	done := make(chan struct{})
 	go func() {
