@@ -39,7 +39,10 @@
 // decodes the result into the task's result type and passes both to
 // [runner.TaskRun.Complete]; an answer to an attempt no longer in flight (a
 // redelivery answered twice) is dropped. Results and inputs must therefore
-// survive a round trip through encoding/json; a worker that does not hold
+// survive a round trip through encoding/json: [Check] says which do not
+// (channels, functions, interfaces such as any, ...), and a flow run on the
+// executor fails to start, before any task runs, when one does not. A
+// worker that does not hold
 // the flow, or whose flow has no task of that slug, answers with an error
 // saying so and the task run fails.
 //

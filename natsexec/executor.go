@@ -72,6 +72,9 @@ func (e *executor) Start(ctx context.Context) (runner.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := Check(e.f); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(e.nc)
 	if err != nil {
 		return nil, fmt.Errorf("natsexec: %w", err)
