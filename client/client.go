@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prefect-go/prefect/internal/pyjson"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/secrets"
 )
@@ -355,13 +356,11 @@ func (c *Client) SecretValue(ctx context.Context, name string) (any, error) {
 	if isNull(raw) {
 		return nil, c.notFound(name, nil, fail)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := pyjson.Decode(raw)
+	if err != nil {
 		return nil, fail(errors.New("the API's secret_value is not valid JSON"))
 	}
-	return numbers(v), nil
+	return v, nil
 }
 
 // DeleteSecret deletes the secret called name. A missing secret is an error
@@ -420,32 +419,6 @@ func succeeded(data map[string]json.RawMessage, field string) bool {
 
 func isNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null"
-}
-
-// numbers turns JSON numbers into int (when integral) or float64, as
-// Python's json.loads gives int or float; an integer too large for int64
-// stays a json.Number.
-func numbers(x any) any {
-	switch t := x.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return int(i)
-		}
-		if !strings.ContainsAny(t.String(), ".eE") {
-			return t
-		}
-		f, _ := t.Float64()
-		return f
-	case map[string]any:
-		for k, e := range t {
-			t[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = numbers(e)
-		}
-	}
-	return x
 }
 
 // request is the body Prefect's client sends: the variables go as a

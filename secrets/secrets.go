@@ -37,10 +37,8 @@ package secrets
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +47,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/internal/pyjson"
 )
 
 // Secret names a secret: secrets.Secret("MYSECRET").Get(ctx).
@@ -438,39 +437,9 @@ func (r *Resolver) Exists(ctx context.Context, name string) (bool, error) {
 // decoded; anything else is kept as it is.
 func decodeJSON(v any) Value {
 	if s, ok := v.(string); ok {
-		dec := json.NewDecoder(strings.NewReader(s))
-		dec.UseNumber()
-		var decoded any
-		if err := dec.Decode(&decoded); err == nil && !dec.More() {
-			if _, err := dec.Token(); err == io.EOF {
-				return NewValue(numbers(decoded))
-			}
+		if decoded, err := pyjson.Decode([]byte(s)); err == nil {
+			return NewValue(decoded)
 		}
 	}
 	return NewValue(v)
-}
-
-// numbers turns JSON numbers into int (when integral) or float64, as
-// Python's json.loads gives int or float.
-func numbers(x any) any {
-	switch t := x.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return int(i)
-		}
-		if !strings.ContainsAny(t.String(), ".eE") {
-			return t // an integer too large for int64 keeps its digits
-		}
-		f, _ := t.Float64()
-		return f
-	case map[string]any:
-		for k, e := range t {
-			t[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = numbers(e)
-		}
-	}
-	return x
 }
