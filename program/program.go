@@ -43,7 +43,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -354,17 +353,13 @@ func logLevel(s string) slog.Level {
 // start a run (read it, set it Running) while the server is away.
 var StartTimeout = 2 * time.Minute
 
-// patiently calls f until it succeeds, fails for a reason the server gave
-// (a GraphQL error other than a 5xx, a 429 or an INTERNAL one: trying
-// again cannot help), or
+// patiently calls f until it succeeds, fails for good (see transient), or
 // StartTimeout has passed.
 func patiently(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(StartTimeout)
 	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		err := f()
-		var gql *client.GraphQLError
-		answered := errors.As(err, &gql) && gql.Status < 500 && gql.Status != 429 && !slices.Contains(gql.Codes(), "INTERNAL")
-		if err == nil || answered || time.Now().Add(wait).After(deadline) {
+		if err == nil || !transient(err) || time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		select {

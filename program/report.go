@@ -146,13 +146,13 @@ func (r *reporter) send(ctx context.Context) error {
 	var err error
 	for len(trs) > 0 && err == nil {
 		n := batch(len(trs), func(i int) int { return len(trs[i].Message) + len(trs[i].Slug) + 128 })
-		if err = r.api.SetTaskRunStates(ctx, r.runID, trs[:n]); err == nil || permanent(err) {
+		if err = r.api.SetTaskRunStates(ctx, r.runID, trs[:n]); err == nil || !transient(err) {
 			trs, err = trs[n:], nil // a batch the server refuses is dropped, not sent forever
 		}
 	}
 	for len(logs) > 0 && err == nil {
 		n := batch(len(logs), func(i int) int { return len(logs[i].Message) + len(logs[i].TaskSlug) + 96 })
-		if err = r.api.WriteRunLogs(ctx, r.runID, logs[:n]); err == nil || permanent(err) {
+		if err = r.api.WriteRunLogs(ctx, r.runID, logs[:n]); err == nil || !transient(err) {
 			logs, err = logs[n:], nil
 		}
 	}
@@ -193,22 +193,16 @@ func batch(n int, size func(int) int) int {
 	return min(n, 500)
 }
 
-// permanent reports whether the server refused a report for what it is
-// (too large, invalid, or the run is over): sending it again cannot help.
-func permanent(err error) bool {
+// transient reports whether err may pass if the call is made again: the
+// network failed, or the server answered 5xx, 429 or an INTERNAL error.
+// Any other answer (the request is too large or invalid, the run is over,
+// the key is refused) will be the same next time.
+func transient(err error) bool {
 	var gql *client.GraphQLError
 	if !errors.As(err, &gql) {
-		return false // the network: try again
-	}
-	if gql.Status == 400 || gql.Status == 413 {
 		return true
 	}
-	for _, c := range gql.Codes() {
-		if c == "BAD_USER_INPUT" || c == "CONFLICT" || c == "NOT_FOUND" {
-			return true
-		}
-	}
-	return false
+	return gql.Status >= 500 || gql.Status == 429 || slices.Contains(gql.Codes(), "INTERNAL")
 }
 
 // close stops the loop and sends what is left, trying again until ctx ends.
