@@ -29,8 +29,10 @@ type authEntry struct {
 	expires time.Time
 }
 
-func (c *authCache) get(token string, now time.Time) (api.KeyInfo, bool) {
-	h := sha256.Sum256([]byte(token))
+// tokenHash is what the cache keys an API key by.
+func tokenHash(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
+
+func (c *authCache) get(h [sha256.Size]byte, now time.Time) (api.KeyInfo, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[h]
@@ -40,8 +42,7 @@ func (c *authCache) get(token string, now time.Time) (api.KeyInfo, bool) {
 	return e.key, true
 }
 
-func (c *authCache) put(token string, key api.KeyInfo, now time.Time) {
-	h := sha256.Sum256([]byte(token))
+func (c *authCache) put(h [sha256.Size]byte, key api.KeyInfo, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) >= maxAuthCache {

@@ -303,7 +303,6 @@ func (r *resolver) list(ctx context.Context, op string) ([]api.SecretMeta, error
 	if err != nil {
 		return nil, r.storeError(ctx, op, "", err)
 	}
-	slices.SortFunc(metas, func(a, b api.SecretMeta) int { return strings.Compare(a.Name, b.Name) })
 	r.event(ctx, op, "", api.OutcomeOK)
 	return metas, nil
 }

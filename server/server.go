@@ -56,7 +56,7 @@ type Store interface {
 	Secret(ctx context.Context, tenantID, name string) (seal.Sealed, api.SecretMeta, error)
 	// DeleteSecret deletes a secret.
 	DeleteSecret(ctx context.Context, tenantID, name string) error
-	// Secrets lists the secrets of a tenant, by name.
+	// Secrets lists the secrets of a tenant, sorted by name (bytewise).
 	Secrets(ctx context.Context, tenantID string) ([]api.SecretMeta, error)
 	// CountSecrets returns how many secrets a tenant holds, leaving out
 	// the server's own (names starting ".prefect/").
@@ -260,11 +260,12 @@ func (s *Server) authenticate(r *http.Request) (api.KeyInfo, int, string) {
 		s.recordUnknownKey(ctx)
 		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: no API key: send \"Authorization: Bearer <api key>\""
 	}
-	key, cached := s.auth.get(token, s.now())
+	h := tokenHash(token)
+	key, cached := s.auth.get(h, s.now())
 	var err error
 	if !cached {
 		if key, err = s.st.Authenticate(ctx, token); err == nil {
-			s.auth.put(token, key, s.now())
+			s.auth.put(h, key, s.now())
 		}
 	}
 	switch {

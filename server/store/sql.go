@@ -498,7 +498,7 @@ func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
 // Secrets implements [Store].
 func (s *SQL) Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error) {
 	list, err := queryAll(ctx, s.db, fmt.Sprintf("listing secrets of tenant %q", tenantID),
-		`SELECT name, version, created, updated FROM secrets WHERE tenant_id = $1 ORDER BY name`, []any{tenantID},
+		`SELECT name, version, created, updated FROM secrets WHERE tenant_id = $1`, []any{tenantID},
 		func(rows *sql.Rows) (SecretMeta, error) {
 			var m SecretMeta
 			var created, updated int64
@@ -506,7 +506,7 @@ func (s *SQL) Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error
 			m.Created, m.Updated = fromNanos(created), fromNanos(updated)
 			return m, err
 		})
-	// PostgreSQL sorts by the database's collation; the promise is bytewise.
+	// Sorted here, bytewise: PostgreSQL would sort by its collation.
 	slices.SortFunc(list, func(a, b SecretMeta) int { return strings.Compare(a.Name, b.Name) })
 	return list, err
 }
