@@ -60,8 +60,25 @@ import (
 // run's final state (and its last reports) while the server is away.
 var FinalStateTimeout = 10 * time.Minute
 
-// HeartbeatEvery is how often execute tells the server the run is alive.
-var HeartbeatEvery = 15 * time.Second
+// HeartbeatInterval is how often execute tells the server a run is alive:
+// Prefect 1's cloud.heartbeat_interval, in seconds (30 by default), or 30 s
+// when the configuration holds no positive number there. The server's
+// --run-timeout must allow several.
+func HeartbeatInterval(cfg *config.Config) time.Duration {
+	var secs float64
+	if cfg != nil {
+		switch v, _ := cfg.Get("cloud.heartbeat_interval"); v := v.(type) {
+		case float64:
+			secs = v
+		case int64:
+			secs = float64(v)
+		}
+	}
+	if secs <= 0 {
+		secs = 30
+	}
+	return time.Duration(secs * float64(time.Second))
+}
 
 // Main runs the command line of a flow program holding flows, and exits.
 func Main(flows ...*flow.Flow) {
@@ -257,7 +274,7 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 
 	hbCtx, stopHB := context.WithCancel(context.WithoutCancel(ctx))
 	hbDone := make(chan struct{})
-	go func() { defer close(hbDone); heartbeat(hbCtx, api, run.ID) }()
+	go func() { defer close(hbDone); heartbeat(hbCtx, api, run.ID, HeartbeatInterval(cfg)) }()
 	defer func() { stopHB(); <-hbDone }()
 
 	level := logLevel(cfg.String("logging.level"))
@@ -370,8 +387,8 @@ func patiently(ctx context.Context, f func() error) error {
 	}
 }
 
-func heartbeat(ctx context.Context, api RunAPI, runID string) {
-	t := time.NewTicker(HeartbeatEvery)
+func heartbeat(ctx context.Context, api RunAPI, runID string, every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		api.Heartbeat(ctx, runID) // a missed one is caught up by the next

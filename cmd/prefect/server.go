@@ -131,9 +131,9 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	} else if len(rest) > 0 {
 		return usageError{msg: fmt.Sprintf("start takes no arguments, not %q", rest)}
 	}
-	if *runTimeout < 3*program.HeartbeatEvery && !testRunTimeout {
-		return usageError{msg: fmt.Sprintf("--run-timeout %v: want %v or more (runs heartbeat every %v; a shorter timeout fails live runs)",
-			*runTimeout, 3*program.HeartbeatEvery, program.HeartbeatEvery)}
+	if beat := program.HeartbeatInterval(df.cfg); *runTimeout < 3*beat {
+		return usageError{msg: fmt.Sprintf("--run-timeout %v: want %v or more (runs heartbeat every %v, cloud.heartbeat_interval; a shorter timeout fails live runs)",
+			*runTimeout, 3*beat, beat)}
 	}
 	if *maxValue < 1 || *maxSecrets < 1 {
 		return usageError{msg: fmt.Sprintf("--max-value-size %d and --max-secrets %d must both be 1 or more", *maxValue, *maxSecrets)}
@@ -407,10 +407,6 @@ func keyIDs(ring *seal.Keyring) string {
 	}
 	return strings.Join(ids, ", ")
 }
-
-// testRunTimeout lets the tests use a run timeout shorter than the
-// heartbeat allows; PREFECT_TEST_RUN_TIMEOUT=1 sets it.
-var testRunTimeout = os.Getenv("PREFECT_TEST_RUN_TIMEOUT") == "1"
 
 // reapRuns settles, every quarter of timeout, the flow runs nobody looks
 // after (see store.SQL.ReapFlowRuns) until ctx ends or the function it

@@ -510,7 +510,7 @@ func TestServerFailsSilentRuns(t *testing.T) {
 	if _, errOut, err := cliRun(bin, env, "server", "start", "--data-dir", data, "--run-timeout", "1s"); err == nil || !strings.Contains(errOut, "a shorter timeout fails live runs") {
 		t.Errorf("--run-timeout 1s: %v, %s; want a usage error", err, errOut)
 	}
-	srv := startServerOn(t, bin, data, append(env, "PREFECT_TEST_RUN_TIMEOUT=1"), "--run-timeout", "1s")
+	srv := startServerOn(t, bin, data, append(env, "PREFECT__CLOUD__HEARTBEAT_INTERVAL=0.1"), "--run-timeout", "1s")
 	defer srv.stop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
