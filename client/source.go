@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/secrets"
@@ -29,11 +30,15 @@ var _ secrets.Lister = source{}
 
 // FromConfig returns a client for the server Prefect's configuration names:
 // cloud.api (the URL), cloud.api_key and cloud.tenant_id. opts come after
-// those, so they win.
+// those, so they win. An empty cloud.api is an error saying how to set it.
 func FromConfig(cfg *config.Config, opts ...Option) (*Client, error) {
 	if cfg == nil {
 		return nil, errors.New("secret server client: no configuration given")
 	}
+	api := cfg.String("cloud.api")
+	if strings.TrimSpace(api) == "" {
+		return nil, errors.New("no server configured: set PREFECT__CLOUD__API (cloud.api under [cloud] in ~/.prefect/config.toml) to the server's URL, e.g. http://127.0.0.1:4200/graphql, and PREFECT__CLOUD__API_KEY (cloud.api_key) to an API key")
+	}
 	base := []Option{WithAPIKey(cfg.String("cloud.api_key")), WithTenantID(cfg.String("cloud.tenant_id"))}
-	return New(cfg.String("cloud.api"), append(base, opts...)...)
+	return New(api, append(base, opts...)...)
 }

@@ -137,7 +137,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, flow
 		if len(args) > 1 {
 			return usageError(fmt.Sprintf("execute takes no arguments, not %q", args[1:]))
 		}
-		c, err := apiClient(cfg)
+		c, err := client.FromConfig(cfg)
 		if err != nil {
 			return err
 		}
@@ -145,13 +145,6 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, flow
 		return Execute(ctx, c, cfg, byName, stderr)
 	}
 	return usageError(fmt.Sprintf("unknown subcommand %q; valid ones are register, execute", args[0]))
-}
-
-func apiClient(cfg *config.Config) (*client.Client, error) {
-	if strings.TrimSpace(cfg.String("cloud.api")) == "" {
-		return nil, errors.New("no server configured: set PREFECT__CLOUD__API (cloud.api) to the server's URL and PREFECT__CLOUD__API_KEY (cloud.api_key) to an API key")
-	}
-	return client.FromConfig(cfg)
 }
 
 type multi []string
@@ -187,7 +180,7 @@ func register(ctx context.Context, cfg *config.Config, args []string, stdout io.
 	if exe, err = filepath.Abs(exe); err != nil {
 		return err
 	}
-	c, err := apiClient(cfg)
+	c, err := client.FromConfig(cfg)
 	if err != nil {
 		return err
 	}

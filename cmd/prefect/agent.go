@@ -54,7 +54,7 @@ func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading the configuration: %w", err)
 	}
-	c, err := apiClient()
+	c, err := client.FromConfig(cfg) // the configuration loaded once
 	if err != nil {
 		return err
 	}

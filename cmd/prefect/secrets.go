@@ -72,14 +72,11 @@ func oneName(fs *flag.FlagSet, args []string, usage string) (string, error) {
 	return rest[0], nil
 }
 
-// apiClient returns a client for the configured server.
+// apiClient returns a client for the server the configuration names.
 func apiClient() (*client.Client, error) {
 	cfg, err := config.Load()
 	if err != nil {
 		return nil, fmt.Errorf("loading the configuration: %w", err)
-	}
-	if strings.TrimSpace(cfg.String("cloud.api")) == "" {
-		return nil, errors.New("no server configured: set PREFECT__CLOUD__API (or cloud.api under [cloud] in ~/.prefect/config.toml) to the server's URL, e.g. http://127.0.0.1:4200/graphql, and PREFECT__CLOUD__API_KEY (cloud.api_key) to an API key")
 	}
 	return client.FromConfig(cfg)
 }
