@@ -49,6 +49,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/prefect-go/prefect/agent"
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
@@ -165,13 +166,9 @@ func register(ctx context.Context, cfg *config.Config, args []string, stdout io.
 	if fs.NArg() > 0 {
 		return usageError(fmt.Sprintf("register takes no arguments, not %q", fs.Args()))
 	}
-	env := map[string]string{}
-	for _, e := range envs {
-		k, v, ok := strings.Cut(e, "=")
-		if !ok || k == "" {
-			return usageError(fmt.Sprintf("--env %q: want KEY=VALUE", strings.SplitN(e, "=", 2)[0]))
-		}
-		env[k] = v
+	env, err := agent.ParseEnv(envs) // as agents parse theirs (SPEC §6)
+	if err != nil {
+		return usageError(err.Error())
 	}
 	exe, err := os.Executable()
 	if err != nil {
