@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/prefect-go/prefect/internal/redact"
+	"github.com/prefect-go/prefect/server/api"
 )
 
 // The orchestration API: flow programs register flows and report runs,
@@ -17,21 +18,22 @@ import (
 // package server for the operations; every one needs an API key of the
 // tenant.
 
-// Flow run states, as the server names them in FlowRun.State. Scheduled
-// runs wait for an agent, Submitted ones were claimed by one, Cancelling
-// ones were asked to stop; Success, Failed and Cancelled are final.
+// Flow run states, as the server names them in FlowRun.State (they are
+// package api's, the server's): Scheduled runs wait for an agent,
+// Submitted ones were claimed by one, Cancelling ones were asked to stop;
+// Success, Failed and Cancelled are final.
 const (
-	RunScheduled  = "Scheduled"
-	RunSubmitted  = "Submitted"
-	RunRunning    = "Running"
-	RunSuccess    = "Success"
-	RunFailed     = "Failed"
-	RunCancelling = "Cancelling"
-	RunCancelled  = "Cancelled"
+	RunScheduled  = api.RunScheduled
+	RunSubmitted  = api.RunSubmitted
+	RunRunning    = api.RunRunning
+	RunSuccess    = api.RunSuccess
+	RunFailed     = api.RunFailed
+	RunCancelling = api.RunCancelling
+	RunCancelled  = api.RunCancelled
 )
 
 // RunFinished reports whether a run in state s is over for good.
-func RunFinished(s string) bool { return s == RunSuccess || s == RunFailed || s == RunCancelled }
+func RunFinished(s string) bool { return api.RunFinished(s) }
 
 // ErrConflict is matched by the error of a state change the server refused
 // because the run changed since the version given: read it again.
