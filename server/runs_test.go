@@ -19,19 +19,27 @@ import (
 	"github.com/prefect-go/prefect/internal/servertest"
 )
 
+// serveRuns serves a real store (tenant "acme") on a loopback port, and
+// returns a client of it that does not retry; all closed when t ends.
+func serveRuns(t *testing.T) (*servertest.Env, *httptest.Server, *client.Client) {
+	t.Helper()
+	env := servertest.New(t)
+	ts := httptest.NewServer(env.Handler())
+	t.Cleanup(ts.Close)
+	c, err := client.New(ts.URL+"/graphql", client.WithAPIKey(env.Key), client.WithRetries(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return env, ts, c
+}
+
 // The orchestration operations through the Go client against the real
 // server: register, create, claim, read the environment, report states and
 // logs, cancel; environments never stored in clear.
 func TestRunsThroughClient(t *testing.T) {
 	ctx := context.Background()
-	env := servertest.New(t)
-	ts := httptest.NewServer(env.Handler())
-	defer ts.Close()
-	c, err := client.New(ts.URL+"/graphql", client.WithAPIKey(env.Key), client.WithRetries(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseIdleConnections()
+	env, ts, c := serveRuns(t)
 	const flowSecret, runSecret = "flow-env-CANARY-1", "run-env-CANARY-2"
 
 	reg := client.FlowRegistration{Name: "etl", Definition: json.RawMessage(`{"tasks":[{"slug":"a-1"}]}`),
@@ -169,11 +177,7 @@ func TestRunsThroughClient(t *testing.T) {
 // agent took over is not settled by the first.
 func TestAgentChangesOnlyItsRuns(t *testing.T) {
 	ctx := context.Background()
-	env := servertest.New(t)
-	ts := httptest.NewServer(env.Handler())
-	defer ts.Close()
-	c, _ := client.New(ts.URL+"/graphql", client.WithAPIKey(env.Key), client.WithRetries(0, 0))
-	defer c.CloseIdleConnections()
+	_, _, c := serveRuns(t)
 	if _, _, _, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: "f", Command: []string{"/bin/true"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +199,7 @@ func TestAgentChangesOnlyItsRuns(t *testing.T) {
 // A create_flow_run retried with the same id makes one run.
 func TestCreateFlowRunIsIdempotent(t *testing.T) {
 	ctx := context.Background()
-	env := servertest.New(t)
-	ts := httptest.NewServer(env.Handler())
-	defer ts.Close()
-	c, _ := client.New(ts.URL+"/graphql", client.WithAPIKey(env.Key), client.WithRetries(0, 0))
-	defer c.CloseIdleConnections()
+	env, ts, c := serveRuns(t)
 	if _, _, _, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: "f", Command: []string{"/bin/true"}}); err != nil {
 		t.Fatal(err)
 	}
