@@ -141,12 +141,38 @@ func decode(data map[string]json.RawMessage, field string, out any) error {
 	return nil
 }
 
+// call sends one operation, masking m in errors, and decodes data[field]
+// into a T; its errors say what was being done (what) and where.
+func call[T any](ctx context.Context, c *Client, what, query string, vars any, m *redact.Masker, field string) (T, error) {
+	var out T
+	data, err := c.do(ctx, query, vars, m)
+	if err == nil {
+		err = decode(data, field, &out)
+	}
+	if err != nil {
+		return out, fmt.Errorf("%s on %s: %w", what, c, err)
+	}
+	return out, nil
+}
+
+// confirmed is a mutation's { success } payload.
+type confirmed struct {
+	Success bool `json:"success"`
+}
+
+// confirm sends a mutation answering { success } and fails unless the
+// server confirms it.
+func confirm(ctx context.Context, c *Client, what, query string, vars any, field string) error {
+	p, err := call[confirmed](ctx, c, what, query, vars, c.mask, field)
+	if err == nil && !p.Success {
+		err = fmt.Errorf("%s on %s: the API did not confirm", what, c)
+	}
+	return err
+}
+
 // RegisterFlow registers f and returns the version the server keeps:
 // a new one, or the newest if it was the same flow (created false).
 func (c *Client) RegisterFlow(ctx context.Context, f FlowRegistration) (id string, version int, created bool, err error) {
-	fail := func(err error) (string, int, bool, error) {
-		return "", 0, false, fmt.Errorf("registering flow %q on %s: %w", f.Name, c, err)
-	}
 	def := f.Definition
 	if def == nil {
 		def = json.RawMessage("{}")
@@ -155,20 +181,14 @@ func (c *Client) RegisterFlow(ctx context.Context, f FlowRegistration) (id strin
 	if len(f.Env) > 0 {
 		in["env"] = f.Env
 	}
-	data, err := c.do(ctx, `mutation($input: register_flow_input!) { register_flow(input: $input) { id version created } }`,
-		map[string]any{"input": in}, c.envMask(f.Env))
-	if err != nil {
-		return fail(err)
-	}
-	var p struct {
+	p, err := call[struct {
 		ID      string `json:"id"`
 		Version int    `json:"version"`
 		Created bool   `json:"created"`
-	}
-	if err := decode(data, "register_flow", &p); err != nil {
-		return fail(err)
-	}
-	return p.ID, p.Version, p.Created, nil
+	}](ctx, c, fmt.Sprintf("registering flow %q", f.Name),
+		`mutation($input: register_flow_input!) { register_flow(input: $input) { id version created } }`,
+		map[string]any{"input": in}, c.envMask(f.Env), "register_flow")
+	return p.ID, p.Version, p.Created, err
 }
 
 func nonNilList(l []string) []string {
@@ -178,24 +198,21 @@ func nonNilList(l []string) []string {
 	return l
 }
 
+const flowFields = `id name version labels command working_dir definition created`
+
 // Flows lists the newest version of each flow.
 func (c *Client) Flows(ctx context.Context) ([]Flow, error) {
-	data, err := c.do(ctx, `query { flows { id name version labels command working_dir definition created } }`, nil, c.mask)
-	if err != nil {
-		return nil, fmt.Errorf("listing flows on %s: %w", c, err)
-	}
-	var fl []Flow
-	if err := decode(data, "flows", &fl); err != nil {
-		return nil, fmt.Errorf("listing flows on %s: %w", c, err)
-	}
-	return fl, nil
+	return call[[]Flow](ctx, c, "listing flows", `query { flows { `+flowFields+` } }`, nil, c.mask, "flows")
+}
+
+// Flow returns the flow version with the given ID.
+func (c *Client) Flow(ctx context.Context, id string) (Flow, error) {
+	return call[Flow](ctx, c, "reading flow "+id, `query($id: String!) { flow(id: $id) { `+flowFields+` } }`,
+		map[string]any{"id": id}, c.mask, "flow")
 }
 
 // CreateFlowRun schedules a run.
 func (c *Client) CreateFlowRun(ctx context.Context, r NewFlowRun) (FlowRun, error) {
-	fail := func(err error) (FlowRun, error) {
-		return FlowRun{}, fmt.Errorf("creating a run of flow %q on %s: %w", r.FlowName+r.FlowID, c, err)
-	}
 	// The run's ID is made here, so that a retry of this request finds
 	// the run the first attempt made instead of making another.
 	in := map[string]any{"id": uuid.NewString()}
@@ -214,30 +231,27 @@ func (c *Client) CreateFlowRun(ctx context.Context, r NewFlowRun) (FlowRun, erro
 	if len(r.Env) > 0 {
 		in["env"] = r.Env
 	}
-	data, err := c.do(ctx, `mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { `+runFields+` } }`,
-		map[string]any{"input": in}, c.envMask(r.Env))
-	if err != nil {
-		return fail(err)
-	}
-	var run FlowRun
-	if err := decode(data, "create_flow_run", &run); err != nil {
-		return fail(err)
-	}
-	return run, nil
+	return call[FlowRun](ctx, c, fmt.Sprintf("creating a run of flow %q", r.FlowName+r.FlowID),
+		`mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { `+runFields+` } }`,
+		map[string]any{"input": in}, c.envMask(r.Env), "create_flow_run")
 }
 
 // FlowRun returns a run with its task runs.
 func (c *Client) FlowRun(ctx context.Context, id string) (FlowRun, error) {
-	data, err := c.do(ctx, `query($id: String!) { flow_run(id: $id) { `+runFields+` task_runs { id slug map_index state message updated } } }`,
-		map[string]any{"id": id}, c.mask)
-	if err != nil {
-		return FlowRun{}, fmt.Errorf("reading flow run %s on %s: %w", id, c, err)
-	}
-	var run FlowRun
-	if err := decode(data, "flow_run", &run); err != nil {
-		return FlowRun{}, fmt.Errorf("reading flow run %s on %s: %w", id, c, err)
-	}
-	return run, nil
+	return call[FlowRun](ctx, c, "reading flow run "+id,
+		`query($id: String!) { flow_run(id: $id) { `+runFields+` task_runs { id slug map_index state message updated } } }`,
+		map[string]any{"id": id}, c.mask, "flow_run")
+}
+
+// FlowRunState returns a run's state and its version, without its task
+// runs: what an agent polls.
+func (c *Client) FlowRunState(ctx context.Context, id string) (state string, version int, err error) {
+	r, err := call[struct {
+		State   string `json:"state"`
+		Version int    `json:"version"`
+	}](ctx, c, "reading flow run "+id, `query($id: String!) { flow_run(id: $id) { state version } }`,
+		map[string]any{"id": id}, c.mask, "flow_run")
+	return r.State, r.Version, err
 }
 
 // FlowRuns lists the latest limit runs (1-500), newest first, of the given
@@ -247,47 +261,26 @@ func (c *Client) FlowRuns(ctx context.Context, state string, limit int) ([]FlowR
 	if state != "" {
 		vars["state"] = state
 	}
-	data, err := c.do(ctx, `query($state: String, $limit: Int) { flow_runs(state: $state, limit: $limit) { `+runFields+` } }`, vars, c.mask)
-	if err != nil {
-		return nil, fmt.Errorf("listing flow runs on %s: %w", c, err)
-	}
-	var runs []FlowRun
-	if err := decode(data, "flow_runs", &runs); err != nil {
-		return nil, fmt.Errorf("listing flow runs on %s: %w", c, err)
-	}
-	return runs, nil
+	return call[[]FlowRun](ctx, c, "listing flow runs",
+		`query($state: String, $limit: Int) { flow_runs(state: $state, limit: $limit) { `+runFields+` } }`, vars, c.mask, "flow_runs")
 }
 
 // FlowRunEnv returns a run's environment (its flow's run-config env, then
 // its own), for agentID, the agent that claimed it, while the run is
 // Submitted; anyone else is refused. The server audits the read.
 func (c *Client) FlowRunEnv(ctx context.Context, id, agentID string) (map[string]string, error) {
-	data, err := c.do(ctx, `query($id: String!, $agent: String!) { flow_run_env(id: $id, agent_id: $agent) }`,
-		map[string]any{"id": id, "agent": agentID}, c.mask)
-	if err != nil {
-		return nil, fmt.Errorf("reading the environment of flow run %s on %s: %w", id, c, err)
-	}
-	var env map[string]string
-	if err := decode(data, "flow_run_env", &env); err != nil {
-		return nil, fmt.Errorf("reading the environment of flow run %s on %s: %w", id, c, err)
-	}
-	return env, nil
+	return call[map[string]string](ctx, c, "reading the environment of flow run "+id,
+		`query($id: String!, $agent: String!) { flow_run_env(id: $id, agent_id: $agent) }`,
+		map[string]any{"id": id, "agent": agentID}, c.mask, "flow_run_env")
 }
 
 // ClaimFlowRuns takes up to n scheduled runs whose flows' labels are all
 // among labels, for agentID; no other agent gets them.
 func (c *Client) ClaimFlowRuns(ctx context.Context, agentID string, labels []string, n int) ([]FlowRun, error) {
 	in := map[string]any{"agent_id": agentID, "labels": nonNilList(labels), "limit": n}
-	data, err := c.do(ctx, `mutation($input: claim_flow_runs_input!) { claim_flow_runs(input: $input) { `+runFields+` } }`,
-		map[string]any{"input": in}, c.mask)
-	if err != nil {
-		return nil, fmt.Errorf("claiming flow runs on %s: %w", c, err)
-	}
-	var runs []FlowRun
-	if err := decode(data, "claim_flow_runs", &runs); err != nil {
-		return nil, fmt.Errorf("claiming flow runs on %s: %w", c, err)
-	}
-	return runs, nil
+	return call[[]FlowRun](ctx, c, "claiming flow runs",
+		`mutation($input: claim_flow_runs_input!) { claim_flow_runs(input: $input) { `+runFields+` } }`,
+		map[string]any{"input": in}, c.mask, "claim_flow_runs")
 }
 
 // SetFlowRunState sets a run's state if it is still at version, and
@@ -304,18 +297,12 @@ func (c *Client) SetFlowRunStateAs(ctx context.Context, agentID, id string, vers
 	if agentID != "" {
 		in["agent_id"] = agentID
 	}
-	data, err := c.do(ctx, `mutation($input: set_flow_run_state_input!) { set_flow_run_state(input: $input) { version } }`,
-		map[string]any{"input": in}, c.mask)
-	if err != nil {
-		return 0, fmt.Errorf("setting flow run %s %s on %s: %w", id, state, c, err)
-	}
-	var p struct {
+	p, err := call[struct {
 		Version int `json:"version"`
-	}
-	if err := decode(data, "set_flow_run_state", &p); err != nil {
-		return 0, fmt.Errorf("setting flow run %s %s on %s: %w", id, state, c, err)
-	}
-	return p.Version, nil
+	}](ctx, c, fmt.Sprintf("setting flow run %s %s", id, state),
+		`mutation($input: set_flow_run_state_input!) { set_flow_run_state(input: $input) { version } }`,
+		map[string]any{"input": in}, c.mask, "set_flow_run_state")
+	return p.Version, err
 }
 
 // SetTaskRunStates records task run states of a run; a state older than
@@ -331,15 +318,9 @@ func (c *Client) SetTaskRunStates(ctx context.Context, runID string, trs []TaskR
 			list[i]["time"] = t.Updated.UTC().Format(time.RFC3339Nano)
 		}
 	}
-	data, err := c.do(ctx, `mutation($input: set_task_run_states_input!) { set_task_run_states(input: $input) { success } }`,
-		map[string]any{"input": map[string]any{"flow_run_id": runID, "task_runs": list}}, c.mask)
-	if err != nil {
-		return fmt.Errorf("reporting task runs of flow run %s to %s: %w", runID, c, err)
-	}
-	if !succeeded(data, "set_task_run_states") {
-		return fmt.Errorf("reporting task runs of flow run %s to %s: the API did not confirm", runID, c)
-	}
-	return nil
+	return confirm(ctx, c, "reporting task runs of flow run "+runID,
+		`mutation($input: set_task_run_states_input!) { set_task_run_states(input: $input) { success } }`,
+		map[string]any{"input": map[string]any{"flow_run_id": runID, "task_runs": list}}, "set_task_run_states")
 }
 
 // WriteRunLogs appends lines to a run's log. Lines should come redacted
@@ -352,15 +333,9 @@ func (c *Client) WriteRunLogs(ctx context.Context, runID string, lines []LogLine
 			list[i]["time"] = l.Time.UTC().Format(time.RFC3339Nano)
 		}
 	}
-	data, err := c.do(ctx, `mutation($input: write_run_logs_input!) { write_run_logs(input: $input) { success } }`,
-		map[string]any{"input": map[string]any{"flow_run_id": runID, "logs": list}}, c.mask)
-	if err != nil {
-		return fmt.Errorf("writing the log of flow run %s to %s: %w", runID, c, err)
-	}
-	if !succeeded(data, "write_run_logs") {
-		return fmt.Errorf("writing the log of flow run %s to %s: the API did not confirm", runID, c)
-	}
-	return nil
+	return confirm(ctx, c, "writing the log of flow run "+runID,
+		`mutation($input: write_run_logs_input!) { write_run_logs(input: $input) { success } }`,
+		map[string]any{"input": map[string]any{"flow_run_id": runID, "logs": list}}, "write_run_logs")
 }
 
 // FlowRunLogs returns up to limit (1-1000) lines of a run's log after the
@@ -370,71 +345,20 @@ func (c *Client) FlowRunLogs(ctx context.Context, id, after string, limit int) (
 	if after != "" {
 		vars["after"] = after
 	}
-	data, err := c.do(ctx, `query($id: String!, $after: String, $limit: Int) { flow_run_logs(id: $id, after: $after, limit: $limit) { seq time level task_slug message } }`,
-		vars, c.mask)
-	if err != nil {
-		return nil, fmt.Errorf("reading the log of flow run %s on %s: %w", id, c, err)
-	}
-	var lines []LogLine
-	if err := decode(data, "flow_run_logs", &lines); err != nil {
-		return nil, fmt.Errorf("reading the log of flow run %s on %s: %w", id, c, err)
-	}
-	return lines, nil
+	return call[[]LogLine](ctx, c, "reading the log of flow run "+id,
+		`query($id: String!, $after: String, $limit: Int) { flow_run_logs(id: $id, after: $after, limit: $limit) { seq time level task_slug message } }`,
+		vars, c.mask, "flow_run_logs")
 }
 
 // Heartbeat tells the server a run is alive.
 func (c *Client) Heartbeat(ctx context.Context, runID string) error {
-	data, err := c.do(ctx, `mutation($id: String!) { heartbeat(flow_run_id: $id) { success } }`, map[string]any{"id": runID}, c.mask)
-	if err != nil {
-		return fmt.Errorf("heartbeat of flow run %s to %s: %w", runID, c, err)
-	}
-	if !succeeded(data, "heartbeat") {
-		return fmt.Errorf("heartbeat of flow run %s to %s: the API did not confirm", runID, c)
-	}
-	return nil
+	return confirm(ctx, c, "heartbeat of flow run "+runID, `mutation($id: String!) { heartbeat(flow_run_id: $id) { success } }`,
+		map[string]any{"id": runID}, "heartbeat")
 }
 
 // CancelFlowRun asks a run to stop: a scheduled run is Cancelled at once,
 // a running one Cancelling until its agent stops it.
 func (c *Client) CancelFlowRun(ctx context.Context, id string) (FlowRun, error) {
-	data, err := c.do(ctx, `mutation($id: String!) { cancel_flow_run(id: $id) { `+runFields+` } }`, map[string]any{"id": id}, c.mask)
-	if err != nil {
-		return FlowRun{}, fmt.Errorf("cancelling flow run %s on %s: %w", id, c, err)
-	}
-	var run FlowRun
-	if err := decode(data, "cancel_flow_run", &run); err != nil {
-		return FlowRun{}, fmt.Errorf("cancelling flow run %s on %s: %w", id, c, err)
-	}
-	return run, nil
-}
-
-// Flow returns the flow version with the given ID.
-func (c *Client) Flow(ctx context.Context, id string) (Flow, error) {
-	data, err := c.do(ctx, `query($id: String!) { flow(id: $id) { id name version labels command working_dir definition created } }`,
-		map[string]any{"id": id}, c.mask)
-	if err != nil {
-		return Flow{}, fmt.Errorf("reading flow %s on %s: %w", id, c, err)
-	}
-	var f Flow
-	if err := decode(data, "flow", &f); err != nil {
-		return Flow{}, fmt.Errorf("reading flow %s on %s: %w", id, c, err)
-	}
-	return f, nil
-}
-
-// FlowRunState returns a run's state and its version, without its task
-// runs: what an agent polls.
-func (c *Client) FlowRunState(ctx context.Context, id string) (state string, version int, err error) {
-	data, err := c.do(ctx, `query($id: String!) { flow_run(id: $id) { state version } }`, map[string]any{"id": id}, c.mask)
-	if err != nil {
-		return "", 0, fmt.Errorf("reading flow run %s on %s: %w", id, c, err)
-	}
-	var r struct {
-		State   string `json:"state"`
-		Version int    `json:"version"`
-	}
-	if err := decode(data, "flow_run", &r); err != nil {
-		return "", 0, fmt.Errorf("reading flow run %s on %s: %w", id, c, err)
-	}
-	return r.State, r.Version, nil
+	return call[FlowRun](ctx, c, "cancelling flow run "+id, `mutation($id: String!) { cancel_flow_run(id: $id) { `+runFields+` } }`,
+		map[string]any{"id": id}, c.mask, "cancel_flow_run")
 }
