@@ -154,12 +154,14 @@ func reply(w http.ResponseWriter, status int, data any, errs ...gqlError) {
 }
 
 func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.attempts++
+	// The token goes after the count, so a test that wakes on it and then
+	// reads Attempts sees this request counted.
 	select {
 	case f.requests <- struct{}{}:
 	default:
 	}
-	f.mu.Lock()
-	f.attempts++
 	var mode string
 	switch {
 	case f.hangN > 0:
