@@ -42,3 +42,14 @@ func FromConfig(cfg *config.Config, opts ...Option) (*Client, error) {
 	base := []Option{WithAPIKey(cfg.String("cloud.api_key")), WithTenantID(cfg.String("cloud.tenant_id"))}
 	return New(api, append(base, opts...)...)
 }
+
+// SourceFromConfig is the secret server the configuration names, as a
+// [secrets.Source]: what secrets.WithBackendFactory wants for a run whose
+// local secrets miss.
+func SourceFromConfig(cfg *config.Config) (secrets.Source, error) {
+	c, err := FromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewSource(c), nil
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"github.com/google/uuid"
@@ -48,19 +50,38 @@ type attempt struct {
 	runCount int
 }
 
+// inflight is an attempt sent to the workers and not answered yet.
+type inflight struct {
+	run *runner.TaskRun
+	// seq is its job's sequence in the stream, once queued: a cancelled
+	// flow run deletes the jobs still there.
+	seq uint64
+	// worker names the worker whose heartbeat came last, at seen; warned is
+	// set once the executor logged that it went silent.
+	worker string
+	seen   time.Time
+	warned bool
+}
+
 type session struct {
 	e       *executor
 	ctx     context.Context
 	g       *flow.Graph
+	version string
 	js      jetstream.JetStream
+	stream  jetstream.Stream
 	subject string
 	inbox   string
 	sub     *nats.Subscription
 	closed  chan struct{}
 	wg      sync.WaitGroup
 
+	paramsOnce sync.Once
+	params     map[string]json.RawMessage
+	paramsErr  error
+
 	mu      sync.Mutex
-	pending map[attempt]*runner.TaskRun
+	pending map[attempt]*inflight
 }
 
 // Start opens the session of one flow run.
@@ -79,15 +100,16 @@ func (e *executor) Start(ctx context.Context) (runner.Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsexec: %w", err)
 	}
-	if err := ensureStream(ctx, js, &e.o); err != nil {
+	stream, err := ensureStream(ctx, js, &e.o)
+	if err != nil {
 		return nil, err
 	}
 	s := &session{
-		e: e, ctx: ctx, g: g, js: js,
+		e: e, ctx: ctx, g: g, version: Version(g), js: js, stream: stream,
 		subject: e.o.prefix + "." + subjectToken(g.Name),
 		inbox:   e.nc.NewInbox(),
 		closed:  make(chan struct{}),
-		pending: map[attempt]*runner.TaskRun{},
+		pending: map[attempt]*inflight{},
 	}
 	if s.sub, err = e.nc.Subscribe(s.inbox, s.onAnswer); err != nil {
 		return nil, fmt.Errorf("natsexec: subscribing to answers: %w", err)
@@ -111,29 +133,43 @@ func (s *session) Submit(run *runner.TaskRun) {
 	a := attempt{run.ID(), run.RunCount()}
 	data, err := s.encode(run)
 	s.mu.Lock()
-	s.pending[a] = run
+	s.pending[a] = &inflight{run: run}
 	s.mu.Unlock()
 	s.wg.Go(func() {
+		var ack *jetstream.PubAck
 		if err == nil {
-			_, err = s.js.Publish(s.ctx, s.subject, data)
+			ack, err = s.js.Publish(s.ctx, s.subject, data)
 			if err != nil {
 				err = fmt.Errorf("natsexec: queuing task run %q: %w", run.Slug(), err)
 			}
 		}
 		if err != nil {
-			if run := s.take(a); run != nil {
-				run.Complete(nil, err)
+			if in := s.take(a); in != nil {
+				in.run.Complete(nil, err)
 			}
+			return
 		}
+		s.mu.Lock()
+		if in := s.pending[a]; in != nil {
+			in.seq = ack.Sequence
+		}
+		s.mu.Unlock()
 	})
 }
 
 // encode is the job message of run's attempt.
 func (s *session) encode(run *runner.TaskRun) ([]byte, error) {
 	args := run.Inputs()
+	rc := run.Context()
+	params, err := s.parameters(rc.Parameters)
+	if err != nil {
+		return nil, err
+	}
 	j := job{
-		Flow: s.g.Name, FlowRunID: run.FlowRunID(), TaskRunID: run.ID(), RunCount: run.RunCount(),
+		Flow: s.g.Name, FlowVersion: s.version, FlowRunID: run.FlowRunID(), TaskRunID: run.ID(), RunCount: run.RunCount(),
 		Slug: run.Slug(), MapIndex: run.MapIndex(), Inputs: make([]json.RawMessage, len(args)), Reply: s.inbox,
+		Context: jobContext{FlowRunName: rc.FlowRunName, TaskRunName: rc.TaskRunName, Parameters: params,
+			Scheduled: rc.ScheduledStartTime, Resumed: rc.Resumed},
 	}
 	for i, a := range args {
 		if a == nil {
@@ -148,26 +184,67 @@ func (s *session) encode(run *runner.TaskRun) ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// take removes the attempt from the pending ones and returns its run, or
-// nil when it is no longer pending: whoever takes it completes it.
-func (s *session) take(a attempt) *runner.TaskRun {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	run := s.pending[a]
-	delete(s.pending, a)
-	return run
+// parameters encodes the flow run's parameters, once per run: every job
+// carries them, for the task's run context.
+func (s *session) parameters(p map[string]any) (map[string]json.RawMessage, error) {
+	s.paramsOnce.Do(func() {
+		s.params = make(map[string]json.RawMessage, len(p))
+		for name, v := range p {
+			b, err := json.Marshal(v)
+			if err != nil {
+				s.paramsErr = fmt.Errorf("natsexec: parameter %q cannot cross the wire as JSON: %w", name, err)
+				return
+			}
+			s.params[name] = b
+		}
+	})
+	return s.params, s.paramsErr
 }
 
-// onAnswer completes the run a worker answered for; an answer for an
-// attempt not in flight (a duplicate) is dropped.
+// take removes the attempt from the pending ones and returns it, or nil
+// when it is no longer pending: whoever takes it completes its run.
+func (s *session) take(a attempt) *inflight {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.pending[a]
+	delete(s.pending, a)
+	return in
+}
+
+// onAnswer handles a worker's message: a heartbeat is noted and its log
+// records logged; an outcome completes the run. A message for an attempt
+// not in flight (a duplicate, or a late heartbeat) is dropped.
 func (s *session) onAnswer(m *nats.Msg) {
 	var ans answer
 	if err := json.Unmarshal(m.Data, &ans); err != nil {
 		return // not ours to answer; nothing to complete
 	}
-	run := s.take(attempt{ans.TaskRunID, ans.RunCount})
-	if run == nil {
+	a := attempt{ans.TaskRunID, ans.RunCount}
+	if ans.Progress {
+		s.mu.Lock()
+		in := s.pending[a]
+		var logger *slog.Logger
+		if in != nil {
+			in.worker, in.seen, in.warned = ans.Worker, time.Now(), false
+			if len(ans.Logs) > 0 {
+				// Taken while the attempt is pending: its context is this
+				// attempt's, not a later one's.
+				logger = in.run.Context().Logger()
+			}
+		}
+		s.mu.Unlock()
+		if logger != nil {
+			replay(s.ctx, logger, ans.Logs)
+		}
 		return
+	}
+	in := s.take(a)
+	if in == nil {
+		return
+	}
+	run := in.run
+	if len(ans.Logs) > 0 {
+		replay(s.ctx, run.Context().Logger(), ans.Logs)
 	}
 	var out any
 	err := ans.Error.decode()
@@ -185,20 +262,79 @@ func (s *session) onAnswer(m *nats.Msg) {
 	run.Complete(out, err)
 }
 
-// watch ends the runs still waiting when the flow run's context ends.
+// watch logs the workers that go silent, and when the flow run's context
+// ends, ends the runs still waiting and tells the workers.
 func (s *session) watch() {
 	defer s.wg.Done()
-	select {
-	case <-s.closed:
-		return
-	case <-s.ctx.Done():
+	tick := time.NewTicker(s.e.o.heartbeat())
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-s.ctx.Done():
+			s.cancel()
+			return
+		case now := <-tick.C:
+			s.warnSilent(now)
+		}
 	}
+}
+
+// warnSilent logs, once each, the task runs whose worker has not said
+// anything for the ack wait: it died, hung or was cut off, and JetStream
+// delivers the task run again.
+func (s *session) warnSilent(now time.Time) {
+	type silent struct {
+		logger *slog.Logger
+		worker string
+		for_   time.Duration
+	}
+	var list []silent
 	s.mu.Lock()
-	runs := s.pending
-	s.pending = map[attempt]*runner.TaskRun{}
+	for _, in := range s.pending {
+		if in.seen.IsZero() || in.warned || now.Sub(in.seen) < s.e.o.ackWait {
+			continue
+		}
+		in.warned = true
+		list = append(list, silent{in.run.Context().Logger(), in.worker, now.Sub(in.seen).Round(time.Millisecond)})
+	}
 	s.mu.Unlock()
-	for _, run := range runs {
-		run.Complete(nil, s.ctx.Err())
+	for _, w := range list {
+		w.logger.Warn("natsexec: the worker running this task run went silent; JetStream delivers it to another worker",
+			"worker", w.worker, "silent_for", w.for_.String())
+	}
+}
+
+// cancel ends the runs still waiting with the context's error, then tells
+// the workers to stop the flow run's task runs and deletes its jobs still
+// queued.
+func (s *session) cancel() {
+	s.mu.Lock()
+	pending := s.pending
+	s.pending = map[attempt]*inflight{}
+	s.mu.Unlock()
+	var flowRun uuid.UUID
+	var seqs []uint64
+	for _, in := range pending {
+		flowRun = in.run.FlowRunID()
+		if in.seq != 0 {
+			seqs = append(seqs, in.seq)
+		}
+		in.run.Complete(nil, s.ctx.Err())
+	}
+	if len(pending) == 0 {
+		return
+	}
+	if data, err := json.Marshal(control{CancelFlowRun: flowRun}); err == nil {
+		_ = s.e.nc.Publish(s.e.o.control(), data)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+	defer cancel()
+	for _, seq := range seqs {
+		// A job a worker already took is gone or goes; either way it is
+		// not run again.
+		_ = s.stream.DeleteMsg(ctx, seq)
 	}
 }
 

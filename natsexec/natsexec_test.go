@@ -390,11 +390,18 @@ func TestSecretStaysHere(t *testing.T) {
 
 // TestUnknownFlowAndTask: a worker answers a job for a flow it does not
 // hold, or a task its flow lacks, with an error saying so.
-func TestUnknownFlowAndTask(t *testing.T) {
+func TestUnknownFlowAndOtherVersion(t *testing.T) {
 	url := startServer(t)
-	held := flow.New("held")
-	flow.Add(held, valueTask("other", 1))
-	startWorker(t, url, []*flow.Flow{held})
+	build := func(mod func(f *flow.Flow)) *flow.Flow {
+		f := flow.New("held")
+		v := flow.Add(f, valueTask("v", 1))
+		flow.Add(f, double("d"), flow.Bind("x", v))
+		if mod != nil {
+			mod(f)
+		}
+		return f
+	}
+	startWorker(t, url, []*flow.Flow{build(nil)})
 
 	ghost := flow.New("ghost")
 	flow.Add(ghost, valueTask("v", 1))
@@ -404,12 +411,62 @@ func TestUnknownFlowAndTask(t *testing.T) {
 		t.Errorf("ghost task: %v (err %v), want Failed saying the worker does not hold the flow", st, st.Err)
 	}
 
-	other := flow.New("held")
-	flow.Add(other, valueTask("missing", 1))
-	fs = run(t, natsexec.Executor(connect(t, url), other), other)
-	if st := fs.Tasks[0]; st.Kind != state.Failed || st.Err == nil ||
-		!strings.Contains(st.Err.Error(), `flow "held" on this worker has no task "missing-1"`) {
-		t.Errorf("missing task: %v (err %v), want Failed saying the task is unknown", st, st.Err)
+	same := build(nil)
+	if fs := run(t, natsexec.Executor(connect(t, url), same), same); fs.Kind != state.Success || fs.Tasks[1].Result != 2 {
+		t.Errorf("the same flow, built again: %v, d = %#v; want Success and 2", fs.State, fs.Tasks[1].Result)
+	}
+	for _, tc := range []struct {
+		name string
+		mod  func(f *flow.Flow)
+	}{
+		{"a task more", func(f *flow.Flow) { flow.Add(f, valueTask("extra", 1)) }},
+		{"a parameter more", func(f *flow.Flow) { flow.Parameter(f, "p", flow.Default(3)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			other := build(tc.mod)
+			want := fmt.Sprintf(`this worker holds another version of flow "held" (version %s here, %s in the flow run`,
+				versionOf(t, build(nil)), versionOf(t, other))
+			fs := run(t, natsexec.Executor(connect(t, url), other), other)
+			if st := fs.Tasks[0]; st.Kind != state.Failed || st.Err == nil || !strings.Contains(st.Err.Error(), want) {
+				t.Errorf("v: %v (err %v), want Failed saying %s", st, st.Err, want)
+			}
+		})
+	}
+}
+
+func versionOf(t *testing.T, f *flow.Flow) string {
+	t.Helper()
+	g, err := f.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return natsexec.Version(g)
+}
+
+// TestVersion: the version is the same for flows built alike, and differs
+// when anything a worker relies on differs.
+func TestVersion(t *testing.T) {
+	build := func(timeout time.Duration, out bool) *flow.Flow {
+		f := flow.New("v")
+		v := flow.Add(f, valueTask("v", 1))
+		if out {
+			flow.Add(f, task.New("d", func(_ context.Context, in argX) (string, error) { return "", nil }), flow.Bind("x", v))
+		} else {
+			flow.Add(f, double("d", task.WithTimeout(timeout)), flow.Bind("x", v))
+		}
+		return f
+	}
+	base := versionOf(t, build(time.Second, false))
+	if again := versionOf(t, build(time.Second, false)); again != base {
+		t.Errorf("the same flow built twice: versions %s and %s", base, again)
+	}
+	for name, f := range map[string]*flow.Flow{
+		"another timeout":     build(2*time.Second, false),
+		"another result type": build(0, true),
+	} {
+		if v := versionOf(t, f); v == base {
+			t.Errorf("%s: the version stayed %s", name, v)
+		}
 	}
 }
 

@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
@@ -29,6 +33,9 @@ const (
 	DefaultSlots = 64
 	// DefaultConcurrency is how many task runs a worker runs at once.
 	DefaultConcurrency = 16
+	// DefaultAckWait is how long a worker may go silent before its task
+	// runs are delivered again ([WithAckWait]).
+	DefaultAckWait = 30 * time.Second
 )
 
 // Option configures an [Executor] or [Serve]. All are optional; an option
@@ -38,16 +45,66 @@ type Option func(*options)
 type options struct {
 	stream, prefix, durable string
 	slots, concurrency      int
+	ackWait                 time.Duration
+	name                    string
+	logger                  *slog.Logger
+	cfg                     *config.Config
 }
 
 func newOptions(opts []Option) options {
 	o := options{stream: DefaultStream, prefix: DefaultSubjectPrefix, durable: DefaultDurable,
-		slots: DefaultSlots, concurrency: DefaultConcurrency}
+		slots: DefaultSlots, concurrency: DefaultConcurrency, ackWait: DefaultAckWait}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.name == "" {
+		host, _ := os.Hostname()
+		o.name = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
 	return o
 }
+
+// heartbeat is how often a worker running a task says so: to the server,
+// which would otherwise deliver the message again after the ack wait, and
+// to the executor, with the task's log records since the last time.
+func (o *options) heartbeat() time.Duration { return min(time.Second, o.ackWait/3) }
+
+// control is the subject of control messages (cancellations): the bare
+// prefix, which the stream's "prefix.>" does not hold, so they are core
+// NATS messages to the workers listening, never stored.
+func (o *options) control() string { return o.prefix }
+
+// WithAckWait sets how long a worker may go silent before its task run is
+// taken for lost (default [DefaultAckWait]): the JetStream consumer's ack
+// wait, after which the server delivers the message again (to any
+// worker), and after which an executor logs that the worker running a task
+// run went silent. A worker running a task says so several times per ack
+// wait, so only a dead, hung or cut-off worker misses it. Workers and
+// executors should agree; d <= 0 keeps the default.
+func WithAckWait(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.ackWait = d
+		}
+	}
+}
+
+// WithWorkerName names a worker in its heartbeats, which executors log when
+// it goes silent (default host:pid).
+func WithWorkerName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithLogger sets the logger of a worker's own events (serving, draining,
+// cancelling); the default discards them. Records the tasks log go to the
+// flow run's logger, through the executor, not here.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithConfig sets the configuration a worker's tasks resolve secrets from
+// (secrets.Secret(...).Get inside a task), as runner.WithConfig does for a
+// run; by default the user's (config.Load).
+func WithConfig(cfg *config.Config) Option { return func(o *options) { o.cfg = cfg } }
 
 // WithStream sets the JetStream stream's name and the prefix of its
 // subjects (the stream holds prefix + ".>"). Executors and workers must
@@ -97,22 +154,46 @@ func WithDurable(name string) Option {
 
 // job is the message that asks a worker to call a task.
 type job struct {
-	Flow      string            `json:"flow"`
-	FlowRunID uuid.UUID         `json:"flow_run_id"`
-	TaskRunID uuid.UUID         `json:"task_run_id"`
-	RunCount  int               `json:"run_count"`
-	Slug      string            `json:"slug"`
-	MapIndex  int               `json:"map_index"`
-	Inputs    []json.RawMessage `json:"inputs"`
-	Reply     string            `json:"reply"`
+	Flow        string            `json:"flow"`
+	FlowVersion string            `json:"flow_version"`
+	FlowRunID   uuid.UUID         `json:"flow_run_id"`
+	TaskRunID   uuid.UUID         `json:"task_run_id"`
+	RunCount    int               `json:"run_count"`
+	Slug        string            `json:"slug"`
+	MapIndex    int               `json:"map_index"`
+	Inputs      []json.RawMessage `json:"inputs"`
+	Context     jobContext        `json:"context"`
+	Reply       string            `json:"reply"`
 }
 
-// answer is a worker's reply to a job.
+// jobContext is the rest of the task's run context (runner.Context) that
+// the job's other fields do not already carry.
+type jobContext struct {
+	FlowRunName string                     `json:"flow_run_name,omitempty"`
+	TaskRunName string                     `json:"task_run_name,omitempty"`
+	Parameters  map[string]json.RawMessage `json:"parameters,omitempty"`
+	Scheduled   time.Time                  `json:"scheduled_start_time"`
+	Resumed     bool                       `json:"resumed,omitempty"`
+}
+
+// answer is a worker's message about a job: its heartbeat while the task
+// runs (Progress set), with the log records since the last one, and then
+// its outcome.
 type answer struct {
-	TaskRunID uuid.UUID       `json:"task_run_id"`
-	RunCount  int             `json:"run_count"`
-	Result    json.RawMessage `json:"result,omitempty"`
-	Error     *wireErr        `json:"error,omitempty"`
+	TaskRunID uuid.UUID         `json:"task_run_id"`
+	RunCount  int               `json:"run_count"`
+	Worker    string            `json:"worker,omitempty"`
+	Progress  bool              `json:"progress,omitempty"`
+	Logs      []json.RawMessage `json:"logs,omitempty"`
+	Result    json.RawMessage   `json:"result,omitempty"`
+	Error     *wireErr          `json:"error,omitempty"`
+}
+
+// control is a message on the control subject, from executors to every
+// worker.
+type control struct {
+	// CancelFlowRun is a flow run whose task runs workers stop.
+	CancelFlowRun uuid.UUID `json:"cancel_flow_run"`
 }
 
 // wireErr is an error as it crosses the wire.
@@ -175,22 +256,25 @@ func decodeAs(data []byte, t reflect.Type) (any, error) {
 	return p.Elem().Interface(), nil
 }
 
-// ensureStream creates the work-queue stream unless it exists.
-func ensureStream(ctx context.Context, js jetstream.JetStream, o *options) error {
-	_, err := js.Stream(ctx, o.stream)
+// ensureStream returns the work-queue stream, creating it if it is missing.
+func ensureStream(ctx context.Context, js jetstream.JetStream, o *options) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, o.stream)
 	if err == nil {
-		return nil
+		return st, nil
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("natsexec: looking up stream %q: %w", o.stream, err)
+		return nil, fmt.Errorf("natsexec: looking up stream %q: %w", o.stream, err)
 	}
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+	st, err = js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:      o.stream,
 		Subjects:  []string{o.prefix + ".>"},
 		Retention: jetstream.WorkQueuePolicy,
 	})
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return fmt.Errorf("natsexec: creating stream %q: %w", o.stream, err)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		st, err = js.Stream(ctx, o.stream) // another made it meanwhile
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("natsexec: creating stream %q: %w", o.stream, err)
+	}
+	return st, nil
 }

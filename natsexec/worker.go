@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"runtime/debug"
 	"slices"
@@ -12,11 +13,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/task"
 )
 
@@ -57,13 +62,13 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 	if err != nil {
 		return fmt.Errorf("natsexec: %w", err)
 	}
-	if err := ensureStream(ctx, js, &o); err != nil {
+	if _, err := ensureStream(ctx, js, &o); err != nil {
 		return err
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, o.stream, jetstream.ConsumerConfig{
 		Durable:       o.durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
+		AckWait:       o.ackWait,
 		FilterSubject: o.prefix + ".>",
 	})
 	if err != nil {
@@ -73,7 +78,19 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 	if err != nil {
 		return fmt.Errorf("natsexec: consuming stream %q: %w", o.stream, err)
 	}
-	w := &worker{nc: nc, graphs: graphs, ctx: context.WithoutCancel(ctx)}
+	w := &worker{nc: nc, o: o, graphs: graphs, versions: map[string]string{}, ctx: context.WithoutCancel(ctx),
+		masker: redact.New(), running: map[uuid.UUID]map[*job]context.CancelFunc{}, cancelled: map[uuid.UUID]time.Time{}}
+	for name, g := range graphs {
+		w.versions[name] = Version(g)
+	}
+	ctl, err := nc.Subscribe(o.control(), w.onControl)
+	if err != nil {
+		it.Stop()
+		return fmt.Errorf("natsexec: subscribing to %q: %w", o.control(), err)
+	}
+	defer ctl.Unsubscribe()
+	o.logger.Info("natsexec: worker serving", "worker", o.name, "stream", o.stream,
+		"flows", slices.Sorted(maps.Keys(graphs)), "concurrency", o.concurrency)
 
 	// When ctx ends, Drain stops pulling; Next hands out what was already
 	// delivered, then reports the iterator closed.
@@ -82,6 +99,7 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 	wg.Go(func() {
 		select {
 		case <-ctx.Done():
+			o.logger.Info("natsexec: worker draining: finishing the task runs it took, taking no more", "worker", o.name)
 			it.Drain()
 		case <-stop:
 		}
@@ -108,18 +126,83 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 	return fmt.Errorf("natsexec: consuming stream %q: %w", o.stream, err)
 }
 
-// ackWait is how long the server waits for a worker's acknowledgement
-// before it redelivers a message; while a task runs, its worker says it is
-// in progress every inProgressEvery, so a long task is not run twice.
-const (
-	ackWait         = 30 * time.Second
-	inProgressEvery = ackWait / 3
-)
-
 type worker struct {
-	nc     *nats.Conn
-	graphs map[string]*flow.Graph
-	ctx    context.Context
+	nc       *nats.Conn
+	o        options
+	graphs   map[string]*flow.Graph
+	versions map[string]string // Version of each graph
+	ctx      context.Context   // the task runs' parent: not cancelled by Serve's
+	// masker hides, in what the worker sends, every secret its tasks
+	// resolved here (secrets.Secret(...).Get inside a task).
+	masker *redact.Masker
+
+	mu sync.Mutex
+	// running holds the cancel functions of the task runs being called,
+	// by flow run.
+	running map[uuid.UUID]map[*job]context.CancelFunc
+	// cancelled holds the flow runs cancelled in the last cancelMemory,
+	// whose jobs still queued are dropped, not run.
+	cancelled map[uuid.UUID]time.Time
+}
+
+// cancelMemory is how long a worker remembers a cancelled flow run.
+const cancelMemory = time.Hour
+
+// onControl handles a control message: a cancelled flow run's task runs
+// are told to stop (their context ends), and its jobs still queued are
+// dropped when they come.
+func (w *worker) onControl(m *nats.Msg) {
+	var c control
+	if json.Unmarshal(m.Data, &c) != nil || c.CancelFlowRun == uuid.Nil {
+		return
+	}
+	now := time.Now()
+	w.mu.Lock()
+	for id, at := range w.cancelled {
+		if now.Sub(at) > cancelMemory {
+			delete(w.cancelled, id)
+		}
+	}
+	w.cancelled[c.CancelFlowRun] = now
+	running := slices.Collect(maps.Values(w.running[c.CancelFlowRun]))
+	w.mu.Unlock()
+	for _, cancel := range running {
+		cancel()
+	}
+	w.o.logger.Info("natsexec: flow run cancelled", "worker", w.o.name, "flow_run_id", c.CancelFlowRun, "task_runs_stopped", len(running))
+}
+
+// track registers the cancel function of j's call until untrack; it
+// reports false when j's flow run is already cancelled.
+func (w *worker) track(j *job, cancel context.CancelFunc) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.cancelled[j.FlowRunID]; ok {
+		return false
+	}
+	m := w.running[j.FlowRunID]
+	if m == nil {
+		m = map[*job]context.CancelFunc{}
+		w.running[j.FlowRunID] = m
+	}
+	m[j] = cancel
+	return true
+}
+
+func (w *worker) untrack(j *job) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.running[j.FlowRunID], j)
+	if len(w.running[j.FlowRunID]) == 0 {
+		delete(w.running, j.FlowRunID)
+	}
+}
+
+func (w *worker) isCancelled(id uuid.UUID) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.cancelled[id]
+	return ok
 }
 
 // handle answers one message and acknowledges it.
@@ -129,27 +212,40 @@ func (w *worker) handle(msg jetstream.Msg) {
 		_ = msg.Term() // unreadable or unanswerable: never deliver it again
 		return
 	}
-	ans := w.runInProgress(msg, &j)
-	ans.TaskRunID, ans.RunCount = j.TaskRunID, j.RunCount
-	data, err := json.Marshal(ans)
-	if err != nil {
-		data, _ = json.Marshal(answer{TaskRunID: j.TaskRunID, RunCount: j.RunCount,
-			Error: &wireErr{Kind: kindError, Message: "natsexec: encoding the answer: " + err.Error()}})
+	if w.isCancelled(j.FlowRunID) {
+		_ = msg.Ack() // its run is over: nobody waits for the answer
+		return
 	}
-	if err := w.nc.Publish(j.Reply, data); err != nil {
+	ans := w.runInProgress(msg, &j)
+	if err := w.send(&j, ans); err != nil {
 		_ = msg.Nak() // let another try answer
 		return
 	}
 	_ = msg.Ack()
 }
 
-// runInProgress runs the job, telling the server that msg is in progress
-// while it runs.
+// send publishes a message about j to its executor, with the worker's
+// name and j's attempt.
+func (w *worker) send(j *job, ans answer) error {
+	ans.TaskRunID, ans.RunCount, ans.Worker = j.TaskRunID, j.RunCount, w.o.name
+	data, err := json.Marshal(ans)
+	if err != nil {
+		data, _ = json.Marshal(answer{TaskRunID: j.TaskRunID, RunCount: j.RunCount, Worker: w.o.name,
+			Error: &wireErr{Kind: kindError, Message: "natsexec: encoding the answer: " + err.Error()}})
+	}
+	return w.nc.Publish(j.Reply, data)
+}
+
+// runInProgress runs the job and returns its answer, with the log records
+// not sent yet. While the task runs, it heartbeats: it tells the server
+// that msg is in progress, and the executor that the task is running here,
+// with the records logged since.
 func (w *worker) runInProgress(msg jetstream.Msg, j *job) answer {
+	logs := &logBuffer{}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		tick := time.NewTicker(inProgressEvery)
+		tick := time.NewTicker(w.o.heartbeat())
 		defer tick.Stop()
 		for {
 			select {
@@ -157,22 +253,29 @@ func (w *worker) runInProgress(msg jetstream.Msg, j *job) answer {
 				return
 			case <-tick.C:
 				_ = msg.InProgress()
+				_ = w.send(j, answer{Progress: true, Logs: logs.take()})
 			}
 		}
 	})
-	defer wg.Wait()
-	defer close(done)
-	return w.run(j)
+	ans := w.run(j, logs)
+	close(done)
+	wg.Wait()
+	ans.Logs = logs.take()
+	return ans
 }
 
-// run calls the job's task and returns its answer.
-func (w *worker) run(j *job) answer {
+// run calls the job's task and returns its answer. What it sends back is
+// masked with the secrets the worker's tasks resolved.
+func (w *worker) run(j *job, logs *logBuffer) answer {
 	fail := func(format string, args ...any) answer {
-		return answer{Error: &wireErr{Kind: kindError, Message: fmt.Sprintf(format, args...)}}
+		return answer{Error: &wireErr{Kind: kindError, Message: w.masker.Redact(fmt.Sprintf(format, args...))}}
 	}
 	g, ok := w.graphs[j.Flow]
 	if !ok {
 		return fail("natsexec: this worker does not hold flow %q (it holds %s)", j.Flow, quoted(slices.Sorted(maps.Keys(w.graphs))))
+	}
+	if v := w.versions[j.Flow]; j.FlowVersion != v {
+		return fail("natsexec: this worker holds another version of flow %q (version %s here, %s in the flow run: their tasks, inputs, types or edges differ); start the workers from the same build of the flow program as the run", j.Flow, v, j.FlowVersion)
 	}
 	i, ok := g.Index(j.Slug)
 	if !ok {
@@ -193,7 +296,25 @@ func (w *worker) run(j *job) answer {
 		}
 		args[k] = v
 	}
-	ctx := w.ctx
+	rc, err := w.runContext(g, gt, j)
+	if err != nil {
+		return fail("%v", err)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	if !w.track(j, cancel) {
+		return fail("natsexec: flow run %s was cancelled", j.FlowRunID)
+	}
+	defer w.untrack(j)
+	logger := slog.New(w.masker.Handler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	ctx = runner.NewContext(ctx, rc, logger)
+	ctx = secrets.NewContext(ctx, secrets.NewResolver(secrets.WithConfig(w.o.cfg),
+		secrets.WithBackendFactory(client.SourceFromConfig),
+		secrets.OnResolve(func(v secrets.Value) {
+			for _, s := range v.RevealAll() {
+				w.masker.Add(s)
+			}
+		})))
 	if gt.Spec.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, gt.Spec.Timeout)
@@ -209,10 +330,37 @@ func (w *worker) run(j *job) answer {
 		if jerr != nil {
 			return fail("natsexec: encoding the result of %q: %v", j.Slug, jerr)
 		}
+		if w.masker.Contains(string(b)) {
+			return fail("natsexec: the result of %q holds a secret its task resolved on this worker, and a secret never crosses the wire: return what the secret gave access to, or make it a secret task that runs where the flow runs", j.Slug)
+		}
 		ans.Result = b
 	}
-	ans.Error = encodeErr(err)
+	if ans.Error = encodeErr(err); ans.Error != nil {
+		ans.Error.Message = w.masker.Redact(ans.Error.Message)
+	}
 	return ans
+}
+
+// runContext is the run context the job's task sees on this worker.
+func (w *worker) runContext(g *flow.Graph, gt *flow.GraphTask, j *job) (*runner.Context, error) {
+	rc := &runner.Context{
+		FlowName: j.Flow, FlowRunID: j.FlowRunID, FlowRunName: j.Context.FlowRunName,
+		TaskName: gt.Spec.Name, TaskSlug: j.Slug, TaskRunName: j.Context.TaskRunName,
+		TaskRunCount: j.RunCount, MapIndex: j.MapIndex, Parameters: make(map[string]any, len(j.Context.Parameters)),
+		ScheduledStartTime: j.Context.Scheduled, Resumed: j.Context.Resumed,
+	}
+	for name, raw := range j.Context.Parameters {
+		var v any
+		err := json.Unmarshal(raw, &v)
+		if i, ok := g.Index(name); ok && g.Tasks[i].Param != nil {
+			v, err = decodeAs(raw, g.Tasks[i].Param.Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("natsexec: decoding parameter %q: %v", name, err)
+		}
+		rc.Parameters[name] = v
+	}
+	return rc, nil
 }
 
 // call calls the task as the runner does, a panic becoming a

@@ -53,6 +53,19 @@ func FromContext(ctx context.Context) (*Context, bool) {
 	return c, ok
 }
 
+// NewContext returns a copy of parent in which [FromContext] finds rc, its
+// Logger writing to logger's handler (nil discards). An executor that calls
+// a task in another process uses it there, to give the task the run context
+// the runner made for it ([TaskRun.Context]) once it crossed the wire. rc
+// must be new (not one FromContext returned): NewContext sets its logger.
+func NewContext(parent context.Context, rc *Context, logger *slog.Logger) context.Context {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	rc.logger = logger
+	return context.WithValue(parent, ctxKey{}, rc)
+}
+
 // TaskRunID returns the task run's id: a name-based (version 5) UUID of the
 // flow run id, the task's slug and the map index. It is the same on every
 // attempt of the run, differs between task runs, and costs nothing until asked.

@@ -121,6 +121,15 @@ func (tr *TaskRun) RunCount() int { return int(tr.tc.runCount) }
 // shared with the run and must not be modified.
 func (tr *TaskRun) Inputs() []any { return slices.Clone(tr.args) }
 
+// Context returns the run context of the attempt being submitted: what
+// [FromContext] returns inside the task when it is called here. An
+// executor that calls the task elsewhere sends its fields along and gives
+// the task the same there with [NewContext]; its Logger is the run's, so
+// that records the task logged elsewhere can be logged here, masked and
+// reported like any other. Its Parameters are shared with the run: read
+// them, never write them.
+func (tr *TaskRun) Context() *Context { return tr.tc.runContext() }
+
 // Secret reports whether the task is a secret task (task.AsSecret): its
 // result is a secret, so it must run here (see "Secrets" above).
 func (tr *TaskRun) Secret() bool { return tr.gt.Spec.Secret }

@@ -309,7 +309,7 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	// logs, states, errors and task run names all pass through.
 	masker := redact.New()
 	resolver := secrets.NewResolver(secrets.WithConfig(o.config), secrets.WithRunSecrets(o.secrets),
-		secrets.WithBackend(o.backend), secrets.WithBackendFactory(serverFromConfig),
+		secrets.WithBackend(o.backend), secrets.WithBackendFactory(client.SourceFromConfig),
 		secrets.OnResolve(func(v secrets.Value) {
 			for _, s := range v.RevealAll() {
 				masker.Add(s)
@@ -351,16 +351,6 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 		d.startReporting(o.reporter, base)
 	}
 	return d.run(), nil
-}
-
-// serverFromConfig makes the secret server's client from cloud.api,
-// cloud.api_key and cloud.tenant_id.
-func serverFromConfig(cfg *config.Config) (secrets.Source, error) {
-	c, err := client.FromConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return client.NewSource(c), nil
 }
 
 // resolveFirst runs every secret task whose inputs are constants or
