@@ -21,8 +21,10 @@
 // whitespace, '.', '*' and '>' become '_'; the stream is created as a
 // work-queue stream if missing):
 //
-//	{"flow": "etl", "flow_run_id": "…", "task_run_id": "…", "run_count": 1,
-//	 "slug": "transform-1", "map_index": -1, "inputs": [3, "x", null],
+//	{"flow": "etl", "flow_version": "3f1c…", "flow_run_id": "…",
+//	 "task_run_id": "…", "run_count": 1, "slug": "transform-1",
+//	 "map_index": -1, "inputs": [3, "x", null],
+//	 "context": {"flow_run_name": "…", "parameters": {"n": 3}, …},
 //	 "reply": "_INBOX.…"}
 //
 // inputs holds each of the task's inputs in the order of its Spec().Inputs,
@@ -55,16 +57,53 @@
 // calls tasks elsewhere. Put the tasks that need credentials, and what
 // follows from them, where the credentials are.
 //
-// # Not yet
+// # Versions
 //
-// This is a first slice. Not done yet: a run context on the worker
-// (runner.FromContext inside a task run by a worker reports nothing), log
-// forwarding from workers, heartbeats from workers to the flow program and
-// tuning of redelivery timing (a worker marks its message in progress every
-// 10 s while the task runs; the message of a worker silent for 30 s is
-// redelivered, and the task may then run twice, its second answer being
-// dropped), checking that the worker runs the same version of the flow program,
-// cancellation reaching the workers (a cancelled flow run stops waiting,
-// but the worker finishes the call), tests against a separate nats-server
-// binary, and benchmarks.
+// A job names the flow's [Version], a digest of its shape (tasks, inputs
+// and their Go types, results, timeouts, edges, parameters). A worker whose
+// flow of that name has another version answers with an error naming both
+// versions, and the task run fails: a worker left running an older build
+// fails runs loudly rather than running them wrong. Deploy workers from
+// the same build as the program that runs the flow.
+//
+// # Run context, logs and secrets on a worker
+//
+// A task on a worker sees the run context it would see in the flow
+// program (runner.FromContext: flow run id and name, task run id and
+// count, map index, parameters in their Go types, scheduled time). What it
+// logs through the context's Logger travels back with the worker's
+// heartbeats and its answer, and the flow program logs it through the run's
+// logger, with its time, level and attributes: masked and reported to the
+// server like every record of the run. A task that resolves a secret on the
+// worker (secrets.Secret(...).Get, from the worker's own environment and
+// configuration, [WithConfig]) has it masked in what the worker sends;
+// a result that holds it is refused, so it never crosses the wire.
+//
+// # Failures, redelivery and cancellation
+//
+// JetStream delivers each job at least once. While a task runs, its worker
+// heartbeats: every third of the ack wait ([WithAckWait], 30 s by default),
+// or every second if that is sooner, it tells the server the message is in
+// progress and the flow program that the task runs there. A worker that
+// dies, hangs or is cut off stops heartbeating: the flow program logs a
+// warning naming it after two missed heartbeats, and the server delivers
+// the job again, to any worker, once the ack wait is over. The task may
+// then run twice; the first answer for an attempt (task run id and run
+// count) completes it and any later one is dropped, so no result is applied
+// twice. Retries and timeouts keep their meaning: a retry is a new attempt,
+// queued when the runner decides; a timeout is enforced by the worker.
+//
+// When a flow run's context ends (it is cancelled), the task runs waiting
+// for workers end Cancelled at once; the executor tells the workers on the
+// control subject (the bare subject prefix, outside the stream, so never
+// stored), they cancel the context of the flow run's task runs they are
+// running and drop its jobs they take later, and the executor deletes its
+// jobs still queued.
+//
+// # Workers
+//
+// [Serve] is the worker as a library call; [Command] is the `worker`
+// subcommand of a flow program (see package program), which drains on
+// SIGTERM: it takes no more jobs and lets the running task runs finish and
+// answer before it exits.
 package natsexec

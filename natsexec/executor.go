@@ -28,8 +28,8 @@ import (
 // Up to [WithSlots] task runs are in flight at once. Secret task runs,
 // and those downstream of a secret, are executed here (see the package
 // doc). If the flow run's context ends while task runs are waiting for
-// their answers, they end with its error (the run is Cancelled); the
-// workers are not told (yet).
+// their answers, they end with its error (the run is Cancelled), and the
+// workers are told to stop them.
 //
 // The connection is the caller's: the executor never closes it.
 func Executor(nc *nats.Conn, f *flow.Flow, opts ...Option) runner.Executor {
@@ -82,6 +82,7 @@ type session struct {
 
 	mu      sync.Mutex
 	pending map[attempt]*inflight
+	over    bool // set by cancel: nothing is added to pending after it
 }
 
 // Start opens the session of one flow run.
@@ -133,12 +134,23 @@ func (s *session) Submit(run *runner.TaskRun) {
 	a := attempt{run.ID(), run.RunCount()}
 	data, err := s.encode(run)
 	s.mu.Lock()
-	s.pending[a] = &inflight{run: run}
+	over := s.over
+	if !over {
+		s.pending[a] = &inflight{run: run}
+	}
 	s.mu.Unlock()
+	if over { // cancelled while it started: cancel has come and gone
+		run.Complete(nil, s.ctx.Err())
+		return
+	}
 	s.wg.Go(func() {
 		var ack *jetstream.PubAck
 		if err == nil {
-			ack, err = s.js.Publish(s.ctx, s.subject, data)
+			// Not cut short by a cancellation: the job would be queued
+			// without the sequence its deletion needs.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), publishTimeout)
+			ack, err = s.js.Publish(ctx, s.subject, data)
+			cancel()
 			if err != nil {
 				err = fmt.Errorf("natsexec: queuing task run %q: %w", run.Slug(), err)
 			}
@@ -150,12 +162,19 @@ func (s *session) Submit(run *runner.TaskRun) {
 			return
 		}
 		s.mu.Lock()
-		if in := s.pending[a]; in != nil {
+		in := s.pending[a]
+		if in != nil {
 			in.seq = ack.Sequence
 		}
 		s.mu.Unlock()
+		if in == nil && s.ctx.Err() != nil {
+			s.deleteJobs(ack.Sequence) // cancelled while it was being queued
+		}
 	})
 }
+
+// publishTimeout bounds the queuing of one job.
+const publishTimeout = 10 * time.Second
 
 // encode is the job message of run's attempt.
 func (s *session) encode(run *runner.TaskRun) ([]byte, error) {
@@ -281,9 +300,9 @@ func (s *session) watch() {
 	}
 }
 
-// warnSilent logs, once each, the task runs whose worker has not said
-// anything for the ack wait: it died, hung or was cut off, and JetStream
-// delivers the task run again.
+// warnSilent logs, once each, the task runs whose worker missed two
+// heartbeats: it died, hung or was cut off, and JetStream delivers the task
+// run again once the ack wait is over.
 func (s *session) warnSilent(now time.Time) {
 	type silent struct {
 		logger *slog.Logger
@@ -293,7 +312,7 @@ func (s *session) warnSilent(now time.Time) {
 	var list []silent
 	s.mu.Lock()
 	for _, in := range s.pending {
-		if in.seen.IsZero() || in.warned || now.Sub(in.seen) < s.e.o.ackWait {
+		if in.seen.IsZero() || in.warned || now.Sub(in.seen) < s.e.o.heartbeat()*5/2 {
 			continue
 		}
 		in.warned = true
@@ -301,7 +320,7 @@ func (s *session) warnSilent(now time.Time) {
 	}
 	s.mu.Unlock()
 	for _, w := range list {
-		w.logger.Warn("natsexec: the worker running this task run went silent; JetStream delivers it to another worker",
+		w.logger.Warn("natsexec: the worker running this task run went silent; JetStream delivers it to another worker after the ack wait",
 			"worker", w.worker, "silent_for", w.for_.String())
 	}
 }
@@ -312,7 +331,7 @@ func (s *session) warnSilent(now time.Time) {
 func (s *session) cancel() {
 	s.mu.Lock()
 	pending := s.pending
-	s.pending = map[attempt]*inflight{}
+	s.pending, s.over = map[attempt]*inflight{}, true
 	s.mu.Unlock()
 	var flowRun uuid.UUID
 	var seqs []uint64
@@ -329,11 +348,16 @@ func (s *session) cancel() {
 	if data, err := json.Marshal(control{CancelFlowRun: flowRun}); err == nil {
 		_ = s.e.nc.Publish(s.e.o.control(), data)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+	s.deleteJobs(seqs...)
+}
+
+// deleteJobs deletes the jobs of a cancelled run still in the stream. A job
+// a worker already took is gone, or goes when the worker drops it (it was
+// told of the cancellation): either way, it does not run.
+func (s *session) deleteJobs(seqs ...uint64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), publishTimeout)
 	defer cancel()
 	for _, seq := range seqs {
-		// A job a worker already took is gone or goes; either way it is
-		// not run again.
 		_ = s.stream.DeleteMsg(ctx, seq)
 	}
 }

@@ -80,9 +80,10 @@ func (o *options) control() string { return o.prefix }
 // WithAckWait sets how long a worker may go silent before its task run is
 // taken for lost (default [DefaultAckWait]): the JetStream consumer's ack
 // wait, after which the server delivers the message again (to any
-// worker), and after which an executor logs that the worker running a task
-// run went silent. A worker running a task says so several times per ack
-// wait, so only a dead, hung or cut-off worker misses it. Workers and
+// worker). A worker running a task says so (heartbeats) every third of
+// the ack wait, or every second if that is sooner, so only a dead, hung or
+// cut-off worker misses it; an executor logs a warning when the worker
+// running a task run misses two heartbeats. Workers and
 // executors should agree; d <= 0 keeps the default.
 func WithAckWait(d time.Duration) Option {
 	return func(o *options) {

@@ -29,15 +29,14 @@ import (
 // queue on JetStream through nc, until ctx ends. It creates the stream if it
 // is missing and consumes it with a durable pull consumer ([WithDurable])
 // that every worker of the same name shares, running up to
-// [WithConcurrency] task runs at once. For each message it finds the task
-// by flow name and slug, decodes its inputs, calls it under its timeout (a
-// panic becomes a failure), answers, and then acknowledges the message.
-// A message for a flow it does not hold, or a task its flow does not have,
-// is answered with an error saying so.
-//
-// While a task runs, its worker tells the server every 10 s that the
-// message is in progress; a message whose worker went silent for 30 s (it
-// died) is delivered again, to any worker.
+// [WithConcurrency] task runs at once. For each message it checks the
+// flow's version, finds the task by flow name and slug, decodes its
+// inputs, calls it under its timeout with its run context (a panic becomes
+// a failure), answers, and then acknowledges the message. A message for a
+// flow it does not hold, or for another version of it, is answered with an
+// error saying so. While a task runs, the worker heartbeats (see "Failures,
+// redelivery and cancellation" in the package doc); the task runs of a
+// cancelled flow run see their context end.
 //
 // When ctx ends, Serve stops taking messages, lets the task runs it has
 // taken finish and answer (their context does not end with ctx), and
@@ -63,7 +62,7 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 		return fmt.Errorf("natsexec: %w", err)
 	}
 	if _, err := ensureStream(ctx, js, &o); err != nil {
-		return err
+		return setupErr(ctx, err)
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, o.stream, jetstream.ConsumerConfig{
 		Durable:       o.durable,
@@ -72,7 +71,7 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 		FilterSubject: o.prefix + ".>",
 	})
 	if err != nil {
-		return fmt.Errorf("natsexec: creating consumer %q on stream %q: %w", o.durable, o.stream, err)
+		return setupErr(ctx, fmt.Errorf("natsexec: creating consumer %q on stream %q: %w", o.durable, o.stream, err))
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(o.concurrency))
 	if err != nil {
@@ -124,6 +123,25 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 		return nil
 	}
 	return fmt.Errorf("natsexec: consuming stream %q: %w", o.stream, err)
+}
+
+type workerKey struct{}
+
+// WorkerName returns the name of the worker ([WithWorkerName]) calling the
+// task that ctx belongs to, and false when no worker is (the task runs in
+// the flow program).
+func WorkerName(ctx context.Context) (string, bool) {
+	name, ok := ctx.Value(workerKey{}).(string)
+	return name, ok
+}
+
+// setupErr is err, or nil when it came of ctx ending during the setup: a
+// worker stopped before it served is not a failure.
+func setupErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 type worker struct {
@@ -308,6 +326,7 @@ func (w *worker) run(j *job, logs *logBuffer) answer {
 	defer w.untrack(j)
 	logger := slog.New(w.masker.Handler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx = runner.NewContext(ctx, rc, logger)
+	ctx = context.WithValue(ctx, workerKey{}, w.o.name)
 	ctx = secrets.NewContext(ctx, secrets.NewResolver(secrets.WithConfig(w.o.cfg),
 		secrets.WithBackendFactory(client.SourceFromConfig),
 		secrets.OnResolve(func(v secrets.Value) {

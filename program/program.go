@@ -82,27 +82,65 @@ func HeartbeatInterval(cfg *config.Config) time.Duration {
 }
 
 // Main runs the command line of a flow program holding flows, and exits.
-func Main(flows ...*flow.Flow) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr, flows...)
-	stop()
-	os.Exit(code)
+func Main(flows ...*flow.Flow) { Program{Flows: flows}.Main() }
+
+// Run is Main without the exit: it returns the exit status.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, flows ...*flow.Flow) int {
+	return Program{Flows: flows}.Run(ctx, args, stdout, stderr)
 }
+
+// Program is a flow program with more than [Main] gives: subcommands of
+// its own, and options for the runs execute runs (an executor that calls
+// the tasks elsewhere, say). Package natsexec's Program is one.
+type Program struct {
+	// Flows are the program's flows.
+	Flows []*flow.Flow
+	// Commands are subcommands beyond register and execute.
+	Commands []Command
+	// RunOptions, when not nil, gives more runner options for a run of f
+	// that execute runs, and a function that releases what they hold
+	// (called once the run is over; nil if nothing). An error fails the
+	// run.
+	RunOptions func(ctx context.Context, cfg *config.Config, f *flow.Flow) (opts []runner.Option, release func(), err error)
+}
+
+// Command is a subcommand of a [Program].
+type Command struct {
+	// Name is what selects it: the program's first argument.
+	Name string
+	// Usage is its synopsis after the name, as usage errors show it.
+	Usage string
+	// Run runs it with the arguments after its name. Return an error from
+	// [UsageError] for bad arguments: the exit status is then 2, not 1.
+	Run func(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer, flows []*flow.Flow) error
+}
+
+// UsageError is an error a [Command] returns for bad arguments.
+func UsageError(format string, args ...any) error { return usageError(fmt.Sprintf(format, args...)) }
 
 type usageError string
 
 func (e usageError) Error() string { return string(e) }
 
+// Main runs the program's command line, and exits. SIGINT and SIGTERM end
+// the context its command runs under.
+func (p Program) Main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := p.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
 // Run is Main without the exit: it returns the exit status.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer, flows ...*flow.Flow) int {
-	err := dispatch(ctx, args, stdout, stderr, flows)
+func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := p.dispatch(ctx, args, stdout, stderr)
 	var ue usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "error:", err)
-		fmt.Fprintln(stderr, "usage: register [--label L]... [--env K=V]... [--working-dir D] | execute")
+		fmt.Fprintln(stderr, "usage:", p.usage())
 		return 2
 	default:
 		fmt.Fprintln(stderr, "error:", err)
@@ -110,7 +148,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, flows ...
 	}
 }
 
-func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, flows []*flow.Flow) error {
+func (p Program) usage() string {
+	u := "register [--label L]... [--env K=V]... [--working-dir D] | execute"
+	for _, c := range p.Commands {
+		u += " | " + strings.TrimSpace(c.Name+" "+c.Usage)
+	}
+	return u
+}
+
+func (p Program) dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flows := p.Flows
 	if len(flows) == 0 {
 		return errors.New("the program holds no flows: pass them to program.Main")
 	}
@@ -124,12 +171,21 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, flow
 		}
 		byName[f.Name()] = f
 	}
+	names := []string{"register", "execute"}
+	for _, c := range p.Commands {
+		names = append(names, c.Name)
+	}
 	if len(args) == 0 {
-		return usageError("expected a subcommand: register or execute")
+		return usageError("expected a subcommand: " + strings.Join(names, ", "))
 	}
 	cfg, err := config.Load()
 	if err != nil {
 		return fmt.Errorf("loading the configuration: %w", err)
+	}
+	for _, c := range p.Commands {
+		if c.Name == args[0] {
+			return c.Run(ctx, cfg, args[1:], stdout, stderr, flows)
+		}
 	}
 	switch args[0] {
 	case "register":
@@ -143,9 +199,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, flow
 			return err
 		}
 		defer c.CloseIdleConnections()
-		return Execute(ctx, c, cfg, byName, stderr)
+		return execute(ctx, c, cfg, byName, stderr, p.RunOptions)
 	}
-	return usageError(fmt.Sprintf("unknown subcommand %q; valid ones are register, execute", args[0]))
+	return usageError(fmt.Sprintf("unknown subcommand %q; valid ones are %s", args[0], strings.Join(names, ", ")))
 }
 
 type multi []string
@@ -206,6 +262,20 @@ func register(ctx context.Context, cfg *config.Config, args []string, stdout io.
 // context.flow_run_id, one of flows (by name), reporting to api; see the
 // package doc.
 func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[string]*flow.Flow, logTo io.Writer) error {
+	return execute(ctx, api, cfg, flows, logTo, nil)
+}
+
+// Execute is [Execute] for the program's flows, with its RunOptions.
+func (p Program) Execute(ctx context.Context, api RunAPI, cfg *config.Config, logTo io.Writer) error {
+	flows := map[string]*flow.Flow{}
+	for _, f := range p.Flows {
+		flows[f.Name()] = f
+	}
+	return execute(ctx, api, cfg, flows, logTo, p.RunOptions)
+}
+
+func execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[string]*flow.Flow, logTo io.Writer,
+	runOptions func(context.Context, *config.Config, *flow.Flow) ([]runner.Option, func(), error)) error {
 	id := cfg.String("context.flow_run_id")
 	if id == "" {
 		return usageError("no flow run to execute: PREFECT__CONTEXT__FLOW_RUN_ID is not set (an agent sets it)")
@@ -270,8 +340,20 @@ func Execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	level := logLevel(cfg.String("logging.level"))
 	rep := newReporter(api, run.ID, 250*time.Millisecond, level)
 	logger := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
-	fs, runErr := runner.Run(ctx, f, runner.WithParameters(params), runner.WithFlowRunID(runID),
-		runner.WithFlowRunName(run.Name), runner.WithReporter(rep), runner.WithLogger(logger), runner.WithConfig(cfg))
+	opts := []runner.Option{runner.WithParameters(params), runner.WithFlowRunID(runID),
+		runner.WithFlowRunName(run.Name), runner.WithReporter(rep), runner.WithLogger(logger), runner.WithConfig(cfg)}
+	var fs *runner.FlowState
+	var runErr error
+	if runOptions != nil {
+		more, release, err := runOptions(ctx, cfg, f)
+		if release != nil {
+			defer release()
+		}
+		opts, runErr = append(opts, more...), err
+	}
+	if runErr == nil {
+		fs, runErr = runner.Run(ctx, f, opts...)
+	}
 	// The heartbeat goes on until the final state is told: a server back
 	// from an outage must not take the run for dead meanwhile.
 

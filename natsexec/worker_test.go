@@ -1,0 +1,398 @@
+package natsexec_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/natsexec"
+	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/state"
+	"github.com/prefect-go/prefect/task"
+)
+
+// seenContext is what a task reports of its run context.
+type seenContext struct {
+	FlowName, FlowRunName, TaskName, TaskSlug, TaskRunName string
+	FlowRunID, TaskRunID                                   uuid.UUID
+	TaskRunCount, MapIndex                                 int
+	P                                                      int
+	Today                                                  string
+}
+
+// TestRunContextOnWorker: a task on a worker sees the run context it would
+// see in the runner's process, parameters in their Go types included.
+func TestRunContextOnWorker(t *testing.T) {
+	build := func() *flow.Flow {
+		f := flow.New("ctx")
+		p := flow.Parameter(f, "p", flow.Default(3))
+		items := flow.Add(f, valueTask("items", []int{1, 2}))
+		report := func(ctx context.Context, _ argX) (seenContext, error) {
+			rc, ok := runner.FromContext(ctx)
+			if !ok {
+				return seenContext{}, errors.New("no run context")
+			}
+			p, _ := rc.Parameters["p"].(int)
+			return seenContext{rc.FlowName, rc.FlowRunName, rc.TaskName, rc.TaskSlug, rc.TaskRunName,
+				rc.FlowRunID, rc.TaskRunID(), rc.TaskRunCount, rc.MapIndex, p, rc.Today()}, nil
+		}
+		flow.Add(f, task.New("one", report), flow.Bind("x", p))
+		flow.Map(f, task.New("each", report), flow.Bind("x", items))
+		return f
+	}
+	opts := []runner.Option{runner.WithParameters(map[string]any{"p": 7}), runner.WithFlowRunID(uuid.New()),
+		runner.WithFlowRunName("brave-newt"), runner.WithScheduledStartTime(time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC))}
+	url := startServer(t)
+	startWorker(t, url, []*flow.Flow{build()})
+	local := run(t, runner.Local(), build(), opts...)
+	f := build()
+	remote := run(t, natsexec.Executor(connect(t, url), f), f, opts...)
+	if remote.Kind != state.Success {
+		t.Fatalf("flow run on the worker: %v", remote.State)
+	}
+	for _, slug := range []string{"one-1", "each-1"} {
+		got, _ := remote.Task(slug)
+		want, _ := local.Task(slug)
+		if !reflect.DeepEqual(got.Result, want.Result) {
+			t.Errorf("task %s saw %+v on the worker, %+v here", slug, got.Result, want.Result)
+		}
+	}
+	each, _ := remote.Task("each-1")
+	if kids, _ := each.Result.([]seenContext); len(kids) != 2 || kids[1].MapIndex != 1 || kids[1].P != 7 {
+		t.Errorf("the mapped task's results: %+v; want 2 with map indexes and the parameter", each.Result)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// records decodes the JSON lines logged so far.
+func (b *syncBuffer) records(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(b.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// find returns the first record with message msg.
+func find(recs []map[string]any, msg string) map[string]any {
+	for _, r := range recs {
+		if r["msg"] == msg {
+			return r
+		}
+	}
+	return nil
+}
+
+// TestWorkerLogs: what a task logs on a worker reaches the run's logger
+// with its level, attributes and the task run's attributes, while the task
+// still runs (with a heartbeat); secrets are hidden on both sides: the
+// run's own, and one the task resolved on the worker, which never goes on
+// the wire.
+func TestWorkerLogs(t *testing.T) {
+	const (
+		runSecret    = "run-side-SECRET-4411"
+		workerSecret = "worker-side-SECRET-9902"
+	)
+	firstSeen := make(chan struct{})
+	build := func() *flow.Flow {
+		f := flow.New("logs")
+		flow.Add(f, task.New("talk", func(ctx context.Context, _ task.None) (int, error) {
+			rc, _ := runner.FromContext(ctx)
+			log := rc.Logger()
+			log.Info("first", "n", 3, slog.Group("g", "k", "v"))
+			select { // the record reaches the run before the task ends
+			case <-firstSeen:
+			case <-time.After(10 * time.Second):
+				return 0, errors.New("the first record did not reach the run while the task ran")
+			}
+			v, err := secrets.Secret("WORKER_ONLY").Get(ctx)
+			if err != nil {
+				return 0, err
+			}
+			log.Debug("second", "token", v.Reveal(), "echo", runSecret)
+			log.Warn("third " + v.Reveal())
+			return 0, fmt.Errorf("denied with %s", v.Reveal())
+		}))
+		// The run resolves runSecret (a secret task), so its masker hides it.
+		flow.Add(f, task.New("s", func(context.Context, task.None) (secrets.Value, error) {
+			return secrets.NewValue(runSecret), nil
+		}, task.AsSecret()))
+		return f
+	}
+	workerCfg, err := config.Load(config.WithEnv([]string{secrets.EnvVar("WORKER_ONLY") + "=" + workerSecret}), config.WithHome(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startServer(t)
+	wire := captureAll(t, url)
+	startWorker(t, url, []*flow.Flow{build()}, natsexec.WithConfig(workerCfg), natsexec.WithAckWait(300*time.Millisecond))
+
+	var out syncBuffer
+	h := slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})
+	logger := slog.New(watchHandler{h, "first", firstSeen, &sync.Once{}})
+	f := build()
+	fs := run(t, natsexec.Executor(connect(t, url), f, natsexec.WithAckWait(300*time.Millisecond)), f,
+		runner.WithLogger(logger), runner.WithResolveSecretsFirst())
+
+	talk := fs.Tasks[0]
+	if talk.Kind != state.Failed || talk.Err == nil || !strings.Contains(talk.Err.Error(), "denied with ") {
+		t.Fatalf("talk: %v (err %v), want Failed with the task's error", talk, talk.Err)
+	}
+	recs := out.records(t)
+	first := find(recs, "first")
+	if first == nil {
+		t.Fatalf("no record \"first\" in the run's log:\n%s", out.String())
+	}
+	tr, _ := first["task_run"].(map[string]any)
+	g, _ := first["g"].(map[string]any)
+	if first["level"] != "INFO" || first["n"] != float64(3) || g["k"] != "v" || tr["task_slug"] != "talk-1" {
+		t.Errorf("first record: %v; want INFO, n=3, g.k=v and the task run's attributes", first)
+	}
+	if r := find(recs, "second"); r == nil || r["level"] != "DEBUG" {
+		t.Errorf("second record: %v; want it at DEBUG", r)
+	}
+	for _, s := range []string{runSecret, workerSecret} {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("the run's log shows the secret %q:\n%s", s, out.String())
+		}
+		if strings.Contains(talk.Err.Error(), s) {
+			t.Errorf("the task's error shows the secret %q: %v", s, talk.Err)
+		}
+	}
+	for _, m := range wire.all(t) {
+		if bytes.Contains(m.Data, []byte(workerSecret)) {
+			t.Errorf("a message on %s holds the worker's secret: %s", m.Subject, m.Data)
+		}
+	}
+}
+
+// watchHandler closes seen the first time a record with message msg is
+// handled.
+type watchHandler struct {
+	slog.Handler
+	msg  string
+	seen chan struct{}
+	once *sync.Once
+}
+
+func (h watchHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.seen) })
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h watchHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return watchHandler{h.Handler.WithAttrs(as), h.msg, h.seen, h.once}
+}
+
+func (h watchHandler) WithGroup(name string) slog.Handler {
+	return watchHandler{h.Handler.WithGroup(name), h.msg, h.seen, h.once}
+}
+
+// TestWorkerSecretResultRefused: a task on a worker that returns a secret
+// it resolved there fails, and the value never goes on the wire.
+func TestWorkerSecretResultRefused(t *testing.T) {
+	const workerSecret = "returned-SECRET-5150"
+	build := func() *flow.Flow {
+		f := flow.New("leaky")
+		flow.Add(f, task.New("leak", func(ctx context.Context, _ task.None) (string, error) {
+			v, err := secrets.Secret("TOKEN").Get(ctx)
+			return v.Reveal(), err
+		}))
+		return f
+	}
+	cfg, err := config.Load(config.WithEnv([]string{secrets.EnvVar("TOKEN") + "=" + workerSecret}), config.WithHome(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startServer(t)
+	wire := captureAll(t, url)
+	startWorker(t, url, []*flow.Flow{build()}, natsexec.WithConfig(cfg))
+	f := build()
+	fs := run(t, natsexec.Executor(connect(t, url), f), f)
+	if st := fs.Tasks[0]; st.Kind != state.Failed || !strings.Contains(fmt.Sprint(st.Err), "holds a secret its task resolved on this worker") {
+		t.Errorf("leak: %v (err %v), want Failed saying the result holds a secret", st, st.Err)
+	}
+	for _, m := range wire.all(t) {
+		if bytes.Contains(m.Data, []byte(workerSecret)) {
+			t.Errorf("a message on %s holds the secret: %s", m.Subject, m.Data)
+		}
+	}
+}
+
+// TestCancelReachesWorkers: cancelling a flow run stops the task runs its
+// workers are running (their context ends) and drops its queued ones,
+// which never run.
+func TestCancelReachesWorkers(t *testing.T) {
+	var started, stopped atomic.Int32
+	running := make(chan struct{}, 100)
+	build := func(worker bool) *flow.Flow {
+		f := flow.New("cancel")
+		items := flow.Add(f, valueTask("items", make([]int, 20)))
+		flow.Map(f, task.New("wait", func(ctx context.Context, _ argX) (int, error) {
+			if worker {
+				started.Add(1)
+				running <- struct{}{}
+				<-ctx.Done()
+				stopped.Add(1)
+			}
+			return 0, ctx.Err()
+		}), flow.Bind("x", items))
+		return f
+	}
+	url := startServer(t)
+	wnc := connect(t, url)
+	wctx, stopWorker := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- natsexec.Serve(wctx, wnc, []*flow.Flow{build(true)}, natsexec.WithConcurrency(2))
+	}()
+	defer func() { stopWorker(); <-served }()
+
+	f := build(false)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan *runner.FlowState, 1)
+	go func() {
+		fs, _ := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(connect(t, url), f)))
+		ran <- fs
+	}()
+	<-running
+	<-running
+	cancel()
+	fs := <-ran
+	if fs == nil || fs.Kind != state.Cancelled {
+		t.Fatalf("flow run after cancel: %v, want Cancelled", fs)
+	}
+	for deadline := time.Now().Add(10 * time.Second); stopped.Load() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the 2 task runs on the worker saw their context end", stopped.Load())
+		}
+		time.Sleep(5 * time.Millisecond) // polled: the worker's side has no event to wait on
+	}
+	stopWorker()
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	served <- nil // for the deferred wait
+	if n := started.Load(); n != 2 {
+		t.Errorf("%d task runs started on the worker, want the 2 running when the run was cancelled", n)
+	}
+	js, err := jetstream.New(connect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), natsexec.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := st.Info(context.Background()); err != nil || info.State.Msgs != 0 {
+		t.Errorf("stream after the cancelled run: %+v, %v; want no job left", info.State, err)
+	}
+}
+
+const silentMsg = "natsexec: the worker running this task run went silent; JetStream delivers it to another worker after the ack wait"
+
+// TestDeadWorkerRedelivered: a worker that dies while running a task run
+// goes silent; the run says so, JetStream delivers the task run to another
+// worker after the ack wait, and the run succeeds with its result applied
+// once.
+func TestDeadWorkerRedelivered(t *testing.T) {
+	const ackWait = 500 * time.Millisecond
+	var calls atomic.Int32
+	release := make(chan struct{})
+	onA := make(chan struct{})
+	build := func(worker string) *flow.Flow {
+		f := flow.New("redeliver")
+		v := flow.Add(f, valueTask("v", 21))
+		flow.Add(f, task.New("d", func(ctx context.Context, in argX) (int, error) {
+			if worker == "A" {
+				close(onA)
+				<-release // hangs until the test ends: A is dead meanwhile
+			}
+			calls.Add(1)
+			return 2 * in.X, nil
+		}), flow.Bind("x", v))
+		return f
+	}
+	url := startServer(t)
+	anc := connect(t, url)
+	aDone := make(chan error, 1)
+	go func() {
+		aDone <- natsexec.Serve(context.Background(), anc, []*flow.Flow{build("A")}, natsexec.WithWorkerName("A"), natsexec.WithAckWait(ackWait))
+	}()
+	defer func() { close(release); <-aDone }()
+
+	var out syncBuffer
+	silent := make(chan struct{})
+	logger := slog.New(watchHandler{slog.NewJSONHandler(&out, nil), silentMsg, silent, &sync.Once{}})
+	f := build("")
+	ran := make(chan *runner.FlowState, 1)
+	go func() {
+		fs, _ := runner.Run(context.Background(), f, runner.WithLogger(logger),
+			runner.WithExecutor(natsexec.Executor(connect(t, url), f, natsexec.WithAckWait(ackWait))))
+		ran <- fs
+	}()
+	<-onA
+	time.Sleep(ackWait) // a heartbeat or two from A, so the run knows who has the task run
+	anc.Close()         // A dies: no more heartbeats, no answer, no ack
+	select {
+	case <-silent:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the run did not notice its worker died; log:\n%s", out.String())
+	}
+	startWorker(t, url, []*flow.Flow{build("B")}, natsexec.WithWorkerName("B"), natsexec.WithAckWait(ackWait))
+	var fs *runner.FlowState
+	select {
+	case fs = <-ran:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not end after its worker died")
+	}
+	if fs.Kind != state.Success || fs.Tasks[1].Result != 42 || calls.Load() != 1 {
+		t.Errorf("run: %v, d = %#v, %d calls finished; want Success, 42, 1", fs.State, fs.Tasks[1].Result, calls.Load())
+	}
+	if st := fs.Tasks[1]; st.RunCount != 1 {
+		t.Errorf("d ran %d times as the runner counts; a redelivery is the same attempt", st.RunCount)
+	}
+	warn := find(out.records(t), silentMsg)
+	if warn == nil || warn["worker"] != "A" || warn["level"] != "WARN" {
+		t.Errorf("warning about the silent worker: %v\nlog:\n%s", warn, out.String())
+	}
+}
