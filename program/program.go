@@ -29,6 +29,12 @@
 // run's final state. Reports that cannot reach the server are kept and
 // sent again, the final state included, for up to FinalStateTimeout.
 // Exit status: 0 when the run succeeded, 1 otherwise, 2 on a usage error.
+//
+// A [Program] adds subcommands of its own and options for the runs execute
+// runs; package natsexec's Program is one, whose runs call their tasks on
+// worker processes and which adds the worker subcommand:
+//
+//	func main() { natsexec.Program([]*flow.Flow{etlFlow()}).Main() }
 package program
 
 import (

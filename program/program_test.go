@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -298,5 +301,101 @@ func TestExecuteLogsInBatches(t *testing.T) {
 	}
 	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != client.RunSuccess {
 		t.Errorf("run %s, want Success", got.State)
+	}
+}
+
+// countingExecutor is runner.Local that counts the task runs submitted.
+type countingExecutor struct{ n *atomic.Int32 }
+
+func (e countingExecutor) Start(ctx context.Context) (runner.Session, error) {
+	s, err := runner.Local().Start(ctx)
+	return countingSession{s, e.n}, err
+}
+
+type countingSession struct {
+	runner.Session
+	n *atomic.Int32
+}
+
+func (s countingSession) Submit(run *runner.TaskRun) { s.n.Add(1); s.Session.Submit(run) }
+
+// A Program's RunOptions apply to the runs execute runs, and what they
+// hold is released once the run is over.
+func TestProgramRunOptions(t *testing.T) {
+	ctx := context.Background()
+	f := start(t)
+	fl := pipeline(false)
+	f.register(t, fl)
+	run := f.claimed(t, client.NewFlowRun{FlowName: "pipeline", Parameters: map[string]any{"n": 2}})
+	var submitted, released atomic.Int32
+	p := program.Program{Flows: []*flow.Flow{fl},
+		RunOptions: func(_ context.Context, _ *config.Config, got *flow.Flow) ([]runner.Option, func(), error) {
+			if got != fl {
+				t.Errorf("RunOptions for flow %q, want the program's", got.Name())
+			}
+			return []runner.Option{runner.WithExecutor(countingExecutor{&submitted})}, func() { released.Add(1) }, nil
+		}}
+	var logs bytes.Buffer
+	if err := p.Execute(ctx, f.c, f.cfg(t, run.ID, "PREFECT__CONTEXT__SECRETS__MYSECRET="+secretValue), &logs); err != nil {
+		t.Fatalf("Execute: %v\n%s", err, logs.String())
+	}
+	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != "Success" {
+		t.Errorf("run state %s %q; want Success", got.State, got.Message)
+	}
+	if submitted.Load() < 2 || released.Load() != 1 {
+		t.Errorf("%d task runs went through the program's executor, released %d times; want every one, released once",
+			submitted.Load(), released.Load())
+	}
+
+	// RunOptions failing fails the run, saying why.
+	run = f.claimed(t, client.NewFlowRun{FlowName: "pipeline"})
+	p.RunOptions = func(context.Context, *config.Config, *flow.Flow) ([]runner.Option, func(), error) {
+		return nil, nil, errors.New("no queue to run on")
+	}
+	if err := p.Execute(ctx, f.c, f.cfg(t, run.ID), &logs); err == nil || !strings.Contains(err.Error(), "no queue to run on") {
+		t.Errorf("Execute with failing RunOptions: %v", err)
+	}
+	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != "Failed" || !strings.Contains(got.Message, "no queue to run on") {
+		t.Errorf("run state %s %q; want Failed saying why", got.State, got.Message)
+	}
+}
+
+// A Program's own subcommands run with their arguments and the flows, show
+// in the usage, and a UsageError from one exits 2.
+func TestProgramCommands(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	fl := pipeline(false)
+	var gotArgs []string
+	var gotFlows []*flow.Flow
+	p := program.Program{Flows: []*flow.Flow{fl}, Commands: []program.Command{{
+		Name: "hello", Usage: "[--loud]",
+		Run: func(_ context.Context, _ *config.Config, args []string, stdout, _ io.Writer, flows []*flow.Flow) error {
+			gotArgs, gotFlows = args, flows
+			if len(args) > 0 && args[0] == "--bad" {
+				return program.UsageError("hello: %s is not a flag of hello", args[0])
+			}
+			fmt.Fprintln(stdout, "hello")
+			return nil
+		}}}}
+	var out, errOut bytes.Buffer
+	if code := p.Run(context.Background(), []string{"hello", "--loud"}, &out, &errOut); code != 0 || out.String() != "hello\n" {
+		t.Errorf("hello: exit %d, out %q, err %q", code, out.String(), errOut.String())
+	}
+	if !slices.Equal(gotArgs, []string{"--loud"}) || len(gotFlows) != 1 || gotFlows[0] != fl {
+		t.Errorf("hello got args %q and %d flows", gotArgs, len(gotFlows))
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"hello", "--bad"}, "error: hello: --bad is not a flag of hello"},
+		{[]string{"nope"}, `unknown subcommand "nope"; valid ones are register, execute, hello`},
+		{nil, "expected a subcommand: register, execute, hello"},
+	} {
+		errOut.Reset()
+		code := p.Run(context.Background(), tc.args, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), tc.want) || !strings.Contains(errOut.String(), "| hello [--loud]") {
+			t.Errorf("%q: exit %d, stderr %q; want 2, %q and the usage with hello", tc.args, code, errOut.String(), tc.want)
+		}
 	}
 }
