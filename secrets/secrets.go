@@ -323,7 +323,6 @@ func (r *Resolver) cached(name string) (resolved, bool) {
 // EnvVar returns the environment variable that sets the secret called name.
 func EnvVar(name string) string { return "PREFECT__CONTEXT__SECRETS__" + name }
 
-// usesServer reports whether a local miss goes to the secret server.
 // usesServer reports whether a local miss goes to the secret server: as in
 // Prefect, only when backend is "cloud" and use_local_secrets is the
 // boolean false (not a 0 or an empty string).
