@@ -32,10 +32,10 @@ import (
 // workers are told to stop them.
 //
 // The connection is the caller's: the executor never closes it. It takes a
-// connection rather than a URL (as the issue that asked for it sketched)
-// so that one connection, with whatever nats.Connect options the
-// deployment needs (credentials, TLS, reconnection), serves every run of a
-// program; [Program] connects to [URL] for the runs it executes.
+// connection rather than a URL so that one connection, with whatever
+// nats.Connect options the deployment needs (credentials, TLS,
+// reconnection), serves every run of a program; [Program] connects to
+// [URL] for the runs it executes.
 func Executor(nc *nats.Conn, f *flow.Flow, opts ...Option) runner.Executor {
 	return &executor{nc: nc, f: f, o: newOptions(opts)}
 }
