@@ -56,8 +56,9 @@ type GraphTask struct {
 	// Upstream lists every task this one waits for, data and dependency
 	// edges alike, each once; Downstream the tasks waiting for this one.
 	Upstream, Downstream []int
-	// FromSecret is set when a secret task (task.AsSecret) is upstream of
-	// this one, directly or not: its result may hold the secret.
+	// FromSecret is set when a secret task (task.AsSecret), or a parameter
+	// whose type can hold a secrets.Value, is upstream of this one,
+	// directly or not: its result may hold the secret.
 	FromSecret bool
 	// ResultMayHoldSecret is set when the task's result type can be or
 	// hold a secrets.Value, which the runner must then look for.
@@ -154,7 +155,7 @@ func (f *Flow) build() (*Graph, error) {
 	g.Order = order
 	for _, i := range order {
 		gt := &g.Tasks[i]
-		if gt.Spec.Secret || gt.FromSecret {
+		if gt.Spec.Secret || gt.FromSecret || (gt.Param != nil && secrets.CanHold(gt.Param.Type)) {
 			for _, d := range gt.Downstream {
 				g.Tasks[d].FromSecret = true
 			}

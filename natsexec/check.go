@@ -8,6 +8,7 @@ import (
 	"reflect"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/secrets"
 )
 
 var (
@@ -16,17 +17,19 @@ var (
 	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
-// Check reports, for every task of f whose runs go to workers (all but
-// secret tasks and those downstream of one, which run in the runner's
-// process), the inputs and results whose types cannot cross the wire as
-// JSON and come back as the same Go value: channels, functions, complex
-// numbers, unsafe pointers, interfaces (an `any` decodes to maps and
-// float64s, not to what was sent), and maps whose keys are not strings,
-// integers or encoding.TextMarshalers. Types that marshal and unmarshal
-// themselves (json.Marshaler and json.Unmarshaler) are trusted. Executor
-// runs it when a flow run starts, before any task runs; call it when the
-// flow is built to know sooner. Every problem is reported, each naming the
-// task, the input and the type.
+// Check reports what of f cannot cross the wire as JSON and come back as
+// the same Go value: the inputs and results of every task whose runs go to
+// workers (all but secret tasks and those downstream of one, which run in
+// the runner's process), and the parameters, which every job carries for
+// the run context (but for those that can hold a secret, which stay
+// here). What does not: channels, functions, complex numbers, unsafe
+// pointers, interfaces (an `any` decodes to maps and float64s, not to what
+// was sent), and maps whose keys are not strings, integers or
+// encoding.TextMarshalers. Types that marshal and unmarshal themselves
+// (json.Marshaler and json.Unmarshaler) are trusted. Executor runs it when
+// a flow run starts, before any task runs; call it when the flow is built
+// to know sooner. Every problem is reported, each naming the task or
+// parameter, the input and the type.
 func Check(f *flow.Flow) error {
 	g, err := f.Graph()
 	if err != nil {
@@ -34,7 +37,15 @@ func Check(f *flow.Flow) error {
 	}
 	var errs []error
 	for _, t := range g.Tasks {
-		if t.Param != nil || t.Spec.Secret || t.FromSecret {
+		if p := t.Param; p != nil {
+			// Every job carries the parameters (for the run context), but
+			// for those that can hold a secret, which stay here.
+			if why := wireProblem(p.Type, map[reflect.Type]bool{}); why != "" && !secrets.CanHold(p.Type) {
+				errs = append(errs, fmt.Errorf("parameter %q of type %s cannot cross the wire as JSON: %s", p.Name, p.Type, why))
+			}
+			continue
+		}
+		if t.Spec.Secret || t.FromSecret {
 			continue
 		}
 		for _, in := range t.Spec.Inputs {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -84,8 +83,8 @@ func Command(opts ...Option) program.Command {
 			if *concurrency < 0 {
 				return program.UsageError("--concurrency %d: want a positive number of task runs", *concurrency)
 			}
-			if *ackWait < 0 || (*ackWait > 0 && *ackWait < 100*time.Millisecond) {
-				return program.UsageError("--ack-wait %v: want at least 100ms", *ackWait)
+			if *ackWait < 0 || (*ackWait > 0 && *ackWait < MinAckWait) {
+				return program.UsageError("--ack-wait %v: want at least %v", *ackWait, MinAckWait)
 			}
 			logger := slog.New(slog.NewTextHandler(stderr, nil))
 			all := append([]Option{WithLogger(logger)}, opts...)

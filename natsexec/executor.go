@@ -3,6 +3,7 @@ package natsexec
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/secrets"
 )
 
 // Executor returns a runner.Executor that has the task runs of f called by
@@ -143,8 +145,12 @@ func (s *session) Submit(run *runner.TaskRun) {
 		s.pending[a] = &inflight{run: run}
 	}
 	s.mu.Unlock()
-	if over { // cancelled while it started: cancel has come and gone
-		run.Complete(nil, s.ctx.Err())
+	if over { // cancelled (or cut off) while it started
+		err := s.ctx.Err()
+		if err == nil {
+			err = errors.New("natsexec: the connection to the NATS server closed")
+		}
+		run.Complete(nil, err)
 		return
 	}
 	s.wg.Go(func() {
@@ -208,11 +214,15 @@ func (s *session) encode(run *runner.TaskRun) ([]byte, error) {
 }
 
 // parameters encodes the flow run's parameters, once per run: every job
-// carries them, for the task's run context.
+// carries them, for the task's run context, but for those that can hold a
+// secret, which stay here (as the tasks they feed do).
 func (s *session) parameters(p map[string]any) (map[string]json.RawMessage, error) {
 	s.paramsOnce.Do(func() {
 		s.params = make(map[string]json.RawMessage, len(p))
 		for name, v := range p {
+			if i, ok := s.g.Index(name); !ok || s.g.Tasks[i].Param == nil || secrets.CanHold(s.g.Tasks[i].Param.Type) {
+				continue
+			}
 			b, err := json.Marshal(v)
 			if err != nil {
 				s.paramsErr = fmt.Errorf("natsexec: parameter %q cannot cross the wire as JSON: %w", name, err)
@@ -261,6 +271,9 @@ func (s *session) onAnswer(m *nats.Msg) {
 		}
 		return
 	}
+	// Confirmed once handled (a duplicate too), so the worker acknowledges
+	// its job; an answer that never arrives is never confirmed.
+	defer m.Respond(nil)
 	in := s.take(a)
 	if in == nil {
 		return
@@ -299,6 +312,10 @@ func (s *session) watch() {
 			s.cancel()
 			return
 		case now := <-tick.C:
+			if s.e.nc.IsClosed() {
+				s.fail(errors.New("natsexec: the connection to the NATS server closed: no answer can come"))
+				return
+			}
 			s.warnSilent(now)
 		}
 	}
@@ -326,6 +343,17 @@ func (s *session) warnSilent(now time.Time) {
 	for _, w := range list {
 		w.logger.Warn("natsexec: the worker running this task run went silent; JetStream delivers it to another worker after the ack wait",
 			"worker", w.worker, "silent_for", w.for_.String())
+	}
+}
+
+// fail ends the runs still waiting with err; nothing is added after it.
+func (s *session) fail(err error) {
+	s.mu.Lock()
+	pending := s.pending
+	s.pending, s.over = map[attempt]*inflight{}, true
+	s.mu.Unlock()
+	for _, in := range pending {
+		in.run.Complete(nil, err)
 	}
 }
 

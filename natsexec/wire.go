@@ -84,14 +84,19 @@ func (o *options) control() string { return o.prefix }
 // the ack wait, or every second if that is sooner, so only a dead, hung or
 // cut-off worker misses it; an executor logs a warning when the worker
 // running a task run misses two heartbeats. Workers and
-// executors should agree; d <= 0 keeps the default.
+// executors should agree; d <= 0 keeps the default, and a d under
+// [MinAckWait] is raised to it.
 func WithAckWait(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {
-			o.ackWait = d
+			o.ackWait = max(d, MinAckWait)
 		}
 	}
 }
+
+// MinAckWait is the shortest ack wait; [WithAckWait] raises shorter ones
+// to it.
+const MinAckWait = 100 * time.Millisecond
 
 // WithWorkerName names a worker in its heartbeats, which executors log when
 // it goes silent (default host:pid).

@@ -235,23 +235,64 @@ func (w *worker) handle(msg jetstream.Msg) {
 		return
 	}
 	ans := w.runInProgress(msg, &j)
-	if err := w.send(&j, ans); err != nil {
-		_ = msg.Nak() // let another try answer
-		return
+	// The outcome is a request: the job is acknowledged only once the
+	// executor confirmed it, so an answer lost on the way (the executor
+	// cut off) means the job runs again rather than a run waiting forever.
+	_ = msg.InProgress()
+	_, err := w.nc.Request(j.Reply, w.encode(&j, ans), w.o.ackWait/2)
+	switch {
+	case err == nil:
+		_ = msg.Ack()
+	case errors.Is(err, nats.ErrNoResponders):
+		_ = msg.Term() // the flow run that asked is over: nobody takes the answer
+	default:
+		_ = msg.NakWithDelay(w.o.heartbeat()) // the answer may be lost: run it again
 	}
-	_ = msg.Ack()
 }
 
-// send publishes a message about j to its executor, with the worker's
-// name and j's attempt.
-func (w *worker) send(j *job, ans answer) error {
+// encode is a message about j to its executor, with the worker's name and
+// j's attempt, made to fit the NATS server's max_payload: log records that
+// do not fit are dropped (a record says how many), and a result that does
+// not fit becomes an error saying so.
+func (w *worker) encode(j *job, ans answer) []byte {
 	ans.TaskRunID, ans.RunCount, ans.Worker = j.TaskRunID, j.RunCount, w.o.name
+	limit := int(w.nc.MaxPayload()) - payloadHeadroom
 	data, err := json.Marshal(ans)
-	if err != nil {
-		data, _ = json.Marshal(answer{TaskRunID: j.TaskRunID, RunCount: j.RunCount, Worker: w.o.name,
-			Error: &wireErr{Kind: kindError, Message: "natsexec: encoding the answer: " + err.Error()}})
+	if err == nil && len(data) <= limit {
+		return data
 	}
-	return w.nc.Publish(j.Reply, data)
+	if err == nil && len(ans.Logs) > 0 {
+		logs := ans.Logs
+		ans.Logs = nil
+		if base, berr := json.Marshal(ans); berr == nil {
+			room, kept := limit-len(base)-len(droppedRecord(len(logs)))-8, 0
+			for kept < len(logs) && room >= len(logs[kept])+1 {
+				room -= len(logs[kept]) + 1
+				kept++
+			}
+			ans.Logs = append(logs[:kept:kept], droppedRecord(len(logs)-kept))
+			if data, err = json.Marshal(ans); err == nil && len(data) <= limit {
+				return data
+			}
+		}
+	}
+	why := fmt.Sprintf("natsexec: the answer for task run %q is over the NATS server's max_payload of %d bytes: return a smaller result (where the data is, rather than the data)", j.Slug, w.nc.MaxPayload())
+	if err != nil {
+		why = "natsexec: encoding the answer: " + err.Error()
+	}
+	data, _ = json.Marshal(answer{TaskRunID: j.TaskRunID, RunCount: j.RunCount, Worker: w.o.name, Progress: ans.Progress,
+		Error: &wireErr{Kind: kindError, Message: w.masker.Redact(why)}})
+	return data
+}
+
+// payloadHeadroom is what a message leaves of max_payload for its headers.
+const payloadHeadroom = 1024
+
+// droppedRecord is a log record saying that n records were dropped.
+func droppedRecord(n int) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{slog.TimeKey: time.Now(), slog.LevelKey: slog.LevelWarn.String(),
+		slog.MessageKey: fmt.Sprintf("natsexec: %d log records of this task run were dropped: with its answer, they were over the NATS server's max_payload", n)})
+	return b
 }
 
 // runInProgress runs the job and returns its answer, with the log records
@@ -271,7 +312,7 @@ func (w *worker) runInProgress(msg jetstream.Msg, j *job) answer {
 				return
 			case <-tick.C:
 				_ = msg.InProgress()
-				_ = w.send(j, answer{Progress: true, Logs: logs.take()})
+				_ = w.nc.Publish(j.Reply, w.encode(j, answer{Progress: true, Logs: logs.take()}))
 			}
 		}
 	})

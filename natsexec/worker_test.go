@@ -396,3 +396,179 @@ func TestDeadWorkerRedelivered(t *testing.T) {
 		t.Errorf("warning about the silent worker: %v\nlog:\n%s", warn, out.String())
 	}
 }
+
+// TestOversizedAnswers: a result over the server's max_payload fails its
+// task run once, saying so, rather than being run again and again; log
+// records over it are dropped with a record saying how many, and the run
+// goes on.
+func TestOversizedAnswers(t *testing.T) {
+	var bigCalls, chattyCalls atomic.Int32
+	build := func() *flow.Flow {
+		f := flow.New("big")
+		flow.Add(f, task.New("huge", func(context.Context, task.None) (string, error) {
+			bigCalls.Add(1)
+			return strings.Repeat("x", 2<<20), nil
+		}))
+		flow.Add(f, task.New("chatty", func(ctx context.Context, _ task.None) (int, error) {
+			chattyCalls.Add(1)
+			rc, _ := runner.FromContext(ctx)
+			line := strings.Repeat("y", 1000)
+			for i := range 3000 {
+				rc.Logger().Info("line", "i", i, "text", line)
+			}
+			return 7, nil
+		}))
+		return f
+	}
+	url := startServer(t)
+	startWorker(t, url, []*flow.Flow{build()})
+	var out syncBuffer
+	f := build()
+	fs := run(t, natsexec.Executor(connect(t, url), f), f, runner.WithLogger(slog.New(slog.NewJSONHandler(&out, nil))))
+	if st := fs.Tasks[0]; st.Kind != state.Failed || !strings.Contains(fmt.Sprint(st.Err), "over the NATS server's max_payload") {
+		t.Errorf("huge: %v (err %v), want Failed saying the answer is over max_payload", st, st.Err)
+	}
+	if st := fs.Tasks[1]; st.Kind != state.Success || st.Result != 7 {
+		t.Errorf("chatty: %v, want Success and 7", st)
+	}
+	if b, c := bigCalls.Load(), chattyCalls.Load(); b != 1 || c != 1 {
+		t.Errorf("huge ran %d times, chatty %d; want once each", b, c)
+	}
+	recs := out.records(t)
+	lines, dropped := 0, false
+	for _, r := range recs {
+		switch msg, _ := r["msg"].(string); {
+		case msg == "line":
+			lines++
+		case strings.HasPrefix(msg, "natsexec: ") && strings.Contains(msg, "log records of this task run were dropped"):
+			dropped = true
+		}
+	}
+	if lines == 0 || lines >= 3000 || !dropped {
+		t.Errorf("%d of 3000 records reached the run's log, dropped-records record: %t; want some, not all, and the record", lines, dropped)
+	}
+}
+
+// TestExecutorCutOff: when the flow program's connection closes while a
+// worker runs its task, the run ends (its task run Failed, saying why)
+// rather than waiting forever, and the worker drops the job whose answer
+// nobody can take.
+func TestExecutorCutOff(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	build := func(worker bool) *flow.Flow {
+		f := flow.New("cutoff")
+		flow.Add(f, task.New("wait", func(context.Context, task.None) (int, error) {
+			if worker {
+				close(started)
+				<-release
+			}
+			return 1, nil
+		}))
+		return f
+	}
+	url := startServer(t)
+	startWorker(t, url, []*flow.Flow{build(true)})
+	nc := connect(t, url)
+	f := build(false)
+	ran := make(chan *runner.FlowState, 1)
+	go func() {
+		fs, _ := runner.Run(context.Background(), f, runner.WithExecutor(natsexec.Executor(nc, f)))
+		ran <- fs
+	}()
+	<-started
+	nc.Close()
+	var fs *runner.FlowState
+	select {
+	case fs = <-ran:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the run did not end after its connection closed")
+	}
+	close(release)
+	if st := fs.Tasks[0]; st.Kind != state.Failed || !strings.Contains(fmt.Sprint(st.Err), "connection to the NATS server closed") {
+		t.Errorf("wait: %v (err %v), want Failed saying the connection closed", st, st.Err)
+	}
+	js, err := jetstream.New(connect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), natsexec.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		info, err := st.Info(context.Background())
+		if err == nil && info.State.Msgs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream after the worker answered nobody: %+v, %v; want the job dropped", info, err)
+		}
+		time.Sleep(10 * time.Millisecond) // the worker's Term has no event to wait on
+	}
+}
+
+// TestSecretParameter: a parameter that holds a secret stays in the flow
+// program with the tasks it feeds; the other tasks still run on workers,
+// and no message holds the secret.
+func TestSecretParameter(t *testing.T) {
+	const secret = "param-SECRET-7788"
+	type tokenIn struct {
+		Token secrets.Value `prefect:"token"`
+	}
+	build := func() *flow.Flow {
+		f := flow.New("secret-param")
+		tok := flow.Parameter[secrets.Value](f, "token")
+		flow.Add(f, valueTask("plain", 3))
+		flow.Add(f, task.New("use", func(ctx context.Context, in tokenIn) (int, error) {
+			if _, on := natsexec.WorkerName(ctx); on {
+				return 0, errors.New("a task fed by a secret parameter ran on a worker")
+			}
+			return len(in.Token.Reveal()), nil
+		}), flow.Bind("token", tok))
+		return f
+	}
+	url := startServer(t)
+	wire := captureAll(t, url)
+	startWorker(t, url, []*flow.Flow{build()})
+	f := build()
+	fs := run(t, natsexec.Executor(connect(t, url), f), f, runner.WithParameters(map[string]any{"token": secrets.NewValue(secret)}))
+	if fs.Kind != state.Success {
+		t.Fatalf("run: %v %v", fs.State, fs.Tasks)
+	}
+	if use, _ := fs.Task("use-1"); use.Result != len(secret) {
+		t.Errorf("use: %v", use)
+	}
+	jobs := 0
+	for _, m := range wire.all(t) {
+		if bytes.Contains(m.Data, []byte(secret)) {
+			t.Errorf("a message on %s holds the secret", m.Subject)
+		}
+		if strings.HasPrefix(m.Subject, natsexec.DefaultSubjectPrefix+".") {
+			jobs++
+		}
+	}
+	if jobs == 0 {
+		t.Error("no job went to the worker: plain should have")
+	}
+}
+
+// TestTinyAckWait: an ack wait too short to mean anything is raised to
+// natsexec.MinAckWait, not a crash.
+func TestTinyAckWait(t *testing.T) {
+	url := startServer(t)
+	startWorker(t, url, []*flow.Flow{chainOf(3)}, natsexec.WithAckWait(time.Nanosecond))
+	f := chainOf(3)
+	if fs := run(t, natsexec.Executor(connect(t, url), f, natsexec.WithAckWait(time.Nanosecond)), f); fs.Kind != state.Success {
+		t.Errorf("run with a 1ns ack wait: %v", fs.State)
+	}
+}
+
+func chainOf(n int) *flow.Flow {
+	f := flow.New("chain-of")
+	prev := flow.Add(f, valueTask("v", 1))
+	for range n {
+		prev = flow.Add(f, double("d"), flow.Bind("x", prev))
+	}
+	return f
+}

@@ -134,8 +134,8 @@ func (tr *TaskRun) Context() *Context { return tr.tc.runContext() }
 // result is a secret, so it must run here (see "Secrets" above).
 func (tr *TaskRun) Secret() bool { return tr.gt.Spec.Secret }
 
-// FromSecret reports whether a secret task is upstream of the task,
-// directly or not: its inputs may hold the secret, so it must run here
+// FromSecret reports whether a secret task, or a parameter whose type can
+// hold a secrets.Value, is upstream of the task, directly or not: its inputs may hold the secret, so it must run here
 // (see "Secrets" above).
 func (tr *TaskRun) FromSecret() bool { return tr.gt.FromSecret }
 
