@@ -90,8 +90,17 @@
 // the job again, to any worker, once the ack wait is over. The task may
 // then run twice; the first answer for an attempt (task run id and run
 // count) completes it and any later one is dropped, so no result is applied
-// twice. Retries and timeouts keep their meaning: a retry is a new attempt,
-// queued when the runner decides; a timeout is enforced by the worker.
+// twice. A worker sends its outcome as a request, and acknowledges the job
+// only once the flow program confirmed it: an outcome lost on the way (the
+// program cut off for a while) means the job runs again; a job whose flow
+// run is over (nobody listens) is dropped. A flow program whose connection
+// closes ends the task runs it waits for, Failed, rather than waiting
+// forever. An outcome must fit in the server's max_payload (1 MiB by
+// default): a bigger result fails its task run, saying so (return where
+// the data is, not the data), and log records that do not fit are dropped,
+// a record saying how many. Retries and timeouts keep their meaning: a
+// retry is a new attempt, queued when the runner decides; a timeout is
+// enforced by the worker.
 //
 // When a flow run's context ends (it is cancelled), the task runs waiting
 // for workers end Cancelled at once; the executor tells the workers on the
