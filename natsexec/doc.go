@@ -54,8 +54,10 @@
 // any task.AsSecret) and every task downstream of one (whose inputs may be
 // or hold the secret) run in the flow program, with
 // [runner.TaskRun.Execute], as [runner.TaskRun] asks of every executor that
-// calls tasks elsewhere. Put the tasks that need credentials, and what
-// follows from them, where the credentials are.
+// calls tasks elsewhere. So do the tasks fed by a parameter whose type can
+// hold a secrets.Value, whose value jobs do not carry either. Put the tasks
+// that need credentials, and what follows from them, where the credentials
+// are.
 //
 // # Versions
 //
