@@ -19,11 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/natstest"
 	"github.com/prefect-go/prefect/natsexec"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/state"
@@ -146,7 +146,7 @@ func tryStartBinaryServer(t *testing.T, bin string) (*natsServer, error) {
 			return nil, fmt.Errorf("nats-server exited (%v) before it was ready; its log:\n%s", waitErr, serverLog())
 		default:
 		}
-		if err = jetStreamReady(url); err == nil {
+		if err = natstest.Ready(url); err == nil {
 			return &natsServer{url: url, storeDir: storeDir, stop: stop}, nil
 		}
 		if time.Now().After(deadline) {
@@ -155,24 +155,6 @@ func tryStartBinaryServer(t *testing.T, bin string) (*natsServer, error) {
 		}
 		time.Sleep(50 * time.Millisecond) // the server's readiness is not observable otherwise
 	}
-}
-
-// jetStreamReady connects to url and asks JetStream for the account's
-// information, closing the connection again.
-func jetStreamReady(url string) error {
-	nc, err := nats.Connect(url, nats.Timeout(time.Second), nats.NoReconnect())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_, err = js.AccountInfo(ctx)
-	return err
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -189,27 +171,8 @@ func freePort() (int, error) {
 // and a stop function to end the server before the test does.
 func startEmbeddedServer(t *testing.T) *natsServer {
 	t.Helper()
-	storeDir := t.TempDir()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: storeDir,
-		NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	s.Start()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			s.Shutdown()
-			s.WaitForShutdown()
-		})
-	}
-	t.Cleanup(stop)
-	if !s.ReadyForConnections(5 * time.Second) {
-		t.Fatal("the NATS server did not start")
-	}
-	return &natsServer{url: s.ClientURL(), storeDir: storeDir, stop: stop}
+	srv := natstest.Start(t)
+	return &natsServer{url: srv.URL, storeDir: srv.StoreDir, stop: srv.Stop}
 }
 
 // TestDebianNATSServer runs each flow of cases() through a separate

@@ -271,10 +271,12 @@ func (s *session) onAnswer(m *nats.Msg) {
 		}
 		return
 	}
-	// Confirmed once handled (a duplicate too), so the worker acknowledges
-	// its job; an answer that never arrives is never confirmed.
-	defer m.Respond(nil)
+	// Confirmed once received (a duplicate too), so the worker acknowledges
+	// its job; an answer that never arrives is never confirmed. Before the
+	// run is completed: completing the last task run may end the flow run,
+	// and its program, before a later confirmation could go.
 	in := s.take(a)
+	_ = m.Respond(nil)
 	if in == nil {
 		return
 	}

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/natstest"
 	"github.com/prefect-go/prefect/natsexec"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/state"
@@ -66,27 +66,9 @@ func sumTask(name string) *task.Task[argValues, int] {
 	})
 }
 
-// startServer starts an embedded JetStream server on a random loopback
-// port, shut down when the test ends, and returns its client URL.
-func startServer(t *testing.T) string {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	s.Start()
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	if !s.ReadyForConnections(5 * time.Second) {
-		t.Fatal("the NATS server did not start")
-	}
-	return s.ClientURL()
-}
+// startServer starts an embedded JetStream server, stopped when the test
+// ends, and returns its client URL.
+func startServer(t *testing.T) string { return natstest.Start(t).URL }
 
 // connect connects to url, closing the connection when the test ends.
 func connect(t *testing.T, url string) *nats.Conn {

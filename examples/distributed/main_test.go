@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/prefect-go/prefect/internal/natstest"
+	"github.com/prefect-go/prefect/natsexec"
+)
+
+// TestMain checks that the tests leave no goroutines behind and removes the
+// binary they built.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if built.dir != "" {
+			os.RemoveAll(built.dir)
+		}
+		os.Exit(code)
+	}))
+}
+
+// built is the example's binary, built once for all the tests and
+// benchmarks of the process.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildBinary builds this example, once per test process, and returns its
+// path. TestMain removes it.
+func buildBinary(t testing.TB) string {
+	t.Helper()
+	built.once.Do(func() {
+		gotool, err := exec.LookPath("go")
+		if err != nil {
+			built.err = fmt.Errorf("the go command is needed to build the example: %w", err)
+			return
+		}
+		if built.dir, err = os.MkdirTemp("", "prefect-spread-test-"); err != nil {
+			built.err = err
+			return
+		}
+		built.bin = filepath.Join(built.dir, "spread")
+		// Tests run in the package's directory: "." is this example.
+		if out, err := exec.Command(gotool, "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+// startServer starts an embedded JetStream server on a random loopback
+// port, shut down when the test ends, and returns its client URL.
+func startServer(t testing.TB) string { return natstest.Start(t).URL }
+
+// childEnv is the environment of the example's processes: PATH, a fresh
+// HOME (so no user configuration is read) and extra.
+func childEnv(t testing.TB, extra ...string) []string {
+	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, extra...)
+}
+
+// syncBuffer is a bytes.Buffer a process writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a worker process the test started.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan struct{} // closed once the process was waited for
+	err    error         // cmd.Wait's, once done is closed
+}
+
+// startWorker starts `bin worker --nats url --name name --ack-wait ackWait
+// extra...` in a process group of its own, its stderr captured, and waits
+// until it serves. When the test ends, a worker still running is killed
+// (its whole group) and waited for.
+func startWorker(t testing.TB, bin, url, name string, ackWait time.Duration, extra ...string) *proc {
+	t.Helper()
+	args := append([]string{"worker", "--nats", url, "--name", name, "--ack-wait", ackWait.String()}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = childEnv(t)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &proc{name: name, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting worker %s: %v", name, err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("worker %s stderr:\n%s", name, p.stderr)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.stderr.String(), "natsexec: worker serving") {
+		select {
+		case <-p.done:
+			t.Fatalf("worker %s exited (%v) before serving; stderr:\n%s", name, p.err, p.stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %s did not serve within 10 s; stderr:\n%s", name, p.stderr)
+		}
+	}
+	return p
+}
+
+// kill sends SIGKILL to the worker's process group and waits for it.
+func (p *proc) kill(t testing.TB) {
+	t.Helper()
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing worker %s: %v", p.name, err)
+	}
+	<-p.done
+}
+
+// term sends SIGTERM to the worker, which then drains and exits.
+func (p *proc) term(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM to worker %s: %v", p.name, err)
+	}
+}
+
+// waitExit0 waits up to d for the worker to exit, and fails the test unless
+// it exited with status 0.
+func (p *proc) waitExit0(t testing.TB, d time.Duration) {
+	t.Helper()
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("worker %s: %v; stderr:\n%s", p.name, p.err, p.stderr)
+		}
+	case <-time.After(d):
+		// SIGQUIT makes the Go runtime print every goroutine's stack, to
+		// show where the drain hangs.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+		}
+		t.Errorf("worker %s did not exit within %v of SIGTERM; after SIGQUIT, its stderr:\n%s", p.name, d, p.stderr)
+	}
+}
+
+// spreadRun is `bin run` started by the test.
+type spreadRun struct {
+	cmd            *exec.Cmd
+	stdout, stderr *syncBuffer
+	done           chan struct{}
+	err            error
+}
+
+// startRun starts `bin run args...` with env, killed if it outlives ctx.
+func startRun(ctx context.Context, t testing.TB, bin string, env []string, args ...string) *spreadRun {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"run"}, args...)...)
+	cmd.Env = env
+	cmd.WaitDelay = time.Second
+	r := &spreadRun{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting run: %v", err)
+	}
+	go func() { r.err = cmd.Wait(); close(r.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+// tally waits for the run to end, checks that it exited 0 and returns the
+// tally it printed as JSON.
+func (r *spreadRun) tally(t testing.TB) Tally {
+	t.Helper()
+	<-r.done
+	if r.err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", r.err, r.stdout, r.stderr)
+	}
+	var tl Tally
+	if err := json.Unmarshal([]byte(r.stdout.String()), &tl); err != nil {
+		t.Fatalf("run's output is not a JSON tally: %v\n%s", err, r.stdout)
+	}
+	return tl
+}
+
+// checkTally checks that the tally counts n task runs, all on workers
+// among names.
+func checkTally(t testing.TB, tl Tally, n int, names ...string) {
+	t.Helper()
+	if tl.Runs != n {
+		t.Errorf("tally: runs = %d, want %d", tl.Runs, n)
+	}
+	sum := 0
+	for w, c := range tl.PerWorker {
+		if !slices.Contains(names, w) {
+			t.Errorf("tally: %d runs on worker %q, not one of %q", c, w, names)
+		}
+		sum += c
+	}
+	if sum != n {
+		t.Errorf("tally: per-worker counts %v sum to %d, want %d", tl.PerWorker, sum, n)
+	}
+}
+
+// TestWalkthrough is the package doc's walkthrough: two workers share a
+// run's 1,000 task runs, then drain and exit on SIGTERM.
+func TestWalkthrough(t *testing.T) {
+	bin := buildBinary(t)
+	url := startServer(t)
+	w1 := startWorker(t, bin, url, "w1", 30*time.Second)
+	w2 := startWorker(t, bin, url, "w2", 30*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tl := startRun(ctx, t, bin, childEnv(t), "--nats", url, "--json").tally(t)
+	checkTally(t, tl, 1000, "w1", "w2")
+	if got := slices.Sorted(maps.Keys(tl.PerWorker)); !slices.Equal(got, []string{"w1", "w2"}) {
+		t.Errorf("tally: workers %q, want w1 and w2 (each runs some): %v", got, tl.PerWorker)
+	}
+	t.Logf("tally: %+v", tl)
+
+	w1.term(t)
+	w2.term(t)
+	for _, w := range []*proc{w1, w2} {
+		w.waitExit0(t, 10*time.Second)
+		for _, want := range []string{"natsexec: worker draining", "natsexec: worker stopped"} {
+			if !strings.Contains(w.stderr.String(), want) {
+				t.Errorf("worker %s's stderr lacks %q:\n%s", w.name, want, w.stderr)
+			}
+		}
+	}
+}
+
+// TestWorkerKilledMidRun kills a worker (SIGKILL, no drain) while it runs
+// task runs: the server delivers them again after the ack wait, the other
+// worker runs them, and the run ends with every task run counted once.
+func TestWorkerKilledMidRun(t *testing.T) {
+	const n = 200
+	bin := buildBinary(t)
+	url := startServer(t)
+	w1 := startWorker(t, bin, url, "w1", time.Second, "--concurrency", "4")
+	startWorker(t, bin, url, "w2", time.Second, "--concurrency", "4")
+
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumerInfo := func(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+		c, err := js.Consumer(ctx, natsexec.DefaultStream, natsexec.DefaultDurable)
+		if err != nil {
+			return nil, err
+		}
+		return c.Info(ctx)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	// The NATS URL from the environment, as an agent passes it.
+	r := startRun(ctx, t, bin, childEnv(t, "PREFECT__NATS__URL="+url), "--json", "--n", fmt.Sprint(n), "--cpu-ms", "20")
+
+	// Kill w1 once the workers have acknowledged some task runs: the run is
+	// well under way and w1 holds some (each worker takes up to 4 at once)
+	// that it will never acknowledge.
+	for {
+		ci, err := consumerInfo(ctx)
+		if err == nil && ci.AckFloor.Consumer >= 20 {
+			if ci.AckFloor.Stream >= n {
+				t.Fatalf("the run was nearly over before w1 could be killed: %+v", ci)
+			}
+			break
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("the run ended before w1 was killed: %v\nstdout:\n%s\nstderr:\n%s", r.err, r.stdout, r.stderr)
+		case <-ctx.Done():
+			t.Fatalf("the workers acknowledged too few task runs: %v, %v", ci, err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	w1.kill(t)
+	killed := time.Now()
+
+	tl := r.tally(t)
+	t.Logf("tally: %+v; the run ended %v after w1 was killed", tl, time.Since(killed).Round(time.Millisecond))
+	checkTally(t, tl, n, "w1", "w2")
+
+	// What w1 held was delivered again: more deliveries than messages. The
+	// last jobs are acknowledged after their answers, which may be after
+	// the run ended: give them a moment.
+	var ci *jetstream.ConsumerInfo
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if ci, err = consumerInfo(ctx); err != nil {
+			t.Fatalf("consumer info: %v", err)
+		}
+		if ci.NumAckPending == 0 && ci.NumPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("jobs left on the consumer 5 s after the run: %d pending, %d unacknowledged", ci.NumPending, ci.NumAckPending)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ci.Delivered.Consumer <= ci.Delivered.Stream {
+		t.Errorf("no job was delivered again after w1 was killed: %d deliveries of %d messages", ci.Delivered.Consumer, ci.Delivered.Stream)
+	} else {
+		t.Logf("%d deliveries of %d messages", ci.Delivered.Consumer, ci.Delivered.Stream)
+	}
+}
+
+// TestWorkerUsage checks the worker's bad arguments: exit status 2 and a
+// message naming what is wrong, before any connection.
+func TestWorkerUsage(t *testing.T) {
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"worker", "--concurrency", "-1"}, "--concurrency"},
+		{[]string{"worker", "extra"}, "extra"},
+		{[]string{"worker", "--ack-wait", "10ms"}, "--ack-wait"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Env = childEnv(t, "PREFECT__NATS__URL=nats://127.0.0.1:1") // never reached
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("%q: %v, want exit status 2; stderr:\n%s", tc.args, err, &stderr)
+			continue
+		}
+		if !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%q: stderr does not name %q:\n%s", tc.args, tc.want, &stderr)
+		}
+	}
+}
