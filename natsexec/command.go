@@ -56,7 +56,7 @@ func Program(flows []*flow.Flow, opts ...Option) program.Program {
 
 // Command returns the worker subcommand of a flow program:
 //
-//	myflows worker [--nats URL] [--concurrency N] [--name NAME] [--ack-wait D]
+//	myflows worker [--nats URL] [--concurrency N] [--name NAME] [--ack-wait D] [--max-deliveries N]
 //
 // It serves the program's flows ([Serve]) on the NATS server at --nats
 // (default [URL] of the configuration) until SIGINT or SIGTERM, then
@@ -66,7 +66,7 @@ func Program(flows []*flow.Flow, opts ...Option) program.Program {
 func Command(opts ...Option) program.Command {
 	return program.Command{
 		Name:  "worker",
-		Usage: "[--nats URL] [--concurrency N] [--name NAME] [--ack-wait D]",
+		Usage: "[--nats URL] [--concurrency N] [--name NAME] [--ack-wait D] [--max-deliveries N]",
 		Run: func(ctx context.Context, cfg *config.Config, args []string, _, stderr io.Writer, flows []*flow.Flow) error {
 			fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
@@ -74,6 +74,7 @@ func Command(opts ...Option) program.Command {
 			concurrency := fs.Int("concurrency", 0, "task runs at once (default 16)")
 			name := fs.String("name", "", "the worker's name in heartbeats (default host:pid)")
 			ackWait := fs.Duration("ack-wait", 0, "silence after which a task run is delivered again (default 30s)")
+			maxDeliveries := fs.Int("max-deliveries", 0, "deliveries of a task run after which it fails (default 5)")
 			if err := fs.Parse(args); err != nil {
 				return program.UsageError("%v", err)
 			}
@@ -83,12 +84,15 @@ func Command(opts ...Option) program.Command {
 			if *concurrency < 0 {
 				return program.UsageError("--concurrency %d: want a positive number of task runs", *concurrency)
 			}
+			if *maxDeliveries < 0 {
+				return program.UsageError("--max-deliveries %d: want a positive number", *maxDeliveries)
+			}
 			if *ackWait < 0 || (*ackWait > 0 && *ackWait < MinAckWait) {
 				return program.UsageError("--ack-wait %v: want at least %v", *ackWait, MinAckWait)
 			}
 			logger := slog.New(slog.NewTextHandler(stderr, nil))
 			all := append([]Option{WithLogger(logger)}, opts...)
-			all = append(all, WithConcurrency(*concurrency), WithAckWait(*ackWait), WithConfig(cfg))
+			all = append(all, WithConcurrency(*concurrency), WithAckWait(*ackWait), WithMaxDeliveries(*maxDeliveries), WithConfig(cfg))
 			if *name != "" {
 				all = append(all, WithWorkerName(*name))
 			}

@@ -89,8 +89,11 @@
 // progress and the flow program that the task runs there. A worker that
 // dies, hangs or is cut off stops heartbeating: the flow program logs a
 // warning naming it after two missed heartbeats, and the server delivers
-// the job again, to any worker, once the ack wait is over. The task may
-// then run twice; the first answer for an attempt (task run id and run
+// the job again, to any worker, once the ack wait is over (up to
+// [WithMaxDeliveries] times, 5 by default: a worker given it once more
+// fails the task run rather than run it, so a task that crashes its
+// worker does not take down every worker in turn). The task may then run
+// twice; the first answer for an attempt (task run id and run
 // count) completes it and any later one is dropped, so no result is applied
 // twice. A worker sends its outcome as a request, and acknowledges the job
 // only once the flow program confirmed it: an outcome lost on the way (the

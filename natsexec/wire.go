@@ -36,6 +36,9 @@ const (
 	// DefaultAckWait is how long a worker may go silent before its task
 	// runs are delivered again ([WithAckWait]).
 	DefaultAckWait = 30 * time.Second
+	// DefaultMaxDeliveries is how many times a task run is delivered
+	// before a worker fails it rather than run it ([WithMaxDeliveries]).
+	DefaultMaxDeliveries = 5
 )
 
 // Option configures an [Executor] or [Serve]. All are optional; an option
@@ -45,6 +48,7 @@ type Option func(*options)
 type options struct {
 	stream, prefix, durable string
 	slots, concurrency      int
+	maxDeliveries           int
 	ackWait                 time.Duration
 	name                    string
 	logger                  *slog.Logger
@@ -53,7 +57,8 @@ type options struct {
 
 func newOptions(opts []Option) options {
 	o := options{stream: DefaultStream, prefix: DefaultSubjectPrefix, durable: DefaultDurable,
-		slots: DefaultSlots, concurrency: DefaultConcurrency, ackWait: DefaultAckWait}
+		slots: DefaultSlots, concurrency: DefaultConcurrency, ackWait: DefaultAckWait,
+		maxDeliveries: DefaultMaxDeliveries}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -97,6 +102,19 @@ func WithAckWait(d time.Duration) Option {
 // MinAckWait is the shortest ack wait; [WithAckWait] raises shorter ones
 // to it.
 const MinAckWait = 100 * time.Millisecond
+
+// WithMaxDeliveries sets how many times a task run may be delivered to
+// workers (default [DefaultMaxDeliveries]). A task run is delivered again
+// when its worker died or went silent; a worker given it once more fails
+// it, saying so, rather than run it: a task that crashes its worker would
+// otherwise take down every worker in turn. n <= 0 keeps the default.
+func WithMaxDeliveries(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxDeliveries = n
+		}
+	}
+}
 
 // WithWorkerName names a worker in its heartbeats, which executors log when
 // it goes silent (default host:pid).
@@ -264,6 +282,28 @@ func decodeAs(data []byte, t reflect.Type) (any, error) {
 
 // ensureStream returns the work-queue stream, creating it if it is missing.
 func ensureStream(ctx context.Context, js jetstream.JetStream, o *options) (jetstream.Stream, error) {
+	return retryAPI(ctx, func(ctx context.Context) (jetstream.Stream, error) { return lookupOrCreate(ctx, js, o) })
+}
+
+// retryAPI calls f, a JetStream request, again when its answer does not
+// come in time (a server that just started drops JetStream requests until
+// its JetStream is ready; a client would wait out its whole timeout), up
+// to three times, each bounded by apiTimeout.
+func retryAPI[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, apiTimeout)
+		v, err := f(actx)
+		cancel()
+		if err == nil || attempt == 3 || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return v, err
+		}
+	}
+}
+
+// apiTimeout bounds one JetStream request of retryAPI.
+const apiTimeout = 3 * time.Second
+
+func lookupOrCreate(ctx context.Context, js jetstream.JetStream, o *options) (jetstream.Stream, error) {
 	st, err := js.Stream(ctx, o.stream)
 	if err == nil {
 		return st, nil

@@ -64,11 +64,13 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 	if _, err := ensureStream(ctx, js, &o); err != nil {
 		return setupErr(ctx, err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, o.stream, jetstream.ConsumerConfig{
-		Durable:       o.durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       o.ackWait,
-		FilterSubject: o.prefix + ".>",
+	cons, err := retryAPI(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return js.CreateOrUpdateConsumer(ctx, o.stream, jetstream.ConsumerConfig{
+			Durable:       o.durable,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       o.ackWait,
+			FilterSubject: o.prefix + ".>",
+		})
 	})
 	if err != nil {
 		return setupErr(ctx, fmt.Errorf("natsexec: creating consumer %q on stream %q: %w", o.durable, o.stream, err))
@@ -234,7 +236,15 @@ func (w *worker) handle(msg jetstream.Msg) {
 		_ = msg.Ack() // its run is over: nobody waits for the answer
 		return
 	}
-	ans := w.runInProgress(msg, &j)
+	var ans answer
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > uint64(w.o.maxDeliveries) {
+		// Each worker that took it before died or went silent with it: a
+		// task that kills its worker would otherwise kill them all in turn.
+		ans = answer{Error: &wireErr{Kind: kindError, Message: fmt.Sprintf(
+			"natsexec: task run %q was delivered %d times and no worker answered (each died or went silent running it); not running it again", j.Slug, md.NumDelivered)}}
+	} else {
+		ans = w.runInProgress(msg, &j)
+	}
 	// The outcome is a request: the job is acknowledged only once the
 	// executor confirmed it, so an answer lost on the way (the executor
 	// cut off) means the job runs again rather than a run waiting forever.

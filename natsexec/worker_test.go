@@ -572,3 +572,62 @@ func chainOf(n int) *flow.Flow {
 	}
 	return f
 }
+
+// TestMaxDeliveries: a task run delivered more often than allowed (its
+// workers kept dying) fails, saying so, without being run again.
+func TestMaxDeliveries(t *testing.T) {
+	var calls atomic.Int32
+	build := func() *flow.Flow {
+		f := flow.New("crashy")
+		flow.Add(f, task.New("boom", func(context.Context, task.None) (int, error) {
+			calls.Add(1)
+			return 1, nil
+		}))
+		return f
+	}
+	url := startServer(t)
+	nc := connect(t, url)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: natsexec.DefaultStream,
+		Subjects: []string{natsexec.DefaultSubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy}); err != nil {
+		t.Fatal(err)
+	}
+	// A "worker" that takes the job and dies with it: no ack, no answer.
+	cons, err := js.CreateOrUpdateConsumer(ctx, natsexec.DefaultStream, jetstream.ConsumerConfig{
+		Durable: natsexec.DefaultDurable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: natsexec.MinAckWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := build()
+	ran := make(chan *runner.FlowState, 1)
+	ex := natsexec.Executor(connect(t, url), f)
+	runCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	go func() {
+		fs, _ := runner.Run(runCtx, f, runner.WithExecutor(ex))
+		ran <- fs
+	}()
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := 0
+	for range batch.Messages() {
+		taken++
+	}
+	if taken != 1 {
+		t.Fatalf("the dying worker took %d jobs (%v), want 1", taken, batch.Error())
+	}
+	startWorker(t, url, []*flow.Flow{build()}, natsexec.WithMaxDeliveries(1), natsexec.WithAckWait(natsexec.MinAckWait))
+	fs := <-ran
+	if st := fs.Tasks[0]; st.Kind != state.Failed || !strings.Contains(fmt.Sprint(st.Err), "was delivered 2 times and no worker answered") {
+		t.Errorf("boom: %v (err %v), want Failed saying it was delivered too often", st, st.Err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the task ran %d times; a task run delivered too often is not run", n)
+	}
+}
