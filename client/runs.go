@@ -105,6 +105,10 @@ type LogLine struct {
 	Level    string    `json:"level"`
 	TaskSlug string    `json:"task_slug"`
 	Message  string    `json:"message"`
+	// WriterSeq, when not 0, is the writer's number for the line, growing
+	// from 1 along what it writes of the run's log: WriteRunLogs sent
+	// again after a lost answer does not add the line twice. Not read back.
+	WriterSeq int `json:"-"`
 }
 
 // A NewFlowRun asks for a run of a flow: by FlowName (its newest version)
@@ -329,6 +333,9 @@ func (c *Client) WriteRunLogs(ctx context.Context, runID string, lines []LogLine
 	list := make([]map[string]any, len(lines))
 	for i, l := range lines {
 		list[i] = map[string]any{"level": l.Level, "task_slug": l.TaskSlug, "message": l.Message}
+		if l.WriterSeq > 0 {
+			list[i]["writer_seq"] = l.WriterSeq
+		}
 		if !l.Time.IsZero() {
 			list[i]["time"] = l.Time.UTC().Format(time.RFC3339Nano)
 		}

@@ -399,3 +399,47 @@ func TestProgramCommands(t *testing.T) {
 		}
 	}
 }
+
+// lossy writes every log batch, but loses the answer of the first: the
+// reporter sends that batch again.
+type lossy struct {
+	program.RunAPI
+	writes atomic.Int32
+}
+
+func (l *lossy) WriteRunLogs(ctx context.Context, id string, lines []client.LogLine) error {
+	err := l.RunAPI.WriteRunLogs(ctx, id, lines)
+	if err == nil && l.writes.Add(1) == 1 {
+		return errors.New("read tcp 127.0.0.1:4200: connection reset by peer")
+	}
+	return err
+}
+
+// A log batch sent again after its answer was lost is on the server once.
+func TestExecuteLogsOnceAfterLostAnswer(t *testing.T) {
+	ctx := context.Background()
+	f := start(t)
+	fl := pipeline(false)
+	f.register(t, fl)
+	run := f.claimed(t, client.NewFlowRun{FlowName: "pipeline"})
+	api := &lossy{RunAPI: f.c}
+	var logs bytes.Buffer
+	if err := program.Execute(ctx, api, f.cfg(t, run.ID, "PREFECT__CONTEXT__SECRETS__MYSECRET="+secretValue),
+		map[string]*flow.Flow{"pipeline": fl}, &logs); err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if api.writes.Load() < 2 {
+		t.Fatalf("%d log batches written; the test needs the first one sent again", api.writes.Load())
+	}
+	lines, err := f.c.FlowRunLogs(ctx, run.ID, "", 1000)
+	if err != nil || len(lines) == 0 {
+		t.Fatalf("logs: %v, %v", lines, err)
+	}
+	seen := map[string]int{}
+	for _, l := range lines {
+		key := l.Time.String() + " " + l.Message
+		if seen[key]++; seen[key] == 2 {
+			t.Errorf("the server's log has this line twice: %s", l.Message)
+		}
+	}
+}

@@ -42,6 +42,7 @@ type reporter struct {
 
 	mu      sync.Mutex
 	seq     int                        // numbers the task states, in order
+	logSeq  int                        // numbers the log lines, in order
 	tasks   map[taskKey]client.TaskRun // latest unsent state per task run
 	order   []taskKey                  // first-seen order of tasks' keys
 	logs    []client.LogLine
@@ -95,7 +96,8 @@ func (r *reporter) Log(l runner.LogReport) {
 		r.logs = r.logs[1:]
 		r.dropped++
 	}
-	r.logs = append(r.logs, client.LogLine{Time: l.Time, Level: l.Level.String(), TaskSlug: l.TaskSlug, Message: logText(l)})
+	r.logSeq++ // the server adds a line sent twice (a lost answer) once
+	r.logs = append(r.logs, client.LogLine{Time: l.Time, Level: l.Level.String(), TaskSlug: l.TaskSlug, Message: logText(l), WriterSeq: r.logSeq})
 	r.mu.Unlock()
 }
 
@@ -137,11 +139,12 @@ func (r *reporter) send(ctx context.Context) error {
 	r.tasks, r.order = map[taskKey]client.TaskRun{}, nil
 	logs, dropped := r.logs, r.dropped
 	r.logs, r.dropped = nil, 0
-	r.mu.Unlock()
 	if dropped > 0 {
-		logs = append([]client.LogLine{{Time: time.Now(), Level: "WARN",
+		r.logSeq++
+		logs = append([]client.LogLine{{Time: time.Now(), Level: "WARN", WriterSeq: r.logSeq,
 			Message: "the log lost lines while the server could not be reached"}}, logs...)
 	}
+	r.mu.Unlock()
 
 	var err error
 	for len(trs) > 0 && err == nil {

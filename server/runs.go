@@ -149,6 +149,8 @@ input log_input {
 	level: String!
 	task_slug: String
 	message: String!
+	"The writer's number for this line, growing from 1 along what it writes of the run's log: a line sent again with a number the log holds (a retry whose answer was lost) is not added twice. Without it, every line is added."
+	writer_seq: Int
 }
 
 input write_run_logs_input {
@@ -912,10 +914,11 @@ type writeLogsArgs struct {
 	Input struct {
 		FlowRunID string
 		Logs      []struct {
-			Time     *string
-			Level    string
-			TaskSlug *string
-			Message  string
+			Time      *string
+			Level     string
+			TaskSlug  *string
+			Message   string
+			WriterSeq *int32
 		}
 	}
 }
@@ -934,6 +937,12 @@ func (r *resolver) WriteRunLogs(ctx context.Context, args writeLogsArgs) (*succe
 		lines[i] = api.LogLine{Level: text(l.Level, 16), Message: text(l.Message, maxTextField)}
 		if l.TaskSlug != nil {
 			lines[i].TaskSlug = text(*l.TaskSlug, 512)
+		}
+		if l.WriterSeq != nil {
+			if *l.WriterSeq < 1 {
+				return nil, userError("log line %d: writer_seq is %d; it counts from 1", i, *l.WriterSeq)
+			}
+			lines[i].WriterSeq = int64(*l.WriterSeq)
 		}
 		if l.Time != nil {
 			if lines[i].Time, err = time.Parse(time.RFC3339Nano, *l.Time); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -108,8 +109,28 @@ func TestRunsThroughClient(t *testing.T) {
 	if err := c.SetTaskRunStates(ctx, run.ID, []client.TaskRun{{ID: "t1", Slug: "a-1", MapIndex: -1, State: "Success", Message: "ok"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WriteRunLogs(ctx, run.ID, []client.LogLine{{Level: "INFO", Message: "hello"}, {Level: "INFO", TaskSlug: "a-1", Message: "world"}}); err != nil {
+	if err := c.WriteRunLogs(ctx, run.ID, []client.LogLine{{Level: "INFO", Message: "hello", WriterSeq: 1}, {Level: "INFO", TaskSlug: "a-1", Message: "world", WriterSeq: 2}}); err != nil {
 		t.Fatal(err)
+	}
+	// The same lines again (a retry after a lost answer) are not added.
+	if err := c.WriteRunLogs(ctx, run.ID, []client.LogLine{{Level: "INFO", TaskSlug: "a-1", Message: "world", WriterSeq: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{
+		"query":     `mutation($input: write_run_logs_input!) { write_run_logs(input: $input) { success } }`,
+		"variables": map[string]any{"input": map[string]any{"flow_run_id": run.ID, "logs": []any{map[string]any{"level": "INFO", "message": "x", "writer_seq": -1}}}},
+	})
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+env.Key)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(raw), "writer_seq is -1; it counts from 1") {
+			t.Errorf("a negative writer_seq: %s", raw)
+		}
 	}
 	if err := c.Heartbeat(ctx, run.ID); err != nil {
 		t.Error(err)

@@ -144,9 +144,13 @@ type TaskRun struct {
 // A LogLine is one record of a flow run's log, already redacted by the
 // runner that sent it.
 type LogLine struct {
-	Seq      int64 // increases along the run's log: a cursor to read on from
-	Time     time.Time
-	Level    string
-	TaskSlug string
-	Message  string
+	Seq int64 // increases along the run's log: a cursor to read on from
+	// WriterSeq is the writer's number of the line, increasing from 1
+	// along what it writes of the run's log, or 0: a line sent again with
+	// a number the log holds is not added twice.
+	WriterSeq int64
+	Time      time.Time
+	Level     string
+	TaskSlug  string
+	Message   string
 }

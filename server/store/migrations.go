@@ -132,6 +132,15 @@ var migrations = []migration{
 			`CREATE INDEX run_logs_run ON run_logs (flow_run_id, id)`,
 		},
 	},
+	{
+		version: 4,
+		name:    "log lines numbered by their writer",
+		statements: []string{
+			// NULLs (lines without a number) never conflict.
+			`ALTER TABLE run_logs ADD COLUMN writer_seq BIGINT`,
+			`CREATE UNIQUE INDEX run_logs_writer_seq ON run_logs (flow_run_id, writer_seq)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads.

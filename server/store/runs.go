@@ -443,7 +443,9 @@ func (s *SQL) TaskRuns(ctx context.Context, tenantID, runID string) ([]api.TaskR
 }
 
 // AppendLogs adds lines to the log of the tenant's run, which must not
-// have finished more than a minute ago (ErrConflict).
+// have finished more than a minute ago (ErrConflict). A line whose
+// WriterSeq the run's log already holds (a batch sent again after its
+// answer was lost) is not added again.
 func (s *SQL) AppendLogs(ctx context.Context, tenantID, runID string, lines []api.LogLine) error {
 	if err := s.runOpen(ctx, tenantID, runID); err != nil {
 		return err
@@ -454,8 +456,13 @@ func (s *SQL) AppendLogs(ctx context.Context, tenantID, runID string, lines []ap
 			if l.Time.IsZero() {
 				t = now()
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO run_logs (flow_run_id, at, level, task_slug, message) VALUES ($1, $2, $3, $4, $5)`,
-				runID, t, l.Level, l.TaskSlug, l.Message); err != nil {
+			var writerSeq any // NULL: never a duplicate
+			if l.WriterSeq > 0 {
+				writerSeq = l.WriterSeq
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO run_logs (flow_run_id, at, level, task_slug, message, writer_seq)
+				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+				runID, t, l.Level, l.TaskSlug, l.Message, writerSeq); err != nil {
 				return err
 			}
 		}

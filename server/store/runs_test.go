@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -135,6 +136,23 @@ func testRuns(t *testing.T, s *SQL, _ string) {
 	}
 	if _, err := s.Logs(ctx, globex.ID, r1.ID, 0, 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("another tenant's logs: %v", err)
+	}
+	// Lines numbered by their writer, sent again (a retry after a lost
+	// answer) with new ones, are added once; unnumbered ones always.
+	numbered := []api.LogLine{{Level: "INFO", Message: "n1", WriterSeq: 1}, {Level: "INFO", Message: "n2", WriterSeq: 2}}
+	again := append(numbered[1:], api.LogLine{Level: "INFO", Message: "n3", WriterSeq: 3}, api.LogLine{Level: "INFO", Message: "two"})
+	for _, batch := range [][]api.LogLine{numbered, again} {
+		if err := s.AppendLogs(ctx, acme.ID, r1.ID, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs, _ = s.Logs(ctx, acme.ID, r1.ID, 0, 0)
+	var msgs []string
+	for _, l := range logs {
+		msgs = append(msgs, l.Message)
+	}
+	if want := []string{"one", "two", "n1", "n2", "n3", "two"}; !slices.Equal(msgs, want) {
+		t.Errorf("log after a batch sent again: %q, want %q", msgs, want)
 	}
 	if err := s.Heartbeat(ctx, acme.ID, r1.ID); err != nil {
 		t.Error(err)
