@@ -20,6 +20,7 @@ import (
 
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/gobuild"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/state"
@@ -447,36 +448,13 @@ func TestETLRestart(t *testing.T) {
 	}
 }
 
-// goTool returns the go command, or skips the test without one.
-func goTool(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	if root := os.Getenv("GOROOT"); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Skip("the go command is not available to build examples/etl")
-	return ""
-}
-
 // The example builds, runs, prints the states its package doc promises and
 // exits 0 even though its flow fails.
 func TestExampleETLCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds examples/etl with the go command")
 	}
-	bin := filepath.Join(t.TempDir(), "etl")
-	buildCtx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(buildCtx, goTool(t), "build", "-o", bin, "./examples/etl")
-	build.WaitDelay = 10 * time.Second
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/etl: %v\n%s", err, out)
-	}
+	bin := gobuild.Build(t, "./examples/etl", "etl")
 
 	wantKinds := map[string]string{
 		"n":              "Success",
@@ -860,14 +838,7 @@ func TestExampleSecretsCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds examples/secrets with the go command")
 	}
-	bin := filepath.Join(t.TempDir(), "secrets")
-	buildCtx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(buildCtx, goTool(t), "build", "-o", bin, "./examples/secrets")
-	build.WaitDelay = 10 * time.Second
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/secrets: %v\n%s", err, out)
-	}
+	bin := gobuild.Build(t, "./examples/secrets", "secrets")
 
 	const value = "s3cr3t-cmd-value"
 	configFile := filepath.Join(t.TempDir(), "config.toml")

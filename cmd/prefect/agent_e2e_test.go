@@ -15,7 +15,6 @@ import (
 	"maps"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,17 +25,13 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/internal/gobuild"
 )
 
 // buildFlows builds testdata/agentflows, the flow program of these tests.
 func buildFlows(tb testing.TB) string {
 	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "agentflows")
-	out, err := exec.Command("go", "build", "-o", bin, "./testdata/agentflows").CombinedOutput()
-	if err != nil {
-		tb.Fatalf("go build testdata/agentflows: %v\n%s", err, out)
-	}
-	return bin
+	return gobuild.Build(tb, "./testdata/agentflows", "agentflows")
 }
 
 // register registers the flows of the flow program flows with the server

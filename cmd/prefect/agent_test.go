@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/prefect-go/prefect/internal/gobuild"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -17,12 +18,7 @@ import (
 // walkthrough.
 func buildDeploy(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "deploy")
-	out, err := exec.Command("go", "build", "-o", bin, "../../examples/deploy").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build examples/deploy: %v\n%s", err, out)
-	}
-	return bin
+	return gobuild.Build(t, "../../examples/deploy", "deploy")
 }
 
 // process is a long-running command of a test, stopped with SIGTERM when

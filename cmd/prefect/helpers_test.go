@@ -1,54 +1,27 @@
 package main
 
 import (
-	"fmt"
+	"github.com/prefect-go/prefect/internal/gobuild"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
 // TestMain removes the binary the tests built, once they are done.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-	}
+	prefectBin.Remove()
 	os.Exit(code)
 }
 
-// built is the binary, built once for all the tests of the process.
-var built struct {
-	once     sync.Once
-	dir, bin string
-	err      error
-}
+// prefectBin is this command, built once for all the tests of the process.
+var prefectBin = gobuild.NewOnce(".", "prefect")
 
 // buildBinary builds this command, once per test process, and returns its
 // path.
 func buildBinary(t testing.TB) string {
 	t.Helper()
-	built.once.Do(func() {
-		gotool, err := exec.LookPath("go")
-		if err != nil {
-			built.err = fmt.Errorf("the go command is needed to build the binary: %w", err)
-			return
-		}
-		if built.dir, err = os.MkdirTemp("", "prefect-cli-test-"); err != nil {
-			built.err = err
-			return
-		}
-		built.bin = filepath.Join(built.dir, "prefect")
-		if out, err := exec.Command(gotool, "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.bin
+	return prefectBin.Path(t)
 }
 
 // startTestServer creates a tenant and an API key with bin, starts the

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
+	"github.com/prefect-go/prefect/internal/gobuild"
 	"github.com/prefect-go/prefect/internal/natstest"
 	"github.com/prefect-go/prefect/natsexec"
 )
@@ -29,45 +29,20 @@ import (
 // binary they built.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if built.dir != "" {
-			os.RemoveAll(built.dir)
-		}
+		spread.Remove()
 		os.Exit(code)
 	}))
 }
 
-// built is the example's binary, built once for all the tests and
+// spread is this example's binary, built once for all the tests and
 // benchmarks of the process.
-var built struct {
-	once     sync.Once
-	dir, bin string
-	err      error
-}
+var spread = gobuild.NewOnce(".", "spread")
 
 // buildBinary builds this example, once per test process, and returns its
-// path. TestMain removes it.
+// path.
 func buildBinary(t testing.TB) string {
 	t.Helper()
-	built.once.Do(func() {
-		gotool, err := exec.LookPath("go")
-		if err != nil {
-			built.err = fmt.Errorf("the go command is needed to build the example: %w", err)
-			return
-		}
-		if built.dir, err = os.MkdirTemp("", "prefect-spread-test-"); err != nil {
-			built.err = err
-			return
-		}
-		built.bin = filepath.Join(built.dir, "spread")
-		// Tests run in the package's directory: "." is this example.
-		if out, err := exec.Command(gotool, "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.bin
+	return spread.Path(t)
 }
 
 // startServer starts an embedded JetStream server on a random loopback
