@@ -3,7 +3,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/internal/redact"
+	"github.com/prefect-go/prefect/internal/syncbuf"
 )
 
 func writeFile(t *testing.T, path, text string) {
@@ -28,28 +28,10 @@ func writeFile(t *testing.T, path, text string) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer for a logger that many goroutines use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // started is an agent running in the background.
 type started struct {
 	a      *Agent
-	log    *lockedBuffer
+	log    *syncbuf.Buffer
 	cancel context.CancelFunc // cancels Run's context
 	stop   func() error       // cancels Run's context and returns what Run returned
 }
@@ -58,7 +40,7 @@ type started struct {
 // into a buffer; the test stops it when it ends, if it has not.
 func start(t *testing.T, f *fake, opts ...Option) *started {
 	t.Helper()
-	buf := &lockedBuffer{}
+	buf := &syncbuf.Buffer{}
 	log := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts = append([]Option{WithPollInterval(5 * time.Millisecond), WithLogger(log)}, opts...)
 	a, err := New(f, opts...)

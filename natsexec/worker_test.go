@@ -19,6 +19,7 @@ import (
 
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/syncbuf"
 	"github.com/prefect-go/prefect/natsexec"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/secrets"
@@ -78,26 +79,8 @@ func TestRunContextOnWorker(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // records decodes the JSON lines logged so far.
-func (b *syncBuffer) records(t *testing.T) []map[string]any {
+func records(t *testing.T, b *syncbuf.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for line := range strings.Lines(b.String()) {
@@ -164,7 +147,7 @@ func TestWorkerLogs(t *testing.T) {
 	wire := captureAll(t, url)
 	startWorker(t, url, []*flow.Flow{build()}, natsexec.WithConfig(workerCfg), natsexec.WithAckWait(300*time.Millisecond))
 
-	var out syncBuffer
+	var out syncbuf.Buffer
 	h := slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})
 	logger := slog.New(watchHandler{h, "first", firstSeen, &sync.Once{}})
 	f := build()
@@ -175,7 +158,7 @@ func TestWorkerLogs(t *testing.T) {
 	if talk.Kind != state.Failed || talk.Err == nil || !strings.Contains(talk.Err.Error(), "denied with ") {
 		t.Fatalf("talk: %v (err %v), want Failed with the task's error", talk, talk.Err)
 	}
-	recs := out.records(t)
+	recs := records(t, &out)
 	first := find(recs, "first")
 	if first == nil {
 		t.Fatalf("no record \"first\" in the run's log:\n%s", out.String())
@@ -360,7 +343,7 @@ func TestDeadWorkerRedelivered(t *testing.T) {
 	}()
 	defer func() { close(release); <-aDone }()
 
-	var out syncBuffer
+	var out syncbuf.Buffer
 	silent := make(chan struct{})
 	logger := slog.New(watchHandler{slog.NewJSONHandler(&out, nil), silentMsg, silent, &sync.Once{}})
 	f := build("")
@@ -391,7 +374,7 @@ func TestDeadWorkerRedelivered(t *testing.T) {
 	if st := fs.Tasks[1]; st.RunCount != 1 {
 		t.Errorf("d ran %d times as the runner counts; a redelivery is the same attempt", st.RunCount)
 	}
-	warn := find(out.records(t), silentMsg)
+	warn := find(records(t, &out), silentMsg)
 	if warn == nil || warn["worker"] != "A" || warn["level"] != "WARN" {
 		t.Errorf("warning about the silent worker: %v\nlog:\n%s", warn, out.String())
 	}
@@ -422,7 +405,7 @@ func TestOversizedAnswers(t *testing.T) {
 	}
 	url := startServer(t)
 	startWorker(t, url, []*flow.Flow{build()})
-	var out syncBuffer
+	var out syncbuf.Buffer
 	f := build()
 	fs := run(t, natsexec.Executor(connect(t, url), f), f, runner.WithLogger(slog.New(slog.NewJSONHandler(&out, nil))))
 	if st := fs.Tasks[0]; st.Kind != state.Failed || !strings.Contains(fmt.Sprint(st.Err), "over the NATS server's max_payload") {
@@ -434,7 +417,7 @@ func TestOversizedAnswers(t *testing.T) {
 	if b, c := bigCalls.Load(), chattyCalls.Load(); b != 1 || c != 1 {
 		t.Errorf("huge ran %d times, chatty %d; want once each", b, c)
 	}
-	recs := out.records(t)
+	recs := records(t, &out)
 	lines, dropped := 0, false
 	for _, r := range recs {
 		switch msg, _ := r["msg"].(string); {

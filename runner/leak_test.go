@@ -71,6 +71,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/syncbuf"
 	"github.com/prefect-go/prefect/result"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/secrets"
@@ -784,24 +785,6 @@ func (hs teeHandler) WithGroup(name string) slog.Handler {
 	return out
 }
 
-// lockedBuffer is a bytes.Buffer safe for the Parallel executor's workers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.b.Bytes())
-}
-
 // flowMessages are the flow run's own messages: Prefect's constants, never
 // derived from a task's output.
 var flowMessages = []string{state.MsgFlowSucceeded, state.MsgFlowFailed, state.MsgFlowCancelled, state.MsgFlowPaused}
@@ -816,7 +799,7 @@ func runLeakFlow(t *testing.T, exec runner.Executor, v leakValue, report *leakRe
 	}
 
 	lf := newLeakFlow()
-	var jsonOut, textOut lockedBuffer
+	var jsonOut, textOut syncbuf.Buffer
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime}
 	logger := slog.New(teeHandler{slog.NewJSONHandler(&jsonOut, opts), slog.NewTextHandler(&textOut, opts)})
 	store := newRecordingStore()
@@ -1056,7 +1039,7 @@ func cancelRun(t *testing.T, exec runner.Executor, build cancelFlow, v leakValue
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	f := build(cancel)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	fs, err := runner.Run(ctx, f,
 		runner.WithExecutor(exec),
 		runner.WithSecrets(map[string]any{leakSecretName: v.raw}),
@@ -1191,7 +1174,7 @@ func TestSecretsReturnedByTasksNeverLeak(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := flow.New("returned")
 			c.build(f)
-			var logs lockedBuffer
+			var logs syncbuf.Buffer
 			fs, err := runner.Run(t.Context(), f, runner.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 			if err != nil {
 				t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/syncbuf"
 	"github.com/prefect-go/prefect/result"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/secrets"
@@ -90,7 +91,7 @@ func runReporterLeakFlow(t *testing.T, exec runner.Executor, v leakValue, withLo
 		runner.WithResultStore(result.NewMemory()),
 	}
 	if withLogger {
-		var out lockedBuffer
+		var out syncbuf.Buffer
 		opts = append(opts, runner.WithLogger(slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
 	fs, err := runner.Run(t.Context(), lf.f, opts...)

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/prefect-go/prefect/internal/gobuild"
 	"github.com/prefect-go/prefect/internal/natstest"
+	"github.com/prefect-go/prefect/internal/syncbuf"
 	"github.com/prefect-go/prefect/natsexec"
 )
 
@@ -55,29 +55,11 @@ func childEnv(t testing.TB, extra ...string) []string {
 	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, extra...)
 }
 
-// syncBuffer is a bytes.Buffer a process writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a worker process the test started.
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	done   chan struct{} // closed once the process was waited for
 	err    error         // cmd.Wait's, once done is closed
 }
@@ -92,7 +74,7 @@ func startWorker(t testing.TB, bin, url, name string, ackWait time.Duration, ext
 	cmd := exec.Command(bin, args...)
 	cmd.Env = childEnv(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &proc{name: name, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting worker %s: %v", name, err)
@@ -164,7 +146,7 @@ func (p *proc) waitExit0(t testing.TB, d time.Duration) {
 // spreadRun is `bin run` started by the test.
 type spreadRun struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	done           chan struct{}
 	err            error
 }
@@ -175,7 +157,7 @@ func startRun(ctx context.Context, t testing.TB, bin string, env []string, args 
 	cmd := exec.CommandContext(ctx, bin, append([]string{"run"}, args...)...)
 	cmd.Env = env
 	cmd.WaitDelay = time.Second
-	r := &spreadRun{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	r := &spreadRun{cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting run: %v", err)
