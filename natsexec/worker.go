@@ -248,7 +248,8 @@ func (w *worker) handle(msg jetstream.Msg) {
 	// The outcome is a request: the job is acknowledged only once the
 	// executor confirmed it, so an answer lost on the way (the executor
 	// cut off) means the job runs again rather than a run waiting forever.
-	_ = msg.InProgress()
+	// The last heartbeat was at most a third of the ack wait ago: waiting
+	// half of it more stays within it.
 	_, err := w.nc.Request(j.Reply, w.encode(&j, ans), w.o.ackWait/2)
 	switch {
 	case err == nil:
