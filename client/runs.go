@@ -105,9 +105,10 @@ type LogLine struct {
 	Level    string    `json:"level"`
 	TaskSlug string    `json:"task_slug"`
 	Message  string    `json:"message"`
-	// WriterSeq, when not 0, is the writer's number for the line, growing
-	// from 1 along what it writes of the run's log: WriteRunLogs sent
-	// again after a lost answer does not add the line twice. Not read back.
+	// WriterSeq, when not 0, is the line's number in the run's log,
+	// growing from 1, given by the run's one writer (the flow program that
+	// set it Running): WriteRunLogs sent again after a lost answer does not
+	// add the line twice. Not read back.
 	WriterSeq int `json:"-"`
 }
 

@@ -59,6 +59,8 @@ type attempt struct {
 // inflight is an attempt sent to the workers and not answered yet.
 type inflight struct {
 	run *runner.TaskRun
+	// data is its job, queued again after a reconnection.
+	data []byte
 	// seq is its job's sequence in the stream, once queued: a cancelled
 	// flow run deletes the jobs still there.
 	seq uint64
@@ -79,7 +81,9 @@ type session struct {
 	subject string
 	inbox   string
 	sub     *nats.Subscription
-	closed  chan struct{}
+	// reconnected tells of the connection coming back after a loss.
+	reconnected chan nats.Status
+	closed      chan struct{}
 	wg      sync.WaitGroup
 
 	paramsOnce sync.Once
@@ -121,6 +125,7 @@ func (e *executor) Start(ctx context.Context) (runner.Session, error) {
 	if s.sub, err = e.nc.Subscribe(s.inbox, s.onAnswer); err != nil {
 		return nil, fmt.Errorf("natsexec: subscribing to answers: %w", err)
 	}
+	s.reconnected = e.nc.StatusChanged(nats.CONNECTED)
 	s.wg.Add(1)
 	go s.watch()
 	return s, nil
@@ -142,7 +147,7 @@ func (s *session) Submit(run *runner.TaskRun) {
 	s.mu.Lock()
 	over := s.over
 	if !over {
-		s.pending[a] = &inflight{run: run}
+		s.pending[a] = &inflight{run: run, data: data}
 	}
 	s.mu.Unlock()
 	if over { // cancelled (or cut off) while it started
@@ -313,6 +318,12 @@ func (s *session) watch() {
 		case <-s.ctx.Done():
 			s.cancel()
 			return
+		case _, ok := <-s.reconnected:
+			if !ok {
+				s.reconnected = nil
+				continue
+			}
+			s.requeue()
 		case now := <-tick.C:
 			if s.e.nc.IsClosed() {
 				s.fail(errors.New("natsexec: the connection to the NATS server closed: no answer can come"))
@@ -320,6 +331,34 @@ func (s *session) watch() {
 			}
 			s.warnSilent(now)
 		}
+	}
+}
+
+// requeue queues again the jobs of every attempt waiting for an answer,
+// after the connection came back: an answer sent while it was away found
+// nobody listening, and its worker dropped the job. A job still running
+// elsewhere may then run twice; the first answer wins.
+func (s *session) requeue() {
+	s.mu.Lock()
+	jobs := map[attempt][]byte{}
+	for a, in := range s.pending {
+		if in.data != nil {
+			jobs[a] = in.data
+		}
+	}
+	s.mu.Unlock()
+	for a, data := range jobs {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), publishTimeout)
+		ack, err := s.js.Publish(ctx, s.subject, data)
+		cancel()
+		if err != nil {
+			continue // still away: the next reconnection, or the closed connection, settles it
+		}
+		s.mu.Lock()
+		if in := s.pending[a]; in != nil {
+			in.seq = ack.Sequence
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -400,6 +439,7 @@ func (s *session) deleteJobs(seqs ...uint64) {
 func (s *session) Close() error {
 	close(s.closed)
 	s.wg.Wait()
+	s.e.nc.RemoveStatusListener(s.reconnected)
 	return s.sub.Unsubscribe()
 }
 

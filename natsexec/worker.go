@@ -75,10 +75,6 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 	if err != nil {
 		return setupErr(ctx, fmt.Errorf("natsexec: creating consumer %q on stream %q: %w", o.durable, o.stream, err))
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(o.concurrency))
-	if err != nil {
-		return fmt.Errorf("natsexec: consuming stream %q: %w", o.stream, err)
-	}
 	w := &worker{nc: nc, o: o, graphs: graphs, versions: map[string]string{}, ctx: context.WithoutCancel(ctx),
 		masker: redact.New(), running: map[uuid.UUID]map[*job]context.CancelFunc{}, cancelled: map[uuid.UUID]time.Time{}}
 	for name, g := range graphs {
@@ -86,45 +82,84 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 	}
 	ctl, err := nc.Subscribe(o.control(), w.onControl)
 	if err != nil {
-		it.Stop()
 		return fmt.Errorf("natsexec: subscribing to %q: %w", o.control(), err)
 	}
 	defer ctl.Unsubscribe()
 	o.logger.Info("natsexec: worker serving", "worker", o.name, "stream", o.stream,
 		"flows", slices.Sorted(maps.Keys(graphs)), "concurrency", o.concurrency)
 
-	// When ctx ends, Drain stops pulling; Next hands out what was already
-	// delivered, then reports the iterator closed.
-	stop := make(chan struct{})
+	// A worker asks for as many jobs as it has free slots, no more: a job
+	// waiting in a buffer behind busy slots would see its ack wait run out
+	// and be delivered again, to run twice.
 	var wg sync.WaitGroup
-	wg.Go(func() {
+	sem := make(chan struct{}, o.concurrency)
+	err = nil
+	for err == nil {
 		select {
 		case <-ctx.Done():
-			o.logger.Info("natsexec: worker draining: finishing the task runs it took, taking no more", "worker", o.name)
-			it.Drain()
-		case <-stop:
+		case sem <- struct{}{}:
 		}
-	})
-	sem := make(chan struct{}, o.concurrency)
-	for {
-		sem <- struct{}{}
-		var msg jetstream.Msg
-		if msg, err = it.Next(); err != nil {
-			<-sem
+		if ctx.Err() != nil {
 			break
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			w.handle(msg)
-		})
+		free := 1
+		for free < o.concurrency && len(sem) < cap(sem) {
+			sem <- struct{}{}
+			free++
+		}
+		// What is queued now, for every free slot; when nothing is, wait
+		// for one job (a long poll, answered as soon as one comes).
+		taken := 0
+		take := func(batch jetstream.MessageBatch, ferr error) error {
+			if ferr != nil {
+				return ferr
+			}
+			for msg := range batch.Messages() {
+				taken++
+				wg.Go(func() {
+					defer func() { <-sem }()
+					w.handle(msg)
+				})
+			}
+			return batch.Error()
+		}
+		err = take(cons.FetchNoWait(free))
+		if err == nil && taken == 0 {
+			err = take(cons.Fetch(1, jetstream.FetchMaxWait(pullWait)))
+		}
+		for range free - taken {
+			<-sem
+		}
+		if err != nil && !fatal(err) {
+			// A connection away for a while, a request timing out:
+			// wait a little, then ask again.
+			err = nil
+			select {
+			case <-ctx.Done():
+			case <-time.After(pullWait / 5):
+			}
+		}
 	}
-	it.Stop()
-	close(stop)
+	if ctx.Err() != nil {
+		o.logger.Info("natsexec: worker draining: finishing the task runs it took, taking no more", "worker", o.name)
+	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
 	return fmt.Errorf("natsexec: consuming stream %q: %w", o.stream, err)
+}
+
+// pullWait is how long an idle worker's request for a job waits for one
+// (answered as soon as one comes): it asks again this often, and takes at
+// most this long to notice that it is to stop.
+const pullWait = 100 * time.Millisecond
+
+// fatal reports whether a worker can no longer consume after err: its
+// connection was closed, or its consumer or stream deleted.
+func fatal(err error) bool {
+	return errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)
 }
 
 type workerKey struct{}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"reflect"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/prefect-go/prefect/config"
@@ -612,5 +615,149 @@ func TestMaxDeliveries(t *testing.T) {
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("the task ran %d times; a task run delivered too often is not run", n)
+	}
+}
+
+// cutProxy forwards TCP connections to a NATS server until cut: then it
+// closes them, and refuses new ones while refusing is set.
+type cutProxy struct {
+	ln      net.Listener
+	target  string
+	refuse  atomic.Bool
+	mu      sync.Mutex
+	conns   []net.Conn
+	copying sync.WaitGroup
+}
+
+func startCutProxy(t *testing.T, serverURL string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: strings.TrimPrefix(serverURL, "nats://")}
+	p.copying.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", p.target)
+			if p.refuse.Load() || err != nil {
+				c.Close()
+				if s != nil {
+					s.Close()
+				}
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			p.copying.Go(func() { io.Copy(s, c); s.Close(); c.Close() })
+			p.copying.Go(func() { io.Copy(c, s); s.Close(); c.Close() })
+		}
+	})
+	t.Cleanup(func() { ln.Close(); p.cut(); p.copying.Wait() })
+	return p
+}
+
+func (p *cutProxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+// cut closes the connections through the proxy.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestExecutorReconnects: a flow program whose connection is lost for a
+// while, as its worker answers (nobody listens: the worker drops the job),
+// queues the job again once it is back, and the run ends.
+func TestExecutorReconnects(t *testing.T) {
+	var calls atomic.Int32
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	build := func(worker bool) *flow.Flow {
+		f := flow.New("blip")
+		flow.Add(f, task.New("wait", func(context.Context, task.None) (int, error) {
+			if worker && calls.Add(1) == 1 {
+				once.Do(func() { close(started) })
+				<-release
+			}
+			return 1, nil
+		}))
+		return f
+	}
+	url := startServer(t)
+	startWorker(t, url, []*flow.Flow{build(true)})
+	p := startCutProxy(t, url)
+	nc, err := nats.Connect(p.url(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	f := build(false)
+	ran := make(chan *runner.FlowState, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() {
+		fs, _ := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f)))
+		ran <- fs
+	}()
+	<-started
+	p.refuse.Store(true)
+	p.cut()
+	for nc.IsConnected() {
+		time.Sleep(5 * time.Millisecond) // the client's state has no event to wait on here
+	}
+	close(release) // the worker answers now, to nobody
+	time.Sleep(300 * time.Millisecond)
+	p.refuse.Store(false)
+	fs := <-ran
+	if st := fs.Tasks[0]; fs.Kind != state.Success || st.Result != 1 {
+		t.Errorf("run after the reconnection: %v, wait %v; want Success and 1", fs.State, st)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("the task ran %d times; want 2 (its first answer was lost)", n)
+	}
+}
+
+// TestBusyWorkerTakesOnlyWhatItRuns: a worker whose slots are all busy
+// takes no more jobs, so none waits in it past its ack wait to be
+// delivered again (and run twice, or fail as delivered too often).
+func TestBusyWorkerTakesOnlyWhatItRuns(t *testing.T) {
+	const tasks, ackWait = 12, 300 * time.Millisecond
+	var calls atomic.Int32
+	build := func() *flow.Flow {
+		f := flow.New("busy")
+		for i := range tasks {
+			flow.Add(f, task.New(fmt.Sprint("t", i), func(context.Context, task.None) (int, error) {
+				calls.Add(1)
+				time.Sleep(time.Duration(100+200*(i%3)) * time.Millisecond) // up to twice the ack wait
+				return i, nil
+			}))
+		}
+		return f
+	}
+	url := startServer(t)
+	startWorker(t, url, []*flow.Flow{build()}, natsexec.WithConcurrency(2), natsexec.WithAckWait(ackWait), natsexec.WithMaxDeliveries(1))
+	f := build()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fs, err := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(connect(t, url), f, natsexec.WithAckWait(ackWait))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.Kind != state.Success {
+		for i, st := range fs.Tasks {
+			t.Logf("%s: %v %v", fs.Graph.Tasks[i].Slug, st, st.Err)
+		}
+		t.Errorf("run: %v, want Success", fs.State)
+	}
+	if n := calls.Load(); n != tasks {
+		t.Errorf("%d calls for %d task runs: some were delivered again to a busy worker", n, tasks)
 	}
 }

@@ -149,7 +149,7 @@ input log_input {
 	level: String!
 	task_slug: String
 	message: String!
-	"The writer's number for this line, growing from 1 along what it writes of the run's log: a line sent again with a number the log holds (a retry whose answer was lost) is not added twice. Without it, every line is added."
+	"The line's number in the run's log, growing from 1, given by the run's one writer (the flow program that set it Running): a line sent again with a number the log holds (a retry whose answer was lost) is not added twice. Without it, every line is added."
 	writer_seq: Int
 }
 

@@ -145,9 +145,10 @@ type TaskRun struct {
 // runner that sent it.
 type LogLine struct {
 	Seq int64 // increases along the run's log: a cursor to read on from
-	// WriterSeq is the writer's number of the line, increasing from 1
-	// along what it writes of the run's log, or 0: a line sent again with
-	// a number the log holds is not added twice.
+	// WriterSeq is the line's number in the run's log, increasing from 1,
+	// given by the run's one writer (the flow program that set it
+	// Running), or 0: a line sent again with a number the log holds is not
+	// added twice.
 	WriterSeq int64
 	Time      time.Time
 	Level     string
