@@ -96,9 +96,12 @@
 // twice; the first answer for an attempt (task run id and run
 // count) completes it and any later one is dropped, so no result is applied
 // twice. A worker sends its outcome as a request, and acknowledges the job
-// only once the flow program confirmed it: an outcome lost on the way (the
-// program cut off for a while) means the job runs again; a job whose flow
-// run is over (nobody listens) is dropped. A flow program whose connection
+// only once the flow program confirmed it: an outcome whose confirmation
+// does not come means the job runs again; one that nobody listens for (the
+// flow run is over, or its program is cut off) drops the job, and a flow
+// program whose connection comes back queues again the jobs it still
+// waits for. A worker takes only as many jobs as it has free slots, so
+// none waits in it past its ack wait. A flow program whose connection
 // closes ends the task runs it waits for, Failed, rather than waiting
 // forever. An outcome must fit in the server's max_payload (1 MiB by
 // default): a bigger result fails its task run, saying so (return where
