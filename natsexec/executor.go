@@ -84,7 +84,7 @@ type session struct {
 	// reconnected tells of the connection coming back after a loss.
 	reconnected chan nats.Status
 	closed      chan struct{}
-	wg      sync.WaitGroup
+	wg          sync.WaitGroup
 
 	paramsOnce sync.Once
 	params     map[string]json.RawMessage
