@@ -29,24 +29,23 @@
 //
 // inputs holds each of the task's inputs in the order of its Spec().Inputs,
 // each encoded with encoding/json (null for an unbound optional input). A
-// worker consumes the stream with a durable pull consumer, finds the task
-// by flow name and slug in the flow's [flow.Graph], decodes each input into
-// its Go type, calls the task under its task.WithTimeout, and answers on
-// the reply subject with the result as JSON and the error as its kind and
-// text: a signal (task.Fail, Skip, Retry, Succeed, Pause) keeps its state
-// and message, a timeout stays a timeout, a panic becomes a
-// *runner.PanicError holding the panic value's text, any other error keeps
-// its text only. It acknowledges the message after answering, so a worker
-// that dies mid-task leaves the message to be redelivered. The executor
-// decodes the result into the task's result type and passes both to
-// [runner.TaskRun.Complete]; an answer to an attempt no longer in flight (a
-// redelivery answered twice) is dropped. Results and inputs must therefore
-// survive a round trip through encoding/json: [Check] says which do not
-// (channels, functions, interfaces such as any, ...), and a flow run on the
-// executor fails to start, before any task runs, when one does not. A
-// worker that does not hold
-// the flow, or whose flow has no task of that slug, answers with an error
-// saying so and the task run fails.
+// worker takes jobs with a durable pull consumer, checks the flow's version,
+// finds the task by flow name and slug in the flow's [flow.Graph], decodes
+// each input into its Go type, calls the task under its task.WithTimeout,
+// and answers on the reply subject with the result as JSON and the error
+// as its kind and text: a signal (task.Fail, Skip, Retry, Succeed, Pause)
+// keeps its state and message, a timeout stays a timeout, a panic becomes
+// a *runner.PanicError holding the panic value's text, any other error
+// keeps its text only. It acknowledges the job once the flow program
+// confirmed the answer, so a worker that dies mid-task leaves the job to
+// be delivered again. The executor decodes the result into the task's
+// result type and passes both to [runner.TaskRun.Complete]; an answer to an
+// attempt no longer in flight (a job delivered again, answered twice) is
+// dropped. Results and inputs must therefore survive a round trip through
+// encoding/json: [Check] says which do not (channels, functions,
+// interfaces such as any, ...), and a flow run on the executor fails to
+// start, before any task runs, when one does not. A worker that does not
+// hold the flow answers with an error saying so, and the task run fails.
 //
 // # Secrets
 //
@@ -95,7 +94,9 @@
 // worker does not take down every worker in turn). The task may then run
 // twice; the first answer for an attempt (task run id and run
 // count) completes it and any later one is dropped, so no result is applied
-// twice. A worker sends its outcome as a request, and acknowledges the job
+// twice.
+//
+// A worker sends its outcome as a request, and acknowledges the job
 // only once the flow program confirmed it: an outcome whose confirmation
 // does not come means the job runs again; one that nobody listens for (the
 // flow run is over, or its program is cut off) drops the job, and a flow
