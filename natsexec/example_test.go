@@ -73,3 +73,13 @@ func Example() {
 	// Success("All reference tasks succeeded.")
 	// [1 4 9]
 }
+
+// The main function of a flow program whose runs call their tasks on
+// workers: `myflows register` and `myflows execute` as with program.Main,
+// plus `myflows worker --nats nats://queue:4222` on the machines that run
+// the tasks. (Not run here: Main exits.)
+func ExampleProgram() {
+	etl := flow.New("etl")
+	flow.Add(etl, task.New("extract", func(context.Context, task.None) ([]int, error) { return []int{1, 2, 3}, nil }))
+	natsexec.Program([]*flow.Flow{etl}).Main()
+}
