@@ -16,7 +16,9 @@
 // run runs the flow here with the NATS executor: this process decides what
 // runs when, the workers call the tasks. The same program also registers
 // the flow and executes runs an agent launches (package program), tasks on
-// the workers then too. Every process reads the NATS URL from --nats or
+// the workers then too: forward the URL with the agent's
+// --env PREFECT__NATS__URL=..., and the run's log on the server shows the
+// tally, one line per worker. Every process reads the NATS URL from --nats or
 // PREFECT__NATS__URL (default nats://127.0.0.1:4222).
 package main
 
@@ -96,10 +98,17 @@ func Spread() *flow.Flow {
 		}
 		return Done{I: rc.MapIndex, Worker: w}, nil
 	}), flow.Bind("i", items), flow.Unmapped(flow.Bind("cpu_ms", cpu)))
-	flow.Add(f, task.New("tally", func(_ context.Context, in tallyIn) (Tally, error) {
+	flow.Add(f, task.New("tally", func(ctx context.Context, in tallyIn) (Tally, error) {
 		t := Tally{Runs: len(in.Done), PerWorker: map[string]int{}}
 		for _, d := range in.Done {
 			t.PerWorker[d.Worker]++
+		}
+		// Logged on the worker, it reaches the run's log (and the server's,
+		// for a run an agent launched) through the flow program.
+		if rc, ok := runner.FromContext(ctx); ok {
+			for _, w := range slices.Sorted(maps.Keys(t.PerWorker)) {
+				rc.Logger().Info("tally", "worker", w, "task_runs", t.PerWorker[w])
+			}
 		}
 		return t, nil
 	}), flow.Bind("done", done))
