@@ -729,14 +729,17 @@ func TestExecutorReconnects(t *testing.T) {
 // takes no more jobs, so none waits in it past its ack wait to be
 // delivered again (and run twice, or fail as delivered too often).
 func TestBusyWorkerTakesOnlyWhatItRuns(t *testing.T) {
-	const tasks, ackWait = 12, 300 * time.Millisecond
+	// An ack wait long enough that a loaded machine does not miss the
+	// running tasks' heartbeats (a third of it), short enough that a job
+	// buffered behind the busy slots would outlive it.
+	const tasks, ackWait = 12, time.Second
 	var calls atomic.Int32
 	build := func() *flow.Flow {
 		f := flow.New("busy")
 		for i := range tasks {
 			flow.Add(f, task.New(fmt.Sprint("t", i), func(context.Context, task.None) (int, error) {
 				calls.Add(1)
-				time.Sleep(time.Duration(100+200*(i%3)) * time.Millisecond) // up to twice the ack wait
+				time.Sleep(time.Duration(300+600*(i%3)) * time.Millisecond) // up to 1.5 ack waits
 				return i, nil
 			}))
 		}
