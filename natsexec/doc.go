@@ -87,7 +87,9 @@
 // or every second if that is sooner, it tells the server the message is in
 // progress and the flow program that the task runs there. A worker that
 // dies, hangs or is cut off stops heartbeating: the flow program logs a
-// warning naming it after two missed heartbeats, and the server delivers
+// warning naming it after two missed heartbeats (and another when task
+// runs have waited a whole ack wait with no worker saying anything, as
+// when none serves the stream), and the server delivers
 // the job again, to any worker, once the ack wait is over (up to
 // [WithMaxDeliveries] times, 5 by default: a worker given it once more
 // fails the task run rather than run it, so a task that crashes its

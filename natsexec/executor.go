@@ -93,6 +93,11 @@ type session struct {
 	mu      sync.Mutex
 	pending map[attempt]*inflight
 	over    bool // set by cancel: nothing is added to pending after it
+	// heard is when a worker last said anything, or when the oldest
+	// pending task run was queued if later; idleWarned is set once the
+	// executor logged that no worker answers.
+	heard      time.Time
+	idleWarned bool
 }
 
 // Start opens the session of one flow run.
@@ -147,6 +152,9 @@ func (s *session) Submit(run *runner.TaskRun) {
 	s.mu.Lock()
 	over := s.over
 	if !over {
+		if len(s.pending) == 0 {
+			s.heard = time.Now() // the wait for workers starts now
+		}
 		s.pending[a] = &inflight{run: run, data: data}
 	}
 	s.mu.Unlock()
@@ -258,6 +266,9 @@ func (s *session) onAnswer(m *nats.Msg) {
 		return // not ours to answer; nothing to complete
 	}
 	a := attempt{ans.TaskRunID, ans.RunCount}
+	s.mu.Lock()
+	s.heard, s.idleWarned = time.Now(), false
+	s.mu.Unlock()
 	if ans.Progress {
 		s.mu.Lock()
 		in := s.pending[a]
@@ -364,7 +375,9 @@ func (s *session) requeue() {
 
 // warnSilent logs, once each, the task runs whose worker missed two
 // heartbeats: it died, hung or was cut off, and JetStream delivers the task
-// run again once the ack wait is over.
+// run again once the ack wait is over. It also logs, once until a worker
+// is heard again, when task runs have waited an ack wait with no worker
+// saying anything: none may be serving the stream.
 func (s *session) warnSilent(now time.Time) {
 	type silent struct {
 		logger *slog.Logger
@@ -380,10 +393,25 @@ func (s *session) warnSilent(now time.Time) {
 		in.warned = true
 		list = append(list, silent{in.run.Context().Logger(), in.worker, now.Sub(in.seen).Round(time.Millisecond)})
 	}
+	var idle *slog.Logger
+	var idleFor time.Duration
+	if !s.idleWarned && len(s.pending) > 0 && now.Sub(s.heard) >= s.e.o.ackWait {
+		// No worker has said anything for an ack wait while task runs
+		// wait: none may be serving this stream.
+		s.idleWarned, idleFor = true, now.Sub(s.heard).Round(time.Millisecond)
+		for _, in := range s.pending {
+			idle = in.run.Context().Logger()
+			break
+		}
+	}
 	s.mu.Unlock()
 	for _, w := range list {
 		w.logger.Warn("natsexec: the worker running this task run went silent; JetStream delivers it to another worker after the ack wait",
 			"worker", w.worker, "silent_for", w.for_.String())
+	}
+	if idle != nil {
+		idle.Warn("natsexec: task runs wait for workers and none has answered: are workers serving this stream on this NATS server?",
+			"stream", s.e.o.stream, "durable", s.e.o.durable, "waiting_for", idleFor.String())
 	}
 }
 

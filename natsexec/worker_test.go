@@ -764,3 +764,32 @@ func TestBusyWorkerTakesOnlyWhatItRuns(t *testing.T) {
 		t.Errorf("%d calls for %d task runs: some were delivered again to a busy worker", n, tasks)
 	}
 }
+
+// TestNoWorkerWarned: task runs that no worker takes make the run say so,
+// naming the stream, once an ack wait has passed.
+func TestNoWorkerWarned(t *testing.T) {
+	const msg = "natsexec: task runs wait for workers and none has answered: are workers serving this stream on this NATS server?"
+	url := startServer(t)
+	f := flow.New("alone")
+	flow.Add(f, valueTask("v", 1))
+	var out syncbuf.Buffer
+	warned := make(chan struct{})
+	logger := slog.New(watchHandler{slog.NewJSONHandler(&out, nil), msg, warned, &sync.Once{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan *runner.FlowState, 1)
+	go func() {
+		fs, _ := runner.Run(ctx, f, runner.WithLogger(logger),
+			runner.WithExecutor(natsexec.Executor(connect(t, url), f, natsexec.WithAckWait(natsexec.MinAckWait))))
+		ran <- fs
+	}()
+	select {
+	case <-warned:
+	case <-time.After(10 * time.Second):
+		t.Error("no warning after 10 s without workers")
+	}
+	cancel()
+	<-ran
+	if r := find(records(t, &out), msg); r == nil || r["stream"] != natsexec.DefaultStream || r["level"] != "WARN" {
+		t.Errorf("the warning: %v", r)
+	}
+}
