@@ -98,6 +98,7 @@ type session struct {
 	// executor logged that no worker answers.
 	heard      time.Time
 	idleWarned bool
+	requeueing bool // a requeue runs
 }
 
 // Start opens the session of one flow run.
@@ -345,32 +346,73 @@ func (s *session) watch() {
 	}
 }
 
-// requeue queues again the jobs of every attempt waiting for an answer,
-// after the connection came back: an answer sent while it was away found
-// nobody listening, and its worker dropped the job. A job still running
-// elsewhere may then run twice; the first answer wins.
+// requeue queues again, after the connection came back, the jobs that
+// left the stream while their attempts still wait for an answer: a worker
+// answered while the connection was away, found nobody listening, and
+// dropped its job. A job still in the stream (queued, or being run by a
+// worker) is left alone, and so is one still being queued. It works on a
+// goroutine of its own, stopping at the first failure (the connection is
+// away again: the next reconnection tries again), and ends with the run.
 func (s *session) requeue() {
 	s.mu.Lock()
-	jobs := map[attempt][]byte{}
-	for a, in := range s.pending {
-		if in.data != nil {
-			jobs[a] = in.data
-		}
+	if s.requeueing {
+		s.mu.Unlock()
+		return
 	}
+	s.requeueing = true
 	s.mu.Unlock()
-	for a, data := range jobs {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), publishTimeout)
-		ack, err := s.js.Publish(ctx, s.subject, data)
-		cancel()
-		if err != nil {
-			continue // still away: the next reconnection, or the closed connection, settles it
-		}
+	s.wg.Go(func() {
+		defer func() {
+			s.mu.Lock()
+			s.requeueing = false
+			s.mu.Unlock()
+		}()
+		ctx, cancel := context.WithCancel(s.ctx)
+		defer cancel()
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-s.closed:
+				cancel()
+			case <-done:
+			}
+		}()
 		s.mu.Lock()
-		if in := s.pending[a]; in != nil {
-			in.seq = ack.Sequence
+		type queued struct {
+			a    attempt
+			seq  uint64
+			data []byte
+		}
+		var jobs []queued
+		for a, in := range s.pending {
+			if in.seq != 0 && in.data != nil {
+				jobs = append(jobs, queued{a, in.seq, in.data})
+			}
 		}
 		s.mu.Unlock()
-	}
+		for _, j := range jobs {
+			actx, acancel := context.WithTimeout(ctx, publishTimeout)
+			_, err := s.stream.GetMsg(actx, j.seq)
+			if err == nil || !errors.Is(err, jetstream.ErrMsgNotFound) {
+				acancel()
+				if err != nil {
+					return // away again, or the run is over
+				}
+				continue // still queued or running
+			}
+			ack, err := s.js.Publish(actx, s.subject, j.data)
+			acancel()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			if in := s.pending[j.a]; in != nil && in.seq == j.seq {
+				in.seq = ack.Sequence
+			}
+			s.mu.Unlock()
+		}
+	})
 }
 
 // warnSilent logs, once each, the task runs whose worker missed two
@@ -455,13 +497,26 @@ func (s *session) cancel() {
 // deleteJobs deletes the jobs of a cancelled run still in the stream. A job
 // a worker already took is gone, or goes when the worker drops it (it was
 // told of the cancellation): either way, it does not run.
+//
+// It gives up at once when the connection is away, and at the first
+// deletion that does not come back in time: the run ends now, and its workers, told of the
+// cancellation once the connection is back, drop its jobs as they take
+// them.
 func (s *session) deleteJobs(seqs ...uint64) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), publishTimeout)
+	if !s.e.nc.IsConnected() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), deleteTimeout)
 	defer cancel()
 	for _, seq := range seqs {
-		_ = s.stream.DeleteMsg(ctx, seq)
+		if err := s.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && !errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
+			return
+		}
 	}
 }
+
+// deleteTimeout bounds the deletion of a cancelled run's jobs.
+const deleteTimeout = 2 * time.Second
 
 // Close stops listening for answers.
 func (s *session) Close() error {

@@ -130,6 +130,15 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 		for range free - taken {
 			<-sem
 		}
+		if errors.Is(err, nats.ErrNoResponders) {
+			// What a pull for a deleted consumer or stream gets; or a
+			// cluster changing leaders, which passes.
+			ictx, cancel := context.WithTimeout(ctx, apiTimeout)
+			if _, ierr := cons.Info(ictx); fatal(ierr) {
+				err = ierr
+			}
+			cancel()
+		}
 		if err != nil && !fatal(err) {
 			// A connection away for a while, a request timing out:
 			// wait a little, then ask again.

@@ -692,7 +692,10 @@ func TestExecutorReconnects(t *testing.T) {
 		return f
 	}
 	url := startServer(t)
-	startWorker(t, url, []*flow.Flow{build(true)})
+	// A short ack wait: an answer whose confirmation does not come (the
+	// server still routes to the program's old connection) is sent again
+	// after half of it.
+	startWorker(t, url, []*flow.Flow{build(true)}, natsexec.WithAckWait(2*time.Second))
 	p := startCutProxy(t, url)
 	nc, err := nats.Connect(p.url(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
 	if err != nil {
@@ -791,5 +794,161 @@ func TestNoWorkerWarned(t *testing.T) {
 	<-ran
 	if r := find(records(t, &out), msg); r == nil || r["stream"] != natsexec.DefaultStream || r["level"] != "WARN" {
 		t.Errorf("the warning: %v", r)
+	}
+}
+
+// waitStreamMsgs waits until the stream holds at least n jobs.
+func waitStreamMsgs(t *testing.T, url string, n uint64) {
+	t.Helper()
+	js, err := jetstream.New(connect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		st, err := js.Stream(context.Background(), natsexec.DefaultStream)
+		if err == nil && st.CachedInfo().State.Msgs >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream did not get %d jobs", n)
+		}
+		time.Sleep(10 * time.Millisecond) // the stream's state has no event to wait on
+	}
+}
+
+// TestReconnectLeavesQueuedJobs: a reconnection queues nothing again that
+// is still in the stream: a job no worker took yet runs once.
+func TestReconnectLeavesQueuedJobs(t *testing.T) {
+	var calls atomic.Int32
+	build := func(worker bool) *flow.Flow {
+		f := flow.New("queued")
+		flow.Add(f, task.New("once", func(context.Context, task.None) (int, error) {
+			if worker {
+				calls.Add(1)
+			}
+			return 1, nil
+		}))
+		return f
+	}
+	url := startServer(t)
+	p := startCutProxy(t, url)
+	nc, err := nats.Connect(p.url(), nats.ReconnectWait(20*time.Millisecond), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	back := nc.StatusChanged(nats.CONNECTED)
+	f := build(false)
+	ran := make(chan *runner.FlowState, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() {
+		fs, _ := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f)))
+		ran <- fs
+	}()
+	waitStreamMsgs(t, url, 1)
+	p.cut()
+	<-back
+	time.Sleep(300 * time.Millisecond) // a requeue, if any, is done by now
+	startWorker(t, url, []*flow.Flow{build(true)})
+	if fs := <-ran; fs.Kind != state.Success {
+		t.Errorf("run: %v", fs.State)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("a job never taken ran %d times after the flow program reconnected", n)
+	}
+}
+
+// TestCancelAfterReconnectIsPrompt: a run cancelled while its connection
+// comes and goes again ends at once: nothing waits on the lost connection.
+func TestCancelAfterReconnectIsPrompt(t *testing.T) {
+	const tasks = 8
+	f := flow.New("prompt")
+	for i := range tasks {
+		flow.Add(f, valueTask(fmt.Sprint("t", i), i))
+	}
+	url := startServer(t)
+	p := startCutProxy(t, url)
+	nc, err := nats.Connect(p.url(), nats.ReconnectWait(20*time.Millisecond), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	back := nc.StatusChanged(nats.CONNECTED)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan *runner.FlowState, 1)
+	go func() {
+		fs, _ := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f)))
+		ran <- fs
+	}()
+	waitStreamMsgs(t, url, tasks)
+	p.refuse.Store(true)
+	p.cut()
+	for nc.IsConnected() {
+		time.Sleep(5 * time.Millisecond) // the client's state has no event to wait on here
+	}
+	p.refuse.Store(false)
+	<-back
+	p.refuse.Store(true)
+	p.cut() // away again at once
+	start := time.Now()
+	cancel()
+	select {
+	case fs := <-ran:
+		if fs.Kind != state.Cancelled {
+			t.Errorf("run: %v, want Cancelled", fs.State)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the run did not end within 5 s of its cancellation")
+		<-ran
+	}
+	t.Logf("ended %v after the cancellation", time.Since(start).Round(time.Millisecond))
+	p.refuse.Store(false)
+}
+
+// TestServeEndsWhenConsumerDeleted: a busy worker whose consumer is
+// deleted finishes its task run and returns an error saying so.
+func TestServeEndsWhenConsumerDeleted(t *testing.T) {
+	url := startServer(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	build := func(worker bool) *flow.Flow {
+		f := flow.New("cdel")
+		flow.Add(f, task.New("wait", func(context.Context, task.None) (int, error) {
+			if worker {
+				close(started)
+				<-release
+			}
+			return 3, nil
+		}))
+		return f
+	}
+	served := make(chan error, 1)
+	go func() {
+		served <- natsexec.Serve(context.Background(), connect(t, url), []*flow.Flow{build(true)}, natsexec.WithConcurrency(1))
+	}()
+	f := build(false)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(connect(t, url), f)))
+		close(ran)
+	}()
+	defer func() { cancel(); <-ran }()
+	<-started
+	js, err := jetstream.New(connect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteConsumer(context.Background(), natsexec.DefaultStream, natsexec.DefaultDurable); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	select {
+	case err := <-served:
+		if err == nil || !strings.Contains(err.Error(), "consuming stream") {
+			t.Errorf("Serve after its consumer was deleted: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still runs 10 s after its consumer was deleted")
 	}
 }
