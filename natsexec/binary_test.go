@@ -26,6 +26,7 @@ import (
 	"github.com/prefect-go/prefect/internal/natstest"
 	"github.com/prefect-go/prefect/natsexec"
 	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/runner/executortest"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 	"github.com/prefect-go/prefect/tasks"
@@ -175,29 +176,23 @@ func startEmbeddedServer(t *testing.T) *natsServer {
 	return &natsServer{url: srv.URL, storeDir: srv.StoreDir, stop: srv.Stop}
 }
 
-// TestDebianNATSServer runs each flow of cases() through a separate
-// nats-server process (Debian's package, an older server than the embedded
-// one) with two workers: every task's state, result and run count must
-// agree with the local executor's, as in TestMatchesLocal.
+// TestDebianNATSServer runs each flow of the executor suite through a
+// separate nats-server process (Debian's package, an older server than the
+// embedded one) with two workers: every task's state, result and run count
+// must agree with the local executor's, as in TestMatchesLocal.
 func TestDebianNATSServer(t *testing.T) {
 	srv := startBinaryServer(t, needNATSServerBinary(t))
-	for _, c := range cases() {
-		t.Run(c.name, func(t *testing.T) {
+	for _, c := range executortest.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
 			// Both workers hold one build of the flow, as two consumers in
 			// one process would: the cases that count calls (retries,
 			// signals) then count across both.
-			held := []*flow.Flow{c.build()}
+			held := []*flow.Flow{c.Build()}
 			startWorker(t, srv.url, held)
 			startWorker(t, srv.url, held)
-			local := run(t, runner.Local(), c.build(), c.opts...)
-			f := c.build()
-			remote := run(t, natsexec.Executor(connect(t, srv.url), f), f, c.opts...)
-			if local.Kind != remote.Kind || local.Message != remote.Message {
-				t.Errorf("flow state: nats %v, local %v", remote.State, local.State)
-			}
-			for i := range local.Tasks {
-				sameState(t, local.Graph.Tasks[i].Slug, remote.Tasks[i], local.Tasks[i])
-			}
+			executortest.MatchesLocal(t, c, func(f *flow.Flow) runner.Executor {
+				return natsexec.Executor(connect(t, srv.url), f)
+			}, nil, nil)
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 	"github.com/prefect-go/prefect/internal/natstest"
 	"github.com/prefect-go/prefect/natsexec"
 	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/runner/executortest"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 	"github.com/prefect-go/prefect/tasks"
@@ -32,10 +32,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type (
 	argX struct {
 		X int `prefect:"x"`
-	}
-	argXY struct {
-		X int `prefect:"x"`
-		Y int `prefect:"y"`
 	}
 	argValues struct {
 		Values []int `prefect:"values"`
@@ -108,158 +104,17 @@ func run(t *testing.T, ex runner.Executor, f *flow.Flow, opts ...runner.Option) 
 	return fs
 }
 
-type flowCase struct {
-	name  string
-	build func() *flow.Flow
-	opts  []runner.Option
-}
-
-func cases() []flowCase {
-	chain := func() *flow.Flow {
-		f := flow.New("chain")
-		prev := flow.Add(f, valueTask("root", 1))
-		for i := range 5 {
-			prev = flow.Add(f, double(fmt.Sprintf("d%d", i)), flow.Bind("x", prev))
-		}
-		return f
-	}
-	fanout := func() *flow.Flow {
-		f := flow.New("fanout")
-		root := flow.Add(f, valueTask("root", 3))
-		for i := range 6 {
-			flow.Add(f, double(fmt.Sprintf("d%d", i)), flow.Bind("x", root))
-		}
-		return f
-	}
-	mapped := func() *flow.Flow {
-		f := flow.New("map")
-		xs := make([]int, 100)
-		for i := range xs {
-			xs[i] = i
-		}
-		list := flow.Add(f, valueTask("list", xs))
-		doubled := flow.Map(f, double("double"), flow.Bind("x", list))
-		flow.Add(f, sumTask("sum"), flow.Bind("values", doubled))
-		return f
-	}
-	grid := func() *flow.Flow {
-		f := flow.New("grid")
-		const width = 3
-		add := task.New("add", func(_ context.Context, in argXY) (int, error) { return in.X + in.Y, nil })
-		prev := make([]flow.Node[int], width)
-		for i := range prev {
-			prev[i] = flow.Add(f, valueTask("root", i+1))
-		}
-		for range 3 {
-			next := make([]flow.Node[int], width)
-			for i := range next {
-				next[i] = flow.Add(f, add, flow.Bind("x", prev[i]), flow.Bind("y", prev[(i+1)%width]))
-			}
-			prev = next
-		}
-		return f
-	}
-	parameters := func() *flow.Flow {
-		f := flow.New("with parameters.v1") // not a subject token as it is
-		n := flow.Parameter[int](f, "n")
-		greet := task.New("greet", func(_ context.Context, in argS) (string, error) { return "hello " + in.S, nil })
-		flow.Add(f, double("d"), flow.Bind("x", n))
-		flow.Add(f, greet, flow.Const("s", "world"))
-		return f
-	}
-	retries := func() *flow.Flow {
-		f := flow.New("retries")
-		var calls atomic.Int32
-		flaky := task.New("flaky", func(context.Context, task.None) (int, error) {
-			if calls.Add(1) < 3 {
-				return 0, errors.New("not yet")
-			}
-			return 7, nil
-		}, task.WithRetries(3, 0))
-		up := flow.Add(f, flaky)
-		flow.Add(f, double("d"), flow.Bind("x", up))
-		flow.Add(f, task.New("always", func(context.Context, task.None) (int, error) {
-			return 0, errors.New("boom")
-		}, task.WithRetries(1, 0)))
-		return f
-	}
-	signals := func() *flow.Flow {
-		f := flow.New("signals")
-		var retried atomic.Int32
-		flow.Add(f, task.New("fail", func(context.Context, task.None) (int, error) { return 0, task.Fail("no good") }))
-		skip := flow.Add(f, task.New("skip", func(context.Context, task.None) (int, error) { return 0, task.Skip("skipped on purpose") }))
-		flow.Add(f, double("after-skip"), flow.Bind("x", skip))
-		flow.Add(f, task.New("retry", func(context.Context, task.None) (int, error) {
-			if retried.Add(1) == 1 {
-				return 0, task.Retry("once more")
-			}
-			return 2, nil
-		}))
-		succeed := flow.Add(f, task.New("succeed", func(context.Context, task.None) (int, error) { return 5, task.Succeed("early") }))
-		flow.Add(f, double("after-succeed"), flow.Bind("x", succeed))
-		flow.Add(f, task.New("pause", func(context.Context, task.None) (int, error) { return 0, task.Pause("approve me") }))
-		return f
-	}
-	panics := func() *flow.Flow {
-		f := flow.New("panics")
-		boom := flow.Add(f, task.New("boom", func(context.Context, task.None) (int, error) { panic("boom") }))
-		flow.Add(f, double("after"), flow.Bind("x", boom))
-		return f
-	}
-	timeouts := func() *flow.Flow {
-		f := flow.New("timeouts")
-		flow.Add(f, task.New("slow", func(ctx context.Context, _ task.None) (int, error) {
-			<-ctx.Done()
-			return 0, ctx.Err()
-		}, task.WithTimeout(time.Millisecond), task.WithRetries(1, 0)))
-		return f
-	}
-	return []flowCase{
-		{"chain", chain, nil},
-		{"fanout", fanout, nil},
-		{"map", mapped, nil},
-		{"grid", grid, nil},
-		{"parameters", parameters, []runner.Option{runner.WithParameters(map[string]any{"n": 21})}},
-		{"retries", retries, nil},
-		{"signals", signals, nil},
-		{"panic", panics, nil},
-		{"timeout", timeouts, nil},
-	}
-}
-
-// sameState fails the test unless two states agree on all a user sees.
-func sameState(t *testing.T, what string, got, want state.State) {
-	t.Helper()
-	if got.Kind != want.Kind || got.Message != want.Message || got.RunCount != want.RunCount ||
-		!reflect.DeepEqual(got.Result, want.Result) || (got.Err == nil) != (want.Err == nil) {
-		t.Errorf("%s: nats %v (result %#v, runs %d, err %v), local %v (result %#v, runs %d, err %v)",
-			what, got, got.Result, got.RunCount, got.Err, want, want.Result, want.RunCount, want.Err)
-	}
-	if len(got.Children) != len(want.Children) {
-		t.Errorf("%s: %d children, want %d", what, len(got.Children), len(want.Children))
-		return
-	}
-	for j := range want.Children {
-		sameState(t, fmt.Sprintf("%s[%d]", what, j), got.Children[j], want.Children[j])
-	}
-}
-
-// TestMatchesLocal runs each flow locally and on a worker through
-// JetStream: every task's state, result and run count must agree.
+// TestMatchesLocal runs each flow of the executor suite locally and on a
+// worker through JetStream: every task's state, result and run count must
+// agree.
 func TestMatchesLocal(t *testing.T) {
-	for _, c := range cases() {
-		t.Run(c.name, func(t *testing.T) {
+	for _, c := range executortest.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
 			url := startServer(t)
-			startWorker(t, url, []*flow.Flow{c.build()})
-			local := run(t, runner.Local(), c.build(), c.opts...)
-			f := c.build()
-			remote := run(t, natsexec.Executor(connect(t, url), f), f, c.opts...)
-			if local.Kind != remote.Kind || local.Message != remote.Message {
-				t.Errorf("flow state: nats %v, local %v", remote.State, local.State)
-			}
-			for i := range local.Tasks {
-				sameState(t, local.Graph.Tasks[i].Slug, remote.Tasks[i], local.Tasks[i])
-			}
+			startWorker(t, url, []*flow.Flow{c.Build()})
+			executortest.MatchesLocal(t, c, func(f *flow.Flow) runner.Executor {
+				return natsexec.Executor(connect(t, url), f)
+			}, nil, nil)
 		})
 	}
 }

@@ -15,14 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/result"
 	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/runner/executortest"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
-	"github.com/prefect-go/prefect/tasks"
 )
 
 // remoteExecutor runs task functions "elsewhere": for each submitted run it
@@ -195,169 +193,18 @@ func wireError(err error) error {
 	return errors.New(err.Error())
 }
 
-// remoteCase builds a fresh flow (its counters start at zero) for one run.
-type remoteCase struct {
-	name  string
-	build func() *flow.Flow
-	opts  []runner.Option
-}
-
-func remoteCases() []remoteCase {
-	chain := func() *flow.Flow {
-		f := flow.New("chain")
-		prev := flow.Add(f, valueTask("root", 1, nil))
-		for i := range 5 {
-			prev = flow.Add(f, double(fmt.Sprintf("d%d", i)), flow.Bind("x", prev))
-		}
-		return f
-	}
-	fanout := func() *flow.Flow {
-		f := flow.New("fanout")
-		root := flow.Add(f, valueTask("root", 3, nil))
-		for i := range 6 {
-			flow.Add(f, double(fmt.Sprintf("d%d", i)), flow.Bind("x", root))
-		}
-		return f
-	}
-	mapped := func() *flow.Flow {
-		f := flow.New("map")
-		list := flow.Add(f, valueTask("list", []int{1, 2, 3, 4, 5}, nil))
-		doubled := flow.Map(f, double("double"), flow.Bind("x", list))
-		flow.Add(f, sumTask("sum"), flow.Bind("values", doubled))
-		return f
-	}
-	grid := func() *flow.Flow {
-		f := flow.New("grid")
-		const width = 3
-		add := task.New("add", func(_ context.Context, in argXY) (int, error) { return in.X + in.Y, nil })
-		prev := make([]flow.Node[int], width)
-		for i := range prev {
-			prev[i] = flow.Add(f, valueTask("root", i+1, nil))
-		}
-		for range 3 {
-			next := make([]flow.Node[int], width)
-			for i := range next {
-				next[i] = flow.Add(f, add, flow.Bind("x", prev[i]), flow.Bind("y", prev[(i+1)%width]))
-			}
-			prev = next
-		}
-		return f
-	}
-	parameters := func() *flow.Flow {
-		f := flow.New("parameters")
-		n := flow.Parameter[int](f, "n")
-		greet := task.New("greet", func(_ context.Context, in argS) (string, error) { return "hello " + in.S, nil })
-		flow.Add(f, double("d"), flow.Bind("x", n))
-		flow.Add(f, greet, flow.Const("s", "world"))
-		return f
-	}
-	retries := func() *flow.Flow {
-		f := flow.New("retries")
-		var calls atomic.Int32
-		flaky := task.New("flaky", func(context.Context, task.None) (int, error) {
-			if calls.Add(1) < 3 {
-				return 0, errors.New("not yet")
-			}
-			return 7, nil
-		}, task.WithRetries(3, 0))
-		up := flow.Add(f, flaky)
-		flow.Add(f, double("d"), flow.Bind("x", up))
-		flow.Add(f, failingTask("always", nil, task.WithRetries(1, 0)))
-		return f
-	}
-	signals := func() *flow.Flow {
-		f := flow.New("signals")
-		var retried atomic.Int32
-		flow.Add(f, task.New("fail", func(context.Context, task.None) (int, error) { return 0, task.Fail("no good") }))
-		skip := flow.Add(f, skippingTask("skip"))
-		flow.Add(f, double("after-skip"), flow.Bind("x", skip))
-		flow.Add(f, task.New("retry", func(context.Context, task.None) (int, error) {
-			if retried.Add(1) == 1 {
-				return 0, task.Retry("once more")
-			}
-			return 2, nil
-		}))
-		succeed := flow.Add(f, task.New("succeed", func(context.Context, task.None) (int, error) { return 5, task.Succeed("early") }))
-		flow.Add(f, double("after-succeed"), flow.Bind("x", succeed))
-		flow.Add(f, task.New("pause", func(context.Context, task.None) (int, error) { return 0, task.Pause("approve me") }))
-		return f
-	}
-	panics := func() *flow.Flow {
-		f := flow.New("panics")
-		boom := flow.Add(f, task.New("boom", func(context.Context, task.None) (int, error) { panic("boom") }))
-		flow.Add(f, double("after"), flow.Bind("x", boom))
-		return f
-	}
-	timeouts := func() *flow.Flow {
-		f := flow.New("timeouts")
-		slow := task.New("slow", func(ctx context.Context, _ task.None) (int, error) {
-			<-ctx.Done()
-			return 0, ctx.Err()
-		}, task.WithTimeout(time.Millisecond), task.WithRetries(1, 0))
-		flow.Add(f, slow)
-		return f
-	}
-	handlers := func() *flow.Flow {
-		f := flow.New("handlers")
-		// A handler that turns a failure into a success with a result.
-		rescue := func(_ context.Context, _, new state.State) state.State {
-			if new.Kind == state.Failed {
-				return state.State{Kind: state.Success, Message: "rescued", Result: 9, RunCount: new.RunCount}
-			}
-			return new
-		}
-		up := flow.Add(f, failingTask("rescued", nil, task.WithStateHandlers(rescue)))
-		flow.Add(f, double("d", task.WithStateHandlers(rescue)), flow.Bind("x", up))
-		return f
-	}
-	secret := func() *flow.Flow {
-		f := flow.New("secret")
-		sec := flow.Add(f, tasks.PrefectSecret("REMOTE_TEST_TOKEN"))
-		length := task.New("length", func(_ context.Context, in textIn) (int, error) { return len(in.Secret), nil })
-		n := flow.Add(f, length, flow.Bind("secret", sec))
-		flow.Add(f, double("d"), flow.Bind("x", n))
-		flow.Add(f, valueTask("plain", 4, nil))
-		return f
-	}
-	return []remoteCase{
-		{"chain", chain, nil},
-		{"fanout", fanout, nil},
-		{"map", mapped, nil},
-		{"grid", grid, nil},
-		{"parameters", parameters, []runner.Option{runner.WithParameters(map[string]any{"n": 21})}},
-		{"retries", retries, nil},
-		{"signals", signals, nil},
-		{"panic", panics, nil},
-		{"timeout", timeouts, nil},
-		{"handlers", handlers, nil},
-		{"secret", secret, []runner.Option{runner.WithSecrets(map[string]any{"REMOTE_TEST_TOKEN": "s3cr3t"})}},
-		{"checkpoint", mapped, []runner.Option{runner.WithCheckpointing(true)}},
-	}
-}
-
-// TestRemoteMatchesLocal runs each flow on Local and on an executor that
-// calls every task elsewhere through Start, Inputs and Complete: the states,
-// results and reported sequences must be the same.
+// TestRemoteMatchesLocal runs each flow of the executor suite on Local and
+// on an executor that calls every task elsewhere through Start, Inputs and
+// Complete: the states, results and reported sequences must be the same.
 func TestRemoteMatchesLocal(t *testing.T) {
-	for _, c := range remoteCases() {
-		t.Run(c.name, func(t *testing.T) {
-			// One flow run id for both runs, so that checkpoint locations agree.
-			opts := append(slices.Clone(c.opts), runner.WithFlowRunID(uuid.New()))
-			localRep := &recReporter{}
-			local := runFlow(t, runner.Local(), c.build(), append(slices.Clone(opts), runner.WithReporter(localRep))...)
-
-			f := c.build()
-			ex := newRemote(t, f)
-			remoteRep := &recReporter{}
-			remote := runFlow(t, ex, f, append(slices.Clone(opts), runner.WithReporter(remoteRep))...)
-
-			if local.Kind != remote.Kind || local.Message != remote.Message {
-				t.Errorf("flow state: remote %v, local %v", remote.State, local.State)
-			}
-			for i := range local.Tasks {
-				slug := local.Graph.Tasks[i].Slug
-				sameState(t, slug, remote.Tasks[i], local.Tasks[i])
-			}
+	for _, c := range executortest.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
+			var ex *remoteExecutor
+			localRep, remoteRep := &recReporter{}, &recReporter{}
+			_, remote := executortest.MatchesLocal(t, c, func(f *flow.Flow) runner.Executor {
+				ex = newRemote(t, f)
+				return ex
+			}, []runner.Option{runner.WithReporter(localRep)}, []runner.Option{runner.WithReporter(remoteRep)})
 			remoteRep.checkContract(t, remote)
 			if got, want := remoteRep.sequences(), localRep.sequences(); !maps.Equal(got, want) {
 				t.Errorf("reported sequences:\nremote %v\nlocal  %v", got, want)
@@ -366,32 +213,13 @@ func TestRemoteMatchesLocal(t *testing.T) {
 			if len(calls) == 0 {
 				t.Error("the worker ran no task")
 			}
-			for i := range f.Len() {
+			for i := range remote.Graph.Tasks {
 				gt := &remote.Graph.Tasks[i]
 				if (gt.Spec.Secret || gt.FromSecret) && calls[gt.Slug] > 0 {
 					t.Errorf("task %q, a secret or downstream of one, ran on the worker", gt.Slug)
 				}
 			}
 		})
-	}
-}
-
-// sameState fails the test unless two states agree on all a user sees:
-// kind, message, result, run count, error text and children.
-func sameState(t *testing.T, what string, got, want state.State) {
-	t.Helper()
-	if got.Kind != want.Kind || got.Message != want.Message || got.RunCount != want.RunCount ||
-		!reflect.DeepEqual(got.Result, want.Result) || (got.Err == nil) != (want.Err == nil) ||
-		got.Location != want.Location {
-		t.Errorf("%s: remote %v (result %#v, runs %d, err %v, at %q), local %v (result %#v, runs %d, err %v, at %q)",
-			what, got, got.Result, got.RunCount, got.Err, got.Location, want, want.Result, want.RunCount, want.Err, want.Location)
-	}
-	if len(got.Children) != len(want.Children) {
-		t.Errorf("%s: %d children, want %d", what, len(got.Children), len(want.Children))
-		return
-	}
-	for j := range want.Children {
-		sameState(t, fmt.Sprintf("%s[%d]", what, j), got.Children[j], want.Children[j])
 	}
 }
 
