@@ -418,36 +418,25 @@ func TestCancelledRunStopsWaiting(t *testing.T) {
 // is running and answers before Serve returns.
 func TestServeDrains(t *testing.T) {
 	url := startServer(t)
-	started, release := make(chan struct{}), make(chan struct{})
-	build := func(worker bool) *flow.Flow {
-		f := flow.New("drain")
-		flow.Add(f, task.New("wait", func(context.Context, task.None) (int, error) {
-			if worker {
-				close(started)
-				<-release
-			}
-			return 3, nil
-		}))
-		return f
-	}
+	g := newGate()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- natsexec.Serve(ctx, connect(t, url), []*flow.Flow{build(true)}) }()
-	f := build(false)
+	go func() { served <- natsexec.Serve(ctx, connect(t, url), []*flow.Flow{g.flow("drain", true, 3)}) }()
+	f := g.flow("drain", false, 3)
 	ran := make(chan *runner.FlowState, 1)
 	go func() {
 		fs, _ := runner.Run(context.Background(), f, runner.WithExecutor(natsexec.Executor(connect(t, url), f)))
 		ran <- fs
 	}()
-	<-started
+	<-g.started
 	cancel()
 	select {
 	case err := <-served:
 		t.Fatalf("Serve returned (%v) while its task was running", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(release)
+	close(g.release)
 	if err := <-served; err != nil {
 		t.Errorf("Serve: %v", err)
 	}
@@ -489,4 +478,30 @@ func TestServeErrors(t *testing.T) {
 	if err := <-served; err == nil {
 		t.Error("Serve returned nil after its connection closed")
 	}
+}
+
+// gate holds, on a worker, the first call of the task of a gate's flow
+// until the test releases it.
+type gate struct {
+	started chan struct{} // closed when the worker's first call began
+	release chan struct{} // closed by the test to let it return
+	calls   atomic.Int32  // the worker's calls
+	once    sync.Once
+}
+
+func newGate() *gate { return &gate{started: make(chan struct{}), release: make(chan struct{})} }
+
+// flow is the flow called name with one task, "wait", which returns
+// result: held by the gate in the worker's build (worker set), at once in
+// the flow program's.
+func (g *gate) flow(name string, worker bool, result int) *flow.Flow {
+	f := flow.New(name)
+	flow.Add(f, task.New("wait", func(context.Context, task.None) (int, error) {
+		if worker && g.calls.Add(1) == 1 {
+			g.once.Do(func() { close(g.started) })
+			<-g.release
+		}
+		return result, nil
+	}))
+	return f
 }

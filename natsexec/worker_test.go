@@ -440,37 +440,26 @@ func TestOversizedAnswers(t *testing.T) {
 // rather than waiting forever, and the worker drops the job whose answer
 // nobody can take.
 func TestExecutorCutOff(t *testing.T) {
-	started, release := make(chan struct{}), make(chan struct{})
-	build := func(worker bool) *flow.Flow {
-		f := flow.New("cutoff")
-		flow.Add(f, task.New("wait", func(context.Context, task.None) (int, error) {
-			if worker {
-				close(started)
-				<-release
-			}
-			return 1, nil
-		}))
-		return f
-	}
+	g := newGate()
 	url := startServer(t)
-	startWorker(t, url, []*flow.Flow{build(true)})
+	startWorker(t, url, []*flow.Flow{g.flow("cutoff", true, 1)})
 	nc := connect(t, url)
-	f := build(false)
+	f := g.flow("cutoff", false, 1)
 	ran := make(chan *runner.FlowState, 1)
 	go func() {
 		fs, _ := runner.Run(context.Background(), f, runner.WithExecutor(natsexec.Executor(nc, f)))
 		ran <- fs
 	}()
-	<-started
+	<-g.started
 	nc.Close()
 	var fs *runner.FlowState
 	select {
 	case fs = <-ran:
 	case <-time.After(10 * time.Second):
-		close(release)
+		close(g.release)
 		t.Fatal("the run did not end after its connection closed")
 	}
-	close(release)
+	close(g.release)
 	if st := fs.Tasks[0]; st.Kind != state.Failed || !strings.Contains(fmt.Sprint(st.Err), "connection to the NATS server closed") {
 		t.Errorf("wait: %v (err %v), want Failed saying the connection closed", st, st.Err)
 	}
@@ -677,32 +666,19 @@ func (p *cutProxy) cut() {
 // while, as its worker answers (nobody listens: the worker drops the job),
 // queues the job again once it is back, and the run ends.
 func TestExecutorReconnects(t *testing.T) {
-	var calls atomic.Int32
-	started, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	build := func(worker bool) *flow.Flow {
-		f := flow.New("blip")
-		flow.Add(f, task.New("wait", func(context.Context, task.None) (int, error) {
-			if worker && calls.Add(1) == 1 {
-				once.Do(func() { close(started) })
-				<-release
-			}
-			return 1, nil
-		}))
-		return f
-	}
+	g := newGate()
 	url := startServer(t)
 	// A short ack wait: an answer whose confirmation does not come (the
 	// server still routes to the program's old connection) is sent again
 	// after half of it.
-	startWorker(t, url, []*flow.Flow{build(true)}, natsexec.WithAckWait(2*time.Second))
+	startWorker(t, url, []*flow.Flow{g.flow("blip", true, 1)}, natsexec.WithAckWait(2*time.Second))
 	p := startCutProxy(t, url)
 	nc, err := nats.Connect(p.url(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	f := build(false)
+	f := g.flow("blip", false, 1)
 	ran := make(chan *runner.FlowState, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -710,20 +686,20 @@ func TestExecutorReconnects(t *testing.T) {
 		fs, _ := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f)))
 		ran <- fs
 	}()
-	<-started
+	<-g.started
 	p.refuse.Store(true)
 	p.cut()
 	for nc.IsConnected() {
 		time.Sleep(5 * time.Millisecond) // the client's state has no event to wait on here
 	}
-	close(release) // the worker answers now, to nobody
+	close(g.release) // the worker answers now, to nobody
 	time.Sleep(300 * time.Millisecond)
 	p.refuse.Store(false)
 	fs := <-ran
 	if st := fs.Tasks[0]; fs.Kind != state.Success || st.Result != 1 {
 		t.Errorf("run after the reconnection: %v, wait %v; want Success and 1", fs.State, st)
 	}
-	if n := calls.Load(); n != 2 {
+	if n := g.calls.Load(); n != 2 {
 		t.Errorf("the task ran %d times; want 2 (its first answer was lost)", n)
 	}
 }
@@ -910,23 +886,12 @@ func TestCancelAfterReconnectIsPrompt(t *testing.T) {
 // deleted finishes its task run and returns an error saying so.
 func TestServeEndsWhenConsumerDeleted(t *testing.T) {
 	url := startServer(t)
-	started, release := make(chan struct{}), make(chan struct{})
-	build := func(worker bool) *flow.Flow {
-		f := flow.New("cdel")
-		flow.Add(f, task.New("wait", func(context.Context, task.None) (int, error) {
-			if worker {
-				close(started)
-				<-release
-			}
-			return 3, nil
-		}))
-		return f
-	}
+	g := newGate()
 	served := make(chan error, 1)
 	go func() {
-		served <- natsexec.Serve(context.Background(), connect(t, url), []*flow.Flow{build(true)}, natsexec.WithConcurrency(1))
+		served <- natsexec.Serve(context.Background(), connect(t, url), []*flow.Flow{g.flow("cdel", true, 3)}, natsexec.WithConcurrency(1))
 	}()
-	f := build(false)
+	f := g.flow("cdel", false, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() {
@@ -934,7 +899,7 @@ func TestServeEndsWhenConsumerDeleted(t *testing.T) {
 		close(ran)
 	}()
 	defer func() { cancel(); <-ran }()
-	<-started
+	<-g.started
 	js, err := jetstream.New(connect(t, url))
 	if err != nil {
 		t.Fatal(err)
@@ -942,7 +907,7 @@ func TestServeEndsWhenConsumerDeleted(t *testing.T) {
 	if err := js.DeleteConsumer(context.Background(), natsexec.DefaultStream, natsexec.DefaultDurable); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
+	close(g.release)
 	select {
 	case err := <-served:
 		if err == nil || !strings.Contains(err.Error(), "consuming stream") {
