@@ -173,6 +173,41 @@ func (c *capture) all(t *testing.T) []*nats.Msg {
 	return append([]*nats.Msg(nil), c.msgs...)
 }
 
+// makeStream creates the work-queue stream as executors and workers do,
+// for a test that plays one of them by hand.
+func makeStream(t *testing.T, nc *nats.Conn) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: natsexec.DefaultStream,
+		Subjects: []string{natsexec.DefaultSubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy}); err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// jobs fails t if any message captured up to now holds secret, in its data
+// or its headers (naming the subject, never showing the value), and
+// returns the slugs of the jobs that went to the workers.
+func (c *capture) jobs(t *testing.T, secret string) map[string]bool {
+	t.Helper()
+	slugs := map[string]bool{}
+	for _, m := range c.all(t) {
+		if strings.Contains(string(m.Data), secret) || strings.Contains(fmt.Sprint(m.Header), secret) {
+			t.Errorf("a message on %q holds the secret", m.Subject)
+		}
+		var j struct {
+			Slug string `json:"slug"`
+		}
+		if strings.HasPrefix(m.Subject, natsexec.DefaultSubjectPrefix+".") && json.Unmarshal(m.Data, &j) == nil {
+			slugs[j.Slug] = true
+		}
+	}
+	return slugs
+}
+
 // TestSecretStaysHere: a secret task and the tasks downstream of it run in
 // the flow program; no message on the server holds the secret, and the
 // other tasks still run on the worker.
@@ -206,16 +241,7 @@ func TestSecretStaysHere(t *testing.T) {
 			if got := fs.Tasks[2].Result; got != 2*len(secret) {
 				t.Errorf("d = %#v, want %d", got, 2*len(secret))
 			}
-			slugs := map[string]bool{}
-			for _, m := range capt.all(t) {
-				if strings.Contains(string(m.Data), secret) || strings.Contains(fmt.Sprint(m.Header), secret) {
-					t.Errorf("a message on %q holds the secret: %s", m.Subject, m.Data)
-				}
-				var j struct{ Slug string }
-				if strings.HasPrefix(m.Subject, natsexec.DefaultSubjectPrefix+".") && json.Unmarshal(m.Data, &j) == nil {
-					slugs[j.Slug] = true
-				}
-			}
+			slugs := capt.jobs(t, secret)
 			for _, gt := range fs.Graph.Tasks {
 				if sent := slugs[gt.Slug]; sent != !(gt.Spec.Secret || gt.FromSecret) {
 					t.Errorf("task %q sent to the workers: %v", gt.Slug, sent)
@@ -348,15 +374,8 @@ func TestTwoWorkersShare(t *testing.T) {
 func TestDuplicateAnswersDropped(t *testing.T) {
 	url := startServer(t)
 	nc := connect(t, url)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := makeStream(t, nc)
 	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: natsexec.DefaultStream,
-		Subjects: []string{natsexec.DefaultSubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy}); err != nil {
-		t.Fatal(err)
-	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, natsexec.DefaultStream, jetstream.ConsumerConfig{Durable: "twice", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		t.Fatal(err)

@@ -3,10 +3,8 @@ package natsexec_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/prefect-go/prefect/client"
@@ -103,19 +101,7 @@ func TestProgramExecutesOnWorkers(t *testing.T) {
 	if states["where-1"] != "Success" || states["use-1"] != "Success" {
 		t.Errorf("task runs on the server: %v", states)
 	}
-	jobs := map[string]bool{}
-	for _, m := range wire.all(t) {
-		if strings.Contains(string(m.Data), programSecret) {
-			t.Errorf("a message on %s holds the secret", m.Subject)
-		}
-		var j struct {
-			Slug string `json:"slug"`
-		}
-		if strings.HasPrefix(m.Subject, natsexec.DefaultSubjectPrefix+".") && json.Unmarshal(m.Data, &j) == nil {
-			jobs[j.Slug] = true
-		}
-	}
-	if len(jobs) != 1 || !jobs["where-1"] {
+	if jobs := wire.jobs(t, programSecret); len(jobs) != 1 || !jobs["where-1"] {
 		t.Errorf("jobs went to the workers for %v; want where-1 alone, the secret and its consumer staying here", jobs)
 	}
 }

@@ -1,7 +1,6 @@
 package natsexec_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -182,11 +181,7 @@ func TestWorkerLogs(t *testing.T) {
 			t.Errorf("the task's error shows the secret %q: %v", s, talk.Err)
 		}
 	}
-	for _, m := range wire.all(t) {
-		if bytes.Contains(m.Data, []byte(workerSecret)) {
-			t.Errorf("a message on %s holds the worker's secret: %s", m.Subject, m.Data)
-		}
-	}
+	wire.jobs(t, workerSecret)
 }
 
 // watchHandler closes seen the first time a record with message msg is
@@ -237,11 +232,7 @@ func TestWorkerSecretResultRefused(t *testing.T) {
 	if st := fs.Tasks[0]; st.Kind != state.Failed || !strings.Contains(fmt.Sprint(st.Err), "holds a secret its task resolved on this worker") {
 		t.Errorf("leak: %v (err %v), want Failed saying the result holds a secret", st, st.Err)
 	}
-	for _, m := range wire.all(t) {
-		if bytes.Contains(m.Data, []byte(workerSecret)) {
-			t.Errorf("a message on %s holds the secret: %s", m.Subject, m.Data)
-		}
-	}
+	wire.jobs(t, workerSecret)
 }
 
 // TestCancelReachesWorkers: cancelling a flow run stops the task runs its
@@ -514,17 +505,8 @@ func TestSecretParameter(t *testing.T) {
 	if use, _ := fs.Task("use-1"); use.Result != len(secret) {
 		t.Errorf("use: %v", use)
 	}
-	jobs := 0
-	for _, m := range wire.all(t) {
-		if bytes.Contains(m.Data, []byte(secret)) {
-			t.Errorf("a message on %s holds the secret", m.Subject)
-		}
-		if strings.HasPrefix(m.Subject, natsexec.DefaultSubjectPrefix+".") {
-			jobs++
-		}
-	}
-	if jobs == 0 {
-		t.Error("no job went to the worker: plain should have")
+	if jobs := wire.jobs(t, secret); !jobs["plain-1"] || len(jobs) != 1 {
+		t.Errorf("jobs went to the worker for %v; want plain-1 alone", jobs)
 	}
 }
 
@@ -561,16 +543,8 @@ func TestMaxDeliveries(t *testing.T) {
 		return f
 	}
 	url := startServer(t)
-	nc := connect(t, url)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := makeStream(t, connect(t, url))
 	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: natsexec.DefaultStream,
-		Subjects: []string{natsexec.DefaultSubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy}); err != nil {
-		t.Fatal(err)
-	}
 	// A "worker" that takes the job and dies with it: no ack, no answer.
 	cons, err := js.CreateOrUpdateConsumer(ctx, natsexec.DefaultStream, jetstream.ConsumerConfig{
 		Durable: natsexec.DefaultDurable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: natsexec.MinAckWait})

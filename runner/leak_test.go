@@ -715,19 +715,21 @@ func piecesOf(t *testing.T, raw string) []string {
 	return out
 }
 
+// leakExecutors are the executors the leak flows run on.
+var leakExecutors = []struct {
+	name string
+	new  func() runner.Executor
+}{
+	{"Local", runner.Local},
+	{"Parallel4", func() runner.Executor { return runner.Parallel(4) }},
+}
+
 // TestSecretsNeverLeak runs the leak flow once per value of the corpus, on
 // the Local and on the Parallel executor, and looks for every form of the
 // secret in everything the run produced.
 func TestSecretsNeverLeak(t *testing.T) {
 	values := leakValues()
-	executors := []struct {
-		name string
-		new  func() runner.Executor
-	}{
-		{"Local", runner.Local},
-		{"Parallel4", func() runner.Executor { return runner.Parallel(4) }},
-	}
-	for _, ex := range executors {
+	for _, ex := range leakExecutors {
 		t.Run(ex.name, func(t *testing.T) {
 			report := &leakReport{}
 			for _, v := range values {

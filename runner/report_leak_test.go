@@ -41,14 +41,7 @@ import (
 // value of the corpus, on the Local and on the Parallel executor.
 func TestSecretsNeverReachReporter(t *testing.T) {
 	values := leakValues()
-	executors := []struct {
-		name string
-		new  func() runner.Executor
-	}{
-		{"Local", runner.Local},
-		{"Parallel4", func() runner.Executor { return runner.Parallel(4) }},
-	}
-	for _, ex := range executors {
+	for _, ex := range leakExecutors {
 		t.Run(ex.name, func(t *testing.T) {
 			report := &leakReport{}
 			for i, v := range values {
