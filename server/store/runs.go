@@ -403,10 +403,7 @@ func (s *SQL) SetTaskRuns(ctx context.Context, tenantID, runID string, trs []api
 	}
 	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
 		for _, tr := range trs {
-			u := tr.Updated.UnixNano()
-			if tr.Updated.IsZero() {
-				u = now()
-			}
+			u := nanosOr(tr.Updated)
 			// The writer's sequence orders states when it gives one (a
 			// clock may step back); else their times do.
 			if _, err := tx.ExecContext(ctx, `INSERT INTO task_runs (flow_run_id, slug, map_index, id, state, message, updated, seq)
@@ -452,10 +449,7 @@ func (s *SQL) AppendLogs(ctx context.Context, tenantID, runID string, lines []ap
 	}
 	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
 		for _, l := range lines {
-			t := l.Time.UnixNano()
-			if l.Time.IsZero() {
-				t = now()
-			}
+			t := nanosOr(l.Time)
 			var writerSeq any // NULL: never a duplicate
 			if l.WriterSeq > 0 {
 				writerSeq = l.WriterSeq

@@ -254,6 +254,15 @@ func (s *SQL) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 // now is the time rows record: UTC, in nanoseconds since 1970 (a BIGINT).
 func now() int64 { return time.Now().UnixNano() }
 
+// nanosOr is t in nanoseconds, or now when t is zero (a writer that gave
+// no time).
+func nanosOr(t time.Time) int64 {
+	if t.IsZero() {
+		return now()
+	}
+	return t.UnixNano()
+}
+
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // inTx runs f in a transaction, committed if f returns nil.
@@ -581,10 +590,7 @@ func (s *SQL) Record(ctx context.Context, e Event) error {
 	if e.Operation == "" {
 		return errors.New("store: recording an audit event: empty operation")
 	}
-	t := e.Time.UnixNano()
-	if e.Time.IsZero() {
-		t = now()
-	}
+	t := nanosOr(e.Time)
 	return s.audit.record(ctx, []any{t, e.TenantID, e.KeyID, e.Operation, e.SecretName, e.Outcome, max(e.Count, 1)},
 		fmt.Sprintf("audit event %q of tenant %q", e.Operation, e.TenantID))
 }
