@@ -64,14 +64,6 @@ func waitRun(tb testing.TB, c *client.Client, id string, timeout time.Duration, 
 	}
 }
 
-func showAll(logs []fmt.Stringer) string {
-	var b strings.Builder
-	for i, l := range logs {
-		fmt.Fprintf(&b, "\n--- log %d:\n%s", i+1, l)
-	}
-	return b.String()
-}
-
 // createRun runs `prefect run` with args and returns the run's ID.
 func createRun(t *testing.T, bin string, env []string, args ...string) string {
 	t.Helper()

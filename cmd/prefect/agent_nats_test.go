@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"os/exec"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prefect-go/prefect/internal/gobuild"
 	"github.com/prefect-go/prefect/internal/natstest"
@@ -34,16 +31,7 @@ func TestAgentRunsTasksOnNATSWorkers(t *testing.T) {
 	worker := startProcess(t, spread, env, "worker", "--nats", queue, "--name", "w1")
 	ag := startProcess(t, bin, env, "agent", "local", "start", "--poll-interval", "100ms", "--env", "PREFECT__NATS__URL="+queue)
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := exec.CommandContext(ctx, bin, "run", "--name", "spread", "--param", "n=50", "--watch")
-	c.Env = env
-	var out, errOut bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errOut
-	if err := c.Run(); err != nil {
-		t.Fatalf("prefect run --watch: %v\n%s\nagent:\n%s\nworker:\n%s", err, errOut.String(), ag, worker)
-	}
-	id := strings.TrimSpace(out.String())
+	id, _ := runWatch(t, bin, env, []fmt.Stringer{ag, worker}, "--name", "spread", "--param", "n=50")
 	if show := prefectCLI(t, bin, env, "runs", "show", id); !regexp.MustCompile(`state\s+Success`).MatchString(show) {
 		t.Errorf("runs show:\n%s", show)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"github.com/prefect-go/prefect/internal/gobuild"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +66,32 @@ func startProcess(t testing.TB, bin string, env []string, args ...string) *proce
 	return p
 }
 
+// showAll is the logs of a test's processes, for a failure message.
+func showAll(logs []fmt.Stringer) string {
+	var b strings.Builder
+	for i, l := range logs {
+		fmt.Fprintf(&b, "\n--- log %d:\n%s", i+1, l)
+	}
+	return b.String()
+}
+
+// runWatch runs `prefect run args... --watch`, which must succeed within
+// a minute, and returns the run's id (its stdout) and what the watch
+// showed (its stderr); a failure shows the logs of procs too.
+func runWatch(t *testing.T, bin string, env []string, procs []fmt.Stringer, args ...string) (id, watched string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, bin, append(append([]string{"run"}, args...), "--watch")...)
+	c.Env = env
+	var out, errOut bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errOut
+	if err := c.Run(); err != nil {
+		t.Fatalf("prefect run %q --watch: %v\n%s\n%s", args, err, errOut.String(), showAll(procs))
+	}
+	return strings.TrimSpace(out.String()), errOut.String()
+}
+
 // TestAgentWalkthrough is the README's walkthrough with the real binaries:
 // the server, a flow program registered with it, an agent started with
 // --env PREFECT__CONTEXT__SECRETS__MYSECRET=..., and `prefect run --watch`:
@@ -93,17 +120,7 @@ func TestAgentWalkthrough(t *testing.T) {
 	ag := startProcess(t, bin, env, "agent", "local", "start", "--poll-interval", "100ms",
 		"--env", "PREFECT__CONTEXT__SECRETS__MYSECRET="+secret)
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := exec.CommandContext(ctx, bin, "run", "--name", "secret-pipeline", "--param", "n=2", "--watch")
-	c.Env = env
-	var out, errOut bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errOut
-	if err := c.Run(); err != nil {
-		t.Fatalf("prefect run --watch: %v\n%s\nagent:\n%s", err, errOut.String(), ag)
-	}
-	id := strings.TrimSpace(out.String())
-	watched := errOut.String()
+	id, watched := runWatch(t, bin, env, []fmt.Stringer{ag}, "--name", "secret-pipeline", "--param", "n=2")
 	for _, want := range []string{"Success", "use_credentials-1", "MYSECRET-1"} {
 		if !strings.Contains(watched, want) {
 			t.Errorf("the watch does not show %q:\n%s", want, watched)
