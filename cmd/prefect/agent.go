@@ -38,10 +38,8 @@ func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	maxRuns := fs.Int("max-runs", 0, "most flow runs at once (0: no limit)")
 	poll := fs.Duration("poll-interval", agent.DefaultPollInterval, "how often to look for scheduled runs")
 	level := fs.String("log-level", "", "PREFECT__LOGGING__LEVEL for flow runs (default: the configuration's logging.level)")
-	if rest, err := parse(fs, args[2:]); err != nil {
+	if err := parseFlags(fs, args[2:]); err != nil {
 		return err
-	} else if len(rest) > 0 {
-		return usageError{msg: fmt.Sprintf("agent local start takes no arguments, not %q", rest)}
 	}
 	env, err := agent.ParseEnv(envs)
 	if err != nil {

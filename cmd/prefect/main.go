@@ -117,6 +117,16 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseFlags is parse for a command that takes flags only: arguments
+// besides them are a usage error naming the command (fs's name).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	rest, err := parse(fs, args)
+	if err == nil && len(rest) > 0 {
+		err = usageError{msg: fmt.Sprintf("%s takes no arguments, not %q", fs.Name(), rest)}
+	}
+	return err
+}
+
 // flagHelp describes fs's flags, their defaults included, except a
 // database URL's, which may hold a password.
 func flagHelp(fs *flag.FlagSet) string {

@@ -181,13 +181,11 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "list":
-		fs := flag.NewFlagSet("list", flag.ContinueOnError)
+		fs := flag.NewFlagSet("runs list", flag.ContinueOnError)
 		st := fs.String("state", "", "only runs in this state")
 		limit := fs.Int("limit", 20, "how many, newest first (1-500)")
-		if r, err := parse(fs, rest); err != nil {
+		if err := parseFlags(fs, rest); err != nil {
 			return err
-		} else if len(r) > 0 {
-			return usageError{msg: fmt.Sprintf("runs list takes no arguments, not %q", r)}
 		}
 		runs, err := c.FlowRuns(ctx, *st, *limit)
 		if err != nil {

@@ -206,11 +206,9 @@ func secretsGet(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func secretsList(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	if rest, err := parse(fs, args); err != nil {
-		return usageError{msg: fmt.Sprintf("secrets list: %v; usage: prefect secrets list", err)}
-	} else if len(rest) > 0 {
-		return usageError{msg: fmt.Sprintf("secrets list takes no arguments, not %q", rest)}
+	fs := flag.NewFlagSet("secrets list", flag.ContinueOnError)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	c, err := apiClient()
 	if err != nil {

@@ -126,10 +126,8 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	maxValue := fs.Int("max-value-size", server.DefaultMaxValueSize, "largest value accepted, in bytes of JSON")
 	maxSecrets := fs.Int("max-secrets", server.DefaultMaxSecrets, "most secrets a tenant may hold")
 	runTimeout := fs.Duration("run-timeout", 2*time.Minute, "a flow run without a heartbeat this long is failed; one claimed and not started this long is scheduled again")
-	if rest, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	} else if len(rest) > 0 {
-		return usageError{msg: fmt.Sprintf("start takes no arguments, not %q", rest)}
 	}
 	if beat := program.HeartbeatInterval(df.cfg); *runTimeout < 3*beat {
 		return usageError{msg: fmt.Sprintf("--run-timeout %v: want %v or more (runs heartbeat every %v, cloud.heartbeat_interval; a shorter timeout fails live runs)",
@@ -257,10 +255,8 @@ func createAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	tenant := fs.String("tenant", "", "tenant the key acts for (required)")
 	name := fs.String("name", "key-"+time.Now().UTC().Format("20060102T150405.000"), "a label for the key, unique in its tenant")
-	if rest, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	} else if len(rest) > 0 {
-		return usageError{msg: fmt.Sprintf("create-api-key takes no arguments, not %q", rest)}
 	}
 	if *tenant == "" {
 		return usageError{msg: "create-api-key needs --tenant NAME"}
@@ -297,10 +293,8 @@ func rotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	grace := fs.Duration("grace", 3*seal.KeyCheckInterval, "how long running servers get to pick up the rewritten key file")
-	if rest, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	} else if len(rest) > 0 {
-		return usageError{msg: fmt.Sprintf("rotate-key takes no arguments, not %q", rest)}
 	}
 	if *grace < seal.KeyCheckInterval {
 		return usageError{msg: fmt.Sprintf("--grace %v is shorter than the %v within which servers notice a new key file", *grace, seal.KeyCheckInterval)}
@@ -479,10 +473,8 @@ func audit(ctx context.Context, args []string, stdout io.Writer) error {
 	unknown := fs.Bool("unknown-keys", false, "show the attempts made with keys that were not recognised (they belong to no tenant)")
 	limit := fs.Int("limit", 100, "how many events to show, newest first; 0 for all")
 	asJSON := fs.Bool("json", false, "print JSON Lines instead of a table")
-	if rest, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	} else if len(rest) > 0 {
-		return usageError{msg: fmt.Sprintf("audit takes no arguments, not %q", rest)}
 	}
 	if (*tenant == "") == !*unknown {
 		return usageError{msg: "audit needs --tenant NAME or --unknown-keys (one of the two)"}
