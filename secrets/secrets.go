@@ -47,6 +47,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/internal/procmask"
 	"github.com/prefect-go/prefect/internal/pyjson"
 )
 
@@ -272,13 +273,56 @@ func resolverFor(ctx context.Context) (*Resolver, error) {
 // an environment variable) with the run's masker, if ctx belongs to a run,
 // so that the run's logs, states and errors hide it too.
 func Mask(ctx context.Context, v Value) {
-	if r, ok := FromContext(ctx); ok && r.onResolve != nil && !v.IsZero() {
+	if v.IsZero() {
+		return
+	}
+	used(ctx)
+	if r, ok := FromContext(ctx); ok {
+		r.resolved(v)
+	} else {
+		procmask.Send(v.RevealAll()...)
+	}
+}
+
+type useKey struct{}
+
+// OnUse returns ctx carrying fn, which Get, [Get] and [Mask] call, under
+// that context, each time they hand out a secret's value (also one resolved
+// before). The runner puts one in each task run's context: a task that
+// fetches a secret itself is then treated like a task downstream of a
+// secret task, and its result is not checkpointed unless it asks.
+func OnUse(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, useKey{}, fn)
+}
+
+// used calls the OnUse function ctx carries, if any.
+func used(ctx context.Context) {
+	if fn, ok := ctx.Value(useKey{}).(func()); ok && fn != nil {
+		fn()
+	}
+}
+
+// resolved passes a value on to whoever must mask it: the process that
+// launched this one (package procmask), and the run's masker (OnResolve).
+// Both hear of it before any task receives it.
+func (r *Resolver) resolved(v Value) {
+	procmask.Send(v.RevealAll()...)
+	if r.onResolve != nil {
 		r.onResolve(v)
 	}
 }
 
-// Get resolves the secret called name, once per resolver.
+// Get resolves the secret called name, once per resolver. Each value it
+// hands out, also one resolved before, calls the OnUse function of ctx.
 func (r *Resolver) Get(ctx context.Context, name string) (Value, error) {
+	v, err := r.get(ctx, name)
+	if err == nil {
+		used(ctx)
+	}
+	return v, err
+}
+
+func (r *Resolver) get(ctx context.Context, name string) (Value, error) {
 	if c, ok := r.cached(name); ok {
 		return c.v, c.err
 	}
@@ -294,8 +338,8 @@ func (r *Resolver) Get(ctx context.Context, name string) (Value, error) {
 			return c, nil
 		}
 		v, err := r.lookup(base, name)
-		if err == nil && r.onResolve != nil {
-			r.onResolve(v)
+		if err == nil {
+			r.resolved(v)
 		}
 		// Keep answers about the secret (its value, or that it does not
 		// exist), not passing failures: a retry may then succeed.
@@ -395,8 +439,8 @@ func (r *Resolver) server(cfg *config.Config) (Source, error) {
 // ("1e3" decodes to 1000).
 func (r *Resolver) decoded(raw any) Value {
 	v := decodeJSON(raw)
-	if s, ok := raw.(string); ok && r.onResolve != nil && s != v.Reveal() {
-		r.onResolve(NewValue(s))
+	if s, ok := raw.(string); ok && s != v.Reveal() {
+		r.resolved(NewValue(s))
 	}
 	return v
 }

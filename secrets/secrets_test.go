@@ -306,3 +306,44 @@ func TestExistsListsNames(t *testing.T) {
 		t.Errorf("value lookups %d, listings %d; want 0 and 2", src.calls.Load(), src.listed.Load())
 	}
 }
+
+// TestOnUse checks that every value handed out under a context made by
+// OnUse is counted, cached or not, through every way of getting one, and
+// that failures are not.
+func TestOnUse(t *testing.T) {
+	cfg := load(t, []string{"PREFECT__CONTEXT__SECRETS__A=abcd"}, "")
+	r := secrets.NewResolver(secrets.WithConfig(cfg))
+	var uses atomic.Int32
+	ctx := secrets.NewContext(context.Background(), r)
+	plain := ctx
+	ctx = secrets.OnUse(ctx, func() { uses.Add(1) })
+
+	steps := []struct {
+		name string
+		do   func() error
+		want int32 // uses counted after the step
+	}{
+		{"first Get resolves", func() error { _, err := secrets.Secret("A").Get(ctx); return err }, 1},
+		{"second Get is cached", func() error { _, err := secrets.Secret("A").Get(ctx); return err }, 2},
+		{"Get[T]", func() error { _, err := secrets.Get[string](ctx, "A"); return err }, 3},
+		{"Mask", func() error { secrets.Mask(ctx, secrets.NewValue("other")); return nil }, 4},
+		{"a missing secret is no use", func() error { _, err := secrets.Secret("NOPE").Get(ctx); return ignoreNotFound(err) }, 4},
+		{"Exists hands out nothing", func() error { _, err := secrets.Secret("A").Exists(ctx); return err }, 4},
+		{"a context without OnUse", func() error { _, err := secrets.Secret("A").Get(plain); return err }, 4},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := uses.Load(); got != s.want {
+			t.Fatalf("after %s: %d uses, want %d", s.name, got, s.want)
+		}
+	}
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, secrets.ErrNotFound) {
+		return nil
+	}
+	return err
+}
