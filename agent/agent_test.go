@@ -523,3 +523,27 @@ func TestRunTwice(t *testing.T) {
 		t.Errorf("second Run = %v", err)
 	}
 }
+
+// TestCrashMasksSecretsTheProcessResolved: the child resolves a secret the
+// agent never saw (its value comes from a file, as it would from the
+// secret server), prints it and dies of a panic holding it. The run's
+// message carries the output with the value masked: the child handed it
+// to the agent on its mask pipe before it used it.
+func TestCrashMasksSecretsTheProcessResolved(t *testing.T) {
+	const secret = "only-the-child-knows-this"
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFake()
+	cmd, env := childCommand("crash", file)
+	f.add(FlowRun{ID: "r", Command: cmd, Env: env})
+	start(t, f)
+	r := f.waitState(t, "r", Failed)
+	if !strings.Contains(r.Message, "auth failed for token "+redact.Marker) || !strings.Contains(r.Message, "panic: lost the connection holding "+redact.Marker) {
+		t.Errorf("message does not show the output, masked:\n%s", r.Message)
+	}
+	if strings.Contains(r.Message, secret) || strings.Contains(r.Message, base64.StdEncoding.EncodeToString([]byte(secret))) {
+		t.Errorf("message shows the secret:\n%s", r.Message)
+	}
+}

@@ -42,6 +42,15 @@ type Process interface {
 	// chosen number. Every line is whole: a line whose beginning the
 	// launcher no longer holds is left out, so that a masker sees every
 	// secret in full. It may be called at any time, also after Wait.
+	//
+	// The launcher masks in them every secret value the process resolved,
+	// which the agent cannot know: LocalLauncher reads them from a pipe
+	// the process writes each value to before any task has it (package
+	// secrets does this in every process an agent launches), so that even
+	// the output of a process that died mid-write is masked once Wait has
+	// returned. A launcher that cannot do this leaves the server's own
+	// masking (of the tenant's stored secrets) and the agent's (of the
+	// environment's) as the only ones.
 	Tail() []string
 }
 
@@ -73,7 +82,9 @@ func (e Exit) String() string {
 // environment (LaunchSpec.Env), as Python's subprocess does; a relative
 // path with a '/' is taken relative to Dir. The process gets exactly
 // LaunchSpec.Env, stdin from /dev/null, and stdout and stderr on one pipe
-// whose last lines Tail returns; nothing of it is printed.
+// whose last lines Tail returns; nothing of it is printed. It also gets a
+// second pipe as descriptor 3, named by the variable PREFECT_GO_MASK_FD,
+// on which it hands back the secret values it resolves, for Tail to mask.
 //
 // Each process leads a process group of its own (Setpgid), so that Kill
 // reaches everything it started, and when the process ends, whatever it

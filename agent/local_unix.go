@@ -10,10 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prefect-go/prefect/internal/procmask"
+	"github.com/prefect-go/prefect/internal/redact"
 )
 
 // outputGrace is how long Wait waits, once the process group is dead, for
@@ -52,6 +56,17 @@ func (l LocalLauncher) Launch(ctx context.Context, spec LaunchSpec) (Process, er
 	if err != nil {
 		return nil, err
 	}
+	// The secrets the process resolves come back on a pipe of their own
+	// (package procmask), so that Tail can mask them.
+	mr, mw, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	env = append(slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		return strings.HasPrefix(kv, procmask.EnvVar+"=")
+	}), procmask.Env())
 	cmd := &exec.Cmd{
 		Path:        path,
 		Args:        spec.Command,
@@ -59,12 +74,15 @@ func (l LocalLauncher) Launch(ctx context.Context, spec LaunchSpec) (Process, er
 		Env:         env,
 		Stdout:      w, // an *os.File: the child writes to it directly
 		Stderr:      w,
+		ExtraFiles:  []*os.File{mw}, // descriptor 3, procmask.ChildFD
 		SysProcAttr: sysProcAttr(),
 	}
 	err = cmd.Start()
-	w.Close() // the child holds its own copy
+	w.Close() // the child holds its own copies
+	mw.Close()
 	if err != nil {
 		r.Close()
+		mr.Close()
 		return nil, err
 	}
 	lines := l.TailLines
@@ -76,8 +94,12 @@ func (l LocalLauncher) Launch(ctx context.Context, spec LaunchSpec) (Process, er
 		out:    r,
 		tail:   newTailBuffer(lines, tailBytes),
 		copied: make(chan struct{}),
+		masks:  mr,
+		masker: redact.New(),
+		masked: make(chan struct{}),
 	}
 	go p.copyOutput()
+	go p.readMasks()
 	return p, nil
 }
 
@@ -85,7 +107,10 @@ type localProcess struct {
 	cmd    *exec.Cmd
 	out    *os.File // read end of the output pipe
 	tail   *tailBuffer
-	copied chan struct{} // closed when copyOutput returns
+	copied chan struct{}  // closed when copyOutput returns
+	masks  *os.File       // read end of the pipe of secret values (procmask)
+	masker *redact.Masker // the values read from masks
+	masked chan struct{}  // closed when readMasks returns
 
 	mu    sync.Mutex
 	ended bool // the process was reaped and its group killed; guarded by mu
@@ -100,6 +125,13 @@ func (p *localProcess) copyOutput() {
 	io.Copy(p.tail, p.out) // ends at EOF, or when Wait closes p.out
 }
 
+// readMasks registers each value the process sends with p.masker, until
+// the process and everything it started are gone (EOF) or Wait gives up.
+func (p *localProcess) readMasks() {
+	defer close(p.masked)
+	procmask.Read(p.masks, p.masker.Add)
+}
+
 func (p *localProcess) Wait() (Exit, error) {
 	p.once.Do(func() {
 		st, err := p.cmd.Process.Wait()
@@ -110,14 +142,27 @@ func (p *localProcess) Wait() (Exit, error) {
 		// of that ID has members, and an empty group ignores the signal.
 		killGroup(p.cmd.Process.Pid)
 		p.mu.Unlock()
+		// Both pipes close when the group is gone. Every value the
+		// process sent is in the mask pipe's buffer by now, so a reader
+		// that reaches EOF has them all; only a process that left the
+		// group, holding a pipe open, makes Wait give up on it.
 		t := time.NewTimer(outputGrace)
-		select {
-		case <-p.copied:
-		case <-t.C:
+		expired := false
+		for _, done := range []chan struct{}{p.copied, p.masked} {
+			if expired {
+				break
+			}
+			select {
+			case <-done:
+			case <-t.C:
+				expired = true
+			}
 		}
 		t.Stop()
 		p.out.Close()
+		p.masks.Close()
 		<-p.copied
+		<-p.masked
 		if err != nil {
 			p.err = err
 			return
@@ -139,7 +184,16 @@ func (p *localProcess) Kill() error {
 	return killGroup(p.cmd.Process.Pid)
 }
 
-func (p *localProcess) Tail() []string { return p.tail.Lines() }
+// Tail returns the last lines with every secret value the process sent
+// masked. The lines are masked joined, so that a secret spanning lines is
+// masked whole.
+func (p *localProcess) Tail() []string {
+	lines := p.tail.Lines()
+	if p.masker.Empty() || len(lines) == 0 {
+		return lines
+	}
+	return strings.Split(p.masker.Redact(strings.Join(lines, "\n")), "\n")
+}
 
 // killGroup sends SIGKILL to the process group pgid; a group that no
 // longer exists is no error.

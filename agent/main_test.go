@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/prefect-go/prefect/secrets"
 )
 
 // childEnv names the variable that makes the test binary a child process
@@ -43,6 +45,9 @@ func TestMain(m *testing.M) {
 //	spawn PIDFILE       start a grandchild that sleeps, in the same group; write "PID GRANDCHILD_PID"; sleep
 //	waitfile PIDFILE FILE  write "PID"; exit 0 once FILE exists
 //	agent PIDFILE       run an agent whose one run is "sleep PIDFILE"
+//	crash FILE          resolve the secret S, whose value only FILE holds (as if
+//	                    from the secret server), print it, then die of a panic
+//	                    holding it in another goroutine
 func child(mode string, args []string) int {
 	arg := func(i int) string {
 		if i < len(args) {
@@ -101,6 +106,23 @@ func child(mode string, args []string) int {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+	case "crash":
+		b, err := os.ReadFile(arg(0))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		r := secrets.NewResolver(secrets.WithRunSecrets(map[string]any{"S": string(b)}))
+		v, err := r.Get(context.Background(), "S")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		tok := v.Reveal()
+		fmt.Printf("auth failed for token %s (basic %s)\n", tok, base64.StdEncoding.EncodeToString([]byte("user:"+tok)))
+		go func() { panic("lost the connection holding " + tok) }()
+		time.Sleep(time.Hour)
+		return 0
 	case "agent":
 		f := newFake()
 		cmd, env := childCommand("sleep", arg(0))

@@ -59,6 +59,7 @@ import (
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/procmask"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/state"
 )
@@ -131,6 +132,9 @@ func (e usageError) Error() string { return string(e) }
 // Main runs the program's command line, and exits. SIGINT and SIGTERM end
 // the context its command runs under.
 func (p Program) Main() {
+	// Take up the agent's mask pipe before anything can start a process
+	// that would inherit it (see package procmask).
+	procmask.Init()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := p.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
