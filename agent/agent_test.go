@@ -392,9 +392,11 @@ func TestManyAgents(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			counts := map[string]int{}
+			f.mu.Lock()
 			for _, r := range f.runs {
 				counts[r.State+" "+r.Message]++
 			}
+			f.mu.Unlock()
 			t.Log(counts)
 		}
 	})

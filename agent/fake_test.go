@@ -141,7 +141,7 @@ func (f *fake) get(runID string) fakeRun {
 // waitFor waits until cond, called with the lock held, holds.
 func (f *fake) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
+	deadline := time.NewTimer(waitLimit)
 	defer deadline.Stop()
 	for {
 		f.mu.Lock()
