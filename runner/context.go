@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -126,3 +127,16 @@ func (c *Context) YesterdayNoDash() string {
 func (c *Context) TomorrowNoDash() string {
 	return c.ScheduledStartTime.AddDate(0, 0, 1).Format(nodashLayout)
 }
+
+// useHook is the secrets.OnUse hook of the flow run's context. It is never
+// called from a task: a task's context answers for it with a hook of its
+// own (taskCtx.Value), found by comparing the hook it looks up with this
+// one. Elsewhere (a state handler of a task that does not run, the run's
+// own lookups) a secret handed out taints nothing.
+func useHook() {}
+
+// useHookPC identifies useHook.
+var useHookPC = reflect.ValueOf(useHook).Pointer()
+
+// isUseHook reports whether f is useHook.
+func isUseHook(f func()) bool { return reflect.ValueOf(f).Pointer() == useHookPC }

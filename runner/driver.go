@@ -5,9 +5,10 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
-	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prefect-go/prefect/flow"
@@ -88,6 +89,53 @@ type driver struct {
 	unfinished int
 	// rep is the run's Reporter side, nil without one (WithReporter).
 	rep *reporting
+	// outer is the context Run was given, where a run inside a task finds
+	// the secrets.OnUse hook of the task that runs it.
+	outer context.Context
+	// taints marks the tasks whose results may hold a secret the graph does
+	// not know of (see taint); nil until a task is handed a secret.
+	taints atomic.Pointer[taintSet]
+	// panics holds every PanicError the run handed out, to hide the
+	// secrets resolved after them when the run ends (hidePanics).
+	panicMu sync.Mutex
+	panics  []*PanicError
+}
+
+// taintSet holds one flag per task of the graph.
+type taintSet struct{ flags []atomic.Bool }
+
+// taint marks task i as handed a secret's value while it ran here: a task
+// that resolves one itself (secrets.Secret(...).Get, secrets.Get) or
+// registers one (secrets.Mask), which its task context's secrets.OnUse
+// hook reports. Its result, and those of the tasks downstream of it (see
+// finish), may hold the secret: they are treated like those of tasks
+// downstream of a secret task (flow.GraphTask.FromSecret), which are not
+// checkpointed or cached unless they ask, and which an executor must run
+// here (TaskRun.FromSecret).
+//
+// The mark is the task's, not the attempt's: once an attempt of it (a
+// mapped child, a retry) was handed a secret, every attempt of the task
+// that finishes afterwards, and every later retry, counts as tainted, since
+// a task commonly fetches once and reuses the value (a sync.Once across
+// children, a variable across retries). Results stored before the mark
+// stay stored: they were computed before the task had the value from the
+// run. Any goroutine may call taint; the set is made on first use, so a
+// run in which no task fetches a secret pays nothing.
+func (d *driver) taint(i int) {
+	ts := d.taints.Load()
+	if ts == nil {
+		ts = &taintSet{flags: make([]atomic.Bool, len(d.g.Tasks))}
+		if !d.taints.CompareAndSwap(nil, ts) {
+			ts = d.taints.Load()
+		}
+	}
+	ts.flags[i].Store(true)
+}
+
+// tainted reports whether task i is marked by taint.
+func (d *driver) tainted(i int) bool {
+	ts := d.taints.Load()
+	return ts != nil && ts.flags[i].Load()
 }
 
 func newDriver(ctx context.Context, g *flow.Graph, o *options, params map[string]any, sess Session) *driver {
@@ -180,6 +228,7 @@ func (d *driver) run() *FlowState {
 	if d.cancelled {
 		d.cancel()
 	}
+	d.hidePanics()
 	d.fs.State = d.final()
 	if d.fs.IsSuccessful() {
 		d.log(slog.LevelInfo, "Flow run SUCCESS: all reference tasks succeeded")
@@ -323,7 +372,7 @@ func (d *driver) checkTrigger(gt *flow.GraphTask, up []state.State) (st state.St
 	var err error
 	defer func() {
 		if p := recover(); p != nil {
-			perr := &PanicError{Value: p, Stack: debug.Stack()}
+			perr := d.newPanic(p)
 			st, ok = state.State{Kind: state.TriggerFailed, Message: "Trigger " + strconv.Quote(gt.Spec.Trigger.Name()) + " panicked: " + perr.Error(), Err: perr}, false
 		}
 	}()
@@ -498,7 +547,7 @@ func (d *driver) limitedTags(gt *flow.GraphTask) []string {
 // attempt gives a task run the context of its next attempt.
 func (d *driver) attempt(tr *TaskRun) {
 	tc := d.newTaskCtx()
-	tc.d, tc.gt, tc.child, tc.runCount = d, tr.gt, tr.child, int32(tr.state.RunCount+1)
+	tc.d, tc.node, tc.child, tc.runCount = d, tr.node, tr.child, int32(tr.state.RunCount+1)
 	tr.tc = tc
 }
 
@@ -657,6 +706,12 @@ func (d *driver) finish(i int, st state.State) {
 	d.logTask(gt, -1, &st)
 	if d.rep != nil {
 		d.rep.task(i, -1, &st)
+	}
+	if d.tainted(i) {
+		// Its result may hold a secret: so may those computed from it.
+		for _, dn := range gt.Downstream {
+			d.taint(dn)
+		}
 	}
 	for _, dn := range gt.Downstream {
 		if d.indeg[dn]--; d.indeg[dn] == 0 {

@@ -61,7 +61,9 @@ import (
 // result is the secret); FromSecret is any task downstream of one, whose
 // inputs may be the secret or hold it, the same rule the runner keeps for
 // checkpoints (a result computed from a secret is not written unless the
-// task asks).
+// task asks). FromSecret also covers what the run finds as it goes: a task
+// that is handed a secret's value while it runs here taints the tasks
+// downstream of it.
 type TaskRun struct {
 	d      *driver
 	gt     *flow.GraphTask
@@ -134,10 +136,14 @@ func (tr *TaskRun) Context() *Context { return tr.tc.runContext() }
 // result is a secret, so it must run here (see "Secrets" above).
 func (tr *TaskRun) Secret() bool { return tr.gt.Spec.Secret }
 
-// FromSecret reports whether a secret task, or a parameter whose type can
-// hold a secrets.Value, is upstream of the task, directly or not: its inputs may hold the secret, so it must run here
-// (see "Secrets" above).
-func (tr *TaskRun) FromSecret() bool { return tr.gt.FromSecret }
+// FromSecret reports whether the task's inputs may hold a secret, so that
+// it must run here (see "Secrets" above): a secret task, or a parameter
+// whose type can hold a secrets.Value, is upstream of it, directly or not;
+// or, found as the run goes, a task upstream of it was handed a secret's
+// value while it ran here (secrets.Secret(...).Get, secrets.Get,
+// secrets.Mask), or is downstream of one that was; or an earlier attempt
+// of the task itself was.
+func (tr *TaskRun) FromSecret() bool { return tr.gt.FromSecret || tr.d.tainted(int(tr.node)) }
 
 // Execute runs the task run to its next state (a final one, or Retrying)
 // here, on the calling goroutine, and hands it back to the runner. An
@@ -210,14 +216,14 @@ func (tr *TaskRun) misuse(method string) string {
 }
 
 // taskCtx is the context of one attempt of a task run: the flow run's
-// context, plus the run context under ctxKey, built only if a task asks.
-// It holds what building needs, not the TaskRun, which is recycled: a task
-// may keep its context after it returns.
+// context, plus the run context under ctxKey, built only if a task asks,
+// and the attempt's own secrets.OnUse hook (see Value). It holds what
+// building needs, not the TaskRun, which is recycled: a task may keep its
+// context after it returns.
 type taskCtx struct {
-	d               *driver
-	gt              *flow.GraphTask
-	child, runCount int32
-	rc              atomic.Pointer[Context]
+	d                     *driver
+	node, child, runCount int32
+	rc                    atomic.Pointer[Context]
 }
 
 // Deadline, Done and Err are the flow run's: cancelling the run cancels
@@ -226,11 +232,33 @@ func (c *taskCtx) Deadline() (time.Time, bool) { return c.d.ctx.Deadline() }
 func (c *taskCtx) Done() <-chan struct{}       { return c.d.ctx.Done() }
 func (c *taskCtx) Err() error                  { return c.d.ctx.Err() }
 
+// Value finds the run context under ctxKey, and the rest in the flow run's
+// context, except the run's secrets.OnUse hook (useHook), for which it
+// returns the attempt's own: a task that is handed a secret's value taints
+// its task (see driver.taint). The hook is made only when a task asks for
+// a secret, so that an attempt costs no allocation otherwise.
 func (c *taskCtx) Value(key any) any {
 	if key == (ctxKey{}) {
 		return c.runContext()
 	}
-	return c.d.ctx.Value(key)
+	v := c.d.ctx.Value(key)
+	if f, ok := v.(func()); ok && isUseHook(f) {
+		return c.onUse(key)
+	}
+	return v
+}
+
+// onUse returns the secrets.OnUse hook of the attempt: it taints the task,
+// and calls the hook of an enclosing run (a task that runs a flow of its
+// own), whose task the value may reach through this one's result.
+func (c *taskCtx) onUse(key any) func() {
+	outer, _ := c.d.outer.Value(key).(func())
+	return func() {
+		c.d.taint(int(c.node))
+		if outer != nil {
+			outer()
+		}
+	}
 }
 
 // runContext returns the run context of the attempt, making it once.
@@ -238,24 +266,12 @@ func (c *taskCtx) runContext() *Context {
 	if rc := c.rc.Load(); rc != nil {
 		return rc
 	}
-	rc := c.d.newContext(c.gt, int(c.child), int(c.runCount), nil)
+	rc := c.d.newContext(&c.d.g.Tasks[c.node], int(c.child), int(c.runCount), nil)
 	if c.rc.CompareAndSwap(nil, rc) {
 		return rc
 	}
 	return c.rc.Load()
 }
-
-// PanicError is the error of a task whose function (or a trigger, state
-// handler or result encoder it uses) panicked.
-type PanicError struct {
-	// Value is what was passed to panic.
-	Value any
-	// Stack is the stack of the panicking goroutine.
-	Stack []byte
-}
-
-// Error returns "panic: " and the panic value.
-func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 // safeExecute runs one attempt here: begin, the call, end, with a last line
 // of defence: user code also runs outside the task function (a result's
@@ -294,7 +310,7 @@ func (d *driver) recoverRun(tr *TaskRun) {
 }
 
 func (d *driver) panicked(tr *TaskRun, p any) {
-	err := &PanicError{Value: p, Stack: debug.Stack()}
+	err := d.newPanic(p)
 	tr.state = state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err, RunCount: tr.state.RunCount}
 }
 
@@ -365,14 +381,11 @@ func (d *driver) end(tr *TaskRun, out any, timedOut bool, err error) {
 	runCount := int(tr.tc.runCount)
 	ctx := context.Context(tr.tc)
 	if err != nil {
-		if d.masker != nil && !d.masker.Empty() {
-			// The panic value reaches users through errors.As: hide secrets in it.
-			var pe *PanicError
-			if errors.As(err, &pe) {
-				if text := fmt.Sprint(pe.Value); d.masker.Contains(text) {
-					pe.Value = d.masker.Redact(text)
-				}
-			}
+		// The panic value reaches users through errors.As: hide secrets
+		// in it, now and as they come.
+		var pe *PanicError
+		if errors.As(err, &pe) {
+			d.guardPanic(pe)
 		}
 		timedOut = timedOut || errors.Is(err, ErrTimedOut)
 	}
@@ -505,7 +518,7 @@ func (d *driver) transition(ctx context.Context, spec *task.Spec, old, new state
 	d.redact(&new)
 	defer func() {
 		if p := recover(); p != nil {
-			err := &PanicError{Value: p, Stack: debug.Stack()}
+			err := d.newPanic(p)
 			st = state.State{Kind: state.Failed, Message: "Exception raised while calling state handlers: " + err.Error(), Err: err, RunCount: new.RunCount}
 		}
 	}()
@@ -596,9 +609,11 @@ type cacheEntry struct {
 func (d *driver) store(ctx context.Context, tr *TaskRun, st state.State, writeCache bool) state.State {
 	spec := tr.gt.Spec
 	checkpoint := spec.Checkpoints(d.o.checkpoint)
-	if spec.Secret || (tr.gt.FromSecret && (spec.Checkpoint == nil || !*spec.Checkpoint)) {
-		// A secret, or a result computed from one, is stored only when the
-		// task asks for it explicitly (and a secret task never may).
+	if spec.Secret || ((tr.gt.FromSecret || d.tainted(int(tr.node))) && (spec.Checkpoint == nil || !*spec.Checkpoint)) {
+		// A secret, or a result computed from one (downstream of a secret
+		// task, or of a task that fetched a secret itself, or fetching one),
+		// is stored only when the task asks for it explicitly (and a secret
+		// task never may).
 		return st
 	}
 	writeCache = writeCache && spec.CacheFor > 0

@@ -267,6 +267,7 @@ var ErrInvalidRun = errors.New("the flow run cannot start")
 // such as [flow.ErrCycle].
 func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err error) {
 	o := options{executor: Local(), clock: realClock{}}
+	outer := ctx
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -316,6 +317,9 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 			}
 		}))
 	ctx = secrets.NewContext(ctx, resolver)
+	// Each task's context answers for the hook with its own (taskCtx.Value):
+	// a task handed a secret's value is then tainted.
+	ctx = secrets.OnUse(ctx, useHook)
 	base := o.logger.Handler()
 	o.logger = slog.New(masker.Handler(base))
 	for _, v := range params {
@@ -326,15 +330,18 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 		err = errors.New("it returned no session")
 	}
 	if err != nil {
-		return nil, invalid(fmt.Errorf("starting the executor: %w", err))
+		// An executor may have resolved a secret on its way.
+		return nil, invalid(fmt.Errorf("starting the executor: %w", masker.Error(err)))
 	}
 	d := newDriver(ctx, g, &o, params, sess)
-	d.masker = masker
+	d.masker, d.outer = masker, outer
 	defer func() {
 		// A panic here is a bug in the runner, not in a task (those are
 		// recovered where they run); report it rather than crash the caller.
 		if p := recover(); p != nil {
-			fs, err = nil, fmt.Errorf("runner: internal error: %v", p)
+			// User code the runner calls on its own goroutine (a result
+			// store, a clock) may have panicked with a secret.
+			fs, err = nil, masker.Error(fmt.Errorf("runner: internal error: %s", d.newPanic(p).valueText()))
 			if d.rep != nil {
 				// The Reporter heard the flow Running: end it.
 				d.rep.flow(state.New(state.Failed, err.Error()))
