@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/server/api"
 )
 
@@ -274,6 +275,7 @@ func (r *resolver) sealEnv(ctx context.Context, tenantID, name string, env map[s
 		return err
 	}
 	_, err = r.s.st.PutSecret(ctx, tenantID, name, sealed)
+	r.s.secretsChanged(tenantID)
 	return err
 }
 
@@ -287,13 +289,9 @@ func (r *resolver) openEnv(ctx context.Context, tenantID, name string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	ring, _ := r.s.keyring(ctx, false)
-	b, err := ring.Open(tenantID, name, sealed)
+	b, err := r.s.open(ctx, tenantID, name, sealed)
 	if err != nil {
-		ring, _ = r.s.keyring(ctx, true)
-		if b, err = ring.Open(tenantID, name, sealed); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	var env map[string]string
 	if err := json.Unmarshal(b, &env); err != nil {
@@ -305,7 +303,11 @@ func (r *resolver) openEnv(ctx context.Context, tenantID, name string) (map[stri
 // dropRunEnv deletes a finished run's own environment: nobody launches the
 // run again, and a secret kept is a secret that can leak.
 func (r *resolver) dropRunEnv(ctx context.Context, tenantID, runID string) {
-	if err := r.s.st.DeleteSecret(ctx, tenantID, runEnvName(runID)); err != nil && !errors.Is(err, api.ErrNotFound) {
+	err := r.s.st.DeleteSecret(ctx, tenantID, runEnvName(runID))
+	if err == nil {
+		r.s.secretsChanged(tenantID)
+	}
+	if err != nil && !errors.Is(err, api.ErrNotFound) {
 		r.s.log.ErrorContext(ctx, "secret server: deleting a finished run's environment", "run", runID, "err", err)
 	}
 }
@@ -430,6 +432,7 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 	got, created, err := rs.RegisterFlow(ctx, f)
 	if (err != nil || !created) && len(env) > 0 {
 		r.s.st.DeleteSecret(ctx, f.TenantID, flowEnvName(f.ID)) // not used
+		r.s.secretsChanged(f.TenantID)
 	}
 	if err != nil {
 		return nil, r.runError(ctx, api.OpRegisterFlow, err, errNoFlow)
@@ -538,11 +541,15 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 			return &flowRunResolver{r: r, run: prev}, nil
 		}
 	}
-	if in.Name != nil {
+	if in.Name != nil && *in.Name != "" {
 		if err := plain("the run's name", *in.Name, maxNameLen, true); err != nil {
 			return nil, err
 		}
-		run.Name = *in.Name
+		m, err := r.runMasker(ctx, api.OpCreateRun)
+		if err != nil {
+			return nil, err
+		}
+		run.Name = masked(m, *in.Name, maxNameLen)
 	}
 	if in.Parameters != nil && in.Parameters.raw != nil && string(in.Parameters.raw) != "null" {
 		var obj map[string]json.RawMessage
@@ -806,8 +813,12 @@ func (r *resolver) SetFlowRunState(ctx context.Context, args setStateArgs) (*set
 		return nil, userError("the state is not one of %s", strings.Join(runStates, ", "))
 	}
 	msg := ""
-	if in.Message != nil {
-		msg = text(*in.Message, maxTextField)
+	if in.Message != nil && *in.Message != "" {
+		m, err := r.runMasker(ctx, "set_flow_run_state")
+		if err != nil {
+			return nil, err
+		}
+		msg = masked(m, *in.Message, maxTextField)
 	}
 	tenant := caller(ctx).TenantID
 	if in.AgentID != nil && *in.AgentID != "" {
@@ -886,14 +897,23 @@ func (r *resolver) SetTaskRunStates(ctx context.Context, args setTaskRunsArgs) (
 	if len(in.TaskRuns) > maxTaskReports {
 		return nil, userError("%d task runs in one call; at most %d", len(in.TaskRuns), maxTaskReports)
 	}
+	var m *redact.Masker
+	if len(in.TaskRuns) > 0 {
+		if m, err = r.runMasker(ctx, "set_task_run_states"); err != nil {
+			return nil, err
+		}
+	}
 	trs := make([]api.TaskRun, len(in.TaskRuns))
 	for i, t := range in.TaskRuns {
 		if plain("slug", t.Slug, 512, false) != nil || plain("state", t.State, 64, false) != nil || plain("id", t.ID, 64, true) != nil {
 			return nil, userError("task run %d: slug (1-512 bytes), state (1-64 bytes) and id (up to 64) are required, without NUL", i)
 		}
-		trs[i] = api.TaskRun{ID: t.ID, Slug: t.Slug, MapIndex: int(t.MapIndex), State: t.State}
+		// Every field is the writer's text, the slug (a task run's name)
+		// too: all masked, the same way everywhere (a log line's slug
+		// still names its task run).
+		trs[i] = api.TaskRun{ID: masked(m, t.ID, 64), Slug: masked(m, t.Slug, 512), MapIndex: int(t.MapIndex), State: masked(m, t.State, 64)}
 		if t.Message != nil {
-			trs[i].Message = text(*t.Message, maxTextField)
+			trs[i].Message = masked(m, *t.Message, maxTextField)
 		}
 		if t.Seq != nil {
 			trs[i].Seq = int64(*t.Seq)
@@ -932,11 +952,17 @@ func (r *resolver) WriteRunLogs(ctx context.Context, args writeLogsArgs) (*succe
 	if len(in.Logs) > maxLogLines {
 		return nil, userError("%d log lines in one call; at most %d", len(in.Logs), maxLogLines)
 	}
+	var m *redact.Masker
+	if len(in.Logs) > 0 {
+		if m, err = r.runMasker(ctx, "write_run_logs"); err != nil {
+			return nil, err
+		}
+	}
 	lines := make([]api.LogLine, len(in.Logs))
 	for i, l := range in.Logs {
-		lines[i] = api.LogLine{Level: text(l.Level, 16), Message: text(l.Message, maxTextField)}
+		lines[i] = api.LogLine{Level: masked(m, l.Level, 16), Message: masked(m, l.Message, maxTextField)}
 		if l.TaskSlug != nil {
-			lines[i].TaskSlug = text(*l.TaskSlug, 512)
+			lines[i].TaskSlug = masked(m, *l.TaskSlug, 512)
 		}
 		if l.WriterSeq != nil {
 			if *l.WriterSeq < 1 {

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/server/api"
 )
 
@@ -220,7 +219,9 @@ func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successP
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
 	}
-	if _, err := r.s.st.PutSecret(ctx, k.TenantID, name, sealed); err != nil {
+	_, err = r.s.st.PutSecret(ctx, k.TenantID, name, sealed)
+	r.s.secretsChanged(k.TenantID) // also after an error: it may have been stored
+	if err != nil {
 		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
 	}
 	r.event(ctx, api.OpSetSecret, name, api.OutcomeOK)
@@ -258,7 +259,9 @@ func (r *resolver) DeleteSecret(ctx context.Context, args deleteSecretArgs) (*su
 		r.event(ctx, api.OpDeleteSecret, "", api.OutcomeInvalid)
 		return nil, err
 	}
-	if err := r.s.st.DeleteSecret(ctx, caller(ctx).TenantID, name); err != nil {
+	err := r.s.st.DeleteSecret(ctx, caller(ctx).TenantID, name)
+	r.s.secretsChanged(caller(ctx).TenantID)
+	if err != nil {
 		return nil, r.storeError(ctx, api.OpDeleteSecret, name, err)
 	}
 	r.event(ctx, api.OpDeleteSecret, name, api.OutcomeOK)
@@ -280,13 +283,7 @@ func (r *resolver) SecretValue(ctx context.Context, args struct{ Name string }) 
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)
 	}
-	ring, _ := r.s.keyring(ctx, false) // a stale keyring still opens
-	value, err := ring.Open(k.TenantID, args.Name, sealed)
-	if errors.Is(err, seal.ErrUnknownKey) {
-		// Sealed by a replica that already follows a rotated key file.
-		ring, _ = r.s.keyring(ctx, true)
-		value, err = ring.Open(k.TenantID, args.Name, sealed)
-	}
+	value, err := r.s.open(ctx, k.TenantID, args.Name, sealed)
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)
 	}

@@ -79,6 +79,7 @@ type Server struct {
 	maxSecrets int
 	unknown    unknownKeys
 	auth       authCache
+	masks      masks // the tenants' maskers of what runs write
 	log        *slog.Logger
 	now        func() time.Time
 	schema     *graphql.Schema

@@ -22,25 +22,38 @@ import (
 type sqlFixture struct {
 	*fixture
 	st         *store.SQL
+	env        *servertest.Env // tenant A ("acme"), and the keyring
 	keyA, keyB string
 	// raw returns every byte the database holds for the server's tables.
 	raw func(t *testing.T) []byte
+	// reopen opens the same database again: the store of a second server
+	// sharing it. Closed when t ends.
+	reopen func(t *testing.T) *store.SQL
 }
 
 // forEachSQLStore runs test against the server on SQLite and on PostgreSQL
 // (see package pgtest).
 func forEachSQLStore(t *testing.T, test func(t *testing.T, f *sqlFixture)) {
-	setup := func(t *testing.T, st *store.SQL, raw func(t *testing.T) []byte) *sqlFixture {
+	setup := func(t *testing.T, st *store.SQL, raw func(t *testing.T) []byte, open func() (*store.SQL, error)) *sqlFixture {
 		t.Cleanup(func() { st.Close() })
 		env := servertest.On(t, st)
 		_, keyB, _ := env.AddTenant(t, "globex")
 		srv := httptest.NewServer(env.Handler())
 		t.Cleanup(srv.Close)
-		return &sqlFixture{fixture: &fixture{srv: srv}, st: st, raw: raw, keyA: env.Key, keyB: keyB}
+		reopen := func(t *testing.T) *store.SQL {
+			st, err := open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}
+		return &sqlFixture{fixture: &fixture{srv: srv}, st: st, env: env, raw: raw, reopen: reopen, keyA: env.Key, keyB: keyB}
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		dir := t.TempDir()
-		st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "server.db"))
+		open := func() (*store.SQL, error) { return store.OpenSQLite(context.Background(), filepath.Join(dir, "server.db")) }
+		st, err := open()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,11 +68,12 @@ func forEachSQLStore(t *testing.T, test func(t *testing.T, f *sqlFixture)) {
 				all = append(all, b...)
 			}
 			return all
-		}))
+		}, open))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		url := pgtest.URL(t)
-		st, err := store.OpenPostgres(context.Background(), url)
+		open := func() (*store.SQL, error) { return store.OpenPostgres(context.Background(), url) }
+		st, err := open()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +84,7 @@ func forEachSQLStore(t *testing.T, test func(t *testing.T, f *sqlFixture)) {
 			}
 			defer db.Close()
 			var all []byte
-			for _, table := range []string{"tenants", "api_keys", "secrets", "audit"} {
+			for _, table := range []string{"tenants", "api_keys", "secrets", "audit", "flows", "flow_runs", "task_runs", "run_logs"} {
 				rows, err := db.Query(`SELECT t::text FROM ` + table + ` t`) // bytea as \x hex
 				if err != nil {
 					t.Fatal(err)
@@ -85,7 +99,7 @@ func forEachSQLStore(t *testing.T, test func(t *testing.T, f *sqlFixture)) {
 				rows.Close()
 			}
 			return all
-		}))
+		}, open))
 	})
 }
 

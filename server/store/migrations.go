@@ -141,6 +141,15 @@ var migrations = []migration{
 			`CREATE UNIQUE INDEX run_logs_writer_seq ON run_logs (flow_run_id, writer_seq)`,
 		},
 	},
+	{
+		version: 5,
+		name:    "a tenant's secrets stamp, for the server's masker",
+		statements: []string{
+			// Grows with every put and delete of one of the tenant's
+			// secrets (see SQL.SecretsStamp).
+			`ALTER TABLE tenants ADD COLUMN secrets_stamp BIGINT NOT NULL DEFAULT 0`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -435,7 +436,7 @@ func (s *SQL) PutSecret(ctx context.Context, tenantID, name string, sl seal.Seal
 	t := now()
 	var created, updated int64
 	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
-		ok, err := tenantExists(ctx, tx, tenantID)
+		ok, err := bumpStamp(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
@@ -490,18 +491,91 @@ func (s *SQL) Secret(ctx context.Context, tenantID, name string) (seal.Sealed, S
 
 // DeleteSecret implements [Store].
 func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name)
-	if err != nil {
+	notFound := secretErr(tenantID, name, ErrNotFound)
+	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+		// The stamp first, as PutSecret does: the two take their row locks
+		// in one order, so that they cannot deadlock. A delete of nothing
+		// is rolled back, stamp and all.
+		if ok, err := bumpStamp(ctx, tx, tenantID); err != nil || !ok {
+			return cmp.Or(err, notFound)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, notFound)
+		}
+		return nil
+	})
+	if err != nil && err != notFound {
 		return fmt.Errorf("store: deleting secret %q of tenant %q: %w", name, tenantID, err)
+	}
+	return err
+}
+
+// bumpStamp adds one to the tenant's secrets stamp, reporting whether the
+// tenant exists.
+func bumpStamp(ctx context.Context, tx *sql.Tx, tenantID string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE tenants SET secrets_stamp = secrets_stamp + 1 WHERE id = $1`, tenantID)
+	if err != nil {
+		return false, err
 	}
 	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// SecretsStamp returns the tenant's secrets stamp: a number that grows with
+// every PutSecret and DeleteSecret of one of its secrets, committed with
+// it, and with nothing else (not SwapSealed, which changes no value, nor
+// ReapFlowRuns, whose deletes of finished runs' environments need no
+// one's attention). A server compares it with the stamp its masker of the
+// tenant was built at, on every write of run text; it is one read of the
+// tenant's row. The error matches ErrNotFound for an unknown tenant.
+func (s *SQL) SecretsStamp(ctx context.Context, tenantID string) (int64, error) {
+	var stamp int64
+	st, err := s.prepared(ctx, `SELECT secrets_stamp FROM tenants WHERE id = $1`)
+	if err == nil {
+		err = st.QueryRowContext(ctx, tenantID).Scan(&stamp)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, noTenant(tenantID)
+	}
 	if err != nil {
-		return fmt.Errorf("store: deleting secret %q of tenant %q: %w", name, tenantID, err)
+		return 0, fmt.Errorf("store: reading the secrets stamp of tenant %q: %w", tenantID, err)
 	}
-	if n == 0 {
-		return secretErr(tenantID, name, ErrNotFound)
+	return stamp, nil
+}
+
+// SealedSecrets returns every secret of the tenant as stored, the server's
+// own (".prefect/...") too, by name, with the tenant's secrets stamp. The
+// stamp is read before the rows, so that a put between the two reads makes
+// the stamp older than the rows, never newer: a masker built from them is
+// rebuilt once more, rather than kept without the new value. The error
+// matches ErrNotFound for an unknown tenant.
+func (s *SQL) SealedSecrets(ctx context.Context, tenantID string) (map[string]seal.Sealed, int64, error) {
+	stamp, err := s.SecretsStamp(ctx, tenantID)
+	if err != nil {
+		return nil, 0, err
 	}
-	return nil
+	out := map[string]seal.Sealed{}
+	rows, err := s.db.QueryContext(ctx, `SELECT name, format, key_id, wrapped_key, nonce, ciphertext FROM secrets WHERE tenant_id = $1`, tenantID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: reading the secrets of tenant %q: %w", tenantID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var sl seal.Sealed
+		if err := rows.Scan(&name, &sl.Version, &sl.KeyID, &sl.WrappedKey, &sl.Nonce, &sl.Ciphertext); err != nil {
+			return nil, 0, fmt.Errorf("store: reading the secrets of tenant %q: %w", tenantID, err)
+		}
+		out[name] = sl
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("store: reading the secrets of tenant %q: %w", tenantID, err)
+	}
+	return out, stamp, nil
 }
 
 // Secrets implements [Store].

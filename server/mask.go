@@ -1,0 +1,348 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prefect-go/prefect/internal/redact"
+	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/server/api"
+)
+
+// This file masks what runs write: before a run's state message, a task
+// run's fields, a log line or a run's name is stored, every value of the
+// writer's tenant's secrets in it (and its base64, URL, JSON, Go-quoted and
+// hex forms: see package redact) becomes "********". The runner masks what
+// it knows already; this is for what it does not: a program that printed a
+// secret before it died (the agent sends its last lines), one written
+// without our runner, one that was never told a value was secret.
+//
+// Each tenant has one masker, built from every one of its secrets, opened,
+// and kept until a secret of the tenant is set or deleted. Only the
+// tenant's own secrets: masking another tenant's value in this tenant's
+// text would tell this tenant, by where the mask falls, what the other's
+// value is.
+
+// TenantSecrets is what a [Store] may offer besides, for the masker; store.SQL
+// does. Without it, the server lists and reads the tenant's secrets one by
+// one, and trusts a masker for [maskTTL] before it builds it again (a
+// change made through this server is seen at once either way).
+type TenantSecrets interface {
+	// SecretsStamp returns a number that grows with every put and delete
+	// of one of the tenant's secrets, committed with it.
+	SecretsStamp(ctx context.Context, tenantID string) (int64, error)
+	// SealedSecrets returns every secret of the tenant as stored (the
+	// server's own too), by name, with the stamp, read before them.
+	SealedSecrets(ctx context.Context, tenantID string) (map[string]seal.Sealed, int64, error)
+}
+
+const (
+	// maskTTL is how long a masker is trusted over a store that keeps no
+	// stamp, where changes by other servers cannot be seen otherwise.
+	maskTTL = 5 * time.Second
+	// maskIdle is how long a tenant's masker is kept unused.
+	maskIdle = 10 * time.Minute
+	// minEnvValue is the shortest value of a variable of a run's
+	// environment that is masked when its name does not look secret.
+	minEnvValue = 8
+)
+
+// masks holds the maskers of the tenants, built on first use.
+type masks struct {
+	mu      sync.Mutex
+	tenants map[string]*tenantMask
+	swept   time.Time // when idle maskers were last dropped
+}
+
+// tenantMask is one tenant's masker and what it was built from.
+type tenantMask struct {
+	gen   atomic.Int64 // grows with each change made through this server
+	used  atomic.Int64 // when last used, in Unix nanoseconds
+	build sync.Mutex   // held while building: one build at a time
+	cur   atomic.Pointer[builtMask]
+}
+
+type builtMask struct {
+	m      *redact.Masker
+	gen    int64     // tenantMask.gen read before the secrets were
+	stamp  int64     // the store's stamp read before them; -1 if it keeps none
+	at     time.Time // when built
+	values int       // secrets and environment values registered
+}
+
+// fresh reports whether b may mask text written now, given the tenant's
+// gen and stamp read now (stamp -1: the store keeps none, now is the time).
+func (b *builtMask) fresh(gen, stamp int64, now time.Time) bool {
+	if b == nil || b.gen < gen {
+		return false
+	}
+	if stamp < 0 {
+		return now.Sub(b.at) < maskTTL
+	}
+	return b.stamp >= stamp
+}
+
+// tenant returns the tenant's entry, and drops those unused for maskIdle
+// (checked once a minute).
+func (c *masks) tenant(tenantID string, now time.Time) *tenantMask {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tenants == nil {
+		c.tenants = map[string]*tenantMask{}
+	}
+	if now.Sub(c.swept) > time.Minute {
+		c.swept = now
+		for id, tm := range c.tenants {
+			if now.UnixNano()-tm.used.Load() > int64(maskIdle) {
+				delete(c.tenants, id)
+			}
+		}
+	}
+	tm := c.tenants[tenantID]
+	if tm == nil {
+		tm = &tenantMask{}
+		c.tenants[tenantID] = tm
+	}
+	tm.used.Store(now.UnixNano())
+	return tm
+}
+
+// secretsChanged marks the tenant's masker stale after this server set or
+// deleted one of its secrets (its environments too).
+func (s *Server) secretsChanged(tenantID string) {
+	s.masks.tenant(tenantID, s.now()).gen.Add(1)
+}
+
+// masker returns the masker of the tenant's secrets as they are now: as
+// they were when the store last answered, for a store without a stamp.
+// Each call costs one read of the tenant's stamp; a call that finds it
+// changed builds the masker again, opening every secret of the tenant
+// (other writers of the tenant wait for that build, and share it).
+//
+// Reading the values for it is not audited: no caller gets a value, and
+// the change that calls for a build is audited already (set_secret,
+// delete_secret, create_flow_run, register_flow). An event per build
+// would tell an auditor only that some run wrote text.
+func (s *Server) masker(ctx context.Context, tenantID string) (*redact.Masker, error) {
+	tm := s.masks.tenant(tenantID, s.now())
+	gen := tm.gen.Load()
+	stamp, err := s.secretsStamp(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if b := tm.cur.Load(); b.fresh(gen, stamp, s.now()) {
+		return b.m, nil
+	}
+	tm.build.Lock()
+	defer tm.build.Unlock()
+	if b := tm.cur.Load(); b.fresh(gen, stamp, s.now()) {
+		return b.m, nil // built while this call waited
+	}
+	b, err := s.buildMask(ctx, tenantID, tm.gen.Load())
+	if err != nil {
+		return nil, err
+	}
+	tm.cur.Store(b)
+	return b.m, nil
+}
+
+// secretsStamp returns the tenant's stamp, or -1 if the store keeps none.
+func (s *Server) secretsStamp(ctx context.Context, tenantID string) (int64, error) {
+	ts, ok := s.st.(TenantSecrets)
+	if !ok {
+		return -1, nil
+	}
+	stamp, err := ts.SecretsStamp(ctx, tenantID)
+	if err != nil {
+		return 0, fmt.Errorf("reading the secrets stamp: %w", err)
+	}
+	return stamp, nil
+}
+
+// buildMask builds the tenant's masker from every one of its secrets, gen
+// being the tenant's gen read before them. The masker's matcher is built
+// here too, not by the first text it masks.
+func (s *Server) buildMask(ctx context.Context, tenantID string, gen int64) (*builtMask, error) {
+	at := s.now()
+	sealed, stamp, err := s.sealedSecrets(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	b := &builtMask{m: redact.New(), gen: gen, stamp: stamp, at: at}
+	for name, sl := range sealed {
+		value, err := s.open(ctx, tenantID, name, sl)
+		if err != nil {
+			return nil, fmt.Errorf("opening secret %q to mask what runs write: %w", name, err)
+		}
+		b.values += addStored(b.m, name, value)
+		clear(value)
+	}
+	b.m.Contains("") // builds the matcher here, if the Masker builds it lazily
+	return b, nil
+}
+
+// sealedSecrets returns every secret of the tenant as stored, with the
+// store's stamp or -1.
+func (s *Server) sealedSecrets(ctx context.Context, tenantID string) (map[string]seal.Sealed, int64, error) {
+	if ts, ok := s.st.(TenantSecrets); ok {
+		sealed, stamp, err := ts.SealedSecrets(ctx, tenantID)
+		if err != nil {
+			return nil, 0, fmt.Errorf("reading the tenant's secrets: %w", err)
+		}
+		return sealed, stamp, nil
+	}
+	metas, err := s.st.Secrets(ctx, tenantID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing the tenant's secrets: %w", err)
+	}
+	sealed := make(map[string]seal.Sealed, len(metas))
+	for _, m := range metas {
+		sl, _, err := s.st.Secret(ctx, tenantID, m.Name)
+		if errors.Is(err, api.ErrNotFound) {
+			continue // deleted since the list
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("reading secret %q: %w", m.Name, err)
+		}
+		sealed[m.Name] = sl
+	}
+	return sealed, -1, nil
+}
+
+// open opens a sealed value of the tenant, asking the key source again for
+// a value sealed under a key its keyring lacks (a replica that follows a
+// rotated key file sealed it).
+func (s *Server) open(ctx context.Context, tenantID, name string, sl seal.Sealed) ([]byte, error) {
+	ring, _ := s.keyring(ctx, false) // a stale keyring still opens
+	value, err := ring.Open(tenantID, name, sl)
+	if errors.Is(err, seal.ErrUnknownKey) {
+		ring, _ = s.keyring(ctx, true)
+		value, err = ring.Open(tenantID, name, sl)
+	}
+	return value, err
+}
+
+// addStored registers with m what a stored value of the tenant may show up
+// as in a run's text, and returns how many values it registered:
+//
+//   - a secret: its value as a run receives it (a JSON string's text, a
+//     table's or list's JSON) and as stored, and the pieces [addSecret]
+//     adds. A secret that is true or false is not masked: masking every
+//     "true" would wreck the text and hide one bit.
+//   - an environment of a flow or run (reserved names): the value of each
+//     variable whose name looks secret ([secretName]), and of each other
+//     one of at least minEnvValue bytes, but for Prefect's own settings
+//     (PREFECT__..., such as the API's URL and the logging level). An
+//     environment holds secrets and configuration alike; masking "INFO",
+//     "3600" or "prod" in every line of every run of the tenant would
+//     wreck the text, and a credential is rarely that short.
+func addStored(m *redact.Masker, name string, value []byte) int {
+	if strings.HasPrefix(name, reservedPrefix) {
+		var env map[string]string
+		if json.Unmarshal(value, &env) == nil {
+			n := 0
+			for k, v := range env {
+				if secretName(k) || (!strings.HasPrefix(k, "PREFECT__") && len(v) >= minEnvValue) {
+					addSecret(m, v)
+					n++
+				}
+			}
+			return n
+		}
+		// Not an environment: a value like any other.
+	}
+	dec := json.NewDecoder(bytes.NewReader(value))
+	dec.UseNumber()
+	var x any
+	if dec.Decode(&x) != nil {
+		addSecret(m, string(value))
+		return 1
+	}
+	switch x := x.(type) {
+	case string:
+		addSecret(m, x)
+	case bool, nil:
+		return 0
+	default:
+		addSecret(m, string(value))
+		m.Add(secrets.NewValue(x).Reveal()) // compact, as a run prints it
+	}
+	return 1
+}
+
+// addSecret registers s with m, and the pieces a printout may show apart
+// from the whole: the values inside s when it is a JSON table or list (as
+// a run decodes it), and each line of a multi-line s, since a tail of
+// output may begin inside it. Pieces shorter than four bytes are left out,
+// as secrets.Value.RevealAll leaves them out. This is what the agent
+// registers for each secret variable (agent/env.go), so that the server
+// masks at least what the agent does.
+func addSecret(m *redact.Masker, s string) {
+	if s == "" {
+		return
+	}
+	m.Add(s)
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		dec := json.NewDecoder(strings.NewReader(t))
+		dec.UseNumber()
+		var x any
+		if dec.Decode(&x) == nil {
+			for _, p := range secrets.NewValue(x).RevealAll() {
+				m.Add(p)
+			}
+		}
+	}
+	if strings.Contains(s, "\n") {
+		for line := range strings.Lines(s) {
+			if line = strings.TrimRight(line, "\r\n"); len(line) >= 4 {
+				m.Add(line)
+			}
+		}
+	}
+}
+
+// secretName reports whether a variable called name holds a secret by its
+// name, by the agent's rule (agent/env.go, sensitive): Prefect's local
+// secrets (PREFECT__CONTEXT__SECRETS__*) and names ending in KEY, TOKEN,
+// SECRET, PASSWORD, PASSWD or CREDENTIALS, in any case.
+func secretName(name string) bool {
+	if strings.HasPrefix(name, "PREFECT__CONTEXT__SECRETS__") {
+		return true
+	}
+	u := strings.ToUpper(name)
+	for _, s := range []string{"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS"} {
+		if strings.HasSuffix(u, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// errMask is the answer to a write of run text when the tenant's secrets
+// could not be read to mask it: the text is not stored unmasked.
+var errMask = &gqlError{"internal error: the server could not read the tenant's secrets to mask this text, and stores no text unmasked; try again later", "INTERNAL"}
+
+// runMasker returns the caller's tenant's masker for a write of run text
+// (op names the write, for the log).
+func (r *resolver) runMasker(ctx context.Context, op string) (*redact.Masker, error) {
+	m, err := r.s.masker(ctx, caller(ctx).TenantID)
+	if err != nil {
+		r.s.log.ErrorContext(ctx, "secret server: reading the tenant's secrets to mask what a run writes", "operation", op, "err", err)
+		return nil, errMask
+	}
+	return m, nil
+}
+
+// masked returns s masked with m, then cut to n bytes by [text]: masking
+// comes first, so that no cut leaves part of a value unmasked.
+func masked(m *redact.Masker, s string, n int) string {
+	return text(m.Redact(s), n)
+}
