@@ -52,7 +52,9 @@ func forEachSQLStore(t *testing.T, test func(t *testing.T, f *sqlFixture)) {
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		dir := t.TempDir()
-		open := func() (*store.SQL, error) { return store.OpenSQLite(context.Background(), filepath.Join(dir, "server.db")) }
+		open := func() (*store.SQL, error) {
+			return store.OpenSQLite(context.Background(), filepath.Join(dir, "server.db"))
+		}
 		st, err := open()
 		if err != nil {
 			t.Fatal(err)
