@@ -733,13 +733,17 @@ func (d *driver) register(i int, result any) {
 	})
 }
 
-// redact hides the run's secrets in a state's message and error.
+// redact hides the run's secrets in a state's message and error. The
+// error is wrapped even while no secret is known: it masks when printed,
+// with the secrets resolved by then.
 func (d *driver) redact(st *state.State) {
-	if d.masker == nil || d.masker.Empty() {
+	if d.masker == nil {
 		return
 	}
-	st.Message = d.masker.Redact(st.Message)
 	st.Err = d.masker.Error(st.Err)
+	if !d.masker.Empty() {
+		st.Message = d.masker.Redact(st.Message)
+	}
 }
 
 // logTask records the state a task run ended in (or a mapped child's, when

@@ -20,11 +20,13 @@ package runner_test
 //
 //   - runner.ResultOf / State.Result of a task that computed a string from
 //     the secret: it is the user's own data, returned to the caller of Run.
-//   - the raw *runner.PanicError (and, the same way, any typed error of the
-//     task's chain, such as a *task.Signal) reached through errors.As on
-//     State.Err: an explicit extraction. State.Err.Error() and the printed
-//     state, which is what gets logged or shown, must be masked, and are
-//     checked.
+//   - a typed error of the task's own chain (a *task.Signal, a custom
+//     error type) reached through errors.As on State.Err: an explicit
+//     extraction of the task's own value, which the masker may refuse.
+//     State.Err.Error() and the printed state, which is what gets logged or
+//     shown, must be masked, and are checked. The *runner.PanicError
+//     errors.As finds is the runner's: edge_leak_test.go checks everything
+//     it shows, its Value and Stack included.
 //
 // The forms checked are those the README lists: the value itself, standard
 // and URL-safe base64 (padded and raw), url.QueryEscape, url.PathEscape, the
@@ -125,12 +127,16 @@ var leakSeedCorpus = []leakValue{
 	{"star", "*********x"},
 	{"star", "*wild*card*"},
 	{"4KiB", strings.Repeat("0123456789abcdef", 256)},
+	{"emoji", "🔑🗝️🔐"},
+	{"cjk", "中文密码"},
+	{"pem", pemLike(4)},
+	{"pem", "-----BEGIN OPENSSH PRIVATE KEY-----\r\nb3BlbnNzaC1rZXktdjEAAAAA\r\n-----END OPENSSH PRIVATE KEY-----"},
 }
 
 // leakGenerated is how many values the generator adds to the corpus: enough
 // to cover each class several times, few enough to keep the test under a few
 // seconds with -race.
-const leakGenerated = 40
+const leakGenerated = 56
 
 // leakValues returns the fixed corpus and leakGenerated values generated
 // from a fixed seed, each distinct.
@@ -205,6 +211,32 @@ func leakValues() []leakValue {
 			return string(b)
 		}},
 		{"star", func() string { return sprinkle([]string{"*", "**", "***"}) }},
+		{"pem", func() string { return pemLike(1 + r.IntN(6)) }},
+		// Any length from 1 to 4096 bytes (log-uniform, so short ones are
+		// as common as long), of every kind of rune mixed.
+		{"any length", func() string {
+			n := 1 << r.IntN(13)
+			n += r.IntN(n)
+			n = min(n, 4096)
+			pick := []string{"a", "Z", "7", "é", "中文", "🔑", `"`, `\`, "'", "\n", "\r\n", " ", "\t", "*", "%", "<&>", "=", "+/"}
+			var b strings.Builder
+			for b.Len() < n {
+				if r.IntN(2) == 0 {
+					b.WriteString(word(1, 8))
+				} else {
+					b.WriteString(pick[r.IntN(len(pick))])
+				}
+			}
+			s := b.String()
+			for len(s) > n && n > 0 {
+				_, size := utf8.DecodeLastRuneInString(s)
+				s = s[:len(s)-size]
+			}
+			if s == "" {
+				s = "q"
+			}
+			return s
+		}},
 	}
 	seen := map[string]bool{}
 	out := make([]leakValue, 0, len(leakSeedCorpus)+leakGenerated)
@@ -852,8 +884,8 @@ func runLeakFlow(t *testing.T, exec runner.Executor, v leakValue, report *leakRe
 	if got, ok := runner.ResultOf(fs, lf.reveal); !ok || got != text {
 		t.Errorf("%s: ResultOf(reveal) = %s, %v; want the secret's text", where, excerpt(got), ok)
 	}
-	// Known exception 2: the *PanicError, reached by an explicit
-	// errors.As; its Value is not checked (the runner may mask it or not).
+	// The *PanicError is found by errors.As (edge_leak_test.go checks what
+	// it shows).
 	var pe *runner.PanicError
 	if !errors.As(fs.Of(lf.panicStr).Err, &pe) {
 		t.Errorf("%s: errors.As(panic_string's Err, *PanicError) finds nothing", where)
