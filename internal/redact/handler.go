@@ -10,8 +10,9 @@ import (
 )
 
 // Handler returns an slog.Handler that masks each record and hands it to h.
-// The message and every attribute value are masked, keys and group names are
-// not. Values are masked as they are written:
+// The message, every attribute's key and value, and every group's name (of
+// a group attribute or of WithGroup) are masked. Values are masked as they
+// are written:
 //
 //   - a LogValuer is resolved first, and groups are masked member by member;
 //   - a value of kind Any is written as its fmt text (an error's Error text,
@@ -21,9 +22,10 @@ import (
 //     text contains a registered form, in which case they become the masked
 //     text.
 //
-// The attributes given to WithAttrs are resolved when they are given and
-// masked again whenever a secret has been added since, so a logger made
-// before a secret was resolved still masks it. While nothing is registered,
+// The attributes given to WithAttrs are resolved when they are given, and
+// they and the names given to WithGroup are masked again whenever a secret
+// has been added since, so a logger made before a secret was resolved still
+// masks it. While nothing is registered,
 // records pass through untouched.
 func (m *Masker) Handler(h slog.Handler) slog.Handler {
 	return &handler{m: m, base: h}
@@ -42,10 +44,11 @@ type op struct {
 	attrs []slog.Attr
 }
 
-// built is base with the ops applied, their attributes masked with snap.
+// built is base with the ops applied, their names and attributes masked
+// with st.
 type built struct {
-	snap *snapshot
-	h    slog.Handler
+	st *state
+	h  slog.Handler
 }
 
 var _ slog.Handler = (*handler)(nil)
@@ -55,15 +58,14 @@ func (h *handler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
-	sn := h.m.cur.Load()
-	inner := h.inner(sn)
-	if sn == nil {
+	st := h.m.cur.Load()
+	inner := h.inner(st)
+	if st == nil {
 		return inner.Handle(ctx, r)
 	}
-	mt := sn.matcher()
-	out := slog.NewRecord(r.Time, r.Level, mt.redactString(r.Message), r.PC)
+	out := slog.NewRecord(r.Time, r.Level, st.redact(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(mt.attr(a))
+		out.AddAttrs(st.attr(a))
 		return true
 	})
 	return inner.Handle(ctx, out)
@@ -89,36 +91,37 @@ func (h *handler) with(o op) *handler {
 	return &handler{m: h.m, base: h.base, ops: append(ops, o)}
 }
 
-// inner returns base with the ops applied and their attributes masked with
-// sn, rebuilding it only when a secret has been added since the last build.
-// Two records racing past an Add may both rebuild; the results are the same.
-func (h *handler) inner(sn *snapshot) slog.Handler {
+// inner returns base with the ops applied and their names and attributes
+// masked with st, rebuilding it only when a secret has been added since the
+// last build. Two records racing past an Add may both rebuild; the results
+// are the same.
+func (h *handler) inner(st *state) slog.Handler {
 	if len(h.ops) == 0 {
 		return h.base
 	}
-	if b := h.built.Load(); b != nil && b.snap == sn {
+	if b := h.built.Load(); b != nil && b.st == st {
 		return b.h
-	}
-	var mt *matcher
-	if sn != nil {
-		mt = sn.matcher()
 	}
 	in := h.base
 	for _, o := range h.ops {
 		if o.attrs == nil {
-			in = in.WithGroup(o.group)
+			name := o.group
+			if st != nil {
+				name = st.redact(name)
+			}
+			in = in.WithGroup(name)
 			continue
 		}
 		attrs := o.attrs
-		if mt != nil {
+		if st != nil {
 			attrs = make([]slog.Attr, len(o.attrs))
 			for i, a := range o.attrs {
-				attrs[i] = mt.attr(a)
+				attrs[i] = st.attr(a)
 			}
 		}
 		in = in.WithAttrs(attrs)
 	}
-	h.built.Store(&built{snap: sn, h: in})
+	h.built.Store(&built{st: st, h: in})
 	return in
 }
 
@@ -135,56 +138,51 @@ func resolveAll(attrs []slog.Attr) []slog.Attr {
 	return out
 }
 
-func (mt *matcher) redactString(s string) string {
-	if s == "" {
-		return s
-	}
-	return mt.redact(s)
-}
-
-// attr returns a with its value resolved and masked.
-func (mt *matcher) attr(a slog.Attr) slog.Attr {
+// attr returns a with its key masked and its value resolved and masked. A
+// group's key is its name.
+func (st *state) attr(a slog.Attr) slog.Attr {
+	a.Key = st.redact(a.Key)
 	v := a.Value.Resolve()
 	var buf [64]byte
 	switch v.Kind() {
 	case slog.KindString:
-		v = slog.StringValue(mt.redactString(v.String()))
+		v = slog.StringValue(st.redact(v.String()))
 	case slog.KindAny:
-		v = mt.anyValue(v.Any())
+		v = st.anyValue(v.Any())
 	case slog.KindGroup:
-		v = mt.group(v)
+		v = st.group(v)
 	case slog.KindInt64:
-		v = mt.scalar(v, strconv.AppendInt(buf[:0], v.Int64(), 10))
+		v = st.scalar(v, strconv.AppendInt(buf[:0], v.Int64(), 10))
 	case slog.KindUint64:
-		v = mt.scalar(v, strconv.AppendUint(buf[:0], v.Uint64(), 10))
+		v = st.scalar(v, strconv.AppendUint(buf[:0], v.Uint64(), 10))
 	case slog.KindFloat64:
-		v = mt.scalar(v, strconv.AppendFloat(buf[:0], v.Float64(), 'g', -1, 64))
+		v = st.scalar(v, strconv.AppendFloat(buf[:0], v.Float64(), 'g', -1, 64))
 	case slog.KindBool:
-		v = mt.scalar(v, strconv.AppendBool(buf[:0], v.Bool()))
+		v = st.scalar(v, strconv.AppendBool(buf[:0], v.Bool()))
 	case slog.KindDuration:
 		// TextHandler writes a duration as its String, JSONHandler as
 		// nanoseconds.
-		if d := v.Duration(); mt.contains(d.String()) {
-			v = slog.StringValue(mt.redact(d.String()))
+		if d := v.Duration(); st.contains(d.String()) {
+			v = slog.StringValue(st.redact(d.String()))
 		} else {
-			v = mt.scalar(v, strconv.AppendInt(buf[:0], int64(d), 10))
+			v = st.scalar(v, strconv.AppendInt(buf[:0], int64(d), 10))
 		}
 	case slog.KindTime:
-		v = mt.scalar(v, v.Time().AppendFormat(buf[:0], time.RFC3339Nano))
+		v = st.scalar(v, v.Time().AppendFormat(buf[:0], time.RFC3339Nano))
 	}
 	a.Value = v
 	return a
 }
 
 // scalar returns v, or its text masked if the text contains a form.
-func (mt *matcher) scalar(v slog.Value, text []byte) slog.Value {
-	if !mt.contains(string(text)) {
+func (st *state) scalar(v slog.Value, text []byte) slog.Value {
+	if !st.contains(string(text)) {
 		return v
 	}
-	return slog.StringValue(mt.redact(string(text)))
+	return slog.StringValue(st.redact(string(text)))
 }
 
-func (mt *matcher) anyValue(x any) slog.Value {
+func (st *state) anyValue(x any) slog.Value {
 	var text string
 	switch x := x.(type) {
 	case nil:
@@ -196,15 +194,15 @@ func (mt *matcher) anyValue(x any) slog.Value {
 	default:
 		text = fmt.Sprintf("%+v", x) // a Stringer's String
 	}
-	return slog.StringValue(mt.redactString(text))
+	return slog.StringValue(st.redact(text))
 }
 
 // group masks the members of a group.
-func (mt *matcher) group(v slog.Value) slog.Value {
+func (st *state) group(v slog.Value) slog.Value {
 	attrs := v.Group()
 	out := make([]slog.Attr, len(attrs))
 	for i, a := range attrs {
-		out[i] = mt.attr(a)
+		out[i] = st.attr(a)
 	}
 	return slog.GroupValue(out...)
 }

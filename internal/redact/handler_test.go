@@ -223,14 +223,36 @@ func TestHandlerEnabled(t *testing.T) {
 	}
 }
 
-// TestHandlerKeys: keys and group names are left alone.
+// TestHandlerKeys: attribute keys and group names are masked like values,
+// wherever they come from, with the secrets registered when the record is
+// handled.
 func TestHandlerKeys(t *testing.T) {
-	var buf bytes.Buffer
-	m := New()
-	m.Add("hunter2")
-	slog.New(m.Handler(slog.NewJSONHandler(&buf, nil))).WithGroup("hunter2").Info("m", "hunter2", "v")
-	if !strings.Contains(buf.String(), `"hunter2":{"hunter2":"v"}`) {
-		t.Errorf("keys changed: %s", buf.String())
+	secret := handlerSecret
+	for _, hc := range handlers {
+		t.Run(hc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			m := New()
+			l := slog.New(m.Handler(hc.new(&buf))).
+				WithGroup("run-"+secret).
+				With("with-"+secret, 1, slog.Group("wgroup-"+secret, slog.Int("in-"+secret, 2))).
+				WithGroup("inner-" + secret)
+			m.Add(secret) // after the logger was made
+			l.Info("m", "attr-"+secret, 3, slog.Group("group-"+secret, slog.Int("member-"+secret, 4)))
+			out := buf.String()
+			for _, f := range wantForms(secret) {
+				if strings.Contains(out, f) {
+					t.Errorf("form %q of the secret in %s", f, out)
+				}
+			}
+			for _, k := range []string{"run-", "with-", "wgroup-", "in-", "inner-", "attr-", "group-", "member-"} {
+				if !strings.Contains(out, k+Marker) {
+					t.Errorf("no %q in %s", k+Marker, out)
+				}
+			}
+			if hc.name == "json" && !json.Valid(buf.Bytes()) {
+				t.Errorf("invalid JSON: %s", out)
+			}
+		})
 	}
 }
 
