@@ -63,7 +63,8 @@ import (
 // checkpoints (a result computed from a secret is not written unless the
 // task asks). FromSecret also covers what the run finds as it goes: a task
 // that is handed a secret's value while it runs here taints the tasks
-// downstream of it.
+// downstream of it; an executor that learns the same of a task it called
+// elsewhere says so with [TaskRun.Taint].
 type TaskRun struct {
 	d      *driver
 	gt     *flow.GraphTask
@@ -192,6 +193,21 @@ func (tr *TaskRun) Complete(result any, err error) {
 	}
 	tr.d.safeEnd(tr, result, false, err)
 	tr.handBack()
+}
+
+// Taint tells the runner that the task's function, called elsewhere for
+// the attempt begun with [TaskRun.Start], was handed a secret's value there
+// (secrets.Secret(...).Get, secrets.Get or secrets.Mask fired a
+// secrets.OnUse hook the executor put in the task's context): the task is
+// then treated as one that did so here, its result not checkpointed or
+// cached unless it asks, the tasks downstream of it run here
+// ([TaskRun.FromSecret]). Call it before Complete. A run executed here
+// (Execute) needs no call: its context reports the use itself.
+func (tr *TaskRun) Taint() {
+	if tr.phase.Load() != runStarted {
+		panic(tr.misuse("Taint"))
+	}
+	tr.d.taint(int(tr.node))
 }
 
 // handBack gives the finished attempt back to the runner.

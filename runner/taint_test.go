@@ -282,3 +282,46 @@ func TestTaintReachesExecutors(t *testing.T) {
 		}
 	}
 }
+
+// taintingExecutor calls each task "elsewhere" (Start, Complete with the
+// result of a call made here) and reports that the tasks named in tainted
+// were handed a secret there.
+type taintingExecutor struct{ tainted map[string]bool }
+
+func (e taintingExecutor) Start(context.Context) (runner.Session, error) { return e, nil }
+func (e taintingExecutor) Slots() int                                    { return 1 }
+func (e taintingExecutor) Close() error                                  { return nil }
+func (e taintingExecutor) Submit(run *runner.TaskRun) {
+	if !run.Start() {
+		return
+	}
+	out := "remote-" + run.Slug()
+	if e.tainted[run.Slug()] {
+		run.Taint()
+	}
+	run.Complete(out, nil)
+}
+
+// An executor that calls tasks elsewhere reports a task handed a secret
+// there with TaskRun.Taint: it is then not checkpointed, and neither are
+// the tasks downstream of it.
+func TestTaintFromAnExecutor(t *testing.T) {
+	f := flow.New("taint-remote")
+	fetch := flow.Add(f, task.New("fetch", func(ctx context.Context, _ task.None) (string, error) { return "", nil }))
+	down := flow.Add(f, task.New("down", func(ctx context.Context, in digestIn) (string, error) { return "", nil }), flow.Bind("d", fetch))
+	apart := flow.Add(f, task.New("apart", func(ctx context.Context, _ task.None) (string, error) { return "", nil }))
+	fs, err := runner.Run(t.Context(), f, runner.WithExecutor(taintingExecutor{map[string]bool{"fetch-1": true}}),
+		runner.WithCheckpointing(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ref    flow.Ref
+		stored bool
+	}{{fetch, false}, {down, false}, {apart, true}} {
+		st := fs.Of(c.ref)
+		if st.Kind != state.Success || (st.Location != "") != c.stored {
+			t.Errorf("%v ended %v at %q; want Success, stored: %v", c.ref, st, st.Location, c.stored)
+		}
+	}
+}

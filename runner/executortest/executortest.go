@@ -95,7 +95,8 @@ func failing(name string, opts ...task.Option) *task.Task[task.None, int] {
 // Cases returns the suite: a chain, a fan-out, a map, a grid, parameters
 // (in a flow whose name holds a space and a dot), retries, every signal, a
 // panic, a timeout, state handlers, a secret task and what follows from it,
-// and a mapped flow with checkpoints.
+// tasks downstream of a secret that panic with it, and a mapped flow with
+// checkpoints.
 func Cases() []Case {
 	chain := func() *flow.Flow {
 		f := flow.New("chain")
@@ -216,6 +217,26 @@ func Cases() []Case {
 		flow.Add(f, value("plain", 4))
 		return f
 	}
+	// Tasks downstream of a secret that panic with it, as bytes, or whose
+	// state handler panics with the result holding it: they run here on
+	// any executor, and their states are masked alike.
+	secretPanics := func() *flow.Flow {
+		f := flow.New("secret panics")
+		sec := flow.Add(f, tasks.PrefectSecret(SecretName))
+		flow.Add(f, task.New("panics", func(_ context.Context, in argSecret) (int, error) {
+			panic([]byte(in.Secret))
+		}), flow.Bind("secret", sec))
+		flow.Add(f, task.New("handler_panics", func(_ context.Context, in argSecret) (string, error) {
+			return "Bearer " + in.Secret, nil
+		}, task.WithStateHandlers(func(_ context.Context, _, new state.State) state.State {
+			if new.Kind == state.Success {
+				panic(new.Result)
+			}
+			return new
+		})), flow.Bind("secret", sec))
+		flow.Add(f, value("plain", 4))
+		return f
+	}
 	return []Case{
 		{"chain", chain, nil},
 		{"fanout", fanout, nil},
@@ -228,6 +249,7 @@ func Cases() []Case {
 		{"timeout", timeouts, nil},
 		{"handlers", handlers, nil},
 		{"secret", secret, []runner.Option{runner.WithSecrets(map[string]any{SecretName: SecretValue})}},
+		{"secret panics", secretPanics, []runner.Option{runner.WithSecrets(map[string]any{SecretName: SecretValue})}},
 		{"checkpoint", mapped, []runner.Option{runner.WithCheckpointing(true)}},
 	}
 }
