@@ -25,9 +25,9 @@ const minLine = 4
 // and the empty ones left out; the package documentation lists them. This
 // is the one place they are made.
 func forms(secret string) []string {
-	// Every form but the JSON ones (often the value itself) takes at most
-	// six bytes a byte of the value; the lines of a multi-line value as
-	// many again.
+	// The forms but those of JSON and Go quoting (most often the value
+	// itself, and not written) take about 36 bytes a byte of the value;
+	// the lines of a multi-line value as many again.
 	size := 48 * len(secret)
 	if strings.IndexByte(secret, '\n') >= 0 {
 		size *= 2

@@ -16,28 +16,37 @@ import (
 // the form. So the text is read only at multiples of step: a bit set (the
 // filter) indexed by a hash of the four bytes there rules out almost every
 // position, and a hash table from four bytes to every (form, offset < step)
-// holding them confirms the rest. Forms fall in four classes by length,
-// each with a fixed step: 11 bytes or more are read every 8 bytes, 7 to 10
-// every 4, 5 and 6 every 2, 4 at every byte; forms of 1 to 3 bytes are
-// looked up by their first byte at every position. A 200-byte record with
-// every form in the first class costs 25 reads, one hash and one bit test
-// each.
+// holding them confirms the rest. Forms fall in three classes by length,
+// each with a fixed step: 7 bytes or more are read every 4 bytes, 5 and 6
+// every 2, 4 at every byte; forms of 1 to 3 bytes are looked up by their
+// first byte at every position. A 200-byte record costs 50 reads when every
+// form is in the first class (every form of a one-line secret of 7 bytes
+// or more), one hash and one bit test each.
 //
 // Because each class's step is fixed, registering a form never changes
-// what is already indexed: Add sets the form's bits in the filter and links
-// its entries at the heads of their buckets, and nothing is rebuilt when a
-// secret is added or a record is masked. Readers take no lock: filter words
-// and bucket heads are atomics, and an entry is complete before it is
+// what is already indexed: Add sets the bits of the form's step entries in
+// the filter and links the entries at the heads of their buckets, and
+// nothing is rebuilt when a secret is added or a record is masked. (The
+// matcher this replaces chose its step from the shortest form registered,
+// so each Add made the next Redact rebuild it whole: k secrets, each
+// followed by a record, cost O(k^2).) Readers take no lock: filter words
+// and bucket heads are atomics, and an entry is written before it is
 // linked, so a Redact that runs beside an Add sees each new entry whole or
-// not at all (and every one once Add has returned). When a class holds more
-// entries than it has buckets, Add builds it anew at twice the size (or
-// more) and publishes it; Redact calls already running keep the old one,
-// which still holds everything that was registered when they began. Each
-// entry is so copied at most about once more on average, so registering k
-// secrets costs time linear in the total length of their forms: about 2-6
-// µs a secret of 20-50 bytes, most of it making the forms. The filter has
-// about 32 bits an entry (a false hit on ~3% of reads), at least 4096 and
-// at most 2^24 bits.
+// not at all, and every one once Add has returned. When a class has no room
+// left, Add builds it anew at twice the size (or more) and publishes it;
+// Redact calls already running keep the old one, which holds everything
+// registered when they began. The copies make each entry be written about
+// twice on average, so registering k secrets takes time and memory linear
+// in the number of their forms: 22 bytes for each entry a class has room
+// for, and it has room for at most twice (at first, 128) the entries it
+// holds.
+//
+// A step of 4 rather than 8 halves the entries, and so the cost of Add,
+// for twice the reads in Redact: a run masks far more records than it
+// resolves secrets, but reads are cheap (a 200-byte record with 100
+// secrets registered is masked in about 0.1 µs when nothing matches). The
+// filter has 32 bits an entry of room (a false hit on at most 3% of reads),
+// at least 4096 and at most 2^24 bits.
 
 // steps is the reading step of each class of forms of 4 bytes or more.
 var steps = [...]int{4, 2, 1}

@@ -66,14 +66,13 @@
 //
 // Cost: with nothing registered, Redact returns its input and allocates
 // nothing, and with no match it allocates nothing either. It reads the text
-// every 8 bytes when every form has 11 bytes or more (every form of a secret
-// of 8 bytes or more), and more often for shorter forms: one hash and one
-// bit test per read, and a comparison with the registered forms only where
-// the bit is set. Redact takes no lock. Add extends the matcher in place,
-// in time linear in the length of the new forms, and nothing is rebuilt
-// when a secret is added or a record is masked: registering a hundred
-// secrets, each followed by a Redact, takes well under a millisecond (the
-// design is described in match.go).
+// every 4 bytes when every form has 7 bytes or more (every form of a
+// one-line secret of 7 bytes or more), and more often for shorter forms:
+// one hash and one bit test per read, and a comparison with the registered
+// forms only where the bit is set. Redact takes no lock. Add extends the
+// matcher in place, in time linear in the length of the new forms, and
+// nothing is rebuilt when a secret is added or a record is masked (match.go
+// describes the design).
 package redact
 
 import (
