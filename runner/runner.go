@@ -106,7 +106,13 @@ func WithResultStore(s result.Store) Option { return func(o *options) { o.store 
 
 // WithCheckpointing turns checkpointing on or off for the run (default off,
 // as for Prefect runs without a backend): with it on, each task's result is
-// written to the result store, unless the task says otherwise.
+// written to the result store, unless the task says otherwise. Results that
+// may hold a secret are written only when their task asks with
+// task.WithCheckpoint(true): those of tasks downstream of a secret task,
+// of tasks handed a secret's value while they ran (secrets.Secret(...).Get,
+// secrets.Get, secrets.Mask in the task's context, in any of its attempts
+// or mapped children), and of the tasks downstream of those. A secret
+// task's result is never written.
 func WithCheckpointing(on bool) Option { return func(o *options) { o.checkpoint = on } }
 
 // WithLogger sets the logger for the run's records. The default (also for

@@ -325,3 +325,33 @@ func TestTaintFromAnExecutor(t *testing.T) {
 		}
 	}
 }
+
+// A task that runs a flow of its own, in which a task fetches a secret, is
+// tainted too: the value may reach its result through the inner run's.
+func TestTaintCrossesNestedRuns(t *testing.T) {
+	inner := flow.New("inner")
+	innerFetch := flow.Add(inner, task.New("fetch", func(ctx context.Context, _ task.None) (string, error) {
+		s, err := secrets.Get[string](ctx, leakSecretName)
+		return digest(s), err
+	}))
+	outer := flow.New("outer")
+	wrap := flow.Add(outer, task.New("wrap", func(ctx context.Context, _ task.None) (string, error) {
+		fs, err := runner.Run(ctx, inner, runner.WithSecrets(map[string]any{leakSecretName: taintSecret}))
+		if err != nil {
+			return "", err
+		}
+		d, _ := runner.ResultOf(fs, innerFetch)
+		return "wrapped-" + d, nil
+	}))
+	plain := flow.Add(outer, task.New("plain", func(ctx context.Context, _ task.None) (string, error) { return "p", nil }))
+	fs, err := runner.Run(t.Context(), outer, runner.WithCheckpointing(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fs.Of(wrap); st.Kind != state.Success || st.Location != "" {
+		t.Errorf("wrap ended %v at %q; want Success, not stored", st, st.Location)
+	}
+	if st := fs.Of(plain); st.Location == "" {
+		t.Errorf("plain was not stored: %v", st)
+	}
+}

@@ -109,7 +109,10 @@ func WithSkipOnUpstreamSkip(skip bool) Option {
 }
 
 // WithCheckpoint turns writing the task's result to the run's result store on
-// or off, whatever the run's default is.
+// or off, whatever the run's default is. A result that may hold a secret (a
+// task downstream of a secret task, or one that fetches a secret itself
+// while it runs, or downstream of such a task) is written, and cached, only
+// with WithCheckpoint(true); a secret task's never is.
 func WithCheckpoint(on bool) Option { return func(s *Spec) { s.Checkpoint = &on } }
 
 // WithCacheFor reuses a successful result for d: a later run of the task
@@ -201,7 +204,9 @@ func (s *Spec) check() []error {
 }
 
 // Checkpoints reports whether the task's result is written to the run's
-// result store, given the run's own setting.
+// result store, given the run's own setting. The runner also leaves out,
+// unless Checkpoint is set to true, the results that may hold a secret (see
+// [WithCheckpoint]).
 func (s *Spec) Checkpoints(runDefault bool) bool {
 	if s.Checkpoint != nil {
 		return *s.Checkpoint
