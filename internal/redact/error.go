@@ -15,10 +15,10 @@ import (
 // after it was wrapped.
 //
 // errors.Is sees the chain of err and still matches. errors.As finds an
-// error only if it shows no secret: when the value it would hand back
-// prints a registered form through its Error method, fmt's %+v or %#v,
-// As reports false and leaves the target as it was, since the caller would
-// print it next. The wrapper has no Unwrap method, so errors.Unwrap cannot
+// error only if it shows no secret: when the value it would hand back (the
+// first in the chain that fits the target) prints a registered form through
+// its Error method, fmt's %+v or %#v, As reports false and leaves the
+// target as it was, since the caller would print it next. The wrapper has no Unwrap method, so errors.Unwrap cannot
 // hand back the unmasked error either.
 //
 // nil stays nil, and an error Error already wrapped is returned as is.

@@ -17,10 +17,10 @@
 //   - s itself;
 //   - base64 of s: standard and URL-safe, padded and not;
 //   - base64 of any text that holds s ("Authorization: Basic " +
-//     base64("user:"+s)): for each of the three places s can start in
-//     base64's three-byte groups, and for each alphabet, the run of
-//     characters that depends on the bytes of s alone, when s has 5 bytes
-//     or more (each run then has 6 characters or more);
+//     base64("user:"+s)), padded or not: for each of the three places s
+//     can start in base64's three-byte groups, and for each alphabet, the
+//     run of characters that depends on the bytes of s alone, when s has 5
+//     bytes or more (each run then has 6 characters or more);
 //   - url.QueryEscape and url.PathEscape;
 //   - the body of a JSON string: as encoding/json writes it, with and
 //     without HTML escaping; with DEL and every non-ASCII rune as \u00e9
@@ -43,9 +43,10 @@
 //   - a value split across two Redact calls (two log records, two
 //     attributes, two writes), or cut short: only whole lines of a
 //     multi-line secret are registered on their own;
-//   - pieces shorter than four bytes: a line of a multi-line secret, and the
-//     pieces of a secret table that callers leave out (the whole secret is
-//     masked); base64 of text holding a secret shorter than five bytes;
+//   - pieces shorter than four bytes: a line of a multi-line secret, or a
+//     value inside a secret table, which callers (secrets.Value.RevealAll)
+//     do not register on their own (the whole secret is masked); and base64
+//     of text holding a secret shorter than five bytes;
 //   - encodings not listed: compression, encryption, hashes, base32, base64
 //     broken into lines (MIME), HTML entities, shell quoting, Python's
 //     bytes repr (b'\xc3\xa9'), .NET's default JSON (\u0022, \u002B), a
