@@ -10,12 +10,19 @@
 //     milliseconds; a second task, wake, runs after it.
 //   - append appends "RUN_ID UNIX_NANOS\n" to out with one O_APPEND write:
 //     every execution of a run leaves one line, and the time its task began.
+//   - leak takes the secret LEAKY (from the secret server), prints it to
+//     stdout in several forms and makes the process die as mode says: fatal
+//     (log.Fatalf with the value), panic (a goroutine of the task panics
+//     with an error holding it; the runtime prints it as it crashes) or
+//     exit (os.Exit(3) right after printing).
 package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log"
 	"os"
 	"os/exec"
 	"strconv"
@@ -26,6 +33,7 @@ import (
 	"github.com/prefect-go/prefect/program"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/task"
+	"github.com/prefect-go/prefect/tasks"
 )
 
 // reported are the PREFECT__ variables env-report writes, beside every
@@ -151,4 +159,35 @@ func appendFlow() *flow.Flow {
 	return f
 }
 
-func main() { program.Main(envReportFlow(), napFlow(), appendFlow()) }
+type leakIn struct {
+	Token string `prefect:"token"`
+	Mode  string `prefect:"mode"`
+}
+
+var leak = task.New("leak", func(ctx context.Context, in leakIn) (int, error) {
+	tok := in.Token
+	fmt.Printf("token %s\n", tok)
+	fmt.Printf("Authorization: Basic %s\n", base64.StdEncoding.EncodeToString([]byte("user:"+tok)))
+	fmt.Printf("ascii %+q\n", tok)
+	fmt.Printf("bytes %v\n", []byte(tok))
+	switch in.Mode {
+	case "fatal":
+		log.Fatalf("auth failed for token %s", tok)
+	case "panic":
+		go func() { panic(fmt.Errorf("lost the connection holding %s", tok)) }()
+		select {}
+	case "exit":
+		os.Exit(3)
+	}
+	return 0, fmt.Errorf("unknown mode %q", in.Mode)
+})
+
+func leakFlow() *flow.Flow {
+	f := flow.New("leak")
+	mode := flow.Parameter(f, "mode", flow.Default("fatal"))
+	token := flow.Add(f, tasks.PrefectSecret("LEAKY"))
+	flow.Add(f, leak, flow.Bind("token", token), flow.Bind("mode", mode))
+	return f
+}
+
+func main() { program.Main(envReportFlow(), napFlow(), appendFlow(), leakFlow()) }

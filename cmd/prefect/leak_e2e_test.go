@@ -1,0 +1,75 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prefect-go/prefect/client"
+)
+
+// TestAgentCrashShowsNoSecret is the attack of issue 10 with the real
+// binaries: the secret LEAKY lives only on the secret server (the agent's
+// environment does not hold it); the flow program resolves it, prints it
+// in several forms and dies (log.Fatalf, a goroutine's panic, os.Exit).
+// The run's final message carries the process's last lines, and neither
+// it, `runs show`, `runs logs`, the agent's output nor any file of the
+// server's data folder (the database and its WAL) may show the value in
+// any of the printed forms.
+func TestAgentCrashShowsNoSecret(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bin, flows := buildBinary(t), buildFlows(t)
+	url, key, data := startTestServer(t, bin)
+	env := cliEnv(t, "PREFECT__CLOUD__API="+url+"/graphql", "PREFECT__CLOUD__API_KEY="+key)
+	c := newTestClient(t, url, key)
+	register(t, flows, env)
+
+	tok := "Sécret-tøken-" + rand.Text()[:12]
+	prefectCLI(t, bin, env, "secrets", "set", "LEAKY", "--value", tok)
+	quoted := strconv.QuoteToASCII(tok)
+	forms := map[string]string{
+		"raw":                     tok,
+		"base64":                  base64.StdEncoding.EncodeToString([]byte(tok)),
+		"base64 of user:secret":   base64.StdEncoding.EncodeToString([]byte("user:" + tok))[8:24],
+		"%+q":                     quoted[1 : len(quoted)-1],
+		"%v of []byte":            strings.Trim(fmt.Sprint([]byte(tok)), "[]"),
+		"value without its start": tok[2:],
+	}
+	ag := startProcess(t, bin, env, "agent", "local", "start", "--poll-interval", "100ms")
+
+	for _, tc := range []struct{ mode, want string }{
+		{"fatal", "auth failed for token ********"},
+		{"panic", "panic: lost the connection holding ********"},
+		{"exit", "token ********"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			id := createRun(t, bin, env, "--name", "leak", "--param", "mode="+tc.mode)
+			run := waitRun(t, c, id, time.Minute, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
+			if run.State != client.RunFailed || !strings.Contains(run.Message, tc.want) {
+				t.Errorf("run ended %s; want Failed with %q in its message:\n%s", run.State, tc.want, run.Message)
+			}
+			texts := map[string]string{
+				"the run's message": run.Message,
+				"runs show":         prefectCLI(t, bin, env, "runs", "show", id),
+				"runs logs":         prefectCLI(t, bin, env, "runs", "logs", id),
+				"the agent's log":   ag.String(),
+			}
+			for what, text := range texts {
+				for form, v := range forms {
+					if strings.Contains(text, v) {
+						t.Errorf("%s shows the secret (%s):\n%s", what, form, text)
+					}
+				}
+			}
+		})
+	}
+	for form, v := range forms {
+		noPlaintext(t, data, v, "the server's data folder ("+form+")", "server.db")
+	}
+}
