@@ -139,7 +139,8 @@ func hiddenText(m *redact.Masker, v any) (string, bool) {
 	if masked := m.Redact(text); masked != text {
 		return masked, true
 	}
-	return fmt.Sprintf("%T(%s)", v, redact.Marker), true
+	// Masked too: a type's name may hold a short secret ("main").
+	return m.Redact(fmt.Sprintf("%T(%s)", v, redact.Marker)), true
 }
 
 // stringer hides every method of a Stringer but String.
