@@ -172,11 +172,11 @@ func newMasker(env []string) *redact.Masker {
 	return m
 }
 
-// addSecret registers s with m, and the pieces a printout may show apart
-// from the whole: the values inside s when it is a JSON table or list (as
-// the run decodes it), and each line of a multi-line s, since a tail may
-// begin inside it. Pieces shorter than four bytes are left out, as
-// secrets.Value.RevealAll leaves them out.
+// addSecret registers s with m, and the values inside s when it is a JSON
+// table or list (as the run decodes it), which a printout may show apart
+// from the whole. Pieces shorter than four bytes are left out, as
+// secrets.Value.RevealAll leaves them out. (The masker itself registers
+// each line of a multi-line s, since a tail may begin inside it.)
 func addSecret(m *redact.Masker, s string) {
 	if s == "" {
 		return
@@ -189,13 +189,6 @@ func addSecret(m *redact.Masker, s string) {
 		if dec.Decode(&x) == nil {
 			for _, p := range secrets.NewValue(x).RevealAll() {
 				m.Add(p)
-			}
-		}
-	}
-	if strings.Contains(s, "\n") {
-		for line := range strings.Lines(s) {
-			if line = strings.TrimRight(line, "\r\n"); len(line) >= 4 {
-				m.Add(line)
 			}
 		}
 	}
