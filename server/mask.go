@@ -26,22 +26,34 @@ import (
 // without our runner, one that was never told a value was secret.
 //
 // Each tenant has one masker, built from every one of its secrets, opened,
-// and kept until a secret of the tenant is set or deleted. Only the
-// tenant's own secrets: masking another tenant's value in this tenant's
-// text would tell this tenant, by where the mask falls, what the other's
-// value is.
+// and kept. Only the tenant's own secrets: masking another tenant's value
+// in this tenant's text would tell this tenant, by where the mask falls,
+// what the other's value is.
+//
+// Every write of run text reads the tenant's secrets stamp (see
+// [TenantSecrets]), which every put and delete of one of its secrets
+// changes, through any server sharing the store: a value set anywhere
+// before a write begins is masked in it. When the stamp has moved, the
+// secrets put since the masker's stamp are opened and added to it; those
+// deleted or replaced since stay masked until the masker is built again in
+// full, in the background, once it holds twice the values of its last full
+// build (and compactSlack more), or when it is dropped after maskIdle
+// unused. A value is never masked less than the secrets as they are say;
+// a former value of a secret (a rotated password) is masked a while
+// longer.
 
-// TenantSecrets is what a [Store] may offer besides, for the masker; store.SQL
-// does. Without it, the server lists and reads the tenant's secrets one by
-// one, and trusts a masker for [maskTTL] before it builds it again (a
-// change made through this server is seen at once either way).
+// TenantSecrets is what a [Store] may offer besides, for the masker;
+// store.SQL does. Without it, the server lists and reads the tenant's
+// secrets one by one, and trusts a masker for [maskTTL] before it builds it
+// again (a change made through this server is seen at once either way).
 type TenantSecrets interface {
 	// SecretsStamp returns a number that grows with every put and delete
 	// of one of the tenant's secrets, committed with it.
 	SecretsStamp(ctx context.Context, tenantID string) (int64, error)
-	// SealedSecrets returns every secret of the tenant as stored (the
-	// server's own too), by name, with the stamp, read before them.
-	SealedSecrets(ctx context.Context, tenantID string) (map[string]seal.Sealed, int64, error)
+	// SealedSecrets returns the secrets of the tenant (the server's own
+	// too) put after the stamp after, or all for a negative after, as
+	// stored, by name, with the tenant's stamp read before them.
+	SealedSecrets(ctx context.Context, tenantID string, after int64) (map[string]seal.Sealed, int64, error)
 }
 
 const (
@@ -50,6 +62,10 @@ const (
 	maskTTL = 5 * time.Second
 	// maskIdle is how long a tenant's masker is kept unused.
 	maskIdle = 10 * time.Minute
+	// compactSlack is how many values a masker gains, beyond as many as
+	// its last full build registered, before it is built again in full
+	// (which drops the values of secrets deleted or replaced since).
+	compactSlack = 64
 	// minEnvValue is the shortest value of a variable of a run's
 	// environment that is masked when its name does not look secret.
 	minEnvValue = 8
@@ -59,33 +75,36 @@ const (
 type masks struct {
 	mu      sync.Mutex
 	tenants map[string]*tenantMask
-	swept   time.Time // when idle maskers were last dropped
+	swept   time.Time      // when idle maskers were last dropped
+	bg      sync.WaitGroup // full builds in the background
 }
 
 // tenantMask is one tenant's masker and what it was built from.
 type tenantMask struct {
-	gen   atomic.Int64 // grows with each change made through this server
-	used  atomic.Int64 // when last used, in Unix nanoseconds
-	build sync.Mutex   // held while building: one build at a time
-	cur   atomic.Pointer[builtMask]
+	gen        atomic.Int64 // grows with each change made through this server
+	used       atomic.Int64 // when last used, in Unix nanoseconds
+	build      sync.Mutex   // held while building or extending
+	cur        atomic.Pointer[builtMask]
+	compacting atomic.Bool // a full build runs in the background
 }
 
 type builtMask struct {
 	m      *redact.Masker
 	gen    int64     // tenantMask.gen read before the secrets were
 	stamp  int64     // the store's stamp read before them; -1 if it keeps none
-	at     time.Time // when built
+	at     time.Time // when built in full
 	values int       // secrets and environment values registered
+	base   int       // of which the last full build registered
 }
 
 // fresh reports whether b may mask text written now, given the tenant's
-// gen and stamp read now (stamp -1: the store keeps none, now is the time).
+// gen and stamp read now (stamp -1: the store keeps none, and now counts).
 func (b *builtMask) fresh(gen, stamp int64, now time.Time) bool {
-	if b == nil || b.gen < gen {
+	switch {
+	case b == nil:
 		return false
-	}
-	if stamp < 0 {
-		return now.Sub(b.at) < maskTTL
+	case stamp < 0:
+		return b.gen >= gen && now.Sub(b.at) < maskTTL
 	}
 	return b.stamp >= stamp
 }
@@ -116,19 +135,21 @@ func (c *masks) tenant(tenantID string, now time.Time) *tenantMask {
 }
 
 // secretsChanged marks the tenant's masker stale after this server set or
-// deleted one of its secrets (its environments too).
+// deleted one of its secrets (its environments too). The stamp of a store
+// that keeps one says so already.
 func (s *Server) secretsChanged(tenantID string) {
 	s.masks.tenant(tenantID, s.now()).gen.Add(1)
 }
 
-// masker returns the masker of the tenant's secrets as they are now: as
-// they were when the store last answered, for a store without a stamp.
-// Each call costs one read of the tenant's stamp; a call that finds it
-// changed builds the masker again, opening every secret of the tenant
-// (other writers of the tenant wait for that build, and share it).
+// masker returns the masker of the tenant's secrets as they are now (as
+// they were when the store last answered, for a store without a stamp).
+// Each call costs one read of the tenant's stamp. A call that finds it
+// moved opens and adds what was put since; the first call builds the
+// masker in full, opening every secret of the tenant. Other writers of
+// the tenant wait for either, and share it.
 //
 // Reading the values for it is not audited: no caller gets a value, and
-// the change that calls for a build is audited already (set_secret,
+// the changes that call for it are audited already (set_secret,
 // delete_secret, create_flow_run, register_flow). An event per build
 // would tell an auditor only that some run wrote text.
 func (s *Server) masker(ctx context.Context, tenantID string) (*redact.Masker, error) {
@@ -143,14 +164,22 @@ func (s *Server) masker(ctx context.Context, tenantID string) (*redact.Masker, e
 	}
 	tm.build.Lock()
 	defer tm.build.Unlock()
-	if b := tm.cur.Load(); b.fresh(gen, stamp, s.now()) {
+	b := tm.cur.Load()
+	switch {
+	case b.fresh(gen, stamp, s.now()):
 		return b.m, nil // built while this call waited
+	case b == nil || stamp < 0:
+		b, err = s.buildMask(ctx, tenantID, tm.gen.Load())
+	default:
+		b, err = s.extendMask(ctx, tenantID, b)
 	}
-	b, err := s.buildMask(ctx, tenantID, tm.gen.Load())
 	if err != nil {
 		return nil, err
 	}
 	tm.cur.Store(b)
+	if b.values > 2*b.base+compactSlack {
+		s.compact(tm, tenantID)
+	}
 	return b.m, nil
 }
 
@@ -171,29 +200,80 @@ func (s *Server) secretsStamp(ctx context.Context, tenantID string) (int64, erro
 // being the tenant's gen read before them. The masker's matcher is built
 // here too, not by the first text it masks.
 func (s *Server) buildMask(ctx context.Context, tenantID string, gen int64) (*builtMask, error) {
-	at := s.now()
-	sealed, stamp, err := s.sealedSecrets(ctx, tenantID)
+	b := &builtMask{m: redact.New(), gen: gen, at: s.now()}
+	sealed, stamp, err := s.sealedSecrets(ctx, tenantID, -1)
 	if err != nil {
 		return nil, err
 	}
-	b := &builtMask{m: redact.New(), gen: gen, stamp: stamp, at: at}
-	for name, sl := range sealed {
-		value, err := s.open(ctx, tenantID, name, sl)
-		if err != nil {
-			return nil, fmt.Errorf("opening secret %q to mask what runs write: %w", name, err)
-		}
-		b.values += addStored(b.m, name, value)
-		clear(value)
+	b.stamp = stamp
+	if b.values, err = s.addSealed(ctx, b.m, tenantID, sealed); err != nil {
+		return nil, err
 	}
-	b.m.Contains("") // builds the matcher here, if the Masker builds it lazily
+	b.base = b.values
 	return b, nil
 }
 
-// sealedSecrets returns every secret of the tenant as stored, with the
-// store's stamp or -1.
-func (s *Server) sealedSecrets(ctx context.Context, tenantID string) (map[string]seal.Sealed, int64, error) {
+// extendMask adds to b's masker the secrets put since b's stamp, and
+// returns b with the new stamp. (An error may leave some added: the next
+// call adds them again, which changes nothing.)
+func (s *Server) extendMask(ctx context.Context, tenantID string, b *builtMask) (*builtMask, error) {
+	sealed, stamp, err := s.sealedSecrets(ctx, tenantID, b.stamp)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.addSealed(ctx, b.m, tenantID, sealed)
+	if err != nil {
+		return nil, err
+	}
+	next := *b
+	next.stamp, next.values = stamp, b.values+n
+	return &next, nil
+}
+
+// addSealed opens each of the tenant's sealed values and adds it to m,
+// returning how many values it added.
+func (s *Server) addSealed(ctx context.Context, m *redact.Masker, tenantID string, sealed map[string]seal.Sealed) (int, error) {
+	n := 0
+	for name, sl := range sealed {
+		value, err := s.open(ctx, tenantID, name, sl)
+		if err != nil {
+			return 0, fmt.Errorf("opening secret %q to mask what runs write: %w", name, err)
+		}
+		n += addStored(m, name, value)
+		clear(value)
+	}
+	m.Contains("") // builds the matcher here, if the Masker builds it lazily
+	return n, nil
+}
+
+// compact builds the tenant's masker again in full, in the background,
+// unless that is under way, and puts it in place of the one that grew (its
+// older stamp makes the next write add what was put meanwhile).
+func (s *Server) compact(tm *tenantMask, tenantID string) {
+	if !tm.compacting.CompareAndSwap(false, true) {
+		return
+	}
+	s.masks.bg.Go(func() {
+		defer tm.compacting.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		b, err := s.buildMask(ctx, tenantID, tm.gen.Load())
+		if err != nil {
+			s.log.Error("secret server: building a tenant's masker again", "tenant", tenantID, "err", err)
+			return
+		}
+		tm.build.Lock()
+		tm.cur.Store(b)
+		tm.build.Unlock()
+	})
+}
+
+// sealedSecrets returns the tenant's secrets put after the stamp after (all
+// for a negative one), with the store's stamp; without one, all of them,
+// and -1.
+func (s *Server) sealedSecrets(ctx context.Context, tenantID string, after int64) (map[string]seal.Sealed, int64, error) {
 	if ts, ok := s.st.(TenantSecrets); ok {
-		sealed, stamp, err := ts.SealedSecrets(ctx, tenantID)
+		sealed, stamp, err := ts.SealedSecrets(ctx, tenantID, after)
 		if err != nil {
 			return nil, 0, fmt.Errorf("reading the tenant's secrets: %w", err)
 		}

@@ -209,9 +209,9 @@ func TestRunTextIsMasked(t *testing.T) {
 }
 
 // A secret set after a message was stored is masked in the next one,
-// whichever server sharing the store set it; a deleted one is no longer
-// masked. The change is seen by the very next write: each write checks the
-// tenant's secrets stamp.
+// whichever server sharing the store set it: each write checks the
+// tenant's secrets stamp. A deleted one stays masked until the masker is
+// built again (TestMaskerCompacts).
 func TestMaskerFollowsSecretChanges(t *testing.T) {
 	forEachSQLStore(t, func(t *testing.T, f *sqlFixture) {
 		ctx := context.Background()
@@ -244,8 +244,9 @@ func TestMaskerFollowsSecretChanges(t *testing.T) {
 			{name: "set on this server", change: c1, via: c1, set: "late-CANARY-4e1", text: "late-CANARY-4e1", want: mask},
 			{name: "set on the other server", change: c2, via: c1, set: "remote-CANARY-9d2", text: "remote-CANARY-9d2", want: mask},
 			{name: "written on the other server", via: c2, text: "late-CANARY-4e1 remote-CANARY-9d2", want: mask + " " + mask},
-			{name: "deleted on the other server", change: c2, via: c1, deleted: "remote-CANARY-9d2", text: "remote-CANARY-9d2", want: "remote-CANARY-9d2"},
-			{name: "deleted on this server", change: c1, via: c2, deleted: "late-CANARY-4e1", text: "late-CANARY-4e1", want: "late-CANARY-4e1"},
+			{name: "deleted on the other server", change: c2, via: c1, deleted: "remote-CANARY-9d2", text: "remote-CANARY-9d2", want: mask},
+			{name: "set again on the other server", change: c2, via: c1, set: "remote-CANARY-9d2", text: "remote-CANARY-9d2", want: mask},
+			{name: "deleted on this server", change: c1, via: c2, deleted: "late-CANARY-4e1", text: "late-CANARY-4e1", want: mask},
 		} {
 			switch {
 			case step.set != "":
@@ -262,6 +263,62 @@ func TestMaskerFollowsSecretChanges(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The values of deleted secrets stay masked until the masker has gained
+// CompactSlack values more than its last full build registered; then it
+// is built again in the background, without them.
+func TestMaskerCompacts(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.New(t)
+	h := env.Handler()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	c := runsClient(t, ts.URL, env.Key)
+	run, _ := runningRun(t, c, nil, nil, "")
+	seq := 0
+	write := func(text string) string {
+		t.Helper()
+		seq++
+		if err := c.WriteRunLogs(ctx, run.ID, []client.LogLine{{Level: "INFO", Message: text, WriterSeq: seq}}); err != nil {
+			t.Fatal(err)
+		}
+		logs, err := c.FlowRunLogs(ctx, run.ID, "", 1000)
+		if err != nil || len(logs) != seq {
+			t.Fatalf("FlowRunLogs = %d lines, %v", len(logs), err)
+		}
+		return logs[seq-1].Message
+	}
+	write("the masker is built, with nothing")
+	if err := c.SetSecret(ctx, "GONE", "gone-CANARY-5a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := write("gone-CANARY-5a"); got != mask {
+		t.Errorf("a new secret: %q", got)
+	}
+	if err := c.DeleteSecret(ctx, "GONE"); err != nil {
+		t.Fatal(err)
+	}
+	if got := write("gone-CANARY-5a"); got != mask {
+		t.Errorf("a deleted secret, before the masker is built again: %q", got)
+	}
+	for i := range server.CompactSlack {
+		name := fmt.Sprintf("S%d", i)
+		sealed, err := env.Ring.Seal(env.Tenant.ID, name, fmt.Appendf(nil, `"many-CANARY-%04d"`, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.Store.PutSecret(ctx, env.Tenant.ID, name, sealed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := write("many-CANARY-0007 gone-CANARY-5a"); got != mask+" "+mask {
+		t.Errorf("after %d more: %q", server.CompactSlack, got)
+	}
+	server.WaitMasks(h)
+	if got := write("many-CANARY-0007 gone-CANARY-5a"); got != mask+" gone-CANARY-5a" {
+		t.Errorf("once built again: %q; want the deleted secret's value as it is", got)
+	}
 }
 
 // noStamp is a store that keeps no secrets stamp: the server rebuilds its

@@ -22,6 +22,24 @@
 // one. Every set, read, delete and list, and every refused key, is recorded
 // with [Store.Record]. Errors of the store reach the caller as generic
 // messages.
+//
+// What flow runs write is stored masked, whatever the client did: a run's
+// state message (an agent's report of a dead process's last lines too),
+// each task run's id, slug, state and message, each log line's level, task
+// slug and message, and a run's name. Every value of the writer's tenant's
+// secrets in them, in the forms package redact knows (base64, URL, JSON,
+// Go-quoted, hex), each piece of a JSON table and each line of a
+// multi-line value, becomes "********"; so do the values in the tenant's
+// flow and run environments whose names look secret, and the others of 8
+// bytes or more but Prefect's own settings (PREFECT__...). Only the
+// tenant's own secrets: another tenant's, masked, would show where its
+// value is. Each such write reads the tenant's secrets stamp
+// ([TenantSecrets]), so a secret set through any server sharing the store
+// is masked from the next write on. Text that cannot be masked (the
+// tenant's secrets cannot be read or opened) is refused, not stored. A
+// flow's definition, command, labels and working directory, a run's
+// parameters and an agent's ID are stored as sent: runs use them as they
+// are.
 package server
 
 import (
@@ -357,7 +375,8 @@ func (s *Server) flushUnknownKeys() {
 }
 
 // Close writes to the audit log the sum of refused attempts it holds back
-// (see [UnknownKeyAuditRate]), at once rather than when their minute ends.
+// (see [UnknownKeyAuditRate]), at once rather than when their minute ends,
+// and waits for the maskers of run text it is building in the background.
 // Call it when the server has stopped serving, before closing its store.
 // Requests that come after it are recorded at once too.
 func (s *Server) Close() error {
@@ -365,6 +384,7 @@ func (s *Server) Close() error {
 	s.unknown.closed = true
 	s.unknown.mu.Unlock()
 	s.flushUnknownKeys()
+	s.masks.bg.Wait() // maskers being built again read the store
 	return nil
 }
 

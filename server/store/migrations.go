@@ -143,11 +143,14 @@ var migrations = []migration{
 	},
 	{
 		version: 5,
-		name:    "a tenant's secrets stamp, for the server's masker",
+		name:    "secrets stamps, for the server's masker",
 		statements: []string{
-			// Grows with every put and delete of one of the tenant's
-			// secrets (see SQL.SecretsStamp).
+			// The tenant's grows with every put and delete of one of its
+			// secrets; a secret's is the tenant's at its last put (see
+			// SQL.SecretsStamp).
 			`ALTER TABLE tenants ADD COLUMN secrets_stamp BIGINT NOT NULL DEFAULT 0`,
+			`ALTER TABLE secrets ADD COLUMN stamp BIGINT NOT NULL DEFAULT 0`,
+			`CREATE INDEX secrets_tenant_stamp ON secrets (tenant_id, stamp)`,
 		},
 	},
 }

@@ -436,16 +436,13 @@ func (s *SQL) PutSecret(ctx context.Context, tenantID, name string, sl seal.Seal
 	t := now()
 	var created, updated int64
 	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
-		ok, err := bumpStamp(ctx, tx, tenantID)
+		stamp, err := bumpStamp(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return noTenant(tenantID)
-		}
 		return tx.QueryRowContext(ctx, `INSERT INTO secrets
-			(tenant_id, name, version, format, key_id, wrapped_key, nonce, ciphertext, created, updated)
-			VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9)
+			(tenant_id, name, version, format, key_id, wrapped_key, nonce, ciphertext, created, updated, stamp)
+			VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (tenant_id, name) DO UPDATE SET
 				version = secrets.version + 1,
 				format = excluded.format,
@@ -453,9 +450,10 @@ func (s *SQL) PutSecret(ctx context.Context, tenantID, name string, sl seal.Seal
 				wrapped_key = excluded.wrapped_key,
 				nonce = excluded.nonce,
 				ciphertext = excluded.ciphertext,
-				updated = excluded.updated
+				updated = excluded.updated,
+				stamp = excluded.stamp
 			RETURNING version, created, updated`,
-			tenantID, name, sl.Version, sl.KeyID, sl.WrappedKey, sl.Nonce, sl.Ciphertext, t, t).
+			tenantID, name, sl.Version, sl.KeyID, sl.WrappedKey, sl.Nonce, sl.Ciphertext, t, t, stamp).
 			Scan(&m.Version, &created, &updated)
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -496,8 +494,11 @@ func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
 		// The stamp first, as PutSecret does: the two take their row locks
 		// in one order, so that they cannot deadlock. A delete of nothing
 		// is rolled back, stamp and all.
-		if ok, err := bumpStamp(ctx, tx, tenantID); err != nil || !ok {
-			return cmp.Or(err, notFound)
+		if _, err := bumpStamp(ctx, tx, tenantID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return notFound
+			}
+			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name)
 		if err != nil {
@@ -514,24 +515,28 @@ func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
 	return err
 }
 
-// bumpStamp adds one to the tenant's secrets stamp, reporting whether the
-// tenant exists.
-func bumpStamp(ctx context.Context, tx *sql.Tx, tenantID string) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE tenants SET secrets_stamp = secrets_stamp + 1 WHERE id = $1`, tenantID)
-	if err != nil {
-		return false, err
+// bumpStamp adds one to the tenant's secrets stamp and returns it, or an
+// error matching ErrNotFound for an unknown tenant. It locks the tenant's
+// row until the transaction ends: puts and deletes of the tenant's secrets
+// take their stamps, and commit, one after the other.
+func bumpStamp(ctx context.Context, tx *sql.Tx, tenantID string) (int64, error) {
+	var stamp int64
+	err := tx.QueryRowContext(ctx, `UPDATE tenants SET secrets_stamp = secrets_stamp + 1 WHERE id = $1 RETURNING secrets_stamp`, tenantID).Scan(&stamp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, noTenant(tenantID)
 	}
-	n, err := res.RowsAffected()
-	return n > 0, err
+	return stamp, err
 }
 
 // SecretsStamp returns the tenant's secrets stamp: a number that grows with
 // every PutSecret and DeleteSecret of one of its secrets, committed with
 // it, and with nothing else (not SwapSealed, which changes no value, nor
-// ReapFlowRuns, whose deletes of finished runs' environments need no
-// one's attention). A server compares it with the stamp its masker of the
-// tenant was built at, on every write of run text; it is one read of the
-// tenant's row. The error matches ErrNotFound for an unknown tenant.
+// ReapFlowRuns' deletes of finished runs' environments). A PutSecret also
+// gives the secret the stamp it took, so that [SQL.SealedSecrets] can hand
+// out only what was put since a stamp. A server compares the stamp with
+// the one its masker of the tenant was built at on every write of run
+// text: one read of the tenant's row. The error matches ErrNotFound for
+// an unknown tenant.
 func (s *SQL) SecretsStamp(ctx context.Context, tenantID string) (int64, error) {
 	var stamp int64
 	st, err := s.prepared(ctx, `SELECT secrets_stamp FROM tenants WHERE id = $1`)
@@ -547,19 +552,22 @@ func (s *SQL) SecretsStamp(ctx context.Context, tenantID string) (int64, error) 
 	return stamp, nil
 }
 
-// SealedSecrets returns every secret of the tenant as stored, the server's
-// own (".prefect/...") too, by name, with the tenant's secrets stamp. The
-// stamp is read before the rows, so that a put between the two reads makes
-// the stamp older than the rows, never newer: a masker built from them is
-// rebuilt once more, rather than kept without the new value. The error
-// matches ErrNotFound for an unknown tenant.
-func (s *SQL) SealedSecrets(ctx context.Context, tenantID string) (map[string]seal.Sealed, int64, error) {
+// SealedSecrets returns the secrets of the tenant put after the stamp
+// after (every one for a negative after), the server's own (".prefect/...")
+// too, as stored, by name, with the tenant's secrets stamp. The stamp is
+// read before the rows: a put between the two reads makes the stamp older
+// than the rows, never newer, so that a caller who asks again from the
+// stamp it got misses nothing (and may get a secret twice). Deletes leave
+// no trace here; the stamp counts them. The error matches ErrNotFound for
+// an unknown tenant.
+func (s *SQL) SealedSecrets(ctx context.Context, tenantID string, after int64) (map[string]seal.Sealed, int64, error) {
 	stamp, err := s.SecretsStamp(ctx, tenantID)
 	if err != nil {
 		return nil, 0, err
 	}
 	out := map[string]seal.Sealed{}
-	rows, err := s.db.QueryContext(ctx, `SELECT name, format, key_id, wrapped_key, nonce, ciphertext FROM secrets WHERE tenant_id = $1`, tenantID)
+	rows, err := s.db.QueryContext(ctx, `SELECT name, format, key_id, wrapped_key, nonce, ciphertext FROM secrets
+		WHERE tenant_id = $1 AND stamp > $2`, tenantID, after)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: reading the secrets of tenant %q: %w", tenantID, err)
 	}

@@ -87,8 +87,9 @@ func testSecretsStamp(t *testing.T, s *SQL, _ string) {
 		t.Errorf("DeleteSecret for an unknown tenant: %v", err)
 	}
 
+	before := stamp(a)
 	put(a, ".prefect/flows/f/env", `{"K":"v"}`)
-	sealed, st, err := s.SealedSecrets(ctx, a.ID)
+	sealed, st, err := s.SealedSecrets(ctx, a.ID, -1)
 	if err != nil || st != stamp(a) || len(sealed) != 2 {
 		t.Fatalf("SealedSecrets = %d secrets at stamp %d, %v; want 2 at %d", len(sealed), st, err, stamp(a))
 	}
@@ -98,7 +99,15 @@ func testSecretsStamp(t *testing.T, s *SQL, _ string) {
 	if _, err := seal.Open(k, a.ID, "X", sealed["X"]); err != nil && !errors.Is(err, seal.ErrUnknownKey) {
 		t.Errorf("a secret from SealedSecrets does not open: %v", err)
 	}
-	if _, _, err := s.SealedSecrets(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
+	// Since a stamp: only what was put after it.
+	since, st, err := s.SealedSecrets(ctx, a.ID, before)
+	if _, ok := since[".prefect/flows/f/env"]; err != nil || len(since) != 1 || !ok || st != stamp(a) {
+		t.Errorf("SealedSecrets since %d = %d secrets at %d, %v; want the one put after", before, len(since), st, err)
+	}
+	if since, _, err := s.SealedSecrets(ctx, a.ID, stamp(a)); err != nil || len(since) != 0 {
+		t.Errorf("SealedSecrets since the stamp = %d secrets, %v; want none", len(since), err)
+	}
+	if _, _, err := s.SealedSecrets(ctx, "nobody", -1); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SealedSecrets of an unknown tenant: %v", err)
 	}
 }
