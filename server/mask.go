@@ -358,13 +358,13 @@ func addStored(m *redact.Masker, name string, value []byte) int {
 	return 1
 }
 
-// addSecret registers s with m, and the pieces a printout may show apart
-// from the whole: the values inside s when it is a JSON table or list (as
-// a run decodes it), and each line of a multi-line s, since a tail of
-// output may begin inside it. Pieces shorter than four bytes are left out,
-// as secrets.Value.RevealAll leaves them out. This is what the agent
-// registers for each secret variable (agent/env.go), so that the server
-// masks at least what the agent does.
+// addSecret registers s with m, and the values inside s when it is a JSON
+// table or list (as a run decodes it), which a printout may show apart
+// from the whole. Pieces shorter than four bytes are left out, as
+// secrets.Value.RevealAll leaves them out. (The masker itself registers
+// each line of a multi-line s.) This is what the agent registers for each
+// secret variable (agent/env.go), so that the server masks at least what
+// the agent does.
 func addSecret(m *redact.Masker, s string) {
 	if s == "" {
 		return
@@ -377,13 +377,6 @@ func addSecret(m *redact.Masker, s string) {
 		if dec.Decode(&x) == nil {
 			for _, p := range secrets.NewValue(x).RevealAll() {
 				m.Add(p)
-			}
-		}
-	}
-	if strings.Contains(s, "\n") {
-		for line := range strings.Lines(s) {
-			if line = strings.TrimRight(line, "\r\n"); len(line) >= 4 {
-				m.Add(line)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/internal/pgtest"
 	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/server/store"
 )
@@ -44,11 +45,17 @@ func (mb *maskBench) put(b *testing.B, name, value string) {
 
 func newMaskBench(b *testing.B, n int) *maskBench {
 	b.Helper()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "server.db"))
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "server.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	return newMaskBenchOn(b, st, n)
+}
+
+// newMaskBenchOn is newMaskBench over st, which it closes when b ends.
+func newMaskBenchOn(b *testing.B, st *store.SQL, n int) *maskBench {
+	b.Helper()
+	ctx := context.Background()
 	b.Cleanup(func() { st.Close() })
 	tn, err := st.CreateTenant(ctx, "acme")
 	if err != nil {
@@ -164,6 +171,31 @@ func BenchmarkMaskRunText(b *testing.B) {
 		b.Run(fmt.Sprintf("secrets=%d/redact-near-miss", n), func(b *testing.B) {
 			for b.Loop() {
 				_ = masked(m, nearMiss, maxTextField)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/write")
+		})
+	}
+}
+
+// BenchmarkMaskRunTextPostgres is BenchmarkMaskRunText's check+redact on
+// PostgreSQL (see package pgtest), where the check is a round trip:
+//
+//	PREFECT_TEST_DATABASE_URL=... go test -run '^$' -bench MaskRunTextPostgres ./server/
+func BenchmarkMaskRunTextPostgres(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{100, 10000} {
+		st, err := store.OpenPostgres(ctx, pgtest.URL(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		mb := newMaskBenchOn(b, st, n)
+		b.Run(fmt.Sprintf("secrets=%d/check+redact", n), func(b *testing.B) {
+			for b.Loop() {
+				m, err := mb.s.masker(ctx, mb.tenant)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = masked(m, benchLine, maxTextField)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/write")
 		})
