@@ -30,11 +30,12 @@ package runner_test
 //     %#v, "53 75 70" of % x): for pieces of four bytes or more. The runner
 //     keeps them out of what it makes from a panic value by itself; in text
 //     a task writes (a log line with a []byte), they are the masker's to
-//     find.
+//     find (leak_masker_test.go).
 //
 // What a task's own error value shows through errors.As (a *task.Signal,
 // a custom error type) and %#v of a state's Err around a custom error
-// value are the masker's (package internal/redact), not the runner's.
+// value are the masker's (package internal/redact), not the runner's:
+// leak_masker_test.go checks them.
 
 import (
 	"context"
