@@ -314,6 +314,9 @@ func (s *session) onAnswer(m *nats.Msg) {
 			out, err = nil, fmt.Errorf("natsexec: decoding the result of %q: %w", run.Slug(), derr)
 		}
 	}
+	if ans.Tainted {
+		run.Taint()
+	}
 	run.Complete(out, err)
 }
 

@@ -95,7 +95,7 @@ func startWorker(t *testing.T, url string, flows []*flow.Flow, opts ...natsexec.
 
 func run(t *testing.T, ex runner.Executor, f *flow.Flow, opts ...runner.Option) *runner.FlowState {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	fs, err := runner.Run(ctx, f, append([]runner.Option{runner.WithExecutor(ex)}, opts...)...)
 	if err != nil {

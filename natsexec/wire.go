@@ -211,6 +211,10 @@ type answer struct {
 	Logs      []json.RawMessage `json:"logs,omitempty"`
 	Result    json.RawMessage   `json:"result,omitempty"`
 	Error     *wireErr          `json:"error,omitempty"`
+	// Tainted says the task was handed a secret's value on the worker
+	// (secrets.Secret(...).Get, say): the flow program then treats it as
+	// runner.TaskRun.Taint says.
+	Tainted bool `json:"tainted,omitempty"`
 }
 
 // control is a message on the control subject, from executors to every

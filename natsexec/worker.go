@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -430,6 +431,8 @@ func (w *worker) run(j *job, logs *logBuffer) answer {
 				w.masker.Add(s)
 			}
 		})))
+	var tainted atomic.Bool
+	ctx = secrets.OnUse(ctx, func() { tainted.Store(true) })
 	if gt.Spec.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, gt.Spec.Timeout)
@@ -453,6 +456,7 @@ func (w *worker) run(j *job, logs *logBuffer) answer {
 	if ans.Error = encodeErr(err); ans.Error != nil {
 		ans.Error.Message = w.masker.Redact(ans.Error.Message)
 	}
+	ans.Tainted = tainted.Load()
 	return ans
 }
 
