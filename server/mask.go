@@ -38,9 +38,8 @@ import (
 // deleted or replaced since stay masked until the masker is built again in
 // full, in the background, once it holds twice the values of its last full
 // build (and compactSlack more), or when it is dropped after maskIdle
-// unused. A value is never masked less than the secrets as they are say;
-// a former value of a secret (a rotated password) is masked a while
-// longer.
+// unused. Nothing the secrets hold now is ever left unmasked; a former
+// value of a secret (a rotated password) is masked a while longer.
 //
 // Cost (a 2-core VM; BenchmarkMaskRunText, BenchmarkAddToMasker,
 // BenchmarkBuildMasker): a write of a 200-byte line, the masker built,
