@@ -132,8 +132,8 @@ func TestRunTextIsMasked(t *testing.T) {
 		}
 		// The agent's settle of a run whose process died: the message ends
 		// with the process's last lines, which nobody masked.
-		tail := "The flow run's process ended with exit status 2 before the flow run reached a final state. Its last 3 lines of output:\n" +
-			"token=" + plainSecret + "\n" + pemSecret + "\nauth: Basic " + b64(tableUser+":"+tablePW)
+		tail := "The flow run's process ended with exit status 2 before the flow run reached a final state. Its last 4 lines of output:\n" +
+			"token=" + plainSecret + "\n" + pemSecret + "\nauth: Basic " + b64(tableUser+":"+tablePW) + "\nencoded: " + b64(plainSecret)
 		if _, err := ca.SetFlowRunStateAs(ctx, "agent-1", run.ID, v, client.RunFailed, tail); err != nil {
 			t.Fatal(err)
 		}
@@ -146,8 +146,9 @@ func TestRunTextIsMasked(t *testing.T) {
 		if err != nil || len(logs) != len(lines) {
 			t.Fatalf("FlowRunLogs = %d lines, %v; want %d", len(logs), err, len(lines))
 		}
-		if !strings.HasPrefix(got.Message, "The flow run's process ended") || strings.Count(got.Message, mask) < 3 {
-			t.Errorf("the run's message = %q, want its three secret lines masked", got.Message)
+		if !strings.HasPrefix(got.Message, "The flow run's process ended") || strings.Count(got.Message, mask) < 4 ||
+			strings.Contains(got.Message, b64(tableUser+":"+tablePW)) {
+			t.Errorf("the run's message = %q, want its secret lines masked", got.Message)
 		}
 		if len(got.TaskRuns) != len(trs) {
 			t.Fatalf("%d task runs, want %d (masked slugs must stay apart)", len(got.TaskRuns), len(trs))
