@@ -2,6 +2,7 @@ package redact
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -107,6 +108,31 @@ func BenchmarkRedactMatch(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
 		})
 	}
+}
+
+// BenchmarkRedactLookalike measures a record holding tokens shaped like
+// the registered ones, sharing their beginnings but none of them: a JWT
+// and an sk_live_ key, with 1000 secrets registered, a quarter of them
+// sk_live_ keys and a hundred JWTs (whose first 36 characters are all the
+// same).
+func BenchmarkRedactLookalike(b *testing.B) {
+	m := New()
+	for _, s := range benchSecrets(1000) {
+		m.Add(s)
+	}
+	const header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	subs, sigs := benchSecrets(100), benchSecrets(200)[100:]
+	for i, s := range subs {
+		m.Add(header + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"`+s+`"}`)) + "." + sigs[i])
+	}
+	line := record[:100] + "sk_live_notregistered000 Bearer " + header + "eyJzdWIiOiJub2JvZHkifQ.c2lnbmF0dXJl " + record[100:]
+	if m.Redact(line) != line {
+		b.Fatalf("Redact(%q) = %q", line, m.Redact(line))
+	}
+	for b.Loop() {
+		_ = m.Redact(line)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
 }
 
 // BenchmarkResolve measures what registering secrets costs a run: k secrets

@@ -11,12 +11,13 @@ import (
 // How forms are found, and what it costs.
 //
 // Forms of four bytes or more are found by sampling the text. If a form is
-// n bytes long, an occurrence of it always covers the four bytes at some
-// multiple of step, for any step <= n-3, starting less than step bytes into
-// the form. So the text is read only at multiples of step: a bit set (the
-// filter) indexed by a hash of the four bytes there rules out almost every
-// position, and a hash table from four bytes to every (form, offset < step)
-// holding them confirms the rest. Forms fall in three classes by length,
+// n bytes long and step <= n-3, then among any step consecutive offsets of
+// the form that leave four bytes (see keyStart), an occurrence has
+// one at a multiple of step of the text. So the text is read only at
+// multiples of step: a bit set (the filter) indexed by a hash of the four
+// bytes there rules out almost every position, and a hash table from four
+// bytes to every (form, offset) holding them confirms the
+// rest. Forms fall in three classes by length,
 // each with a fixed step: 7 bytes or more are read every 4 bytes, 5 and 6
 // every 2, 4 at every byte; forms of 1 to 3 bytes are looked up by their
 // first byte at every position. A 200-byte record costs 50 reads when every
@@ -96,8 +97,8 @@ type index struct {
 	n, nf   int
 }
 
-// An entry says that forms[ref>>3] holds key at offset ref&7. It is written
-// before it is linked, and never after.
+// An entry says that forms[ref>>3] holds key ref&7 bytes after its
+// keyStart. It is written before it is linked, and never after.
 type entry struct {
 	key  uint32
 	ref  uint32
@@ -145,7 +146,7 @@ func (ix *index) link(i int) {
 
 // has reports whether form f, which has at least step+3 bytes, is held.
 func (ix *index) has(f string) bool {
-	k := load4(f, 0)
+	k := load4(f, keyStart(len(f), ix.step))
 	for i := ix.buckets[k*hashMul>>ix.bshift].Load(); i != 0; {
 		e := &ix.entries[i-1]
 		i = e.next
@@ -156,13 +157,22 @@ func (ix *index) has(f string) bool {
 	return false
 }
 
+// keyStart returns where the step keys of a form of n bytes start: at the
+// last step+3 bytes. Any window of step consecutive offsets would do, but
+// secrets of one kind share their beginning (sk_live_, a JWT's header, hex
+// and base64 of those) far more often than their end, and a key many forms
+// share makes every read that finds it compare the text with each of them.
+// (Secrets that share their last bytes too, "...-2024!", still do.)
+func keyStart(n, step int) int { return n - 3 - step }
+
 // insert adds form f, which has at least step+3 bytes; there must be room.
 func (ix *index) insert(f string) {
 	fi := ix.nf
 	ix.forms[fi] = f
 	ix.nf++
-	for off := range ix.step {
-		ix.entries[ix.n] = entry{key: load4(f, off), ref: uint32(fi<<3 | off)}
+	w := keyStart(len(f), ix.step)
+	for j := range ix.step {
+		ix.entries[ix.n] = entry{key: load4(f, w+j), ref: uint32(fi<<3 | j)}
 		ix.link(ix.n)
 		ix.n++
 	}
@@ -302,7 +312,8 @@ func (ix *index) find(s string, dst []span, first bool) []span {
 			if e.key != k {
 				continue
 			}
-			f, a := ix.forms[e.ref>>3], p-int(e.ref&7)
+			f := ix.forms[e.ref>>3]
+			a := p - keyStart(len(f), ix.step) - int(e.ref&7)
 			if a >= 0 && len(s)-a >= len(f) && s[a:a+len(f)] == f {
 				dst = append(dst, span{a, a + len(f)})
 				if first {
