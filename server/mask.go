@@ -75,9 +75,6 @@ const (
 	// its last full build registered, before it is built again in full
 	// (which drops the values of secrets deleted or replaced since).
 	compactSlack = 64
-	// minEnvValue is the shortest value of a variable of a run's
-	// environment that is masked when its name does not look secret.
-	minEnvValue = 8
 )
 
 // masks holds the maskers of the tenants, built on first use.
@@ -327,19 +324,18 @@ func (s *Server) open(ctx context.Context, tenantID, name string, sl seal.Sealed
 //     adds. A secret that is true or false is not masked: masking every
 //     "true" would wreck the text and hide one bit.
 //   - an environment of a flow or run (reserved names): the value of each
-//     variable whose name looks secret ([secretName]), and of each other
-//     one of at least minEnvValue bytes, but for Prefect's own settings
-//     (PREFECT__..., such as the API's URL and the logging level). An
-//     environment holds secrets and configuration alike; masking "INFO",
-//     "3600" or "prod" in every line of every run of the tenant would
-//     wreck the text, and a credential is rarely that short.
+//     variable whose name looks secret ([secretName]), the rule by which
+//     the agent masks a dead process's output and the commands warn about
+//     --env. An environment holds configuration too, which flows print
+//     (a task that reports its settings), and a value masked here is
+//     masked in every line of every run of the tenant.
 func addStored(m *redact.Masker, name string, value []byte) int {
 	if strings.HasPrefix(name, reservedPrefix) {
 		var env map[string]string
 		if json.Unmarshal(value, &env) == nil {
 			n := 0
 			for k, v := range env {
-				if secretName(k) || (!strings.HasPrefix(k, "PREFECT__") && len(v) >= minEnvValue) {
+				if secretName(k) {
 					addSecret(m, v)
 					n++
 				}

@@ -25,7 +25,7 @@ func TestAddStored(t *testing.T) {
 		{"JSONText", `"{\"k\": \"inner-value-7\"}"`, 1, []string{"inner-value-7", `{"k": "inner-value-7"}`}, []string{`"k"`}},
 		{"PEM", `"-----BEGIN-----\nline-one-a1b2\nline-two-c3d4\n-----END-----"`, 1, []string{"line-two-c3d4", "line-one-a1b2"}, []string{"-----"}},
 		{".prefect/runs/r/env", `{"DB_PASSWORD":"pw1","API_TOKEN":"tok-abc","PREFECT__CONTEXT__SECRETS__X":"ctx-secret","REGION":"eu-west-1a","MODE":"prod","PREFECT__LOGGING__LEVEL":"DEBUG","PREFECT__CLOUD__API":"http://api.example.test/graphql"}`,
-			4, []string{"pw1", "tok-abc", "ctx-secret", "eu-west-1a"}, []string{"prod", "DEBUG", "http://api.example.test/graphql"}},
+			3, []string{"pw1", "tok-abc", "ctx-secret"}, []string{"eu-west-1a", "prod", "DEBUG", "http://api.example.test/graphql"}},
 		{".prefect/flows/f/env", `"not an environment"`, 1, []string{"not an environment"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

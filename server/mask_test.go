@@ -35,7 +35,7 @@ const (
 	tableUser   = "table-user-CANARY-5c4b"
 	tablePW     = "table-pw-CANARY-0d9e"
 	flowEnvPW   = "flowenv-pw-CANARY-31"
-	flowEnvLong = "eu-west-CANARY-9" // not named secret, but long: masked
+	flowEnvConf = "runconfig-CANARY-9" // not named secret: kept
 	runEnvToken = "runenv-tok-CANARY-77"
 	// globexSecret is tenant globex's: not masked in acme's text.
 	globexSecret = "globex-CANARY-8a7b6c"
@@ -103,8 +103,8 @@ func TestRunTextIsMasked(t *testing.T) {
 		}
 		flowEnv := map[string]string{
 			"DB_PASSWORD":             flowEnvPW,
-			"REGION":                  flowEnvLong,
-			"MODE":                    "prod-eu",                         // short, not named secret: kept
+			"REGION":                  flowEnvConf,
+			"MODE":                    "prod-eu",                         // not named secret: kept
 			"PREFECT__LOGGING__LEVEL": "DEBUG",                           // Prefect's settings: kept
 			"PREFECT__CLOUD__API":     "http://api.example.test/graphql", // kept
 		}
@@ -115,8 +115,8 @@ func TestRunTextIsMasked(t *testing.T) {
 
 		// Every form of every value the runs API can be sent.
 		hidden := []string{plainSecret, b64(plainSecret), pemSecret, pemLine2, b64(pemLine1), tableUser, tablePW,
-			tableJSON, flowEnvPW, flowEnvLong, runEnvToken, b64(runEnvToken)}
-		kept := []string{globexSecret, "prod-eu", "DEBUG", "http://api.example.test/graphql"}
+			tableJSON, flowEnvPW, runEnvToken, b64(runEnvToken)}
+		kept := []string{globexSecret, flowEnvConf, "prod-eu", "DEBUG", "http://api.example.test/graphql"}
 		var trs []client.TaskRun
 		var lines []client.LogLine
 		for i, x := range append(append([]string{}, hidden...), kept...) {
@@ -192,7 +192,7 @@ func TestRunTextIsMasked(t *testing.T) {
 		// Nothing in the database, the SQLite WAL included, holds a value.
 		scan := func(when string) {
 			raw := f.raw(t)
-			for _, x := range []string{plainSecret, pemLine1, pemLine2, tableUser, tablePW, flowEnvPW, flowEnvLong, runEnvToken} {
+			for _, x := range []string{plainSecret, pemLine1, pemLine2, tableUser, tablePW, flowEnvPW, runEnvToken} {
 				for _, form := range []string{x, b64(x)} {
 					if bytes.Contains(raw, []byte(form)) {
 						t.Errorf("%s: the database holds a secret (%d bytes) in clear", when, len(form))

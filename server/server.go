@@ -30,10 +30,10 @@
 // secrets in them, in the forms package redact knows (base64, URL, JSON,
 // Go-quoted, hex), each piece of a JSON table and each line of a
 // multi-line value, becomes "********"; so do the values in the tenant's
-// flow and run environments whose names look secret, and the others of 8
-// bytes or more but Prefect's own settings (PREFECT__...). Only the
-// tenant's own secrets: another tenant's, masked, would show where its
-// value is. Each such write reads the tenant's secrets stamp
+// flow and run environments whose names look secret (PREFECT__CONTEXT__
+// SECRETS__*, *KEY, *TOKEN, *SECRET, *PASSWORD, *PASSWD, *CREDENTIALS, as
+// the agent has it). Only the tenant's own secrets: another tenant's,
+// masked, would show where its value is. Each such write reads the tenant's secrets stamp
 // ([TenantSecrets]), so a secret set through any server sharing the store
 // is masked from the next write on. Text that cannot be masked (the
 // tenant's secrets cannot be read or opened) is refused, not stored. A
