@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // minEmbedded is the shortest secret whose base64 runs (see base64Runs) are
@@ -26,13 +27,13 @@ const minLine = 4
 // is the one place they are made.
 func forms(secret string) []string {
 	// The forms but those of JSON and Go quoting (most often the value
-	// itself, and not written) take about 36 bytes a byte of the value;
+	// itself, and not written) take about 37 bytes a byte of the value;
 	// the lines of a multi-line value as many again.
-	size := 48 * len(secret)
+	size := 40*len(secret) + 64
 	if strings.IndexByte(secret, '\n') >= 0 {
 		size *= 2
 	}
-	w := formWriter{buf: make([]byte, 0, size), spans: make([]formSpan, 0, 32)}
+	w := formWriter{buf: make([]byte, 0, size), spans: make([][2]int, 0, 32)}
 	w.forms(secret)
 	return w.done()
 }
@@ -112,21 +113,17 @@ func (w *formWriter) forms(secret string) {
 // about one allocation, not one each.
 type formWriter struct {
 	buf   []byte
-	mark  int        // where the form being written starts in buf
-	cur   string     // the value whose forms are being written
-	spans []formSpan // in order
-}
-
-// A formSpan is a form: a value as given, or buf[start:end].
-type formSpan struct {
-	s          string
-	start, end int
+	mark  int      // where the form being written starts in buf
+	cur   string   // the value whose forms are being written
+	spans [][2]int // the forms, buf[start:end], in order
 }
 
 // value starts the forms of v, and records v itself.
 func (w *formWriter) value(v string) {
 	w.cur = v
-	w.spans = append(w.spans, formSpan{s: v})
+	w.buf = append(w.buf, v...)
+	w.spans = append(w.spans, [2]int{w.mark, len(w.buf)})
+	w.mark = len(w.buf)
 }
 
 // next records what was written since the last form as a form.
@@ -140,29 +137,25 @@ func (w *formWriter) nextCut(head, tail int) {
 	start, end := w.mark+head, len(w.buf)-tail
 	f := w.buf[start:end]
 	last := w.spans[len(w.spans)-1]
-	switch {
-	case string(f) == w.cur:
-	case last.s == "" && string(f) == string(w.buf[last.start:last.end]):
-	default:
-		w.spans = append(w.spans, formSpan{start: start, end: end})
+	if string(f) != w.cur && string(f) != string(w.buf[last[0]:last[1]]) {
+		w.spans = append(w.spans, [2]int{start, end})
 		w.mark = len(w.buf)
 		return
 	}
 	w.buf = w.buf[:w.mark]
 }
 
-// done returns the forms recorded, empty ones left out.
+// done returns the forms recorded, empty ones left out. They share one
+// string: w.buf itself, which nothing writes to after this.
 func (w *formWriter) done() []string {
-	all := string(w.buf)
+	all := unsafe.String(unsafe.SliceData(w.buf), len(w.buf))
 	out := make([]string, 0, len(w.spans))
-	for _, f := range w.spans {
-		if f.s == "" {
-			f.s = all[f.start:f.end]
-		}
-		if f.s != "" {
-			out = append(out, f.s)
+	for _, sp := range w.spans {
+		if sp[0] < sp[1] {
+			out = append(out, all[sp[0]:sp[1]])
 		}
 	}
+	w.buf = nil
 	return out
 }
 

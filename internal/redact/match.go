@@ -84,73 +84,87 @@ type shortForms struct {
 }
 
 // An index finds the forms of one class. Readers use step, the shifts and
-// the tables; n and nf belong to Add, under Masker.mu. It holds no pointer
-// but the forms' strings, so the garbage collector has little to scan.
+// the tables, and load filter words, bucket heads and chunks atomically; n
+// and nf belong to Add, under Masker.mu. Entries and forms live in chunks
+// that never move, shared with the index this one grew from, so growing
+// copies neither: only the filter, the buckets and next are made anew. An
+// index holds no pointer but to its chunks and the forms' strings, so the
+// garbage collector has little to scan.
 type index struct {
 	step    int
-	fshift  uint            // filter bit of key k: k*hashMul >> fshift
-	filter  []atomic.Uint64 // bit hash(k) is set for every key k of an entry
-	bshift  uint            // bucket of key k: k*hashMul >> bshift
-	buckets []atomic.Uint32 // 1 + the newest entry of each bucket, or 0
-	entries []entry         // its capacity; entries[:n] are in use
-	forms   []string        // forms[:nf] are in use
+	fshift  uint     // filter bit of key k: k*hashMul >> fshift
+	filter  []uint64 // bit hash(k) is set for every key k of an entry
+	bshift  uint     // bucket of key k: k*hashMul >> bshift
+	buckets []uint32 // 1 + the newest entry of each bucket, or 0
+	next    []uint32 // 1 + the entry after entry i in its bucket, or 0
+	entries []atomic.Pointer[entryChunk]
+	forms   []atomic.Pointer[formChunk]
 	n, nf   int
 }
 
-// An entry says that forms[ref>>3] holds key ref&7 bytes after its
-// keyStart. It is written before it is linked, and never after.
-type entry struct {
-	key  uint32
-	ref  uint32
-	next uint32 // 1 + the next entry of the bucket, or 0
+// An entry says that form ref>>3 holds key ref&7 bytes after its keyStart.
+// It is written before it is linked, and never after.
+type entry struct{ key, ref uint32 }
+
+// chunkBits sets the size of a chunk: 256 entries (2 KiB) or forms (4 KiB).
+const chunkBits = 8
+
+type (
+	entryChunk [1 << chunkBits]entry
+	formChunk  [1 << chunkBits]string
+)
+
+func (ix *index) entry(i uint32) *entry {
+	return &ix.entries[i>>chunkBits].Load()[i&(1<<chunkBits-1)]
+}
+
+func (ix *index) form(i uint32) string {
+	return ix.forms[i>>chunkBits].Load()[i&(1<<chunkBits-1)]
 }
 
 const hashMul = 0x9E3779B1
 
 // minEntries is the capacity of the smallest index, with 64 buckets and a
-// 4096-bit filter.
+// 2048-bit filter.
 const minEntries = 128
 
 func load4(s string, i int) uint32 {
 	return uint32(s[i]) | uint32(s[i+1])<<8 | uint32(s[i+2])<<16 | uint32(s[i+3])<<24
 }
 
-// newIndex returns an empty index for step with room for size entries (a
-// power of two), half as many buckets, and 32 filter bits an entry, at most
-// 2^24 (2 MiB).
-func newIndex(step, size int) *index {
+// newIndex returns an index for step with room for size entries (a power
+// of two), half as many buckets, and 16 filter bits an entry, at most 2^24
+// (2 MiB), holding the chunks of ix (which may be nil) and nothing linked.
+func newIndex(ix *index, step, size int) *index {
 	bb := bits.Len(uint(size)) - 2
-	fb := min(bb+6, 24)
-	return &index{
+	fb := min(bb+5, 24)
+	nx := &index{
 		step:    step,
 		fshift:  uint(32 - fb),
-		filter:  make([]atomic.Uint64, 1<<fb/64),
+		filter:  make([]uint64, 1<<fb/64),
 		bshift:  uint(32 - bb),
-		buckets: make([]atomic.Uint32, 1<<bb),
-		entries: make([]entry, size),
-		forms:   make([]string, size/step),
+		buckets: make([]uint32, 1<<bb),
+		next:    make([]uint32, size),
+		entries: make([]atomic.Pointer[entryChunk], (size-1)>>chunkBits+1),
+		forms:   make([]atomic.Pointer[formChunk], (size/step-1)>>chunkBits+1),
 	}
-}
-
-// link adds entry i to the filter and to the head of its bucket, which
-// publishes it.
-func (ix *index) link(i int) {
-	e := &ix.entries[i]
-	h := e.key * hashMul
-	f := h >> ix.fshift
-	ix.filter[f>>6].Or(1 << (f & 63))
-	b := &ix.buckets[h>>ix.bshift]
-	e.next = b.Load()
-	b.Store(uint32(i + 1))
+	if ix != nil {
+		for i := range ix.entries {
+			nx.entries[i].Store(ix.entries[i].Load())
+		}
+		for i := range ix.forms {
+			nx.forms[i].Store(ix.forms[i].Load())
+		}
+		nx.n, nx.nf = ix.n, ix.nf
+	}
+	return nx
 }
 
 // has reports whether form f, which has at least step+3 bytes, is held.
 func (ix *index) has(f string) bool {
 	k := load4(f, keyStart(len(f), ix.step))
-	for i := ix.buckets[k*hashMul>>ix.bshift].Load(); i != 0; {
-		e := &ix.entries[i-1]
-		i = e.next
-		if e.key == k && e.ref&7 == 0 && ix.forms[e.ref>>3] == f {
+	for i := atomic.LoadUint32(&ix.buckets[k*hashMul>>ix.bshift]); i != 0; i = ix.next[i-1] {
+		if e := ix.entry(i - 1); e.key == k && e.ref&7 == 0 && ix.form(e.ref>>3) == f {
 			return true
 		}
 	}
@@ -165,15 +179,29 @@ func (ix *index) has(f string) bool {
 // (Secrets that share their last bytes too, "...-2024!", still do.)
 func keyStart(n, step int) int { return n - 3 - step }
 
-// insert adds form f, which has at least step+3 bytes; there must be room.
+// insert adds form f, which has at least step+3 bytes, to an index that
+// readers may be reading; there must be room.
 func (ix *index) insert(f string) {
-	fi := ix.nf
-	ix.forms[fi] = f
+	fi := uint32(ix.nf)
+	if fi&(1<<chunkBits-1) == 0 {
+		ix.forms[fi>>chunkBits].Store(new(formChunk))
+	}
+	ix.forms[fi>>chunkBits].Load()[fi&(1<<chunkBits-1)] = f
 	ix.nf++
 	w := keyStart(len(f), ix.step)
 	for j := range ix.step {
-		ix.entries[ix.n] = entry{key: load4(f, w+j), ref: uint32(fi<<3 | j)}
-		ix.link(ix.n)
+		i := uint32(ix.n)
+		if i&(1<<chunkBits-1) == 0 {
+			ix.entries[i>>chunkBits].Store(new(entryChunk))
+		}
+		e := ix.entry(i)
+		*e = entry{key: load4(f, w+j), ref: fi<<3 | uint32(j)}
+		h := e.key * hashMul
+		b := h >> ix.fshift
+		atomic.OrUint64(&ix.filter[b>>6], 1<<(b&63))
+		head := &ix.buckets[h>>ix.bshift]
+		ix.next[i] = atomic.LoadUint32(head)
+		atomic.StoreUint32(head, i+1) // publishes the entry, complete
 		ix.n++
 	}
 }
@@ -182,45 +210,27 @@ func (ix *index) insert(f string) {
 // holding ix's forms with room for them. ix may be nil.
 func withRoom(ix *index, step, extra int) *index {
 	need := extra * step
-	if ix != nil && ix.n+need <= len(ix.entries) {
+	if ix != nil && ix.n+need <= len(ix.next) {
 		return ix
 	}
 	size := minEntries
 	if ix != nil {
 		need += ix.n
-		size = 2 * len(ix.entries)
+		size = 2 * len(ix.next)
 	}
 	for size < need {
 		size *= 2
 	}
-	nx := newIndex(step, size)
-	if ix == nil {
-		return nx
-	}
-	// Readers of ix may walk its chains still: nx gets copies, linked
-	// anew for its own buckets. Nobody reads nx yet, so its tables are
-	// built in plain memory and stored once, word by word.
-	nx.nf = copy(nx.forms, ix.forms[:ix.nf])
-	nx.n = copy(nx.entries, ix.entries[:ix.n])
-	filter := make([]uint64, len(nx.filter))
-	heads := make([]uint32, len(nx.buckets))
-	for i := range nx.entries[:nx.n] {
-		e := &nx.entries[i]
-		h := e.key * hashMul
-		f := h >> nx.fshift
-		filter[f>>6] |= 1 << (f & 63)
-		b := h >> nx.bshift
-		e.next, heads[b] = heads[b], uint32(i+1)
-	}
-	for i, w := range filter {
-		if w != 0 {
-			nx.filter[i].Store(w)
-		}
-	}
-	for i, h := range heads {
-		if h != 0 {
-			nx.buckets[i].Store(h)
-		}
+	nx := newIndex(ix, step, size)
+	// Readers of ix may walk its chains still, which nx leaves alone: it
+	// links the same entries anew in tables of its own. Nobody reads nx
+	// yet, so plain writes do.
+	for i := range uint32(nx.n) {
+		h := nx.entry(i).key * hashMul
+		b := h >> nx.fshift
+		nx.filter[b>>6] |= 1 << (b & 63)
+		head := &nx.buckets[h>>nx.bshift]
+		nx.next[i], *head = *head, i+1
 	}
 	return nx
 }
@@ -294,7 +304,7 @@ func (ix *index) hit(s string, p int) int {
 	filter, shift, step := ix.filter, ix.fshift&31, ix.step
 	for ; p+4 <= len(s); p += step {
 		h := load4(s, p) * hashMul >> shift
-		if filter[h>>6].Load()&(1<<(h&63)) != 0 {
+		if atomic.LoadUint64(&filter[h>>6])&(1<<(h&63)) != 0 {
 			return p
 		}
 	}
@@ -306,13 +316,12 @@ func (ix *index) hit(s string, p int) int {
 func (ix *index) find(s string, dst []span, first bool) []span {
 	for p := ix.hit(s, 0); p >= 0; p = ix.hit(s, p+ix.step) {
 		k := load4(s, p)
-		for i := ix.buckets[k*hashMul>>(ix.bshift&31)].Load(); i != 0; {
-			e := &ix.entries[i-1]
-			i = e.next
+		for i := atomic.LoadUint32(&ix.buckets[k*hashMul>>(ix.bshift&31)]); i != 0; i = ix.next[i-1] {
+			e := ix.entry(i - 1)
 			if e.key != k {
 				continue
 			}
-			f := ix.forms[e.ref>>3]
+			f := ix.form(e.ref >> 3)
 			a := p - keyStart(len(f), ix.step) - int(e.ref&7)
 			if a >= 0 && len(s)-a >= len(f) && s[a:a+len(f)] == f {
 				dst = append(dst, span{a, a + len(f)})

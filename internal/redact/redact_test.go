@@ -316,7 +316,9 @@ func registered(m *Masker) []string {
 	var out []string
 	for _, ix := range st.classes {
 		if ix != nil {
-			out = append(out, ix.forms[:ix.nf]...)
+			for i := range uint32(ix.nf) {
+				out = append(out, ix.form(i))
+			}
 		}
 	}
 	if st.short != nil {
