@@ -12,42 +12,46 @@ import (
 //
 // Forms of four bytes or more are found by sampling the text. If a form is
 // n bytes long and step <= n-3, then among any step consecutive offsets of
-// the form that leave four bytes (see keyStart), an occurrence has
-// one at a multiple of step of the text. So the text is read only at
-// multiples of step: a bit set (the filter) indexed by a hash of the four
-// bytes there rules out almost every position, and a hash table from four
-// bytes to every (form, offset) holding them confirms the
-// rest. Forms fall in three classes by length,
-// each with a fixed step: 7 bytes or more are read every 4 bytes, 5 and 6
-// every 2, 4 at every byte; forms of 1 to 3 bytes are looked up by their
-// first byte at every position. A 200-byte record costs 50 reads when every
-// form is in the first class (every form of a one-line secret of 7 bytes
-// or more), one hash and one bit test each.
+// the form that leave four bytes after them (its keys: see keyStart), an
+// occurrence has one at a multiple of step of the text. So the text is
+// read only at multiples of step: a bit set (the filter) indexed by a hash
+// of the four bytes there rules out almost every position, and a hash
+// table from four bytes to every (form, offset) holding them confirms the
+// rest. Forms fall in three classes by length, each with a fixed step: 7
+// bytes or more are read every 4 bytes, 5 and 6 every 2, 4 at every byte;
+// forms of 1 to 3 bytes are looked up by their first byte at every
+// position. A 200-byte record costs 50 reads when every form is in the
+// first class (every form of a one-line secret of 7 bytes or more), one
+// hash and one bit test each.
 //
 // Because each class's step is fixed, registering a form never changes
-// what is already indexed: Add sets the bits of the form's step entries in
-// the filter and links the entries at the heads of their buckets, and
+// what is already indexed: Add sets the bits of the form's step keys in
+// the filter and links its entries at the heads of their buckets, and
 // nothing is rebuilt when a secret is added or a record is masked. (The
 // matcher this replaces chose its step from the shortest form registered,
 // so each Add made the next Redact rebuild it whole: k secrets, each
-// followed by a record, cost O(k^2).) Readers take no lock: filter words
-// and bucket heads are atomics, and an entry is written before it is
-// linked, so a Redact that runs beside an Add sees each new entry whole or
-// not at all, and every one once Add has returned. When a class has no room
-// left, Add builds it anew at twice the size (or more) and publishes it;
-// Redact calls already running keep the old one, which holds everything
-// registered when they began. The copies make each entry be written about
-// twice on average, so registering k secrets takes time and memory linear
-// in the number of their forms: 22 bytes for each entry a class has room
-// for, and it has room for at most twice (at first, 128) the entries it
-// holds.
+// followed by a record, cost O(k^2).) Readers take no lock: filter words,
+// bucket heads and chunks are read atomically, and an entry is written
+// before it is linked, so a Redact that runs beside an Add sees each new
+// entry whole or not at all, and every one once Add has returned.
+//
+// When a class has no room left, Add makes it a new filter, buckets and
+// chains at twice the size (or more), links every entry in them again and
+// publishes it; Redact calls already running keep the old tables, which
+// hold everything registered when they began. Entries and forms stay where
+// they are, in chunks the old and the new index share. Each entry is so
+// linked about twice on average, and registering k secrets takes time and
+// memory linear in the number of their forms: about 20 bytes for each
+// entry a class has room for (it has room for at most twice the entries
+// it holds, and at first for 128).
 //
 // A step of 4 rather than 8 halves the entries, and so the cost of Add,
 // for twice the reads in Redact: a run masks far more records than it
 // resolves secrets, but reads are cheap (a 200-byte record with 100
 // secrets registered is masked in about 0.1 µs when nothing matches). The
-// filter has 32 bits an entry of room (a false hit on at most 3% of reads),
-// at least 4096 and at most 2^24 bits.
+// filter has 16 bits for each entry a class has room for (a false hit on
+// about 3% of reads when the class is half full, 6% when full), at least
+// 2048 and at most 2^24 bits.
 
 // steps is the reading step of each class of forms of 4 bytes or more.
 var steps = [...]int{4, 2, 1}
