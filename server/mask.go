@@ -41,15 +41,14 @@ import (
 // unused. Nothing the secrets hold now is ever left unmasked; a former
 // value of a secret (a rotated password) is masked a while longer.
 //
-// Cost (a 2-core VM; BenchmarkMaskRunText, BenchmarkAddToMasker,
+// Cost (a 2-core VM, busy; BenchmarkMaskRunText, BenchmarkAddToMasker,
 // BenchmarkBuildMasker): a write of a 200-byte line, the masker built,
-// pays the stamp read, about 11 µs on SQLite and 40-50 µs on PostgreSQL
-// over a local socket, and the masking, under 0.1 µs at 10 to 10,000
-// secrets for a line that holds nothing like them. The first write after
-// a secret was set reads, opens and adds it: 0.1 to 0.3 ms. The first
-// write of a tenant after the server starts builds its masker in full: 0.3
-// ms at 10 secrets, 3 ms at 100, 27 ms at 1,000, 2 s at 10,000 (nearly all
-// of it in redact's Add), holding about 2.2 KiB a secret.
+// pays the stamp read, 10-13 µs on SQLite and 45-58 µs on PostgreSQL over
+// a local socket, and the masking, under 0.11 µs at 10 to 10,000 secrets.
+// The first write after a secret was set reads, opens and adds it: 0.1 to
+// 0.4 ms. The first write of a tenant after the server starts builds its
+// masker in full: 0.3 ms at 10 secrets, 2-4 ms at 100, 17 ms at 1,000,
+// 0.3-0.4 s at 10,000, holding about 2.6 KiB a secret.
 
 // TenantSecrets is what a [Store] may offer besides, for the masker;
 // store.SQL does. Without it, the server lists and reads the tenant's
