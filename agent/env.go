@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -129,24 +128,6 @@ func envNames(env []string) []string {
 	return names
 }
 
-// sensitive reports whether the value of the variable called name is to be
-// masked in what the agent sends: secrets (PREFECT__CONTEXT__SECRETS__*) and
-// names ending in KEY, TOKEN, SECRET, PASSWORD, PASSWD or CREDENTIALS, in
-// any case (PREFECT__CLOUD__API_KEY, AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN,
-// PGPASSWORD). PREFECT__CLOUD__USE_LOCAL_SECRETS ends in SECRETS and is not.
-func sensitive(name string) bool {
-	if strings.HasPrefix(name, envSecretsPrefix) {
-		return true
-	}
-	u := strings.ToUpper(name)
-	for _, s := range []string{"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS"} {
-		if strings.HasSuffix(u, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // newMasker returns a masker for what a flow-run process with environment
 // env may print: the values of sensitive variables, and every secret and
 // the API key of the Prefect configuration the process will load from env
@@ -155,7 +136,7 @@ func sensitive(name string) bool {
 func newMasker(env []string) *redact.Masker {
 	m := redact.New()
 	for _, kv := range env {
-		if k, v, _ := strings.Cut(kv, "="); sensitive(k) {
+		if k, v, _ := strings.Cut(kv, "="); secrets.SensitiveName(k) {
 			addSecret(m, v)
 		}
 	}
@@ -173,23 +154,9 @@ func newMasker(env []string) *redact.Masker {
 }
 
 // addSecret registers s with m, and the values inside s when it is a JSON
-// table or list (as the run decodes it), which a printout may show apart
-// from the whole. Pieces shorter than four bytes are left out, as
-// secrets.Value.RevealAll leaves them out. (The masker itself registers
-// each line of a multi-line s, since a tail may begin inside it.)
+// table or list (secrets.Pieces).
 func addSecret(m *redact.Masker, s string) {
-	if s == "" {
-		return
-	}
-	m.Add(s)
-	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
-		dec := json.NewDecoder(strings.NewReader(t))
-		dec.UseNumber()
-		var x any
-		if dec.Decode(&x) == nil {
-			for _, p := range secrets.NewValue(x).RevealAll() {
-				m.Add(p)
-			}
-		}
+	for _, p := range secrets.Pieces(s) {
+		m.Add(p)
 	}
 }

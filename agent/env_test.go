@@ -183,26 +183,6 @@ func TestBuildEnv(t *testing.T) {
 	}
 }
 
-func TestSensitive(t *testing.T) {
-	for name, want := range map[string]bool{
-		"PREFECT__CONTEXT__SECRETS__mY_KeY": true,
-		"PREFECT__CONTEXT__SECRETS__A__B":   true,
-		"PREFECT__CLOUD__API_KEY":           true,
-		"AWS_SECRET_ACCESS_KEY":             true,
-		"GITHUB_TOKEN":                      true,
-		"PGPASSWORD":                        true,
-		"db_password":                       true,
-		"PREFECT__CLOUD__USE_LOCAL_SECRETS": false,
-		"PREFECT__CLOUD__API":               false,
-		"PREFECT__CONTEXT__FLOW_RUN_ID":     false,
-		"HOME":                              false,
-	} {
-		if got := sensitive(name); got != want {
-			t.Errorf("sensitive(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
 // TestNewMasker checks what a failure message hides: raw values of
 // sensitive variables, the pieces of a JSON secret, each line of a
 // multi-line one, and the secrets of the configuration file the run loads.

@@ -323,7 +323,7 @@ func (s *Server) open(ctx context.Context, tenantID, name string, sl seal.Sealed
 //     adds. A secret that is true or false is not masked: masking every
 //     "true" would wreck the text and hide one bit.
 //   - an environment of a flow or run (reserved names): the value of each
-//     variable whose name looks secret ([secretName]), the rule by which
+//     variable whose name looks secret ([secrets.SensitiveName]), the rule by which
 //     the agent masks a dead process's output and the commands warn about
 //     --env. An environment holds configuration too, which flows print
 //     (a task that reports its settings), and a value masked here is
@@ -334,7 +334,7 @@ func addStored(m *redact.Masker, name string, value []byte) int {
 		if json.Unmarshal(value, &env) == nil {
 			n := 0
 			for k, v := range env {
-				if secretName(k) {
+				if secrets.SensitiveName(k) {
 					addSecret(m, v)
 					n++
 				}
@@ -363,44 +363,12 @@ func addStored(m *redact.Masker, name string, value []byte) int {
 }
 
 // addSecret registers s with m, and the values inside s when it is a JSON
-// table or list (as a run decodes it), which a printout may show apart
-// from the whole. Pieces shorter than four bytes are left out, as
-// secrets.Value.RevealAll leaves them out. (The masker itself registers
-// each line of a multi-line s.) This is what the agent registers for each
-// secret variable (agent/env.go), so that the server masks at least what
-// the agent does.
+// table or list (secrets.Pieces), as the agent registers each secret
+// variable, so that the server masks at least what the agent does.
 func addSecret(m *redact.Masker, s string) {
-	if s == "" {
-		return
+	for _, p := range secrets.Pieces(s) {
+		m.Add(p)
 	}
-	m.Add(s)
-	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
-		dec := json.NewDecoder(strings.NewReader(t))
-		dec.UseNumber()
-		var x any
-		if dec.Decode(&x) == nil {
-			for _, p := range secrets.NewValue(x).RevealAll() {
-				m.Add(p)
-			}
-		}
-	}
-}
-
-// secretName reports whether a variable called name holds a secret by its
-// name, by the agent's rule (agent/env.go, sensitive): Prefect's local
-// secrets (PREFECT__CONTEXT__SECRETS__*) and names ending in KEY, TOKEN,
-// SECRET, PASSWORD, PASSWD or CREDENTIALS, in any case.
-func secretName(name string) bool {
-	if strings.HasPrefix(name, "PREFECT__CONTEXT__SECRETS__") {
-		return true
-	}
-	u := strings.ToUpper(name)
-	for _, s := range []string{"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS"} {
-		if strings.HasSuffix(u, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // errMask is the answer to a write of run text when the tenant's secrets

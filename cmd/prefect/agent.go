@@ -16,13 +16,13 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/prefect-go/prefect/agent"
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/secrets"
 )
 
 func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -97,9 +97,7 @@ func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
 // the machine reads a process's arguments.
 func warnArgvSecrets(logger *slog.Logger, env map[string]string) {
 	for k := range env {
-		u := strings.ToUpper(k)
-		if strings.HasPrefix(u, "PREFECT__CONTEXT__SECRETS__") || strings.HasSuffix(u, "KEY") || strings.HasSuffix(u, "TOKEN") ||
-			strings.HasSuffix(u, "PASSWORD") || strings.HasSuffix(u, "SECRET") {
+		if secrets.SensitiveName(k) {
 			logger.Warn("--env puts a secret in the process list, which every user of this machine can read; set it in the environment instead (the agent forwards its own environment)", "name", k)
 		}
 	}
