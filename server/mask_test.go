@@ -277,19 +277,7 @@ func TestMaskerCompacts(t *testing.T) {
 	t.Cleanup(ts.Close)
 	c := runsClient(t, ts.URL, env.Key)
 	run, _ := runningRun(t, c, nil, nil, "")
-	seq := 0
-	write := func(text string) string {
-		t.Helper()
-		seq++
-		if err := c.WriteRunLogs(ctx, run.ID, []client.LogLine{{Level: "INFO", Message: text, WriterSeq: seq}}); err != nil {
-			t.Fatal(err)
-		}
-		logs, err := c.FlowRunLogs(ctx, run.ID, "", 1000)
-		if err != nil || len(logs) != seq {
-			t.Fatalf("FlowRunLogs = %d lines, %v", len(logs), err)
-		}
-		return logs[seq-1].Message
-	}
+	write := logWriter(t, c, run.ID)
 	write("the masker is built, with nothing")
 	if err := c.SetSecret(ctx, "GONE", "gone-CANARY-5a"); err != nil {
 		t.Fatal(err)
@@ -342,19 +330,7 @@ func TestMaskerTTLWithoutStamp(t *testing.T) {
 	t.Cleanup(ts.Close)
 	c := runsClient(t, ts.URL, env.Key)
 	run, _ := runningRun(t, c, nil, nil, "")
-	seq := 0
-	write := func(text string) string {
-		t.Helper()
-		seq++
-		if err := c.WriteRunLogs(ctx, run.ID, []client.LogLine{{Level: "INFO", Message: text, WriterSeq: seq}}); err != nil {
-			t.Fatal(err)
-		}
-		logs, err := c.FlowRunLogs(ctx, run.ID, "", 1000)
-		if err != nil || len(logs) != seq {
-			t.Fatalf("FlowRunLogs = %d lines, %v", len(logs), err)
-		}
-		return logs[seq-1].Message
-	}
+	write := logWriter(t, c, run.ID)
 	if err := c.SetSecret(ctx, "HERE", "here-CANARY-1f"); err != nil {
 		t.Fatal(err)
 	}
@@ -550,5 +526,24 @@ func TestAgentTailIsMasked(t *testing.T) {
 	if !strings.Contains(got.Message, "exit status 2") || strings.Count(got.Message, mask) != 2 ||
 		strings.Contains(got.Message, plainSecret) || strings.Contains(got.Message, b64(plainSecret)) {
 		t.Errorf("the settled run's message = %q; want the tail's secret masked", got.Message)
+	}
+}
+
+// logWriter returns a function that writes one log line to run runID and
+// returns the line as the server stored it.
+func logWriter(t *testing.T, c *client.Client, runID string) func(text string) string {
+	seq := 0
+	return func(text string) string {
+		t.Helper()
+		seq++
+		ctx := context.Background()
+		if err := c.WriteRunLogs(ctx, runID, []client.LogLine{{Level: "INFO", Message: text, WriterSeq: seq}}); err != nil {
+			t.Fatal(err)
+		}
+		logs, err := c.FlowRunLogs(ctx, runID, "", 1000)
+		if err != nil || len(logs) != seq {
+			t.Fatalf("FlowRunLogs = %d lines, %v", len(logs), err)
+		}
+		return logs[seq-1].Message
 	}
 }
