@@ -8,7 +8,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/prefect-go/prefect/internal/testwait"
 )
 
 // fake is an Orchestrator in memory. Claim takes the lock for the whole
@@ -141,8 +142,7 @@ func (f *fake) get(runID string) fakeRun {
 // waitFor waits until cond, called with the lock held, holds.
 func (f *fake) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
+	deadline := testwait.Context(t)
 	for {
 		f.mu.Lock()
 		ok, ch := cond(), f.changed
@@ -152,7 +152,7 @@ func (f *fake) waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		select {
 		case <-ch:
-		case <-deadline.C:
+		case <-deadline.Done():
 			t.Fatalf("timed out waiting until %s", what)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/secrets"
 )
 
@@ -215,20 +216,9 @@ func gone(t *testing.T, pid int) {
 // alive reports whether a process with ID pid exists.
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
-// waitLimit is how long a test waits for what it expects before failing.
-// Passing tests never wait it out; it is long because 200 process starts
-// under -race on a busy 2-core machine take tens of seconds.
-const waitLimit = 2 * time.Minute
-
-// eventually polls cond until it holds, failing the test after waitLimit.
-// It is for what the test cannot be told of, such as a process ending.
+// eventually polls cond until it holds (testwait.Until). It is for what
+// the test cannot be told of, such as a process ending.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testwait.Until(t, what, cond)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/internal/natstest"
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/natsexec"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/runner/executortest"
@@ -140,7 +141,7 @@ func tryStartBinaryServer(t *testing.T, bin string) (*natsServer, error) {
 	})
 
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := testwait.Deadline(t)
 	for {
 		select {
 		case <-exited:
@@ -326,8 +327,7 @@ func keepAllMessages(t *testing.T, nc *nats.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	ctx := testwait.Context(t)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:      natsexec.DefaultStream,
 		Subjects:  []string{natsexec.DefaultSubjectPrefix + ".>"},
@@ -344,8 +344,7 @@ func keepAllMessages(t *testing.T, nc *nats.Conn) {
 // canary.
 func checkStreamMessages(t *testing.T, nc *nats.Conn, keep bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testwait.Context(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

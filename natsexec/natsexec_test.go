@@ -18,6 +18,7 @@ import (
 
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/internal/natstest"
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/natsexec"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/runner/executortest"
@@ -95,9 +96,7 @@ func startWorker(t *testing.T, url string, flows []*flow.Flow, opts ...natsexec.
 
 func run(t *testing.T, ex runner.Executor, f *flow.Flow, opts ...runner.Option) *runner.FlowState {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	fs, err := runner.Run(ctx, f, append([]runner.Option{runner.WithExecutor(ex)}, opts...)...)
+	fs, err := runner.Run(testwait.Context(t), f, append([]runner.Option{runner.WithExecutor(ex)}, opts...)...)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -484,7 +483,7 @@ func TestServeErrors(t *testing.T) {
 	go func() { served <- natsexec.Serve(context.Background(), nc, []*flow.Flow{a}) }()
 	// Wait for the consumer, then close the connection under it.
 	js, _ := jetstream.New(connect(t, url))
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	for deadline := testwait.Deadline(t); ; {
 		if _, err := js.Consumer(context.Background(), natsexec.DefaultStream, natsexec.DefaultDurable); err == nil {
 			break
 		}
