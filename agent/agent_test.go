@@ -532,20 +532,29 @@ func TestRunTwice(t *testing.T) {
 // message carries the output with the value masked: the child handed it
 // to the agent on its mask pipe before it used it.
 func TestCrashMasksSecretsTheProcessResolved(t *testing.T) {
-	const secret = "only-the-child-knows-this"
-	file := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(file, []byte(secret), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f := newFake()
-	cmd, env := childCommand("crash", file)
-	f.add(FlowRun{ID: "r", Command: cmd, Env: env})
-	start(t, f)
-	r := f.waitState(t, "r", Failed)
-	if !strings.Contains(r.Message, "auth failed for token "+redact.Marker) || !strings.Contains(r.Message, "panic: lost the connection holding "+redact.Marker) {
-		t.Errorf("message does not show the output, masked:\n%s", r.Message)
-	}
-	if strings.Contains(r.Message, secret) || strings.Contains(r.Message, base64.StdEncoding.EncodeToString([]byte(secret))) {
-		t.Errorf("message shows the secret:\n%s", r.Message)
+	for _, tc := range []struct{ name, secret, shown string }{
+		{"plain", "only-the-child-knows-this", "only-the-child-knows-this"},
+		// A value read from a file saved with CRLF line ends, less its
+		// last "\n" ($(cat file), a shell's read): printed, its line reads
+		// "...\r\n", which the tail's lines end without the "\r".
+		{"trailing CR", "crlf-file-secret-value\r", "crlf-file-secret-value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "secret")
+			if err := os.WriteFile(file, []byte(tc.secret), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f := newFake()
+			cmd, env := childCommand("crash", file)
+			f.add(FlowRun{ID: "r", Command: cmd, Env: env})
+			start(t, f)
+			r := f.waitState(t, "r", Failed)
+			if !strings.Contains(r.Message, "auth failed for token "+redact.Marker) || !strings.Contains(r.Message, "panic: lost the connection holding "+redact.Marker) {
+				t.Errorf("message does not show the output, masked:\n%s", r.Message)
+			}
+			if strings.Contains(r.Message, tc.shown) || strings.Contains(r.Message, base64.StdEncoding.EncodeToString([]byte(tc.secret))) {
+				t.Errorf("message shows the secret:\n%s", r.Message)
+			}
+		})
 	}
 }

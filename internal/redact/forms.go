@@ -30,7 +30,7 @@ func forms(secret string) []string {
 	// itself, and not written) take about 37 bytes a byte of the value;
 	// the lines of a multi-line value as many again.
 	size := 40*len(secret) + 64
-	if strings.IndexByte(secret, '\n') >= 0 {
+	if multiLine(secret) {
 		size *= 2
 	}
 	w := formWriter{buf: make([]byte, 0, size), spans: make([][2]int, 0, 32)}
@@ -99,14 +99,23 @@ func (w *formWriter) forms(secret string) {
 	// truncated message) may show some lines whole and not the rest, in any
 	// of the forms above. Blank lines and those shorter than minLine are
 	// left out, as they would mask text everywhere and hide nothing.
-	if strings.IndexByte(secret, '\n') >= 0 {
+	// A secret ending in "\r" (a line of a file saved with CRLF, less its
+	// "\n") is a line too: printed on a line of its own, it loses the
+	// "\r" to whatever splits the output into lines (the agent's tail).
+	if multiLine(secret) {
 		for line := range strings.Lines(secret) {
 			line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 			if len(line) >= minLine && strings.TrimSpace(line) != "" {
-				w.forms(line) // a line holds no '\n': no deeper
+				w.forms(line) // shorter, with no '\n' and one '\r' less at its end
 			}
 		}
 	}
+}
+
+// multiLine reports whether secret has lines of its own to register: it
+// holds a '\n', or ends in '\r'.
+func multiLine(secret string) bool {
+	return strings.IndexByte(secret, '\n') >= 0 || strings.HasSuffix(secret, "\r")
 }
 
 // A formWriter collects forms in one buffer, so that making them costs

@@ -305,4 +305,23 @@ func TestLines(t *testing.T) {
 	if out := m.Redact(string(js)); strings.Contains(out, "o3qGy0t6") {
 		t.Errorf("Redact(%s) = %q", js, out)
 	}
+
+	// A one-line secret ending in "\r" ($(cat file) of a file saved with
+	// CRLF) loses it when its line is split off output: the agent's tail
+	// shows "...holding tok", not "tok\r".
+	for _, tc := range []struct{ secret, shown string }{
+		{"crlf-file-secret-value\r", "crlf-file-secret-value"},
+		{"two-carriage-returns\r\r", "two-carriage-returns"},
+		{"mid\rdle-and-end\r", "mid\rdle-and-end"},
+	} {
+		m := New()
+		m.Add(tc.secret)
+		line := "panic: lost the connection holding " + tc.shown
+		if out := m.Redact(line); strings.Contains(out, tc.shown) {
+			t.Errorf("secret %q: Redact(%q) = %q", tc.secret, line, out)
+		}
+		if b64 := base64.StdEncoding.EncodeToString([]byte(tc.shown)); strings.Contains(m.Redact(b64), b64) {
+			t.Errorf("secret %q: base64 of %q is not masked", tc.secret, tc.shown)
+		}
+	}
 }

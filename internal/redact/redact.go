@@ -36,7 +36,7 @@
 //     body of %#v, "0x73, 0x33, 0x63";
 //   - each line of a multi-line secret (a PEM key), without its line end
 //     (\n or \r\n), when it has 4 bytes or more and is not blank, with all
-//     of the forms above.
+//     of the forms above; and so a secret ending in "\r" without it.
 //
 // Not covered, knowingly:
 //
