@@ -26,6 +26,7 @@ import (
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/gobuild"
+	"github.com/prefect-go/prefect/internal/testwait"
 )
 
 // buildFlows builds testdata/agentflows, the flow program of these tests.
@@ -45,11 +46,10 @@ func register(tb testing.TB, flows string, env []string, args ...string) {
 }
 
 // waitRun polls run id until cond holds and returns the run; the test fails
-// after timeout, showing logs (the agents' output, say).
-func waitRun(tb testing.TB, c *client.Client, id string, timeout time.Duration, what string, cond func(client.FlowRun) bool, logs ...fmt.Stringer) client.FlowRun {
+// at testwait.Deadline, showing logs (the agents' output, say).
+func waitRun(tb testing.TB, c *client.Client, id string, what string, cond func(client.FlowRun) bool, logs ...fmt.Stringer) client.FlowRun {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	ctx := testwait.Context(tb)
 	var last client.FlowRun
 	var err error
 	for {
@@ -58,7 +58,7 @@ func waitRun(tb testing.TB, c *client.Client, id string, timeout time.Duration, 
 		}
 		select {
 		case <-ctx.Done():
-			tb.Fatalf("flow run %s: timed out after %v waiting until %s; last seen %s %q (%v)%s", id, timeout, what, last.State, last.Message, err, showAll(logs))
+			tb.Fatalf("flow run %s: timed out waiting until %s; last seen %s %q (%v)%s", id, what, last.State, last.Message, err, showAll(logs))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -183,7 +183,7 @@ func TestAgentEnvPrecedence(t *testing.T) {
 				runArgs = append(runArgs, "--env", e)
 			}
 			id := createRun(t, f.bin, f.env, runArgs...)
-			run := waitRun(t, f.c, id, 30*time.Second, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
+			run := waitRun(t, f.c, id, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
 			if run.State != client.RunSuccess {
 				t.Fatalf("the run ended %s: %s\nagent:\n%s", run.State, run.Message, ag)
 			}
@@ -229,7 +229,7 @@ func TestAgentEnvPrecedence(t *testing.T) {
 // process IDs in it.
 func readPIDFile(t *testing.T, path string, logs ...fmt.Stringer) []int {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := testwait.Deadline(t)
 	for {
 		if b, err := os.ReadFile(path); err == nil {
 			var pids []int
@@ -288,11 +288,11 @@ func TestAgentRunKilled(t *testing.T) {
 	if st, err := readProcStat(pid); err != nil || st.ppid != ag.cmd.Process.Pid {
 		t.Fatalf("the task's process %d: %+v, %v; want a child of the agent (%d)", pid, st, err, ag.cmd.Process.Pid)
 	}
-	waitRun(t, f.c, id, 10*time.Second, "the server sees it Running", func(r client.FlowRun) bool { return r.State == client.RunRunning }, ag)
+	waitRun(t, f.c, id, "the server sees it Running", func(r client.FlowRun) bool { return r.State == client.RunRunning }, ag)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	run := waitRun(t, f.c, id, 30*time.Second, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
+	run := waitRun(t, f.c, id, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
 	if run.State != client.RunFailed || !strings.Contains(run.Message, "signal: killed") {
 		t.Errorf("a killed run ended %s %q; want Failed, with signal: killed in the message\nagent:\n%s", run.State, run.Message, ag)
 	}
@@ -378,17 +378,17 @@ func TestAgentCancelKillsProcessGroup(t *testing.T) {
 			t.Fatalf("process %d: %+v, %v; want it alive in the run's process group %d", pid, st, err, flowPID)
 		}
 	}
-	waitRun(t, f.c, id, 10*time.Second, "the server sees it Running", func(r client.FlowRun) bool { return r.State == client.RunRunning }, ag)
+	waitRun(t, f.c, id, "the server sees it Running", func(r client.FlowRun) bool { return r.State == client.RunRunning }, ag)
 
 	_, errOut, err := cliRun(f.bin, f.env, "runs", "cancel", id)
 	if err != nil || !strings.Contains(errOut, "Cancelling") {
 		t.Fatalf("runs cancel: %v\n%s", err, errOut)
 	}
-	run := waitRun(t, f.c, id, 30*time.Second, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
+	run := waitRun(t, f.c, id, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
 	if run.State != client.RunCancelled || !strings.Contains(run.Message, "signal: killed") {
 		t.Errorf("the cancelled run ended %s %q; want Cancelled, its process killed\nagent:\n%s", run.State, run.Message, ag)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := testwait.Deadline(t)
 	for i, pid := range pids {
 		for !dead(pid) {
 			if time.Now().After(deadline) {
@@ -408,10 +408,9 @@ func TestAgentCancelKillsProcessGroup(t *testing.T) {
 
 // waitAllFinished polls the server until every run of ids has a final state
 // and returns them by ID.
-func waitAllFinished(tb testing.TB, c *client.Client, ids []string, timeout time.Duration, logs ...fmt.Stringer) map[string]client.FlowRun {
+func waitAllFinished(tb testing.TB, c *client.Client, ids []string, logs ...fmt.Stringer) map[string]client.FlowRun {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	ctx := testwait.Context(tb)
 	for {
 		runs, err := c.FlowRuns(ctx, "", 500)
 		got := map[string]client.FlowRun{}
@@ -429,7 +428,7 @@ func waitAllFinished(tb testing.TB, c *client.Client, ids []string, timeout time
 		}
 		select {
 		case <-ctx.Done():
-			tb.Fatalf("timed out after %v: %d of %d runs without a final state (%v)%s", timeout, pending, len(ids), err, showAll(logs))
+			tb.Fatalf("timed out: %d of %d runs without a final state (%v)%s", pending, len(ids), err, showAll(logs))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -469,7 +468,7 @@ func TestAgentsClaimEachRunOnce(t *testing.T) {
 	for i := range agents {
 		logs = append(logs, f.agent(t, nil, "--name", fmt.Sprintf("agent-%d", i+1), "--max-runs", strconv.Itoa(maxRuns)))
 	}
-	got := waitAllFinished(t, f.c, ids, 2*time.Minute, logs...)
+	got := waitAllFinished(t, f.c, ids, logs...)
 	elapsed := time.Since(start)
 
 	byAgent := map[string]int{}
@@ -553,7 +552,7 @@ func TestAgentServerRestart(t *testing.T) {
 				ids[i] = r.ID
 			}
 			for _, id := range ids {
-				waitRun(t, c, id, 30*time.Second, "the server sees its nap task Running", func(r client.FlowRun) bool {
+				waitRun(t, c, id, "the server sees its nap task Running", func(r client.FlowRun) bool {
 					return r.State == client.RunRunning && slices.ContainsFunc(r.TaskRuns, func(tr client.TaskRun) bool {
 						return tr.Slug == "nap-1" && tr.State == "Running"
 					})
@@ -572,7 +571,7 @@ func TestAgentServerRestart(t *testing.T) {
 			srv = launchServer(t, bin, cliEnv(t), "--port", u.Port(), "--data-dir", data)
 			restarted := time.Now()
 
-			got := waitAllFinished(t, c, ids, time.Minute, ag, srv.log)
+			got := waitAllFinished(t, c, ids, ag, srv.log)
 			for _, id := range ids {
 				r, err := c.FlowRun(ctx, id)
 				if err != nil {
@@ -606,7 +605,7 @@ func TestAgentServerRestart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if after := waitRun(t, c, r.ID, 30*time.Second, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag); after.State != client.RunSuccess {
+			if after := waitRun(t, c, r.ID, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag); after.State != client.RunSuccess {
 				t.Errorf("a run created after the restart ended %s: %s", after.State, after.Message)
 			}
 			srv.stop(t)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prefect-go/prefect/client"
 )
@@ -68,7 +67,7 @@ func TestAgentCrashShowsNoSecret(t *testing.T) {
 				// The run fails, so --watch exits 1: its error is expected.
 				out, watched, _ := cliRun(bin, env, "run", "--name", "leak", "--param", "mode="+tc.mode, "--watch")
 				id := strings.TrimSpace(out)
-				run := waitRun(t, c, id, time.Minute, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
+				run := waitRun(t, c, id, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
 				if run.State != client.RunFailed || !strings.Contains(run.Message, tc.want) {
 					t.Errorf("run ended %s; want Failed with %q in its message:\n%s", run.State, tc.want, run.Message)
 				}

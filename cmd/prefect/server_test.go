@@ -20,6 +20,7 @@ import (
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/pgtest"
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/server/store"
 )
 
@@ -529,7 +530,7 @@ func TestServerFailsSilentRuns(t *testing.T) {
 	if _, err := c.SetFlowRunState(ctx, run.ID, claimed[0].Version, "Running", ""); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := testwait.Deadline(t); ; time.Sleep(100 * time.Millisecond) {
 		got, err := c.FlowRun(ctx, run.ID)
 		if err != nil {
 			t.Fatal(err)

@@ -70,7 +70,7 @@ func BenchmarkSpread(b *testing.B) {
 							w.term(b)
 						}
 						for _, w := range ws {
-							w.waitExit0(b, 10*time.Second)
+							w.waitExit0(b)
 						}
 					})
 					rate := benchRuns(b, natsexec.Executor(nc, Spread()), kind.n, kind.cpu)

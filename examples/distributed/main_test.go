@@ -22,6 +22,7 @@ import (
 	"github.com/prefect-go/prefect/internal/gobuild"
 	"github.com/prefect-go/prefect/internal/natstest"
 	"github.com/prefect-go/prefect/internal/syncbuf"
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/natsexec"
 )
 
@@ -91,7 +92,7 @@ func startWorker(t testing.TB, bin, url, name string, ackWait time.Duration, ext
 			t.Logf("worker %s stderr:\n%s", name, p.stderr)
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := testwait.Deadline(t)
 	for !strings.Contains(p.stderr.String(), "natsexec: worker serving") {
 		select {
 		case <-p.done:
@@ -122,10 +123,11 @@ func (p *proc) term(t testing.TB) {
 	}
 }
 
-// waitExit0 waits up to d for the worker to exit, and fails the test unless
-// it exited with status 0.
-func (p *proc) waitExit0(t testing.TB, d time.Duration) {
+// waitExit0 waits for the worker to exit (until testwait.Deadline), and
+// fails the test unless it exited with status 0.
+func (p *proc) waitExit0(t testing.TB) {
 	t.Helper()
+	d := time.Until(testwait.Deadline(t))
 	select {
 	case <-p.done:
 		if p.err != nil {
@@ -216,8 +218,7 @@ func TestWalkthrough(t *testing.T) {
 	w1 := startWorker(t, bin, url, "w1", 30*time.Second)
 	w2 := startWorker(t, bin, url, "w2", 30*time.Second)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testwait.Context(t)
 	tl := startRun(ctx, t, bin, childEnv(t), "--nats", url, "--json").tally(t)
 	checkTally(t, tl, 1000, "w1", "w2")
 	if got := slices.Sorted(maps.Keys(tl.PerWorker)); !slices.Equal(got, []string{"w1", "w2"}) {
@@ -228,7 +229,7 @@ func TestWalkthrough(t *testing.T) {
 	w1.term(t)
 	w2.term(t)
 	for _, w := range []*proc{w1, w2} {
-		w.waitExit0(t, 10*time.Second)
+		w.waitExit0(t)
 		for _, want := range []string{"natsexec: worker draining", "natsexec: worker stopped"} {
 			if !strings.Contains(w.stderr.String(), want) {
 				t.Errorf("worker %s's stderr lacks %q:\n%s", w.name, want, w.stderr)
@@ -264,8 +265,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 		return c.Info(ctx)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
+	ctx := testwait.Context(t)
 	// The NATS URL from the environment, as an agent passes it.
 	r := startRun(ctx, t, bin, childEnv(t, "PREFECT__NATS__URL="+url), "--json", "--n", fmt.Sprint(n), "--cpu-ms", "20")
 
@@ -299,7 +299,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	// last jobs are acknowledged after their answers, which may be after
 	// the run ended: give them a moment.
 	var ci *jetstream.ConsumerInfo
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	for deadline := testwait.Deadline(t); ; {
 		if ci, err = consumerInfo(ctx); err != nil {
 			t.Fatalf("consumer info: %v", err)
 		}
