@@ -54,6 +54,13 @@ func (w *formWriter) forms(secret string) {
 	w.next()
 	w.buf = append(w.buf, url.PathEscape(secret)...)
 	w.next()
+	// A password in a URL's userinfo, as url.URL.String (and so an error
+	// or log line quoting "postgres://app:"+password+"@db") prints it:
+	// it escapes '@', ':', '/' and '?', where PathEscape leaves the first
+	// two, and leaves '$', '&', '+', ',', ';' and '=', which QueryEscape
+	// escapes.
+	w.buf = append(w.buf, url.User(secret).String()...)
+	w.next()
 	if !plain(secret) { // else each of these is the value itself
 		// The body of a JSON string as encoding/json writes it, with and
 		// without HTML escaping, and as other encoders do: Python's

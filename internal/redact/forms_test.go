@@ -50,6 +50,7 @@ func wantForms(v string) []string {
 		base64.RawURLEncoding.EncodeToString(b),
 		url.QueryEscape(v),
 		url.PathEscape(v),
+		url.User(v).String(),
 		goJSON(true),
 		plain,
 		pythonJSON(plain),
@@ -71,7 +72,7 @@ func wantForms(v string) []string {
 			}
 		}
 	}
-	if strings.Contains(v, "\n") {
+	if strings.Contains(v, "\n") || strings.HasSuffix(v, "\r") {
 		for _, line := range strings.Split(v, "\n") {
 			line = strings.TrimSuffix(line, "\r")
 			if len(line) >= 4 && strings.TrimSpace(line) != "" {
@@ -182,6 +183,10 @@ func TestForms(t *testing.T) {
 		{"base64 raw url", "\xfb\xff", "-_8"},
 		{"query escape", "a b/c?", "a+b%2Fc%3F"},
 		{"path escape", "a b/c?", "a%20b%2Fc%3F"},
+		// A password in a URL's userinfo ("postgres://app:p%40ss=w$rd@db"),
+		// as url.URL.String prints it: '@', ':', '/' and '?' escaped, '$',
+		// '&', '+', ',', ';' and '=' not.
+		{"userinfo escape", "p@ss=w$rd:", "p%40ss=w$rd%3A"},
 		{"json html", "x<y>&z", `x\u003cy\u003e\u0026z`},
 		{"json", "<é\u2028\x01", "<é\\u2028\\u0001"},
 		{"json ascii", "é\x7f", `\u00e9\u007f`},
@@ -204,6 +209,7 @@ func TestForms(t *testing.T) {
 		{"embedded base64 url 2", ones, basic(base64.URLEncoding, "xy", ones)},
 		{"line", "-----BEGIN-----\r\nMIIBOg\r\n-----END-----\n", "MIIBOg"},
 		{"line's form", "-----BEGIN-----\nMIIBOg\n-----END-----", "TUlJQk9n"},
+		{"trailing CR", "crlf-value\r", "crlf-value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,7 +21,8 @@
 //     can start in base64's three-byte groups, and for each alphabet, the
 //     run of characters that depends on the bytes of s alone, when s has 5
 //     bytes or more (each run then has 6 characters or more);
-//   - url.QueryEscape and url.PathEscape;
+//   - url.QueryEscape and url.PathEscape, and a URL's userinfo as
+//     url.URL.String writes it ("postgres://app:p%40ss=w$rd@db");
 //   - the body of a JSON string: as encoding/json writes it, with and
 //     without HTML escaping; with DEL and every non-ASCII rune as \u00e9
 //     (a rune past U+FFFF as a surrogate pair, \ud83d\ude00), as Python's
