@@ -17,6 +17,7 @@ import (
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/secrets/secretstest"
 )
@@ -416,8 +417,8 @@ func waitErr(t *testing.T, done <-chan error) error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call did not return within 10s of the cancellation")
+	case <-testwait.Context(t).Done():
+		t.Fatal("the call did not return after its cancellation")
 		return nil
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
@@ -39,7 +40,7 @@ func awaitRun(t *testing.T, ch <-chan runOutcome) *runner.FlowState {
 			t.Fatalf("Run: %v", o.err)
 		}
 		return o.fs
-	case <-time.After(10 * time.Second):
+	case <-testwait.Context(t).Done():
 		t.Fatal("Run did not return after its context was cancelled")
 		return nil
 	}
@@ -51,7 +52,7 @@ func awaitSignals(t *testing.T, ch <-chan int, n int) {
 	for i := range n {
 		select {
 		case <-ch:
-		case <-time.After(10 * time.Second):
+		case <-testwait.Context(t).Done():
 			t.Fatalf("only %d of %d task runs started", i, n)
 		}
 	}
@@ -175,7 +176,7 @@ func TestCancelPendingRetry(t *testing.T) {
 			if d != time.Hour {
 				t.Errorf("the runner waits %v for the retry, want 1h", d)
 			}
-		case <-time.After(10 * time.Second):
+		case <-testwait.Context(t).Done():
 			t.Fatal("the runner never waited for the retry")
 		}
 		cancel()

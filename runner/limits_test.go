@@ -5,9 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
@@ -81,7 +81,7 @@ func TestLimits(t *testing.T) {
 			refs := tt.build(f, &m, b)
 			// The deadline only breaks a hang, should the runner hold back a
 			// run the barrier waits for.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithCancel(testwait.Context(t))
 			defer cancel()
 			opts := []runner.Option{runner.WithExecutor(runner.Parallel(8))}
 			if tt.opt != nil {

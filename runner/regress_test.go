@@ -13,16 +13,17 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/result"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 )
 
-// regGuard bounds how long a test waits for something that a correct runner
-// does at once. It only turns a hang into a failure; no test relies on it
-// for ordering.
-const regGuard = 10 * time.Second
+// regGuard returns a context bounding how long a test waits for something
+// that a correct runner does at once (testwait.Context). It only turns a
+// hang into a failure; no test relies on it for ordering.
+func regGuard(t *testing.T) context.Context { return testwait.Context(t) }
 
 // regLocalStore returns a result store over a fresh temporary folder.
 func regLocalStore(t *testing.T) *result.Local {
@@ -291,13 +292,13 @@ func TestRegressTagLimitFreedSlotNotIdle(t *testing.T) {
 		return 4, nil
 	}, task.WithTags("A")))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*regGuard)
+	ctx, cancel := context.WithCancel(regGuard(t))
 	defer cancel()
 	done := startRun(ctx, f, runner.WithExecutor(runner.Parallel(4)),
 		runner.WithTagLimit("A", 1), runner.WithTagLimit("B", 1))
 	select {
 	case <-wStarted:
-	case <-time.After(regGuard):
+	case <-regGuard(t).Done():
 		t.Error("W did not start while Y was blocked: the slot X freed on tag A stayed idle")
 	}
 	close(release)
@@ -322,7 +323,7 @@ func TestRegressDuplicateTagTakesOneSlot(t *testing.T) {
 			f := flow.New("dup-tag")
 			a := flow.Add(f, valueTask("a", 1, nil, task.WithTags("db", "db")))
 			m := flow.Map(f, double("m", task.WithTags("db", "db")), flow.Const("x", []int{1, 2, 3}))
-			ctx, cancel := context.WithTimeout(context.Background(), regGuard)
+			ctx, cancel := context.WithCancel(regGuard(t))
 			defer cancel()
 			fs, err := runner.Run(ctx, f, runner.WithExecutor(ex), runner.WithTagLimit("db", 1))
 			if err != nil {
@@ -347,7 +348,7 @@ func TestRegressDuplicateTagTakesOneSlot(t *testing.T) {
 		}, task.WithTags("db", "db"))
 		p := flow.Add(f, meet, flow.Const("x", 1))
 		q := flow.Add(f, meet, flow.Const("x", 2))
-		ctx, cancel := context.WithTimeout(context.Background(), regGuard)
+		ctx, cancel := context.WithCancel(regGuard(t))
 		defer cancel()
 		fs, err := runner.Run(ctx, f, runner.WithExecutor(runner.Parallel(4)), runner.WithTagLimit("db", 2))
 		if err != nil {
@@ -405,7 +406,7 @@ func TestRegressInvalidSignalKind(t *testing.T) {
 					return 0, &task.Signal{Kind: kind, Message: "x"}
 				}))
 				after := flow.Add(f, double("after"), flow.Bind("x", n))
-				ctx, cancel := context.WithTimeout(context.Background(), regGuard)
+				ctx, cancel := context.WithCancel(regGuard(t))
 				defer cancel()
 				fs, err := runner.Run(ctx, f, runner.WithExecutor(ex), runner.WithClock(newFakeClock()))
 				if err != nil {
@@ -473,7 +474,7 @@ func regCancelledMap(t *testing.T, ex runner.Executor) (*flow.Flow, flow.Node[[]
 			got++
 		case i := <-started:
 			child3 = child3 || i == 3
-		case <-time.After(regGuard):
+		case <-regGuard(t).Done():
 			cancel()
 			awaitRun(t, done)
 			t.Fatalf("children 0-2 did not all return (%d did) or child 3 never started (%v)", got, child3)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/server"
 	"github.com/prefect-go/prefect/server/api"
 )
@@ -70,7 +71,7 @@ func TestUnknownKeyAuditRate(t *testing.T) {
 	if events, attempts := count(); events != server.UnknownKeyAuditRate || attempts != server.UnknownKeyAuditRate {
 		t.Fatalf("before the window ends: %d events for %d attempts; want %d one by one", events, attempts, server.UnknownKeyAuditRate)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := testwait.Deadline(t)
 	for {
 		events, attempts := count()
 		if events == server.UnknownKeyAuditRate+1 && attempts == server.UnknownKeyAuditRate+extra {

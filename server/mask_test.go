@@ -19,6 +19,7 @@ import (
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/internal/servertest"
+	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/server"
 	"github.com/prefect-go/prefect/server/store"
 )
@@ -510,7 +511,7 @@ func TestAgentTailIsMasked(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(actx) }()
 	var got client.FlowRun
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	for deadline := testwait.Deadline(t); ; {
 		if got, err = c.FlowRun(ctx, run.ID); err == nil && got.State == client.RunFailed {
 			break
 		}
