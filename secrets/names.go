@@ -1,8 +1,9 @@
 package secrets
 
 import (
-	"encoding/json"
 	"strings"
+
+	"github.com/prefect-go/prefect/internal/pyjson"
 )
 
 // SensitiveName reports whether an environment variable called name holds a
@@ -27,23 +28,32 @@ func SensitiveName(name string) bool {
 }
 
 // Pieces returns the texts a masker must hide for a secret held as the
-// text s (an environment variable's value, a stored secret): s itself
-// and, when s is a JSON table or list, every value inside it as a run
-// decodes it ([Value.RevealAll]: pieces shorter than four bytes are left
-// out), which a printout may show apart from the whole. An empty s has
-// none.
+// text s (an environment variable's value, a stored secret): s itself and
+// what a run holds of it once decoded by Prefect's rule (a text that
+// parses as JSON is decoded, as the run's resolver does): a JSON string's
+// text ('"p4ss"' is held as p4ss), a number written otherwise (" 42 "),
+// and, for a table or list, its compact JSON and every value inside it
+// ([Value.RevealAll]), which a printout may show apart from the whole.
+// What decoding yields is a piece of s: left out when shorter than four
+// bytes, as RevealAll leaves out short pieces, and when true, false or
+// null. An empty s has none.
 func Pieces(s string) []string {
 	if s == "" {
 		return nil
 	}
 	out := []string{s}
-	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
-		dec := json.NewDecoder(strings.NewReader(t))
-		dec.UseNumber()
-		var x any
-		if dec.Decode(&x) == nil {
-			out = append(out, NewValue(x).RevealAll()...)
-		}
+	x, err := pyjson.Decode([]byte(s))
+	if err != nil {
+		return out
+	}
+	switch x.(type) {
+	case map[string]any, []any:
+		return append(out, NewValue(x).RevealAll()...)
+	case bool, nil:
+		return out
+	}
+	if d := NewValue(x).Reveal(); len(d) >= 4 && d != s {
+		out = append(out, d)
 	}
 	return out
 }

@@ -36,7 +36,16 @@ func TestPieces(t *testing.T) {
 	}{
 		{"", nil},
 		{"plain", []string{"plain"}},
-		{"1e3", []string{"1e3"}}, // not a table: kept as it is
+		// Texts a run decodes (Prefect's rule) to another text it holds.
+		{"1e3", []string{"1e3", "1000"}},
+		{`"quoted-p4ss"`, []string{`"quoted-p4ss"`, "quoted-p4ss"}},
+		{`"esc-\u00e9"`, []string{`"esc-\u00e9"`, "esc-é"}},
+		{" 98765 ", []string{" 98765 ", "98765"}},
+		{" 12 ", []string{" 12 "}},     // decoded, shorter than four bytes
+		{" true ", []string{" true "}}, // true is not worth hiding
+		{`"abc"`, []string{`"abc"`}},   // decoded, shorter than four bytes
+		{"12345", []string{"12345"}},   // decoded, the same text
+		{"not json", []string{"not json"}},
 		{` {"user": "alice", "password": "hunter22", "pin": "123", "n": 1234}`,
 			[]string{` {"user": "alice", "password": "hunter22", "pin": "123", "n": 1234}`, `{"n":1234,"password":"hunter22","pin":"123","user":"alice"}`, "1234", "hunter22", "alice"}},
 		{`["first-piece", "second-piece"]`, []string{`["first-piece", "second-piece"]`, `["first-piece","second-piece"]`, "first-piece", "second-piece"}},

@@ -320,7 +320,8 @@ func (s *Server) open(ctx context.Context, tenantID, name string, sl seal.Sealed
 //
 //   - a secret: its value as a run receives it (a JSON string's text, a
 //     table's or list's JSON) and as stored, and the pieces [addSecret]
-//     adds. A secret that is true or false is not masked: masking every
+//     adds (among them what the run holds of a text that is JSON itself,
+//     which it decodes: '"p4ss"' is held as p4ss). A secret that is true or false is not masked: masking every
 //     "true" would wreck the text and hide one bit.
 //   - an environment of a flow or run (reserved names): the value of each
 //     variable whose name looks secret ([secrets.SensitiveName]), the rule by which
