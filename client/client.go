@@ -239,11 +239,7 @@ func New(apiURL string, opts ...Option) (*Client, error) {
 	}
 	u, err := url.Parse(apiURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		shown := apiURL
-		if err == nil && u.User != nil {
-			shown = u.Redacted() // no password in messages
-		}
-		return nil, fmt.Errorf("secret server client: invalid API URL %q: want an http or https URL such as https://api.prefect.io", shown)
+		return nil, fmt.Errorf("secret server client: invalid API URL %q: want an http or https URL such as https://api.prefect.io", redact.URL(apiURL))
 	}
 	o := options{timeout: defaultTimeout, retries: defaultRetries, base: defaultBase}
 	for _, opt := range opts {

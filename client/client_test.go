@@ -62,6 +62,9 @@ func TestNew(t *testing.T) {
 		{"ftp://api.prefect.io", `invalid API URL "ftp://api.prefect.io"`},
 		{"http://", `invalid API URL "http://"`},
 		{"http://a b/", `invalid API URL "http://a b/"`},
+		// A password never shows, in an address that parses or not.
+		{"ftp://u:s3cr3t-pw@api.prefect.io", `invalid API URL "ftp://********@api.prefect.io"`},
+		{"https://u:s3cr3t%zz@api.prefect.io/graphql", `invalid API URL "https://********@api.prefect.io/graphql"`},
 		{"https://api.prefect.io", ""},
 		{"http://localhost:4200/graphql", ""},
 	} {

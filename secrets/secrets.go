@@ -49,6 +49,7 @@ import (
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/internal/procmask"
 	"github.com/prefect-go/prefect/internal/pyjson"
+	"github.com/prefect-go/prefect/internal/redact"
 )
 
 // Secret names a secret: secrets.Secret("MYSECRET").Get(ctx).
@@ -403,11 +404,11 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 	}
 	backend, err := r.server(cfg)
 	if err != nil {
-		return Value{}, fmt.Errorf("secret %q: connecting to the secret server at %s: %w", name, cfg.String("cloud.api"), err)
+		return Value{}, fmt.Errorf("secret %q: connecting to the secret server at %s: %w", name, redact.URL(cfg.String("cloud.api")), err)
 	}
 	if backend == nil {
 		return Value{}, fmt.Errorf("secret %q is not set locally, and the configuration (backend = \"cloud\", cloud.use_local_secrets = false) asks for the secret server at %s, but no secret server client is configured; looked in: %s",
-			name, cfg.String("cloud.api"), strings.Join(tried, "; "))
+			name, redact.URL(cfg.String("cloud.api")), strings.Join(tried, "; "))
 	}
 	v, err := backend.Lookup(ctx, name)
 	if err != nil {
