@@ -126,6 +126,7 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	maxValue := fs.Int("max-value-size", server.DefaultMaxValueSize, "largest value accepted, in bytes of JSON")
 	maxSecrets := fs.Int("max-secrets", server.DefaultMaxSecrets, "most secrets a tenant may hold")
 	runTimeout := fs.Duration("run-timeout", 2*time.Minute, "a flow run without a heartbeat this long is failed; one claimed and not started this long is scheduled again")
+	allowUnreadable := fs.Bool("allow-unreadable-secrets", false, "start even if this server's master keys open none of the stored secrets (for recovery: new secrets are then sealed under a key the old ones are not)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -171,6 +172,10 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	inUse, err := st.KeyIDsNotIn(ctx, nil) // a nil keyring holds no key: every key in use
+	if err != nil {
+		return err
+	}
 	switch {
 	case created && len(missing) > 0:
 		// A new key beside secrets sealed under others: the key file is
@@ -178,6 +183,12 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 		os.Remove(keySource)
 		return fmt.Errorf("there is no key file at %s, but the database holds secrets sealed under master keys %s: give this server the key file (--master-key-file) or $%s of the servers that wrote them; no new key was kept",
 			keySource, strings.Join(missing, ", "), MasterKeyEnv)
+	case len(inUse) > 0 && len(missing) == len(inUse) && !*allowUnreadable:
+		// A key, but the wrong one: serving would split the store in two,
+		// every read failing while new writes are sealed under a key the
+		// rest of the data does not know.
+		return fmt.Errorf("the master keys from %s (%s) open none of the stored secrets, which are sealed under %s: give this server the key file (--master-key-file) or $%s of the servers that wrote them; --allow-unreadable-secrets starts it anyway, for recovery",
+			keySource, strings.Join(ringIDs(ring), ", "), strings.Join(missing, ", "), MasterKeyEnv)
 	case created:
 		logger.Info("created a new master key file; back it up apart from the database", "path", keySource)
 	case len(missing) > 0:
@@ -521,4 +532,13 @@ func audit(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", e.Time.Format(time.RFC3339), dash(e.KeyID), e.Operation, dash(e.SecretName), e.Outcome, e.Count)
 	}
 	return tw.Flush()
+}
+
+// ringIDs returns the IDs of ring's keys, current first.
+func ringIDs(ring *seal.Keyring) []string {
+	var ids []string
+	for _, k := range ring.Keys() {
+		ids = append(ids, k.ID())
+	}
+	return ids
 }

@@ -398,6 +398,49 @@ func TestStartRefusesANewKeyBesideOldSecrets(t *testing.T) {
 	}
 }
 
+// A server given keys that open none of the stored secrets (another
+// deployment's key file, or a wrong $PREFECT_SERVER_MASTER_KEY) refuses to
+// start, naming the keys the data needs, rather than serve a store split
+// in two; --allow-unreadable-secrets starts it anyway.
+func TestStartRefusesKeysThatOpenNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	url, key, data := startTestServer(t, bin)
+	if err := newTestClient(t, url, key).SetSecret(testwait.Context(t), "DB", "v"); err != nil {
+		t.Fatal(err)
+	}
+	// Another deployment's key file.
+	otherKeys := filepath.Join(t.TempDir(), "master.key")
+	if _, _, err := seal.OpenKeyFile(otherKeys); err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := seal.NewMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"another key file", nil, []string{"--master-key-file", otherKeys}},
+		{"a wrong key in the environment", []string{MasterKeyEnv + "=" + wrong.Encode()}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"server", "start", "--port", "0", "--data-dir", data}, tc.args...)
+			_, errOut, err := cliRun(bin, cliEnv(t, tc.env...), args...)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(errOut, "open none of the stored secrets, which are sealed under") {
+				t.Errorf("start: %v\n%s", err, errOut)
+			}
+			p := startServerOn(t, bin, data, cliEnv(t, tc.env...), append(tc.args, "--allow-unreadable-secrets")...)
+			p.stop(t)
+		})
+	}
+}
+
 // A password on the command line is warned about, and never logged.
 func TestStartWarnsOfPasswordInURL(t *testing.T) {
 	if testing.Short() {
