@@ -167,8 +167,10 @@ func BenchmarkEngine(b *testing.B) {
 
 // BenchmarkMillion runs a flow of 1,000,000 mapped children (and the task
 // giving their list) to Success on the Local executor. Besides the per-task
-// metrics it reports retained-B/task: the live heap a finished run's
-// FlowState holds, per task.
+// metrics it reports retained-B/task, the live heap a finished run's
+// FlowState holds, per task, and peak-RSS-MiB, the most memory the test
+// process held resident (run it alone, in a fresh process, for the run's
+// own figure: -run '^$' -benchtime=1x).
 func BenchmarkMillion(b *testing.B) {
 	const n = 1_000_000
 	f, tasks := benchFlow("map", n)
@@ -197,6 +199,9 @@ func BenchmarkMillion(b *testing.B) {
 		return true
 	})
 	b.ReportMetric(retained, "retained-B/task")
+	if rss := peakRSSMiB(); rss > 0 {
+		b.ReportMetric(rss, "peak-RSS-MiB")
+	}
 }
 
 // ---- baseline: a minimal hand-written executor over the same shapes ----
