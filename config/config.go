@@ -3,19 +3,20 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"math/big"
 	"os"
 	"os/user"
 	"regexp"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/BurntSushi/toml"
+	"unicode/utf8"
 )
 
 // defaultConfig is the part of Prefect 1.4.1's src/prefect/config.toml that a
@@ -106,20 +107,23 @@ var (
 	ErrDirectory = errors.New("is a directory, not a file")
 	// ErrExpansion: $VAR and ~ expansion of a value did not settle in 10 passes.
 	ErrExpansion = errors.New("$VAR and ~ expansion did not settle within 10 passes")
+	// ErrLimit: the configuration passes one of the limits (MaxFileSize,
+	// MaxDepth, MaxKeyLength, MaxValueSize, MaxInterpolated).
+	ErrLimit = errors.New("configuration exceeds a limit")
 )
 
 // Error is a configuration problem in a file or variable; Error() names the
 // file (or the variable) and the key, with line and column for TOML syntax
-// errors. It never includes a value from context.secrets: it carries no
-// configuration value at all, and TOML parser messages, which can quote the
-// offending text, are reduced to a fixed description.
+// errors and limits passed in a file. It never includes a value from
+// context.secrets: it carries no configuration value at all, and the TOML
+// reader's messages are fixed descriptions that never quote the file.
 type Error struct {
 	File   string // the file, when the problem is in (or about) one
 	Var    string // the environment variable, when the problem came from one
 	Key    string // the dotted key, when one is involved
-	Line   int    // 1-based line of a TOML syntax error
-	Column int    // 1-based column of a TOML syntax error
-	Err    error  // the cause; see ErrSyntax, ErrConflict, ErrDirectory, ErrExpansion
+	Line   int    // 1-based line of a TOML syntax error or a limit passed in a file
+	Column int    // 1-based column, with Line
+	Err    error  // the cause; see ErrSyntax, ErrConflict, ErrDirectory, ErrExpansion, ErrLimit
 }
 
 var _ error = (*Error)(nil)
@@ -226,11 +230,14 @@ func Load(opts ...Option) (*Config, error) {
 	env := parseEnviron(list)
 	x := newExpander(env, o)
 
-	var merged map[string]any
-	if _, err := toml.Decode(defaultConfig, &merged); err != nil {
-		return nil, &Error{Err: err} // a bug in defaultConfig; tests guard it
+	defaults, perr := parseTOML(defaultConfig)
+	if perr != nil {
+		return nil, tomlFileError("", defaultConfig, perr) // a bug in defaultConfig; tests guard it
 	}
-	merged = normalize(merged).(map[string]any)
+	flat := newFlatConfig()
+	if err := flat.addFile(defaults, &flat.root, ""); err != nil {
+		return nil, err
+	}
 
 	userPath, err := x.configPath(env, userPathVar, userPathDefault)
 	if err != nil {
@@ -251,18 +258,19 @@ func Load(opts ...Option) (*Config, error) {
 		if data == nil {
 			continue
 		}
-		if err := mergeTables(merged, data, nil, f.path); err != nil {
+		if err := flat.addFile(data, &flat.root, f.path); err != nil {
 			return nil, err
 		}
 	}
-
-	flat := newFlatConfig()
-	flat.addTree(merged, nil)
 	if err := flat.addEnv(env, x); err != nil {
 		return nil, err
 	}
-	flat.expandAll(x)
-	flat.resolveRefs()
+	if err := flat.expandAll(x); err != nil {
+		return nil, err
+	}
+	if err := flat.resolveRefs(x); err != nil {
+		return nil, err
+	}
 	tree, err := flat.build()
 	if err != nil {
 		return nil, err
@@ -393,6 +401,8 @@ type expander struct {
 	env     map[string]string
 	home    string
 	hasHome bool
+	homes   map[string]userDir // ~user lookups: each user is looked up once
+	added   int                // text that expansion and references added, against MaxInterpolated
 }
 
 func newExpander(env environ, o options) *expander {
@@ -417,31 +427,52 @@ func isWordByte(c byte) bool {
 // expandVars is posixpath.expandvars: $name (ASCII word characters) and
 // ${anything-but-brace}; unknown names stay as written.
 func (x *expander) expandVars(s string) string {
-	if !strings.Contains(s, "$") {
-		return s
+	out, _ := x.expandVarsMax(s, math.MaxInt)
+	return out
+}
+
+// expandVarsMax is expandVars that gives up (ok false) when the text it makes
+// grows past max bytes. The text is built once, left to right; an inserted
+// value is not expanded again in the same pass.
+func (x *expander) expandVarsMax(s string, max int) (out string, ok bool) {
+	i := strings.IndexByte(s, '$')
+	if i < 0 {
+		return s, true
 	}
-	i := 0
-	for {
-		j := strings.IndexByte(s[i:], '$')
-		if j < 0 {
-			return s
-		}
-		start := i + j
-		name, end, ok := matchVar(s, start)
-		if !ok {
-			i = start + 1
-			continue
-		}
-		val, found := x.env[name]
+	var b strings.Builder
+	done := 0 // s[:done] is in b
+	replaced := false
+	for i >= 0 {
+		start := done + i
+		name, end, found := matchVar(s, start)
 		if !found {
-			i = end
+			i = strings.IndexByte(s[start+1:], '$')
+			if i >= 0 {
+				i += start + 1 - done
+			}
 			continue
 		}
-		tail := s[end:]
-		s = s[:start] + val
-		i = len(s)
-		s += tail
+		if val, set := x.env[name]; set {
+			b.WriteString(s[done:start])
+			b.WriteString(val)
+			done, replaced = end, true
+			if b.Len() > max {
+				return "", false
+			}
+		} else {
+			b.WriteString(s[done:end])
+			done = end
+		}
+		i = strings.IndexByte(s[done:], '$')
 	}
+	if !replaced {
+		return s, true
+	}
+	b.WriteString(s[done:])
+	if b.Len() > max {
+		return "", false
+	}
+	return b.String(), true
 }
 
 func matchVar(s string, at int) (name string, end int, ok bool) {
@@ -481,11 +512,11 @@ func (x *expander) expandUser(s string) string {
 		}
 		home = x.home
 	} else {
-		u, err := user.Lookup(s[1:i])
-		if err != nil {
+		h, ok := x.userHome(s[1:i])
+		if !ok {
 			return s
 		}
-		home = u.HomeDir
+		home = h
 	}
 	home = strings.TrimRight(home, "/")
 	if out := home + s[i:]; out != "" {
@@ -494,25 +525,76 @@ func (x *expander) expandUser(s string) string {
 	return "/"
 }
 
+// userHome looks a user's home directory up once per Load: a lookup reads
+// the user database, and many values may start with ~name.
+func (x *expander) userHome(name string) (string, bool) {
+	if h, ok := x.homes[name]; ok {
+		return h.dir, h.found
+	}
+	if x.homes == nil {
+		x.homes = map[string]userDir{}
+	}
+	var h userDir
+	if u, err := user.Lookup(name); err == nil {
+		h = userDir{u.HomeDir, true}
+	}
+	x.homes[name] = h
+	return h.dir, h.found
+}
+
+type userDir struct {
+	dir   string
+	found bool
+}
+
 // interpolate is Prefect's interpolate_env_vars: expand until the value stops
 // changing; when it changed more than once, coerce the result. settled is
-// false when 10 passes were not enough (Prefect then returns None).
-func (x *expander) interpolate(v any) (out any, settled bool) {
+// false when 10 passes were not enough (Prefect then returns None). err is
+// an ErrLimit when the value would grow past MaxValueSize or the
+// configuration past MaxInterpolated.
+func (x *expander) interpolate(v any) (out any, settled bool, err error) {
 	s, ok := v.(string)
 	if !ok || s == "" {
-		return v, true
+		return v, true, nil
 	}
 	for counter := 0; counter < maxPasses; counter++ {
-		next := x.expandUser(x.expandVars(s))
+		limit := min(max(MaxValueSize, len(s)), len(s)+MaxInterpolated-x.added)
+		next, ok := x.expandVarsMax(s, limit)
+		if ok {
+			next = x.expandUser(next)
+		}
+		if !ok || len(next) > limit {
+			return nil, false, x.grow(len(s), limit+1, "$VAR expansion")
+		}
 		if next == s {
 			if counter > 1 {
-				return coerce(next), true
+				return coerce(next), true, nil
 			}
-			return next, true
+			return next, true, nil
+		}
+		if err := x.grow(len(s), len(next), "$VAR expansion"); err != nil {
+			return nil, false, err
 		}
 		s = next
 	}
-	return nil, false
+	return nil, false, nil
+}
+
+// grow accounts for a value that interpolation takes from before to after
+// bytes: it may not grow past MaxValueSize (nor at all when it was longer to
+// begin with), and all such growth together may not pass MaxInterpolated.
+func (x *expander) grow(before, after int, how string) error {
+	if after <= before {
+		return nil
+	}
+	if after > MaxValueSize {
+		return valueSizeError(how)
+	}
+	x.added += after - before
+	if x.added > MaxInterpolated {
+		return interpolatedError()
+	}
+	return nil
 }
 
 // configPath finds a config file path the way Prefect's USER_CONFIG and
@@ -525,9 +607,12 @@ func (x *expander) configPath(env environ, name, def string) (string, error) {
 	if raw == "" {
 		return "", nil
 	}
-	v, settled := x.interpolate(raw)
-	if !settled {
-		e := &Error{File: raw, Err: ErrExpansion}
+	v, settled, err := x.interpolate(raw)
+	if err != nil || !settled {
+		e := &Error{Err: err}
+		if err == nil {
+			e.File, e.Err = raw, ErrExpansion
+		}
 		if set {
 			e.Var = name
 		}
@@ -539,11 +624,14 @@ func (x *expander) configPath(env environ, name, def string) (string, error) {
 // coerce is Prefect's string_to_type: true/false in any case, then a Python
 // literal, else the string itself.
 func coerce(s string) any {
-	switch strings.ToUpper(s) {
-	case "TRUE":
-		return true
-	case "FALSE":
-		return false
+	// ToUpper maps rune to rune, so only a text of 4 or 5 runes can match.
+	if len(s) <= 5*utf8.UTFMax {
+		switch strings.ToUpper(s) {
+		case "TRUE":
+			return true
+		case "FALSE":
+			return false
+		}
 	}
 	if v, ok := parseLiteral(s); ok {
 		return v
@@ -556,7 +644,8 @@ func coerce(s string) any {
 
 // readTOML returns nil, nil when there is nothing to read: an empty path, or
 // no file there (Prefect skips what os.path.isfile rejects; we report a
-// directory and an unreadable file instead of skipping or crashing).
+// directory and an unreadable file instead of skipping or crashing). A file
+// larger than MaxFileSize is an error.
 func readTOML(path string) (map[string]any, *Error) {
 	if path == "" {
 		return nil, nil
@@ -571,22 +660,46 @@ func readTOML(path string) (map[string]any, *Error) {
 		return nil, &Error{File: path, Err: ErrDirectory}
 	case !st.Mode().IsRegular():
 		return nil, nil // a device or pipe: not a file to Prefect either
+	case st.Size() > MaxFileSize:
+		return nil, &Error{File: path, Err: fileSizeError(st.Size())}
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, &Error{File: path, Err: pathCause(err)}
 	}
-	var m map[string]any
-	if _, err := toml.Decode(string(data), &m); err != nil {
-		e := &Error{File: path, Err: &kindError{ErrSyntax, "invalid TOML"}}
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			e.Line, e.Column, e.Key = pe.Position.Line, pe.Position.Col, pe.LastKey
-			e.Err = &kindError{ErrSyntax, "invalid TOML: " + tomlReason(pe.Message)}
-		}
-		return nil, e
+	defer f.Close()
+	// The file may have grown since Stat: read one byte past the limit.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &Error{File: path, Err: pathCause(err)}
 	}
-	return normalize(m).(map[string]any), nil
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: path, Err: fileSizeError(max(st.Size(), int64(len(data))))}
+	}
+	text := string(data)
+	m, perr := parseTOML(text)
+	if perr != nil {
+		return nil, tomlFileError(path, text, perr)
+	}
+	return m, nil
+}
+
+// tomlFileError places a reader's error at its line and column. Its reason is
+// the reader's fixed text, which never quotes the file.
+func tomlFileError(path, text string, e *tomlError) *Error {
+	before := text[:e.pos]
+	err := &Error{
+		File:   path,
+		Key:    strings.Join(e.key, "."),
+		Line:   1 + strings.Count(before, "\n"),
+		Column: len(before) - strings.LastIndexByte(before, '\n'),
+	}
+	if e.kind == ErrLimit {
+		err.Err = limitError(e.reason)
+	} else {
+		err.Err = &kindError{ErrSyntax, "invalid TOML: " + e.reason}
+	}
+	return err
 }
 
 // pathCause drops the path from an *fs.PathError (Error already names it).
@@ -598,97 +711,129 @@ func pathCause(err error) error {
 	return err
 }
 
-// tomlReason turns a BurntSushi/toml message into a fixed description,
-// because the message may quote the offending value (a secret, say).
-func tomlReason(msg string) string {
-	for _, r := range [...]struct{ match, reason string }{
-		{"Invalid integer", "invalid integer"},
-		{"nvalid float", "invalid float"},
-		{"floats must start with a digit", "invalid float"},
-		{"not a binary number", "invalid binary number"},
-		{"not an octal number", "invalid octal number"},
-		{"not a hexadecimal number", "invalid hexadecimal number"},
-		{"cannot use sign with non-decimal", "a sign on a non-decimal number"},
-		{"expected a digit", "invalid number"},
-		{"out of range", "number out of range"},
-		{"out of the safe", "number out of range"},
-		{"invalid datetime", "invalid date or time"},
-		{"invalid duration", "invalid duration"},
-		{"has already been defined", "duplicate key"},
-		{"already created as a hash", "key already defined as a table"},
-		{"cannot be used as an array", "key already defined; it cannot be an array of tables"},
-		{"is not a table", "key is not a table"},
-		{"escape", "invalid escape sequence in a string"},
-		{"hexadecimal digits after", "invalid escape sequence in a string"},
-		{"Escaped character", "invalid escape sequence in a string"},
-		{"strings cannot contain newlines", "strings cannot contain newlines"},
-		{"newlines not allowed within inline tables", "newlines are not allowed within inline tables"},
-		{"control characters", "control character in the file"},
-		{"invalid UTF-8", "the file is not valid UTF-8"},
-		{"NULL bytes", "the file contains NUL bytes (TOML files must be UTF-8)"},
-		{"unexpected EOF", "unexpected end of file"},
-		{"expected value", "expected a value"},
-		{"key name appears blank", "blank key name"},
-		{"expected '.' or '='", "expected '=' after a key"},
-		{"expected a top-level item to end", "expected a newline after a value"},
-		{"table name", "invalid table name"},
-		{"comma", "expected ',' or a closing bracket"},
-	} {
-		if strings.Contains(msg, r.match) {
-			return r.reason
-		}
-	}
-	return "syntax error"
+// ---------------------------------------------------------------------------
+// The flat configuration: Prefect's dict_to_flatdict representation, where
+// each leaf is addressed by its key path and insertion order is kept.
+//
+// Key paths are nodes of one tree, a node per dotted prefix, so extending a
+// path costs one map lookup and naming one a lookup per part; the leaves, and
+// while building the tables of the result, hang off those nodes. Each step
+// below takes time in proportion to the number of keys and the length of the
+// text (an earlier version spelled every leaf's whole path out as text at
+// every step, and copied every table a reference took).
+
+type keyNode struct {
+	name   string
+	parent *keyNode
+	kids   map[string]*keyNode
+	entry  *entry         // the leaf at this path, if any
+	table  bool           // a section of a file (kept even when empty)
+	out    map[string]any // build: this path's table in the result, while known
 }
 
-// normalize turns BurntSushi's []map[string]any (arrays of tables) into
-// []any so every sequence has one Go type.
-func normalize(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			t[k] = normalize(x)
-		}
-		return t
-	case []map[string]any:
-		out := make([]any, len(t))
-		for i, m := range t {
-			out[i] = normalize(m)
-		}
-		return out
-	case []any:
-		for i, x := range t {
-			t[i] = normalize(x)
-		}
-		return t
+// kid returns the node below n for name, making it when missing.
+func (n *keyNode) kid(name string) *keyNode {
+	if c := n.kids[name]; c != nil {
+		return c
 	}
-	return v
+	if n.kids == nil {
+		n.kids = map[string]*keyNode{}
+	}
+	c := &keyNode{name: name, parent: n}
+	n.kids[name] = c
+	return c
 }
 
-// mergeTables is Prefect's merge_dicts (src wins, tables merge key by key),
+// path is the node's key path, for errors.
+func (n *keyNode) path() []string {
+	var parts []string
+	for ; n.parent != nil; n = n.parent {
+		parts = append(parts, n.name)
+	}
+	slices.Reverse(parts)
+	return parts
+}
+
+func (n *keyNode) key() string { return strings.Join(n.path(), ".") }
+
+type entry struct {
+	node   *keyNode
+	value  any
+	file   string // the file that set it ("" for the defaults and variables)
+	envVar string // the PREFECT__ variable that set it, if any
+}
+
+// error is an *Error about the entry's key, naming where it was set.
+func (e *entry) error(err error) *Error {
+	out := &Error{Key: e.node.key(), Var: e.envVar, Err: err}
+	if e.envVar == "" {
+		out.File = e.file
+	}
+	return out
+}
+
+type flatConfig struct {
+	root    keyNode
+	entries []*entry
+	tables  []*keyNode // the files' sections, in the order met
+}
+
+func newFlatConfig() *flatConfig { return &flatConfig{} }
+
+// set replaces a leaf in place (as assigning to a Python dict does) or
+// appends a new one.
+func (f *flatConfig) set(n *keyNode, v any, file, envVar string) {
+	if e := n.entry; e != nil {
+		e.value, e.file, e.envVar = v, file, envVar
+		return
+	}
+	n.entry = &entry{node: n, value: v, file: file, envVar: envVar}
+	f.entries = append(f.entries, n.entry)
+}
+
+// get returns the leaf at a dotted key.
+func (f *flatConfig) get(key string) (any, bool) {
+	n := &f.root
+	for {
+		part, rest, more := strings.Cut(key, ".")
+		if n = n.kids[part]; n == nil {
+			return nil, false
+		}
+		if !more {
+			break
+		}
+		key = rest
+	}
+	if n.entry == nil {
+		return nil, false
+	}
+	return n.entry.value, true
+}
+
+// addFile adds a file's tables and leaves below n. Files merge as Prefect's
+// merge_dicts merges them (the later file wins, tables merge key by key),
 // except that a table meeting a value is an error instead of a silent
 // replacement.
-func mergeTables(dst, src map[string]any, prefix []string, file string) error {
-	for _, k := range sortedKeys(src) {
-		sv := src[k]
-		path := appendPath(prefix, k)
-		dv, exists := dst[k]
-		dm, dIsTable := dv.(map[string]any)
-		sm, sIsTable := sv.(map[string]any)
-		switch {
-		case !exists:
-			dst[k] = sv
-		case dIsTable && sIsTable:
-			if err := mergeTables(dm, sm, path, file); err != nil {
+func (f *flatConfig) addFile(m map[string]any, n *keyNode, file string) error {
+	for _, k := range sortedKeys(m) {
+		c := n.kid(k)
+		if sub, ok := m[k].(map[string]any); ok {
+			if c.entry != nil {
+				return &Error{File: file, Key: c.key(), Err: valueSectionConflict(c.path())}
+			}
+			if !c.table {
+				c.table = true
+				f.tables = append(f.tables, c)
+			}
+			if err := f.addFile(sub, c, file); err != nil {
 				return err
 			}
-		case dIsTable:
-			return &Error{File: file, Key: strings.Join(path, "."), Err: sectionValueConflict(path)}
-		case sIsTable:
-			return &Error{File: file, Key: strings.Join(path, "."), Err: valueSectionConflict(path)}
-		default:
-			dst[k] = sv
+			continue
 		}
+		if c.table {
+			return &Error{File: file, Key: c.key(), Err: sectionValueConflict(c.path())}
+		}
+		f.set(c, m[k], file, "")
 	}
 	return nil
 }
@@ -699,72 +844,6 @@ func sectionValueConflict(path []string) error {
 
 func valueSectionConflict(path []string) error {
 	return &kindError{ErrConflict, fmt.Sprintf("%q is a value, so it cannot be a section", strings.Join(path, "."))}
-}
-
-// ---------------------------------------------------------------------------
-// The flat configuration: Prefect's dict_to_flatdict representation, where
-// each leaf is addressed by its key path and insertion order is kept.
-
-type entry struct {
-	path   []string
-	value  any
-	envVar string // the PREFECT__ variable that set it, if any
-}
-
-type flatConfig struct {
-	entries []*entry
-	index   map[string]int
-	tables  [][]string // every section of the merged files, so empty ones survive
-}
-
-func newFlatConfig() *flatConfig { return &flatConfig{index: map[string]int{}} }
-
-func pathKey(path []string) string {
-	var b strings.Builder
-	for _, p := range path {
-		b.WriteString(strconv.Itoa(len(p)))
-		b.WriteByte(':')
-		b.WriteString(p)
-	}
-	return b.String()
-}
-
-func appendPath(prefix []string, k string) []string {
-	out := make([]string, len(prefix), len(prefix)+1)
-	copy(out, prefix)
-	return append(out, k)
-}
-
-// set replaces a leaf in place (as assigning to a Python dict does) or
-// appends a new one.
-func (f *flatConfig) set(path []string, v any, envVar string) {
-	k := pathKey(path)
-	if i, ok := f.index[k]; ok {
-		f.entries[i].value, f.entries[i].envVar = v, envVar
-		return
-	}
-	f.index[k] = len(f.entries)
-	f.entries = append(f.entries, &entry{path: path, value: v, envVar: envVar})
-}
-
-func (f *flatConfig) get(path []string) (any, bool) {
-	i, ok := f.index[pathKey(path)]
-	if !ok {
-		return nil, false
-	}
-	return f.entries[i].value, true
-}
-
-func (f *flatConfig) addTree(m map[string]any, prefix []string) {
-	for _, k := range sortedKeys(m) {
-		path := appendPath(prefix, k)
-		if sub, ok := m[k].(map[string]any); ok {
-			f.tables = append(f.tables, path)
-			f.addTree(sub, path)
-			continue
-		}
-		f.set(path, m[k], "")
-	}
 }
 
 // envPath maps a variable name (without the prefix) to a key path exactly as
@@ -784,14 +863,27 @@ func (f *flatConfig) addEnv(env environ, x *expander) error {
 			continue
 		}
 		path := envPath(name[len(envPrefix):])
-		v, settled := x.interpolate(env.vals[name])
+		if len(path) > MaxDepth {
+			return &Error{Var: name, Err: limitError(fmt.Sprintf("the name has more than %d parts", MaxDepth))}
+		}
+		if keyLen := len(name) - len(envPrefix) - (len(path) - 1); keyLen > MaxKeyLength { // each "__" is a "."
+			return &Error{Var: name, Err: limitError(keyLimitText)}
+		}
+		n := &f.root
+		for _, p := range path {
+			n = n.kid(p)
+		}
+		v, settled, err := x.interpolate(env.vals[name])
+		if err != nil {
+			return &Error{Var: name, Key: strings.Join(path, "."), Err: err}
+		}
 		if !settled {
 			return &Error{Var: name, Key: strings.Join(path, "."), Err: ErrExpansion}
 		}
 		if s, ok := v.(string); ok {
 			v = coerce(s)
 		}
-		f.set(path, v, name)
+		f.set(n, v, "", name)
 	}
 	return nil
 }
@@ -799,9 +891,12 @@ func (f *flatConfig) addEnv(env environ, x *expander) error {
 // expandAll is the "interpolate any env vars referenced" loop: every leaf is
 // expanded again and every string coerced. An environment value therefore
 // goes through coercion twice, as in Prefect ("'10'" ends up as 10).
-func (f *flatConfig) expandAll(x *expander) {
+func (f *flatConfig) expandAll(x *expander) error {
 	for _, e := range f.entries {
-		v, settled := x.interpolate(e.value)
+		v, settled, err := x.interpolate(e.value)
+		if err != nil {
+			return e.error(err)
+		}
 		if !settled {
 			e.value = nil // Prefect's interpolate_env_vars returns None
 			continue
@@ -811,6 +906,7 @@ func (f *flatConfig) expandAll(x *expander) {
 		}
 		e.value = v
 	}
+	return nil
 }
 
 // refPattern is Prefect's INTERPOLATION_REGEX; it finds innermost references
@@ -823,18 +919,20 @@ var refPattern = regexp.MustCompile(`\$\{(.[^${}]*)\}`)
 // reference's Python str() text is inserted. Missing keys give "".
 // Prefect walks the keys in set order; we walk them sorted, so results are
 // deterministic.
-func (f *flatConfig) resolveRefs() {
-	order := make([]int, len(f.entries))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool {
-		return lessPath(f.entries[order[a]].path, f.entries[order[b]].path)
+//
+// A whole reference shares the value it takes rather than copying it: no
+// value changes once made (build copies a table before adding keys to it),
+// and copying made n references to one table cost n times its size.
+func (f *flatConfig) resolveRefs(x *expander) error {
+	var order []*entry
+	f.root.sorted(func(e *entry) {
+		if s, ok := e.value.(string); ok && strings.Contains(s, "${") {
+			order = append(order, e)
+		}
 	})
 	for pass := 0; pass < maxPasses && len(order) > 0; pass++ {
 		keep := order[:0]
-		for _, i := range order {
-			e := f.entries[i]
+		for _, e := range order {
 			s, ok := e.value.(string)
 			if !ok {
 				continue
@@ -844,28 +942,64 @@ func (f *flatConfig) resolveRefs() {
 				continue
 			}
 			matched, name := s[m[0]:m[1]], s[m[2]:m[3]]
-			ref, found := f.get(strings.Split(name, "."))
+			ref, found := f.get(name)
 			if !found {
 				ref = ""
 			}
 			if s == matched {
-				e.value = deepCopy(ref)
+				e.value = ref
 			} else {
-				e.value = strings.Replace(s, matched, pyStr(ref), 1)
+				if hasHugeInt(ref) {
+					return e.error(hugeIntError()) // Python's str() raises ValueError
+				}
+				text := pyStr(ref)
+				if err := x.grow(len(s), len(s)-len(matched)+len(text), "a ${key} reference"); err != nil {
+					return e.error(err)
+				}
+				e.value = strings.Replace(s, matched, text, 1)
 			}
-			keep = append(keep, i)
+			keep = append(keep, e)
 		}
 		order = keep
 	}
+	return nil
 }
 
-func lessPath(a, b []string) bool {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			return a[i] < b[i]
+// sorted calls fn for the leaves at and below n in sorted key order (a key
+// before the keys below it), the order of Python's sorted() on key tuples.
+func (n *keyNode) sorted(fn func(*entry)) {
+	if n.entry != nil {
+		fn(n.entry)
+	}
+	names := make([]string, 0, len(n.kids))
+	for name := range n.kids {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		n.kids[name].sorted(fn)
+	}
+}
+
+// hasHugeInt reports whether v holds an integer too long for Python's str().
+func hasHugeInt(v any) bool {
+	switch t := v.(type) {
+	case *big.Int:
+		return tooManyDigits(t)
+	case []any:
+		for _, x := range t {
+			if hasHugeInt(x) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, x := range t {
+			if hasHugeInt(x) {
+				return true
+			}
 		}
 	}
-	return len(a) < len(b)
+	return false
 }
 
 // build is Prefect's flatdict_to_dict, in insertion order: file leaves, then
@@ -876,45 +1010,67 @@ func lessPath(a, b []string) bool {
 // keys below a table value are added to it, as in Prefect.
 func (f *flatConfig) build() (map[string]any, error) {
 	root := map[string]any{}
+	f.root.out = root
 	for _, t := range f.tables {
-		cur := root
-		for _, part := range t {
-			next, ok := cur[part].(map[string]any)
-			if !ok {
-				next = map[string]any{}
-				cur[part] = next
-			}
-			cur = next
-		}
+		f.table(t) // files' sections are consistent: nothing is in the way
 	}
 	for _, e := range f.entries {
-		cur := root
-		for i, part := range e.path[:len(e.path)-1] {
-			next, exists := cur[part]
-			if !exists {
-				m := map[string]any{}
-				cur[part] = m
-				cur = m
-				continue
-			}
-			m, ok := next.(map[string]any)
-			if !ok {
-				return nil, &Error{Var: e.envVar, Key: strings.Join(e.path, "."), Err: valueSectionConflict(e.path[:i+1])}
-			}
-			cur = m
+		n := e.node
+		cur, in := f.table(n.parent)
+		if cur == nil {
+			return nil, &Error{Var: e.envVar, Key: n.key(), Err: valueSectionConflict(in.path())}
 		}
-		last := e.path[len(e.path)-1]
-		v := deepCopy(e.value)
-		if old, exists := cur[last]; exists {
+		v := e.value
+		if old, exists := cur[n.name]; exists {
 			_, oldTable := old.(map[string]any)
 			_, newTable := v.(map[string]any)
 			if oldTable && !newTable {
-				return nil, &Error{Var: e.envVar, Key: strings.Join(e.path, "."), Err: sectionValueConflict(e.path)}
+				return nil, &Error{Var: e.envVar, Key: n.key(), Err: sectionValueConflict(n.path())}
 			}
 		}
-		cur[last] = v
+		cur[n.name] = v
+		n.forget()
 	}
 	return root, nil
+}
+
+// table returns the table at n's path in the result, making it (and those
+// above it) when missing. A table that is a value (a dict literal, or what a
+// whole ${key} reference took) may be shared, so it is copied before it is
+// handed out to be added to. When a value is in the way, table returns nil
+// and the node where that value is.
+func (f *flatConfig) table(n *keyNode) (map[string]any, *keyNode) {
+	if n.out != nil {
+		return n.out, nil
+	}
+	parent, in := f.table(n.parent)
+	if parent == nil {
+		return nil, in
+	}
+	old, exists := parent[n.name]
+	m, isTable := old.(map[string]any)
+	switch {
+	case isTable && m != nil:
+		m = maps.Clone(m)
+	case exists && !isTable:
+		return nil, n
+	default: // missing, or a nil map
+		m = map[string]any{}
+	}
+	parent[n.name] = m
+	n.out = m
+	return m, nil
+}
+
+// forget drops what table knew at and below n, after a value replaced n.
+func (n *keyNode) forget() {
+	if n.out == nil {
+		return
+	}
+	n.out = nil
+	for _, c := range n.kids {
+		c.forget()
+	}
 }
 
 // processTaskDefaults is Prefect's process_task_defaults: max_retries becomes
@@ -922,22 +1078,26 @@ func (f *flatConfig) build() (map[string]any, error) {
 // no None to keep); an integer retry_delay becomes a time.Duration in seconds
 // (Prefect makes a timedelta).
 func processTaskDefaults(root map[string]any) {
+	// Both tables may be shared with other keys (by ${key} references), so
+	// they are copied before they change.
 	tasks, ok := root["tasks"].(map[string]any)
 	if !ok {
 		if _, exists := root["tasks"]; exists {
 			return
 		}
 		tasks = map[string]any{}
-		root["tasks"] = tasks
 	}
+	tasks = maps.Clone(tasks)
+	root["tasks"] = tasks
 	defaults, ok := tasks["defaults"].(map[string]any)
 	if !ok {
 		if _, exists := tasks["defaults"]; exists {
 			return
 		}
 		defaults = map[string]any{}
-		tasks["defaults"] = defaults
 	}
+	defaults = maps.Clone(defaults)
+	tasks["defaults"] = defaults
 	if !pyTruthy(defaults["max_retries"]) {
 		defaults["max_retries"] = int64(0)
 	}

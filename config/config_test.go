@@ -1160,3 +1160,27 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// A whole ${key} reference shares the table it takes; keys added below one
+// copy, so neither the referenced key nor the other references change.
+func TestReferencesShareSafely(t *testing.T) {
+	t.Parallel()
+	home := newHome(t)
+	userFile(t, home, `[r]
+big = "{'x': {'y': 1}}"
+b = "${r.big}"
+c = "${r.big}"
+d = "{'retry_delay': False, 'max_retries': None}"
+`)
+	c := mustLoad(t, home, "PREFECT__R__B__Z=2", "PREFECT__R__B__X__W=3", "PREFECT__TASKS__DEFAULTS=${r.d}")
+	inner := map[string]any{"y": int64(1)}
+	checkKey(t, c, "r.big", map[string]any{"x": inner})
+	checkKey(t, c, "r.c", map[string]any{"x": inner})
+	checkKey(t, c, "r.b", map[string]any{"x": map[string]any{"y": int64(1), "w": int64(3)}, "z": int64(2)})
+	checkKey(t, c, "tasks.defaults", map[string]any{"max_retries": int64(0)})
+	checkKey(t, c, "r.d", map[string]any{"retry_delay": false, "max_retries": nil})
+
+	m := c.Map()
+	m["r"].(map[string]any)["c"].(map[string]any)["x"].(map[string]any)["y"] = "changed"
+	checkKey(t, c, "r.big", map[string]any{"x": inner})
+}

@@ -40,12 +40,26 @@
 // Python's str() would print it ("True", "None", "[1, 2]"); a missing key
 // gives "".
 //
+// Files are TOML 1.1, read as github.com/BurntSushi/toml reads them, in time
+// linear in their size; Load as a whole takes time linear in the size of the
+// files and variables it reads.
+//
+// Limits keep it so, each far past any real configuration: a file of at most
+// MaxFileSize (1 MiB); values nested at most MaxDepth (100) levels deep, each
+// table, array and dotted-key part being a level, and variable names of at
+// most 100 parts; keys of at most MaxKeyLength (1024) bytes with their dotted
+// path; interpolation that makes no value longer than MaxValueSize (1 MiB)
+// and adds at most MaxInterpolated (16 MiB) in all; and, as in Python, no
+// integer of more than 4300 digits in decimal text (a longer decimal literal
+// stays a string; putting a longer integer into text is an error).
+//
 // Problems are *Error values naming the file (with line and column for TOML
-// syntax) or the variable, and the key: an unreadable file or a directory, bad
-// TOML, a key used both as a section and as a value (PREFECT__CLOUD=x, or
-// cloud = 1 in a file). Match the cause with errors.Is against ErrSyntax,
-// ErrConflict, ErrDirectory, ErrExpansion or fs.ErrPermission. Error text
-// never contains a configuration value, so a secret cannot leak through it.
+// syntax and limits) or the variable, and the key: an unreadable file or a
+// directory, bad TOML, a key used both as a section and as a value
+// (PREFECT__CLOUD=x, or cloud = 1 in a file), a limit passed. Match the cause
+// with errors.Is against ErrSyntax, ErrConflict, ErrDirectory, ErrExpansion,
+// ErrLimit or fs.ErrPermission. Error text never contains a configuration
+// value, so a secret cannot leak through it.
 //
 // Where Go differs from Prefect: a directory or unreadable file is an error
 // (Prefect skips a directory and crashes on the other); a section overwritten
@@ -53,5 +67,9 @@
 // such as context.secrets are kept; keys that shadow Python Box methods
 // ("keys", "copy", ...) are allowed; references resolve in sorted key order
 // rather than Python's set order; sets keep first-seen order and dict keys
-// become their str(); \N{...} escapes and "..." are left as strings.
+// become their str(); \N{...} escapes and "..." are left as strings; the
+// limits above. TOML is read as BurntSushi reads it (Prefect used Python's
+// toml package), except that giving a key a value where dotted keys or
+// headers made a table, or a dotted key through an array, is an error, as
+// TOML says (BurntSushi dropped the value, or replaced the array).
 package config
