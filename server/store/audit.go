@@ -21,10 +21,12 @@ var errClosed = errors.New("store: closed")
 // statement, so that N concurrent readers cost one commit (one fsync, one
 // turn at SQLite's single write lock) rather than N. Each caller waits for
 // its own event's commit: the server hands out a value only once its
-// reading is on record.
+// reading is on record. On SQLite each commit takes its turn at the
+// store's write gate, beside the other writes.
 type auditWriter struct {
 	db       *sql.DB
 	postgres bool
+	writes   *writeGate                   // nil for PostgreSQL
 	inserts  [maxAuditBatch + 1]*sql.Stmt // by rows, prepared when first used
 	queue    chan auditRequest
 	quit     chan struct{}
@@ -38,8 +40,8 @@ type auditRequest struct {
 	done chan error // buffered: the writer never blocks on a caller gone
 }
 
-func newAuditWriter(db *sql.DB, postgres bool) *auditWriter {
-	w := &auditWriter{db: db, postgres: postgres, queue: make(chan auditRequest, maxAuditBatch), quit: make(chan struct{}), done: make(chan struct{})}
+func newAuditWriter(db *sql.DB, postgres bool, writes *writeGate) *auditWriter {
+	w := &auditWriter{db: db, postgres: postgres, writes: writes, queue: make(chan auditRequest, maxAuditBatch), quit: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -125,7 +127,11 @@ func (w *auditWriter) write(batch []auditRequest) {
 	}
 	st, err := w.statement(ctx, len(batch))
 	if err == nil {
+		err = w.writes.enter(ctx)
+	}
+	if err == nil {
 		_, err = st.ExecContext(ctx, args...)
+		w.writes.leave()
 	}
 	for _, req := range batch {
 		if err != nil {

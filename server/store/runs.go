@@ -60,7 +60,7 @@ func (s *SQL) RegisterFlow(ctx context.Context, f api.Flow) (api.Flow, bool, err
 		}
 		created := now()
 		f.Created = fromNanos(created)
-		_, err = s.db.ExecContext(ctx, `INSERT INTO flows
+		_, err = s.exec(ctx, `INSERT INTO flows
 			(id, tenant_id, name, version, digest, definition, labels, command, working_dir, has_env, created)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			f.ID, f.TenantID, f.Name, f.Version, f.Digest, string(f.Definition), jsonList(f.Labels), jsonList(f.Command),
@@ -153,7 +153,7 @@ func (s *SQL) CreateFlowRun(ctx context.Context, r api.FlowRun) (api.FlowRun, er
 	if r.Name == "" {
 		r.Name = f.Name + "-" + r.ID[:8]
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO flow_runs
+	_, err = s.exec(ctx, `INSERT INTO flow_runs
 		(id, tenant_id, flow_id, name, parameters, state, message, version, agent_id, heartbeat, created, updated)
 		VALUES ($1, $2, $3, $4, $5, $6, '', 1, '', 0, $7, $7)`,
 		r.ID, r.TenantID, r.FlowID, r.Name, string(r.Parameters), r.State, t)
@@ -235,7 +235,7 @@ func (s *SQL) ClaimFlowRuns(ctx context.Context, tenantID, agentID string, label
 				continue
 			}
 			t := now()
-			res, err := s.db.ExecContext(ctx, `UPDATE flow_runs SET state = $1, agent_id = $2, version = version + 1, updated = $3
+			res, err := s.exec(ctx, `UPDATE flow_runs SET state = $1, agent_id = $2, version = version + 1, updated = $3
 				WHERE id = $4 AND tenant_id = $5 AND state = $6 AND version = $7`,
 				api.RunSubmitted, agentID, t, r.ID, tenantID, api.RunScheduled, r.Version)
 			if err != nil {
@@ -294,7 +294,7 @@ func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version 
 		return 0, fmt.Errorf("store: flow run %q: no run goes to state %q", id, state)
 	}
 	t := now()
-	res, err := s.db.ExecContext(ctx, `UPDATE flow_runs SET state = $1, message = $2, version = version + 1, updated = $3
+	res, err := s.exec(ctx, `UPDATE flow_runs SET state = $1, message = $2, version = version + 1, updated = $3
 		WHERE id = $4 AND tenant_id = $5 AND version = $6 AND state IN ($7, $8, $9, $10)`,
 		state, message, t, id, tenantID, version, from[0], from[1], from[2], from[3])
 	if err != nil {
@@ -327,7 +327,7 @@ func (s *SQL) closeTaskRuns(ctx context.Context, runID, state string) {
 	if state == api.RunSuccess {
 		return
 	}
-	s.db.ExecContext(ctx, `UPDATE task_runs SET state = $1, message = $2, updated = $3, seq = seq + 1
+	s.exec(ctx, `UPDATE task_runs SET state = $1, message = $2, updated = $3, seq = seq + 1
 		WHERE flow_run_id = $4 AND state IN ($5, $6, $7, $8, $9)`,
 		state, "the flow run ended "+state+" before this task run finished", now(), runID,
 		"Pending", "Scheduled", "Paused", "Retrying", "Running")
@@ -359,7 +359,7 @@ func (s *SQL) CancelFlowRun(ctx context.Context, tenantID, id string) (api.FlowR
 
 // Heartbeat records that the tenant's run id is alive.
 func (s *SQL) Heartbeat(ctx context.Context, tenantID, id string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE flow_runs SET heartbeat = $1 WHERE id = $2 AND tenant_id = $3`, now(), id, tenantID)
+	res, err := s.exec(ctx, `UPDATE flow_runs SET heartbeat = $1 WHERE id = $2 AND tenant_id = $3`, now(), id, tenantID)
 	if err != nil {
 		return fmt.Errorf("store: heartbeat of flow run %q: %w", id, err)
 	}
@@ -401,7 +401,7 @@ func (s *SQL) SetTaskRuns(ctx context.Context, tenantID, runID string, trs []api
 	if err := s.runOpen(ctx, tenantID, runID); err != nil {
 		return err
 	}
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, tr := range trs {
 			u := nanosOr(tr.Updated)
 			// The writer's sequence orders states when it gives one (a
@@ -447,7 +447,7 @@ func (s *SQL) AppendLogs(ctx context.Context, tenantID, runID string, lines []ap
 	if err := s.runOpen(ctx, tenantID, runID); err != nil {
 		return err
 	}
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, l := range lines {
 			t := nanosOr(l.Time)
 			var writerSeq any // NULL: never a duplicate
@@ -515,7 +515,7 @@ func (s *SQL) ReapFlowRuns(ctx context.Context, before time.Time) (int, error) {
 			WHERE state = $4 AND heartbeat < $5 AND updated < $5`,
 			[]any{api.RunCancelled, "cancelled: no heartbeat from the flow run's process", t, api.RunCancelling, b}},
 	} {
-		res, err := s.db.ExecContext(ctx, q.sql, q.args...)
+		res, err := s.exec(ctx, q.sql, q.args...)
 		if err != nil {
 			return total, fmt.Errorf("store: reaping flow runs: %w", err)
 		}
@@ -523,7 +523,7 @@ func (s *SQL) ReapFlowRuns(ctx context.Context, before time.Time) (int, error) {
 		total += int(n)
 	}
 	// The environments of finished runs go, whoever finished them.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM secrets WHERE name LIKE '.prefect/runs/%' AND name IN
+	if _, err := s.exec(ctx, `DELETE FROM secrets WHERE name LIKE '.prefect/runs/%' AND name IN
 		(SELECT '.prefect/runs/' || id || '/env' FROM flow_runs WHERE state IN ($1, $2, $3))`,
 		api.RunSuccess, api.RunFailed, api.RunCancelled); err != nil {
 		return total, fmt.Errorf("store: deleting the environments of finished runs: %w", err)

@@ -40,10 +40,14 @@ type SQL struct {
 	postgres bool
 	audit    *auditWriter
 	stmts    sync.Map // query text -> *sql.Stmt, for the queries of every request
-	// checkpoints stops SQLite's background checkpoints; nil for PostgreSQL.
-	checkpoints func()
-	closeOnce   sync.Once
-	closeErr    error
+	// writes lets SQLite writes of this process through one at a time;
+	// nil for PostgreSQL.
+	writes *writeGate
+	// wal checkpoints SQLite's write-ahead log and keeps it bounded; nil
+	// for PostgreSQL.
+	wal       *walKeeper
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ Store = (*SQL)(nil)
@@ -64,9 +68,24 @@ func tighten(path string, mode os.FileMode) error {
 
 // OpenSQLite opens the SQLite database at path, creating it (mode 0600, in
 // a folder created 0700 if missing) and bringing its schema up to date. The
-// connections use WAL, a 5 s busy timeout, foreign keys, and take the write
-// lock when a transaction begins, so concurrent writers wait their turn
-// instead of failing with "database is locked".
+// connections use WAL and foreign keys.
+//
+// Writes of one process never fail for contention: they pass one at a time,
+// in the order they came, through a gate in the process (see writeGate),
+// and each waits its turn for as long as its context allows. Reads run
+// beside them, up to 16 at once. The write-ahead log is checkpointed in the
+// background and kept under 64 MiB (see walBound): under any load, the
+// files hold the data plus at most that.
+//
+// Several processes on one database file (two servers on one data folder,
+// or a server and `prefect server create-tenant`) share it through
+// SQLite's own lock: each process's writes still go one at a time, and
+// take SQLite's write lock when their transaction begins (BEGIN
+// IMMEDIATE, so that two never deadlock upgrading a read), and a write
+// that finds another process holding it polls for up to the busy timeout,
+// 5 s, then fails with "database is locked" (SQLITE_BUSY). That happens
+// only when another process writes without pause for that long. Servers
+// that share a store should use PostgreSQL.
 func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("store: SQLite database path %q: want a file path", path)
@@ -89,18 +108,34 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	if err := tighten(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	q := neturl.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "foreign_keys(ON)")
-	// Checkpoints run in the background (see checkpointer), not in the
-	// commit of whichever request fills the log: that held reads' p99 at
-	// about 20 ms.
-	q.Add("_pragma", "wal_autocheckpoint(0)")
-	q.Set("_txlock", "immediate")
-	// Escape what would end the path early in a URI.
-	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	db, err := sql.Open("sqlite", "file:"+p+"?"+q.Encode())
+	// dsn is the database's URI with these pragmas, which every
+	// connection runs when it opens, and busy_timeout(busyMS).
+	dsn := func(busyMS int, pragmas ...string) string {
+		q := neturl.Values{}
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyMS))
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "foreign_keys(ON)")
+		// Checkpoints run in the background (see walKeeper), not in the
+		// commit of whichever request fills the log: that held reads' p99
+		// at about 20 ms.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
+		// When SQLite restarts the log, it cuts the file back to this.
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walTruncateAt))
+		for _, p := range pragmas {
+			q.Add("_pragma", p)
+		}
+		// Take the write lock at BEGIN: a transaction that read first and
+		// then wrote could not get it while another process wrote.
+		q.Set("_txlock", "immediate")
+		// Escape what would end the path early in a URI.
+		p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+		return "file:" + p + "?" + q.Encode()
+	}
+	// Three pools: readers and the writes that pass the gate; the audit
+	// log's one writer; the checkpoints' one connection. None holds a
+	// read transaction between calls (rows are read to the end or closed),
+	// which would keep the log from being reset.
+	db, err := sql.Open("sqlite", dsn(5000))
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
@@ -113,20 +148,35 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	// reach the disk with the next write of a secret (whose commit syncs the
 	// whole log) or checkpoint. Waiting for the disk on every read's audit
 	// row held reads to about a thousand a second.
-	q.Add("_pragma", "synchronous(NORMAL)")
-	auditDB, err := sql.Open("sqlite", "file:"+p+"?"+q.Encode())
+	auditDB, err := sql.Open("sqlite", dsn(5000, "synchronous(NORMAL)"))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
 	auditDB.SetMaxOpenConns(1)
-	if err := migrate(ctx, db, false); err != nil {
+	ckptDB, err := sql.Open("sqlite", dsn(int(walCheckpointBusy/time.Millisecond)))
+	if err != nil {
 		db.Close()
 		auditDB.Close()
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	ckptDB.SetMaxOpenConns(1)
+	fail := func(err error) (*SQL, error) {
+		db.Close()
+		auditDB.Close()
+		ckptDB.Close()
 		return nil, fmt.Errorf("%w (database %s)", err, path)
 	}
-	st := newSQL(db, auditDB, false)
-	st.checkpoints = startCheckpointer(db)
+	if err := migrate(ctx, db, false); err != nil {
+		return fail(err)
+	}
+	gate := newWriteGate()
+	wal, err := startWALKeeper(ctx, ckptDB, gate, path)
+	if err != nil {
+		return fail(err)
+	}
+	st := newSQL(db, auditDB, gate)
+	st.wal = wal
 	return st, nil
 }
 
@@ -175,7 +225,7 @@ func OpenPostgres(ctx context.Context, url string) (*SQL, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w (%s)", redactURL(err, url), where)
 	}
-	return newSQL(db, db, true), nil
+	return newSQL(db, db, nil), nil
 }
 
 // redactURL returns err, or, if its text holds the password of url, an
@@ -208,9 +258,12 @@ func (s *SQL) SchemaVersion(ctx context.Context) (int, error) {
 	return schemaVersion(ctx, s.db)
 }
 
-func newSQL(db, auditDB *sql.DB, postgres bool) *SQL {
-	s := &SQL{db: db, postgres: postgres}
-	s.audit = newAuditWriter(auditDB, postgres)
+// newSQL makes the store of db; writes, nil for PostgreSQL, is the gate of
+// SQLite's writes.
+func newSQL(db, auditDB *sql.DB, writes *writeGate) *SQL {
+	postgres := writes == nil
+	s := &SQL{db: db, postgres: postgres, writes: writes}
+	s.audit = newAuditWriter(auditDB, postgres, writes)
 	return s
 }
 
@@ -219,8 +272,8 @@ func newSQL(db, auditDB *sql.DB, postgres bool) *SQL {
 func (s *SQL) Close() error {
 	s.closeOnce.Do(func() {
 		s.audit.close()
-		if s.checkpoints != nil {
-			s.checkpoints()
+		if s.wal != nil {
+			s.wal.stop()
 		}
 		if s.audit.db != s.db {
 			s.audit.db.Close()
@@ -266,9 +319,14 @@ func nanosOr(t time.Time) int64 {
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
-// inTx runs f in a transaction, committed if f returns nil.
-func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// inTx runs f in a transaction, committed if f returns nil, in its turn
+// to write (see writeGate).
+func (s *SQL) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	if err := s.writes.enter(ctx); err != nil {
+		return err
+	}
+	defer s.writes.leave()
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -277,6 +335,15 @@ func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// exec runs a statement that writes, in its turn (see writeGate).
+func (s *SQL) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := s.writes.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.writes.leave()
+	return s.db.ExecContext(ctx, query, args...)
 }
 
 // isUnique reports whether err is a unique constraint violation: SQLite's
@@ -308,7 +375,7 @@ func (s *SQL) CreateTenant(ctx context.Context, name string) (Tenant, error) {
 	t := Tenant{ID: uuid.NewString(), Name: name}
 	created := now()
 	t.Created = fromNanos(created)
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants WHERE name = $1`, name).Scan(&n); err != nil {
 			return err
@@ -361,7 +428,7 @@ func (s *SQL) CreateAPIKey(ctx context.Context, tenantID, name string) (string, 
 	info := KeyInfo{ID: uuid.NewString(), TenantID: tenantID, Name: name}
 	created := now()
 	info.Created = fromNanos(created)
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ok, err := tenantExists(ctx, tx, tenantID)
 		if err != nil {
 			return err
@@ -435,7 +502,7 @@ func (s *SQL) PutSecret(ctx context.Context, tenantID, name string, sl seal.Seal
 	m := SecretMeta{Name: name}
 	t := now()
 	var created, updated int64
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		stamp, err := bumpStamp(ctx, tx, tenantID)
 		if err != nil {
 			return err
@@ -490,7 +557,7 @@ func (s *SQL) Secret(ctx context.Context, tenantID, name string) (seal.Sealed, S
 // DeleteSecret implements [Store].
 func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
 	notFound := secretErr(tenantID, name, ErrNotFound)
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// The stamp first, as PutSecret does: the two take their row locks
 		// in one order, so that they cannot deadlock. A delete of nothing
 		// is rolled back, stamp and all.
@@ -635,7 +702,7 @@ func (s *SQL) SwapSealed(ctx context.Context, row SealedRow, next seal.Sealed) e
 	if next.KeyID == "" || len(next.WrappedKey) == 0 || len(next.Nonce) == 0 || len(next.Ciphertext) == 0 {
 		return secretErr(row.TenantID, row.Name, errors.New("incomplete sealed value (want KeyID, WrappedKey, Nonce and Ciphertext)"))
 	}
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE secrets
 			SET format = $1, key_id = $2, wrapped_key = $3, nonce = $4, ciphertext = $5
 			WHERE tenant_id = $6 AND name = $7 AND key_id = $8 AND wrapped_key = $9`,

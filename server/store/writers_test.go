@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prefect-go/prefect/internal/pgtest"
+	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/api"
+)
+
+func TestConcurrentWriters(t *testing.T) { forEachDB(t, testConcurrentWriters) }
+
+// 64 writers at once, each putting a shared secret and its own, deleting
+// and putting back a third, recording audit events, and writing its own
+// flow run's state, task runs and log lines: every write succeeds, none
+// waits long enough to fail (SQLite's 5 s busy timeout), and the final
+// state counts each of them exactly.
+func testConcurrentWriters(t *testing.T, s *SQL, _ string) {
+	ctx := context.Background()
+	k := newKey(t)
+	tn := mustTenant(t, s, "acme")
+	f, _, err := s.RegisterFlow(ctx, api.Flow{TenantID: tn.ID, Name: "f", Digest: "d", Definition: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 64, 4
+	runs := make([]api.FlowRun, writers)
+	for w := range runs {
+		if runs[w], err = s.CreateFlowRun(ctx, api.FlowRun{TenantID: tn.ID, FlowID: f.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed, err := s.ClaimFlowRuns(ctx, tn.ID, "agent", nil, writers)
+	if err != nil || len(claimed) != writers {
+		t.Fatalf("claimed %d runs, %v; want %d", len(claimed), err, writers)
+	}
+
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	fail := func(err error) {
+		if failed.Add(1) <= 10 {
+			t.Error(err)
+		}
+	}
+	put := func(name, v string) {
+		sl, err := seal.Seal(k, tn.ID, name, []byte(v))
+		if err == nil {
+			_, err = s.PutSecret(ctx, tn.ID, name, sl)
+		}
+		if err != nil {
+			fail(err)
+		}
+	}
+	for w := range writers {
+		wg.Go(func() {
+			own, gone := fmt.Sprintf("own-%02d", w), fmt.Sprintf("gone-%02d", w)
+			run := runs[w].ID
+			for i := range each {
+				v := fmt.Sprintf(`"%d/%d"`, w, i)
+				put("shared", v)
+				put(own, v)
+				put(gone, v)
+				if err := s.DeleteSecret(ctx, tn.ID, gone); err != nil {
+					fail(err)
+				}
+				if err := s.Record(ctx, Event{TenantID: tn.ID, KeyID: own, Operation: api.OpSecretValue, SecretName: own, Outcome: api.OutcomeOK}); err != nil {
+					fail(err)
+				}
+				if err := s.SetTaskRuns(ctx, tn.ID, run, []api.TaskRun{{Slug: "t", MapIndex: i, ID: v, State: "Success", Seq: 1}}); err != nil {
+					fail(err)
+				}
+				if err := s.AppendLogs(ctx, tn.ID, run, []api.LogLine{{Level: "INFO", Message: v, WriterSeq: int64(i + 1)}}); err != nil {
+					fail(err)
+				}
+				if err := s.Heartbeat(ctx, tn.ID, run); err != nil {
+					fail(err)
+				}
+			}
+			// Claimed runs are all at version 2.
+			if _, err := s.SetFlowRunState(ctx, tn.ID, run, 2, api.RunRunning, ""); err != nil {
+				fail(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d writes failed", n)
+	}
+
+	list, err := s.Secrets(ctx, tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != writers+1 {
+		t.Fatalf("%d secrets, want %d", len(list), writers+1)
+	}
+	for _, m := range list {
+		if want := map[bool]int{true: writers * each, false: each}[m.Name == "shared"]; m.Version != want {
+			t.Errorf("%s: version %d, want %d", m.Name, m.Version, want)
+		}
+	}
+	// Every put and delete took one stamp (migration 5).
+	if got, err := s.SecretsStamp(ctx, tn.ID); err != nil || got != int64(writers*each*4) {
+		t.Errorf("secrets stamp %d, %v; want %d", got, err, writers*each*4)
+	}
+	events, err := s.AuditLog(ctx, tn.ID, 0)
+	if err != nil || len(events) != writers*each {
+		t.Errorf("%d audit events, %v; want %d", len(events), err, writers*each)
+	}
+	for _, r := range runs {
+		got, err := s.FlowRun(ctx, tn.ID, r.ID)
+		if err != nil || got.State != api.RunRunning {
+			t.Errorf("run %s: %s, %v; want Running", r.ID, got.State, err)
+		}
+		trs, err := s.TaskRuns(ctx, tn.ID, r.ID)
+		if err != nil || len(trs) != each {
+			t.Errorf("run %s: %d task runs, %v; want %d", r.ID, len(trs), err, each)
+		}
+		logs, err := s.Logs(ctx, tn.ID, r.ID, 0, 0)
+		if err != nil || len(logs) != each {
+			t.Errorf("run %s: %d log lines, %v; want %d", r.ID, len(logs), err, each)
+		}
+	}
+}
+
+// BenchmarkWrites measures puts of secrets per second with 1, 16 and 64
+// writers at once, each putting its own secret in turn (one transaction
+// each: the tenant's stamp, then the row), on SQLite and, when
+// $PREFECT_TEST_DATABASE_URL is set, PostgreSQL. failed counts the puts
+// that returned an error; it must be 0.
+//
+//	go test -run '^$' -bench Writes -benchtime=2000x ./server/store/
+func BenchmarkWrites(b *testing.B) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		for _, writers := range []int{1, 16, 64} {
+			b.Run(fmt.Sprintf("%s/writers=%d", db, writers), func(b *testing.B) {
+				var s *SQL
+				var err error
+				if db == "sqlite" {
+					s, err = OpenSQLite(context.Background(), b.TempDir()+"/server.db")
+				} else {
+					if os.Getenv(pgtest.EnvURL) == "" {
+						b.Skipf("no PostgreSQL: set %s", pgtest.EnvURL)
+					}
+					s, err = OpenPostgres(context.Background(), pgtest.URL(b))
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				benchWrites(b, s, writers)
+			})
+		}
+	}
+}
+
+func benchWrites(b *testing.B, s *SQL, writers int) {
+	ctx := context.Background()
+	k, err := seal.NewMasterKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	tn, err := s.CreateTenant(ctx, "acme")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed := make([]seal.Sealed, writers)
+	for w := range sealed {
+		if sealed[w], err = seal.Seal(k, tn.ID, fmt.Sprintf("S%02d", w), []byte(`"value"`)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next, failed atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := range writers {
+		wg.Go(func() {
+			name := fmt.Sprintf("S%02d", w)
+			for next.Add(1) <= int64(b.N) {
+				if _, err := s.PutSecret(ctx, tn.ID, name, sealed[w]); err != nil {
+					failed.Add(1)
+					once.Do(func() { first = err })
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	if first != nil {
+		b.Errorf("%d of %d puts failed; the first: %v", failed.Load(), b.N, first)
+	}
+	b.ReportMetric(float64(int64(b.N)-failed.Load())/b.Elapsed().Seconds(), "writes/s")
+	b.ReportMetric(float64(failed.Load()), "failed")
+}
