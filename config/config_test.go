@@ -395,6 +395,14 @@ func TestEnvCoercion(t *testing.T) {
 	}
 }
 
+func mustBig16(s string) *big.Int {
+	n, ok := new(big.Int).SetString(s, 16)
+	if !ok {
+		panic(s)
+	}
+	return n
+}
+
 func mustBig(s string) *big.Int {
 	n, ok := new(big.Int).SetString(s, 10)
 	if !ok {
@@ -1027,6 +1035,12 @@ func TestParseLiteral(t *testing.T) {
 		{"{1, 2, 1.0}", []any{int64(1), int64(2)}}, {"set()", []any{}}, {"set( )", []any{}},
 		{"  5  ", int64(5)}, {"\t5", int64(5)}, {"5 # comment", int64(5)}, {"\n5\n", int64(5)}, {"# c\n5", int64(5)},
 		{"5\r\n", int64(5)},
+		{strings.Repeat("9", 4300), mustBig(strings.Repeat("9", 4300))},
+		{strings.Repeat("1", 4301) + ".0", math.Inf(1)}, // Python limits int digits, not float digits
+		{"0x" + strings.Repeat("f", 4000), mustBig16(strings.Repeat("f", 4000))},
+		{"{('a,sb',): 1, ('a', 'b'): 2}", map[string]any{"('a,sb',)": int64(1), "('a', 'b')": int64(2)}},
+		{"{('a,sb',), ('a', 'b')}", []any{[]any{"a,sb"}, []any{"a", "b"}}},
+		{`'\udcff\udc80\U0000dcc3\udc7f'`, "\xff\x80\xc3\ufffd"},
 
 		{"", notLiteral}, {" ", notLiteral}, {"01", notLiteral}, {"0_7", notLiteral}, {"1_", notLiteral},
 		{"1__0", notLiteral}, {"0x", notLiteral}, {"0b2", notLiteral}, {"1e", notLiteral}, {"1abc", notLiteral},
@@ -1041,6 +1055,9 @@ func TestParseLiteral(t *testing.T) {
 		{"1 if 1 else 2", notLiteral}, {"lambda: 1", notLiteral}, {"\n 5", notLiteral}, {"5\n6", notLiteral},
 		{"a\x00", notLiteral}, {"set(1)", notLiteral}, {"1:2", notLiteral}, {"(1 2)", notLiteral},
 		{strings.Repeat("[", 201) + strings.Repeat("]", 201), notLiteral},
+		// Python refuses decimal ints of more than 4300 digits (ValueError).
+		{strings.Repeat("9", 4301), notLiteral},
+		{"{0x" + strings.Repeat("f", 4000) + ": 1}", notLiteral}, // its str() is too long for Python
 	}
 	for _, tt := range tests {
 		got, ok := parseLiteral(tt.in)

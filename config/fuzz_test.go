@@ -1,6 +1,13 @@
 package config
 
 import (
+	"errors"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -81,4 +88,160 @@ var tomlSeeds = []string{
 	"a = \x01\n",
 	"\xff = 1\n",
 	"\xef\xbb\xbfa = 1\n",
+}
+
+// FuzzLiteral: the Python-literal parser never panics, and a value it parses,
+// printed with Python's repr() (pyRepr), parses back to the same value. Two
+// kinds of value are left out, as in Python: a float that is not finite (repr
+// gives inf or nan, which literal_eval refuses) and an integer of more than
+// 4300 digits (repr raises ValueError).
+func FuzzLiteral(f *testing.F) {
+	for _, s := range literalSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok := parseLiteral(s)
+		if !ok || !reprable(v) {
+			return
+		}
+		text := pyRepr(v)
+		back, ok := parseLiteral(text)
+		if !ok {
+			t.Fatalf("parseLiteral(%q) = %#v, whose repr %q does not parse", s, v, text)
+		}
+		if !reflect.DeepEqual(back, v) {
+			t.Fatalf("parseLiteral(%q) = %#v; its repr %q parses as %#v", s, v, text, back)
+		}
+	})
+}
+
+// reprable reports whether repr() of v parses back in Python.
+func reprable(v any) bool {
+	switch t := v.(type) {
+	case float64:
+		return !math.IsInf(t, 0) && !math.IsNaN(t)
+	case complex128:
+		return reprable(real(t)) && reprable(imag(t))
+	case *big.Int:
+		return !tooManyDigits(t)
+	case []any:
+		for _, x := range t {
+			if !reprable(x) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, x := range t {
+			if !reprable(x) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var literalSeeds = []string{
+	"0", "-7.5", "0x_ff", "1_000", "1e-3", "2j", "1-2j", "-(2j)", "None", "True",
+	"'a\\tb'", `"it's"`, `r'\d'`, `b'\x00\xff'`, `'\u00e9\U0001F600'`, `'\udcff'`,
+	"'''a\nb'''", "'a' 'b'", "[1, [2, (3,)], {}]", "(1,)", "1, 2,",
+	"{'a': 1, 'a': 2}", "{1: 'x', True: 'y', 1.0: 'z'}", "{(1, 'a'): [b'x']}",
+	"{('a,sb',): 1, ('a', 'b'): 2}", "{None, 'a', (1, 2), 'a'}", "set()",
+	"[\n 1, # one\n 2\n]", "99999999999999999999", "-0.0", "1e400",
+	strings.Repeat("[", 199) + strings.Repeat("]", 199),
+	strings.Repeat("-", 150) + "1",
+}
+
+// FuzzLoad loads a config file (and PREFECT__ variables, one a line in env)
+// and checks what must hold whatever they say:
+//   - Load returns or fails with an *Error; it never panics;
+//   - an error never shows a value: not the secret planted in the file, nor
+//     the one planted in a variable;
+//   - a load that succeeds holds the planted variable's secret exactly;
+//   - the result is the same whether the text is the user file or
+//     backend.toml (Load merges them in that order, over the defaults);
+//   - two loads of the same input give the same result (nothing depends on
+//     map order).
+func FuzzLoad(f *testing.F) {
+	for _, s := range loadSeeds {
+		f.Add(s.file, s.env)
+	}
+	f.Fuzz(func(t *testing.T, file, env string) {
+		const fileSecret, envSecret = "planted/fileSecret!9", "planted/envSecret!7"
+		if strings.Contains(file+env, "planted") {
+			return // the input names the secret itself, so it may be in errors
+		}
+		home := t.TempDir()
+		dir := filepath.Join(home, ".prefect")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		vars := []string{"HOME=" + home}
+		for _, line := range strings.Split(env, "\n") {
+			if strings.HasPrefix(line, "PREFECT__") && !strings.HasPrefix(line, "PREFECT__USER_CONFIG_PATH") &&
+				!strings.HasPrefix(line, "PREFECT__BACKEND_CONFIG_PATH") {
+				vars = append(vars, line)
+			}
+		}
+		vars = append(vars, "PREFECT__CONTEXT__SECRETS__FuzzPlanted="+envSecret)
+		text := "fuzz_planted = \"" + fileSecret + "\"\n" + file
+
+		load := func(user, backend string) (*Config, error) {
+			u, b := filepath.Join(dir, "u.toml"), filepath.Join(dir, "b.toml")
+			for path, content := range map[string]string{u: user, b: backend} {
+				if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return Load(WithHome(home), WithEnv(append(vars, "PREFECT__USER_CONFIG_PATH="+u, "PREFECT__BACKEND_CONFIG_PATH="+b)))
+		}
+		c, err := load(text, "")
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %T %v is not an *Error", err, err)
+			}
+			for err := error(e); err != nil; err = errors.Unwrap(err) {
+				if msg := err.Error(); strings.Contains(msg, fileSecret) || strings.Contains(msg, envSecret) {
+					t.Fatalf("error text %q shows a planted secret", msg)
+				}
+			}
+			if _, err2 := load("", text); err2 == nil {
+				t.Fatalf("the text fails as the user file (%v) and loads as backend.toml", err)
+			}
+			return
+		}
+		if got := c.Secrets()["FuzzPlanted"]; got != envSecret {
+			t.Fatalf("context.secrets.FuzzPlanted = %#v; want the variable's value", got)
+		}
+		m := c.Map()
+		again, err := load(text, "")
+		if err != nil {
+			t.Fatalf("second load: %v", err)
+		}
+		if m2 := again.Map(); !sameTOML(m, m2) {
+			t.Fatalf("two loads differ:\n%#v\n%#v", m, m2)
+		}
+		swapped, err := load("", text)
+		if err != nil {
+			t.Fatalf("loads as the user file, fails as backend.toml: %v", err)
+		}
+		if m2 := swapped.Map(); !sameTOML(m, m2) {
+			t.Fatalf("as the user file:\n%#v\nas backend.toml:\n%#v", m, m2)
+		}
+	})
+}
+
+var loadSeeds = []struct{ file, env string }{
+	{"", ""},
+	{"[context.secrets]\nA = \"a\"\nB = \"{'x': [1, 2]}\"\n", "PREFECT__CONTEXT__SECRETS__C=[1, 2]"},
+	{"backend = \"server\"\n[server]\nport = 5000\n", "PREFECT__CLOUD__USE_LOCAL_SECRETS=false"},
+	{"[r]\nbig = \"{'x': {'y': 1}}\"\nb = \"${r.big}\"\nc = \"x${r.big}\"\n", "PREFECT__R__B__Z=2\nPREFECT__R__B__X__W=3"},
+	{"[v]\nhome = \"~/x\"\npath = \"$HOME/y:${HOME}\"\nref = \"${v.home}/z\"\n", "PREFECT__V__E=$HOME"},
+	{"[tasks.defaults]\nmax_retries = 3\nretry_delay = 10\ntimeout = false\n", "PREFECT__TASKS__DEFAULTS__MAX_RETRIES=None"},
+	{"a = {b = [1, {c = 2}]}\n[[t]]\nx = 1\n[[t]]\nx = 2\n", "PREFECT__A__B=x"},
+	{"cloud = 1\n", ""},
+	{"[context.secrets]\nTOKEN = s3cr3t\n", ""},
+	{"k = \"" + strings.Repeat("$A", 20) + "\"\n", "PREFECT__X=${k}${k}"},
+	{"x = " + strings.Repeat("{a = ", 100) + "1" + strings.Repeat("}", 100) + "\n", ""},
+	{"", "PREFECT__CONTEXT__SECRETS={\"A\": 1}\nPREFECT__CONTEXT__SECRETS__B=2"},
 }

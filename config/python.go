@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -28,43 +29,61 @@ func pyStr(v any) string {
 }
 
 func pyRepr(v any) string {
+	var b strings.Builder
+	writeRepr(&b, v)
+	return b.String()
+}
+
+// writeRepr writes pyRepr(v) to b: one buffer for a whole nested value, so
+// the time is linear in the text (joining each level's parts copied the text
+// of a value once for every level above it).
+func writeRepr(b *strings.Builder, v any) {
 	switch t := v.(type) {
 	case nil:
-		return "None"
+		b.WriteString("None")
 	case bool:
 		if t {
-			return "True"
+			b.WriteString("True")
+		} else {
+			b.WriteString("False")
 		}
-		return "False"
 	case int64:
-		return strconv.FormatInt(t, 10)
+		b.WriteString(strconv.FormatInt(t, 10))
 	case *big.Int:
-		return t.String()
+		b.WriteString(t.String())
 	case float64:
-		return pyFloat(t, true)
+		b.WriteString(pyFloat(t, true))
 	case complex128:
-		return pyComplex(t)
+		b.WriteString(pyComplex(t))
 	case string:
-		return pyQuote(t)
+		writeQuote(b, t)
 	case []byte:
-		return pyBytes(t)
+		writeBytes(b, t)
 	case time.Time:
-		return pyTime(t)
+		b.WriteString(pyTime(t))
 	case []any:
-		parts := make([]string, len(t))
+		b.WriteByte('[')
 		for i, x := range t {
-			parts[i] = pyRepr(x)
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeRepr(b, x)
 		}
-		return "[" + strings.Join(parts, ", ") + "]"
+		b.WriteByte(']')
 	case map[string]any:
-		keys := sortedKeys(t)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = pyQuote(k) + ": " + pyRepr(t[k])
+		b.WriteByte('{')
+		for i, k := range sortedKeys(t) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeQuote(b, k)
+			b.WriteString(": ")
+			writeRepr(b, t[k])
 		}
-		return "{" + strings.Join(parts, ", ") + "}"
+		b.WriteByte('}')
+	default:
+		fmt.Fprint(b, v)
 	}
-	return fmt.Sprint(v)
 }
 
 // pyFloat is Python's float repr: the shortest round-tripping digits, fixed
@@ -128,16 +147,21 @@ func pyComplex(c complex128) string {
 }
 
 func pyQuote(s string) string {
+	var b strings.Builder
+	writeQuote(&b, s)
+	return b.String()
+}
+
+func writeQuote(b *strings.Builder, s string) {
 	quote := '\''
 	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
 		quote = '"'
 	}
-	var b strings.Builder
 	b.WriteRune(quote)
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			fmt.Fprintf(&b, `\udc%02x`, s[i]) // Python's surrogateescape
+			fmt.Fprintf(b, `\udc%02x`, s[i]) // Python's surrogateescape
 			i++
 			continue
 		}
@@ -153,27 +177,31 @@ func pyQuote(s string) string {
 		case r == '\r':
 			b.WriteString(`\r`)
 		case r < ' ' || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
+			fmt.Fprintf(b, `\x%02x`, r)
 		case r < 0x7f || unicode.IsPrint(r):
 			b.WriteRune(r)
 		case r <= 0xff:
-			fmt.Fprintf(&b, `\x%02x`, r)
+			fmt.Fprintf(b, `\x%02x`, r)
 		case r <= 0xffff:
-			fmt.Fprintf(&b, `\u%04x`, r)
+			fmt.Fprintf(b, `\u%04x`, r)
 		default:
-			fmt.Fprintf(&b, `\U%08x`, r)
+			fmt.Fprintf(b, `\U%08x`, r)
 		}
 	}
 	b.WriteRune(quote)
-	return b.String()
 }
 
 func pyBytes(p []byte) string {
+	var b strings.Builder
+	writeBytes(&b, p)
+	return b.String()
+}
+
+func writeBytes(b *strings.Builder, p []byte) {
 	quote := byte('\'')
-	if strings.IndexByte(string(p), '\'') >= 0 && strings.IndexByte(string(p), '"') < 0 {
+	if bytes.IndexByte(p, '\'') >= 0 && bytes.IndexByte(p, '"') < 0 {
 		quote = '"'
 	}
-	var b strings.Builder
 	b.WriteByte('b')
 	b.WriteByte(quote)
 	for _, c := range p {
@@ -188,13 +216,12 @@ func pyBytes(p []byte) string {
 		case c == '\r':
 			b.WriteString(`\r`)
 		case c < ' ' || c >= 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, c)
+			fmt.Fprintf(b, `\x%02x`, c)
 		default:
 			b.WriteByte(c)
 		}
 	}
 	b.WriteByte(quote)
-	return b.String()
 }
 
 // pyTime is str() of the datetime, date or time Python's toml package makes.
@@ -646,12 +673,15 @@ func scanDigits(s string, i int, ok func(byte) bool, leadingUnderscore bool) (st
 	return b.String(), i, b.Len() > 0
 }
 
-func intConst(digits string, base int) *litNode {
+func intConst(digits string, base int) (*litNode, bool) {
 	if n, err := strconv.ParseInt(digits, base, 64); err == nil {
-		return &litNode{kind: litConst, val: n}
+		return &litNode{kind: litConst, val: n}, true
+	}
+	if base == 10 && len(digits) > maxIntDigits {
+		return nil, false // ValueError in Python: too many digits for int()
 	}
 	n, _ := new(big.Int).SetString(digits, base)
-	return &litNode{kind: litConst, val: n}
+	return &litNode{kind: litConst, val: n}, true
 }
 
 func (p *litParser) number() (*litNode, bool) {
@@ -672,7 +702,7 @@ func (p *litParser) number() (*litNode, bool) {
 			return nil, false
 		}
 		p.pos = j
-		return intConst(digits, base), true
+		return intConst(digits, base)
 	}
 	var intPart, frac, exp string
 	isFloat := false
@@ -723,7 +753,7 @@ func (p *litParser) number() (*litNode, bool) {
 		if len(intPart) > 1 && intPart[0] == '0' && strings.Trim(intPart, "0") != "" {
 			return nil, false // "01": leading zeros are a SyntaxError
 		}
-		return intConst(intPart, 10), true
+		return intConst(intPart, 10)
 	}
 	if intPart == "" {
 		intPart = "0"
@@ -799,10 +829,14 @@ func isHex(c byte) bool {
 	return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
+func (p *litParser) tripleQuote(q byte) bool {
+	return p.pos+2 < len(p.s) && p.s[p.pos] == q && p.s[p.pos+1] == q && p.s[p.pos+2] == q
+}
+
 func (p *litParser) stringBody(b *strings.Builder, raw, isBytes bool) bool {
 	s := p.s
 	q := s[p.pos]
-	triple := strings.HasPrefix(s[p.pos:], strings.Repeat(string(q), 3))
+	triple := p.tripleQuote(q)
 	if triple {
 		p.pos += 3
 	} else {
@@ -813,7 +847,7 @@ func (p *litParser) stringBody(b *strings.Builder, raw, isBytes bool) bool {
 			return false // unterminated
 		}
 		c := s[p.pos]
-		if triple && strings.HasPrefix(s[p.pos:], strings.Repeat(string(q), 3)) {
+		if triple && p.tripleQuote(q) {
 			p.pos += 3
 			return true
 		}
@@ -917,6 +951,12 @@ func (p *litParser) stringBody(b *strings.Builder, raw, isBytes bool) bool {
 				return false
 			}
 			p.pos += n
+			if 0xdc80 <= v && v <= 0xdcff {
+				// Python's surrogateescape for a byte that is not UTF-8,
+				// as pyQuote writes it: the byte itself.
+				b.WriteByte(byte(v))
+				continue
+			}
 			b.WriteRune(rune(v))
 		default:
 			// An unknown escape keeps its backslash; the character after
@@ -1014,7 +1054,11 @@ func convertLiteral(n *litNode) (any, bool) {
 				s.val = vv // Python keeps the first key and the last value
 				continue
 			}
-			slots[h] = &slot{text: keyText(k, kv), val: vv}
+			text, ok := keyText(k, kv)
+			if !ok {
+				return nil, false
+			}
+			slots[h] = &slot{text: text, val: vv}
 			order = append(order, h)
 		}
 		out := make(map[string]any, len(order))
@@ -1068,67 +1112,104 @@ func num(n *litNode) (any, bool) {
 }
 
 // hashKey gives equal keys to values Python's hash/eq treat as equal
-// (1 == 1.0 == True); ok is false for unhashable values.
+// (1 == 1.0 == True); ok is false for unhashable values. Integers are in hex,
+// which, unlike decimal, takes time linear in their size.
 func hashKey(n *litNode, v any) (string, bool) {
+	var b strings.Builder
+	if !writeHashKey(&b, n, v) {
+		return "", false
+	}
+	return b.String(), true
+}
+
+func writeHashKey(b *strings.Builder, n *litNode, v any) bool {
 	if n.kind == litTuple {
-		parts := make([]string, len(n.elts))
 		items := v.([]any)
+		b.WriteString("t(")
 		for i, e := range n.elts {
-			h, ok := hashKey(e, items[i])
-			if !ok {
-				return "", false
+			if i > 0 {
+				b.WriteByte(',')
 			}
-			parts[i] = h
+			if !writeHashKey(b, e, items[i]) {
+				return false
+			}
 		}
-		return "t(" + strings.Join(parts, ",") + ")", true
+		b.WriteByte(')')
+		return true
 	}
 	switch t := v.(type) {
 	case nil:
-		return "N", true
+		b.WriteString("N")
 	case bool:
 		if t {
-			return "n1", true
+			b.WriteString("n1")
+		} else {
+			b.WriteString("n0")
 		}
-		return "n0", true
 	case int64:
-		return "n" + strconv.FormatInt(t, 10), true
+		b.WriteString("n" + strconv.FormatInt(t, 16))
 	case *big.Int:
-		return "n" + t.String(), true
+		b.WriteString("n" + t.Text(16))
 	case float64:
 		if t == math.Trunc(t) && !math.IsInf(t, 0) {
 			i, _ := new(big.Float).SetFloat64(t).Int(nil)
-			return "n" + i.String(), true
+			b.WriteString("n" + i.Text(16))
+		} else {
+			b.WriteString("f" + strconv.FormatFloat(t, 'g', -1, 64))
 		}
-		return "f" + strconv.FormatFloat(t, 'g', -1, 64), true
 	case complex128:
 		if imag(t) == 0 {
-			return hashKey(&litNode{kind: litConst}, real(t))
+			return writeHashKey(b, &litNode{kind: litConst}, real(t))
 		}
-		return "c" + strconv.FormatComplex(t, 'g', -1, 128), true
+		b.WriteString("c" + strconv.FormatComplex(t, 'g', -1, 128))
 	case string:
-		return "s" + t, true
+		// The length keeps ("a,sb",) apart from ("a", "b").
+		b.WriteString("s" + strconv.Itoa(len(t)) + ":" + t)
 	case []byte:
-		return "b" + string(t), true
+		b.WriteString("b" + strconv.Itoa(len(t)) + ":" + string(t))
+	default:
+		return false
 	}
-	return "", false
+	return true
 }
 
-// keyText is str() of a dict key: Go maps need string keys.
-func keyText(n *litNode, v any) string {
+// keyText is str() of a dict key: Go maps need string keys. ok is false for
+// an integer key too long for str() (Python raises ValueError), which makes
+// the literal stay a string.
+func keyText(n *litNode, v any) (string, bool) {
+	var b strings.Builder
+	if !writeKeyText(&b, n, v, true) {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// writeKeyText writes str() of a key (top) or repr() of a tuple's element.
+func writeKeyText(b *strings.Builder, n *litNode, v any, top bool) bool {
 	if n.kind == litTuple {
 		items := v.([]any)
-		parts := make([]string, len(n.elts))
+		b.WriteByte('(')
 		for i, e := range n.elts {
-			if e.kind == litTuple {
-				parts[i] = keyText(e, items[i])
-			} else {
-				parts[i] = pyRepr(items[i])
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if !writeKeyText(b, e, items[i], false) {
+				return false
 			}
 		}
-		if len(parts) == 1 {
-			return "(" + parts[0] + ",)"
+		if len(n.elts) == 1 {
+			b.WriteByte(',')
 		}
-		return "(" + strings.Join(parts, ", ") + ")"
+		b.WriteByte(')')
+		return true
 	}
-	return pyStr(v)
+	if i, ok := v.(*big.Int); ok && tooManyDigits(i) {
+		return false
+	}
+	if top {
+		b.WriteString(pyStr(v))
+	} else {
+		writeRepr(b, v)
+	}
+	return true
 }
