@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -192,6 +193,40 @@ func BenchmarkLoadSizes(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(size), "ns/byte")
+			})
+		}
+	}
+}
+
+// BenchmarkLoadPastLimits times the inputs of issue 11, which took seconds
+// (5,000 nested inline tables 19 s, a table name of 10,000 parts 11 s): they
+// pass MaxDepth and MaxKeyLength now, and Load refuses them after reading
+// only as far as the limit.
+//
+//	go test -run '^$' -bench LoadPastLimits ./config/
+func BenchmarkLoadPastLimits(b *testing.B) {
+	for _, n := range []int{1000, 2000, 5000, 10000} {
+		for _, s := range []struct {
+			name string
+			file string
+		}{
+			{"nested-inline-tables", "x = " + strings.Repeat("{a = ", n) + "1" + strings.Repeat("}", n) + "\n"},
+			{"dotted-table-name", "[" + strings.Repeat("a.", n-1) + "a]\nk = 1\n"},
+		} {
+			b.Run(fmt.Sprintf("%s/n=%d", s.name, n), func(b *testing.B) {
+				home := b.TempDir()
+				if err := os.MkdirAll(filepath.Join(home, ".prefect"), 0o755); err != nil {
+					b.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(home, ".prefect", "config.toml"), []byte(s.file), 0o600); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(s.file)))
+				for b.Loop() {
+					if _, err := Load(WithHome(home), WithEnv(nil)); !errors.Is(err, ErrLimit) {
+						b.Fatalf("Load: %v; want ErrLimit", err)
+					}
+				}
 			})
 		}
 	}
