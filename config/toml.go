@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,12 +17,13 @@ import (
 // used before) does, and gives the same Go values: int64, float64, string,
 // bool, time.Time (local dates and times in the zones "datetime-local",
 // "date-local" and "time-local"), []any and map[string]any; arrays of tables
-// are []any of map[string]any. BurntSushi accepts every file it accepts, with
-// the same values (FuzzTOML checks this). It refuses two things BurntSushi
-// let through, both invalid TOML: a key given a value where dotted keys or
-// headers made a table (a.b.c = 1 then a.b = 2, which BurntSushi read as
-// a.b.c = 1, dropping the 2), and a dotted key through an array value (a =
-// [1] then a.b = 2, which replaced the array).
+// are []any of map[string]any. Every file it accepts, BurntSushi accepts too,
+// with the same values (FuzzTOML checks this), down to BurntSushi's own rules
+// for reopening a table. It refuses two things BurntSushi let through, both
+// invalid TOML: a key given a value where dotted keys or headers made a
+// table (a.b.c = 1 then a.b = 2, which BurntSushi read as a.b.c = 1, dropping
+// the 2), and a dotted key through an array value (a = [1] then a.b = 2,
+// which replaced the array).
 //
 // BurntSushi spent time in proportion to a key's whole dotted path at every
 // nesting level (it rebuilt the path as text to look up each level), so one
@@ -89,9 +91,7 @@ func (t *tomlTable) path() []string {
 			parts = append(parts, t.name)
 		}
 	}
-	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
-		parts[i], parts[j] = parts[j], parts[i]
-	}
+	slices.Reverse(parts)
 	return parts
 }
 
@@ -185,11 +185,20 @@ func (r *tomlReader) failKind(pos int, kind error, reason string) {
 	panic(&tomlError{pos: pos, key: r.errKey(), reason: reason, kind: kind})
 }
 
+// errKey is the key being read, for an error; nil past MaxKeyLength, which
+// would make the error too long to read.
 func (r *tomlReader) errKey() []string {
 	if r.keyTable == nil {
 		return nil
 	}
-	return append(r.keyTable.path(), r.keyParts...)
+	key := append(r.keyTable.path(), r.keyParts...)
+	n := len(key) - 1
+	for _, p := range key {
+		if n += len(p); n > MaxKeyLength {
+			return nil
+		}
+	}
+	return key
 }
 
 func (r *tomlReader) peek() byte {
@@ -275,9 +284,9 @@ func (r *tomlReader) key(inHeader bool) []string {
 	switch c := r.peek(); {
 	case inHeader && (c == ']' || c == 0 && r.pos >= len(r.s)):
 		r.fail(r.pos, "invalid table name")
-	case !inHeader && (c == '=' || c == 0 && r.pos >= len(r.s)):
-		r.fail(r.pos, "blank key name")
-	case c == '.':
+	case inHeader && c == '.':
+		r.fail(r.pos, "invalid table name")
+	case c == '=' || c == '.' || c == 0 && r.pos >= len(r.s):
 		r.fail(r.pos, "blank key name")
 	}
 	for {
