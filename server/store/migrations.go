@@ -153,6 +153,26 @@ var migrations = []migration{
 			`CREATE INDEX secrets_tenant_stamp ON secrets (tenant_id, stamp)`,
 		},
 	},
+	{
+		version: 6,
+		name:    "api keys' last use, revoked api keys",
+		statements: []string{
+			// NULL: never used (as servers note it, see SQL.APIKeyUsed).
+			`ALTER TABLE api_keys ADD COLUMN last_used BIGINT`,
+			// A revoked key's row moves here (SQL.RevokeAPIKey), without
+			// its hash: Authenticate no longer finds it, and the audit
+			// log's key IDs still name a key.
+			`CREATE TABLE revoked_api_keys (
+				id        TEXT PRIMARY KEY,
+				tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+				name      TEXT NOT NULL,
+				created   BIGINT NOT NULL,
+				last_used BIGINT,
+				revoked   BIGINT NOT NULL
+			)`,
+			`CREATE INDEX revoked_api_keys_tenant ON revoked_api_keys (tenant_id)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads.

@@ -6,6 +6,8 @@
 // [Store.Secret] returns; the store keeps the [seal.Sealed] fields byte for
 // byte. Nor does it keep API keys: [Store.CreateAPIKey] hands the key out
 // once and stores only its SHA-256, which [Store.Authenticate] looks up.
+// [Store.RevokeAPIKey] moves a key's row out of Authenticate's reach,
+// keeping its ID, name and times for [Store.APIKeys] and the audit log.
 //
 // Every tenant's data is apart: each method that takes a tenant ID reads and
 // writes only that tenant's rows. A tenant ID comes from [Store.Tenant] or
@@ -97,8 +99,16 @@ type Store interface {
 	// and ErrExists when the tenant has a key of that name.
 	CreateAPIKey(ctx context.Context, tenantID, name string) (key string, info KeyInfo, err error)
 	// Authenticate returns the key's description, or an error matching
-	// ErrUnauthenticated for an empty or unknown key.
+	// ErrUnauthenticated for an empty, unknown or revoked key.
 	Authenticate(ctx context.Context, key string) (KeyInfo, error)
+	// APIKeys lists the tenant's keys, oldest first, with the revoked
+	// ones if revoked is true.
+	APIKeys(ctx context.Context, tenantID string, revoked bool) ([]APIKey, error)
+	// RevokeAPIKey revokes the key whose ID is id. The error matches
+	// ErrRevoked for a key revoked already, ErrNotFound for an unknown ID.
+	RevokeAPIKey(ctx context.Context, id string) (KeyInfo, error)
+	// APIKeyUsed notes that the key whose ID is id was accepted at time at.
+	APIKeyUsed(ctx context.Context, id string, at time.Time) error
 
 	// PutSecret stores s as the tenant's secret name, creating it at
 	// version 1 or replacing it with the next version. The error matches
