@@ -85,6 +85,15 @@ type Store interface {
 	AuditLog(ctx context.Context, tenantID string, limit int) ([]api.Event, error)
 }
 
+// A KeyUseRecorder is a [Store] that keeps when each API key was last
+// used, for its operator to see. The server tells it, in the background,
+// of the first request it accepts with a key and then of at most one a
+// [KeyUseInterval] per key. store.SQL is one.
+type KeyUseRecorder interface {
+	// APIKeyUsed notes that the key whose ID is id was accepted at time at.
+	APIKeyUsed(ctx context.Context, id string, at time.Time) error
+}
+
 // Server is the HTTP handler of the secret store. It is safe for concurrent
 // use.
 type Server struct {
@@ -97,7 +106,9 @@ type Server struct {
 	maxSecrets int
 	unknown    unknownKeys
 	auth       authCache
-	masks      masks // the tenants' maskers of what runs write
+	uses       keyUses
+	useRec     KeyUseRecorder // st, if it keeps keys' last use; else nil
+	masks      masks          // the tenants' maskers of what runs write
 	log        *slog.Logger
 	now        func() time.Time
 	schema     *graphql.Schema
@@ -125,6 +136,18 @@ func WithMaxSecrets(n int) Option {
 	return func(s *Server) {
 		if n > 0 {
 			s.maxSecrets = n
+		}
+	}
+}
+
+// WithAuthCacheTTL sets how long the server trusts the store's acceptance
+// of an API key before asking again (default [AuthCacheTTL]), and so how
+// long a revoked key may still be accepted; d <= 0 keeps the default. A
+// shorter time asks the store more often: once per d for each key in use.
+func WithAuthCacheTTL(d time.Duration) Option {
+	return func(s *Server) {
+		if d > 0 {
+			s.auth.ttl = d
 		}
 	}
 }
@@ -182,10 +205,12 @@ func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 		maxValue:   DefaultMaxValueSize,
 		maxSecrets: DefaultMaxSecrets,
 		unknown:    unknownKeys{every: time.Minute},
+		auth:       authCache{ttl: AuthCacheTTL},
 		log:        slog.New(slog.DiscardHandler),
 		now:        func() time.Time { return time.Now().UTC() },
 	}
 	s.runs, _ = st.(RunStore)
+	s.useRec, _ = st.(KeyUseRecorder)
 	for _, o := range opts {
 		o(s)
 	}
@@ -280,11 +305,15 @@ func (s *Server) authenticate(r *http.Request) (api.KeyInfo, int, string) {
 		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: no API key: send \"Authorization: Bearer <api key>\""
 	}
 	h := tokenHash(token)
-	key, cached := s.auth.get(h, s.now())
+	now := s.now()
+	key, cached := s.auth.get(h, now)
 	var err error
 	if !cached {
+		// Trusted from the time before the store was asked, not after it
+		// answered: a key revoked while it answered is refused at most
+		// the cache's TTL after the revocation.
 		if key, err = s.st.Authenticate(ctx, token); err == nil {
-			s.auth.put(h, key, s.now())
+			s.auth.put(h, key, now)
 		}
 	}
 	switch {
@@ -299,7 +328,25 @@ func (s *Server) authenticate(r *http.Request) (api.KeyInfo, int, string) {
 		s.record(ctx, api.Event{TenantID: key.TenantID, KeyID: key.ID, Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied})
 		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: the API key does not belong to the tenant named by X-Prefect-Tenant-Id"
 	}
+	s.keyUsed(key.ID, now)
 	return key, 0, ""
+}
+
+// keyUsed tells the store, in the background, that the key was accepted
+// at now, if it keeps that and has not been told for KeyUseInterval.
+func (s *Server) keyUsed(id string, now time.Time) {
+	if s.useRec == nil || !s.uses.due(id, now) {
+		return
+	}
+	s.uses.bg.Go(func() {
+		// Not the request's context: the request may end first.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.useRec.APIKeyUsed(ctx, id, now); err != nil {
+			s.uses.failed(id, now)
+			s.log.Warn("secret server: noting an API key's use", "api_key_id", id, "err", err)
+		}
+	})
 }
 
 // UnknownKeyAuditRate is how many refused attempts without a known API key
@@ -376,8 +423,9 @@ func (s *Server) flushUnknownKeys() {
 
 // Close writes to the audit log the sum of refused attempts it holds back
 // (see [UnknownKeyAuditRate]), at once rather than when their minute ends,
-// and waits for the maskers of run text it is building in the background.
-// Call it when the server has stopped serving, before closing its store.
+// and waits for the maskers of run text it is building in the background
+// and for the notes of keys' use it is writing. Call it when the server
+// has stopped serving, before closing its store.
 // Requests that come after it are recorded at once too.
 func (s *Server) Close() error {
 	s.unknown.mu.Lock()
@@ -385,6 +433,7 @@ func (s *Server) Close() error {
 	s.unknown.mu.Unlock()
 	s.flushUnknownKeys()
 	s.masks.bg.Wait() // maskers being built again read the store
+	s.uses.bg.Wait()
 	return nil
 }
 

@@ -27,13 +27,14 @@ import (
 	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/program"
 	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/api"
 	"github.com/prefect-go/prefect/server/store"
 )
 
 // MasterKeyEnv names the variable that may hold the server's master keys.
 const MasterKeyEnv = "PREFECT_SERVER_MASTER_KEY"
 
-const serverSubcommands = "start, create-tenant, create-api-key, rotate-key, audit"
+const serverSubcommands = "start, create-tenant, create-api-key, list-api-keys, revoke-api-key, rotate-key, audit"
 
 func serverCmd(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	switch sub {
@@ -43,6 +44,10 @@ func serverCmd(ctx context.Context, sub string, args []string, stdout, stderr io
 		return createTenant(ctx, args, stdout)
 	case "create-api-key":
 		return createAPIKey(ctx, args, stdout, stderr)
+	case "list-api-keys":
+		return listAPIKeys(ctx, args, stdout)
+	case "revoke-api-key":
+		return revokeAPIKey(ctx, args, stdout)
 	case "rotate-key":
 		return rotateKey(ctx, args, stdout, stderr)
 	case "audit":
@@ -126,6 +131,7 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	maxValue := fs.Int("max-value-size", server.DefaultMaxValueSize, "largest value accepted, in bytes of JSON")
 	maxSecrets := fs.Int("max-secrets", server.DefaultMaxSecrets, "most secrets a tenant may hold")
 	runTimeout := fs.Duration("run-timeout", 2*time.Minute, "a flow run without a heartbeat this long is failed; one claimed and not started this long is scheduled again")
+	authTTL := fs.Duration("auth-cache-ttl", server.AuthCacheTTL, "how long an API key the store accepted is trusted before the store is asked again: a revoked key is refused at most this long after")
 	allowUnreadable := fs.Bool("allow-unreadable-secrets", false, "start even if this server's master keys open none of the stored secrets (for recovery: new secrets are then sealed under a key the old ones are not)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -133,6 +139,9 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	if beat := program.HeartbeatInterval(df.cfg); *runTimeout < 3*beat {
 		return usageError{msg: fmt.Sprintf("--run-timeout %v: want %v or more (runs heartbeat every %v, cloud.heartbeat_interval; a shorter timeout fails live runs)",
 			*runTimeout, 3*beat, beat)}
+	}
+	if *authTTL <= 0 {
+		return usageError{msg: fmt.Sprintf("--auth-cache-ttl %v: want more than 0", *authTTL)}
 	}
 	if *maxValue < 1 || *maxSecrets < 1 {
 		return usageError{msg: fmt.Sprintf("--max-value-size %d and --max-secrets %d must both be 1 or more", *maxValue, *maxSecrets)}
@@ -144,7 +153,7 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 		*host = "127.0.0.1"
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	opts := []server.Option{server.WithLogger(logger), server.WithMaxValueSize(*maxValue), server.WithMaxSecrets(*maxSecrets)}
+	opts := []server.Option{server.WithLogger(logger), server.WithMaxValueSize(*maxValue), server.WithMaxSecrets(*maxSecrets), server.WithAuthCacheTTL(*authTTL)}
 	if urlFlagHasPassword(fs, *df.databaseURL) {
 		logger.Warn("--database-url holds a password, which every user of this machine can read in the process list; give it through PGPASSWORD, a ~/.pgpass file or PREFECT__SERVER__DATABASE_URL instead")
 	}
@@ -285,8 +294,126 @@ func createAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	// A key works only if its making is on record: without the event, it
+	// goes again, unseen.
+	if err := st.Record(ctx, api.Event{TenantID: t.ID, KeyID: info.ID, Operation: api.OpCreateAPIKey, Outcome: api.OutcomeOK}); err != nil {
+		if _, rerr := st.RevokeAPIKey(context.WithoutCancel(ctx), info.ID); rerr != nil {
+			return fmt.Errorf("API key %s was made, but recording it in the audit log failed (%w), and so did revoking it: %w", info.ID, err, rerr)
+		}
+		return fmt.Errorf("API key %s was made, but recording it in the audit log failed, so it is revoked: %w", info.ID, err)
+	}
 	fmt.Fprintf(stderr, "API key %s created for tenant %s; it is shown once, here:\n", info.ID, t.Name)
 	fmt.Fprintln(stdout, key)
+	return nil
+}
+
+// listAPIKeys prints a tenant's API keys, oldest first: their IDs, names
+// and times, never a key.
+func listAPIKeys(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("list-api-keys", flag.ContinueOnError)
+	df, err := newDataFlags(fs)
+	if err != nil {
+		return err
+	}
+	tenant := fs.String("tenant", "", "the tenant whose keys to list (required)")
+	all := fs.Bool("all", false, "list the revoked keys too, with when they were revoked")
+	asJSON := fs.Bool("json", false, "print JSON Lines instead of a table")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *tenant == "" {
+		return usageError{msg: "list-api-keys needs --tenant NAME"}
+	}
+	st, err := df.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	t, err := st.Tenant(ctx, *tenant)
+	if err != nil {
+		return fmt.Errorf("tenant %q: %w", *tenant, err)
+	}
+	keys, err := st.APIKeys(ctx, t.ID, *all)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		orNull := func(at time.Time) any {
+			if at.IsZero() {
+				return nil
+			}
+			return at.Format(time.RFC3339Nano)
+		}
+		enc := json.NewEncoder(stdout)
+		for _, k := range keys {
+			enc.Encode(map[string]any{
+				"id": k.ID, "tenant_id": k.TenantID, "name": k.Name, "created": k.Created.Format(time.RFC3339Nano),
+				"last_used": orNull(k.LastUsed), "revoked": orNull(k.Revoked),
+			})
+		}
+		return nil
+	}
+	or := func(at time.Time, none string) string {
+		if at.IsZero() {
+			return none
+		}
+		return at.Format(time.RFC3339)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if *all {
+		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tREVOKED")
+	} else {
+		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED")
+	}
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", k.ID, k.Name, or(k.Created, "-"), or(k.LastUsed, "never"))
+		if *all {
+			fmt.Fprintf(tw, "\t%s", or(k.Revoked, "-"))
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// revokeAPIKey revokes the API key with the ID given (as create-api-key
+// and list-api-keys print it). Running servers learn of it from the store
+// when their cached acceptance of the key expires.
+func revokeAPIKey(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("revoke-api-key", flag.ContinueOnError)
+	df, err := newDataFlags(fs)
+	if err != nil {
+		return err
+	}
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError{msg: "revoke-api-key takes one API key ID (list-api-keys --tenant NAME shows them)"}
+	}
+	id := rest[0]
+	if strings.HasPrefix(id, store.KeyPrefix) {
+		// Not quoted: it is a key, which belongs in no error message.
+		return usageError{msg: "revoke-api-key takes the key's ID (list-api-keys --tenant NAME shows them), not the key itself"}
+	}
+	st, err := df.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	info, err := st.RevokeAPIKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no API key has ID %q (list-api-keys --tenant NAME --all shows a tenant's keys)", id)
+	}
+	if err != nil {
+		return err
+	}
+	by := time.Now().Add(server.AuthCacheTTL)
+	if err := st.Record(ctx, api.Event{TenantID: info.TenantID, KeyID: info.ID, Operation: api.OpRevokeAPIKey, Outcome: api.OutcomeOK}); err != nil {
+		return fmt.Errorf("API key %s is revoked, but recording that in the audit log failed: %w", info.ID, err)
+	}
+	fmt.Fprintf(stdout, "API key %s (%s) revoked; running servers refuse it within their --auth-cache-ttl (%v by default: by %s)\n",
+		info.ID, info.Name, server.AuthCacheTTL, by.Format(time.RFC3339))
 	return nil
 }
 

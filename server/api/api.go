@@ -66,6 +66,10 @@ const (
 	OpCreateRun    = "create_flow_run" // create_flow_run
 	OpCancelRun    = "cancel_flow_run" // cancel_flow_run
 	OpRunEnv       = "flow_run_env"    // flow_run_env (a read of sealed values)
+	// The server's operator made or revoked an API key (prefect server
+	// create-api-key, revoke-api-key); the event's KeyID is that key's.
+	OpCreateAPIKey = "create_api_key"
+	OpRevokeAPIKey = "revoke_api_key"
 )
 
 // Outcomes recorded in Event.Outcome.
