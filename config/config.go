@@ -728,6 +728,7 @@ type keyNode struct {
 	kids   map[string]*keyNode
 	entry  *entry         // the leaf at this path, if any
 	table  bool           // a section of a file (kept even when empty)
+	toRef  bool           // resolveRefs: a value with a ${key} reference is at or below
 	out    map[string]any // build: this path's table in the result, while known
 }
 
@@ -761,6 +762,7 @@ type entry struct {
 	value  any
 	file   string // the file that set it ("" for the defaults and variables)
 	envVar string // the PREFECT__ variable that set it, if any
+	hasRef bool   // resolveRefs: its value had a ${key} reference
 }
 
 // error is an *Error about the entry's key, naming where it was set.
@@ -924,9 +926,23 @@ var refPattern = regexp.MustCompile(`\$\{(.[^${}]*)\}`)
 // value changes once made (build copies a table before adding keys to it),
 // and copying made n references to one table cost n times its size.
 func (f *flatConfig) resolveRefs(x *expander) error {
+	// Only values with a reference change; mark the paths to them, and
+	// list those values in sorted key order.
+	found := false
+	for _, e := range f.entries {
+		if s, ok := e.value.(string); ok && strings.Contains(s, "${") {
+			e.hasRef, found = true, true
+			for n := e.node; n != nil && !n.toRef; n = n.parent {
+				n.toRef = true
+			}
+		}
+	}
+	if !found {
+		return nil
+	}
 	var order []*entry
 	f.root.sorted(func(e *entry) {
-		if s, ok := e.value.(string); ok && strings.Contains(s, "${") {
+		if e.hasRef {
 			order = append(order, e)
 		}
 	})
@@ -965,15 +981,18 @@ func (f *flatConfig) resolveRefs(x *expander) error {
 	return nil
 }
 
-// sorted calls fn for the leaves at and below n in sorted key order (a key
-// before the keys below it), the order of Python's sorted() on key tuples.
+// sorted calls fn for the leaves at and below n on paths marked toRef, in
+// sorted key order (a key before the keys below it), the order of Python's
+// sorted() on key tuples.
 func (n *keyNode) sorted(fn func(*entry)) {
 	if n.entry != nil {
 		fn(n.entry)
 	}
-	names := make([]string, 0, len(n.kids))
-	for name := range n.kids {
-		names = append(names, name)
+	var names []string
+	for name, c := range n.kids {
+		if c.toRef {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	for _, name := range names {
