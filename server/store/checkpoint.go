@@ -154,7 +154,7 @@ func (k *walKeeper) loop() {
 				continue
 			}
 			if k.gate.lock(ctx) == nil {
-				k.truncate(ctx)
+				k.truncate(ctx, false)
 				k.gate.leave()
 			}
 		case <-k.quit:
@@ -191,13 +191,17 @@ func (k *walKeeper) checkpointLocked(ctx context.Context, mode string) (busy boo
 // up to walCheckpointBusy for readers of older snapshots. It reports
 // whether it did, and an error other than busy. The caller holds the
 // write gate, so that no writer of this process waits on SQLite's lock
-// meanwhile (the checkpoint holds it).
-func (k *walKeeper) truncate(ctx context.Context) (bool, error) {
+// meanwhile (the checkpoint holds it). count runs a PASSIVE checkpoint
+// first, to count what the log holds before it goes; the keeper's loop,
+// which has just run one outside the gate, does without: writes wait
+// meanwhile, and a checkpoint that copies frames syncs the files twice.
+func (k *walKeeper) truncate(ctx context.Context, count bool) (bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	// PASSIVE first, to count what the log holds before it goes.
-	if _, _, err := k.checkpointLocked(ctx, "PASSIVE"); err != nil {
-		return false, err
+	if count {
+		if _, _, err := k.checkpointLocked(ctx, "PASSIVE"); err != nil {
+			return false, err
+		}
 	}
 	busy, _, err := k.checkpointLocked(ctx, "TRUNCATE")
 	if err != nil || busy {
@@ -220,7 +224,7 @@ func (k *walKeeper) hold(ctx context.Context) {
 	}
 	// Each busy attempt has waited walCheckpointBusy for the readers.
 	for deadline := time.Now().Add(k.holdFor); time.Now().Before(deadline); {
-		if done, err := k.truncate(ctx); done || err != nil || ctx.Err() != nil {
+		if done, err := k.truncate(ctx, true); done || err != nil || ctx.Err() != nil {
 			return
 		}
 	}
@@ -233,7 +237,7 @@ func (k *walKeeper) stop() {
 	<-k.done
 	ctx := context.Background()
 	if k.gate.lock(ctx) == nil {
-		k.truncate(ctx)
+		k.truncate(ctx, false)
 		k.gate.leave()
 	}
 	k.db.Close()
