@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/nats-io/nats.go"
 
@@ -33,7 +34,9 @@ func URL(cfg *config.Config) string {
 // Program returns a flow program (package program) holding flows, whose
 // runs have their tasks called by workers: execute runs each flow run with
 // [Executor] on a connection to [URL], and the program gains the worker
-// subcommand ([Command]). opts go to both. Use it in the program's main:
+// subcommand ([Command]). opts go to both; the configuration's ack wait
+// ([AckWaitKey]), when it sets one, comes after them. Use it in the
+// program's main:
 //
 //	func main() { natsexec.Program(etlFlow()).Main() }
 //
@@ -45,11 +48,16 @@ func Program(flows []*flow.Flow, opts ...Option) program.Program {
 		Flows:    flows,
 		Commands: []program.Command{Command(opts...)},
 		RunOptions: func(ctx context.Context, cfg *config.Config, f *flow.Flow) ([]runner.Option, func(), error) {
+			ackWait, err := AckWait(cfg)
+			if err != nil {
+				return nil, nil, err
+			}
 			nc, err := nats.Connect(URL(cfg), nats.Name("prefect flow run of "+f.Name()))
 			if err != nil {
 				return nil, nil, fmt.Errorf("natsexec: connecting to %s: %w", URL(cfg), err)
 			}
-			return []runner.Option{runner.WithExecutor(Executor(nc, f, opts...))}, nc.Close, nil
+			all := append(slices.Clip(opts), WithAckWait(ackWait))
+			return []runner.Option{runner.WithExecutor(Executor(nc, f, all...))}, nc.Close, nil
 		},
 	}
 }
@@ -62,7 +70,10 @@ func Program(flows []*flow.Flow, opts ...Option) program.Program {
 // (default [URL] of the configuration) until SIGINT or SIGTERM, then
 // drains: it takes no more task runs and exits once those it runs have
 // answered. It logs its own events to stderr; opts come before the flags,
-// which win.
+// which win. --ack-wait (default the configuration's [AckWaitKey]) is the
+// ack wait of a flow's consumer that the worker creates; the flow
+// program's is the one in force (see [WithAckWait]), and the worker warns
+// when they differ.
 func Command(opts ...Option) program.Command {
 	return program.Command{
 		Name:  "worker",
@@ -73,7 +84,11 @@ func Command(opts ...Option) program.Command {
 			url := fs.String("nats", URL(cfg), "the NATS server's URL")
 			concurrency := fs.Int("concurrency", 0, "task runs at once (default 16)")
 			name := fs.String("name", "", "the worker's name in heartbeats (default host:pid)")
-			ackWait := fs.Duration("ack-wait", 0, "silence after which a task run is delivered again (default 30s)")
+			cfgAckWait, err := AckWait(cfg)
+			if err != nil {
+				return program.UsageError("%v", err)
+			}
+			ackWait := fs.Duration("ack-wait", cfgAckWait, "silence after which a task run is delivered again, for a consumer this worker creates (default 30s; the flow program's setting is the one in force)")
 			maxDeliveries := fs.Int("max-deliveries", 0, "deliveries of a task run after which it fails (default 5)")
 			if err := fs.Parse(args); err != nil {
 				return program.UsageError("%v", err)

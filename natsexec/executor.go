@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -25,8 +23,11 @@ import (
 // Pass it to runner.Run with runner.WithExecutor, for f. It needs f (not
 // only its name) to decode each result into the task's result type.
 //
-// Each flow run opens a session that creates the stream if it is missing
-// and listens for answers on an inbox of its own; Close stops listening.
+// Each flow run opens a session that creates the stream if it is missing,
+// creates or updates the flow's consumer ([ConsumerName]) with the ack
+// wait of opts ([WithAckWait]: the flow program's setting is the one in
+// force), and listens for answers on an inbox of its own; Close stops
+// listening.
 // Up to [WithSlots] task runs are in flight at once. Secret task runs,
 // and those downstream of a secret, are executed here (see the package
 // doc). If the flow run's context ends while task runs are waiting for
@@ -121,9 +122,15 @@ func (e *executor) Start(ctx context.Context) (runner.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The ack wait in force is the flow program's: set before any job is
+	// queued, and carried by each job, so that workers heartbeat at its
+	// pace whatever they were started with.
+	if _, err := setConsumer(ctx, js, &e.o, g.Name); err != nil {
+		return nil, err
+	}
 	s := &session{
 		e: e, ctx: ctx, g: g, version: Version(g), js: js, stream: stream,
-		subject: e.o.prefix + "." + subjectToken(g.Name),
+		subject: e.o.subject(g.Name),
 		inbox:   e.nc.NewInbox(),
 		closed:  make(chan struct{}),
 		pending: map[attempt]*inflight{},
@@ -211,6 +218,7 @@ func (s *session) encode(run *runner.TaskRun) ([]byte, error) {
 	j := job{
 		Flow: s.g.Name, FlowVersion: s.version, FlowRunID: run.FlowRunID(), TaskRunID: run.ID(), RunCount: run.RunCount(),
 		Slug: run.Slug(), MapIndex: run.MapIndex(), Inputs: make([]json.RawMessage, len(args)), Reply: s.inbox,
+		AckWaitMS: s.e.o.ackWait.Milliseconds(),
 		Context: jobContext{FlowRunName: rc.FlowRunName, TaskRunName: rc.TaskRunName, Parameters: params,
 			Scheduled: rc.ScheduledStartTime, Resumed: rc.Resumed},
 	}
@@ -455,8 +463,8 @@ func (s *session) warnSilent(now time.Time) {
 			"worker", w.worker, "silent_for", w.for_.String())
 	}
 	if idle != nil {
-		idle.Warn("natsexec: task runs wait for workers and none has answered: are workers serving this stream on this NATS server?",
-			"stream", s.e.o.stream, "durable", s.e.o.durable, "waiting_for", idleFor.String())
+		idle.Warn("natsexec: task runs wait for workers and none has answered: are workers holding this flow serving this stream on this NATS server?",
+			"flow", s.g.Name, "stream", s.e.o.stream, "consumer", s.e.o.consumer(s.g.Name), "waiting_for", idleFor.String())
 	}
 }
 
@@ -527,20 +535,4 @@ func (s *session) Close() error {
 	s.wg.Wait()
 	s.e.nc.RemoveStatusListener(s.reconnected)
 	return s.sub.Unsubscribe()
-}
-
-// subjectToken is name as one token of a subject: the characters a token
-// cannot hold (whitespace, '.', '*', '>') become '_'. The job carries the
-// flow's name as it is; the subject only lets a stream or consumer filter
-// by flow.
-func subjectToken(name string) string {
-	if name == "" {
-		return "_"
-	}
-	return strings.Map(func(r rune) rune {
-		if r == '.' || r == '*' || r == '>' || unicode.IsSpace(r) {
-			return '_'
-		}
-		return r
-	}, name)
 }

@@ -25,9 +25,12 @@ const (
 	// DefaultStream is the JetStream stream task runs are queued on.
 	DefaultStream = "PREFECT_TASKS"
 	// DefaultSubjectPrefix starts every task run's subject, which ends with
-	// the flow's name.
+	// the flow's name ([Subject]).
 	DefaultSubjectPrefix = "prefect.tasks"
-	// DefaultDurable is the name of the workers' shared durable consumer.
+	// DefaultDurable starts the name of each flow's durable consumer, which
+	// the flow's workers share ([ConsumerName]). Versions of this package
+	// before per-flow consumers gave this name to one consumer of every
+	// flow; a worker deletes it (see the package doc, "Upgrading").
 	DefaultDurable = "prefect-workers"
 	// DefaultSlots is how many task runs an executor has in flight at once.
 	DefaultSlots = 64
@@ -50,6 +53,7 @@ type options struct {
 	slots, concurrency      int
 	maxDeliveries           int
 	ackWait                 time.Duration
+	ackWaitSet              bool // given by WithAckWait, not the default
 	name                    string
 	logger                  *slog.Logger
 	cfg                     *config.Config
@@ -72,10 +76,14 @@ func newOptions(opts []Option) options {
 	return o
 }
 
-// heartbeat is how often a worker running a task says so: to the server,
-// which would otherwise deliver the message again after the ack wait, and
-// to the executor, with the task's log records since the last time.
-func (o *options) heartbeat() time.Duration { return min(time.Second, o.ackWait/3) }
+// heartbeat is how often a worker running a task under ack wait d says
+// so: to the server, which would otherwise deliver the message again after
+// the ack wait, and to the executor, with the task's log records since the
+// last time.
+func heartbeat(d time.Duration) time.Duration { return min(time.Second, d/3) }
+
+// heartbeat is the executor's pace, that of the ack wait it sets.
+func (o *options) heartbeat() time.Duration { return heartbeat(o.ackWait) }
 
 // control is the subject of control messages (cancellations): the bare
 // prefix, which the stream's "prefix.>" does not hold, so they are core
@@ -83,18 +91,23 @@ func (o *options) heartbeat() time.Duration { return min(time.Second, o.ackWait/
 func (o *options) control() string { return o.prefix }
 
 // WithAckWait sets how long a worker may go silent before its task run is
-// taken for lost (default [DefaultAckWait]): the JetStream consumer's ack
-// wait, after which the server delivers the message again (to any
-// worker). A worker running a task says so (heartbeats) every third of
-// the ack wait, or every second if that is sooner, so only a dead, hung or
-// cut-off worker misses it; an executor logs a warning when the worker
-// running a task run misses two heartbeats. Workers and
-// executors should agree; d <= 0 keeps the default, and a d under
+// taken for lost (default [DefaultAckWait]): the ack wait of the flow's
+// JetStream consumer, after which the server delivers the message again
+// (to any worker). The executor's setting is the one that counts: each
+// flow run sets it on the consumer before it queues a job, and each job
+// carries it. A worker's setting is the ack wait of a consumer it creates
+// (no run of the flow came first); a worker never changes an existing
+// consumer's, and logs a warning when its own setting differs from the
+// one in force. A worker running a task says so (heartbeats) every third
+// of the ack wait in force (the consumer's, or the job's if shorter), or
+// every second if that is sooner, so only a dead, hung or cut-off worker
+// misses it; an executor logs a warning when the worker running a task
+// run misses two heartbeats. d <= 0 keeps the default, and a d under
 // [MinAckWait] is raised to it.
 func WithAckWait(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {
-			o.ackWait = max(d, MinAckWait)
+			o.ackWait, o.ackWaitSet = max(d, MinAckWait), true
 		}
 	}
 }
@@ -121,8 +134,10 @@ func WithMaxDeliveries(n int) Option {
 func WithWorkerName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithLogger sets the logger of a worker's own events (serving, draining,
-// cancelling); the default discards them. Records the tasks log go to the
-// flow run's logger, through the executor, not here.
+// cancelling, an ack wait that differs from its own), and of an executor's
+// deleting the consumer of an earlier version; the default discards them.
+// Records the tasks log go to the flow run's logger, through the executor,
+// not here.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithConfig sets the configuration a worker's tasks resolve secrets from
@@ -164,10 +179,11 @@ func WithConcurrency(n int) Option {
 	}
 }
 
-// WithDurable sets the name of the durable consumer the workers share
-// (default [DefaultDurable]). Workers with the same name share the work.
-// A work-queue stream takes one consumer per subject, so workers with
-// another name need another stream ([WithStream]).
+// WithDurable sets the base of the names of the flows' durable consumers
+// (default [DefaultDurable]; see [ConsumerName]), which executors and
+// workers must agree on. Workers of a flow with the same base share its
+// work. A work-queue stream takes one consumer per subject, so workers
+// with another base need another stream ([WithStream]).
 func WithDurable(name string) Option {
 	return func(o *options) {
 		if name != "" {
@@ -188,6 +204,10 @@ type job struct {
 	Inputs      []json.RawMessage `json:"inputs"`
 	Context     jobContext        `json:"context"`
 	Reply       string            `json:"reply"`
+	// AckWaitMS is the ack wait, in milliseconds, that the flow program set
+	// on the flow's consumer before it queued the job: the worker
+	// heartbeats at its pace (or the consumer's, if shorter).
+	AckWaitMS int64 `json:"ack_wait_ms,omitempty"`
 }
 
 // jobContext is the rest of the task's run context (runner.Context) that

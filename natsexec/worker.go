@@ -28,22 +28,27 @@ import (
 
 // Serve is a worker: it calls the tasks of flows that executors ([Executor])
 // queue on JetStream through nc, until ctx ends. It creates the stream if it
-// is missing and consumes it with a durable pull consumer ([WithDurable])
-// that every worker of the same name shares, running up to
-// [WithConcurrency] task runs at once. For each message it checks the
+// is missing and consumes, for each flow it holds, the flow's durable pull
+// consumer ([ConsumerName]), which every worker of the flow shares, so it
+// never takes a job of a flow it does not hold; it runs up to
+// [WithConcurrency] task runs at once, of all its flows. A consumer that
+// is missing is created with the worker's ack wait ([WithAckWait]); one
+// that exists is left as it is, and the worker heartbeats at the pace of
+// the ack wait in force (see WithAckWait). For each message it checks the
 // flow's version, finds the task by flow name and slug, decodes its
 // inputs, calls it under its timeout with its run context (a panic becomes
-// a failure), answers, and then acknowledges the message. A message for a
-// flow it does not hold, or for another version of it, is answered with an
-// error saying so. While a task runs, the worker heartbeats (see "Failures,
-// redelivery and cancellation" in the package doc); the task runs of a
-// cancelled flow run see their context end.
+// a failure), answers, and then acknowledges the message. A message for
+// another version of the flow is answered with an error saying so. While
+// a task runs, the worker heartbeats (see "Failures, redelivery and
+// cancellation" in the package doc); the task runs of a cancelled flow run
+// see their context end.
 //
 // When ctx ends, Serve stops taking messages, lets the task runs it has
 // taken finish and answer (their context does not end with ctx), and
-// returns nil. It returns an error at once if a flow is invalid, two flows
-// share a name, or the stream or consumer cannot be set up, and when it
-// can no longer consume (the connection was closed, the consumer deleted).
+// returns nil. It returns an error at once if it has no flow, a flow is
+// invalid, two flows share a name, or the stream or a consumer cannot be
+// set up, and when it
+// can no longer consume (the connection was closed, a consumer deleted).
 // The connection is the caller's: Serve never closes it.
 func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Option) error {
 	o := newOptions(opts)
@@ -58,6 +63,9 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 		}
 		graphs[g.Name] = g
 	}
+	if len(graphs) == 0 {
+		return errors.New("natsexec: Serve needs a flow to serve: a worker takes only the jobs of the flows it holds")
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("natsexec: %w", err)
@@ -65,51 +73,112 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 	if _, err := ensureStream(ctx, js, &o); err != nil {
 		return setupErr(ctx, err)
 	}
-	cons, err := retryAPI(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
-		return js.CreateOrUpdateConsumer(ctx, o.stream, jetstream.ConsumerConfig{
-			Durable:       o.durable,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       o.ackWait,
-			FilterSubject: o.prefix + ".>",
-		})
-	})
-	if err != nil {
-		return setupErr(ctx, fmt.Errorf("natsexec: creating consumer %q on stream %q: %w", o.durable, o.stream, err))
+	if _, err := dropLegacy(ctx, js, &o); err != nil {
+		return setupErr(ctx, err)
+	}
+	names := slices.Sorted(maps.Keys(graphs))
+	sources := make([]*source, 0, len(names))
+	for _, name := range names {
+		cons, err := openConsumer(ctx, js, &o, name)
+		if err != nil {
+			return setupErr(ctx, err)
+		}
+		src := &source{flow: name, cons: cons, ackWait: cons.CachedInfo().Config.AckWait}
+		if src.ackWait <= 0 {
+			src.ackWait = DefaultAckWait // the server's default, which its info may leave out
+		}
+		sources = append(sources, src)
 	}
 	w := &worker{nc: nc, o: o, graphs: graphs, versions: map[string]string{}, ctx: context.WithoutCancel(ctx),
-		masker: redact.New(), running: map[uuid.UUID]map[*job]context.CancelFunc{}, cancelled: map[uuid.UUID]time.Time{}}
+		masker: redact.New(), running: map[uuid.UUID]map[*job]context.CancelFunc{}, cancelled: map[uuid.UUID]time.Time{},
+		ackWarned: map[ackWaitSeen]bool{}}
 	for name, g := range graphs {
 		w.versions[name] = Version(g)
+	}
+	for _, src := range sources {
+		w.checkAckWait(src.flow, src.ackWait, "its consumer")
 	}
 	ctl, err := nc.Subscribe(o.control(), w.onControl)
 	if err != nil {
 		return fmt.Errorf("natsexec: subscribing to %q: %w", o.control(), err)
 	}
 	defer ctl.Unsubscribe()
+	consumers := make([]string, len(sources))
+	for i, src := range sources {
+		consumers[i] = fmt.Sprintf("%s (ack wait %v)", o.consumer(src.flow), src.ackWait)
+	}
 	o.logger.Info("natsexec: worker serving", "worker", o.name, "stream", o.stream,
-		"flows", slices.Sorted(maps.Keys(graphs)), "concurrency", o.concurrency)
+		"flows", names, "consumers", consumers, "concurrency", o.concurrency)
 
-	// A worker asks for as many jobs as it has free slots, no more: a job
-	// waiting in a buffer behind busy slots would see its ack wait run out
-	// and be delivered again, to run twice.
-	var wg sync.WaitGroup
+	// Each flow's consumer is pulled on a goroutine of its own; the slots
+	// are shared. The first that can no longer consume stops the others.
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var handlers, pullers sync.WaitGroup
 	sem := make(chan struct{}, o.concurrency)
-	err = nil
-	for err == nil {
+	errs := make([]error, len(sources))
+	for i, src := range sources {
+		pullers.Go(func() {
+			if errs[i] = w.consume(cctx, src, sem, &handlers); errs[i] != nil {
+				stop()
+			}
+		})
+	}
+	pullers.Wait()
+	if ctx.Err() != nil {
+		o.logger.Info("natsexec: worker draining: finishing the task runs it took, taking no more", "worker", o.name)
+	}
+	handlers.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("natsexec: consuming stream %q (consumer %q): %w", o.stream, o.consumer(sources[i].flow), err)
+		}
+	}
+	return nil
+}
+
+// source is one flow's consumer, as a worker consumes it.
+type source struct {
+	flow string
+	cons jetstream.Consumer
+	// ackWait is the consumer's, as it was when the worker started.
+	ackWait time.Duration
+}
+
+// consume takes src's jobs and runs each on a goroutine of handlers, while
+// it holds a slot of sem, until ctx ends (it returns nil) or it can no
+// longer consume (it returns why).
+//
+// A worker asks for as many jobs as it has free slots, no more: a job
+// waiting in a buffer behind busy slots would see its ack wait run out and
+// be delivered again, to run twice.
+func (w *worker) consume(ctx context.Context, src *source, sem chan struct{}, handlers *sync.WaitGroup) error {
+	for {
 		select {
 		case <-ctx.Done():
+			return nil
 		case sem <- struct{}{}:
 		}
 		if ctx.Err() != nil {
-			break
+			<-sem
+			return nil
 		}
 		free := 1
-		for free < o.concurrency && len(sem) < cap(sem) {
-			sem <- struct{}{}
-			free++
+	more:
+		for free < cap(sem) {
+			select {
+			case sem <- struct{}{}:
+				free++
+			default:
+				break more
+			}
 		}
 		// What is queued now, for every free slot; when nothing is, wait
-		// for one job (a long poll, answered as soon as one comes).
+		// for one job (a long poll, answered as soon as one comes) with
+		// one slot, leaving the others to the worker's other flows.
 		taken := 0
 		take := func(batch jetstream.MessageBatch, ferr error) error {
 			if ferr != nil {
@@ -117,16 +186,19 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 			}
 			for msg := range batch.Messages() {
 				taken++
-				wg.Go(func() {
+				handlers.Go(func() {
 					defer func() { <-sem }()
-					w.handle(msg)
+					w.handle(src, msg)
 				})
 			}
 			return batch.Error()
 		}
-		err = take(cons.FetchNoWait(free))
+		err := take(src.cons.FetchNoWait(free))
 		if err == nil && taken == 0 {
-			err = take(cons.Fetch(1, jetstream.FetchMaxWait(pullWait)))
+			for ; free > 1; free-- {
+				<-sem
+			}
+			err = take(src.cons.Fetch(1, jetstream.FetchMaxWait(pullWait)))
 		}
 		for range free - taken {
 			<-sem
@@ -135,29 +207,23 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 			// What a pull for a deleted consumer or stream gets; or a
 			// cluster changing leaders, which passes.
 			ictx, cancel := context.WithTimeout(ctx, apiTimeout)
-			if _, ierr := cons.Info(ictx); fatal(ierr) {
+			if _, ierr := src.cons.Info(ictx); fatal(ierr) {
 				err = ierr
 			}
 			cancel()
 		}
-		if err != nil && !fatal(err) {
+		if fatal(err) {
+			return err
+		}
+		if err != nil {
 			// A connection away for a while, a request timing out:
 			// wait a little, then ask again.
-			err = nil
 			select {
 			case <-ctx.Done():
 			case <-time.After(pullWait / 5):
 			}
 		}
 	}
-	if ctx.Err() != nil {
-		o.logger.Info("natsexec: worker draining: finishing the task runs it took, taking no more", "worker", o.name)
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return nil
-	}
-	return fmt.Errorf("natsexec: consuming stream %q: %w", o.stream, err)
 }
 
 // pullWait is how long an idle worker's request for a job waits for one
@@ -208,6 +274,33 @@ type worker struct {
 	// cancelled holds the flow runs cancelled in the last cancelMemory,
 	// whose jobs still queued are dropped, not run.
 	cancelled map[uuid.UUID]time.Time
+	// ackWarned holds the ack waits in force already warned about, by
+	// flow.
+	ackWarned map[ackWaitSeen]bool
+}
+
+type ackWaitSeen struct {
+	flow string
+	d    time.Duration
+}
+
+// checkAckWait logs a warning, once for each flow and ack wait, when the
+// ack wait in force for flow (d, seen on where) is not the one the worker
+// was given (WithAckWait, --ack-wait): the worker heartbeats at d's pace.
+func (w *worker) checkAckWait(flow string, d time.Duration, where string) {
+	if !w.o.ackWaitSet || d == w.o.ackWait {
+		return
+	}
+	w.mu.Lock()
+	seen := w.ackWarned[ackWaitSeen{flow, d}]
+	w.ackWarned[ackWaitSeen{flow, d}] = true
+	w.mu.Unlock()
+	if seen {
+		return
+	}
+	w.o.logger.Warn("natsexec: this worker's ack wait is not the one in force for the flow, which the flow program sets (WithAckWait, "+AckWaitKey+"); the worker heartbeats at the pace of the one in force",
+		"worker", w.o.name, "flow", flow, "consumer", w.o.consumer(flow), "ack_wait_given", w.o.ackWait.String(),
+		"ack_wait_in_force", d.String(), "seen_on", where, "heartbeat", heartbeat(d).String())
 }
 
 // cancelMemory is how long a worker remembers a cancelled flow run.
@@ -270,12 +363,21 @@ func (w *worker) isCancelled(id uuid.UUID) bool {
 	return ok
 }
 
-// handle answers one message and acknowledges it.
-func (w *worker) handle(msg jetstream.Msg) {
+// handle answers one message of src and acknowledges it.
+func (w *worker) handle(src *source, msg jetstream.Msg) {
 	var j job
 	if err := json.Unmarshal(msg.Data(), &j); err != nil || j.Reply == "" {
 		_ = msg.Term() // unreadable or unanswerable: never deliver it again
 		return
+	}
+	// The ack wait in force: the one the flow program set on the consumer
+	// before it queued the job, or the consumer's as the worker found it,
+	// whichever is shorter (a job of an earlier version carries none).
+	ackWait := src.ackWait
+	if j.AckWaitMS > 0 {
+		d := time.Duration(j.AckWaitMS) * time.Millisecond
+		w.checkAckWait(src.flow, d, "a job")
+		ackWait = min(ackWait, d)
 	}
 	if w.isCancelled(j.FlowRunID) {
 		_ = msg.Ack() // its run is over: nobody waits for the answer
@@ -288,21 +390,21 @@ func (w *worker) handle(msg jetstream.Msg) {
 		ans = answer{Error: &wireErr{Kind: kindError, Message: fmt.Sprintf(
 			"natsexec: task run %q was delivered %d times and no worker answered (each died or went silent running it); not running it again", j.Slug, md.NumDelivered)}}
 	} else {
-		ans = w.runInProgress(msg, &j)
+		ans = w.runInProgress(msg, &j, heartbeat(ackWait))
 	}
 	// The outcome is a request: the job is acknowledged only once the
 	// executor confirmed it, so an answer lost on the way (the executor
 	// cut off) means the job runs again rather than a run waiting forever.
 	// The last heartbeat was at most a third of the ack wait ago: waiting
 	// half of it more stays within it.
-	_, err := w.nc.Request(j.Reply, w.encode(&j, ans), w.o.ackWait/2)
+	_, err := w.nc.Request(j.Reply, w.encode(&j, ans), ackWait/2)
 	switch {
 	case err == nil:
 		_ = msg.Ack()
 	case errors.Is(err, nats.ErrNoResponders):
 		_ = msg.Term() // the flow run that asked is over: nobody takes the answer
 	default:
-		_ = msg.NakWithDelay(w.o.heartbeat()) // the answer may be lost: run it again
+		_ = msg.NakWithDelay(heartbeat(ackWait)) // the answer may be lost: run it again
 	}
 }
 
@@ -352,15 +454,15 @@ func droppedRecord(n int) json.RawMessage {
 }
 
 // runInProgress runs the job and returns its answer, with the log records
-// not sent yet. While the task runs, it heartbeats: it tells the server
-// that msg is in progress, and the executor that the task is running here,
-// with the records logged since.
-func (w *worker) runInProgress(msg jetstream.Msg, j *job) answer {
+// not sent yet. While the task runs, it heartbeats every beat: it tells
+// the server that msg is in progress, and the executor that the task is
+// running here, with the records logged since.
+func (w *worker) runInProgress(msg jetstream.Msg, j *job, beat time.Duration) answer {
 	logs := &logBuffer{}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		tick := time.NewTicker(w.o.heartbeat())
+		tick := time.NewTicker(beat)
 		defer tick.Stop()
 		for {
 			select {

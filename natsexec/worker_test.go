@@ -548,13 +548,14 @@ func TestMaxDeliveries(t *testing.T) {
 	ctx := context.Background()
 	// A "worker" that takes the job and dies with it: no ack, no answer.
 	cons, err := js.CreateOrUpdateConsumer(ctx, natsexec.DefaultStream, jetstream.ConsumerConfig{
-		Durable: natsexec.DefaultDurable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: natsexec.MinAckWait})
+		Durable: natsexec.ConsumerName("crashy"), FilterSubject: natsexec.Subject("crashy"),
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: natsexec.MinAckWait})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := build()
 	ran := make(chan *runner.FlowState, 1)
-	ex := natsexec.Executor(connect(t, url), f)
+	ex := natsexec.Executor(connect(t, url), f, natsexec.WithAckWait(natsexec.MinAckWait))
 	runCtx, cancel := context.WithDeadline(ctx, testwait.Deadline(t))
 	defer cancel()
 	go func() {
@@ -658,7 +659,7 @@ func TestExecutorReconnects(t *testing.T) {
 	ctx, cancel := context.WithDeadline(context.Background(), testwait.Deadline(t))
 	defer cancel()
 	go func() {
-		fs, _ := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f)))
+		fs, _ := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f, natsexec.WithAckWait(2*time.Second))))
 		ran <- fs
 	}()
 	<-g.started
@@ -722,7 +723,7 @@ func TestBusyWorkerTakesOnlyWhatItRuns(t *testing.T) {
 // TestNoWorkerWarned: task runs that no worker takes make the run say so,
 // naming the stream, once an ack wait has passed.
 func TestNoWorkerWarned(t *testing.T) {
-	const msg = "natsexec: task runs wait for workers and none has answered: are workers serving this stream on this NATS server?"
+	const msg = "natsexec: task runs wait for workers and none has answered: are workers holding this flow serving this stream on this NATS server?"
 	url := startServer(t)
 	f := flow.New("alone")
 	flow.Add(f, valueTask("v", 1))
@@ -743,7 +744,8 @@ func TestNoWorkerWarned(t *testing.T) {
 	}
 	cancel()
 	<-ran
-	if r := find(records(t, &out), msg); r == nil || r["stream"] != natsexec.DefaultStream || r["level"] != "WARN" {
+	if r := find(records(t, &out), msg); r == nil || r["stream"] != natsexec.DefaultStream || r["level"] != "WARN" ||
+		r["flow"] != "alone" || r["consumer"] != natsexec.ConsumerName("alone") {
 		t.Errorf("the warning: %v", r)
 	}
 }
@@ -879,7 +881,7 @@ func TestServeEndsWhenConsumerDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := js.DeleteConsumer(context.Background(), natsexec.DefaultStream, natsexec.DefaultDurable); err != nil {
+	if err := js.DeleteConsumer(context.Background(), natsexec.DefaultStream, natsexec.ConsumerName("cdel")); err != nil {
 		t.Fatal(err)
 	}
 	close(g.release)

@@ -14,7 +14,9 @@
 //	kill -TERM %2 %3                             # the workers drain and exit
 //
 // run runs the flow here with the NATS executor: this process decides what
-// runs when, the workers call the tasks. The same program also registers
+// runs when, the workers call the tasks, and its --ack-wait (or
+// PREFECT__NATS__ACK_WAIT) is the ack wait in force for the flow's
+// consumer, whatever the workers were started with. The same program also registers
 // the flow and executes runs an agent launches (package program), tasks on
 // the workers then too: forward the URL with the agent's
 // --env PREFECT__NATS__URL=..., and the run's log on the server shows the
@@ -132,7 +134,7 @@ var sink int
 
 func main() {
 	p := natsexec.Program([]*flow.Flow{Spread()})
-	p.Commands = append(p.Commands, program.Command{Name: "run", Usage: "[--nats URL] [--n N] [--cpu-ms MS] [--json]", Run: runHere})
+	p.Commands = append(p.Commands, program.Command{Name: "run", Usage: "[--nats URL] [--n N] [--cpu-ms MS] [--ack-wait D] [--json]", Run: runHere})
 	p.Main()
 }
 
@@ -144,11 +146,19 @@ func runHere(ctx context.Context, cfg *config.Config, args []string, stdout, _ i
 	n := fs.Int("n", 1000, "how many task runs to map")
 	cpu := fs.Int("cpu-ms", 0, "CPU work per task run, in milliseconds")
 	asJSON := fs.Bool("json", false, "print the tally as JSON")
+	cfgAckWait, err := natsexec.AckWait(cfg)
+	if err != nil {
+		return program.UsageError("%v", err)
+	}
+	ackWait := fs.Duration("ack-wait", cfgAckWait, "the ack wait set on the flow's consumer, which workers heartbeat by (default nats.ack_wait, else 30s)")
 	if err := fs.Parse(args); err != nil {
 		return program.UsageError("%v", err)
 	}
 	if fs.NArg() > 0 {
 		return program.UsageError("run takes no arguments, not %q", fs.Args())
+	}
+	if *ackWait < 0 || (*ackWait > 0 && *ackWait < natsexec.MinAckWait) {
+		return program.UsageError("--ack-wait %v: want at least %v", *ackWait, natsexec.MinAckWait)
 	}
 	nc, err := nats.Connect(*url)
 	if err != nil {
@@ -157,7 +167,7 @@ func runHere(ctx context.Context, cfg *config.Config, args []string, stdout, _ i
 	defer nc.Close()
 	f := flows[0]
 	start := time.Now()
-	st, err := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f)), runner.WithConfig(cfg),
+	st, err := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f, natsexec.WithAckWait(*ackWait))), runner.WithConfig(cfg),
 		runner.WithParameters(map[string]any{"n": *n, "cpu_ms": *cpu}))
 	if err != nil {
 		return err

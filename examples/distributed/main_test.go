@@ -19,11 +19,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
+	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/internal/gobuild"
 	"github.com/prefect-go/prefect/internal/natstest"
 	"github.com/prefect-go/prefect/internal/syncbuf"
 	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/natsexec"
+	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/state"
+	"github.com/prefect-go/prefect/task"
 )
 
 // TestMain checks that the tests leave no goroutines behind and removes the
@@ -66,12 +70,16 @@ type proc struct {
 }
 
 // startWorker starts `bin worker --nats url --name name --ack-wait ackWait
-// extra...` in a process group of its own, its stderr captured, and waits
-// until it serves. When the test ends, a worker still running is killed
-// (its whole group) and waited for.
+// extra...` (without --ack-wait when ackWait is 0) in a process group of
+// its own, its stderr captured, and waits until it serves. When the test
+// ends, a worker still running is killed (its whole group) and waited for.
 func startWorker(t testing.TB, bin, url, name string, ackWait time.Duration, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"worker", "--nats", url, "--name", name, "--ack-wait", ackWait.String()}, extra...)
+	args := []string{"worker", "--nats", url, "--name", name}
+	if ackWait > 0 {
+		args = append(args, "--ack-wait", ackWait.String())
+	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = childEnv(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -258,7 +266,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	consumerInfo := func(ctx context.Context) (*jetstream.ConsumerInfo, error) {
-		c, err := js.Consumer(ctx, natsexec.DefaultStream, natsexec.DefaultDurable)
+		c, err := js.Consumer(ctx, natsexec.DefaultStream, natsexec.ConsumerName("spread"))
 		if err != nil {
 			return nil, err
 		}
@@ -266,8 +274,9 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	}
 
 	ctx := testwait.Context(t)
-	// The NATS URL from the environment, as an agent passes it.
-	r := startRun(ctx, t, bin, childEnv(t, "PREFECT__NATS__URL="+url), "--json", "--n", fmt.Sprint(n), "--cpu-ms", "20")
+	// The NATS URL and the ack wait from the environment, as an agent
+	// passes them: the flow program's ack wait is the one in force.
+	r := startRun(ctx, t, bin, childEnv(t, "PREFECT__NATS__URL="+url, "PREFECT__NATS__ACK_WAIT=1s"), "--json", "--n", fmt.Sprint(n), "--cpu-ms", "20")
 
 	// Kill w1 once the workers have acknowledged some task runs: the run is
 	// well under way and w1 holds some (each worker takes up to 4 at once)
@@ -344,5 +353,123 @@ func TestWorkerUsage(t *testing.T) {
 		if !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%q: stderr does not name %q:\n%s", tc.args, tc.want, &stderr)
 		}
+	}
+}
+
+type whereIn struct {
+	I int `prefect:"i"`
+}
+
+// other is a second flow program's flow, "other": n task runs, each
+// returning the name of the worker that ran it.
+func other(n int) *flow.Flow {
+	f := flow.New("other")
+	items := flow.Add(f, task.New("items", func(context.Context, task.None) ([]int, error) { return make([]int, n), nil }))
+	flow.Map(f, task.New("where", func(ctx context.Context, _ whereIn) (string, error) {
+		w, _ := natsexec.WorkerName(ctx)
+		return w, nil
+	}), flow.Bind("i", items))
+	return f
+}
+
+// TestSharedServer: this example's workers and a second program's (flow
+// "other", served in the test's process) share one NATS server with the
+// defaults, and both programs run at once: each job goes to its own
+// program's workers, and both runs succeed.
+func TestSharedServer(t *testing.T) {
+	const n = 300
+	bin := buildBinary(t)
+	url := startServer(t)
+	startWorker(t, bin, url, "w1", 30*time.Second)
+	startWorker(t, bin, url, "w2", 30*time.Second)
+	onc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer onc.Close()
+	octx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- natsexec.Serve(octx, onc, []*flow.Flow{other(n)}, natsexec.WithWorkerName("o1")) }()
+	defer func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("Serve of other: %v", err)
+		}
+	}()
+
+	ctx := testwait.Context(t)
+	r := startRun(ctx, t, bin, childEnv(t), "--nats", url, "--json", "--n", fmt.Sprint(n))
+	f := other(n)
+	fs, err := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(onc, f)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := r.tally(t)
+	checkTally(t, tl, n, "w1", "w2")
+	if fs.Kind != state.Success {
+		t.Fatalf("other: %v", fs.State)
+	}
+	where, _ := fs.Task("where-1")
+	ran, _ := where.Result.([]string)
+	count := map[string]int{}
+	for _, w := range ran {
+		count[w]++
+	}
+	if len(ran) != n || count["o1"] != n {
+		t.Errorf("other's task runs ran on %v; want all %d on o1", count, n)
+	}
+	t.Logf("spread: %v; other: %v", tl.PerWorker, count)
+}
+
+// TestShortAckWaitWorker: a worker started with --ack-wait 1s, while
+// another worker started with the default runs a task longer than that,
+// changes nothing: the run's ack wait (30 s, the default) is the one in
+// force, the short one's worker says so, and the long task is neither
+// delivered again nor run twice.
+func TestShortAckWaitWorker(t *testing.T) {
+	bin := buildBinary(t)
+	url := startServer(t)
+	startWorker(t, bin, url, "w1", 0)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testwait.Context(t)
+	// One task run of some 4 s of CPU work (longer on a busy machine).
+	r := startRun(ctx, t, bin, childEnv(t), "--nats", url, "--json", "--n", "1", "--cpu-ms", "4000")
+	info := func() *jetstream.ConsumerInfo {
+		t.Helper()
+		c, err := js.Consumer(ctx, natsexec.DefaultStream, natsexec.ConsumerName("spread"))
+		if err != nil {
+			return nil
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			t.Fatalf("consumer info: %v", err)
+		}
+		return ci
+	}
+	// The mapped task run is taken once "items" was acknowledged and a
+	// second job delivered and not acknowledged.
+	testwait.Until(t, "w1 runs the long task run", func() bool {
+		ci := info()
+		return ci != nil && ci.Delivered.Consumer == 2 && ci.NumAckPending == 1
+	})
+	w2 := startWorker(t, bin, url, "w2", time.Second)
+	tl := r.tally(t)
+	checkTally(t, tl, 1, "w1")
+	ci := info()
+	if ci.Config.AckWait != natsexec.DefaultAckWait || ci.Delivered.Consumer != 3 {
+		t.Errorf("consumer: ack wait %v, %d deliveries; want the run's %v, and 3 (items, work, tally) with none again",
+			ci.Config.AckWait, ci.Delivered.Consumer, natsexec.DefaultAckWait)
+	}
+	if !strings.Contains(w2.stderr.String(), "natsexec: this worker's ack wait is not the one in force") ||
+		!strings.Contains(w2.stderr.String(), "ack_wait_in_force=30s") {
+		t.Errorf("w2, started with --ack-wait 1s, does not warn that 30s is in force:\n%s", w2.stderr)
 	}
 }
