@@ -151,8 +151,8 @@ var literalSeeds = []string{
 	strings.Repeat("-", 150) + "1",
 }
 
-// FuzzLoad loads a config file (and PREFECT__ variables, one a line in env)
-// and checks what must hold whatever they say:
+// FuzzLoad loads a config file with an environment (one variable a line) and
+// checks what must hold whatever they say:
 //   - Load returns or fails with an *Error; it never panics;
 //   - an error never shows a value: not the secret planted in the file, nor
 //     the one planted in a variable;
@@ -177,10 +177,12 @@ func FuzzLoad(f *testing.F) {
 		}
 		vars := []string{"HOME=" + home}
 		for _, line := range strings.Split(env, "\n") {
-			if strings.HasPrefix(line, "PREFECT__") && !strings.HasPrefix(line, "PREFECT__USER_CONFIG_PATH") &&
-				!strings.HasPrefix(line, "PREFECT__BACKEND_CONFIG_PATH") {
-				vars = append(vars, line)
+			name, _, _ := strings.Cut(line, "=")
+			switch name {
+			case "HOME", userPathVar, backendPathVar, "PREFECT__CONTEXT__SECRETS__FuzzPlanted":
+				continue // the harness sets these
 			}
+			vars = append(vars, line)
 		}
 		vars = append(vars, "PREFECT__CONTEXT__SECRETS__FuzzPlanted="+envSecret)
 		text := "fuzz_planted = \"" + fileSecret + "\"\n" + file
