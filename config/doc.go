@@ -45,9 +45,10 @@
 // files and variables it reads.
 //
 // Limits keep it so, each far past any real configuration: a file of at most
-// MaxFileSize (1 MiB); values nested at most MaxDepth (100) levels deep, each
-// table, array and dotted-key part being a level, and variable names of at
-// most 100 parts; keys of at most MaxKeyLength (1024) bytes with their dotted
+// MaxFileSize (1 MiB); values nested in a file at most MaxDepth (100) levels
+// deep, each table, array and dotted-key part being a level, and variable
+// names of at most 100 parts (a Python literal may nest 200 deep, Python's
+// own limit, past which it stays a string); keys of at most MaxKeyLength (1024) bytes with their dotted
 // path; interpolation that makes no value longer than MaxValueSize (1 MiB)
 // and adds at most MaxInterpolated (16 MiB) in all; and, as in Python, no
 // integer of more than 4300 digits in decimal text (a longer decimal literal

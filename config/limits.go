@@ -14,7 +14,7 @@ import (
 const (
 	// MaxFileSize is the largest config.toml or backend.toml Load reads.
 	MaxFileSize = 1 << 20
-	// MaxDepth is how deep values may nest: a key at the top of a file is
+	// MaxDepth is how deep values may nest in a file: a key at the top is
 	// at level 1, and each table, array, inline table and dotted-key part
 	// adds one ([a.b] c = [1] puts the 1 at level 4). A variable's name may
 	// have at most this many parts.
