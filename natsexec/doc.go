@@ -17,21 +17,21 @@
 // reporting); only the call of the task's function crosses the wire. For
 // each task run the executor calls [runner.TaskRun.Start] and, when the
 // function is to be called, publishes one JSON message to the stream
-// (default "PREFECT_TASKS", subject "prefect.tasks.<flow name>", in which
-// whitespace, '.', '*' and '>' become '_'; the stream is created as a
-// work-queue stream if missing):
+// (default "PREFECT_TASKS", created as a work-queue stream if missing), on
+// the flow's subject ([Subject]: "prefect.tasks.etl" for flow "etl"):
 //
 //	{"flow": "etl", "flow_version": "3f1c…", "flow_run_id": "…",
 //	 "task_run_id": "…", "run_count": 1, "slug": "transform-1",
 //	 "map_index": -1, "inputs": [3, "x", null],
 //	 "context": {"flow_run_name": "…", "parameters": {"n": 3}, …},
-//	 "reply": "_INBOX.…"}
+//	 "reply": "_INBOX.…", "ack_wait_ms": 30000}
 //
 // inputs holds each of the task's inputs in the order of its Spec().Inputs,
 // each encoded with encoding/json (null for an unbound optional input). A
-// worker takes jobs with a durable pull consumer, checks the flow's version,
-// finds the task by flow name and slug in the flow's [flow.Graph], decodes
-// each input into its Go type, calls the task under its task.WithTimeout,
+// worker takes jobs with the flow's durable pull consumer (see "Subjects
+// and consumers"), checks the flow's version, finds the task by flow name
+// and slug in the flow's [flow.Graph], decodes each input into its Go
+// type, calls the task under its task.WithTimeout,
 // and answers on the reply subject with the result as JSON and the error
 // as its kind and text: a signal (task.Fail, Skip, Retry, Succeed, Pause)
 // keeps its state and message, a timeout stays a timeout, a panic becomes
@@ -44,8 +44,37 @@
 // dropped. Results and inputs must therefore survive a round trip through
 // encoding/json: [Check] says which do not (channels, functions,
 // interfaces such as any, ...), and a flow run on the executor fails to
-// start, before any task runs, when one does not. A worker that does not
-// hold the flow answers with an error saying so, and the task run fails.
+// start, before any task runs, when one does not.
+//
+// # Subjects and consumers
+//
+// Each flow has a subject of its own, the prefix and the flow's name as
+// one token ("prefect.tasks.etl"), and a durable consumer of its own that
+// takes only that subject ([ConsumerName]: "prefect-workers-etl"). A name
+// that is not a valid token is encoded, without collisions: letters,
+// digits, '-' and '_' stay, any other byte becomes ~XX ("my flow.v2" is
+// "my~20flow~2Ev2"). An executor and the workers of one flow program
+// derive both from the flow's name, so they agree with no configuration.
+// A worker consumes the consumers of the flows it holds, one per flow,
+// sharing its slots among them, and never sees another flow's job: flow
+// programs share a NATS server with the defaults, each served by its own
+// workers. A run of a flow that no worker holds waits, and its flow
+// program logs a warning naming the flow, stream and consumer once an
+// ack wait has passed. A work-queue stream gives each subject to one
+// consumer, so a consumer that takes several flows' subjects (or all, as
+// the earlier shared one did; see "Upgrading") cannot stand beside them.
+//
+// The consumer is per flow, not per flow version. Per version, a newer
+// build's runs would wait for newer workers while the old ones finish the
+// old runs, but a run of a version no worker holds would wait, with a
+// warning at most, rather than fail, and every change of a flow's shape
+// would leave a consumer behind on the server. Per flow, there is one consumer a flow,
+// and a worker of another version still takes the job and fails the task
+// run, naming both versions (see "Versions"): the failure is loud, at the
+// cost of a rolling upgrade, where old and new workers share the
+// consumer. Stop (drain) the old workers, then start the new ones; two
+// programs that hold different flows of the same name need different
+// streams ([WithStream]) or consumer names ([WithDurable]).
 //
 // # Secrets
 //
@@ -83,14 +112,30 @@
 // # Failures, redelivery and cancellation
 //
 // JetStream delivers each job at least once. While a task runs, its worker
-// heartbeats: every third of the ack wait ([WithAckWait], 30 s by default),
-// or every second if that is sooner, it tells the server the message is in
-// progress and the flow program that the task runs there. A worker that
-// dies, hangs or is cut off stops heartbeating: the flow program logs a
-// warning naming it after two missed heartbeats (and another when task
-// runs have waited a whole ack wait with no worker saying anything, as
-// when none serves the stream), and the server delivers
-// the job again, to any worker, once the ack wait is over (up to
+// heartbeats: every third of the ack wait in force (30 s by default), or
+// every second if that is sooner, it tells the server the message is in
+// progress and the flow program that the task runs there.
+//
+// The ack wait is the flow program's: each flow run creates or updates
+// the flow's consumer with its executor's [WithAckWait] (the
+// configuration's [AckWaitKey], PREFECT__NATS__ACK_WAIT, in a program
+// made with [Program]) before it queues a job, and each job carries it. A
+// worker never changes an existing consumer's ack wait: it reads the
+// consumer's when it starts, and heartbeats at a third of the smaller of
+// that and the job's, whatever it was given itself. Its own setting
+// (WithAckWait, --ack-wait) is the ack wait of a consumer it creates
+// before any run of the flow did; when it differs from the one in force,
+// the worker logs a warning naming both, once. So a worker started with
+// a short --ack-wait beside others changes nothing for them, and a worker
+// started with a long one still heartbeats fast enough to keep its job.
+// Flow programs that run the same flow on one server should agree on it
+// (they are the same build): the last run to start sets it.
+//
+// A worker that dies, hangs or is cut off stops heartbeating: the flow
+// program logs a warning naming it after two missed heartbeats (and
+// another when task runs have waited a whole ack wait with no worker
+// saying anything, as when none holds the flow), and the server delivers
+// the job again, to any worker of the flow, once the ack wait is over (up to
 // [WithMaxDeliveries] times, 5 by default: a worker given it once more
 // fails the task run rather than run it, so a task that crashes its
 // worker does not take down every worker in turn). The task may then run
@@ -126,4 +171,25 @@
 // subcommand of a flow program (see package program), which drains on
 // SIGTERM: it takes no more jobs and lets the running task runs finish and
 // answer before it exits.
+//
+// # Upgrading
+//
+// Versions of this package before per-flow consumers had every worker
+// share one consumer, "prefect-workers", on "prefect.tasks.>". On a
+// work-queue stream it takes every flow's subject, and no per-flow
+// consumer can be made beside it; so the first worker of this version to
+// start (it says so in its log, at WARN) or the first flow run of this
+// version (on a work-queue stream, when it is in the way) deletes it:
+// there is nothing to do by hand. Jobs still queued stay in the stream,
+// and the flow's consumer delivers them: the subject of a flow whose name
+// is letters, digits, '-' and '_' is what it was. (The earlier build wrote
+// other characters as '_': its jobs for "my flow" went to
+// "prefect.tasks.my_flow", which no consumer of this version takes; the
+// runs that queued them wait, their flow programs warn, and they are to
+// be cancelled.) Workers of the earlier build still running lose their
+// consumer and exit with an error ("consumer not found"); restarted, they
+// cannot make it again beside the per-flow consumers of a work-queue
+// stream. Upgrade the workers and the flow programs together, as a change
+// of a flow's version asks anyway. A consumer of that name with another
+// filter is left alone.
 package natsexec
