@@ -40,9 +40,11 @@
 // Python's str() would print it ("True", "None", "[1, 2]"); a missing key
 // gives "".
 //
-// Files are TOML 1.1, read as github.com/BurntSushi/toml reads them, in time
-// linear in their size; Load as a whole takes time linear in the size of the
-// files and variables it reads.
+// Files are TOML 1.1, read with github.com/BurntSushi/toml. The library
+// spends time in n² on a value nested n levels deep or a key of n parts, so
+// a light scan checks the depth and key limits below before it reads a file;
+// within them it reads in time linear in the file's size, and Load as a
+// whole takes time linear in the size of the files and variables it reads.
 //
 // Limits keep it so, each far past any real configuration: a file of at most
 // MaxFileSize (1 MiB); values nested in a file at most MaxDepth (100) levels
@@ -70,7 +72,5 @@
 // rather than Python's set order; sets keep first-seen order and dict keys
 // become their str(); \N{...} escapes and "..." are left as strings; the
 // limits above. TOML is read as BurntSushi reads it (Prefect used Python's
-// toml package), except that giving a key a value where dotted keys or
-// headers made a table, or a dotted key through an array, is an error, as
-// TOML says (BurntSushi dropped the value, or replaced the array).
+// toml package).
 package config

@@ -33,9 +33,9 @@ func TestLimits(t *testing.T) {
 			want: `config: FILE:1:501: key "` + deepKey("x", 101) + `": values nest more than 100 levels deep (each table, array and dotted-key part is a level)`,
 		},
 		{
-			name: "arrays 101 deep",
+			name: "arrays 101 deep", // the 99th [ opens level 101
 			file: "[t]\nx = " + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "\n",
-			want: `config: FILE:2:104: key "t.x": values nest more than 100 levels deep (each table, array and dotted-key part is a level)`,
+			want: `config: FILE:2:103: key "t.x": values nest more than 100 levels deep (each table, array and dotted-key part is a level)`,
 		},
 		{
 			name: "dotted key of 101 parts",
