@@ -127,11 +127,10 @@ func (w *auditWriter) write(batch []auditRequest) {
 	}
 	st, err := w.statement(ctx, len(batch))
 	if err == nil {
-		err = w.writes.enter(ctx)
-	}
-	if err == nil {
-		_, err = st.ExecContext(ctx, args...)
-		w.writes.leave()
+		err = w.writes.do(ctx, func() error {
+			_, err := st.ExecContext(ctx, args...)
+			return err
+		})
 	}
 	for _, req := range batch {
 		if err != nil {

@@ -3,11 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // The write-ahead log of an SQLite store is kept under walBound, in three
@@ -26,10 +30,11 @@ import (
 //   - journal_size_limit cuts the file back to walTruncateAt when SQLite
 //     restarts the log on its own.
 //
-// What the log holds beyond walHoldAt is the writes that were under way
-// when it got there: one transaction each, and one at a time in a process.
-// So the file stays under walBound while no write transaction writes more
-// than walBound-walHoldAt (16 MiB) and no reader keeps a snapshot for
+// The log passes walHoldAt only by the write under way when it got there
+// (a process's writes run one at a time), and by other processes' writes.
+// So the file stays under walBound, and the database file plus its log
+// under the database file plus walBound, while no write transaction writes
+// more than walBound-walHoldAt (16 MiB) and no reader keeps a snapshot for
 // longer than walHoldFor. Readers here run one query at a time and close
 // its rows, so they hold a snapshot for that query only; a reader that
 // holds one longer (another process, say an sqlite3 shell in a
@@ -98,6 +103,31 @@ func (g *writeGate) leave() {
 	if g != nil {
 		<-g.turn
 	}
+}
+
+// do runs f in its turn (enter, then leave). On SQLite, while f fails
+// with "database is locked" (another process held SQLite's write lock
+// for the whole busy timeout; SQLite polls its lock, it does not queue
+// for it), f runs again, until ctx is done. f must leave nothing behind
+// when it fails: a transaction, rolled back.
+func (g *writeGate) do(ctx context.Context, f func() error) error {
+	if err := g.enter(ctx); err != nil {
+		return err
+	}
+	defer g.leave()
+	for {
+		err := f()
+		if g == nil || !isBusy(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY, in any of its
+// extended forms.
+func isBusy(err error) bool {
+	var lite *sqlite.Error
+	return errors.As(err, &lite) && lite.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // A walKeeper checkpoints an SQLite database's write-ahead log, in place

@@ -74,18 +74,23 @@ func tighten(path string, mode os.FileMode) error {
 // in the order they came, through a gate in the process (see writeGate),
 // and each waits its turn for as long as its context allows. Reads run
 // beside them, up to 16 at once. The write-ahead log is checkpointed in the
-// background and kept under 64 MiB (see walBound): under any load, the
-// files hold the data plus at most that.
+// background and kept under 64 MiB however many read and write, as long as
+// no reader (of another process) keeps a transaction open for seconds
+// (see walBound).
 //
 // Several processes on one database file (two servers on one data folder,
 // or a server and `prefect server create-tenant`) share it through
-// SQLite's own lock: each process's writes still go one at a time, and
-// take SQLite's write lock when their transaction begins (BEGIN
-// IMMEDIATE, so that two never deadlock upgrading a read), and a write
-// that finds another process holding it polls for up to the busy timeout,
-// 5 s, then fails with "database is locked" (SQLITE_BUSY). That happens
-// only when another process writes without pause for that long. Servers
-// that share a store should use PostgreSQL.
+// SQLite's own lock, which is polled, not queued. Each process's writes
+// still go one at a time, and take SQLite's write lock when their
+// transaction begins (BEGIN IMMEDIATE, so that two never deadlock
+// upgrading a read); a write that finds another process holding it polls
+// for up to the busy timeout, 5 s, and if the other kept writing all that
+// time, runs again rather than fail with "database is locked", for as
+// long as its context allows. Polling is not fair: a write may wait long
+// while the other process writes, and a process that holds the lock and
+// never lets go (an sqlite3 shell in a transaction) holds up every write
+// until it does. Each process keeps and truncates the one log as
+// above. Servers that share a store should use PostgreSQL.
 func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("store: SQLite database path %q: want a file path", path)
@@ -321,29 +326,29 @@ func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // inTx runs f in a transaction, committed if f returns nil, in its turn
 // to write (see writeGate).
+// On SQLite, f runs again if another process kept the database locked
+// (see writeGate.do).
 func (s *SQL) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	if err := s.writes.enter(ctx); err != nil {
-		return err
-	}
-	defer s.writes.leave()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return s.writes.do(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := f(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
 // exec runs a statement that writes, in its turn (see writeGate).
-func (s *SQL) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := s.writes.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer s.writes.leave()
-	return s.db.ExecContext(ctx, query, args...)
+func (s *SQL) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	err = s.writes.do(ctx, func() error {
+		res, err = s.db.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
 }
 
 // isUnique reports whether err is a unique constraint violation: SQLite's
