@@ -142,12 +142,21 @@ type capture struct {
 	mu   sync.Mutex
 	msgs []*nats.Msg
 	nc   *nats.Conn
+	// marks gets the subject of each mark the capture sent itself.
+	marks chan string
 }
+
+// markPrefix starts the subjects of the marks a capture sends itself.
+const markPrefix = "_CAPTURE_MARK."
 
 func captureAll(t *testing.T, url string) *capture {
 	t.Helper()
-	c := &capture{nc: connect(t, url)}
+	c := &capture{nc: connect(t, url), marks: make(chan string, 16)}
 	if _, err := c.nc.Subscribe(">", func(m *nats.Msg) {
+		if strings.HasPrefix(m.Subject, markPrefix) {
+			c.marks <- m.Subject
+			return
+		}
 		c.mu.Lock()
 		c.msgs = append(c.msgs, m)
 		c.mu.Unlock()
@@ -160,12 +169,22 @@ func captureAll(t *testing.T, url string) *capture {
 	return c
 }
 
-// all returns what was captured up to now, after a round trip to the
-// server.
+// all returns what was captured up to now: every message the server
+// routed before a mark the capture sends itself, which its handler sees
+// after them (a round trip to the server alone does not wait for the
+// handler, which runs on a goroutine of its own).
 func (c *capture) all(t *testing.T) []*nats.Msg {
 	t.Helper()
-	if err := c.nc.Flush(); err != nil {
-		t.Fatalf("Flush: %v", err)
+	mark := markPrefix + uuid.NewString()
+	if err := c.nc.Publish(mark, nil); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	for got := ""; got != mark; {
+		select {
+		case got = <-c.marks:
+		case <-testwait.Context(t).Done():
+			t.Fatal("the capture did not get its own mark back")
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

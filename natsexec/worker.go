@@ -375,7 +375,7 @@ func (w *worker) handle(src *source, msg jetstream.Msg) {
 	// whichever is shorter (a job of an earlier version carries none).
 	ackWait := src.ackWait
 	if j.AckWaitMS > 0 {
-		d := time.Duration(j.AckWaitMS) * time.Millisecond
+		d := max(time.Duration(j.AckWaitMS)*time.Millisecond, MinAckWait)
 		w.checkAckWait(src.flow, d, "a job")
 		ackWait = min(ackWait, d)
 	}
