@@ -152,8 +152,9 @@ type walKeeper struct {
 	truncated atomic.Int64
 	// stuck is set when a write gave up waiting for a truncation (a reader
 	// keeps an old snapshot), and cleared by the next truncation: until
-	// then, writes do not wait for one.
-	stuck atomic.Bool
+	// then, writes do not wait for one. gaveUp counts those writes.
+	stuck  atomic.Bool
+	gaveUp atomic.Int64
 }
 
 // startWALKeeper starts checkpointing the database at path every
@@ -259,6 +260,7 @@ func (k *walKeeper) hold(ctx context.Context) {
 		}
 	}
 	k.stuck.Store(true)
+	k.gaveUp.Add(1)
 }
 
 // stop stops the checkpoints and empties the log a last time.

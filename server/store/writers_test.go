@@ -16,7 +16,10 @@ import (
 	"github.com/prefect-go/prefect/server/api"
 )
 
-func TestConcurrentWriters(t *testing.T) { forEachDB(t, testConcurrentWriters) }
+func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, testConcurrentWriters)
+}
 
 // 64 writers at once, each putting a shared secret and its own, deleting
 // and putting back a third, recording audit events, and writing its own
@@ -225,6 +228,7 @@ func benchWrites(b *testing.B, stores []*SQL, writers int) {
 // that waited the whole busy timeout runs again rather than fail. Every
 // write succeeds, and the log stays under its bound.
 func TestTwoStoresOneFile(t *testing.T) {
+	t.Parallel()
 	a, path := openTest(t)
 	b, err := OpenSQLite(context.Background(), path)
 	if err != nil {
