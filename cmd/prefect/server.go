@@ -106,6 +106,21 @@ func (f *dataFlags) keyPath() string {
 	return filepath.Join(*f.dataDir, "master.key")
 }
 
+// openTenant opens the store and finds the tenant called name in it; the
+// caller closes the store.
+func (f *dataFlags) openTenant(ctx context.Context, name string) (*store.SQL, store.Tenant, error) {
+	st, err := f.open(ctx)
+	if err != nil {
+		return nil, store.Tenant{}, err
+	}
+	t, err := st.Tenant(ctx, name)
+	if err != nil {
+		st.Close()
+		return nil, store.Tenant{}, fmt.Errorf("tenant %q: %w", name, err)
+	}
+	return st, t, nil
+}
+
 // where says where the data lives, for logs: never a database password.
 func (f *dataFlags) where() string {
 	if *f.databaseURL != "" {
@@ -281,15 +296,11 @@ func createAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *tenant == "" {
 		return usageError{msg: "create-api-key needs --tenant NAME"}
 	}
-	st, err := df.open(ctx)
+	st, t, err := df.openTenant(ctx, *tenant)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	t, err := st.Tenant(ctx, *tenant)
-	if err != nil {
-		return fmt.Errorf("tenant %q: %w", *tenant, err)
-	}
 	key, info, err := st.CreateAPIKey(ctx, t.ID, *name)
 	if err != nil {
 		return err
@@ -324,15 +335,11 @@ func listAPIKeys(ctx context.Context, args []string, stdout io.Writer) error {
 	if *tenant == "" {
 		return usageError{msg: "list-api-keys needs --tenant NAME"}
 	}
-	st, err := df.open(ctx)
+	st, t, err := df.openTenant(ctx, *tenant)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	t, err := st.Tenant(ctx, *tenant)
-	if err != nil {
-		return fmt.Errorf("tenant %q: %w", *tenant, err)
-	}
 	keys, err := st.APIKeys(ctx, t.ID, *all)
 	if err != nil {
 		return err
