@@ -129,7 +129,11 @@ func (p *localProcess) copyOutput() {
 // the process and everything it started are gone (EOF) or Wait gives up.
 func (p *localProcess) readMasks() {
 	defer close(p.masked)
-	procmask.Read(p.masks, p.masker.Add)
+	if procmask.Read(p.masks, p.masker.Add) != nil {
+		// A frame no process of ours writes: keep draining, so that a
+		// writer never blocks on a full pipe and hangs its run.
+		io.Copy(io.Discard, p.masks)
+	}
 }
 
 func (p *localProcess) Wait() (Exit, error) {
