@@ -9,6 +9,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -22,7 +23,32 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrConflict: a concurrent change won; the caller may retry.
 	ErrConflict = errors.New("conflicting concurrent change")
+	// ErrLimit: a new secret would take its tenant past the most it may
+	// hold. The error is a *LimitError, which errors.As finds.
+	ErrLimit = errors.New("too many secrets")
 )
+
+// ReservedPrefix starts the names of the server's own secrets (the
+// environments of flows and runs): clients may not set them, they are not
+// listed, and they do not count towards a tenant's limit.
+const ReservedPrefix = ".prefect/"
+
+// A LimitError refuses a new secret because its tenant holds Held
+// secrets, and may hold at most Max. It matches [ErrLimit].
+type LimitError struct {
+	Held int // how many the tenant holds, not counting the server's own
+	Max  int // the most it may hold
+}
+
+// Error says how many the tenant holds and may hold.
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("the tenant holds %d secrets, the most it may is %d", e.Held, e.Max)
+}
+
+// Is makes errors.Is(err, ErrLimit) true.
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+var _ error = (*LimitError)(nil)
 
 // KeyInfo describes an API key, never the key itself.
 type KeyInfo struct {
@@ -62,6 +88,7 @@ const (
 	OpDeleteSecret = "delete_secret"   // delete_secret
 	OpSecretNames  = "secret_names"    // secret_names
 	OpSecretMeta   = "secret_metadata" // secret_metadata
+	OpSecretsPage  = "secrets_page"    // secrets_page (one page of names and metadata)
 	OpRegisterFlow = "register_flow"   // register_flow
 	OpCreateRun    = "create_flow_run" // create_flow_run
 	OpCancelRun    = "cancel_flow_run" // cancel_flow_run

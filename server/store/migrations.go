@@ -11,11 +11,15 @@ import (
 
 // A migration moves the schema from version-1 to version. Its statements
 // are written once; the two dialects differ only in the types the tokens
-// stand for (see dialectTypes). The queries in sql.go are the same for both.
+// stand for (see dialectTypes), and in postgres, which PostgreSQL alone
+// runs after them. The queries in sql.go are the same for both.
 type migration struct {
 	version    int
 	name       string
 	statements []string
+	// postgres are statements PostgreSQL runs after statements, for what
+	// SQLite has already (or cannot say).
+	postgres []string
 }
 
 // dialectTypes replaces the tokens of migration statements, per dialect.
@@ -173,6 +177,27 @@ var migrations = []migration{
 			`CREATE INDEX revoked_api_keys_tenant ON revoked_api_keys (tenant_id)`,
 		},
 	},
+	{
+		version: 7,
+		name:    "tenants' count of secrets, secret names in byte order",
+		statements: []string{
+			// The tenant's secrets but the server's own (".prefect/..."),
+			// kept by PutSecret and DeleteSecret in their transactions, so
+			// that the limit on a tenant's secrets costs one read, not a
+			// count of its rows. substr, not LIKE: SQLite's LIKE ignores
+			// ASCII case, and the server reserves ".prefect/" exactly.
+			`ALTER TABLE tenants ADD COLUMN secret_count BIGINT NOT NULL DEFAULT 0`,
+			`UPDATE tenants SET secret_count = (SELECT COUNT(*) FROM secrets
+				WHERE secrets.tenant_id = tenants.id AND substr(secrets.name, 1, 9) <> '.prefect/')`,
+		},
+		postgres: []string{
+			// Names compare byte by byte, as SQLite's (BINARY) and Go's do,
+			// whatever the database's collation: SecretsPage's cursor
+			// (name > $after) and its ORDER BY then agree with the sort
+			// clients see, and use the primary key's index.
+			`ALTER TABLE secrets ALTER COLUMN name TYPE TEXT COLLATE "C"`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads.
@@ -249,7 +274,11 @@ func applyMigration(ctx context.Context, conn *sql.Conn, m migration, postgres b
 	if n > 0 {
 		return nil // another process got here first
 	}
-	for _, st := range m.statements {
+	statements := m.statements
+	if postgres {
+		statements = append(statements[:len(statements):len(statements)], m.postgres...)
+	}
+	for _, st := range statements {
 		if _, err := tx.ExecContext(ctx, dialectTypes[postgres].Replace(st)); err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/api"
 
 	"modernc.org/sqlite" // also the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -496,8 +497,19 @@ func secretErr(tenantID, name string, err error) error {
 	return fmt.Errorf("store: secret %q of tenant %q: %w", name, tenantID, err)
 }
 
-// PutSecret implements [Store].
+// PutSecret implements [Store]. It is [SQL.PutSecretWithin] without a
+// limit.
 func (s *SQL) PutSecret(ctx context.Context, tenantID, name string, sl seal.Sealed) (SecretMeta, error) {
+	return s.PutSecretWithin(ctx, tenantID, name, sl, 0)
+}
+
+// PutSecretWithin implements [Store]. The tenant's count of secrets is
+// read and changed in the put's transaction, under the lock of the
+// tenant's row that every put and delete of its secrets takes first (see
+// bumpStamp): concurrent puts and deletes pass one at a time, so that the
+// count never drifts and no two new names both take the last place. Its
+// cost does not grow with the tenant's secrets.
+func (s *SQL) PutSecretWithin(ctx context.Context, tenantID, name string, sl seal.Sealed, limit int) (SecretMeta, error) {
 	if name == "" {
 		return SecretMeta{}, fmt.Errorf("store: putting a secret of tenant %q: empty name", tenantID)
 	}
@@ -508,11 +520,11 @@ func (s *SQL) PutSecret(ctx context.Context, tenantID, name string, sl seal.Seal
 	t := now()
 	var created, updated int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stamp, err := bumpStamp(ctx, tx, tenantID)
+		stamp, held, err := bumpStamp(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO secrets
+		err = tx.QueryRowContext(ctx, `INSERT INTO secrets
 			(tenant_id, name, version, format, key_id, wrapped_key, nonce, ciphertext, created, updated, stamp)
 			VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (tenant_id, name) DO UPDATE SET
@@ -527,16 +539,31 @@ func (s *SQL) PutSecret(ctx context.Context, tenantID, name string, sl seal.Seal
 			RETURNING version, created, updated`,
 			tenantID, name, sl.Version, sl.KeyID, sl.WrappedKey, sl.Nonce, sl.Ciphertext, t, t, stamp).
 			Scan(&m.Version, &created, &updated)
+		// Version 1 is a new row: a replaced one has 2 or more.
+		if err != nil || m.Version != 1 || !counted(name) {
+			return err
+		}
+		if limit > 0 && held >= int64(limit) {
+			return &LimitError{Held: int(held), Max: limit} // rolled back, row and stamp
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE tenants SET secret_count = secret_count + 1 WHERE id = $1`, tenantID)
+		return err
 	})
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return SecretMeta{}, err
-	}
-	if err != nil {
+	case errors.Is(err, ErrLimit):
+		return SecretMeta{}, fmt.Errorf("store: secret %q of tenant %q not put: %w", name, tenantID, err)
+	case err != nil:
 		return SecretMeta{}, fmt.Errorf("store: putting secret %q of tenant %q: %w", name, tenantID, err)
 	}
 	m.Created, m.Updated = fromNanos(created), fromNanos(updated)
 	return m, nil
 }
+
+// counted reports whether the secret name counts towards its tenant's
+// limit: all but the server's own do.
+func counted(name string) bool { return !strings.HasPrefix(name, api.ReservedPrefix) }
 
 // Secret implements [Store].
 func (s *SQL) Secret(ctx context.Context, tenantID, name string) (seal.Sealed, SecretMeta, error) {
@@ -566,7 +593,7 @@ func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
 		// The stamp first, as PutSecret does: the two take their row locks
 		// in one order, so that they cannot deadlock. A delete of nothing
 		// is rolled back, stamp and all.
-		if _, err := bumpStamp(ctx, tx, tenantID); err != nil {
+		if _, _, err := bumpStamp(ctx, tx, tenantID); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return notFound
 			}
@@ -579,7 +606,11 @@ func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return cmp.Or(err, notFound)
 		}
-		return nil
+		if !counted(name) {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE tenants SET secret_count = secret_count - 1 WHERE id = $1`, tenantID)
+		return err
 	})
 	if err != nil && err != notFound {
 		return fmt.Errorf("store: deleting secret %q of tenant %q: %w", name, tenantID, err)
@@ -587,17 +618,18 @@ func (s *SQL) DeleteSecret(ctx context.Context, tenantID, name string) error {
 	return err
 }
 
-// bumpStamp adds one to the tenant's secrets stamp and returns it, or an
-// error matching ErrNotFound for an unknown tenant. It locks the tenant's
-// row until the transaction ends: puts and deletes of the tenant's secrets
-// take their stamps, and commit, one after the other.
-func bumpStamp(ctx context.Context, tx *sql.Tx, tenantID string) (int64, error) {
-	var stamp int64
-	err := tx.QueryRowContext(ctx, `UPDATE tenants SET secrets_stamp = secrets_stamp + 1 WHERE id = $1 RETURNING secrets_stamp`, tenantID).Scan(&stamp)
+// bumpStamp adds one to the tenant's secrets stamp and returns it, with
+// the tenant's count of secrets, or an error matching ErrNotFound for an
+// unknown tenant. It locks the tenant's row until the transaction ends:
+// puts and deletes of the tenant's secrets take their stamps, read and
+// change the count, and commit, one after the other.
+func bumpStamp(ctx context.Context, tx *sql.Tx, tenantID string) (stamp, count int64, err error) {
+	err = tx.QueryRowContext(ctx, `UPDATE tenants SET secrets_stamp = secrets_stamp + 1 WHERE id = $1
+		RETURNING secrets_stamp, secret_count`, tenantID).Scan(&stamp, &count)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, noTenant(tenantID)
+		return 0, 0, noTenant(tenantID)
 	}
-	return stamp, err
+	return stamp, count, err
 }
 
 // SecretsStamp returns the tenant's secrets stamp: a number that grows with
@@ -674,12 +706,61 @@ func (s *SQL) Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error
 	return list, err
 }
 
-// CountSecrets implements [Store].
+// SecretsPage implements [Store]. It reads limit+1 rows along the primary
+// key's index, from the cursor on: its cost is that of the page, however
+// many secrets the tenant holds (keyset pagination; an OFFSET would read
+// every row before the page).
+func (s *SQL) SecretsPage(ctx context.Context, tenantID, after string, limit int) ([]SecretMeta, bool, error) {
+	what := fmt.Sprintf("listing a page of the secrets of tenant %q", tenantID)
+	if limit <= 0 {
+		return nil, false, fmt.Errorf("store: %s: limit %d; want 1 or more", what, limit)
+	}
+	// Bytewise on both: SQLite's BINARY collation, and PostgreSQL's
+	// column is COLLATE "C" (migration 7).
+	st, err := s.prepared(ctx, `SELECT name, version, created, updated FROM secrets
+		WHERE tenant_id = $1 AND name > $2 AND substr(name, 1, 9) <> '.prefect/'
+		ORDER BY name LIMIT $3`)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: %s: %w", what, err)
+	}
+	rows, err := st.QueryContext(ctx, tenantID, after, limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	page := make([]SecretMeta, 0, min(limit, 1024))
+	more := false
+	for rows.Next() {
+		if len(page) == limit {
+			more = true
+			break
+		}
+		var m SecretMeta
+		var created, updated int64
+		if err := rows.Scan(&m.Name, &m.Version, &created, &updated); err != nil {
+			return nil, false, fmt.Errorf("store: %s: %w", what, err)
+		}
+		m.Created, m.Updated = fromNanos(created), fromNanos(updated)
+		page = append(page, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return page, more, nil
+}
+
+// CountSecrets implements [Store]. It reads the count that PutSecret and
+// DeleteSecret keep on the tenant's row; an unknown tenant holds 0.
 func (s *SQL) CountSecrets(ctx context.Context, tenantID string) (int, error) {
 	var n int
-	// The server's own (".prefect/..." environments of flows and runs) do
-	// not count: they are not the tenant's to manage.
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM secrets WHERE tenant_id = $1 AND name NOT LIKE '.prefect/%'`, tenantID).Scan(&n); err != nil {
+	st, err := s.prepared(ctx, `SELECT secret_count FROM tenants WHERE id = $1`)
+	if err == nil {
+		err = st.QueryRowContext(ctx, tenantID).Scan(&n)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
 		return 0, fmt.Errorf("store: counting the secrets of tenant %q: %w", tenantID, err)
 	}
 	return n, nil

@@ -19,9 +19,19 @@
 //	s, err := seal.Seal(master, t.ID, "DB_PASSWORD", value)
 //	meta, err := st.PutSecret(ctx, t.ID, "DB_PASSWORD", s)
 //
-// Errors match [ErrNotFound], [ErrExists], [ErrUnauthenticated] and
-// [ErrConflict] with errors.Is. They name the tenant (by ID) and the secret
-// (by name), never an API key, a wrapped key or a ciphertext.
+// A tenant of many secrets costs no more per write than one of few: each
+// tenant's row keeps its count of secrets, which puts and deletes change
+// in their own transactions, so that [Store.PutSecretWithin] enforces a
+// limit however many write at once, and [Store.SecretsPage] lists them a
+// page at a time, from a name on (keyset pagination):
+//
+//	page, more, err := st.SecretsPage(ctx, t.ID, "", 100) // the first 100
+//	page, more, err = st.SecretsPage(ctx, t.ID, page[99].Name, 100) // the next
+//
+// Errors match [ErrNotFound], [ErrExists], [ErrUnauthenticated],
+// [ErrConflict] and [ErrLimit] with errors.Is. They name the tenant (by
+// ID) and the secret (by name), never an API key, a wrapped key or a
+// ciphertext.
 //
 // A [Store] is safe for concurrent use.
 package store
@@ -51,7 +61,13 @@ var (
 	// ErrConflict is matched by the error of [Store.SwapSealed] when the row
 	// changed (or went) since it was read.
 	ErrConflict = api.ErrConflict
+	// ErrLimit is matched by the error of [Store.PutSecretWithin] for a new
+	// secret beyond the tenant's limit, a *[LimitError].
+	ErrLimit = api.ErrLimit
 )
+
+// A LimitError refuses a new secret beyond its tenant's limit: Held, Max.
+type LimitError = api.LimitError
 
 // A Tenant owns API keys and secrets. Its ID is what every other method
 // takes; its Name is what people type.
@@ -114,14 +130,28 @@ type Store interface {
 	// version 1 or replacing it with the next version. The error matches
 	// ErrNotFound for an unknown tenant.
 	PutSecret(ctx context.Context, tenantID, name string, s seal.Sealed) (SecretMeta, error)
+	// PutSecretWithin is PutSecret, but a new secret is refused, with an
+	// error matching ErrLimit (a *LimitError), when the tenant holds limit
+	// secrets or more; replacing one never is. The server's own (names
+	// starting ".prefect/") neither count nor are refused. limit <= 0
+	// means no limit. However many put at once, the tenant never holds
+	// more than limit.
+	PutSecretWithin(ctx context.Context, tenantID, name string, s seal.Sealed, limit int) (SecretMeta, error)
 	// Secret returns the tenant's secret name as stored, or ErrNotFound.
 	Secret(ctx context.Context, tenantID, name string) (seal.Sealed, SecretMeta, error)
 	// DeleteSecret deletes the tenant's secret name, or returns ErrNotFound.
 	DeleteSecret(ctx context.Context, tenantID, name string) error
 	// Secrets lists the tenant's secrets sorted by name (bytewise).
 	Secrets(ctx context.Context, tenantID string) ([]SecretMeta, error)
+	// SecretsPage lists up to limit (1 or more) of the tenant's secrets
+	// whose names sort after after ("" for the first page), sorted by name
+	// (bytewise), leaving out the server's own (names starting
+	// ".prefect/"); more reports whether others follow. The next page is
+	// the one after the last name of this one.
+	SecretsPage(ctx context.Context, tenantID, after string, limit int) (page []SecretMeta, more bool, err error)
 	// CountSecrets returns how many secrets the tenant holds, leaving out
-	// the server's own (names starting ".prefect/").
+	// the server's own (names starting ".prefect/"), without counting
+	// them: PutSecret and DeleteSecret keep the number.
 	CountSecrets(ctx context.Context, tenantID string) (int, error)
 
 	// SealedNotUnder returns up to limit rows, of every tenant, whose

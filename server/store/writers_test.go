@@ -21,8 +21,8 @@ func TestConcurrentWriters(t *testing.T) {
 	forEachDB(t, testConcurrentWriters)
 }
 
-// 64 writers at once, each putting a shared secret and its own, deleting
-// and putting back a third, recording audit events, and writing its own
+// 64 writers at once, each putting a shared secret and its own, putting
+// and deleting a third, recording audit events, and writing its own
 // flow run's state, task runs and log lines: every write succeeds, none
 // waits long enough to fail (SQLite's 5 s busy timeout), and the final
 // state counts each of them exactly.
@@ -109,6 +109,11 @@ func testConcurrentWriters(t *testing.T, s *SQL, _ string) {
 		if want := map[bool]int{true: writers * each, false: each}[m.Name == "shared"]; m.Version != want {
 			t.Errorf("%s: version %d, want %d", m.Name, m.Version, want)
 		}
+	}
+	// The kept count (migration 7) is the rows': each put of a new name
+	// added one, each delete took one, none was lost or counted twice.
+	if n, err := s.CountSecrets(ctx, tn.ID); err != nil || n != writers+1 {
+		t.Errorf("CountSecrets = %d, %v; want %d", n, err, writers+1)
 	}
 	// Every put and delete took one stamp (migration 5).
 	if got, err := s.SecretsStamp(ctx, tn.ID); err != nil || got != int64(writers*each*4) {
