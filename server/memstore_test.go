@@ -115,6 +115,7 @@ func (m *memStore) Secrets(_ context.Context, tenant string) ([]api.SecretMeta, 
 
 func (m *memStore) CountSecrets(ctx context.Context, tenant string) (int, error) {
 	list, err := m.Secrets(ctx, tenant)
+	list = slices.DeleteFunc(list, func(s api.SecretMeta) bool { return strings.HasPrefix(s.Name, api.ReservedPrefix) })
 	return len(list), err
 }
 

@@ -18,6 +18,11 @@ const (
 	DefaultMaxValueSize = 256 << 10
 	// DefaultMaxSecrets is how many secrets a tenant may hold.
 	DefaultMaxSecrets = 10000
+	// DefaultPageSize is how many secrets a page of secrets_page lists
+	// when its limit is not given.
+	DefaultPageSize = 100
+	// MaxPageSize is the largest limit secrets_page takes.
+	MaxPageSize = 1000
 	// maxBodyOverhead is what a request may hold beside the value.
 	maxBodyOverhead = 1 << 20
 )

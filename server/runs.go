@@ -204,7 +204,7 @@ type RunStore interface {
 
 // reservedPrefix starts the names of the secrets the server keeps for
 // itself: environments of flows and runs.
-const reservedPrefix = ".prefect/"
+const reservedPrefix = api.ReservedPrefix
 
 func flowEnvName(flowID string) string { return reservedPrefix + "flows/" + flowID + "/env" }
 func runEnvName(runID string) string   { return reservedPrefix + "runs/" + runID + "/env" }

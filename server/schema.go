@@ -47,8 +47,15 @@ type Mutation {
 
 type Query {
 	secret_value(name: String!): JSON
+	"Every secret's name, sorted: Prefect's query. secrets_page lists them a page at a time."
 	secret_names: [String!]!
 	secret_metadata: [secret_metadata!]!
+	"""
+	One page of the secrets, sorted by name (bytewise): up to limit (1 to 1000;
+	100 when not given) whose names sort after after (the next of the page
+	before; null or "" for the first page).
+	"""
+	secrets_page(limit: Int, after: String): secrets_page!
 	audit_log(limit: Int): [audit_event!]!
 	auth_info: auth_info!
 }
@@ -64,6 +71,16 @@ type secret_metadata {
 	version: Int!
 	created: String!
 	updated: String!
+}
+
+"A page of secrets_page."
+type secrets_page {
+	"The names on the page, sorted."
+	names: [String!]!
+	"The same secrets, with their versions and times."
+	secrets: [secret_metadata!]!
+	"The after of the next page (the page's last name), or null when this is the last."
+	next: String
 }
 
 "An entry of the audit log. It never holds a value."
@@ -208,8 +225,10 @@ func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successP
 		return nil, userError("the value of secret %q is %s as JSON, over the limit of %s", name, sizeText(len(value)), sizeText(r.s.maxValue))
 	}
 	k := caller(ctx)
-	if err := r.roomFor(ctx, k.TenantID, name); err != nil {
-		return nil, err
+	if r.s.limiter == nil {
+		if err := r.roomFor(ctx, k.TenantID, name); err != nil {
+			return nil, err
+		}
 	}
 	ring, err := r.s.keyring(ctx, false)
 	if err != nil {
@@ -219,7 +238,15 @@ func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successP
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
 	}
-	_, err = r.s.st.PutSecret(ctx, k.TenantID, name, sealed)
+	if r.s.limiter != nil {
+		_, err = r.s.limiter.PutSecretWithin(ctx, k.TenantID, name, sealed, r.s.maxSecrets)
+	} else {
+		_, err = r.s.st.PutSecret(ctx, k.TenantID, name, sealed)
+	}
+	var full *api.LimitError
+	if errors.As(err, &full) { // refused: nothing was stored
+		return nil, r.noRoom(ctx, name, full.Held)
+	}
 	r.s.secretsChanged(k.TenantID) // also after an error: it may have been stored
 	if err != nil {
 		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
@@ -228,8 +255,10 @@ func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successP
 	return &successPayload{ok: true}, nil
 }
 
-// roomFor refuses a new secret when the tenant holds the most it may.
-// Replacing a secret needs no room; only a new name is counted.
+// roomFor refuses a new secret when the tenant holds the most it may, for
+// a store that is no SecretLimiter: it counts before the put, so that
+// concurrent sets may pass the limit by a few. Replacing a secret needs
+// no room; only a new name is counted.
 func (r *resolver) roomFor(ctx context.Context, tenantID, name string) error {
 	_, _, err := r.s.st.Secret(ctx, tenantID, name)
 	if err == nil {
@@ -243,10 +272,16 @@ func (r *resolver) roomFor(ctx context.Context, tenantID, name string) error {
 		return r.storeError(ctx, api.OpSetSecret, name, err)
 	}
 	if n >= r.s.maxSecrets {
-		r.event(ctx, api.OpSetSecret, name, api.OutcomeInvalid)
-		return userError("secret %q not set: the tenant holds %d secrets, the most it may (delete some first)", name, n)
+		return r.noRoom(ctx, name, n)
 	}
 	return nil
+}
+
+// noRoom records and returns the refusal of a new secret name when the
+// tenant holds held secrets, the most it may.
+func (r *resolver) noRoom(ctx context.Context, name string, held int) error {
+	r.event(ctx, api.OpSetSecret, name, api.OutcomeInvalid)
+	return userError("secret %q not set: the tenant holds %d secrets, the most it may (delete some first)", name, held)
 }
 
 type deleteSecretArgs struct {
@@ -315,6 +350,93 @@ func (r *resolver) SecretNames(ctx context.Context) ([]string, error) {
 	}
 	return names, nil
 }
+
+type secretsPageArgs struct {
+	Limit *int32
+	After *string
+}
+
+// SecretsPage answers secrets_page: keyset pagination on the name, over
+// the store's SecretsPage when it has one.
+func (r *resolver) SecretsPage(ctx context.Context, args secretsPageArgs) (*secretsPage, error) {
+	limit := DefaultPageSize
+	if args.Limit != nil {
+		limit = int(*args.Limit)
+		if limit < 1 || limit > MaxPageSize {
+			r.event(ctx, api.OpSecretsPage, "", api.OutcomeInvalid)
+			return nil, userError("invalid limit %d: want 1 to %d secrets a page (%d when not given)", limit, MaxPageSize, DefaultPageSize)
+		}
+	}
+	after := ""
+	if args.After != nil {
+		after = *args.After
+	}
+	if len(after) > maxNameLen {
+		// Not quoted: it may be anything pasted.
+		r.event(ctx, api.OpSecretsPage, "", api.OutcomeInvalid)
+		return nil, userError("invalid after: it is %d bytes long; want the next of the page before, a name of at most %d", len(after), maxNameLen)
+	}
+	tenantID := caller(ctx).TenantID
+	var page []api.SecretMeta
+	var more bool
+	var err error
+	if r.s.pager != nil {
+		page, more, err = r.s.pager.SecretsPage(ctx, tenantID, after, limit)
+	} else {
+		page, more, err = r.pageOfAll(ctx, tenantID, after, limit)
+	}
+	if err != nil {
+		return nil, r.storeError(ctx, api.OpSecretsPage, "", err)
+	}
+	r.event(ctx, api.OpSecretsPage, "", api.OutcomeOK)
+	p := &secretsPage{metas: page}
+	if more && len(page) > 0 {
+		p.next = &page[len(page)-1].Name
+	}
+	return p, nil
+}
+
+// pageOfAll is SecretsPage for a store that is no SecretPager: it lists
+// every secret and cuts the page out.
+func (r *resolver) pageOfAll(ctx context.Context, tenantID, after string, limit int) ([]api.SecretMeta, bool, error) {
+	metas, err := r.s.st.Secrets(ctx, tenantID)
+	if err != nil {
+		return nil, false, err
+	}
+	metas = slices.DeleteFunc(metas, func(m api.SecretMeta) bool { return strings.HasPrefix(m.Name, reservedPrefix) })
+	i, found := slices.BinarySearchFunc(metas, after, func(m api.SecretMeta, name string) int { return strings.Compare(m.Name, name) })
+	if found {
+		i++
+	}
+	metas = metas[i:]
+	if len(metas) > limit {
+		return metas[:limit], true, nil
+	}
+	return metas, false, nil
+}
+
+type secretsPage struct {
+	metas []api.SecretMeta
+	next  *string
+}
+
+func (p *secretsPage) Names() []string {
+	names := make([]string, len(p.metas))
+	for i, m := range p.metas {
+		names[i] = m.Name
+	}
+	return names
+}
+
+func (p *secretsPage) Secrets() []*secretMetadata {
+	out := make([]*secretMetadata, len(p.metas))
+	for i, m := range p.metas {
+		out[i] = &secretMetadata{m}
+	}
+	return out
+}
+
+func (p *secretsPage) Next() *string { return p.next }
 
 func (r *resolver) SecretMetadata(ctx context.Context) ([]*secretMetadata, error) {
 	metas, err := r.list(ctx, api.OpSecretMeta)

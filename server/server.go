@@ -17,6 +17,19 @@
 // sign in with an API key and list, add, update and delete secrets (never
 // seeing a value); its files are under "/static/".
 //
+// A tenant holds up to 10,000 secrets ([WithMaxSecrets]). secret_names and
+// secret_metadata answer all of them at once, as Prefect 1's client
+// expects; secrets_page answers one page, sorted by name (bytewise), with
+// the cursor of the next:
+//
+//	query($after: String) { secrets_page(limit: 100, after: $after) { names next } }
+//
+// limit is 1 to [MaxPageSize] ([DefaultPageSize] when not given); after is
+// the next of the page before (a name: the page starts after it), null or
+// "" for the first page; next is null on the last page. Each page costs
+// the store the same however many secrets the tenant holds (over a
+// [SecretPager]).
+//
 // Values are any JSON up to 256 KiB encoded ([WithMaxValueSize]). Only
 // secret_value ever returns one; no error, log line or audit event holds
 // one. Every set, read, delete and list, and every refused key, is recorded
@@ -85,6 +98,31 @@ type Store interface {
 	AuditLog(ctx context.Context, tenantID string, limit int) ([]api.Event, error)
 }
 
+// A SecretLimiter is a [Store] that keeps each tenant's count of secrets
+// and refuses, inside the put itself, a new secret beyond a limit, so
+// that concurrent sets never pass it. The server puts through it when st
+// is one (store.SQL is); otherwise it calls CountSecrets before each put
+// of a new name, and concurrent sets may pass the limit by a few.
+type SecretLimiter interface {
+	// PutSecretWithin is PutSecret, refusing a new secret, with an error
+	// matching api.ErrLimit (an *api.LimitError), when the tenant holds
+	// limit secrets or more, the server's own (names starting
+	// api.ReservedPrefix) not counted.
+	PutSecretWithin(ctx context.Context, tenantID, name string, s seal.Sealed, limit int) (api.SecretMeta, error)
+}
+
+// A SecretPager is a [Store] that lists a tenant's secrets a page at a
+// time, at a cost that does not grow with their number (store.SQL is one).
+// The server's secrets_page uses it when st is one; otherwise it lists
+// them all with Secrets and hands out the page asked for.
+type SecretPager interface {
+	// SecretsPage lists up to limit of the tenant's secrets whose names
+	// sort after after, sorted by name (bytewise), leaving out the
+	// server's own (names starting api.ReservedPrefix); more reports
+	// whether others follow.
+	SecretsPage(ctx context.Context, tenantID, after string, limit int) (page []api.SecretMeta, more bool, err error)
+}
+
 // A KeyUseRecorder is a [Store] that keeps when each API key was last
 // used, for its operator to see. The server tells it, in the background,
 // of the first request it accepts with a key and then of at most one a
@@ -108,6 +146,8 @@ type Server struct {
 	auth       authCache
 	uses       keyUses
 	useRec     KeyUseRecorder // st, if it keeps keys' last use; else nil
+	limiter    SecretLimiter  // st, if it enforces the limit itself; else nil
+	pager      SecretPager    // st, if it lists a page at a time; else nil
 	masks      masks          // the tenants' maskers of what runs write
 	log        *slog.Logger
 	now        func() time.Time
@@ -130,8 +170,10 @@ func WithMaxValueSize(n int) Option {
 
 // WithMaxSecrets sets how many secrets a tenant may hold (default
 // [DefaultMaxSecrets]); n <= 0 leaves the default. Setting a new secret
-// beyond the limit is refused; replacing one is not. Concurrent first sets
-// may pass the limit by a few.
+// beyond the limit is refused; replacing one is not. Over a
+// [SecretLimiter] (store.SQL) the check costs the same however many
+// secrets the tenant holds, and concurrent first sets never pass the
+// limit; over another store they may pass it by a few.
 func WithMaxSecrets(n int) Option {
 	return func(s *Server) {
 		if n > 0 {
@@ -211,6 +253,8 @@ func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 	}
 	s.runs, _ = st.(RunStore)
 	s.useRec, _ = st.(KeyUseRecorder)
+	s.limiter, _ = st.(SecretLimiter)
+	s.pager, _ = st.(SecretPager)
 	for _, o := range opts {
 		o(s)
 	}
