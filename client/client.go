@@ -104,9 +104,13 @@ func (e *GraphQLError) Error() string {
 
 // Is makes errors.Is(err, ErrUnauthenticated) true for an authentication
 // failure, errors.Is(err, ErrConflict) for a change refused because the
-// run changed first, and errors.Is(err, ErrRunNotFound) for a missing flow
-// or flow run.
+// run changed first, errors.Is(err, ErrRunNotFound) for a missing flow
+// or flow run, and errors.Is(err, ErrNoPages) for a server without
+// secrets_page.
 func (e *GraphQLError) Is(target error) bool {
+	if target == ErrNoPages {
+		return e.says(noPagesText)
+	}
 	if target == ErrConflict {
 		return slices.Contains(e.codes, "CONFLICT")
 	}

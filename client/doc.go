@@ -7,6 +7,15 @@
 //	names, err := c.SecretNames(ctx)                 // names only, never values
 //	err = c.DeleteSecret(ctx, "DB_PASSWORD")
 //
+// A server with many secrets lists them a page at a time, sorted, each
+// page costing it the same however many there are: [Client.SecretNamesPage]
+// returns one page and the cursor of the next, [Client.AllSecretNames]
+// iterates over all of them holding one page at a time. These use this
+// project's secrets_page query; against Prefect Cloud, which lacks it,
+// AllSecretNames falls back on secret_names.
+//
+//	for name, err := range c.AllSecretNames(ctx, "", 0) { ... }
+//
 // [FromConfig] builds the client from Prefect's configuration (cloud.api,
 // cloud.api_key, cloud.tenant_id), and [NewSource] makes it the
 // [secrets.Source] a run falls back on when backend = "cloud" and

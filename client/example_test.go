@@ -82,3 +82,37 @@ func ExampleFromConfig() {
 	// ********
 	// ghp_example
 }
+
+// A tenant with many secrets is listed a page at a time: memory holds one
+// page however many there are.
+func ExampleClient_AllSecretNames() {
+	server := newFakeServer("my-api-key", map[string]any{"B": 1, "A": 2, "C": 3, "D": 4, "E": 5})
+	defer server.Close()
+	c, err := client.New(server.URL+"/graphql", client.WithAPIKey("my-api-key"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseIdleConnections()
+	ctx := context.Background()
+
+	// Pages of 2, from the first name on.
+	for name, err := range c.AllSecretNames(ctx, "", 2) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(name)
+	}
+
+	// One page, and where the next starts.
+	names, next, _ := c.SecretNamesPage(ctx, "B", 2)
+	fmt.Println(names, next)
+	// Output:
+	// A
+	// B
+	// C
+	// D
+	// E
+	// [C D] D
+}

@@ -23,6 +23,7 @@ const (
 	opDelete = `mutation($input: delete_secret_input!) { delete_secret(input: $input) { success } }`
 	opValue  = `query($name: String!) { secret_value(name: $name) }`
 	opNames  = `query { secret_names }`
+	opPage   = `query($limit: Int, $after: String) { secrets_page(limit: $limit, after: $after) { names next } }`
 )
 
 // fakeServer is a stand-in for the secret server. It keeps secrets in a map,
@@ -46,6 +47,9 @@ type fakeServer struct {
 	dropN    int    // close the connection of the next dropN requests
 	setFails bool   // set_secret answers success: false
 	echo     bool   // a set_secret fails, the message quoting the variables
+	noPages  bool   // no secrets_page, as Prefect Cloud: refused as Apollo does
+	stuck    bool   // secrets_page's next is the cursor it was given
+	pages    int    // secrets_page requests answered
 	problems []string
 }
 
@@ -306,8 +310,64 @@ func (f *fakeServer) answer(r *http.Request) (data any, errs []gqlError, problem
 		}
 		slices.Sort(names)
 		return map[string]any{"secret_names": names}, nil, ""
+	case opPage:
+		return f.page(vars, varsText)
 	}
 	return nil, nil, "unknown operation " + strconv.Quote(query)
+}
+
+// page answers secrets_page as this project's server does: sorted names
+// after the cursor, 100 unless limit says 1 to 1000, and the next cursor.
+func (f *fakeServer) page(vars map[string]any, varsText string) (data any, errs []gqlError, problem string) {
+	if f.noPages {
+		return nil, []gqlError{{
+			Message:    `Cannot query field "secrets_page" on type "Query".`,
+			Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"},
+		}}, ""
+	}
+	f.pages++
+	after, limit := "", 100
+	for k, v := range vars {
+		switch k {
+		case "after":
+			s, ok := v.(string)
+			if !ok || s == "" {
+				return nil, nil, "secrets_page after " + varsText + ", want a non-empty string or none"
+			}
+			after = s
+		case "limit":
+			n, err := v.(json.Number).Int64()
+			if err != nil || n < 1 || n > 1000 {
+				return nil, []gqlError{{Message: "invalid limit " + v.(json.Number).String() + ": want 1 to 1000"}}, ""
+			}
+			limit = int(n)
+		default:
+			return nil, nil, "secrets_page variables " + varsText + ", want after and limit"
+		}
+	}
+	names := []string{}
+	for k := range f.secrets {
+		if k > after {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	var next any
+	if len(names) > limit {
+		names = names[:limit]
+		next = names[limit-1]
+	}
+	if f.stuck {
+		next = after
+	}
+	return map[string]any{"secrets_page": map[string]any{"names": names, "next": next}}, nil, ""
+}
+
+// Pages returns the number of secrets_page requests answered.
+func (f *fakeServer) Pages() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pages
 }
 
 // jsonText returns v as JSON, for comparing values.
