@@ -9,7 +9,7 @@
 //	prefect server revoke-api-key ID
 //	prefect server rotate-key [--grace 3s]
 //	prefect server audit --tenant NAME | --unknown-keys [--limit N] [--json]
-//	prefect secrets set NAME [--value V | --from-file PATH] [--json] | get NAME | list | delete NAME
+//	prefect secrets set NAME [--value V | --from-file PATH] [--json] | get NAME | list [--limit N] [--after NAME] | delete NAME
 //	prefect agent local start [--label L]... [--env K=V]... [--max-runs N]
 //	prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]
 //	prefect flows list
@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "prefect:", err)
-		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME|list-api-keys --tenant NAME|revoke-api-key ID|rotate-key|audit --tenant NAME|--unknown-keys\n       prefect secrets set NAME [--value V | --from-file PATH] [--json]|get NAME|list|delete NAME\n       prefect agent local start [--label L]... [--env K=V]... [--max-runs N]\n       prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]\n       prefect flows list | runs list|show ID|cancel ID|logs ID")
+		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME|list-api-keys --tenant NAME|revoke-api-key ID|rotate-key|audit --tenant NAME|--unknown-keys\n       prefect secrets set NAME [--value V | --from-file PATH] [--json]|get NAME|list [--limit N] [--after NAME]|delete NAME\n       prefect agent local start [--label L]... [--env K=V]... [--max-runs N]\n       prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]\n       prefect flows list | runs list|show ID|cancel ID|logs ID")
 		return 2
 	default:
 		fmt.Fprintln(stderr, "prefect:", err)

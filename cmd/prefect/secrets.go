@@ -6,7 +6,7 @@ package main
 //
 //	prefect secrets set NAME [--value V | --from-file PATH] [--json]
 //	prefect secrets get NAME
-//	prefect secrets list
+//	prefect secrets list [--limit N] [--after NAME]
 //	prefect secrets delete NAME
 //
 // set reads the value from stdin when neither --value nor --from-file is
@@ -14,8 +14,14 @@ package main
 // bytes as they are. The value is stored as a JSON string, or with --json
 // as the JSON value it must be. A value is printed nowhere but on get's
 // stdout, and the API key nowhere at all.
+//
+// list prints the names, sorted, one a line, as it reads them a page at a
+// time (client.AllSecretNames): its memory holds one page however many
+// secrets there are. --limit N stops after N names, saying on stderr how
+// to list the rest when more follow; --after NAME starts after NAME.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -48,7 +54,7 @@ func secretsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "get":
 		return secretsGet(ctx, rest, stdout)
 	case "list":
-		return secretsList(ctx, rest, stdout)
+		return secretsList(ctx, rest, stdout, stderr)
 	case "delete":
 		return secretsDelete(ctx, rest, stderr)
 	}
@@ -205,26 +211,56 @@ func secretsGet(ctx context.Context, args []string, stdout io.Writer) error {
 	return err
 }
 
-func secretsList(ctx context.Context, args []string, stdout io.Writer) error {
+func secretsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const usage = "list [--limit N] [--after NAME]"
 	fs := flag.NewFlagSet("secrets list", flag.ContinueOnError)
+	limit := fs.Int("limit", 0, "print at most this many names; 0 for all")
+	after := fs.String("after", "", "start after this name (the last one a list printed)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *limit < 0 {
+		return usageError{msg: fmt.Sprintf("secrets list: --limit %d: want 0 (all) or more; usage: prefect secrets %s", *limit, usage)}
 	}
 	c, err := apiClient()
 	if err != nil {
 		return err
 	}
 	defer c.CloseIdleConnections()
-	names, err := c.SecretNames(ctx)
-	if err != nil {
-		return err
+	return listNames(ctx, c, *after, *limit, stdout, stderr)
+}
+
+// listNames prints the names after after, up to limit of them (0: all),
+// reading them a page at a time. When limit stops it before the end, it
+// says on stderr how to list the rest.
+func listNames(ctx context.Context, c *client.Client, after string, limit int, stdout, stderr io.Writer) error {
+	// The largest pages the server gives; under a limit, one name more
+	// than it, so that the page that fills the limit also tells whether
+	// more follow.
+	page := client.MaxPageSize
+	if limit > 0 && limit < page {
+		page = limit + 1
 	}
-	for _, n := range names {
-		if _, err := fmt.Fprintln(stdout, n); err != nil {
+	w := bufio.NewWriter(stdout)
+	printed, last := 0, ""
+	for name, err := range c.AllSecretNames(ctx, after, page) {
+		if err != nil {
+			w.Flush()
 			return err
 		}
+		if limit > 0 && printed == limit {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "prefect: more secrets follow; list them with --after %s\n", last)
+			return nil
+		}
+		if _, err := fmt.Fprintln(w, name); err != nil {
+			return err
+		}
+		printed, last = printed+1, name
 	}
-	return nil
+	return w.Flush()
 }
 
 func secretsDelete(ctx context.Context, args []string, stderr io.Writer) error {

@@ -2,13 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/internal/servertest"
 )
 
 type cliResult struct {
@@ -114,13 +122,25 @@ func TestSecretsCLI(t *testing.T) {
 		t.Errorf("set --json with bad JSON: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	// list.
-	r = run("", "secrets", "list")
-	mustOK(r, "list")
-	got := strings.Fields(r.stdout)
-	want := []string{"FILE", "FLAG", "JNUM", "JSON", "JSTR", "STDIN"}
-	if strings.Join(slices.Sorted(slices.Values(got)), ",") != strings.Join(want, ",") {
-		t.Errorf("list = %q, want %v", r.stdout, want)
+	// list: sorted, one a line; --limit stops early and says how to go
+	// on, --after starts after a name.
+	for _, tc := range []struct {
+		args           []string
+		stdout, stderr string
+	}{
+		{nil, "FILE\nFLAG\nJNUM\nJSON\nJSTR\nSTDIN\n", ""},
+		{[]string{"--limit", "2"}, "FILE\nFLAG\n", "prefect: more secrets follow; list them with --after FLAG\n"},
+		{[]string{"--after", "FLAG", "--limit", "2"}, "JNUM\nJSON\n", "prefect: more secrets follow; list them with --after JSON\n"},
+		{[]string{"--after", "JSON"}, "JSTR\nSTDIN\n", ""},
+		{[]string{"--limit", "6"}, "FILE\nFLAG\nJNUM\nJSON\nJSTR\nSTDIN\n", ""},
+		{[]string{"--limit", "0", "--after", "A"}, "FILE\nFLAG\nJNUM\nJSON\nJSTR\nSTDIN\n", ""},
+		{[]string{"--after", "STDIN"}, "", ""},
+	} {
+		r := run("", append([]string{"secrets", "list"}, tc.args...)...)
+		mustOK(r, fmt.Sprint("list ", tc.args))
+		if r.stdout != tc.stdout || r.stderr != tc.stderr {
+			t.Errorf("list %q: stdout %q, stderr %q; want %q, %q", tc.args, r.stdout, r.stderr, tc.stdout, tc.stderr)
+		}
 	}
 
 	// delete, then get → exit 1 with the not-found message.
@@ -143,6 +163,8 @@ func TestSecretsCLI(t *testing.T) {
 		{[]string{"secrets", "set", "N", "--value", "x", "--from-file", file}, "not both"},
 		{[]string{"secrets", "get", "N", "--bogus"}, "flag provided but not defined"},
 		{[]string{"secrets", "list", "extra"}, "takes no arguments"},
+		{[]string{"secrets", "list", "--limit", "-1"}, "--limit -1: want 0 (all) or more"},
+		{[]string{"secrets", "list", "--limit", "many"}, "invalid value"},
 	} {
 		r := run("", tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.says) || !strings.Contains(r.stderr, "usage:") {
@@ -180,5 +202,66 @@ func TestSecretsCLI(t *testing.T) {
 				t.Errorf("a stderr holds a value: %q", r.stderr)
 			}
 		}
+	}
+}
+
+// listNames reads pages, never secret_names: one page of limit+1 under a
+// limit (the extra name tells whether more follow), pages of the largest
+// size without one.
+func TestSecretsListPages(t *testing.T) {
+	env := servertest.New(t)
+	var mu sync.Mutex
+	var queries []string
+	h := env.Handler()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mu.Lock()
+		queries = append(queries, string(body))
+		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	c, err := client.New(ts.URL+"/graphql", client.WithAPIKey(env.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	ctx := context.Background()
+	for _, n := range []string{"E", "C", "A", "D", "B"} {
+		if err := c.SetSecret(ctx, n, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		after          string
+		limit          int
+		stdout, stderr string
+		wantLimit      string // the limit the one request asked for
+	}{
+		{"", 3, "A\nB\nC\n", "prefect: more secrets follow; list them with --after C\n", `\"limit\":4`},
+		{"", 0, "A\nB\nC\nD\nE\n", "", `\"limit\":1000`},
+		{"C", 5, "D\nE\n", "", `\"limit\":6`},
+		{"", 5000, "A\nB\nC\nD\nE\n", "", `\"limit\":1000`},
+	} {
+		mu.Lock()
+		queries = nil
+		mu.Unlock()
+		var out, errOut bytes.Buffer
+		if err := listNames(ctx, c, tc.after, tc.limit, &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tc.stdout || errOut.String() != tc.stderr {
+			t.Errorf("listNames(%q, %d): stdout %q, stderr %q; want %q, %q", tc.after, tc.limit, out.String(), errOut.String(), tc.stdout, tc.stderr)
+		}
+		mu.Lock()
+		if len(queries) != 1 || !strings.Contains(queries[0], "secrets_page") || strings.Contains(queries[0], "secret_names") || !strings.Contains(queries[0], tc.wantLimit) {
+			t.Errorf("listNames(%q, %d) sent %q; want one secrets_page with %s", tc.after, tc.limit, queries, tc.wantLimit)
+		}
+		mu.Unlock()
 	}
 }
