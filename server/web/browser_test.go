@@ -209,6 +209,9 @@ func TestSecretsPageInChromium(t *testing.T) {
 	if got := eval[string](t, b, `[...document.querySelectorAll("#secret-rows tr")].map(r => r.dataset.name).join(" ")`); got != "DB_PASSWORD aws.prod.access_key slack/webhook-url" {
 		t.Errorf("listed: %q", got)
 	}
+	if !document(t, b).hidden("#secrets-pager") {
+		t.Errorf("one page of secrets shows links to other pages")
+	}
 	if path := os.Getenv("PREFECT_WEB_SCREENSHOT"); path != "" {
 		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err != nil {

@@ -3,7 +3,8 @@
 // in with an API key and then, on two tabs,
 //
 //   - Secrets (#/secrets): lists, adds, updates and deletes the secrets of
-//     the key's tenant;
+//     the key's tenant, 50 to a page sorted by name, with links to the
+//     next page (#/secrets?after=<last name>) and the one before;
 //   - Flow runs (#/runs): lists the tenant's flow runs with their states,
 //     filtered by state, and cancels those not finished; one run
 //     (#/runs/<id>) shows its state, parameters, its tasks as a graph (SVG,
@@ -19,7 +20,7 @@
 //
 // The page is a client of the server's GraphQL API like any other: it POSTs
 // to /graphql with "Authorization: Bearer <api key>" and uses only
-// auth_info, secret_metadata, set_secret and delete_secret for secrets, and
+// auth_info, secrets_page, set_secret and delete_secret for secrets, and
 // flow_runs, flow_run, flow, flow_run_logs and cancel_flow_run for runs. It
 // never asks for secret_value nor for a run's environment (which may hold
 // secrets), so neither reaches the browser; a value lives only in the field
@@ -35,15 +36,17 @@
 // createElementNS: nothing received is parsed as HTML. The HTML is never
 // cached; the other files are revalidated by ETag.
 //
-// The page is tested in a real headless Chromium (browser_test.go for the
-// Secrets tab, runs_browser_test.go for Flow runs), which is skipped when no
-// Chromium is installed, unless CI=true. To see the page, run those tests
-// with PREFECT_WEB_SCREENSHOT (the Secrets tab listing a few secrets) or
-// PREFECT_WEB_SCREENSHOT_RUNS (a running flow run's view) set to a file
-// name: they write a PNG there.
+// The page is tested in a real headless Chromium (browser_test.go and
+// pages_browser_test.go for the Secrets tab, runs_browser_test.go for Flow
+// runs), which is skipped when no Chromium is installed, unless CI=true.
+// To see the page, run those tests with PREFECT_WEB_SCREENSHOT (the
+// Secrets tab listing a few secrets), PREFECT_WEB_SCREENSHOT_PAGES (the
+// second of three pages of secrets) or PREFECT_WEB_SCREENSHOT_RUNS (a
+// running flow run's view) set to a file name: they write a PNG there.
 //
 //	apt-get install chromium
 //	PREFECT_WEB_SCREENSHOT=/tmp/secrets.png go test -run SecretsPageInChromium ./server/web/
+//	PREFECT_WEB_SCREENSHOT_PAGES=/tmp/pages.png go test -run SecretsPagesInChromium ./server/web/
 //	PREFECT_WEB_SCREENSHOT_RUNS=/tmp/run.png go test -run FlowRunsPageInChromium ./server/web/
 package web
 

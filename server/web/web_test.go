@@ -41,7 +41,7 @@ func TestHandlerServesThePageAndItsFiles(t *testing.T) {
 		path, ctype, cache, contains string
 	}{
 		{"/", "text/html; charset=utf-8", "no-store", `<script type="module" src="/static/app.js">`},
-		{"/static/app.js", "text/javascript; charset=utf-8", "no-cache", "secret_metadata"},
+		{"/static/app.js", "text/javascript; charset=utf-8", "no-cache", "secrets_page"},
 		{"/static/runs.js", "text/javascript; charset=utf-8", "no-cache", "flow_runs"},
 		{"/static/graph.js", "text/javascript; charset=utf-8", "no-cache", "createElementNS"},
 		{"/static/ui.js", "text/javascript; charset=utf-8", "no-cache", "textContent"},

@@ -1,9 +1,12 @@
 // The server's page: sign-in, the Secrets page (here) and the Flow runs
 // page (runs.js), one at a time by the address's fragment: #/secrets (the
-// default), #/runs, #/runs/<run id>. It talks to the server's GraphQL API
-// with the user's API key; for secrets it uses only auth_info,
-// secret_metadata, set_secret and delete_secret: a stored value never comes
-// to this page. Everything shown is set with textContent or setAttribute,
+// default; #/secrets?after=<name> for the page of the names after one),
+// #/runs, #/runs/<run id>. It talks to the server's GraphQL API with the
+// user's API key; for secrets it uses only auth_info, secrets_page,
+// set_secret and delete_secret: a stored value never comes to this page.
+// The Secrets page shows one page of PAGE_SIZE secrets, sorted by name,
+// with links to the next page and the one before: a tenant of 100,000
+// secrets costs the page, and the server, no more than one of 50. Everything shown is set with textContent or setAttribute,
 // never parsed as HTML.
 //
 // Rules kept here on purpose:
@@ -22,8 +25,10 @@ const NAME_PATTERN = /^[A-Za-z0-9_.\/-]{1,256}$/;
 
 // Who the key is, asked on signing in.
 const Q_AUTH = "query Auth { auth_info { tenant_id api_key_id } }";
-// The secrets, never a value.
-const Q_SECRETS = "query Secrets { secret_metadata { name version created updated } }";
+// A page of the secrets, never a value.
+const PAGE_SIZE = 50;
+const Q_SECRETS =
+  "query Secrets($limit: Int, $after: String) { secrets_page(limit: $limit, after: $after) { secrets { name version created updated } next } }";
 const M_SET = "mutation SetSecret($input: set_secret_input!) { set_secret(input: $input) { success } }";
 const M_DELETE = "mutation DeleteSecret($input: delete_secret_input!) { delete_secret(input: $input) { success } }";
 
@@ -45,6 +50,10 @@ const el = {
   secrets: $("secrets"),
   rows: $("secret-rows"),
   noSecrets: $("no-secrets"),
+  pager: $("secrets-pager"),
+  prev: $("secrets-prev"),
+  next: $("secrets-next"),
+  pageLabel: $("secrets-page"),
   refresh: $("refresh"),
   editor: $("editor"),
   form: $("secret-form"),
@@ -62,6 +71,13 @@ const el = {
 
 // The names listed last, to tell "Add" from "Update".
 let known = new Set();
+// The page shown: the names after this one ("" for the first page).
+let pageAfter = "";
+// What the pages seen so far tell of the ones before: for the cursor of a
+// page, the cursor of the page before it and the page's number. Learned
+// going forward; a page opened by its address alone has neither, and its
+// "previous" link goes to the first page.
+const pageBefore = new Map([["", { before: null, number: 1 }]]);
 // The secret the delete dialog asks about.
 let deleting = "";
 
@@ -188,6 +204,10 @@ function showSignedOut() {
   el.keyID.textContent = "";
   el.rows.replaceChildren();
   known = new Set();
+  el.pager.hidden = true;
+  pageAfter = "";
+  pageBefore.clear();
+  pageBefore.set("", { before: null, number: 1 });
   el.form.reset();
   hideFieldErrors();
   el.secrets.hidden = true;
@@ -205,6 +225,35 @@ function signedOutBy(err) {
     return true;
   }
   return false;
+}
+
+// secretsHash is the address of the page of the secrets after after.
+function secretsHash(after) {
+  return after === "" ? "#/secrets" : "#/secrets?after=" + encodeURIComponent(after);
+}
+
+// renderPager shows the links to the pages around the one after after,
+// whose next page starts after next (null on the last page).
+function renderPager(after, next, count) {
+  if (next !== null) {
+    const here = pageBefore.get(after);
+    pageBefore.set(next, { before: after, number: here ? here.number + 1 : null });
+  }
+  const here = pageBefore.get(after);
+  el.prev.hidden = after === "";
+  if (here && here.before !== null) {
+    el.prev.textContent = "Previous";
+    el.prev.href = secretsHash(here.before);
+  } else {
+    el.prev.textContent = "First page";
+    el.prev.href = secretsHash("");
+  }
+  el.next.hidden = next === null;
+  el.next.href = next === null ? secretsHash(after) : secretsHash(next);
+  let label = here && here.number ? `Page ${here.number}` : `Names after ${after}`;
+  if (count > 0) label += count === 1 ? " · 1 secret" : ` · ${count} secrets`;
+  el.pageLabel.textContent = label;
+  el.pager.hidden = after === "" && next === null;
 }
 
 function render(list) {
@@ -232,15 +281,23 @@ function render(list) {
     return tr;
   });
   el.rows.replaceChildren(...rows);
+  el.noSecrets.textContent = pageAfter === "" ? "No secrets yet. Add one below." : "No secrets on this page. Go back to the page before.";
   el.noSecrets.hidden = list.length > 0;
   known = new Set(list.map((s) => s.name));
   updateSaveLabel();
 }
 
-// load lists the secrets.
+// load lists the page of the secrets the address names.
 async function load() {
-  const data = await gql(Q_SECRETS, null);
-  render(Array.isArray(data.secret_metadata) ? data.secret_metadata : []);
+  const after = pageAfter;
+  const vars = { limit: PAGE_SIZE };
+  if (after !== "") vars.after = after;
+  const data = await gql(Q_SECRETS, vars);
+  if (after !== pageAfter) return; // the user went to another page meanwhile
+  const page = data.secrets_page ?? {};
+  const list = Array.isArray(page.secrets) ? page.secrets : [];
+  render(list);
+  renderPager(after, typeof page.next === "string" ? page.next : null, list.length);
 }
 
 // listSecrets lists the secrets on the Secrets page.
@@ -433,9 +490,19 @@ const PAGES = {
   run: { title: "Flow run · Prefect server", nav: el.navRuns, heading: "run-title" },
 };
 
-// parseRoute reads a fragment: #/runs/<id>, #/runs, or anything else for
-// the Secrets page.
+// parseRoute reads a fragment: #/runs/<id>, #/runs, #/secrets?after=<name>,
+// or anything else for the Secrets page's first page.
 function parseRoute(hash) {
+  const s = /^#\/secrets\?after=(.*)$/.exec(hash);
+  if (s !== null) {
+    let after = "";
+    try {
+      after = decodeURIComponent(s[1]);
+    } catch {
+      // not a name: the first page
+    }
+    return { page: "secrets", after };
+  }
   const m = /^#\/runs\/([^/]+)$/.exec(hash);
   if (m !== null) {
     let id = "";
@@ -446,7 +513,7 @@ function parseRoute(hash) {
     }
     return { page: "run", id };
   }
-  return { page: hash === "#/runs" ? "runs" : "secrets" };
+  return hash === "#/runs" ? { page: "runs" } : { page: "secrets", after: "" };
 }
 
 // The page shown: a key of PAGES.
@@ -464,7 +531,10 @@ async function route(focus) {
   if (!signedIn) return;
   el.secrets.hidden = r.page !== "secrets";
   el.editor.hidden = r.page !== "secrets";
-  if (r.page === "secrets") runs.leave();
+  if (r.page === "secrets") {
+    runs.leave();
+    pageAfter = r.after;
+  }
   else if (r.page === "runs") runs.showList();
   else runs.showRun(r.id);
   if (focus) $(page.heading).focus();
