@@ -65,6 +65,9 @@ type inflight struct {
 	// seq is its job's sequence in the stream, once queued: a cancelled
 	// flow run deletes the jobs still there.
 	seq uint64
+	// requeued counts the times the job was queued again, which makes
+	// each queuing's message ID (see [attempt.msgID]) its own.
+	requeued int
 	// worker names the worker whose heartbeat came last, at seen; warned is
 	// set once the executor logged that it went silent.
 	worker string
@@ -84,8 +87,12 @@ type session struct {
 	sub     *nats.Subscription
 	// reconnected tells of the connection coming back after a loss.
 	reconnected chan nats.Status
-	closed      chan struct{}
-	wg          sync.WaitGroup
+	// back is closed, and replaced under mu, each time the connection
+	// comes back: a publish waiting for its acknowledgement then sends
+	// again, since the acknowledgement went to the lost connection.
+	back   chan struct{}
+	closed chan struct{}
+	wg     sync.WaitGroup
 
 	paramsOnce sync.Once
 	params     map[string]json.RawMessage
@@ -97,9 +104,10 @@ type session struct {
 	// heard is when a worker last said anything, or when the oldest
 	// pending task run was queued if later; idleWarned is set once the
 	// executor logged that no worker answers.
-	heard      time.Time
-	idleWarned bool
-	requeueing bool // a requeue runs
+	heard        time.Time
+	idleWarned   bool
+	requeueing   bool // a requeue runs
+	requeueAgain bool // asked for while one ran: it looks again
 }
 
 // Start opens the session of one flow run.
@@ -133,6 +141,7 @@ func (e *executor) Start(ctx context.Context) (runner.Session, error) {
 		subject: e.o.subject(g.Name),
 		inbox:   e.nc.NewInbox(),
 		closed:  make(chan struct{}),
+		back:    make(chan struct{}),
 		pending: map[attempt]*inflight{},
 	}
 	if s.sub, err = e.nc.Subscribe(s.inbox, s.onAnswer); err != nil {
@@ -179,9 +188,7 @@ func (s *session) Submit(run *runner.TaskRun) {
 		if err == nil {
 			// Not cut short by a cancellation: the job would be queued
 			// without the sequence its deletion needs.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), publishTimeout)
-			ack, err = s.js.Publish(ctx, s.subject, data)
-			cancel()
+			ack, err = s.publish(context.WithoutCancel(s.ctx), data, a.msgID(0))
 			if err != nil {
 				err = fmt.Errorf("natsexec: queuing task run %q: %w", run.Slug(), err)
 			}
@@ -201,11 +208,64 @@ func (s *session) Submit(run *runner.TaskRun) {
 		if in == nil && s.ctx.Err() != nil {
 			s.deleteJobs(ack.Sequence) // cancelled while it was being queued
 		}
+		if in != nil && ack.Duplicate {
+			// Sent again after a reconnection: the job was queued while
+			// the connection went, and a worker may have run it and
+			// found nobody to answer.
+			s.requeue()
+		}
 	})
 }
 
-// publishTimeout bounds the queuing of one job.
+// publishTimeout bounds the queuing of one job while the connection
+// stays up.
 const publishTimeout = 10 * time.Second
+
+// msgID is the JetStream message ID of the attempt's job, queued for the
+// nth time (0 the first): sent again under the same ID, a job the stream
+// already holds is acknowledged with its first sequence instead of being
+// queued twice (within the stream's duplicate window, 2 minutes unless
+// the stream says otherwise).
+func (a attempt) msgID(n int) string {
+	return fmt.Sprintf("%s.%d.%d", a.id, a.runCount, n)
+}
+
+// publish queues one job under msgID. When the connection comes back
+// while it waits for the stream's acknowledgement, it sends the job
+// again: the acknowledgement, or the job itself, may have gone with the
+// old connection, and the message ID keeps a job the stream got from
+// being queued twice. It gives up when ctx ends or an acknowledgement
+// takes longer than publishTimeout with the connection up. (It goes on
+// after the session closes: a job being queued when its run was cancelled
+// needs its sequence to be deleted.)
+func (s *session) publish(ctx context.Context, data []byte, msgID string) (*jetstream.PubAck, error) {
+	for {
+		s.mu.Lock()
+		back := s.back
+		s.mu.Unlock()
+		actx, cancel := context.WithTimeout(ctx, publishTimeout)
+		go func() {
+			select {
+			case <-back:
+			case <-actx.Done():
+			}
+			cancel()
+		}()
+		ack, err := s.js.Publish(actx, s.subject, data, jetstream.WithMsgID(msgID))
+		cancel()
+		if err == nil {
+			return ack, nil
+		}
+		select {
+		case <-back:
+			if ctx.Err() == nil {
+				continue
+			}
+		default:
+		}
+		return nil, err
+	}
+}
 
 // encode is the job message of run's attempt.
 func (s *session) encode(run *runner.TaskRun) ([]byte, error) {
@@ -346,6 +406,10 @@ func (s *session) watch() {
 				s.reconnected = nil
 				continue
 			}
+			s.mu.Lock()
+			close(s.back)
+			s.back = make(chan struct{})
+			s.mu.Unlock()
 			s.requeue()
 		case now := <-tick.C:
 			if s.e.nc.IsClosed() {
@@ -361,69 +425,84 @@ func (s *session) watch() {
 // left the stream while their attempts still wait for an answer: a worker
 // answered while the connection was away, found nobody listening, and
 // dropped its job. A job still in the stream (queued, or being run by a
-// worker) is left alone, and so is one still being queued. It works on a
-// goroutine of its own, stopping at the first failure (the connection is
-// away again: the next reconnection tries again), and ends with the run.
+// worker) is left alone, and so is one still being queued (its queuing
+// asks for a requeue when it ends, if the stream had it already). It
+// works on a goroutine of its own, looking again if asked while it
+// worked, stopping at the first failure (the connection is away again:
+// the next reconnection tries again), and ends with the run.
 func (s *session) requeue() {
 	s.mu.Lock()
 	if s.requeueing {
+		s.requeueAgain = true
 		s.mu.Unlock()
 		return
 	}
 	s.requeueing = true
 	s.mu.Unlock()
 	s.wg.Go(func() {
-		defer func() {
-			s.mu.Lock()
-			s.requeueing = false
-			s.mu.Unlock()
-		}()
 		ctx, cancel := context.WithCancel(s.ctx)
 		defer cancel()
-		done := make(chan struct{})
-		defer close(done)
 		go func() {
 			select {
 			case <-s.closed:
 				cancel()
-			case <-done:
+			case <-ctx.Done():
 			}
 		}()
-		s.mu.Lock()
-		type queued struct {
-			a    attempt
-			seq  uint64
-			data []byte
-		}
-		var jobs []queued
-		for a, in := range s.pending {
-			if in.seq != 0 && in.data != nil {
-				jobs = append(jobs, queued{a, in.seq, in.data})
-			}
-		}
-		s.mu.Unlock()
-		for _, j := range jobs {
-			actx, acancel := context.WithTimeout(ctx, publishTimeout)
-			_, err := s.stream.GetMsg(actx, j.seq)
-			if err == nil || !errors.Is(err, jetstream.ErrMsgNotFound) {
-				acancel()
-				if err != nil {
-					return // away again, or the run is over
-				}
-				continue // still queued or running
-			}
-			ack, err := s.js.Publish(actx, s.subject, j.data)
-			acancel()
-			if err != nil {
-				return
-			}
+		for {
+			ok := s.requeueOnce(ctx)
 			s.mu.Lock()
-			if in := s.pending[j.a]; in != nil && in.seq == j.seq {
-				in.seq = ack.Sequence
+			again := ok && s.requeueAgain
+			s.requeueAgain = false
+			if !again {
+				s.requeueing = false
+				s.mu.Unlock()
+				return
 			}
 			s.mu.Unlock()
 		}
 	})
+}
+
+// requeueOnce does one pass of [session.requeue], telling whether it
+// went through.
+func (s *session) requeueOnce(ctx context.Context) bool {
+	type queued struct {
+		a    attempt
+		seq  uint64
+		data []byte
+		n    int // the queuing's number, for its message ID
+	}
+	s.mu.Lock()
+	var jobs []queued
+	for a, in := range s.pending {
+		if in.seq != 0 && in.data != nil {
+			jobs = append(jobs, queued{a, in.seq, in.data, in.requeued + 1})
+		}
+	}
+	s.mu.Unlock()
+	for _, j := range jobs {
+		actx, acancel := context.WithTimeout(ctx, publishTimeout)
+		_, err := s.stream.GetMsg(actx, j.seq)
+		acancel()
+		if err == nil {
+			continue // still queued or running
+		}
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return false // away again, or the run is over
+		}
+		ack, err := s.publish(ctx, j.data, j.a.msgID(j.n))
+		if err != nil {
+			return false
+		}
+		s.mu.Lock()
+		if in := s.pending[j.a]; in != nil && in.seq == j.seq {
+			in.seq = ack.Sequence
+			in.requeued = j.n
+		}
+		s.mu.Unlock()
+	}
+	return true
 }
 
 // warnSilent logs, once each, the task runs whose worker missed two

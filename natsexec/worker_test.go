@@ -584,11 +584,14 @@ func TestMaxDeliveries(t *testing.T) {
 }
 
 // cutProxy forwards TCP connections to a NATS server until cut: then it
-// closes them, and refuses new ones while refusing is set.
+// closes them, and refuses new ones while refusing is set. While deaf is
+// set, what the server sends is dropped: the client hears nothing, as
+// when the connection goes between a request and its answer.
 type cutProxy struct {
 	ln      net.Listener
 	target  string
 	refuse  atomic.Bool
+	deaf    atomic.Bool
 	mu      sync.Mutex
 	conns   []net.Conn
 	copying sync.WaitGroup
@@ -619,7 +622,7 @@ func startCutProxy(t *testing.T, serverURL string) *cutProxy {
 			p.conns = append(p.conns, c, s)
 			p.mu.Unlock()
 			p.copying.Go(func() { io.Copy(s, c); s.Close(); c.Close() })
-			p.copying.Go(func() { io.Copy(c, s); s.Close(); c.Close() })
+			p.copying.Go(func() { io.Copy(c, p.fromServer(s)); s.Close(); c.Close() })
 		}
 	})
 	t.Cleanup(func() { ln.Close(); p.cut(); p.copying.Wait() })
@@ -627,6 +630,28 @@ func startCutProxy(t *testing.T, serverURL string) *cutProxy {
 }
 
 func (p *cutProxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+// fromServer reads what the server sends, less what comes while deaf.
+func (p *cutProxy) fromServer(s net.Conn) io.Reader {
+	r, w := io.Pipe()
+	p.copying.Go(func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := s.Read(buf)
+			if n > 0 && !p.deaf.Load() {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					s.Close()
+					return
+				}
+			}
+			if err != nil {
+				w.CloseWithError(err)
+				return
+			}
+		}
+	})
+	return r
+}
 
 // cut closes the connections through the proxy.
 func (p *cutProxy) cut() {
@@ -678,6 +703,64 @@ func TestExecutorReconnects(t *testing.T) {
 	if n := g.calls.Load(); n != 2 {
 		t.Errorf("the task ran %d times; want 2 (its first answer was lost)", n)
 	}
+}
+
+// TestQueuingAcrossReconnection: a job whose acknowledgement from the
+// stream went with the connection is sent again once it is back, and
+// queued once: the worker that ran it answered to nobody meanwhile and
+// dropped it, so it runs again and the run ends (before, the queuing
+// failed the task run after its 10 s wait, or the run hung).
+func TestQueuingAcrossReconnection(t *testing.T) {
+	g := newGate()
+	url := startServer(t)
+	startWorker(t, url, []*flow.Flow{g.flow("deaf", true, 1)}, natsexec.WithAckWait(2*time.Second))
+	p := startCutProxy(t, url)
+	nc, err := nats.Connect(p.url(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	f := g.flow("deaf", false, 1)
+	// Once the session is open, the program hears nothing: no
+	// acknowledgement of the job it queues.
+	exec := deafAfterStart{natsexec.Executor(nc, f, natsexec.WithAckWait(2*time.Second)), p}
+	ran := make(chan *runner.FlowState, 1)
+	ctx, cancel := context.WithDeadline(context.Background(), testwait.Deadline(t))
+	defer cancel()
+	go func() {
+		fs, _ := runner.Run(ctx, f, runner.WithExecutor(exec))
+		ran <- fs
+	}()
+	<-g.started
+	p.refuse.Store(true)
+	p.cut()
+	for nc.IsConnected() {
+		time.Sleep(5 * time.Millisecond) // the client's state has no event to wait on here
+	}
+	close(g.release) // the worker answers to nobody, and drops the job
+	time.Sleep(300 * time.Millisecond)
+	p.deaf.Store(false)
+	p.refuse.Store(false)
+	fs := <-ran
+	if st := fs.Tasks[0]; fs.Kind != state.Success || st.Result != 1 {
+		t.Errorf("run after the reconnection: %v, wait %v; want Success and 1", fs.State, st)
+	}
+	if n := g.calls.Load(); n != 2 {
+		t.Errorf("the task ran %d times; want 2 (its first answer was lost)", n)
+	}
+}
+
+// deafAfterStart makes its proxy deaf once the executor's session is
+// open.
+type deafAfterStart struct {
+	runner.Executor
+	p *cutProxy
+}
+
+func (d deafAfterStart) Start(ctx context.Context) (runner.Session, error) {
+	s, err := d.Executor.Start(ctx)
+	d.p.deaf.Store(true)
+	return s, err
 }
 
 // TestBusyWorkerTakesOnlyWhatItRuns: a worker whose slots are all busy
