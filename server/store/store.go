@@ -28,6 +28,9 @@
 //	page, more, err := st.SecretsPage(ctx, t.ID, "", 100) // the first 100
 //	page, more, err = st.SecretsPage(ctx, t.ID, page[99].Name, 100) // the next
 //
+// Programs of an earlier schema (6 or less) do not keep the count: stop
+// them before one of this version migrates a database they share.
+//
 // Errors match [ErrNotFound], [ErrExists], [ErrUnauthenticated],
 // [ErrConflict] and [ErrLimit] with errors.Is. They name the tenant (by
 // ID) and the secret (by name), never an API key, a wrapped key or a
