@@ -104,6 +104,7 @@ func (f *agentFixture) agent(t *testing.T, extraEnv []string, args ...string) *p
 // the run config's env (register --env) merged with the run's own (prefect
 // run --env, which wins), then the values the agent forces.
 func TestAgentEnvPrecedence(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
@@ -277,6 +278,7 @@ func readProcStat(pid int) (procStat, error) {
 // TestAgentRunKilled: a flow-run process killed mid-way (SIGKILL, as the
 // OOM killer would) leaves a Failed run whose message gives the signal.
 func TestAgentRunKilled(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
@@ -352,6 +354,7 @@ func becomeSubreaper(t *testing.T) {
 // grandchild (`sleep 60`) makes the agent kill the run's whole process
 // group: no process of the run remains, and the run ends Cancelled.
 func TestAgentCancelKillsProcessGroup(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
@@ -442,6 +445,7 @@ var launchedRE = regexp.MustCompile(`msg="launching flow run" .*?flow_run=([0-9a
 // exactly once (one line each, one launch each in the agents' logs) and
 // ends Success.
 func TestAgentsClaimEachRunOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
@@ -516,6 +520,7 @@ func TestAgentsClaimEachRunOnce(t *testing.T) {
 // the server is back, so every run ends Success with its task states, and
 // the agent rides out the outage and runs what comes next.
 func TestAgentServerRestart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}

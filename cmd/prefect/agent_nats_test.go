@@ -17,6 +17,7 @@ import (
 // run, whose tasks the worker calls; the run succeeds, and the tally its
 // last task logged on the worker is in the run's log on the server.
 func TestAgentRunsTasksOnNATSWorkers(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}

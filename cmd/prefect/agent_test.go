@@ -98,6 +98,7 @@ func runWatch(t *testing.T, bin string, env []string, procs []fmt.Stringer, args
 // the forwarded secret reaches the task, the run succeeds, and the value
 // shows nowhere: not in the run's log on the server, not in the agent's.
 func TestAgentWalkthrough(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}

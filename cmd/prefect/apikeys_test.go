@@ -23,6 +23,7 @@ import (
 // default), as an unknown key is, and the audit log holds each key's
 // making and revocation.
 func TestAPIKeyLifecycle(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -38,6 +38,7 @@ import (
 // applied after it). Each writer has its own names, one of them rewritten
 // with increasing values, and every writer also rewrites one shared name.
 func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
+	// Not parallel: it checks that it leaves no goroutine behind.
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -22,6 +22,7 @@ import (
 // agent's output nor any file of the server's data folder (the database
 // and its WAL) may show the value in any of the printed forms.
 func TestAgentCrashShowsNoSecret(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}

@@ -19,6 +19,7 @@ import (
 // deletes a secret, and the database holds no plaintext. (startTestServer
 // checks that SIGTERM stops the server cleanly.)
 func TestServerEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

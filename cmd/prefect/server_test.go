@@ -55,6 +55,7 @@ func newTestClient(t *testing.T, url, key string) *client.Client {
 // rewrapped under the new key, the old key leaves the key file, and a
 // restarted server reads everything with the new key alone.
 func TestRotateKeyWhileServing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -171,6 +172,7 @@ func TestRotateKeyWhileServing(t *testing.T) {
 // procedure; "NEW,OLD" rewraps every secret under NEW, which alone then
 // reads them.
 func TestRotateKeyFromEnvironment(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -220,6 +222,7 @@ func TestRotateKeyFromEnvironment(t *testing.T) {
 // TestAuditCommand: every set, read, delete and refused key shows in
 // "prefect server audit", as a table and as JSON Lines, never a value.
 func TestAuditCommand(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -292,6 +295,7 @@ func TestAuditCommand(t *testing.T) {
 // The server's flags default to the configuration: server.data_dir and
 // server.port, from the config file or PREFECT__SERVER__* variables.
 func TestServerConfigKeys(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -339,6 +343,7 @@ func TestServerConfigKeys(t *testing.T) {
 // same master key: what one writes, the other reads, and a tenant and key
 // made by the CLI work on both.
 func TestPostgresReplicas(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -377,6 +382,7 @@ func TestPostgresReplicas(t *testing.T) {
 // A server whose key file is missing, beside a database of secrets sealed
 // under other keys, refuses to start instead of sealing under a new key.
 func TestStartRefusesANewKeyBesideOldSecrets(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -403,6 +409,7 @@ func TestStartRefusesANewKeyBesideOldSecrets(t *testing.T) {
 // start, naming the keys the data needs, rather than serve a store split
 // in two; --allow-unreadable-secrets starts it anyway.
 func TestStartRefusesKeysThatOpenNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -443,6 +450,7 @@ func TestStartRefusesKeysThatOpenNothing(t *testing.T) {
 
 // A password on the command line is warned about, and never logged.
 func TestStartWarnsOfPasswordInURL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -461,6 +469,7 @@ func TestStartWarnsOfPasswordInURL(t *testing.T) {
 // fail, rather than drop a key that secrets are sealed under. And a second
 // rotation at once is refused.
 func TestRotateKeyKeepsOldKeyForLateWriters(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -527,6 +536,7 @@ func TestRotateKeyKeepsOldKeyForLateWriters(t *testing.T) {
 // -h lists the flags with their defaults on stdout, exit status 0, and
 // never a database URL from the configuration.
 func TestHelpFlag(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -543,6 +553,7 @@ func TestHelpFlag(t *testing.T) {
 // A run whose process died without a word is failed by the server once
 // its heartbeat is older than --run-timeout.
 func TestServerFailsSilentRuns(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -591,6 +602,7 @@ func TestServerFailsSilentRuns(t *testing.T) {
 }
 
 func TestShown(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"plain":             "plain",
 		"two\nlines":        "two | lines",
