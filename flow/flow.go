@@ -34,7 +34,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/secrets/sensitive"
 	"github.com/prefect-go/prefect/task"
 )
 
@@ -259,7 +259,7 @@ func (f *Flow) add(r task.Runnable, mapped bool, bindings []Binding) int {
 		}
 		bound[idx] = true
 		if b.from == nil && containsSecret(b.value) {
-			f.errs = append(f.errs, fmt.Errorf("flow %q: %s: input %q: %w", f.name, what, b.key, secrets.ErrBuildingFlow))
+			f.errs = append(f.errs, fmt.Errorf("flow %q: %s: input %q: %w", f.name, what, b.key, sensitive.ErrBuildingFlow))
 			continue
 		}
 		e := InputEdge{Key: b.key, Index: idx, From: -1, Value: b.value}
@@ -324,12 +324,12 @@ func (f *Flow) checkType(what string, in task.Input, e InputEdge, from reflect.T
 	f.errorf("%s: input %q wants %v, but %s %s %v", what, in.Name, in.Type, source, gives, from)
 }
 
-var secretType = reflect.TypeFor[secrets.Value]()
+var secretType = reflect.TypeFor[sensitive.Value]()
 
 // containsSecret reports whether v is or holds a secrets.Value.
 func containsSecret(v any) bool {
 	found := false
-	secrets.Find(v, func(secrets.Value) { found = true })
+	sensitive.Find(v, func(sensitive.Value) { found = true })
 	return found
 }
 

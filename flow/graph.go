@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/secrets/sensitive"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 )
@@ -128,7 +128,7 @@ func (f *Flow) build() (*Graph, error) {
 		}
 		out := nd.run.Spec().Output
 		g.Tasks[i] = GraphTask{Slug: nd.slug, Task: nd.run, Spec: nd.run.Spec(), Mapped: nd.mapped,
-			Param: nd.param, Inputs: nd.inputs, Upstream: up, ResultMayHoldSecret: out == nil || secrets.CanHold(out)}
+			Param: nd.param, Inputs: nd.inputs, Upstream: up, ResultMayHoldSecret: out == nil || sensitive.CanHold(out)}
 		edges += len(up)
 	}
 	// Downstream lists share one backing array: one allocation, not one per task.
@@ -155,7 +155,7 @@ func (f *Flow) build() (*Graph, error) {
 	g.Order = order
 	for _, i := range order {
 		gt := &g.Tasks[i]
-		if gt.Spec.Secret || gt.FromSecret || (gt.Param != nil && secrets.CanHold(gt.Param.Type)) {
+		if gt.Spec.Secret || gt.FromSecret || (gt.Param != nil && sensitive.CanHold(gt.Param.Type)) {
 			for _, d := range gt.Downstream {
 				g.Tasks[d].FromSecret = true
 			}

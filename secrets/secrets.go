@@ -17,7 +17,10 @@
 // gives a table. The result is a [Value], which prints as ******** under
 // fmt, encoding/json, log/slog and text/template; only [Value.Reveal],
 // [Value.RevealAll] (for maskers), [Value.Decode] and [As] hand out the
-// secret.
+// secret. The type itself is package sensitive's (secrets.Value is
+// sensitive.Value, as os.FileInfo is fs.FileInfo), so that packages task
+// and flow handle secrets without linking what resolving needs; use the
+// names here.
 //
 //	token, err := secrets.Secret("GITHUB_TOKEN").Get(ctx)
 //	port, err := secrets.Get[int](ctx, "DB_PORT")
@@ -87,10 +90,6 @@ func Get[T any](ctx context.Context, name string) (T, error) {
 
 // ErrNotFound is matched by the error for a secret no source has.
 var ErrNotFound = errors.New("secret not found")
-
-// ErrBuildingFlow is Prefect's error for a secret used while building a
-// flow; flow validation reports it for a secret bound as a constant.
-var ErrBuildingFlow = errors.New("Secrets should only be retrieved during a Flow run, not while building a Flow.")
 
 // ErrNoName is Prefect's error for a secret task without a secret name.
 var ErrNoName = errors.New("A secret name must be provided.")

@@ -39,7 +39,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/secrets/sensitive"
 )
 
 // None is the input type of a task that takes no inputs, and the result type
@@ -250,7 +250,7 @@ func (t *Task[In, Out]) fill(p *In, args []any) error {
 		}
 		f := v.Field(t.fields[i].index)
 		av := reflect.ValueOf(a)
-		if sv, ok := a.(secrets.Value); ok && !secretType.AssignableTo(f.Type()) {
+		if sv, ok := a.(sensitive.Value); ok && !secretType.AssignableTo(f.Type()) {
 			// A secret goes to an input of another type decoded, as the
 			// input asks: a string, a number, a struct.
 			p := reflect.New(f.Type())
@@ -268,7 +268,7 @@ func (t *Task[In, Out]) fill(p *In, args []any) error {
 	return nil
 }
 
-var secretType = reflect.TypeFor[secrets.Value]()
+var secretType = reflect.TypeFor[sensitive.Value]()
 
 // InputTypeError reports a value whose type does not fit the input it is bound to.
 type InputTypeError struct {

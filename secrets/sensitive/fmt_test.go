@@ -1,23 +1,23 @@
-package secrets_test
+package sensitive_test
 
 import (
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/secrets/sensitive"
 )
 
 // TestUnexportedFieldAllVerbs checks that fmt, which cannot call methods
 // through unexported fields, still never reaches the secret with any verb.
 func TestUnexportedFieldAllVerbs(t *testing.T) {
-	type inner struct{ v secrets.Value }
+	type inner struct{ v sensitive.Value }
 	type outer struct {
 		in  inner
 		p   *inner
-		Pub secrets.Value
+		Pub sensitive.Value
 	}
-	x := outer{in: inner{secrets.NewValue(leak)}, p: &inner{secrets.NewValue(leak)}, Pub: secrets.NewValue(leak)}
+	x := outer{in: inner{sensitive.NewValue(leak)}, p: &inner{sensitive.NewValue(leak)}, Pub: sensitive.NewValue(leak)}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%p", "%t", "%e", "%U"} {
 		for _, arg := range []any{x, &x, x.in, &x.in, []inner{x.in}, map[string]inner{"k": x.in}} {
 			if out := fmt.Sprintf(verb, arg); strings.Contains(out, leak) || strings.Contains(out, fmt.Sprintf("%x", leak)) {
@@ -26,7 +26,7 @@ func TestUnexportedFieldAllVerbs(t *testing.T) {
 		}
 	}
 	var found int
-	secrets.Find(x, func(v secrets.Value) {
+	sensitive.Find(x, func(v sensitive.Value) {
 		if v.Reveal() == leak {
 			found++
 		}
