@@ -80,6 +80,6 @@ type Orchestrator interface {
 // finished reports whether name is a final state, after which nobody
 // changes the run: Success, Failed, Cancelled and their kinds.
 func finished(name string) bool {
-	k, ok := state.ParseKind(name)
-	return ok && k.IsFinished()
+	k, err := state.ParseKind(name)
+	return err == nil && k.IsFinished()
 }

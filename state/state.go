@@ -1,35 +1,59 @@
 // Package state defines the states a task run or flow run moves through, the
-// same family Prefect 1 users know from prefect.engine.state.
+// same family Prefect 1 users know from prefect.engine.state, under the same
+// names.
 //
-// A run starts Pending, becomes Running, and ends Finished (or stays Paused,
-// or Pending behind a paused task, until a run resumes it). The kinds form
-// a small hierarchy; the predicates on [Kind] and [State] answer questions about
-// a whole branch of it, so code rarely needs to compare kinds directly:
+// A task run starts Pending, becomes Running, and ends Finished (or stays
+// Paused, or Pending behind a paused task, until a run resumes it). A flow
+// run kept by a server (package server) goes from Scheduled to Submitted
+// (an agent claimed it), Running, and Success, Failed or Cancelled; asked
+// to stop while it runs, it is Cancelling until its agent has stopped it.
 //
-//	Pending        (Scheduled, Paused, Retrying)
-//	Running
-//	Finished
-//	  Success      (Cached, Mapped, Skipped)  IsSuccessful
-//	  Failed       (TimedOut, TriggerFailed)  IsFailed
-//	  Cancelled
+// The kinds form a small hierarchy, Prefect's class tree; the predicates on
+// [Kind] and [State] answer questions about a whole branch of it, so code
+// rarely needs to compare kinds directly:
+//
+//	Pending        (Scheduled, Paused, Resume, Retrying)       IsPending
+//	Submitted, Queued, ClientFailed                            meta states
+//	Running        (Cancelling)                                IsRunning
+//	Finished                                                   IsFinished
+//	  Looped
+//	  Success      (Cached, Mapped, Skipped)                   IsSuccessful
+//	  Failed       (TimedOut, TriggerFailed, ValidationFailed) IsFailed
+//	  Cancelled                                                IsCancelled
 //
 // Skipped counts as successful, as in Prefect: a skipped branch does not fail
 // the flow. A Mapped state is the parent of mapped child runs; its children's
-// states are in [State.Children].
+// states are in [State.Children]. The meta states say where a run stands
+// with the orchestration rather than how it went: Submitted (claimed by an
+// agent, not yet running), Queued (waiting for a resource) and
+// ClientFailed (its state could not be reported); none of them is pending,
+// running or finished. This package's runner never gives a task Submitted,
+// Queued, ClientFailed, Resume, Cancelling, Looped or ValidationFailed: they
+// are here so that every name Prefect 1 writes parses.
+//
+// A Kind is written by its Prefect name ([Kind.String]) wherever it leaves
+// the program: JSON and text encoders use [Kind.MarshalText], and
+// [ParseKind] and [Kind.UnmarshalText] read the name back, refusing any
+// other with an error that names the valid ones.
 package state
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// Kind names one state of the hierarchy in the package doc.
+// Kind names one state of the hierarchy in the package doc. Its values are
+// stable: kinds added later come after the last.
 type Kind uint8
 
-// The kinds, in the order of the hierarchy.
+// The kinds. Those Prefect 1 added beside the runner's first thirteen
+// (from Submitted on) come last, so that no kind's value changed.
 const (
 	Pending       Kind = iota // not yet run
-	Scheduled                 // waiting for its start time
+	Scheduled                 // waiting for its start time, or, for a flow run, for an agent
 	Paused                    // waiting for approval (manual_only, Pause)
 	Retrying                  // failed, to run again after its retry delay
 	Running                   // running now
@@ -41,23 +65,43 @@ const (
 	TimedOut                  // failed by running past its timeout
 	TriggerFailed             // not run: its trigger failed
 	Cancelled                 // stopped, or never started, because the run was cancelled
+
+	Submitted        // a meta state: claimed by an agent, which is starting it
+	Cancelling       // running, asked to stop: its agent is stopping it
+	Queued           // a meta state: waiting for a resource (a concurrency limit) before it runs
+	ClientFailed     // a meta state: its state could not be reported to the server
+	Resume           // pending: a Paused run approved, to run again
+	Looped           // finished one iteration of a looping task, to run the next
+	ValidationFailed // failed: its result did not pass validation
 )
 
 var kindNames = [...]string{
-	Pending:       "Pending",
-	Scheduled:     "Scheduled",
-	Paused:        "Paused",
-	Retrying:      "Retrying",
-	Running:       "Running",
-	Success:       "Success",
-	Cached:        "Cached",
-	Mapped:        "Mapped",
-	Skipped:       "Skipped",
-	Failed:        "Failed",
-	TimedOut:      "TimedOut",
-	TriggerFailed: "TriggerFailed",
-	Cancelled:     "Cancelled",
+	Pending:          "Pending",
+	Scheduled:        "Scheduled",
+	Paused:           "Paused",
+	Retrying:         "Retrying",
+	Running:          "Running",
+	Success:          "Success",
+	Cached:           "Cached",
+	Mapped:           "Mapped",
+	Skipped:          "Skipped",
+	Failed:           "Failed",
+	TimedOut:         "TimedOut",
+	TriggerFailed:    "TriggerFailed",
+	Cancelled:        "Cancelled",
+	Submitted:        "Submitted",
+	Cancelling:       "Cancelling",
+	Queued:           "Queued",
+	ClientFailed:     "ClientFailed",
+	Resume:           "Resume",
+	Looped:           "Looped",
+	ValidationFailed: "ValidationFailed",
 }
+
+// ErrUnknownKind is matched by the error of [ParseKind] and
+// [Kind.UnmarshalText] for a name that is not a kind's, and of
+// [Kind.MarshalText] for a value that is not a kind.
+var ErrUnknownKind = errors.New("unknown state")
 
 // String returns the kind's Prefect name, such as "TriggerFailed".
 func (k Kind) String() string {
@@ -67,36 +111,74 @@ func (k Kind) String() string {
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// ParseKind returns the kind whose name is s, as written by [Kind.String].
-func ParseKind(s string) (Kind, bool) {
+// ParseKind returns the kind whose name is s, as written by [Kind.String]
+// (the case matters, as in Prefect's class names). For any other s the
+// error matches [ErrUnknownKind] and lists the names it knows.
+func ParseKind(s string) (Kind, error) {
 	for k, name := range kindNames {
 		if name == s {
-			return Kind(k), true
+			return Kind(k), nil
 		}
 	}
-	return 0, false
+	return 0, fmt.Errorf("%w %.64q: want one of %s", ErrUnknownKind, s, strings.Join(kindNames[:], ", "))
 }
 
-// IsPending reports whether k is Pending, Scheduled, Paused or Retrying.
-func (k Kind) IsPending() bool { return k <= Retrying }
+// MarshalText returns the kind's name, so that encoding/json and other
+// encoders write "Success" rather than a number. A value that is no kind
+// is an error matching [ErrUnknownKind].
+func (k Kind) MarshalText() ([]byte, error) {
+	if int(k) >= len(kindNames) {
+		return nil, fmt.Errorf("state: encoding %v: %w", k, ErrUnknownKind)
+	}
+	return []byte(kindNames[k]), nil
+}
 
-// IsRunning reports whether k is Running.
-func (k Kind) IsRunning() bool { return k == Running }
+// UnmarshalText sets k to the kind named by text; see [ParseKind].
+func (k *Kind) UnmarshalText(text []byte) error {
+	got, err := ParseKind(string(text))
+	if err != nil {
+		return err
+	}
+	*k = got
+	return nil
+}
 
-// IsFinished reports whether k is a final kind: successful, failed or Cancelled.
-func (k Kind) IsFinished() bool { return k >= Success && k <= Cancelled }
+// IsPending reports whether k is Pending, Scheduled, Paused, Resume or
+// Retrying.
+func (k Kind) IsPending() bool {
+	switch k {
+	case Pending, Scheduled, Paused, Resume, Retrying:
+		return true
+	}
+	return false
+}
+
+// IsRunning reports whether k is Running or Cancelling.
+func (k Kind) IsRunning() bool { return k == Running || k == Cancelling }
+
+// IsFinished reports whether k is a final kind: Looped, successful, failed
+// or Cancelled.
+func (k Kind) IsFinished() bool {
+	return k.IsSuccessful() || k.IsFailed() || k == Cancelled || k == Looped
+}
 
 // IsSuccessful reports whether k is Success, Cached, Mapped or Skipped.
 func (k Kind) IsSuccessful() bool { return k >= Success && k <= Skipped }
 
-// IsFailed reports whether k is Failed, TimedOut or TriggerFailed.
-func (k Kind) IsFailed() bool { return k >= Failed && k <= TriggerFailed }
+// IsFailed reports whether k is Failed, TimedOut, TriggerFailed or
+// ValidationFailed.
+func (k Kind) IsFailed() bool { return k >= Failed && k <= TriggerFailed || k == ValidationFailed }
 
 // IsSkipped reports whether k is Skipped.
 func (k Kind) IsSkipped() bool { return k == Skipped }
 
 // IsCancelled reports whether k is Cancelled.
 func (k Kind) IsCancelled() bool { return k == Cancelled }
+
+// IsMeta reports whether k is one of Prefect's meta states, Submitted,
+// Queued or ClientFailed, which say where a run stands with the
+// orchestration: neither pending, running nor finished.
+func (k Kind) IsMeta() bool { return k == Submitted || k == Queued || k == ClientFailed }
 
 // State is the state of one task run or flow run.
 //
@@ -127,19 +209,22 @@ type State struct {
 // New returns a state of the given kind with a message.
 func New(k Kind, message string) State { return State{Kind: k, Message: message} }
 
-// IsPending reports whether s is Pending, Scheduled, Paused or Retrying.
+// IsPending reports whether s is Pending, Scheduled, Paused, Resume or
+// Retrying.
 func (s State) IsPending() bool { return s.Kind.IsPending() }
 
-// IsRunning reports whether s is Running.
+// IsRunning reports whether s is Running or Cancelling.
 func (s State) IsRunning() bool { return s.Kind.IsRunning() }
 
-// IsFinished reports whether s is final: successful, failed or Cancelled.
+// IsFinished reports whether s is final: Looped, successful, failed or
+// Cancelled.
 func (s State) IsFinished() bool { return s.Kind.IsFinished() }
 
 // IsSuccessful reports whether s is Success, Cached, Mapped or Skipped.
 func (s State) IsSuccessful() bool { return s.Kind.IsSuccessful() }
 
-// IsFailed reports whether s is Failed, TimedOut or TriggerFailed.
+// IsFailed reports whether s is Failed, TimedOut, TriggerFailed or
+// ValidationFailed.
 func (s State) IsFailed() bool { return s.Kind.IsFailed() }
 
 // IsSkipped reports whether s is Skipped.

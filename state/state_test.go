@@ -1,8 +1,10 @@
 package state_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,11 +29,48 @@ var allKinds = []struct {
 	{state.TimedOut, "TimedOut"},
 	{state.TriggerFailed, "TriggerFailed"},
 	{state.Cancelled, "Cancelled"},
+	{state.Submitted, "Submitted"},
+	{state.Cancelling, "Cancelling"},
+	{state.Queued, "Queued"},
+	{state.ClientFailed, "ClientFailed"},
+	{state.Resume, "Resume"},
+	{state.Looped, "Looped"},
+	{state.ValidationFailed, "ValidationFailed"},
+}
+
+// prefectStates are the concrete state classes of Prefect 1.4.1's
+// prefect/engine/state.py (all but the bases State, Finished and
+// _MetaState): every one must be a kind.
+var prefectStates = []string{
+	"Pending", "Scheduled", "Paused", "ClientFailed", "Submitted", "Queued", "Resume", "Retrying",
+	"Running", "Cancelling", "Looped", "Success", "Cached", "Mapped", "Cancelled", "Failed",
+	"TimedOut", "TriggerFailed", "ValidationFailed", "Skipped",
+}
+
+func TestEveryPrefectState(t *testing.T) {
+	for _, name := range prefectStates {
+		if _, err := state.ParseKind(name); err != nil {
+			t.Errorf("Prefect 1 has %s: %v", name, err)
+		}
+	}
+	if len(prefectStates) != len(allKinds) {
+		t.Errorf("Prefect 1 has %d states, the kinds are %d", len(prefectStates), len(allKinds))
+	}
+}
+
+// TestKindValues pins the values of the kinds of the first version, which
+// kinds added later must not move.
+func TestKindValues(t *testing.T) {
+	for i, tc := range allKinds[:13] {
+		if int(tc.kind) != i {
+			t.Errorf("%s = %d, want %d", tc.name, tc.kind, i)
+		}
+	}
 }
 
 func TestKindStringParseRoundTrip(t *testing.T) {
-	if len(allKinds) != 13 {
-		t.Fatalf("the table has %d kinds; the hierarchy has 13", len(allKinds))
+	if len(allKinds) != 20 {
+		t.Fatalf("the table has %d kinds; the hierarchy has 20", len(allKinds))
 	}
 	seen := map[string]bool{}
 	for _, tc := range allKinds {
@@ -39,9 +78,17 @@ func TestKindStringParseRoundTrip(t *testing.T) {
 			if got := tc.kind.String(); got != tc.name {
 				t.Errorf("Kind(%d).String() = %q, want %q", uint8(tc.kind), got, tc.name)
 			}
-			k, ok := state.ParseKind(tc.name)
-			if !ok || k != tc.kind {
-				t.Errorf("ParseKind(%q) = %v, %v; want %v, true", tc.name, k, ok, tc.kind)
+			k, err := state.ParseKind(tc.name)
+			if err != nil || k != tc.kind {
+				t.Errorf("ParseKind(%q) = %v, %v; want %v, nil", tc.name, k, err, tc.kind)
+			}
+			text, err := tc.kind.MarshalText()
+			if err != nil || string(text) != tc.name {
+				t.Errorf("MarshalText() = %q, %v; want %q", text, err, tc.name)
+			}
+			var back state.Kind
+			if err := back.UnmarshalText(text); err != nil || back != tc.kind {
+				t.Errorf("UnmarshalText(%q) = %v, %v; want %v", text, back, err, tc.kind)
 			}
 			if seen[tc.name] {
 				t.Errorf("two kinds are called %q", tc.name)
@@ -52,27 +99,64 @@ func TestKindStringParseRoundTrip(t *testing.T) {
 }
 
 func TestKindStringOutOfRange(t *testing.T) {
-	k := state.Cancelled + 1
-	if got, want := k.String(), "Kind(13)"; got != want {
+	k := state.ValidationFailed + 1
+	if got, want := k.String(), "Kind(20)"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
-	if k.IsPending() || k.IsRunning() || k.IsFinished() || k.IsSuccessful() || k.IsFailed() || k.IsSkipped() || k.IsCancelled() {
+	if k.IsPending() || k.IsRunning() || k.IsFinished() || k.IsSuccessful() || k.IsFailed() || k.IsSkipped() || k.IsCancelled() || k.IsMeta() {
 		t.Errorf("an unknown kind %v answers true to a predicate", k)
+	}
+	if text, err := k.MarshalText(); !errors.Is(err, state.ErrUnknownKind) {
+		t.Errorf("MarshalText() = %q, %v; want an error matching ErrUnknownKind", text, err)
 	}
 }
 
 func TestParseKindRejects(t *testing.T) {
-	for _, s := range []string{"", "pending", "SUCCESS", "Kind(13)", "Success ", "Finished", "Resume"} {
-		if k, ok := state.ParseKind(s); ok {
-			t.Errorf("ParseKind(%q) = %v, true; want false", s, k)
+	for _, s := range []string{"", "pending", "SUCCESS", "Kind(13)", "Success ", "Finished", "State", "_MetaState"} {
+		k, err := state.ParseKind(s)
+		if !errors.Is(err, state.ErrUnknownKind) {
+			t.Errorf("ParseKind(%q) = %v, %v; want an error matching ErrUnknownKind", s, k, err)
+			continue
 		}
+		// The error names what was refused and what is valid.
+		for _, want := range []string{strconv.Quote(s), "Pending", "Submitted", "Cancelling", "ValidationFailed"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("ParseKind(%q): %q does not say %s", s, err, want)
+			}
+		}
+		var into state.Kind = state.Running
+		if err := into.UnmarshalText([]byte(s)); !errors.Is(err, state.ErrUnknownKind) || into != state.Running {
+			t.Errorf("UnmarshalText(%q) = %v leaving %v; want ErrUnknownKind leaving Running", s, err, into)
+		}
+	}
+}
+
+// TestKindJSON checks that a Kind travels as its name in JSON, as the
+// server's API and Prefect write it.
+func TestKindJSON(t *testing.T) {
+	type run struct {
+		State state.Kind `json:"state"`
+	}
+	b, err := json.Marshal(run{state.Cancelling})
+	if err != nil || string(b) != `{"state":"Cancelling"}` {
+		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+	var got run
+	if err := json.Unmarshal([]byte(`{"state":"Submitted"}`), &got); err != nil || got.State != state.Submitted {
+		t.Errorf("Unmarshal = %v, %v; want Submitted", got.State, err)
+	}
+	if err := json.Unmarshal([]byte(`{"state":"Done"}`), &got); !errors.Is(err, state.ErrUnknownKind) {
+		t.Errorf("Unmarshal of an unknown name: %v, want an error matching ErrUnknownKind", err)
+	}
+	if err := json.Unmarshal([]byte(`{"state":3}`), &got); err == nil {
+		t.Errorf("Unmarshal of a number: no error, got %v", got.State)
 	}
 }
 
 // predicates is one row of the hierarchy table: what each predicate answers.
 type predicates struct {
-	pending, running, finished, successful, failed, skipped, cancelled bool
-	mapped, cached, retrying, paused, timedOut, triggerFailed          bool
+	pending, running, finished, successful, failed, skipped, cancelled, meta bool
+	mapped, cached, retrying, paused, timedOut, triggerFailed                bool
 }
 
 func TestPredicates(t *testing.T) {
@@ -90,6 +174,15 @@ func TestPredicates(t *testing.T) {
 		state.TimedOut:      {finished: true, failed: true, timedOut: true},
 		state.TriggerFailed: {finished: true, failed: true, triggerFailed: true},
 		state.Cancelled:     {finished: true, cancelled: true},
+		// Added with Prefect 1's other states: none of them changes what
+		// the predicates answer for the kinds above.
+		state.Submitted:        {meta: true},
+		state.Cancelling:       {running: true},
+		state.Queued:           {meta: true},
+		state.ClientFailed:     {meta: true},
+		state.Resume:           {pending: true},
+		state.Looped:           {finished: true},
+		state.ValidationFailed: {finished: true, failed: true},
 	}
 	if len(want) != len(allKinds) {
 		t.Fatalf("the table covers %d kinds, want %d", len(want), len(allKinds))
@@ -101,12 +194,12 @@ func TestPredicates(t *testing.T) {
 			kindGot := predicates{
 				pending: k.IsPending(), running: k.IsRunning(), finished: k.IsFinished(),
 				successful: k.IsSuccessful(), failed: k.IsFailed(), skipped: k.IsSkipped(),
-				cancelled: k.IsCancelled(),
+				cancelled: k.IsCancelled(), meta: k.IsMeta(),
 			}
 			kindWant := predicates{
 				pending: w.pending, running: w.running, finished: w.finished,
 				successful: w.successful, failed: w.failed, skipped: w.skipped,
-				cancelled: w.cancelled,
+				cancelled: w.cancelled, meta: w.meta,
 			}
 			if kindGot != kindWant {
 				t.Errorf("Kind predicates of %v = %+v, want %+v", k, kindGot, kindWant)
@@ -117,20 +210,31 @@ func TestPredicates(t *testing.T) {
 				successful: s.IsSuccessful(), failed: s.IsFailed(), skipped: s.IsSkipped(),
 				cancelled: s.IsCancelled(), mapped: s.IsMapped(), cached: s.IsCached(),
 				retrying: s.IsRetrying(), paused: s.IsPaused(), timedOut: s.IsTimedOut(),
-				triggerFailed: s.IsTriggerFailed(),
+				triggerFailed: s.IsTriggerFailed(), meta: s.Kind.IsMeta(),
 			}
 			if stateGot != w {
 				t.Errorf("State predicates of %v = %+v, want %+v", k, stateGot, w)
 			}
-			// The three branches of Finished are disjoint and cover it.
+			// The four branches of Finished are disjoint and cover it.
 			branches := 0
-			for _, b := range []bool{w.successful, w.failed, w.cancelled} {
+			for _, b := range []bool{w.successful, w.failed, w.cancelled, k == state.Looped} {
 				if b {
 					branches++
 				}
 			}
 			if w.finished != (branches == 1) || branches > 1 {
 				t.Errorf("%v: finished=%v but sits in %d branches of Finished", k, w.finished, branches)
+			}
+			// Pending, meta, Running and Finished are disjoint and cover
+			// every kind.
+			tops := 0
+			for _, b := range []bool{w.pending, w.meta, w.running, w.finished} {
+				if b {
+					tops++
+				}
+			}
+			if tops != 1 {
+				t.Errorf("%v sits in %d of Pending, the meta states, Running and Finished; want 1", k, tops)
 			}
 		})
 	}
@@ -156,7 +260,8 @@ func TestStateString(t *testing.T) {
 		{state.New(state.TriggerFailed, `Trigger was "all_successful" but some of the upstream tasks failed.`),
 			`TriggerFailed("Trigger was \"all_successful\" but some of the upstream tasks failed.")`},
 		{state.New(state.Skipped, "two\nlines"), `Skipped("two\nlines")`},
-		{state.New(state.Cancelled+1, "x"), `Kind(13)("x")`},
+		{state.New(state.Cancelling, "cancelled by request"), `Cancelling("cancelled by request")`},
+		{state.New(state.ValidationFailed+1, "x"), `Kind(20)("x")`},
 	}
 	for _, tc := range tests {
 		if got := tc.s.String(); got != tc.want {
