@@ -288,7 +288,7 @@ func (w *wireErr) decode() error {
 	case kindPanic:
 		return &runner.PanicError{Value: w.Message}
 	case kindSignal:
-		if k, ok := state.ParseKind(w.State); ok {
+		if k, err := state.ParseKind(w.State); err == nil {
 			return &task.Signal{Kind: k, Message: w.Message}
 		}
 	}
