@@ -189,7 +189,12 @@ func (s *session) Submit(run *runner.TaskRun) {
 			// Not cut short by a cancellation: the job would be queued
 			// without the sequence its deletion needs.
 			ack, err = s.publish(context.WithoutCancel(s.ctx), data, a.msgID(0))
-			if err != nil {
+			switch {
+			case err != nil && s.e.nc.IsClosed():
+				// The job may be queued, even running: whatever its
+				// worker answers, nobody is left to hear it.
+				err = fmt.Errorf("natsexec: queuing task run %q: the connection to the NATS server closed: no answer can come: %w", run.Slug(), err)
+			case err != nil:
 				err = fmt.Errorf("natsexec: queuing task run %q: %w", run.Slug(), err)
 			}
 		}

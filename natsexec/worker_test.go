@@ -475,6 +475,30 @@ func TestExecutorCutOff(t *testing.T) {
 	}
 }
 
+// TestExecutorClosedWhileQueuing: a connection closed while a job's
+// queuing waits for the stream's acknowledgement fails the task run
+// saying so (the job reached a worker, but no answer can come).
+func TestExecutorClosedWhileQueuing(t *testing.T) {
+	g := newGate()
+	url := startServer(t)
+	startWorker(t, url, []*flow.Flow{g.flow("closing", true, 1)})
+	p := startCutProxy(t, url)
+	nc := connect(t, p.url())
+	f := g.flow("closing", false, 1)
+	ran := make(chan *runner.FlowState, 1)
+	go func() {
+		fs, _ := runner.Run(context.Background(), f, runner.WithExecutor(deafAfterStart{natsexec.Executor(nc, f), p}))
+		ran <- fs
+	}()
+	<-g.started
+	nc.Close()
+	fs := <-ran
+	close(g.release)
+	if st := fs.Tasks[0]; st.Kind != state.Failed || !strings.Contains(fmt.Sprint(st.Err), "connection to the NATS server closed") {
+		t.Errorf("wait: %v (err %v), want Failed saying the connection closed", st, st.Err)
+	}
+}
+
 // TestSecretParameter: a parameter that holds a secret stays in the flow
 // program with the tasks it feeds; the other tasks still run on workers,
 // and no message holds the secret.
