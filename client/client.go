@@ -1,53 +1,17 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/prefect-go/prefect/internal/pyjson"
+	"github.com/prefect-go/prefect/internal/gql"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/secrets"
-)
-
-// The operations, as Prefect 1's Python client writes them.
-const (
-	setSecretMutation    = `mutation($input: set_secret_input!) { set_secret(input: $input) { success } }`
-	deleteSecretMutation = `mutation($input: delete_secret_input!) { delete_secret(input: $input) { success } }`
-	secretValueQuery     = `query($name: String!) { secret_value(name: $name) }`
-	secretNamesQuery     = `query { secret_names }`
-)
-
-// notFoundText is how the API says that a secret does not exist; Prefect's
-// client looks for the same text.
-const notFoundText = "No value found for the requested key"
-
-const (
-	defaultTimeout = 10 * time.Second
-	defaultRetries = 3
-	defaultBase    = 100 * time.Millisecond
-	// maxBackoff bounds the exponential backoff (unless the base is longer).
-	maxBackoff = 30 * time.Second
-	// maxRetryAfter is the longest Retry-After the client waits for; a
-	// server asking for more ends the retries.
-	maxRetryAfter = time.Minute
-	// maxBody caps how much of an answer is read.
-	maxBody = 16 << 20
-	// maxMessages and maxMessageLen keep an error readable when the server
-	// answers with many or long messages.
-	maxMessages   = 10
-	maxMessageLen = 1024
 )
 
 // ErrNotFound is matched by the error for a secret the server does not
@@ -63,7 +27,8 @@ func (notFound) Is(target error) bool { return target == secrets.ErrNotFound }
 // refused to authenticate: HTTP 401 or 403, or a GraphQL error saying
 // UNAUTHENTICATED (as Prefect's client reads it, anywhere in the message or
 // as the error's extensions.code; "Malformed Authorization header" too).
-var ErrUnauthenticated = errors.New("the API key is missing or was refused: check cloud.api_key or PREFECT__CLOUD__API_KEY")
+// A run's secret lookup refused by the server matches it too.
+var ErrUnauthenticated = gql.ErrUnauthenticated
 
 // GraphQLError is an error the API reported: a GraphQL error, or an HTTP
 // status other than 200. Messages never hold the client's API key or the
@@ -75,32 +40,23 @@ type GraphQLError struct {
 	// Status is the HTTP status of the answer.
 	Status int
 
-	unauthenticated bool     // said by an error's extensions.code
-	codes           []string // the errors' extensions.code values
+	codes []string // the errors' extensions.code values
 }
 
 var _ error = (*GraphQLError)(nil)
 
-// Error says what the API answered.
-func (e *GraphQLError) Error() string {
-	var b strings.Builder
-	b.WriteString("the API answered")
-	if e.Status != 0 && e.Status != http.StatusOK {
-		fmt.Fprintf(&b, " HTTP %d", e.Status)
-		if t := http.StatusText(e.Status); t != "" {
-			b.WriteString(" " + t)
-		}
-	}
-	if len(e.Messages) > 0 {
-		b.WriteString(": " + strings.Join(e.Messages, "; "))
-	} else if e.Status == 0 || e.Status == http.StatusOK {
-		b.WriteString(" with an error but no message")
-	}
-	if e.Is(ErrUnauthenticated) {
-		b.WriteString(" (" + ErrUnauthenticated.Error() + ")")
-	}
-	return b.String()
+// newGraphQLError is the GraphQLError the transport's error stands for.
+func newGraphQLError(e *gql.Error) error {
+	return &GraphQLError{Messages: e.Messages, Status: e.Status, codes: e.Codes}
 }
+
+// wire is e as the transport reads it, which says what it means.
+func (e *GraphQLError) wire() *gql.Error {
+	return &gql.Error{Messages: e.Messages, Status: e.Status, Codes: e.codes}
+}
+
+// Error says what the API answered.
+func (e *GraphQLError) Error() string { return e.wire().Error() }
 
 // Is makes errors.Is(err, ErrUnauthenticated) true for an authentication
 // failure, errors.Is(err, ErrConflict) for a change refused because the
@@ -108,25 +64,15 @@ func (e *GraphQLError) Error() string {
 // or flow run, and errors.Is(err, ErrNoPages) for a server without
 // secrets_page.
 func (e *GraphQLError) Is(target error) bool {
-	if target == ErrNoPages {
+	switch target {
+	case ErrNoPages:
 		return e.says(noPagesText)
-	}
-	if target == ErrConflict {
+	case ErrConflict:
 		return slices.Contains(e.codes, "CONFLICT")
-	}
-	if target == ErrRunNotFound {
-		return slices.Contains(e.codes, "NOT_FOUND") && !e.says(notFoundText)
-	}
-	if target != ErrUnauthenticated {
-		return false
-	}
-	if e.unauthenticated || e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
-		return true
-	}
-	for _, m := range e.Messages {
-		if strings.Contains(m, "UNAUTHENTICATED") || strings.Contains(m, "Malformed Authorization header") {
-			return true
-		}
+	case ErrRunNotFound:
+		return slices.Contains(e.codes, "NOT_FOUND") && !e.says(gql.NotFoundText)
+	case ErrUnauthenticated:
+		return e.wire().Unauthenticated()
 	}
 	return false
 }
@@ -135,14 +81,7 @@ func (e *GraphQLError) Is(target error) bool {
 // as BAD_USER_INPUT, CONFLICT, NOT_FOUND, INTERNAL), where it gave one.
 func (e *GraphQLError) Codes() []string { return slices.Clone(e.codes) }
 
-func (e *GraphQLError) says(text string) bool {
-	for _, m := range e.Messages {
-		if strings.Contains(m, text) {
-			return true
-		}
-	}
-	return false
-}
+func (e *GraphQLError) says(text string) bool { return e.wire().Says(text) }
 
 // notFoundError is the error for a missing secret: Prefect's message for
 // server secrets, matching ErrNotFound and secrets.ErrNotFound, with
@@ -165,15 +104,9 @@ func (e *notFoundError) Unwrap() []error {
 // server with the same secret operations. A Client is safe for concurrent
 // use.
 type Client struct {
-	url     string // where requests go
-	where   string // the URL without a password, for messages
-	key     string
-	tenant  string
-	http    *http.Client
-	timeout time.Duration
-	retries int
-	base    time.Duration
-	mask    *redact.Masker // the API key
+	api  *gql.Client    // the transport, shared with package secrets
+	key  string         // the API key
+	mask *redact.Masker // the API key
 }
 
 // Option configures a [Client]. All are optional.
@@ -238,47 +171,32 @@ func WithRetries(n int, base time.Duration) Option {
 // server's root or its /graphql path, whichever the server serves. Requests
 // are POSTed to url as it is.
 func New(apiURL string, opts ...Option) (*Client, error) {
-	if strings.TrimSpace(apiURL) == "" {
-		return nil, errors.New("secret server client: no API URL given; set cloud.api (PREFECT__CLOUD__API) to the server's URL")
-	}
-	u, err := url.Parse(apiURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("secret server client: invalid API URL %q: want an http or https URL such as https://api.prefect.io", redact.URL(apiURL))
-	}
-	o := options{timeout: defaultTimeout, retries: defaultRetries, base: defaultBase}
+	o := options{timeout: gql.DefaultTimeout, retries: gql.DefaultRetries, base: gql.DefaultBase}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
 		}
 	}
-	if o.http == nil {
-		o.http = &http.Client{Transport: http.DefaultTransport}
+	api, err := gql.New(apiURL, gql.Options{Key: o.key, Tenant: o.tenant, HTTP: o.http,
+		Timeout: o.timeout, Retries: o.retries, Base: o.base, NewError: newGraphQLError})
+	if err != nil {
+		return nil, err
 	}
-	c := &Client{
-		url:     apiURL,
-		where:   u.Redacted(),
-		key:     o.key,
-		tenant:  o.tenant,
-		http:    o.http,
-		timeout: o.timeout,
-		retries: o.retries,
-		base:    o.base,
-		mask:    redact.New(),
-	}
+	c := &Client{api: api, key: o.key, mask: redact.New()}
 	c.mask.Add(o.key)
 	return c, nil
 }
 
 // String returns "secret server <url>", the URL without any password; never
 // the API key.
-func (c *Client) String() string { return "secret server " + c.where }
+func (c *Client) String() string { return c.api.String() }
 
 // GoString keeps the API key out of %#v.
 func (c *Client) GoString() string { return "&client.Client{" + c.String() + "}" }
 
 // CloseIdleConnections closes the idle connections of the client's HTTP
 // client (by default, those of http.DefaultTransport).
-func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() { c.api.CloseIdleConnections() }
 
 // SetSecret stores value, any JSON value (a string, a number, a table...), as
 // the secret called name. A [secrets.Value] is stored as the secret it holds;
@@ -319,13 +237,8 @@ func (c *Client) SetSecret(ctx context.Context, name string, value any) error {
 	for _, s := range secrets.NewValue(value).RevealAll() {
 		m.Add(s)
 	}
-	vars := map[string]any{"input": map[string]any{"name": name, "value": json.RawMessage(text)}}
-	data, err := c.do(ctx, setSecretMutation, vars, m)
-	if err != nil {
+	if err := c.api.SetSecret(ctx, name, text, m); err != nil {
 		return fail(err)
-	}
-	if !succeeded(data, "set_secret") {
-		return fail(errors.New("Setting secret failed."))
 	}
 	return nil
 }
@@ -348,17 +261,9 @@ func (c *Client) SecretValue(ctx context.Context, name string) (any, error) {
 	if name == "" {
 		return nil, fail(secrets.ErrNoName)
 	}
-	data, err := c.do(ctx, secretValueQuery, map[string]any{"name": name}, c.mask)
+	v, err := c.api.SecretValue(ctx, name)
 	if err != nil {
 		return nil, c.notFound(name, err, fail)
-	}
-	raw := data["secret_value"]
-	if isNull(raw) {
-		return nil, c.notFound(name, nil, fail)
-	}
-	v, err := pyjson.Decode(raw)
-	if err != nil {
-		return nil, fail(errors.New("the API's secret_value is not valid JSON"))
 	}
 	return v, nil
 }
@@ -371,259 +276,40 @@ func (c *Client) DeleteSecret(ctx context.Context, name string) error {
 	if name == "" {
 		return fail(secrets.ErrNoName)
 	}
-	vars := map[string]any{"input": map[string]any{"name": name}}
-	data, err := c.do(ctx, deleteSecretMutation, vars, c.mask)
-	if err != nil {
+	if err := c.api.DeleteSecret(ctx, name); err != nil {
 		return c.notFound(name, err, fail)
-	}
-	if !succeeded(data, "delete_secret") {
-		return fail(errors.New("Deleting secret failed."))
 	}
 	return nil
 }
 
 // SecretNames lists the names of the server's secrets, never their values.
 func (c *Client) SecretNames(ctx context.Context) ([]string, error) {
-	data, err := c.do(ctx, secretNamesQuery, nil, c.mask)
+	names, err := c.api.SecretNames(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing the secrets of %s: %w", c, err)
-	}
-	var names []string
-	if raw := data["secret_names"]; !isNull(raw) {
-		if err := json.Unmarshal(raw, &names); err != nil {
-			return nil, fmt.Errorf("listing the secrets of %s: the API's secret_names is not a list of names", c)
-		}
 	}
 	return names, nil
 }
 
-// notFound turns the API's "no value found" into the not-found error, and
-// passes any other error to fail.
+// notFound turns the server's answer that it has no such secret into the
+// not-found error, and passes any other error to fail.
 func (c *Client) notFound(name string, err error, fail func(error) error) error {
-	var api *GraphQLError
-	if err != nil && (!errors.As(err, &api) || !api.says(notFoundText) || errors.Is(err, ErrUnauthenticated)) {
+	var miss *gql.MissingError
+	if !errors.As(err, &miss) {
 		return fail(err)
 	}
-	return &notFoundError{
-		nf:  &secrets.NotFoundError{Name: name, Tried: []string{c.String()}, Server: true},
-		api: api,
+	nf := &notFoundError{nf: &secrets.NotFoundError{Name: name, Tried: []string{c.String()}, Server: true}}
+	if api, ok := miss.Answer.(*GraphQLError); ok {
+		nf.api = api
 	}
+	return nf
 }
 
-func succeeded(data map[string]json.RawMessage, field string) bool {
-	var out struct {
-		Success bool `json:"success"`
-	}
-	return json.Unmarshal(data[field], &out) == nil && out.Success
-}
-
-func isNull(raw json.RawMessage) bool {
-	return len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null"
-}
-
-// request is the body Prefect's client sends: the variables go as a
-// JSON-encoded string, not as an object.
-type request struct {
-	Query     string `json:"query"`
-	Variables string `json:"variables"`
-}
-
-type response struct {
-	Data   map[string]json.RawMessage `json:"data"`
-	Errors []struct {
-		Message    string `json:"message"`
-		Extensions struct {
-			Code string `json:"code"`
-		} `json:"extensions"`
-	} `json:"errors"`
-}
+// isNull reports whether a field of the answer's data is absent or null.
+func isNull(raw json.RawMessage) bool { return gql.IsNull(raw) }
 
 // do sends one operation, retrying transient failures, and returns the
 // answer's data. m masks the messages of API errors.
 func (c *Client) do(ctx context.Context, query string, vars any, m *redact.Masker) (map[string]json.RawMessage, error) {
-	varsText, err := json.Marshal(vars) // nil gives "null", as json.dumps(None)
-	if err != nil {
-		return nil, errors.New("the request's variables cannot be encoded as JSON")
-	}
-	body, err := json.Marshal(request{Query: query, Variables: string(varsText)})
-	if err != nil {
-		return nil, errors.New("the request cannot be encoded as JSON")
-	}
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		res := c.attempt(ctx, body, m)
-		if res.err == nil {
-			return res.data, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if !res.retry {
-			return nil, res.err
-		}
-		if attempt > c.retries {
-			return nil, fmt.Errorf("gave up after %d %s: %w", attempt, plural(attempt, "attempt"), res.err)
-		}
-		wait := c.backoff(attempt - 1)
-		if res.after >= 0 {
-			if res.after > maxRetryAfter {
-				return nil, fmt.Errorf("gave up after %d %s: the server asks to retry after %v, more than %v: %w",
-					attempt, plural(attempt, "attempt"), res.after, maxRetryAfter, res.err)
-			}
-			wait = res.after
-		}
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
-			return nil, fmt.Errorf("%w: gave up after %d %s, as the next would start after the context's deadline: %w",
-				context.DeadlineExceeded, attempt, plural(attempt, "attempt"), res.err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w while waiting to retry after %d %s: %w", ctx.Err(), attempt, plural(attempt, "attempt"), res.err)
-		case <-t.C:
-		}
-	}
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
-}
-
-// backoff returns the wait before retry i (from 0): base*2^i, capped, with
-// jitter in its upper half so that clients failed together retry apart.
-func (c *Client) backoff(i int) time.Duration {
-	limit := max(maxBackoff, c.base)
-	d := c.base
-	for ; i > 0 && d < limit; i-- {
-		d *= 2
-	}
-	d = min(d, limit)
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-type outcome struct {
-	data  map[string]json.RawMessage
-	err   error
-	retry bool          // the failure is transient
-	after time.Duration // the server's Retry-After; < 0 when it gave none
-}
-
-// attempt sends the request once.
-func (c *Client) attempt(ctx context.Context, body []byte, m *redact.Masker) outcome {
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return outcome{err: fmt.Errorf("building the request: %w", err), after: -1}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
-	}
-	if c.tenant != "" {
-		req.Header.Set("X-Prefect-Tenant-Id", c.tenant)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.transportFailure(ctx, actx, "sending the request", err)
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	resp.Body.Close()
-	if err != nil {
-		return c.transportFailure(ctx, actx, "reading the answer", err)
-	}
-	if len(raw) > maxBody {
-		return outcome{err: fmt.Errorf("the answer (HTTP %d) is larger than %d MiB", resp.StatusCode, maxBody>>20), after: -1}
-	}
-
-	var r response
-	isJSON := json.Unmarshal(raw, &r) == nil
-	apiErr := &GraphQLError{Status: resp.StatusCode}
-	for i, e := range r.Errors {
-		if e.Extensions.Code == "UNAUTHENTICATED" {
-			apiErr.unauthenticated = true
-		}
-		if e.Extensions.Code != "" {
-			apiErr.codes = append(apiErr.codes, e.Extensions.Code)
-		}
-		if i == maxMessages {
-			apiErr.Messages = append(apiErr.Messages, fmt.Sprintf("(and %d more)", len(r.Errors)-i))
-			break
-		}
-		apiErr.Messages = append(apiErr.Messages, cut(m.Redact(e.Message)))
-	}
-	switch s := resp.StatusCode; {
-	case s == http.StatusTooManyRequests || s >= 500:
-		return outcome{err: apiErr, retry: true, after: retryAfter(resp.Header.Get("Retry-After"))}
-	case s < 200 || s > 299:
-		return outcome{err: apiErr, after: -1}
-	case !isJSON:
-		ct := resp.Header.Get("Content-Type")
-		if ct == "" {
-			ct = "none"
-		}
-		// The body is not shown: it may hold a secret's value.
-		return outcome{err: fmt.Errorf("malformed answer: HTTP %d, Content-Type %s, not a GraphQL JSON response", s, ct), after: -1}
-	case len(r.Errors) > 0:
-		return outcome{err: apiErr, after: -1}
-	case r.Data == nil:
-		return outcome{err: errors.New("malformed answer: no data and no errors"), after: -1}
-	}
-	return outcome{data: r.Data, after: -1}
-}
-
-// transportFailure describes a request that got no (whole) answer: the
-// caller's context ended (final), or the attempt timed out or the network
-// failed (retried).
-func (c *Client) transportFailure(ctx, actx context.Context, doing string, err error) outcome {
-	if ctx.Err() != nil {
-		return outcome{err: ctx.Err(), after: -1}
-	}
-	if actx.Err() != nil {
-		return outcome{err: fmt.Errorf("no answer within %v: %w", c.timeout, context.DeadlineExceeded), retry: true, after: -1}
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // its URL is already in the message's prefix
-	}
-	return outcome{err: fmt.Errorf("%s: %w", doing, err), retry: true, after: -1}
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date; -1 when
-// absent or unreadable.
-func retryAfter(h string) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return -1
-	}
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if n < 0 {
-			return -1
-		}
-		return time.Duration(min(n, 1e9)) * time.Second // 1e9s: 31 years, no overflow
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return -1
-}
-
-// cut shortens a message to maxMessageLen bytes, at a rune boundary.
-func cut(s string) string {
-	if len(s) <= maxMessageLen {
-		return s
-	}
-	i := maxMessageLen
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "..."
+	return c.api.Do(ctx, query, vars, m)
 }
