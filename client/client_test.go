@@ -681,6 +681,39 @@ func TestFromConfig(t *testing.T) {
 	}
 }
 
+// TestResolverSpeaksTheContract checks that the server a resolver reaches
+// by itself, from configuration alone (package secrets, without this
+// package), sends exactly the requests this client sends (the fake refuses
+// any other) with the tenant header, finds what the server holds, and
+// fails as this client's errors do: a refused key matches ErrUnauthenticated
+// and never shows the key.
+func TestResolverSpeaksTheContract(t *testing.T) {
+	f := startFake(t, apiKey, map[string]any{"REMOTE": leak})
+	f.tenant = "tenant-7"
+	env := func(key string) *config.Config {
+		return loadConfig(t, "PREFECT__CLOUD__API="+f.URL+"/graphql", "PREFECT__CLOUD__API_KEY="+key,
+			"PREFECT__CLOUD__TENANT_ID=tenant-7", "PREFECT__CLOUD__USE_LOCAL_SECRETS=false")
+	}
+	ctx := context.Background()
+	r := secrets.NewResolver(secrets.WithConfig(env(apiKey)))
+	if v, err := r.Get(ctx, "REMOTE"); err != nil || v.Reveal() != leak {
+		t.Errorf("Get(REMOTE) = %v, %v; want the server's value", v, err)
+	}
+	if ok, err := r.Exists(ctx, "ABSENT"); ok || err != nil {
+		t.Errorf("Exists(ABSENT) = %v, %v", ok, err)
+	}
+	if _, err := r.Get(ctx, "ABSENT"); !errors.Is(err, secrets.ErrNotFound) {
+		t.Errorf("Get(ABSENT) = %v; want ErrNotFound", err)
+	}
+
+	const wrong = "wrong-key-77c1-must-not-leak"
+	_, err := secrets.NewResolver(secrets.WithConfig(env(wrong))).Get(ctx, "REMOTE")
+	if !errors.Is(err, client.ErrUnauthenticated) || errors.Is(err, secrets.ErrNotFound) {
+		t.Errorf("Get with a refused key = %v; want ErrUnauthenticated", err)
+	}
+	assertClean(t, err, wrong)
+}
+
 func TestFromConfigErrors(t *testing.T) {
 	if _, err := client.FromConfig(nil); err == nil {
 		t.Error("FromConfig(nil) succeeded")

@@ -6,12 +6,16 @@ import (
 	"strings"
 
 	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/internal/gql"
 	"github.com/prefect-go/prefect/secrets"
 )
 
 // NewSource returns c as a [secrets.Source], the secret server a
 // [secrets.Resolver] falls back on (secrets.WithBackend): Lookup is
-// [Client.SecretValue] and String is [Client.String].
+// [Client.SecretValue] and String is [Client.String]. A resolver reaches
+// the server the configuration names without it; it is for a client set up
+// otherwise (its own HTTP client, timeouts or retries), and its errors are
+// this package's (a *[GraphQLError] for errors.As).
 func NewSource(c *Client) secrets.Source { return source{c} }
 
 type source struct{ c *Client }
@@ -37,15 +41,16 @@ func FromConfig(cfg *config.Config, opts ...Option) (*Client, error) {
 	}
 	api := cfg.String("cloud.api")
 	if strings.TrimSpace(api) == "" {
-		return nil, errors.New("no server configured: set PREFECT__CLOUD__API (cloud.api under [cloud] in ~/.prefect/config.toml) to the server's URL, e.g. http://127.0.0.1:4200/graphql, and PREFECT__CLOUD__API_KEY (cloud.api_key) to an API key")
+		return nil, gql.ErrNoServer
 	}
 	base := []Option{WithAPIKey(cfg.String("cloud.api_key")), WithTenantID(cfg.String("cloud.tenant_id"))}
 	return New(api, append(base, opts...)...)
 }
 
 // SourceFromConfig is the secret server the configuration names, as a
-// [secrets.Source]: what secrets.WithBackendFactory wants for a run whose
-// local secrets miss.
+// [secrets.Source], for secrets.WithBackendFactory. A resolver given no
+// factory reaches the same server by itself, over the same requests; this
+// one answers with this package's errors.
 func SourceFromConfig(cfg *config.Config) (secrets.Source, error) {
 	c, err := FromConfig(cfg)
 	if err != nil {

@@ -36,7 +36,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/internal/redact"
@@ -194,8 +193,9 @@ func WithConfig(cfg *config.Config) Option { return func(o *options) { o.config 
 
 // WithSecretBackend sets the secret server secrets fall back on when the
 // configuration says backend = "cloud" and cloud.use_local_secrets = false.
-// Without it, the run uses the client of package client, made from the
-// configuration's cloud.api, cloud.api_key and cloud.tenant_id.
+// Without it, the run asks the server the configuration names (cloud.api,
+// with cloud.api_key and cloud.tenant_id), as package secrets does; pass
+// client.NewSource(c) to use a client of one's own.
 func WithSecretBackend(s secrets.Source) Option { return func(o *options) { o.backend = s } }
 
 // WithResolveSecretsFirst resolves every secret task's secret (those whose
@@ -316,7 +316,7 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	// logs, states, errors and task run names all pass through.
 	masker := redact.New()
 	resolver := secrets.NewResolver(secrets.WithConfig(o.config), secrets.WithRunSecrets(o.secrets),
-		secrets.WithBackend(o.backend), secrets.WithBackendFactory(client.SourceFromConfig),
+		secrets.WithBackend(o.backend),
 		secrets.OnResolve(func(v secrets.Value) {
 			for _, s := range v.RevealAll() {
 				masker.Add(s)

@@ -8,7 +8,10 @@
 //     ~/.prefect/config.toml and from PREFECT__CONTEXT__SECRETS__NAME
 //     variables (see package config);
 //  2. on a miss, when the configuration says backend = "cloud" and
-//     cloud.use_local_secrets = false, on the secret server (a [Source]);
+//     cloud.use_local_secrets = false, on the secret server (a [Source]):
+//     the one cloud.api names, asked with cloud.api_key and
+//     cloud.tenant_id, as Prefect's Secret.get() asks it, inside a run or
+//     outside one, unless [WithBackend] gives another;
 //  3. otherwise the result is Prefect's error, `Local Secret "NAME" was not
 //     found.`, followed by every place that was searched. It matches
 //     [ErrNotFound].
@@ -30,6 +33,12 @@
 // and its value is registered with the run's masker so that logs, states
 // and errors never show it. Outside a run, each call reads the configuration
 // afresh.
+//
+// This package reaches the secret server itself, over the same GraphQL
+// transport as package client (it does not import client): configuration
+// alone wires a run, or any code, to its server. Package client is for
+// managing secrets (set, list, delete) and for a server reached some
+// other way (client.NewSource with WithBackend).
 //
 // Prefect 1 refuses Secret.get() while a flow is being built. Go flows are
 // built with plain function calls that carry no context, so there is no
@@ -205,15 +214,23 @@ func WithConfig(cfg *config.Config) Option { return func(r *Resolver) { r.cfg = 
 func WithRunSecrets(m map[string]any) Option { return func(r *Resolver) { r.run = m } }
 
 // WithBackend sets the secret server to fall back on when the configuration
-// asks for it (backend = "cloud", cloud.use_local_secrets = false).
+// asks for it (backend = "cloud", cloud.use_local_secrets = false), in
+// place of the one the configuration names: client.NewSource makes one
+// from a client of one's own.
 func WithBackend(s Source) Option { return func(r *Resolver) { r.backend = s } }
 
 // WithBackendFactory makes the secret server's Source from the
 // configuration when a lookup first needs it and none was given with
-// WithBackend; the runner passes one that builds the client of package
-// client from cloud.api, cloud.api_key and cloud.tenant_id.
+// WithBackend. Without it (or with nil), the resolver reaches the server
+// the configuration names itself: cloud.api, with cloud.api_key and
+// cloud.tenant_id, as client.SourceFromConfig does, so that a run or a
+// [Secret.Get] outside one needs no code to find its server.
 func WithBackendFactory(f func(*config.Config) (Source, error)) Option {
-	return func(r *Resolver) { r.factory = f }
+	return func(r *Resolver) {
+		if f != nil {
+			r.factory = f
+		}
+	}
 }
 
 // OnResolve calls fn with every value resolved (once per secret); the runner
@@ -222,9 +239,10 @@ func OnResolve(fn func(Value)) Option { return func(r *Resolver) { r.onResolve =
 
 // NewResolver returns a resolver. Without WithConfig it loads the
 // configuration (config.Load) when it first needs it, so a run that asks
-// for no secret never reads it.
+// for no secret never reads it; without WithBackend, it connects to the
+// secret server only when a lookup first needs it.
 func NewResolver(opts ...Option) *Resolver {
-	r := &Resolver{cache: map[string]resolved{}}
+	r := &Resolver{cache: map[string]resolved{}, factory: serverFromConfig}
 	for _, o := range opts {
 		o(r)
 	}
@@ -403,10 +421,14 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 	}
 	backend, err := r.server(cfg)
 	if err != nil {
-		return Value{}, fmt.Errorf("secret %q: connecting to the secret server at %s: %w", name, redact.URL(cfg.String("cloud.api")), err)
+		where := "the secret server"
+		if api := cfg.String("cloud.api"); api != "" {
+			where += " at " + redact.URL(api)
+		}
+		return Value{}, fmt.Errorf("secret %q: connecting to %s: %w", name, where, err)
 	}
 	if backend == nil {
-		return Value{}, fmt.Errorf("secret %q is not set locally, and the configuration (backend = \"cloud\", cloud.use_local_secrets = false) asks for the secret server at %s, but no secret server client is configured; looked in: %s",
+		return Value{}, fmt.Errorf("secret %q is not set locally, and the configuration (backend = \"cloud\", cloud.use_local_secrets = false) asks for the secret server at %s, but the WithBackendFactory function gave none; looked in: %s",
 			name, redact.URL(cfg.String("cloud.api")), strings.Join(tried, "; "))
 	}
 	v, err := backend.Lookup(ctx, name)

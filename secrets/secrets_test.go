@@ -62,8 +62,8 @@ func TestResolve(t *testing.T) {
 		{name: "missing names every source", env: []string{}, secret: "NOPE",
 			wantErr: "PREFECT__CONTEXT__SECRETS__NOPE", notFound: true},
 		{name: "no name", secret: "", wantErr: "A secret name must be provided."},
-		{name: "server asked but none configured", env: []string{"PREFECT__CLOUD__USE_LOCAL_SECRETS=false"},
-			secret: "REMOTE", wantErr: "no secret server client is configured"},
+		{name: "server asked but none configured", env: []string{"PREFECT__CLOUD__USE_LOCAL_SECRETS=false", "PREFECT__CLOUD__API="},
+			secret: "REMOTE", wantErr: `secret "REMOTE": connecting to the secret server: no server configured: set PREFECT__CLOUD__API`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
