@@ -8,13 +8,14 @@ import (
 	"strings"
 
 	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/internal/envflag"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/secrets"
 )
 
 // ErrInvalidEnv is matched (errors.Is) by the errors of [ParseEnv] and of
 // [WithEnv]: a usage error, to be reported with the command's usage.
-var ErrInvalidEnv = errors.New("invalid environment variable")
+var ErrInvalidEnv = envflag.ErrInvalid
 
 // ParseEnv parses --env entries as Prefect 1's agents do: each entry is
 // split at its first '=' (K=A=B sets K to "A=B"), and a later entry for the
@@ -22,27 +23,7 @@ var ErrInvalidEnv = errors.New("invalid environment variable")
 // no value), with an empty name or with a NUL byte (named, its value not
 // shown) is an error matching [ErrInvalidEnv]; every bad entry is
 // reported, not only the first.
-func ParseEnv(entries []string) (map[string]string, error) {
-	env := make(map[string]string, len(entries))
-	var errs []error
-	for _, e := range entries {
-		k, v, ok := strings.Cut(e, "=")
-		switch {
-		case !ok:
-			errs = append(errs, fmt.Errorf("%w: --env %q has no '=': write it as NAME=VALUE", ErrInvalidEnv, e))
-		case k == "":
-			errs = append(errs, fmt.Errorf("%w: an --env entry has an empty name (not shown, as its value may be secret): write it as NAME=VALUE", ErrInvalidEnv))
-		case strings.IndexByte(e, 0) >= 0:
-			errs = append(errs, fmt.Errorf("%w: --env %s=... holds a NUL byte, which no environment can", ErrInvalidEnv, k))
-		default:
-			env[k] = v
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return env, nil
-}
+func ParseEnv(entries []string) (map[string]string, error) { return envflag.Parse(entries) }
 
 // checkEnv reports names a process environment cannot hold.
 func checkEnv(env map[string]string) error {

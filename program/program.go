@@ -55,10 +55,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/prefect-go/prefect/agent"
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/envflag"
 	"github.com/prefect-go/prefect/internal/procmask"
 	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/state"
@@ -232,7 +232,7 @@ func register(ctx context.Context, cfg *config.Config, args []string, stdout io.
 	if fs.NArg() > 0 {
 		return usageError(fmt.Sprintf("register takes no arguments, not %q", fs.Args()))
 	}
-	env, err := agent.ParseEnv(envs) // as agents parse theirs (SPEC §6)
+	env, err := envflag.Parse(envs) // as agents parse theirs (SPEC §6)
 	if err != nil {
 		return usageError(err.Error())
 	}
