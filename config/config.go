@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prefect-go/prefect/internal/python"
 )
 
 // defaultConfig is the part of Prefect 1.4.1's src/prefect/config.toml that a
@@ -608,17 +610,21 @@ func (x *expander) configPath(env environ, name, def string) (string, error) {
 		return "", nil
 	}
 	v, settled, err := x.interpolate(raw)
-	if err != nil || !settled {
-		e := &Error{Err: err}
-		if err == nil {
-			e.File, e.Err = raw, ErrExpansion
+	if err == nil && settled {
+		var path string
+		if path, err = python.Str(v); err == nil {
+			return path, nil
 		}
-		if set {
-			e.Var = name
-		}
-		return "", e
+		err = hugeIntError() // Python's str() raises ValueError
 	}
-	return pyStr(v), nil
+	e := &Error{Err: err}
+	if err == nil {
+		e.File, e.Err = raw, ErrExpansion
+	}
+	if set {
+		e.Var = name
+	}
+	return "", e
 }
 
 // coerce is Prefect's string_to_type: true/false in any case, then a Python
@@ -633,10 +639,54 @@ func coerce(s string) any {
 			return false
 		}
 	}
-	if v, ok := parseLiteral(s); ok {
+	if v, ok := literal(s); ok {
 		return v
 	}
 	return s
+}
+
+// literal is Python's ast.literal_eval of s in config's Go types: tuples
+// and sets become []any, and a dict a map[string]any keyed by the str() of
+// each key (of two keys with one str(), such as 1 and '1', the later wins).
+// ok is false when s is no literal, or a key has no str() (an int of more
+// than 4300 digits: Python's ValueError), so that s stays a string.
+func literal(s string) (any, bool) {
+	v, ok := python.LiteralEval(s)
+	if !ok {
+		return nil, false
+	}
+	return fromPython(v)
+}
+
+func fromPython(v any) (any, bool) {
+	switch t := v.(type) {
+	case python.Tuple:
+		return fromPython([]any(t))
+	case python.Set:
+		return fromPython([]any(t))
+	case []any: // LiteralEval's own, so changed in place
+		for i, x := range t {
+			var ok bool
+			if t[i], ok = fromPython(x); !ok {
+				return nil, false
+			}
+		}
+	case python.Dict:
+		m := make(map[string]any, len(t))
+		for _, it := range t {
+			k, err := python.Str(it.Key)
+			if err != nil {
+				return nil, false
+			}
+			x, ok := fromPython(it.Value)
+			if !ok {
+				return nil, false
+			}
+			m[k] = x
+		}
+		return m, true
+	}
+	return v, true
 }
 
 // ---------------------------------------------------------------------------
@@ -965,10 +1015,10 @@ func (f *flatConfig) resolveRefs(x *expander) error {
 			if s == matched {
 				e.value = ref
 			} else {
-				if hasHugeInt(ref) {
+				text, err := python.Str(ref)
+				if err != nil {
 					return e.error(hugeIntError()) // Python's str() raises ValueError
 				}
-				text := pyStr(ref)
 				if err := x.grow(len(s), len(s)-len(matched)+len(text), "a ${key} reference"); err != nil {
 					return e.error(err)
 				}
@@ -998,27 +1048,6 @@ func (n *keyNode) sorted(fn func(*entry)) {
 	for _, name := range names {
 		n.kids[name].sorted(fn)
 	}
-}
-
-// hasHugeInt reports whether v holds an integer too long for Python's str().
-func hasHugeInt(v any) bool {
-	switch t := v.(type) {
-	case *big.Int:
-		return tooManyDigits(t)
-	case []any:
-		for _, x := range t {
-			if hasHugeInt(x) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, x := range t {
-			if hasHugeInt(x) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // build is Prefect's flatdict_to_dict, in insertion order: file leaves, then
@@ -1117,7 +1146,7 @@ func processTaskDefaults(root map[string]any) {
 	}
 	defaults = maps.Clone(defaults)
 	tasks["defaults"] = defaults
-	if !pyTruthy(defaults["max_retries"]) {
+	if !python.Truth(defaults["max_retries"]) {
 		defaults["max_retries"] = int64(0)
 	}
 	switch rd := defaults["retry_delay"].(type) {
@@ -1137,32 +1166,6 @@ func processTaskDefaults(root map[string]any) {
 	if to, exists := defaults["timeout"]; exists && (to == nil || to == false) {
 		delete(defaults, "timeout")
 	}
-}
-
-func pyTruthy(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return t
-	case int64:
-		return t != 0
-	case *big.Int:
-		return t.Sign() != 0
-	case float64:
-		return t != 0
-	case complex128:
-		return t != 0
-	case string:
-		return t != ""
-	case []byte:
-		return len(t) > 0
-	case []any:
-		return len(t) > 0
-	case map[string]any:
-		return len(t) > 0
-	}
-	return true
 }
 
 func sortedKeys(m map[string]any) []string {

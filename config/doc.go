@@ -64,13 +64,18 @@
 // ErrLimit or fs.ErrPermission. Error text never contains a configuration
 // value, so a secret cannot leak through it.
 //
+// Python's rules (literal_eval, str(), repr() and truth) are those of
+// internal/python, which follows CPython 3.11; this package holds Prefect's
+// rules for loading.
+//
 // Where Go differs from Prefect: a directory or unreadable file is an error
 // (Prefect skips a directory and crashes on the other); a section overwritten
 // by a value is an error (Prefect silently drops the section); empty tables
 // such as context.secrets are kept; keys that shadow Python Box methods
 // ("keys", "copy", ...) are allowed; references resolve in sorted key order
 // rather than Python's set order; sets keep first-seen order and dict keys
-// become their str(); \N{...} escapes and "..." are left as strings; the
-// limits above. TOML is read as BurntSushi reads it (Prefect used Python's
-// toml package).
+// become their str(); \N{...} escapes and "..." are left as strings, and a
+// lone surrogate other than those os.environ makes of bytes that are not
+// UTF-8 reads as U+FFFD; the limits above. TOML is read as BurntSushi reads
+// it (Prefect used Python's toml package).
 package config

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/prefect-go/prefect/internal/python"
 )
 
 // The seed entries below and those in testdata/fuzz run with every go test;
@@ -46,6 +48,15 @@ func FuzzTOML(f *testing.F) {
 			t.Fatalf("parseTOML reads %q as\n%#v\nBurntSushi as\n%#v", s, got, want)
 		}
 	})
+}
+
+func mustRepr(t *testing.T, v any) string {
+	t.Helper()
+	s, err := python.Repr(v)
+	if err != nil {
+		t.Fatalf("Repr(%#v): %v", v, err)
+	}
+	return s
 }
 
 func burntSushi(s string) (m map[string]any, err error, ok bool) {
@@ -93,27 +104,30 @@ var tomlSeeds = []string{
 	"\xef\xbb\xbfa = 1\n",
 }
 
-// FuzzLiteral: the Python-literal parser never panics, and a value it parses,
-// printed with Python's repr() (pyRepr), parses back to the same value. Two
-// kinds of value are left out, as in Python: a float that is not finite (repr
-// gives inf or nan, which literal_eval refuses) and an integer of more than
-// 4300 digits (repr raises ValueError).
+// FuzzLiteral: coercion's literal step (Python's literal_eval in config's
+// types) never panics, and a value it makes, printed with Python's repr(),
+// reads back as the same value, so that a value put into text by a ${key}
+// reference and read again is unchanged. Two kinds of value are left out,
+// as in Python: a float that is not finite (repr gives inf or nan, which
+// literal_eval refuses) and an integer of more than 4300 digits (repr
+// raises ValueError). internal/python's FuzzLiteralEval fuzzes the parser
+// itself against Python's rules.
 func FuzzLiteral(f *testing.F) {
 	for _, s := range literalSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		v, ok := parseLiteral(s)
+		v, ok := literal(s)
 		if !ok || !reprable(v) {
 			return
 		}
-		text := pyRepr(v)
-		back, ok := parseLiteral(text)
+		text := mustRepr(t, v)
+		back, ok := literal(text)
 		if !ok {
-			t.Fatalf("parseLiteral(%q) = %#v, whose repr %q does not parse", s, v, text)
+			t.Fatalf("literal(%q) = %#v, whose repr %q does not parse", s, v, text)
 		}
 		if !reflect.DeepEqual(back, v) {
-			t.Fatalf("parseLiteral(%q) = %#v; its repr %q parses as %#v", s, v, text, back)
+			t.Fatalf("literal(%q) = %#v; its repr %q parses as %#v", s, v, text, back)
 		}
 	})
 }
@@ -126,7 +140,8 @@ func reprable(v any) bool {
 	case complex128:
 		return reprable(real(t)) && reprable(imag(t))
 	case *big.Int:
-		return !tooManyDigits(t)
+		_, err := python.Repr(t)
+		return err == nil
 	case []any:
 		for _, x := range t {
 			if !reprable(x) {

@@ -2,8 +2,8 @@ package config
 
 import (
 	"fmt"
-	"math/big"
-	"sync"
+
+	"github.com/prefect-go/prefect/internal/python"
 )
 
 // Limits on what Load reads. Each is far beyond any real configuration (the
@@ -31,14 +31,6 @@ const (
 	MaxInterpolated = 16 << 20
 )
 
-// maxIntDigits is Python's limit on converting an int to or from decimal text
-// (sys.int_info.default_max_str_digits, since Python 3.11 and the 3.7-3.10
-// security releases): literal_eval refuses longer decimal literals, so such
-// a value stays a string, and str() refuses longer ints. The conversion takes
-// time quadratic in the digits, in CPython (the reason for the limit) as in
-// math/big (1.5 s for a million digits).
-const maxIntDigits = 4300
-
 var (
 	depthLimitText = fmt.Sprintf("values nest more than %d levels deep (each table, array and dotted-key part is a level)", MaxDepth)
 	keyLimitText   = fmt.Sprintf("a key is longer than %d bytes (counting its dotted path from the top)", MaxKeyLength)
@@ -59,17 +51,5 @@ func interpolatedError() error {
 }
 
 func hugeIntError() error {
-	return limitError(fmt.Sprintf("an integer of more than %d digits cannot be put into text (Python's limit)", maxIntDigits))
+	return limitError(fmt.Sprintf("an integer of more than %d digits cannot be put into text (Python's limit)", python.MaxIntDigits))
 }
-
-// tooManyDigits reports whether |n| has more than maxIntDigits decimal digits.
-func tooManyDigits(n *big.Int) bool {
-	if n.BitLen() <= maxIntDigits*3 { // 2^12900 < 10^4300
-		return false
-	}
-	return n.CmpAbs(pow10MaxDigits()) >= 0
-}
-
-var pow10MaxDigits = sync.OnceValue(func() *big.Int {
-	return new(big.Int).Exp(big.NewInt(10), big.NewInt(maxIntDigits), nil)
-})

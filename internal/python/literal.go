@@ -1,265 +1,60 @@
-package config
+package python
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"math"
 	"math/big"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
-// ---------------------------------------------------------------------------
-// Python str() and repr(), for inserting a referenced value into text.
-
-// pyStr is Python's str() of a loaded value. Tuples and sets load as []any
-// and print as lists; maps print with sorted keys.
-func pyStr(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	if t, ok := v.(time.Time); ok {
-		return pyTime(t)
-	}
-	return pyRepr(v)
-}
-
-func pyRepr(v any) string {
-	var b strings.Builder
-	writeRepr(&b, v)
-	return b.String()
-}
-
-// writeRepr writes pyRepr(v) to b: one buffer for a whole nested value, so
-// the time is linear in the text (joining each level's parts copied the text
-// of a value once for every level above it).
-func writeRepr(b *strings.Builder, v any) {
-	switch t := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case bool:
-		if t {
-			b.WriteString("True")
-		} else {
-			b.WriteString("False")
-		}
-	case int64:
-		b.WriteString(strconv.FormatInt(t, 10))
-	case *big.Int:
-		b.WriteString(t.String())
-	case float64:
-		b.WriteString(pyFloat(t, true))
-	case complex128:
-		b.WriteString(pyComplex(t))
-	case string:
-		writeQuote(b, t)
-	case []byte:
-		writeBytes(b, t)
-	case time.Time:
-		b.WriteString(pyTime(t))
-	case []any:
-		b.WriteByte('[')
-		for i, x := range t {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeRepr(b, x)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		b.WriteByte('{')
-		for i, k := range sortedKeys(t) {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeQuote(b, k)
-			b.WriteString(": ")
-			writeRepr(b, t[k])
-		}
-		b.WriteByte('}')
-	default:
-		fmt.Fprint(b, v)
-	}
-}
-
-// pyFloat is Python's float repr: the shortest round-tripping digits, fixed
-// notation for exponents from -5 to 15, else d.ddde+XX.
-func pyFloat(f float64, addDot bool) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64)
-	neg := e[0] == '-'
-	if neg {
-		e = e[1:]
-	}
-	mant, expText, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(expText)
-	digits := strings.Replace(mant, ".", "", 1)
-	decpt := exp + 1
-	var out string
-	switch {
-	case decpt <= -4 || decpt > 16:
-		out = digits[:1]
-		if len(digits) > 1 {
-			out += "." + digits[1:]
-		}
-		sign := "+"
-		if exp < 0 {
-			sign, exp = "-", -exp
-		}
-		out += fmt.Sprintf("e%s%02d", sign, exp)
-	case decpt <= 0:
-		out = "0." + strings.Repeat("0", -decpt) + digits
-	case decpt >= len(digits):
-		out = digits + strings.Repeat("0", decpt-len(digits))
-		if addDot {
-			out += ".0"
-		}
-	default:
-		out = digits[:decpt] + "." + digits[decpt:]
-	}
-	if neg {
-		out = "-" + out
-	}
-	return out
-}
-
-func pyComplex(c complex128) string {
-	re, im := real(c), imag(c)
-	imText := pyFloat(im, false)
-	if re == 0 && !math.Signbit(re) {
-		return imText + "j"
-	}
-	if !strings.HasPrefix(imText, "-") {
-		imText = "+" + imText
-	}
-	return "(" + pyFloat(re, false) + imText + "j)"
-}
-
-func pyQuote(s string) string {
-	var b strings.Builder
-	writeQuote(&b, s)
-	return b.String()
-}
-
-func writeQuote(b *strings.Builder, s string) {
-	quote := '\''
-	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
-		quote = '"'
-	}
-	b.WriteRune(quote)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			fmt.Fprintf(b, `\udc%02x`, s[i]) // Python's surrogateescape
-			i++
-			continue
-		}
-		i += size
-		switch {
-		case r == quote || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < ' ' || r == 0x7f:
-			fmt.Fprintf(b, `\x%02x`, r)
-		case r < 0x7f || unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r <= 0xff:
-			fmt.Fprintf(b, `\x%02x`, r)
-		case r <= 0xffff:
-			fmt.Fprintf(b, `\u%04x`, r)
-		default:
-			fmt.Fprintf(b, `\U%08x`, r)
-		}
-	}
-	b.WriteRune(quote)
-}
-
-func pyBytes(p []byte) string {
-	var b strings.Builder
-	writeBytes(&b, p)
-	return b.String()
-}
-
-func writeBytes(b *strings.Builder, p []byte) {
-	quote := byte('\'')
-	if bytes.IndexByte(p, '\'') >= 0 && bytes.IndexByte(p, '"') < 0 {
-		quote = '"'
-	}
-	b.WriteByte('b')
-	b.WriteByte(quote)
-	for _, c := range p {
-		switch {
-		case c == quote || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c < ' ' || c >= 0x7f:
-			fmt.Fprintf(b, `\x%02x`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte(quote)
-}
-
-// pyTime is str() of the datetime, date or time Python's toml package makes.
-func pyTime(t time.Time) string {
-	frac := func(s string) string {
-		if us := t.Nanosecond() / 1000; us != 0 {
-			s += fmt.Sprintf(".%06d", us)
-		}
-		return s
-	}
-	switch t.Location().String() {
-	case "date-local":
-		return t.Format("2006-01-02")
-	case "time-local":
-		return frac(t.Format("15:04:05"))
-	case "datetime-local":
-		return frac(t.Format("2006-01-02 15:04:05"))
-	}
-	s := frac(t.Format("2006-01-02 15:04:05"))
-	_, off := t.Zone()
-	sign := "+"
-	if off < 0 {
-		sign, off = "-", -off
-	}
-	return s + fmt.Sprintf("%s%02d:%02d", sign, off/3600, off%3600/60)
-}
-
-// ---------------------------------------------------------------------------
-// Python literals: a small ast.literal_eval.
+// LiteralEval is Python's ast.literal_eval of src, on CPython 3.11: ok is
+// false where literal_eval raises (SyntaxError, ValueError, TypeError,
+// MemoryError or RecursionError), and for the few literals the package doc
+// lists as refused.
 //
-// It accepts what literal_eval accepts on Python 3.9+: numbers (ints with
-// underscores and 0x/0o/0b, floats, imaginary j), strings and bytes with any
-// quotes, prefixes r/u/b and escapes, implicit concatenation, True, False,
-// None, tuples (also bare "1, 2"), lists, dicts, sets, set(), unary +/- on a
-// number and int/float +/- imaginary; comments and bracketed newlines.
-// Ints past int64 become *big.Int; tuples and sets become []any; dict keys
-// become their Python str(). Not supported, so such text stays a string: \N{}
-// escapes and "..." (Ellipsis).
+// It reads numbers (ints with underscores and 0x/0o/0b, floats, imaginary
+// j), strings and bytes with any quotes, prefixes r/u/b and escapes,
+// adjacent strings (concatenated), True, False, None, tuples (also a bare
+// "1, 2"), lists, dicts, sets, set(), a unary + or - on a number, an int or
+// float plus or minus an imaginary number, comments and newlines inside
+// brackets; leading spaces and tabs are ignored, as literal_eval does since
+// Python 3.9. Values have the Go types of the package doc; an int is an
+// int64 when it fits one. Of a set's elements, or a dict's keys, that
+// Python's == finds equal (1, 1.0, True), the first is kept, and a dict
+// keeps the last value; an unhashable element or key (a list, dict or set)
+// is refused, as Python raises TypeError.
+//
+// The time it takes is linear in len(src).
+func LiteralEval(src string) (v any, ok bool) {
+	if strings.IndexByte(src, 0) >= 0 {
+		return nil, false // CPython: source code cannot contain null bytes
+	}
+	if !utf8.ValidString(src) {
+		// A byte that is not UTF-8 is a lone surrogate to Python
+		// (os.environ's surrogateescape), which compile() cannot encode:
+		// literal_eval raises UnicodeEncodeError.
+		return nil, false
+	}
+	src = strings.TrimLeft(src, " \t")
+	src = strings.ReplaceAll(src, "\r\n", "\n")
+	src = strings.ReplaceAll(src, "\r", "\n")
+	p := &litParser{s: src}
+	if !p.skipLeadingLines() {
+		return nil, false
+	}
+	n, ok := p.topLevel()
+	if !ok || !p.atEnd() {
+		return nil, false
+	}
+	return convert(n)
+}
+
+// The parser makes a tree of nodes, as Python's parser makes an AST, and
+// convert then evaluates it as literal_eval evaluates the AST: a literal
+// that parses may still be refused (an unhashable key, -'a').
 
 type litKind int
 
@@ -281,31 +76,12 @@ type litNode struct {
 	vals []*litNode // dict values
 }
 
-const maxLiteralNesting = 200 // Python's tokenizer limit on nested brackets
-
 type litParser struct {
 	s       string
 	pos     int
 	depth   int // open brackets: newlines are whitespace inside them
 	nesting int
-}
-
-func parseLiteral(src string) (any, bool) {
-	if strings.IndexByte(src, 0) >= 0 {
-		return nil, false
-	}
-	src = strings.TrimLeft(src, " \t")
-	src = strings.ReplaceAll(src, "\r\n", "\n")
-	src = strings.ReplaceAll(src, "\r", "\n")
-	p := &litParser{s: src}
-	if !p.skipLeadingLines() {
-		return nil, false
-	}
-	n, ok := p.topLevel()
-	if !ok || !p.atEnd() {
-		return nil, false
-	}
-	return convertLiteral(n)
+	escapes []int // offsets of the bytes \udc80-\udcff wrote in the string being read
 }
 
 func (p *litParser) peek() byte {
@@ -356,7 +132,9 @@ func (p *litParser) skipSpace() {
 		switch c := p.s[p.pos]; {
 		case c == ' ' || c == '\t' || c == '\f':
 			p.pos++
-		case c == '\\' && p.peekAt(1) == '\n':
+		case c == '\\' && p.peekAt(1) == '\n' && p.pos+2 < len(p.s):
+			// A line continuation; one that ends the text is a
+			// SyntaxError (unexpected EOF), so it is left unread.
 			p.pos += 2
 		case c == '#':
 			for p.pos < len(p.s) && p.s[p.pos] != '\n' {
@@ -443,7 +221,7 @@ func (p *litParser) expr() (*litNode, bool) {
 
 func (p *litParser) factor() (*litNode, bool) {
 	p.skipSpace()
-	if p.nesting >= maxLiteralNesting {
+	if p.nesting >= MaxNesting {
 		return nil, false
 	}
 	p.nesting++
@@ -462,6 +240,12 @@ func (p *litParser) factor() (*litNode, bool) {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
+func isWordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// isIdentByte reports whether c may be part of a Python name: every
+// non-ASCII byte may, as far as telling a name from a literal needs.
 func isIdentByte(c byte) bool { return isWordByte(c) || c >= 0x80 }
 
 func (p *litParser) atom() (*litNode, bool) {
@@ -515,7 +299,7 @@ func (p *litParser) atom() (*litNode, bool) {
 func (p *litParser) open() bool {
 	p.pos++
 	p.depth++
-	return p.depth <= maxLiteralNesting
+	return p.depth <= MaxNesting
 }
 
 func (p *litParser) close() {
@@ -677,7 +461,7 @@ func intConst(digits string, base int) (*litNode, bool) {
 	if n, err := strconv.ParseInt(digits, base, 64); err == nil {
 		return &litNode{kind: litConst, val: n}, true
 	}
-	if base == 10 && len(digits) > maxIntDigits {
+	if base == 10 && len(digits) > MaxIntDigits {
 		return nil, false // ValueError in Python: too many digits for int()
 	}
 	n, _ := new(big.Int).SetString(digits, base)
@@ -793,6 +577,7 @@ func (p *litParser) stringPrefixLen() int {
 func (p *litParser) stringAtom() (*litNode, bool) {
 	var b strings.Builder
 	kind := -1 // 0 str, 1 bytes
+	p.escapes = p.escapes[:0]
 	for {
 		n := 0
 		if c := p.peek(); c != '\'' && c != '"' {
@@ -822,7 +607,40 @@ func (p *litParser) stringAtom() (*litNode, bool) {
 	if kind == 1 {
 		return &litNode{kind: litConst, val: []byte(b.String())}, true
 	}
-	return &litNode{kind: litConst, val: b.String()}, true
+	return &litNode{kind: litConst, val: unjoin(b.String(), p.escapes)}, true
+}
+
+// unjoin replaces with U+FFFD each byte that a \udc80-\udcff escape wrote
+// (at the offsets escapes) and that, with its neighbours, makes a UTF-8
+// character: '\udcc3\udca9' is two lone surrogates to Python, not the
+// bytes of "é". Only such bytes can join, as the rest of s is UTF-8.
+func unjoin(s string, escapes []int) string {
+	if len(escapes) < 2 {
+		return s
+	}
+	var b strings.Builder
+	done := 0 // s[:done] is in b
+	for _, at := range escapes {
+		if at < done {
+			continue // replaced with the character it began
+		}
+		// A character that holds this byte starts at most 3 bytes before.
+		for start := max(at-3, done); start <= at; start++ {
+			r, size := utf8.DecodeRuneInString(s[start:])
+			if r == utf8.RuneError || start+size <= at {
+				continue
+			}
+			b.WriteString(s[done:start])
+			b.WriteString(strings.Repeat("\uFFFD", size))
+			done = start + size
+			break
+		}
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
 }
 
 func isHex(c byte) bool {
@@ -953,7 +771,8 @@ func (p *litParser) stringBody(b *strings.Builder, raw, isBytes bool) bool {
 			p.pos += n
 			if 0xdc80 <= v && v <= 0xdcff {
 				// Python's surrogateescape for a byte that is not UTF-8,
-				// as pyQuote writes it: the byte itself.
+				// as Repr writes it: the byte itself.
+				p.escapes = append(p.escapes, b.Len())
 				b.WriteByte(byte(v))
 				continue
 			}
@@ -967,7 +786,8 @@ func (p *litParser) stringBody(b *strings.Builder, raw, isBytes bool) bool {
 	}
 }
 
-func convertLiteral(n *litNode) (any, bool) {
+// convert evaluates a parsed literal.
+func convert(n *litNode) (any, bool) {
 	switch n.kind {
 	case litConst:
 		return n.val, true
@@ -1002,25 +822,20 @@ func convertLiteral(n *litNode) (any, bool) {
 			return complex(l, 0) + right, true
 		}
 		return complex(l, 0) - right, true
-	case litTuple, litList:
-		out := make([]any, len(n.elts))
-		for i, e := range n.elts {
-			v, ok := convertLiteral(e)
-			if !ok {
-				return nil, false
-			}
-			out[i] = v
-		}
-		return out, true
+	case litList:
+		return convertAll(n.elts)
+	case litTuple:
+		out, ok := convertAll(n.elts)
+		return Tuple(out), ok
 	case litSet:
-		out := []any{}
+		out := Set{}
 		seen := map[string]bool{}
 		for _, e := range n.elts {
-			v, ok := convertLiteral(e)
+			v, ok := convert(e)
 			if !ok {
 				return nil, false
 			}
-			h, ok := hashKey(e, v)
+			h, ok := hashKey(v)
 			if !ok {
 				return nil, false // unhashable: TypeError in Python
 			}
@@ -1031,43 +846,43 @@ func convertLiteral(n *litNode) (any, bool) {
 		}
 		return out, true
 	case litDict:
-		type slot struct {
-			text string
-			val  any
-		}
-		var order []string
-		slots := map[string]*slot{}
+		out := Dict{}
+		at := map[string]int{} // a key's hashKey: its index in out
 		for i, k := range n.elts {
-			kv, ok := convertLiteral(k)
+			kv, ok := convert(k)
 			if !ok {
 				return nil, false
 			}
-			vv, ok := convertLiteral(n.vals[i])
+			vv, ok := convert(n.vals[i])
 			if !ok {
 				return nil, false
 			}
-			h, ok := hashKey(k, kv)
+			h, ok := hashKey(kv)
 			if !ok {
 				return nil, false
 			}
-			if s, dup := slots[h]; dup {
-				s.val = vv // Python keeps the first key and the last value
+			if j, dup := at[h]; dup {
+				out[j].Value = vv // Python keeps the first key and the last value
 				continue
 			}
-			text, ok := keyText(k, kv)
-			if !ok {
-				return nil, false
-			}
-			slots[h] = &slot{text: text, val: vv}
-			order = append(order, h)
-		}
-		out := make(map[string]any, len(order))
-		for _, h := range order {
-			out[slots[h].text] = slots[h].val
+			at[h] = len(out)
+			out = append(out, Item{kv, vv})
 		}
 		return out, true
 	}
 	return nil, false
+}
+
+func convertAll(nodes []*litNode) ([]any, bool) {
+	out := make([]any, len(nodes))
+	for i, e := range nodes {
+		v, ok := convert(e)
+		if !ok {
+			return nil, false
+		}
+		out[i] = v
+	}
+	return out, true
 }
 
 func signedNum(n *litNode) (any, bool) {
@@ -1111,33 +926,30 @@ func num(n *litNode) (any, bool) {
 	return nil, false
 }
 
-// hashKey gives equal keys to values Python's hash/eq treat as equal
-// (1 == 1.0 == True); ok is false for unhashable values. Integers are in hex,
-// which, unlike decimal, takes time linear in their size.
-func hashKey(n *litNode, v any) (string, bool) {
+// hashKey gives equal keys to values Python's hash and == treat as equal
+// (1 == 1.0 == True == 1+0j); ok is false for an unhashable value. Ints
+// are in hex, which, unlike decimal, takes time linear in their size.
+func hashKey(v any) (string, bool) {
 	var b strings.Builder
-	if !writeHashKey(&b, n, v) {
+	if !writeHashKey(&b, v) {
 		return "", false
 	}
 	return b.String(), true
 }
 
-func writeHashKey(b *strings.Builder, n *litNode, v any) bool {
-	if n.kind == litTuple {
-		items := v.([]any)
+func writeHashKey(b *strings.Builder, v any) bool {
+	switch t := v.(type) {
+	case Tuple:
 		b.WriteString("t(")
-		for i, e := range n.elts {
+		for i, e := range t {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			if !writeHashKey(b, e, items[i]) {
+			if !writeHashKey(b, e) {
 				return false
 			}
 		}
 		b.WriteByte(')')
-		return true
-	}
-	switch t := v.(type) {
 	case nil:
 		b.WriteString("N")
 	case bool:
@@ -1159,7 +971,7 @@ func writeHashKey(b *strings.Builder, n *litNode, v any) bool {
 		}
 	case complex128:
 		if imag(t) == 0 {
-			return writeHashKey(b, &litNode{kind: litConst}, real(t))
+			return writeHashKey(b, real(t))
 		}
 		b.WriteString("c" + strconv.FormatComplex(t, 'g', -1, 128))
 	case string:
@@ -1168,48 +980,7 @@ func writeHashKey(b *strings.Builder, n *litNode, v any) bool {
 	case []byte:
 		b.WriteString("b" + strconv.Itoa(len(t)) + ":" + string(t))
 	default:
-		return false
-	}
-	return true
-}
-
-// keyText is str() of a dict key: Go maps need string keys. ok is false for
-// an integer key too long for str() (Python raises ValueError), which makes
-// the literal stay a string.
-func keyText(n *litNode, v any) (string, bool) {
-	var b strings.Builder
-	if !writeKeyText(&b, n, v, true) {
-		return "", false
-	}
-	return b.String(), true
-}
-
-// writeKeyText writes str() of a key (top) or repr() of a tuple's element.
-func writeKeyText(b *strings.Builder, n *litNode, v any, top bool) bool {
-	if n.kind == litTuple {
-		items := v.([]any)
-		b.WriteByte('(')
-		for i, e := range n.elts {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if !writeKeyText(b, e, items[i], false) {
-				return false
-			}
-		}
-		if len(n.elts) == 1 {
-			b.WriteByte(',')
-		}
-		b.WriteByte(')')
-		return true
-	}
-	if i, ok := v.(*big.Int); ok && tooManyDigits(i) {
-		return false
-	}
-	if top {
-		b.WriteString(pyStr(v))
-	} else {
-		writeRepr(b, v)
+		return false // a list, set or dict
 	}
 	return true
 }
