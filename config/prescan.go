@@ -231,7 +231,7 @@ func (p *scanner) skipString() {
 		p.i += 3
 		for p.i < len(p.s) {
 			if q == '"' && p.s[p.i] == '\\' {
-				p.i += 2
+				p.i = min(p.i+2, len(p.s)) // a backslash may end the text
 				continue
 			}
 			if strings.HasPrefix(p.s[p.i:], end) {
@@ -251,7 +251,7 @@ func (p *scanner) skipString() {
 		switch p.s[p.i] {
 		case '\\':
 			if q == '"' {
-				p.i += 2
+				p.i = min(p.i+2, len(p.s)) // a backslash may end the text
 				continue
 			}
 		case q:
