@@ -15,6 +15,12 @@
 //     EnvVarSecret tasks, and a value type and run masker that keep secret
 //     values out of every log, state and error.
 //
+// Imports point one way, lightest at the bottom: task and flow link no
+// configuration, TOML or HTTP (the secret value type they handle lives in
+// secrets/sensitive; secrets re-exports it), runner reaches the secret
+// server through secrets without package client, and deps_test.go fails
+// when a forbidden import comes back.
+//
 // A complete flow: a parameter, a task, a task mapped over its result, a run,
 // and a result read back.
 //
