@@ -94,6 +94,8 @@ func (v Value) Reveal() string {
 
 // Decode stores the secret in the variable dst points to: a string, a
 // number, a map or a struct, converted through JSON when the types differ.
+// Its errors name the types, never the secret, and begin "secrets:", the
+// package users know the type from.
 func (v Value) Decode(dst any) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
