@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prefect-go/prefect/internal/redact"
+	"github.com/prefect-go/prefect/state"
 )
 
 // Defaults of the options.
@@ -341,7 +342,7 @@ func (s *session) checkRuns() {
 			s.a.log.Warn("could not read a flow run's state; looking again at the next poll", "flow_run", h.run.ID, "err", err)
 			return
 		}
-		if st == Cancelling || st == Cancelled {
+		if st == state.Cancelling || st == state.Cancelled {
 			s.a.log.Info("flow run cancelled: killing its processes", "flow_run", h.run.ID, "state", st)
 			s.kill(h, killedCancel)
 		}
@@ -392,7 +393,7 @@ func (s *session) giveBack(runs []FlowRun) {
 		s.wg.Go(func() {
 			ctx, cancel := s.callCtx()
 			defer cancel()
-			if _, err := s.a.o.SetState(ctx, run.ID, run.Version, Scheduled, msg); err != nil {
+			if _, err := s.a.o.SetState(ctx, run.ID, run.Version, state.Scheduled, msg); err != nil {
 				s.a.log.Error("could not schedule a claimed flow run again", "flow_run", run.ID, "err", err)
 				return
 			}
@@ -520,13 +521,13 @@ func (s *session) settle(runID, failMsg, cancelMsg string) {
 	for attempt := 1; ; attempt++ {
 		st, version, err := s.a.o.RunState(ctx, runID)
 		if err == nil {
-			if finished(st) {
+			if st.IsFinished() {
 				log.Info("flow run ended", "state", st)
 				return
 			}
-			to, msg := Failed, failMsg
-			if st == Cancelling {
-				to, msg = Cancelled, cancelMsg
+			to, msg := state.Failed, failMsg
+			if st == state.Cancelling {
+				to, msg = state.Cancelled, cancelMsg
 			}
 			if _, err = s.a.o.SetState(ctx, runID, version, to, msg); err == nil {
 				log.Info("flow run ended", "state", to, "was", st)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/internal/syncbuf"
+	"github.com/prefect-go/prefect/state"
 )
 
 func writeFile(t *testing.T, path, text string) {
@@ -88,7 +89,7 @@ func TestEnvReachesTheChild(t *testing.T) {
 			return nil
 		},
 	)
-	f.waitState(t, "run-env", Failed) // it exits 0 without reporting Success
+	f.waitState(t, "run-env", state.Failed) // it exits 0 without reporting Success
 	s.stop()
 
 	b, err := os.ReadFile(out)
@@ -157,7 +158,7 @@ func TestFailure(t *testing.T) {
 			cmd, env := childCommand(tc.mode, tc.args...)
 			f.add(FlowRun{ID: "r", Command: cmd, Env: env})
 			start(t, f)
-			r := f.waitState(t, "r", Failed)
+			r := f.waitState(t, "r", state.Failed)
 			for _, w := range tc.want {
 				if !strings.Contains(r.Message, w) {
 					t.Errorf("message %q lacks %q", r.Message, w)
@@ -184,7 +185,7 @@ func TestFailureMessageMasksSecrets(t *testing.T) {
 	start(t, f, WithEnv(flags), WithForcedEnv(func(FlowRun) map[string]string {
 		return map[string]string{"PREFECT__CLOUD__API_KEY": "pgo_printed_key"}
 	}))
-	r := f.waitState(t, "r", Failed)
+	r := f.waitState(t, "r", state.Failed)
 	for _, secret := range []string{"s3cr3t-printed", "pgo_printed_key", "json-piece-secret"} {
 		for _, form := range []string{secret, base64.StdEncoding.EncodeToString([]byte(secret))} {
 			if strings.Contains(r.Message, form) {
@@ -211,7 +212,7 @@ func TestKilledBySignal(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	r := f.waitState(t, "r", Failed)
+	r := f.waitState(t, "r", state.Failed)
 	if !strings.Contains(r.Message, "signal: killed") {
 		t.Errorf("message %q does not name the signal", r.Message)
 	}
@@ -226,16 +227,16 @@ func TestCancel(t *testing.T) {
 	f.add(FlowRun{ID: "r", Command: cmd, Env: env})
 	start(t, f)
 	pids := readPIDs(t, pidFile)
-	f.set("r", Running) // as the flow process would
-	f.set("r", Cancelling)
-	r := f.waitState(t, "r", Cancelled)
+	f.set("r", state.Running) // as the flow process would
+	f.set("r", state.Cancelling)
+	r := f.waitState(t, "r", state.Cancelled)
 	for _, pid := range pids {
 		gone(t, pid)
 	}
 	if !strings.Contains(r.Message, "cancelled") || !strings.Contains(r.Message, "signal: killed") {
 		t.Errorf("message = %q", r.Message)
 	}
-	if want := []string{Scheduled, Submitted, Running, Cancelling, Cancelled}; !slices.Equal(r.History, want) {
+	if want := []state.Kind{state.Scheduled, state.Submitted, state.Running, state.Cancelling, state.Cancelled}; !slices.Equal(r.History, want) {
 		t.Errorf("states %v, want %v", r.History, want)
 	}
 }
@@ -250,12 +251,12 @@ func TestShutdownKillsAfterGrace(t *testing.T) {
 	f.add(FlowRun{ID: "r", Command: cmd, Env: env})
 	s := start(t, f, WithName("edge-1"), WithGracePeriod(20*time.Millisecond))
 	pids := readPIDs(t, pidFile)
-	f.set("r", Running)
+	f.set("r", state.Running)
 	if err := s.stop(); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
 	r := f.get("r") // Run has returned: the run is settled
-	if r.State != Failed || !strings.Contains(r.Message, `The agent "edge-1" stopped and killed`) {
+	if r.State != state.Failed || !strings.Contains(r.Message, `The agent "edge-1" stopped and killed`) {
 		t.Errorf("run is %s(%q), want Failed saying the agent stopped", r.State, r.Message)
 	}
 	for _, pid := range pids {
@@ -286,15 +287,15 @@ func TestShutdownWaitsForRuns(t *testing.T) {
 	if !alive(pid) {
 		t.Fatal("the run's process was killed within the grace period")
 	}
-	f.set("r", Success) // as the flow process would
+	f.set("r", state.Success) // as the flow process would
 	writeFile(t, doneFile, "")
 	if err := <-stopped; err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	if r := f.get("r"); r.State != Success {
+	if r := f.get("r"); r.State != state.Success {
 		t.Errorf("run is %s(%q), want Success", r.State, r.Message)
 	}
-	if r := f.get("late"); r.State != Scheduled {
+	if r := f.get("late"); r.State != state.Scheduled {
 		t.Errorf("a run added during shutdown is %s, want Scheduled (not claimed)", r.State)
 	}
 }
@@ -321,7 +322,7 @@ func TestLaunchFailure(t *testing.T) {
 			tc.run.ID = "r"
 			f.add(tc.run)
 			start(t, f)
-			r := f.waitState(t, "r", Failed)
+			r := f.waitState(t, "r", state.Failed)
 			if !strings.Contains(r.Message, tc.want) {
 				t.Errorf("message %q lacks %q", r.Message, tc.want)
 			}
@@ -364,7 +365,7 @@ func (p *countedProcess) Wait() (Exit, error) {
 	exit, err := p.Process.Wait()
 	p.once.Do(func() {
 		if err == nil && exit.Success() {
-			p.l.f.set(p.runID, Success)
+			p.l.f.set(p.runID, state.Success)
 		}
 		p.l.mu.Lock()
 		p.l.now--
@@ -394,7 +395,7 @@ func TestManyAgents(t *testing.T) {
 			counts := map[string]int{}
 			f.mu.Lock()
 			for _, r := range f.runs {
-				counts[r.State+" "+r.Message]++
+				counts[r.State.String()+" "+r.Message]++
 			}
 			f.mu.Unlock()
 			t.Log(counts)
@@ -402,7 +403,7 @@ func TestManyAgents(t *testing.T) {
 	})
 	f.waitFor(t, "every run succeeds", func() bool {
 		for _, r := range f.runs {
-			if r.State != Success {
+			if r.State != state.Success {
 				return false
 			}
 		}
@@ -425,7 +426,7 @@ func TestManyAgents(t *testing.T) {
 		if total[id] != 1 {
 			t.Errorf("run %s was launched %d times", id, total[id])
 		}
-		if h := f.get(id).History; !slices.Equal(h, []string{Scheduled, Submitted, Success}) {
+		if h := f.get(id).History; !slices.Equal(h, []state.Kind{state.Scheduled, state.Submitted, state.Success}) {
 			t.Errorf("run %s went through %v", id, h)
 		}
 	}
@@ -448,7 +449,7 @@ func TestClaimErrors(t *testing.T) {
 	cmd, env := childCommand("exit", "0", "0")
 	f.add(FlowRun{ID: "r", Command: cmd, Env: env})
 	s := start(t, f)
-	f.waitState(t, "r", Failed)
+	f.waitState(t, "r", state.Failed)
 	if n := strings.Count(s.log.String(), "server unavailable"); n != 3 {
 		t.Errorf("the log shows %d failed claims, want 3", n)
 	}
@@ -481,7 +482,7 @@ func TestGiveBack(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 	for _, id := range []string{"a", "b"} {
-		if r := f.get(id); r.State != Scheduled || !strings.Contains(r.Message, "scheduled again") {
+		if r := f.get(id); r.State != state.Scheduled || !strings.Contains(r.Message, "scheduled again") {
 			t.Errorf("run %s is %s(%q), want Scheduled again", id, r.State, r.Message)
 		}
 	}
@@ -548,7 +549,7 @@ func TestCrashMasksSecretsTheProcessResolved(t *testing.T) {
 			cmd, env := childCommand("crash", file)
 			f.add(FlowRun{ID: "r", Command: cmd, Env: env})
 			start(t, f)
-			r := f.waitState(t, "r", Failed)
+			r := f.waitState(t, "r", state.Failed)
 			if !strings.Contains(r.Message, "auth failed for token "+redact.Marker) || !strings.Contains(r.Message, "panic: lost the connection holding "+redact.Marker) {
 				t.Errorf("message does not show the output, masked:\n%s", r.Message)
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/prefect-go/prefect/internal/testwait"
+	"github.com/prefect-go/prefect/state"
 )
 
 // fake is an Orchestrator in memory. Claim takes the lock for the whole
@@ -27,10 +28,10 @@ type fake struct {
 // A fakeRun is a run as the fake keeps it.
 type fakeRun struct {
 	FlowRun
-	State   string
+	State   state.Kind
 	Message string
-	Agent   string   // who claimed it
-	History []string // every state it was in, in order
+	Agent   string       // who claimed it
+	History []state.Kind // every state it was in, in order
 }
 
 func newFake() *fake {
@@ -50,7 +51,7 @@ func (f *fake) add(run FlowRun) {
 	if _, dup := f.runs[run.ID]; dup {
 		panic("fake: run " + run.ID + " added twice")
 	}
-	f.runs[run.ID] = &fakeRun{FlowRun: run, State: Scheduled, History: []string{Scheduled}}
+	f.runs[run.ID] = &fakeRun{FlowRun: run, State: state.Scheduled, History: []state.Kind{state.Scheduled}}
 	f.order = append(f.order, run.ID)
 	f.notify()
 }
@@ -69,12 +70,12 @@ func (f *fake) Claim(ctx context.Context, agentID string, labels []string, n int
 			break
 		}
 		r := f.runs[id]
-		if r.State != Scheduled || !subset(r.Labels, labels) {
+		if r.State != state.Scheduled || !subset(r.Labels, labels) {
 			continue
 		}
-		r.State, r.Agent = Submitted, agentID
+		r.State, r.Agent = state.Submitted, agentID
 		r.Version++
-		r.History = append(r.History, Submitted)
+		r.History = append(r.History, state.Submitted)
 		out = append(out, r.FlowRun)
 	}
 	if len(out) > 0 {
@@ -92,17 +93,17 @@ func subset(xs, of []string) bool {
 	return true
 }
 
-func (f *fake) RunState(ctx context.Context, runID string) (string, int, error) {
+func (f *fake) RunState(ctx context.Context, runID string) (state.Kind, int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r, ok := f.runs[runID]
 	if !ok {
-		return "", 0, fmt.Errorf("no flow run %q", runID)
+		return 0, 0, fmt.Errorf("no flow run %q", runID)
 	}
 	return r.State, r.Version, nil
 }
 
-func (f *fake) SetState(ctx context.Context, runID string, version int, state, message string) (int, error) {
+func (f *fake) SetState(ctx context.Context, runID string, version int, to state.Kind, message string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r, ok := f.runs[runID]
@@ -112,21 +113,21 @@ func (f *fake) SetState(ctx context.Context, runID string, version int, state, m
 	if r.Version != version {
 		return 0, fmt.Errorf("flow run %q is at version %d, not %d: %w", runID, r.Version, version, ErrConflict)
 	}
-	f.setLocked(r, state, message)
+	f.setLocked(r, to, message)
 	return r.Version, nil
 }
 
 // set sets a run's state as its flow process or a user would.
-func (f *fake) set(runID, state string) {
+func (f *fake) set(runID string, to state.Kind) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.setLocked(f.runs[runID], state, "set by the test")
+	f.setLocked(f.runs[runID], to, "set by the test")
 }
 
-func (f *fake) setLocked(r *fakeRun, state, message string) {
-	r.State, r.Message = state, message
+func (f *fake) setLocked(r *fakeRun, to state.Kind, message string) {
+	r.State, r.Message = to, message
 	r.Version++
-	r.History = append(r.History, state)
+	r.History = append(r.History, to)
 	f.notify()
 }
 
@@ -159,7 +160,7 @@ func (f *fake) waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // waitState waits until run runID is in one of states and returns it.
-func (f *fake) waitState(t *testing.T, runID string, states ...string) fakeRun {
+func (f *fake) waitState(t *testing.T, runID string, states ...state.Kind) fakeRun {
 	t.Helper()
 	f.waitFor(t, fmt.Sprintf("run %s is %v", runID, states), func() bool {
 		return slices.Contains(states, f.runs[runID].State)

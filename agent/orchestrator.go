@@ -28,21 +28,12 @@ type FlowRun struct {
 	Env map[string]string
 }
 
-// The state names the agent reads and writes. Claim moves a run from
-// Scheduled to Submitted; the flow process itself sets Running and its final
-// state; a user cancels a running run by setting Cancelling, which the agent
-// turns into Cancelled once the run's processes are dead. Any state whose
-// name [state.ParseKind] knows as finished (Success, Failed, Cancelled,
-// TimedOut, ...) counts as finished.
-const (
-	Scheduled  = "Scheduled"
-	Submitted  = "Submitted"
-	Running    = "Running"
-	Success    = "Success"
-	Failed     = "Failed"
-	Cancelling = "Cancelling"
-	Cancelled  = "Cancelled"
-)
+// The states the agent reads and writes are package state's kinds. Claim
+// moves a run from Scheduled to Submitted; the flow process itself sets
+// Running and its final state; a user cancels a running run by setting
+// Cancelling, which the agent turns into Cancelled once the run's
+// processes are dead. Any kind that [state.Kind.IsFinished] reports
+// (Success, Failed, Cancelled, TimedOut, ...) counts as finished.
 
 // ErrConflict is the error [Orchestrator.SetState] returns when the run's
 // state is no longer at the version given. An implementation may return it
@@ -65,21 +56,13 @@ type Orchestrator interface {
 	// return the same run. Claiming nothing is not an error.
 	Claim(ctx context.Context, agentID string, labels []string, n int) ([]FlowRun, error)
 
-	// RunState returns the name of the run's current state (one of the
-	// constants above, or another name of package state) and its version.
-	RunState(ctx context.Context, runID string) (state string, version int, err error)
+	// RunState returns the run's current state and its version.
+	RunState(ctx context.Context, runID string) (st state.Kind, version int, err error)
 
-	// SetState sets the run's state to state with message if the state's
+	// SetState sets the run's state to to with message if the state's
 	// version is still version, and returns the new version; otherwise it
 	// returns an error matching [ErrConflict] and changes nothing. It must
 	// allow the agent's moves: Submitted or Running to Failed; Cancelling
 	// to Cancelled; Submitted back to Scheduled.
-	SetState(ctx context.Context, runID string, version int, state, message string) (int, error)
-}
-
-// finished reports whether name is a final state, after which nobody
-// changes the run: Success, Failed, Cancelled and their kinds.
-func finished(name string) bool {
-	k, err := state.ParseKind(name)
-	return err == nil && k.IsFinished()
+	SetState(ctx context.Context, runID string, version int, to state.Kind, message string) (int, error)
 }

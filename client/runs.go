@@ -5,35 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/prefect-go/prefect/internal/redact"
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/state"
 )
 
 // The orchestration API: flow programs register flows and report runs,
-// agents claim and launch runs, people create, watch and cancel them. See
-// package server for the operations; every one needs an API key of the
-// tenant.
-
-// Flow run states, as the server names them in FlowRun.State (they are
-// package api's, the server's): Scheduled runs wait for an agent,
-// Submitted ones were claimed by one, Cancelling ones were asked to stop;
-// Success, Failed and Cancelled are final.
-const (
-	RunScheduled  = api.RunScheduled
-	RunSubmitted  = api.RunSubmitted
-	RunRunning    = api.RunRunning
-	RunSuccess    = api.RunSuccess
-	RunFailed     = api.RunFailed
-	RunCancelling = api.RunCancelling
-	RunCancelled  = api.RunCancelled
-)
-
-// RunFinished reports whether a run in state s is over for good.
-func RunFinished(s string) bool { return api.RunFinished(s) }
+// agents claim and launch runs, people create, watch and cancel them; the
+// package doc tells a run's way through them. Every operation needs an
+// API key of the tenant. States are package state's kinds: a flow run is
+// Scheduled, Submitted, Running, Success, Failed, Cancelling or Cancelled
+// (state.Kind.IsFinished tells the last three), a task run in any kind.
 
 // ErrConflict is matched by the error of a state change the server refused
 // because the run changed since the version given: read it again.
@@ -75,7 +62,7 @@ type FlowRun struct {
 	FlowVersion int             `json:"flow_version"`
 	Parameters  json.RawMessage `json:"parameters"`
 	Labels      []string        `json:"labels"`
-	State       string          `json:"state"`
+	State       state.Kind      `json:"state"`
 	Message     string          `json:"message"`
 	Version     int             `json:"version"`
 	AgentID     string          `json:"agent_id"`
@@ -87,12 +74,12 @@ type FlowRun struct {
 
 // A TaskRun is the latest state of one task run.
 type TaskRun struct {
-	ID       string    `json:"id"`
-	Slug     string    `json:"slug"`
-	MapIndex int       `json:"map_index"`
-	State    string    `json:"state"`
-	Message  string    `json:"message"`
-	Updated  time.Time `json:"updated"`
+	ID       string     `json:"id"`
+	Slug     string     `json:"slug"`
+	MapIndex int        `json:"map_index"`
+	State    state.Kind `json:"state"`
+	Message  string     `json:"message"`
+	Updated  time.Time  `json:"updated"`
 	// Seq, when set (by the one writer of the run's task states, growing),
 	// orders a task run's states where clocks could not.
 	Seq int `json:"seq,omitempty"`
@@ -250,24 +237,43 @@ func (c *Client) FlowRun(ctx context.Context, id string) (FlowRun, error) {
 
 // FlowRunState returns a run's state and its version, without its task
 // runs: what an agent polls.
-func (c *Client) FlowRunState(ctx context.Context, id string) (state string, version int, err error) {
+func (c *Client) FlowRunState(ctx context.Context, id string) (st state.Kind, version int, err error) {
 	r, err := call[struct {
-		State   string `json:"state"`
-		Version int    `json:"version"`
+		State   state.Kind `json:"state"`
+		Version int        `json:"version"`
 	}](ctx, c, "reading flow run "+id, `query($id: String!) { flow_run(id: $id) { state version } }`,
 		map[string]any{"id": id}, c.mask, "flow_run")
 	return r.State, r.Version, err
 }
 
-// FlowRuns lists the latest limit runs (1-500), newest first, of the given
-// state unless it is "".
-func (c *Client) FlowRuns(ctx context.Context, state string, limit int) ([]FlowRun, error) {
-	vars := map[string]any{"limit": limit}
-	if state != "" {
-		vars["state"] = state
+// FlowRuns lists the latest limit runs (1-500), newest first: of every
+// state, or, given states, of those only. The server filters by one state
+// a request: several states cost one request each.
+func (c *Client) FlowRuns(ctx context.Context, limit int, in ...state.Kind) ([]FlowRun, error) {
+	const query = `query($state: String, $limit: Int) { flow_runs(state: $state, limit: $limit) { ` + runFields + ` } }`
+	if len(in) == 0 {
+		return call[[]FlowRun](ctx, c, "listing flow runs", query, map[string]any{"limit": limit}, c.mask, "flow_runs")
 	}
-	return call[[]FlowRun](ctx, c, "listing flow runs",
-		`query($state: String, $limit: Int) { flow_runs(state: $state, limit: $limit) { `+runFields+` } }`, vars, c.mask, "flow_runs")
+	var all []FlowRun
+	for i, k := range in {
+		if slices.Contains(in[:i], k) {
+			continue
+		}
+		runs, err := call[[]FlowRun](ctx, c, "listing flow runs "+k.String(), query,
+			map[string]any{"limit": limit, "state": k.String()}, c.mask, "flow_runs")
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, runs...)
+	}
+	// The server's order: newest first, then by ID.
+	slices.SortFunc(all, func(a, b FlowRun) int {
+		if n := b.Created.Compare(a.Created); n != 0 {
+			return n
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return all[:min(len(all), max(limit, 0))], nil
 }
 
 // FlowRunEnv returns a run's environment (its flow's run-config env, then
@@ -288,23 +294,25 @@ func (c *Client) ClaimFlowRuns(ctx context.Context, agentID string, labels []str
 		map[string]any{"input": in}, c.mask, "claim_flow_runs")
 }
 
-// SetFlowRunState sets a run's state if it is still at version, and
-// returns its new version; otherwise the error matches ErrConflict.
-func (c *Client) SetFlowRunState(ctx context.Context, id string, version int, state, message string) (int, error) {
-	return c.SetFlowRunStateAs(ctx, "", id, version, state, message)
+// SetFlowRunState sets a run's state to to if it is still at version, and
+// returns its new version; otherwise the error matches ErrConflict. The
+// server refuses a state that is not a flow run's, and the moves the
+// package doc does not show (a finished run never changes).
+func (c *Client) SetFlowRunState(ctx context.Context, id string, version int, to state.Kind, message string) (int, error) {
+	return c.SetFlowRunStateAs(ctx, "", id, version, to, message)
 }
 
 // SetFlowRunStateAs is SetFlowRunState for an agent: the run is changed
 // only if agentID claimed it (else the error matches ErrConflict), so that
 // an agent never settles a run another agent took over.
-func (c *Client) SetFlowRunStateAs(ctx context.Context, agentID, id string, version int, state, message string) (int, error) {
-	in := map[string]any{"id": id, "version": version, "state": state, "message": message}
+func (c *Client) SetFlowRunStateAs(ctx context.Context, agentID, id string, version int, to state.Kind, message string) (int, error) {
+	in := map[string]any{"id": id, "version": version, "state": to.String(), "message": message}
 	if agentID != "" {
 		in["agent_id"] = agentID
 	}
 	p, err := call[struct {
 		Version int `json:"version"`
-	}](ctx, c, fmt.Sprintf("setting flow run %s %s", id, state),
+	}](ctx, c, fmt.Sprintf("setting flow run %s %v", id, to),
 		`mutation($input: set_flow_run_state_input!) { set_flow_run_state(input: $input) { version } }`,
 		map[string]any{"input": in}, c.mask, "set_flow_run_state")
 	return p.Version, err
@@ -315,7 +323,7 @@ func (c *Client) SetFlowRunStateAs(ctx context.Context, agentID, id string, vers
 func (c *Client) SetTaskRunStates(ctx context.Context, runID string, trs []TaskRun) error {
 	list := make([]map[string]any, len(trs))
 	for i, t := range trs {
-		list[i] = map[string]any{"id": t.ID, "slug": t.Slug, "map_index": t.MapIndex, "state": t.State, "message": t.Message}
+		list[i] = map[string]any{"id": t.ID, "slug": t.Slug, "map_index": t.MapIndex, "state": t.State.String(), "message": t.Message}
 		if t.Seq > 0 {
 			list[i]["seq"] = t.Seq
 		}

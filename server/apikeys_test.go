@@ -13,8 +13,8 @@ import (
 
 	"github.com/prefect-go/prefect/internal/pgtest"
 	"github.com/prefect-go/prefect/internal/servertest"
+	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server"
-	"github.com/prefect-go/prefect/server/api"
 	"github.com/prefect-go/prefect/server/store"
 )
 
@@ -129,7 +129,7 @@ func testRevokedKeyRefusedWithinCacheTTL(t *testing.T, env *servertest.Env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 4 || events[0].Operation != api.OpAuthenticate || events[0].Outcome != api.OutcomeDenied || events[0].KeyID != "" {
+	if len(events) != 4 || events[0].Operation != orchestration.OpAuthenticate || events[0].Outcome != orchestration.OutcomeDenied || events[0].KeyID != "" {
 		t.Errorf("unknown keys' events %+v; want the four refusals", events)
 	}
 }

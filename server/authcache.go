@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/orchestration"
 )
 
 // AuthCacheTTL is how long the server trusts the store's word that an API
@@ -34,24 +34,24 @@ type authCache struct {
 }
 
 type authEntry struct {
-	key     api.KeyInfo
+	key     orchestration.KeyInfo
 	expires time.Time
 }
 
 // tokenHash is what the cache keys an API key by.
 func tokenHash(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
-func (c *authCache) get(h [sha256.Size]byte, now time.Time) (api.KeyInfo, bool) {
+func (c *authCache) get(h [sha256.Size]byte, now time.Time) (orchestration.KeyInfo, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[h]
 	if !ok || !now.Before(e.expires) {
-		return api.KeyInfo{}, false
+		return orchestration.KeyInfo{}, false
 	}
 	return e.key, true
 }
 
-func (c *authCache) put(h [sha256.Size]byte, key api.KeyInfo, now time.Time) {
+func (c *authCache) put(h [sha256.Size]byte, key orchestration.KeyInfo, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) >= maxAuthCache {

@@ -16,8 +16,8 @@ import (
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/internal/servertest"
+	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server"
-	"github.com/prefect-go/prefect/server/api"
 	"github.com/prefect-go/prefect/server/store"
 )
 
@@ -179,7 +179,7 @@ func BenchmarkLoad(b *testing.B) {
 				if _, err := be.ring.Open(k.TenantID, name, sl); err != nil {
 					return err
 				}
-				return be.st.Record(ctx, api.Event{TenantID: k.TenantID, KeyID: k.ID, Operation: api.OpSecretValue, SecretName: name, Outcome: api.OutcomeOK})
+				return be.st.Record(ctx, orchestration.Event{TenantID: k.TenantID, KeyID: k.ID, Operation: orchestration.OpSecretValue, SecretName: name, Outcome: orchestration.OutcomeOK})
 			})
 		})
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/secrets"
-	"github.com/prefect-go/prefect/server/api"
 )
 
 // This file masks what runs write: before a run's state message, a task
@@ -291,7 +291,7 @@ func (s *Server) sealedSecrets(ctx context.Context, tenantID string, after int64
 	sealed := make(map[string]seal.Sealed, len(metas))
 	for _, m := range metas {
 		sl, _, err := s.st.Secret(ctx, tenantID, m.Name)
-		if errors.Is(err, api.ErrNotFound) {
+		if errors.Is(err, orchestration.ErrNotFound) {
 			continue // deleted since the list
 		}
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/prefect-go/prefect/internal/pgtest"
 	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/server/store"
+	"github.com/prefect-go/prefect/state"
 )
 
 // benchLine is a 200-byte log line or state message holding no secret.
@@ -115,7 +116,7 @@ func newMaskBenchOn(b *testing.B, st *store.SQL, n int) *maskBench {
 	if err != nil || len(claimed) != 1 {
 		b.Fatal(claimed, err)
 	}
-	if _, err := c.SetFlowRunState(ctx, run.ID, claimed[0].Version, client.RunRunning, ""); err != nil {
+	if _, err := c.SetFlowRunState(ctx, run.ID, claimed[0].Version, state.Running, ""); err != nil {
 		b.Fatal(err)
 	}
 	mb := &maskBench{s: s, st: st, ring: ring, tenant: tn.ID, c: c, runID: run.ID}
@@ -291,7 +292,7 @@ func BenchmarkStoreRunText(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				i++
-				tr := client.TaskRun{ID: "t", Slug: "fetch-orders", MapIndex: 3, State: "Running", Message: benchLine, Seq: i, Updated: time.Now()}
+				tr := client.TaskRun{ID: "t", Slug: "fetch-orders", MapIndex: 3, State: state.Running, Message: benchLine, Seq: i, Updated: time.Now()}
 				if err := mb.c.SetTaskRunStates(ctx, mb.runID, []client.TaskRun{tr}); err != nil {
 					b.Fatal(err)
 				}

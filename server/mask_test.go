@@ -22,6 +22,7 @@ import (
 	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/server"
 	"github.com/prefect-go/prefect/server/store"
+	"github.com/prefect-go/prefect/state"
 )
 
 const mask = "********"
@@ -75,7 +76,7 @@ func runningRun(t *testing.T, c *client.Client, env, runEnv map[string]string, n
 	if err != nil || len(claimed) != 1 || claimed[0].ID != run.ID {
 		t.Fatalf("ClaimFlowRuns = %+v, %v", claimed, err)
 	}
-	v, err := c.SetFlowRunStateAs(ctx, "agent-1", run.ID, claimed[0].Version, client.RunRunning, "")
+	v, err := c.SetFlowRunStateAs(ctx, "agent-1", run.ID, claimed[0].Version, state.Running, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestRunTextIsMasked(t *testing.T) {
 		var lines []client.LogLine
 		for i, x := range append(append([]string{}, hidden...), kept...) {
 			trs = append(trs, client.TaskRun{ID: fmt.Sprintf("tr-%d", i), Slug: fmt.Sprintf("task-%d-%s", i, x), MapIndex: -1,
-				State: "Failed", Message: "failed with " + x + " in it"})
+				State: state.Failed, Message: "failed with " + x + " in it"})
 			lines = append(lines, client.LogLine{Level: "ERROR", TaskSlug: fmt.Sprintf("task-%d-%s", i, x), Message: "log: " + x + ".", WriterSeq: i + 1})
 		}
 		if err := ca.SetTaskRunStates(ctx, run.ID, trs); err != nil {
@@ -135,7 +136,7 @@ func TestRunTextIsMasked(t *testing.T) {
 		// with the process's last lines, which nobody masked.
 		tail := "The flow run's process ended with exit status 2 before the flow run reached a final state. Its last 4 lines of output:\n" +
 			"token=" + plainSecret + "\n" + pemSecret + "\nauth: Basic " + b64(tableUser+":"+tablePW) + "\nencoded: " + b64(plainSecret)
-		if _, err := ca.SetFlowRunStateAs(ctx, "agent-1", run.ID, v, client.RunFailed, tail); err != nil {
+		if _, err := ca.SetFlowRunStateAs(ctx, "agent-1", run.ID, v, state.Failed, tail); err != nil {
 			t.Fatal(err)
 		}
 
@@ -407,7 +408,7 @@ func TestRunTextRefusedWhenSecretsUnreadable(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "stores no text unmasked") {
 				t.Errorf("WriteRunLogs = %v; want it refused", err)
 			}
-			if _, err := c.SetFlowRunState(ctx, run.ID, v, client.RunFailed, "foreign-CANARY-3c"); err == nil {
+			if _, err := c.SetFlowRunState(ctx, run.ID, v, state.Failed, "foreign-CANARY-3c"); err == nil {
 				t.Error("SetFlowRunState stored a message it could not mask")
 			}
 			st.fail.Store(false)
@@ -458,12 +459,12 @@ func (o orchestrator) Claim(ctx context.Context, agentID string, labels []string
 	return out, nil
 }
 
-func (o orchestrator) RunState(ctx context.Context, runID string) (string, int, error) {
+func (o orchestrator) RunState(ctx context.Context, runID string) (state.Kind, int, error) {
 	return o.c.FlowRunState(ctx, runID)
 }
 
-func (o orchestrator) SetState(ctx context.Context, runID string, version int, state, message string) (int, error) {
-	v, err := o.c.SetFlowRunStateAs(ctx, o.agentID, runID, version, state, message)
+func (o orchestrator) SetState(ctx context.Context, runID string, version int, to state.Kind, message string) (int, error) {
+	v, err := o.c.SetFlowRunStateAs(ctx, o.agentID, runID, version, to, message)
 	if errors.Is(err, client.ErrConflict) {
 		return 0, fmt.Errorf("%w: %w", agent.ErrConflict, err)
 	}
@@ -512,7 +513,7 @@ func TestAgentTailIsMasked(t *testing.T) {
 	go func() { done <- a.Run(actx) }()
 	var got client.FlowRun
 	for deadline := testwait.Deadline(t); ; {
-		if got, err = c.FlowRun(ctx, run.ID); err == nil && got.State == client.RunFailed {
+		if got, err = c.FlowRun(ctx, run.ID); err == nil && got.State == state.Failed {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server"
-	"github.com/prefect-go/prefect/server/api"
 )
 
 const opPage = `query($limit: Int, $after: String) { secrets_page(limit: $limit, after: $after) { names secrets { name version } next } }`
@@ -29,8 +29,8 @@ type pageBackend struct {
 	// putOwn stores one of the server's own secrets (".prefect/...") for
 	// the tenant, as runs do, past the API's refusal of such names.
 	putOwn func(t *testing.T, name string)
-	events func(t *testing.T) []api.Event // the tenant's audit log
-	count  func(t *testing.T) int         // the store's count of the tenant's secrets
+	events func(t *testing.T) []orchestration.Event // the tenant's audit log
+	count  func(t *testing.T) int                   // the store's count of the tenant's secrets
 }
 
 // forEachBackend runs test over the in-memory store (a Store only: the
@@ -46,8 +46,8 @@ func forEachBackend(t *testing.T, test func(t *testing.T, b *pageBackend), opts 
 					t.Fatal(err)
 				}
 			},
-			events: func(t *testing.T) []api.Event {
-				return slices.DeleteFunc(f.st.Events(), func(e api.Event) bool { return e.TenantID != "acme" })
+			events: func(t *testing.T) []orchestration.Event {
+				return slices.DeleteFunc(f.st.Events(), func(e orchestration.Event) bool { return e.TenantID != "acme" })
 			},
 			count: func(t *testing.T) int {
 				n, err := f.st.CountSecrets(context.Background(), "acme")
@@ -73,7 +73,7 @@ func forEachBackend(t *testing.T, test func(t *testing.T, b *pageBackend), opts 
 					t.Fatal(err)
 				}
 			},
-			events: func(t *testing.T) []api.Event {
+			events: func(t *testing.T) []orchestration.Event {
 				ev, err := sf.st.AuditLog(context.Background(), tenant, 0)
 				if err != nil {
 					t.Fatal(err)
@@ -196,12 +196,12 @@ func TestSecretsPage(t *testing.T) {
 		}
 		ok := 0
 		for _, e := range b.events(t) {
-			if e.Operation == api.OpSecretsPage && e.Outcome == api.OutcomeOK && e.SecretName == "" {
+			if e.Operation == orchestration.OpSecretsPage && e.Outcome == orchestration.OutcomeOK && e.SecretName == "" {
 				ok++
 			}
 		}
 		if ok == 0 {
-			t.Errorf("no %s event in the audit log", api.OpSecretsPage)
+			t.Errorf("no %s event in the audit log", orchestration.OpSecretsPage)
 		}
 	})
 }
@@ -259,7 +259,7 @@ func TestSecretsPageBadInput(t *testing.T) {
 	}
 	invalid := 0
 	for _, e := range f.st.Events() {
-		if e.Operation == api.OpSecretsPage && e.Outcome == api.OutcomeInvalid {
+		if e.Operation == orchestration.OpSecretsPage && e.Outcome == orchestration.OutcomeInvalid {
 			invalid++
 		}
 	}

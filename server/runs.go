@@ -17,7 +17,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/prefect-go/prefect/internal/redact"
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/state"
 )
 
 // The orchestration of flow runs: flow programs register their flows and
@@ -80,6 +81,7 @@ type flow_run {
 	flow_version: Int!
 	parameters: JSON!
 	labels: [String!]!
+	"Scheduled, Submitted, Running, Success, Failed, Cancelling or Cancelled."
 	state: String!
 	message: String!
 	version: Int!
@@ -94,6 +96,7 @@ type task_run {
 	id: String!
 	slug: String!
 	map_index: Int!
+	"A Prefect state's name, such as Success or TriggerFailed."
 	state: String!
 	message: String!
 	updated: String!
@@ -118,6 +121,7 @@ input set_flow_run_state_input {
 	id: String!
 	"The version the caller read; a run changed since is not changed (CONFLICT)."
 	version: Int!
+	"Scheduled, Submitted, Running, Success, Failed, Cancelling or Cancelled; only some moves are allowed (CONFLICT)."
 	state: String!
 	message: String
 	"An agent gives its ID: the run is changed only if that agent claimed it."
@@ -132,6 +136,7 @@ input task_run_input {
 	id: String!
 	slug: String!
 	map_index: Int!
+	"A Prefect state's name, such as Success or TriggerFailed."
 	state: String!
 	message: String
 	"RFC 3339."
@@ -185,26 +190,26 @@ extend type Mutation {
 // (store.SQL is) gives the server its orchestration operations; without
 // one, they fail with a message saying so.
 type RunStore interface {
-	RegisterFlow(ctx context.Context, f api.Flow) (api.Flow, bool, error)
-	LatestFlow(ctx context.Context, tenantID, name string) (api.Flow, error)
-	Flow(ctx context.Context, tenantID, id string) (api.Flow, error)
-	Flows(ctx context.Context, tenantID string) ([]api.Flow, error)
-	CreateFlowRun(ctx context.Context, r api.FlowRun) (api.FlowRun, error)
-	FlowRun(ctx context.Context, tenantID, id string) (api.FlowRun, error)
-	FlowRuns(ctx context.Context, tenantID, state string, limit int) ([]api.FlowRun, error)
-	ClaimFlowRuns(ctx context.Context, tenantID, agentID string, labels []string, n int) ([]api.FlowRun, error)
-	SetFlowRunState(ctx context.Context, tenantID, id string, version int, state, message string) (int, error)
-	CancelFlowRun(ctx context.Context, tenantID, id string) (api.FlowRun, error)
+	RegisterFlow(ctx context.Context, f orchestration.Flow) (orchestration.Flow, bool, error)
+	LatestFlow(ctx context.Context, tenantID, name string) (orchestration.Flow, error)
+	Flow(ctx context.Context, tenantID, id string) (orchestration.Flow, error)
+	Flows(ctx context.Context, tenantID string) ([]orchestration.Flow, error)
+	CreateFlowRun(ctx context.Context, r orchestration.FlowRun) (orchestration.FlowRun, error)
+	FlowRun(ctx context.Context, tenantID, id string) (orchestration.FlowRun, error)
+	FlowRuns(ctx context.Context, tenantID string, limit int, in ...state.Kind) ([]orchestration.FlowRun, error)
+	ClaimFlowRuns(ctx context.Context, tenantID, agentID string, labels []string, n int) ([]orchestration.FlowRun, error)
+	SetFlowRunState(ctx context.Context, tenantID, id string, version int, to state.Kind, message string) (int, error)
+	CancelFlowRun(ctx context.Context, tenantID, id string) (orchestration.FlowRun, error)
 	Heartbeat(ctx context.Context, tenantID, id string) error
-	SetTaskRuns(ctx context.Context, tenantID, runID string, trs []api.TaskRun) error
-	TaskRuns(ctx context.Context, tenantID, runID string) ([]api.TaskRun, error)
-	AppendLogs(ctx context.Context, tenantID, runID string, lines []api.LogLine) error
-	Logs(ctx context.Context, tenantID, runID string, after int64, limit int) ([]api.LogLine, error)
+	SetTaskRuns(ctx context.Context, tenantID, runID string, trs []orchestration.TaskRun) error
+	TaskRuns(ctx context.Context, tenantID, runID string) ([]orchestration.TaskRun, error)
+	AppendLogs(ctx context.Context, tenantID, runID string, lines []orchestration.LogLine) error
+	Logs(ctx context.Context, tenantID, runID string, after int64, limit int) ([]orchestration.LogLine, error)
 }
 
 // reservedPrefix starts the names of the secrets the server keeps for
 // itself: environments of flows and runs.
-const reservedPrefix = api.ReservedPrefix
+const reservedPrefix = orchestration.ReservedPrefix
 
 func flowEnvName(flowID string) string { return reservedPrefix + "flows/" + flowID + "/env" }
 func runEnvName(runID string) string   { return reservedPrefix + "runs/" + runID + "/env" }
@@ -236,9 +241,9 @@ func (r *resolver) runs() (RunStore, error) {
 // runError maps a RunStore error to a message safe to show.
 func (r *resolver) runError(ctx context.Context, what string, err error, notFound *gqlError) error {
 	switch {
-	case errors.Is(err, api.ErrNotFound):
+	case errors.Is(err, orchestration.ErrNotFound):
 		return notFound
-	case errors.Is(err, api.ErrConflict):
+	case errors.Is(err, orchestration.ErrConflict):
 		return errRunChange
 	}
 	r.s.log.ErrorContext(ctx, "secret server: run store failed", "operation", what, "err", err)
@@ -283,7 +288,7 @@ func (r *resolver) sealEnv(ctx context.Context, tenantID, name string, env map[s
 // nil if there is none.
 func (r *resolver) openEnv(ctx context.Context, tenantID, name string) (map[string]string, error) {
 	sealed, _, err := r.s.st.Secret(ctx, tenantID, name)
-	if errors.Is(err, api.ErrNotFound) {
+	if errors.Is(err, orchestration.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -307,7 +312,7 @@ func (r *resolver) dropRunEnv(ctx context.Context, tenantID, runID string) {
 	if err == nil {
 		r.s.secretsChanged(tenantID)
 	}
-	if err != nil && !errors.Is(err, api.ErrNotFound) {
+	if err != nil && !errors.Is(err, orchestration.ErrNotFound) {
 		r.s.log.ErrorContext(ctx, "secret server: deleting a finished run's environment", "run", runID, "err", err)
 	}
 }
@@ -348,7 +353,7 @@ type registerFlowArgs struct {
 }
 
 type registerFlowPayload struct {
-	f       api.Flow
+	f       orchestration.Flow
 	created bool
 }
 
@@ -397,7 +402,7 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 	if err != nil {
 		return nil, err
 	}
-	f := api.Flow{TenantID: caller(ctx).TenantID, Name: in.Name, Definition: in.Definition.raw, Labels: labels,
+	f := orchestration.Flow{TenantID: caller(ctx).TenantID, Name: in.Name, Definition: in.Definition.raw, Labels: labels,
 		Command: in.Command, HasEnv: len(env) > 0}
 	if in.WorkingDir != nil {
 		f.WorkingDir = *in.WorkingDir
@@ -408,12 +413,12 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 	// makes the next registration a new version.)
 	ring, err := r.s.keyring(ctx, false)
 	if err != nil {
-		return nil, r.storeError(ctx, api.OpRegisterFlow, in.Name, err)
+		return nil, r.storeError(ctx, orchestration.OpRegisterFlow, in.Name, err)
 	}
 	envJSON, _ := json.Marshal(env)
 	envPrint, err := ring.Fingerprint(f.TenantID, envJSON)
 	if err != nil {
-		return nil, r.storeError(ctx, api.OpRegisterFlow, in.Name, err)
+		return nil, r.storeError(ctx, orchestration.OpRegisterFlow, in.Name, err)
 	}
 	h := sha256.New()
 	for _, part := range [][]byte{f.Definition, []byte(strings.Join(labels, "\x00")), []byte(strings.Join(f.Command, "\x00")), []byte(f.WorkingDir), []byte(envPrint)} {
@@ -426,7 +431,7 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 	f.ID = uuid.NewString()
 	if len(env) > 0 {
 		if err := r.sealEnv(ctx, f.TenantID, flowEnvName(f.ID), env); err != nil {
-			return nil, r.storeError(ctx, api.OpRegisterFlow, in.Name, err)
+			return nil, r.storeError(ctx, orchestration.OpRegisterFlow, in.Name, err)
 		}
 	}
 	got, created, err := rs.RegisterFlow(ctx, f)
@@ -435,13 +440,13 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 		r.s.secretsChanged(f.TenantID)
 	}
 	if err != nil {
-		return nil, r.runError(ctx, api.OpRegisterFlow, err, errNoFlow)
+		return nil, r.runError(ctx, orchestration.OpRegisterFlow, err, errNoFlow)
 	}
-	r.event(ctx, api.OpRegisterFlow, in.Name, api.OutcomeOK)
+	r.event(ctx, orchestration.OpRegisterFlow, in.Name, orchestration.OutcomeOK)
 	return &registerFlowPayload{f: got, created: created}, nil
 }
 
-type flowResolver struct{ f api.Flow }
+type flowResolver struct{ f orchestration.Flow }
 
 func (f *flowResolver) ID() string         { return f.f.ID }
 func (f *flowResolver) Name() string       { return f.f.Name }
@@ -487,9 +492,9 @@ func (r *resolver) Flow(ctx context.Context, args struct{ ID, Name *string }) (*
 	return &flowResolver{f}, nil
 }
 
-func (r *resolver) findFlow(ctx context.Context, rs RunStore, id, name *string) (api.Flow, error) {
+func (r *resolver) findFlow(ctx context.Context, rs RunStore, id, name *string) (orchestration.Flow, error) {
 	tenant := caller(ctx).TenantID
-	var f api.Flow
+	var f orchestration.Flow
 	var err error
 	switch {
 	case id != nil && *id != "":
@@ -497,10 +502,10 @@ func (r *resolver) findFlow(ctx context.Context, rs RunStore, id, name *string) 
 	case name != nil && *name != "":
 		f, err = rs.LatestFlow(ctx, tenant, *name)
 	default:
-		return api.Flow{}, userError("give the flow's id or its name")
+		return orchestration.Flow{}, userError("give the flow's id or its name")
 	}
 	if err != nil {
-		return api.Flow{}, r.runError(ctx, "flow", err, errNoFlow)
+		return orchestration.Flow{}, r.runError(ctx, "flow", err, errNoFlow)
 	}
 	return f, nil
 }
@@ -526,7 +531,7 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 	if err != nil {
 		return nil, err
 	}
-	run := api.FlowRun{ID: uuid.NewString(), TenantID: f.TenantID, FlowID: f.ID, Parameters: []byte("{}")}
+	run := orchestration.FlowRun{ID: uuid.NewString(), TenantID: f.TenantID, FlowID: f.ID, Parameters: []byte("{}")}
 	if in.ID != nil && *in.ID != "" {
 		id, err := uuid.Parse(*in.ID)
 		if err != nil {
@@ -545,7 +550,7 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 		if err := plain("the run's name", *in.Name, maxNameLen, true); err != nil {
 			return nil, err
 		}
-		m, err := r.runMasker(ctx, api.OpCreateRun)
+		m, err := r.runMasker(ctx, orchestration.OpCreateRun)
 		if err != nil {
 			return nil, err
 		}
@@ -569,26 +574,26 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 	// can claim a run whose environment is not there yet.
 	if len(env) > 0 {
 		if err := r.sealEnv(ctx, f.TenantID, runEnvName(run.ID), env); err != nil {
-			return nil, r.storeError(ctx, api.OpCreateRun, f.Name, err)
+			return nil, r.storeError(ctx, orchestration.OpCreateRun, f.Name, err)
 		}
 	}
 	got, err := rs.CreateFlowRun(ctx, run)
-	if errors.Is(err, api.ErrConflict) {
+	if errors.Is(err, orchestration.ErrConflict) {
 		// The same request, at the same time (a retry of a slow one).
 		if prev, perr := rs.FlowRun(ctx, f.TenantID, run.ID); perr == nil && prev.FlowName == f.Name {
 			return &flowRunResolver{r: r, run: prev}, nil
 		}
 	}
 	if err != nil {
-		return nil, r.runError(ctx, api.OpCreateRun, err, errNoFlow)
+		return nil, r.runError(ctx, orchestration.OpCreateRun, err, errNoFlow)
 	}
-	r.event(ctx, api.OpCreateRun, f.Name, api.OutcomeOK)
+	r.event(ctx, orchestration.OpCreateRun, f.Name, orchestration.OutcomeOK)
 	return &flowRunResolver{r: r, run: got}, nil
 }
 
 type flowRunResolver struct {
 	r   *resolver
-	run api.FlowRun
+	run orchestration.FlowRun
 }
 
 func (f *flowRunResolver) ID() string         { return f.run.ID }
@@ -598,7 +603,7 @@ func (f *flowRunResolver) FlowName() string   { return f.run.FlowName }
 func (f *flowRunResolver) FlowVersion() int32 { return int32(f.run.FlowVersion) }
 func (f *flowRunResolver) Parameters() JSON   { return JSON{raw: f.run.Parameters} }
 func (f *flowRunResolver) Labels() []string   { return nonNil(f.run.Labels) }
-func (f *flowRunResolver) State() string      { return f.run.State }
+func (f *flowRunResolver) State() string      { return f.run.State.String() }
 func (f *flowRunResolver) Message() string    { return f.run.Message }
 func (f *flowRunResolver) Version() int32     { return int32(f.run.Version) }
 func (f *flowRunResolver) AgentID() string    { return f.run.AgentID }
@@ -618,12 +623,12 @@ func (f *flowRunResolver) TaskRuns(ctx context.Context) ([]*taskRunResolver, err
 	return out, nil
 }
 
-type taskRunResolver struct{ t api.TaskRun }
+type taskRunResolver struct{ t orchestration.TaskRun }
 
 func (t *taskRunResolver) ID() string      { return t.t.ID }
 func (t *taskRunResolver) Slug() string    { return t.t.Slug }
 func (t *taskRunResolver) MapIndex() int32 { return int32(t.t.MapIndex) }
-func (t *taskRunResolver) State() string   { return t.t.State }
+func (t *taskRunResolver) State() string   { return t.t.State.String() }
 func (t *taskRunResolver) Message() string { return t.t.Message }
 func (t *taskRunResolver) Updated() string { return rfc3339(t.t.Updated) }
 
@@ -635,17 +640,22 @@ func (r *resolver) FlowRuns(ctx context.Context, args struct {
 	if err != nil {
 		return nil, err
 	}
-	state, limit := "", 100
+	var in []state.Kind
 	if args.State != nil {
-		state = *args.State
+		k, err := flowRunState(*args.State)
+		if err != nil {
+			return nil, err
+		}
+		in = append(in, k)
 	}
+	limit := 100
 	if args.Limit != nil {
 		limit = int(*args.Limit)
 	}
 	if limit < 1 || limit > maxListedRuns {
 		return nil, userError("limit %d: want 1 to %d", limit, maxListedRuns)
 	}
-	runs, err := rs.FlowRuns(ctx, caller(ctx).TenantID, state, limit)
+	runs, err := rs.FlowRuns(ctx, caller(ctx).TenantID, limit, in...)
 	if err != nil {
 		return nil, r.runError(ctx, "flow_runs", err, errNoRun)
 	}
@@ -677,34 +687,34 @@ func (r *resolver) FlowRunEnv(ctx context.Context, args struct{ ID, AgentID stri
 	// Audited by the run's ID, which nobody chooses.
 	run, err := rs.FlowRun(ctx, tenant, args.ID)
 	if err != nil {
-		r.event(ctx, api.OpRunEnv, text(args.ID, 64), api.OutcomeNotFound)
-		return JSON{}, r.runError(ctx, api.OpRunEnv, err, errNoRun)
+		r.event(ctx, orchestration.OpRunEnv, text(args.ID, 64), orchestration.OutcomeNotFound)
+		return JSON{}, r.runError(ctx, orchestration.OpRunEnv, err, errNoRun)
 	}
 	// Only the agent that claimed the run, before it launches it: the
 	// environment may hold secrets, and nobody else needs them.
-	if run.State != api.RunSubmitted || args.AgentID == "" || args.AgentID != run.AgentID {
-		r.event(ctx, api.OpRunEnv, run.ID, api.OutcomeDenied)
+	if run.State != state.Submitted || args.AgentID == "" || args.AgentID != run.AgentID {
+		r.event(ctx, orchestration.OpRunEnv, run.ID, orchestration.OutcomeDenied)
 		return JSON{}, &gqlError{"a run's environment is for the agent that claimed it, while the run is Submitted", "FORBIDDEN"}
 	}
 	env := map[string]string{}
 	for _, name := range []string{flowEnvName(run.FlowID), runEnvName(run.ID)} {
 		part, err := r.openEnv(ctx, tenant, name)
 		if err != nil {
-			return JSON{}, r.storeError(ctx, api.OpRunEnv, run.ID, err)
+			return JSON{}, r.storeError(ctx, orchestration.OpRunEnv, run.ID, err)
 		}
 		for k, v := range part {
 			env[k] = v // the run's own env comes second and wins
 		}
 	}
 	// The environment is handed out only once its reading is on record.
-	if !r.event(ctx, api.OpRunEnv, run.ID, api.OutcomeOK) {
+	if !r.event(ctx, orchestration.OpRunEnv, run.ID, orchestration.OutcomeOK) {
 		return JSON{}, errInternal
 	}
 	b, _ := json.Marshal(env)
 	return JSON{raw: b}, nil
 }
 
-type logLineResolver struct{ l api.LogLine }
+type logLineResolver struct{ l orchestration.LogLine }
 
 func (l *logLineResolver) Seq() string      { return strconv.FormatInt(l.l.Seq, 10) }
 func (l *logLineResolver) Time() string     { return rfc3339(l.l.Time) }
@@ -787,7 +797,20 @@ func (r *resolver) ClaimFlowRuns(ctx context.Context, args claimArgs) ([]*flowRu
 	return out, nil
 }
 
-var runStates = []string{api.RunScheduled, api.RunSubmitted, api.RunRunning, api.RunSuccess, api.RunFailed, api.RunCancelling, api.RunCancelled}
+// flowRunState reads the name of a flow run's state, one of
+// orchestration.FlowRunStates.
+func flowRunState(name string) (state.Kind, error) {
+	k, err := state.ParseKind(name)
+	all := orchestration.FlowRunStates()
+	if err != nil || !slices.Contains(all, k) {
+		names := make([]string, len(all))
+		for i, k := range all {
+			names[i] = k.String()
+		}
+		return 0, userError("the state %.64q is not one of %s", name, strings.Join(names, ", "))
+	}
+	return k, nil
+}
 
 type setStateArgs struct {
 	Input struct {
@@ -809,8 +832,9 @@ func (r *resolver) SetFlowRunState(ctx context.Context, args setStateArgs) (*set
 		return nil, err
 	}
 	in := args.Input
-	if !slices.Contains(runStates, in.State) {
-		return nil, userError("the state is not one of %s", strings.Join(runStates, ", "))
+	to, err := flowRunState(in.State)
+	if err != nil {
+		return nil, err
 	}
 	msg := ""
 	if in.Message != nil && *in.Message != "" {
@@ -832,11 +856,11 @@ func (r *resolver) SetFlowRunState(ctx context.Context, args setStateArgs) (*set
 			return nil, &gqlError{"the run was claimed by another agent; it is not this agent's to change", "CONFLICT"}
 		}
 	}
-	v, err := rs.SetFlowRunState(ctx, tenant, in.ID, int(in.Version), in.State, msg)
+	v, err := rs.SetFlowRunState(ctx, tenant, in.ID, int(in.Version), to, msg)
 	if err != nil {
 		return nil, r.runError(ctx, "set_flow_run_state", err, errNoRun)
 	}
-	if api.RunFinished(in.State) {
+	if to.IsFinished() {
 		r.dropRunEnv(ctx, tenant, in.ID)
 	}
 	return &setStatePayload{v}, nil
@@ -903,15 +927,19 @@ func (r *resolver) SetTaskRunStates(ctx context.Context, args setTaskRunsArgs) (
 			return nil, err
 		}
 	}
-	trs := make([]api.TaskRun, len(in.TaskRuns))
+	trs := make([]orchestration.TaskRun, len(in.TaskRuns))
 	for i, t := range in.TaskRuns {
-		if plain("slug", t.Slug, 512, false) != nil || plain("state", t.State, 64, false) != nil || plain("id", t.ID, 64, true) != nil {
-			return nil, userError("task run %d: slug (1-512 bytes), state (1-64 bytes) and id (up to 64) are required, without NUL", i)
+		if plain("slug", t.Slug, 512, false) != nil || plain("id", t.ID, 64, true) != nil {
+			return nil, userError("task run %d: slug (1-512 bytes) and id (up to 64) are required, without NUL", i)
 		}
-		// Every field is the writer's text, the slug (a task run's name)
-		// too: all masked, the same way everywhere (a log line's slug
-		// still names its task run).
-		trs[i] = api.TaskRun{ID: masked(m, t.ID, 64), Slug: masked(m, t.Slug, 512), MapIndex: int(t.MapIndex), State: masked(m, t.State, 64)}
+		k, err := state.ParseKind(t.State)
+		if err != nil {
+			return nil, userError("task run %d: %v", i, err)
+		}
+		// Every field but the state (a name of package state) is the
+		// writer's text, the slug (a task run's name) too: all masked, the
+		// same way everywhere (a log line's slug still names its task run).
+		trs[i] = orchestration.TaskRun{ID: masked(m, t.ID, 64), Slug: masked(m, t.Slug, 512), MapIndex: int(t.MapIndex), State: k}
 		if t.Message != nil {
 			trs[i].Message = masked(m, *t.Message, maxTextField)
 		}
@@ -958,9 +986,9 @@ func (r *resolver) WriteRunLogs(ctx context.Context, args writeLogsArgs) (*succe
 			return nil, err
 		}
 	}
-	lines := make([]api.LogLine, len(in.Logs))
+	lines := make([]orchestration.LogLine, len(in.Logs))
 	for i, l := range in.Logs {
-		lines[i] = api.LogLine{Level: masked(m, l.Level, 16), Message: masked(m, l.Message, maxTextField)}
+		lines[i] = orchestration.LogLine{Level: masked(m, l.Level, 16), Message: masked(m, l.Message, maxTextField)}
 		if l.TaskSlug != nil {
 			lines[i].TaskSlug = masked(m, *l.TaskSlug, 512)
 		}
@@ -1000,11 +1028,11 @@ func (r *resolver) CancelFlowRun(ctx context.Context, args struct{ ID string }) 
 	}
 	run, err := rs.CancelFlowRun(ctx, caller(ctx).TenantID, args.ID)
 	if err != nil {
-		return nil, r.runError(ctx, api.OpCancelRun, err, errNoRun)
+		return nil, r.runError(ctx, orchestration.OpCancelRun, err, errNoRun)
 	}
-	if api.RunFinished(run.State) {
+	if run.State.IsFinished() {
 		r.dropRunEnv(ctx, run.TenantID, run.ID)
 	}
-	r.event(ctx, api.OpCancelRun, run.Name, api.OutcomeOK)
+	r.event(ctx, orchestration.OpCancelRun, run.Name, orchestration.OutcomeOK)
 	return &flowRunResolver{r: r, run: run}, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/servertest"
+	"github.com/prefect-go/prefect/state"
 )
 
 // serveRuns serves a real store (tenant "acme") on a loopback port, and
@@ -75,7 +76,7 @@ func TestRunsThroughClient(t *testing.T) {
 
 	run, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "etl", Parameters: map[string]any{"n": 3},
 		Env: map[string]string{"B": runSecret, "SHARED": "run"}})
-	if err != nil || run.State != "Scheduled" || run.FlowVersion != 2 || string(run.Parameters) != `{"n":3}` {
+	if err != nil || run.State != state.Scheduled || run.FlowVersion != 2 || string(run.Parameters) != `{"n":3}` {
 		t.Fatalf("CreateFlowRun = %+v, %v", run, err)
 	}
 	if _, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "nope"}); !errors.Is(err, client.ErrRunNotFound) {
@@ -85,7 +86,7 @@ func TestRunsThroughClient(t *testing.T) {
 		t.Errorf("an agent without the gpu label claimed %v", got)
 	}
 	got, err := c.ClaimFlowRuns(ctx, "agent-2", []string{"gpu"}, 5)
-	if err != nil || len(got) != 1 || got[0].ID != run.ID || got[0].State != "Submitted" || got[0].AgentID != "agent-2" {
+	if err != nil || len(got) != 1 || got[0].ID != run.ID || got[0].State != state.Submitted || got[0].AgentID != "agent-2" {
 		t.Fatalf("ClaimFlowRuns = %+v, %v", got, err)
 	}
 	runEnv, err := c.FlowRunEnv(ctx, run.ID, "agent-2")
@@ -96,17 +97,17 @@ func TestRunsThroughClient(t *testing.T) {
 		t.Errorf("another agent reads the environment: %v", err)
 	}
 
-	v, err := c.SetFlowRunState(ctx, run.ID, got[0].Version, "Running", "")
+	v, err := c.SetFlowRunState(ctx, run.ID, got[0].Version, state.Running, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.SetFlowRunState(ctx, run.ID, got[0].Version, "Failed", "stale"); !errors.Is(err, client.ErrConflict) {
+	if _, err := c.SetFlowRunState(ctx, run.ID, got[0].Version, state.Failed, "stale"); !errors.Is(err, client.ErrConflict) {
 		t.Errorf("a stale version: %v; want ErrConflict", err)
 	}
-	if _, err := c.SetFlowRunState(ctx, run.ID, v, "Exploded", ""); err == nil || !strings.Contains(err.Error(), "not one of") {
-		t.Errorf("an unknown state: %v", err)
+	if _, err := c.SetFlowRunState(ctx, run.ID, v, state.Pending, ""); err == nil || !strings.Contains(err.Error(), `"Pending" is not one of Scheduled, Submitted, Running, Success, Failed, Cancelling, Cancelled`) {
+		t.Errorf("a state no flow run takes: %v", err)
 	}
-	if err := c.SetTaskRunStates(ctx, run.ID, []client.TaskRun{{ID: "t1", Slug: "a-1", MapIndex: -1, State: "Success", Message: "ok"}}); err != nil {
+	if err := c.SetTaskRunStates(ctx, run.ID, []client.TaskRun{{ID: "t1", Slug: "a-1", MapIndex: -1, State: state.Success, Message: "ok"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.WriteRunLogs(ctx, run.ID, []client.LogLine{{Level: "INFO", Message: "hello", WriterSeq: 1}, {Level: "INFO", TaskSlug: "a-1", Message: "world", WriterSeq: 2}}); err != nil {
@@ -136,7 +137,7 @@ func TestRunsThroughClient(t *testing.T) {
 		t.Error(err)
 	}
 	full, err := c.FlowRun(ctx, run.ID)
-	if err != nil || full.State != "Running" || len(full.TaskRuns) != 1 || full.TaskRuns[0].State != "Success" || full.Heartbeat.IsZero() {
+	if err != nil || full.State != state.Running || len(full.TaskRuns) != 1 || full.TaskRuns[0].State != state.Success || full.Heartbeat.IsZero() {
 		t.Errorf("FlowRun = %+v, %v", full, err)
 	}
 	lines, err := c.FlowRunLogs(ctx, run.ID, "", 10)
@@ -146,12 +147,12 @@ func TestRunsThroughClient(t *testing.T) {
 	if rest, _ := c.FlowRunLogs(ctx, run.ID, lines[0].Seq, 10); len(rest) != 1 {
 		t.Errorf("FlowRunLogs after the first = %+v", rest)
 	}
-	if cancelled, err := c.CancelFlowRun(ctx, run.ID); err != nil || cancelled.State != "Cancelling" {
+	if cancelled, err := c.CancelFlowRun(ctx, run.ID); err != nil || cancelled.State != state.Cancelling {
 		t.Errorf("CancelFlowRun = %v, %v", cancelled.State, err)
 	}
 	// Once the run is over, its own environment is deleted; the flow's stays.
 	cur, _ := c.FlowRun(ctx, run.ID)
-	if _, err := c.SetFlowRunState(ctx, run.ID, cur.Version, "Cancelled", ""); err != nil {
+	if _, err := c.SetFlowRunState(ctx, run.ID, cur.Version, state.Cancelled, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.FlowRunEnv(ctx, run.ID, "agent-2"); err == nil {
@@ -160,7 +161,7 @@ func TestRunsThroughClient(t *testing.T) {
 	if _, _, err := env.Store.Secret(ctx, env.Tenant.ID, ".prefect/runs/"+run.ID+"/env"); err == nil {
 		t.Error("a finished run's own environment is kept")
 	}
-	if runs, err := c.FlowRuns(ctx, "Cancelled", 10); err != nil || len(runs) != 1 {
+	if runs, err := c.FlowRuns(ctx, 10, state.Cancelled); err != nil || len(runs) != 1 {
 		t.Errorf("FlowRuns(Cancelled) = %v, %v", runs, err)
 	}
 
@@ -209,10 +210,10 @@ func TestAgentChangesOnlyItsRuns(t *testing.T) {
 	if err != nil || len(got) != 1 {
 		t.Fatal(got, err)
 	}
-	if _, err := c.SetFlowRunStateAs(ctx, "agent-A", got[0].ID, got[0].Version, client.RunFailed, "not mine"); !errors.Is(err, client.ErrConflict) {
+	if _, err := c.SetFlowRunStateAs(ctx, "agent-A", got[0].ID, got[0].Version, state.Failed, "not mine"); !errors.Is(err, client.ErrConflict) {
 		t.Errorf("agent A settling agent B's run: %v; want ErrConflict", err)
 	}
-	if _, err := c.SetFlowRunStateAs(ctx, "agent-B", got[0].ID, got[0].Version, client.RunFailed, "mine"); err != nil {
+	if _, err := c.SetFlowRunStateAs(ctx, "agent-B", got[0].ID, got[0].Version, state.Failed, "mine"); err != nil {
 		t.Errorf("agent B settling its own run: %v", err)
 	}
 }
@@ -232,7 +233,7 @@ func TestCreateFlowRunIsIdempotent(t *testing.T) {
 			t.Fatal(out.messages())
 		}
 	}
-	if runs, err := c.FlowRuns(ctx, "", 10); err != nil || len(runs) != 1 {
+	if runs, err := c.FlowRuns(ctx, 10); err != nil || len(runs) != 1 {
 		t.Errorf("three requests with one id made %d runs (%v)", len(runs), err)
 	}
 	// At the same time too (a retry while the first request is slow).
@@ -263,7 +264,91 @@ func TestCreateFlowRunIsIdempotent(t *testing.T) {
 	if failed.Load() > 0 {
 		t.Errorf("%d of 32 concurrent identical requests failed", failed.Load())
 	}
-	if runs, err := c.FlowRuns(ctx, "", 10); err != nil || len(runs) != 3 {
+	if runs, err := c.FlowRuns(ctx, 10); err != nil || len(runs) != 3 {
 		t.Errorf("concurrent requests with two ids made %d runs in all, want 3 (%v)", len(runs), err)
+	}
+}
+
+// gqlOn posts one GraphQL operation with key to ts, as any client would,
+// and returns the answer.
+func gqlOn(t *testing.T, ts *httptest.Server, key, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out gqlResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The wire carries states by their Prefect names; a name that is not a
+// state (or, for a flow run, not one of a flow run's) is refused, the
+// answer naming it and the valid ones.
+func TestRunStateNames(t *testing.T) {
+	ctx := context.Background()
+	env, ts, c := serveRuns(t)
+	if _, _, _, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: "etl", Command: []string{"/bin/true"}}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "etl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		setRun   = `mutation($input: set_flow_run_state_input!) { set_flow_run_state(input: $input) { version } }`
+		setTasks = `mutation($input: set_task_run_states_input!) { set_task_run_states(input: $input) { success } }`
+		list     = `query($state: String) { flow_runs(state: $state) { id state } }`
+	)
+	flowRunStates := "Scheduled, Submitted, Running, Success, Failed, Cancelling, Cancelled"
+	tests := []struct {
+		name, query string
+		vars        map[string]any
+		want        []string // in the error; none: no error
+	}{
+		{"run state unknown", setRun, map[string]any{"input": map[string]any{"id": run.ID, "version": 1, "state": "Exploded"}},
+			[]string{`"Exploded"`, flowRunStates}},
+		{"run state in lower case", setRun, map[string]any{"input": map[string]any{"id": run.ID, "version": 1, "state": "submitted"}},
+			[]string{`"submitted"`, flowRunStates}},
+		{"run state a task's", setRun, map[string]any{"input": map[string]any{"id": run.ID, "version": 1, "state": "TriggerFailed"}},
+			[]string{`"TriggerFailed"`, flowRunStates}},
+		{"task state unknown", setTasks, map[string]any{"input": map[string]any{"flow_run_id": run.ID,
+			"task_runs": []any{map[string]any{"id": "t", "slug": "a-1", "map_index": -1, "state": "Exploded"}}}},
+			[]string{"task run 0", `"Exploded"`, "Pending", "TriggerFailed", "ValidationFailed"}},
+		{"task state Prefect's", setTasks, map[string]any{"input": map[string]any{"flow_run_id": run.ID,
+			"task_runs": []any{map[string]any{"id": "t", "slug": "a-1", "map_index": -1, "state": "ValidationFailed"}}}}, nil},
+		{"filter unknown", list, map[string]any{"state": "Done"}, []string{`"Done"`, flowRunStates}},
+		{"filter Scheduled", list, map[string]any{"state": "Scheduled"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := gqlOn(t, ts, env.Key, tc.query, tc.vars)
+			if len(tc.want) == 0 {
+				if len(out.Errors) > 0 {
+					t.Errorf("refused: %s", out.messages())
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.messages(), w) {
+					t.Errorf("errors %q do not say %s", out.messages(), w)
+				}
+			}
+		})
+	}
+	// What the server answers: the names, as Prefect writes them.
+	out := gqlOn(t, ts, env.Key, list, map[string]any{"state": "Scheduled"})
+	if got := string(out.Data["flow_runs"]); got != `[{"id":"`+run.ID+`","state":"Scheduled"}]` {
+		t.Errorf("flow_runs = %s", got)
+	}
+	got, err := c.FlowRun(ctx, run.ID)
+	if err != nil || got.State != state.Scheduled || len(got.TaskRuns) != 1 || got.TaskRuns[0].State != state.ValidationFailed {
+		t.Errorf("FlowRun = %+v, %v; want Scheduled with a ValidationFailed task run", got, err)
 	}
 }

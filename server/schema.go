@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/orchestration"
 )
 
 // Schema is the GraphQL schema the server answers: the secrets of Prefect
@@ -157,8 +157,8 @@ type successPayload struct{ ok bool }
 
 func (p *successPayload) Success() *bool { return &p.ok }
 
-func caller(ctx context.Context) api.KeyInfo {
-	k, _ := ctx.Value(ctxKey{}).(api.KeyInfo)
+func caller(ctx context.Context) orchestration.KeyInfo {
+	k, _ := ctx.Value(ctxKey{}).(orchestration.KeyInfo)
 	return k
 }
 
@@ -184,22 +184,22 @@ func checkName(name string) error {
 // event records one operation of the caller on a secret.
 func (r *resolver) event(ctx context.Context, op, name, outcome string) bool {
 	k := caller(ctx)
-	return r.s.record(ctx, api.Event{TenantID: k.TenantID, KeyID: k.ID, Operation: op, SecretName: name, Outcome: outcome})
+	return r.s.record(ctx, orchestration.Event{TenantID: k.TenantID, KeyID: k.ID, Operation: op, SecretName: name, Outcome: outcome})
 }
 
 // storeError maps an error of the store to a message safe to show, and
 // records the outcome.
 func (r *resolver) storeError(ctx context.Context, op, name string, err error) error {
 	switch {
-	case errors.Is(err, api.ErrNotFound):
-		r.event(ctx, op, name, api.OutcomeNotFound)
+	case errors.Is(err, orchestration.ErrNotFound):
+		r.event(ctx, op, name, orchestration.OutcomeNotFound)
 		return errNotFound
-	case errors.Is(err, api.ErrConflict), errors.Is(err, api.ErrExists):
-		r.event(ctx, op, name, api.OutcomeError)
+	case errors.Is(err, orchestration.ErrConflict), errors.Is(err, orchestration.ErrExists):
+		r.event(ctx, op, name, orchestration.OutcomeError)
 		return errConflict
 	}
 	r.s.log.ErrorContext(ctx, "secret server: store failed", "operation", op, "secret", name, "err", err)
-	r.event(ctx, op, name, api.OutcomeError)
+	r.event(ctx, op, name, orchestration.OutcomeError)
 	return errInternal
 }
 
@@ -213,15 +213,15 @@ type setSecretArgs struct {
 func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successPayload, error) {
 	name, value := args.Input.Name, args.Input.Value.raw
 	if err := checkName(name); err != nil {
-		r.event(ctx, api.OpSetSecret, "", api.OutcomeInvalid)
+		r.event(ctx, orchestration.OpSetSecret, "", orchestration.OutcomeInvalid)
 		return nil, err
 	}
 	if len(value) == 0 || string(value) == "null" {
-		r.event(ctx, api.OpSetSecret, name, api.OutcomeInvalid)
+		r.event(ctx, orchestration.OpSetSecret, name, orchestration.OutcomeInvalid)
 		return nil, userError("invalid value for secret %q: null is not a secret value", name)
 	}
 	if len(value) > r.s.maxValue {
-		r.event(ctx, api.OpSetSecret, name, api.OutcomeInvalid)
+		r.event(ctx, orchestration.OpSetSecret, name, orchestration.OutcomeInvalid)
 		return nil, userError("the value of secret %q is %s as JSON, over the limit of %s", name, sizeText(len(value)), sizeText(r.s.maxValue))
 	}
 	k := caller(ctx)
@@ -232,26 +232,26 @@ func (r *resolver) SetSecret(ctx context.Context, args setSecretArgs) (*successP
 	}
 	ring, err := r.s.keyring(ctx, false)
 	if err != nil {
-		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
+		return nil, r.storeError(ctx, orchestration.OpSetSecret, name, err)
 	}
 	sealed, err := ring.Seal(k.TenantID, name, value)
 	if err != nil {
-		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
+		return nil, r.storeError(ctx, orchestration.OpSetSecret, name, err)
 	}
 	if r.s.limiter != nil {
 		_, err = r.s.limiter.PutSecretWithin(ctx, k.TenantID, name, sealed, r.s.maxSecrets)
 	} else {
 		_, err = r.s.st.PutSecret(ctx, k.TenantID, name, sealed)
 	}
-	var full *api.LimitError
+	var full *orchestration.LimitError
 	if errors.As(err, &full) { // refused: nothing was stored
 		return nil, r.noRoom(ctx, name, full.Held)
 	}
 	r.s.secretsChanged(k.TenantID) // also after an error: it may have been stored
 	if err != nil {
-		return nil, r.storeError(ctx, api.OpSetSecret, name, err)
+		return nil, r.storeError(ctx, orchestration.OpSetSecret, name, err)
 	}
-	r.event(ctx, api.OpSetSecret, name, api.OutcomeOK)
+	r.event(ctx, orchestration.OpSetSecret, name, orchestration.OutcomeOK)
 	return &successPayload{ok: true}, nil
 }
 
@@ -264,12 +264,12 @@ func (r *resolver) roomFor(ctx context.Context, tenantID, name string) error {
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, api.ErrNotFound) {
-		return r.storeError(ctx, api.OpSetSecret, name, err)
+	if !errors.Is(err, orchestration.ErrNotFound) {
+		return r.storeError(ctx, orchestration.OpSetSecret, name, err)
 	}
 	n, err := r.s.st.CountSecrets(ctx, tenantID)
 	if err != nil {
-		return r.storeError(ctx, api.OpSetSecret, name, err)
+		return r.storeError(ctx, orchestration.OpSetSecret, name, err)
 	}
 	if n >= r.s.maxSecrets {
 		return r.noRoom(ctx, name, n)
@@ -280,7 +280,7 @@ func (r *resolver) roomFor(ctx context.Context, tenantID, name string) error {
 // noRoom records and returns the refusal of a new secret name when the
 // tenant holds held secrets, the most it may.
 func (r *resolver) noRoom(ctx context.Context, name string, held int) error {
-	r.event(ctx, api.OpSetSecret, name, api.OutcomeInvalid)
+	r.event(ctx, orchestration.OpSetSecret, name, orchestration.OutcomeInvalid)
 	return userError("secret %q not set: the tenant holds %d secrets, the most it may (delete some first)", name, held)
 }
 
@@ -291,15 +291,15 @@ type deleteSecretArgs struct {
 func (r *resolver) DeleteSecret(ctx context.Context, args deleteSecretArgs) (*successPayload, error) {
 	name := args.Input.Name
 	if err := checkName(name); err != nil {
-		r.event(ctx, api.OpDeleteSecret, "", api.OutcomeInvalid)
+		r.event(ctx, orchestration.OpDeleteSecret, "", orchestration.OutcomeInvalid)
 		return nil, err
 	}
 	err := r.s.st.DeleteSecret(ctx, caller(ctx).TenantID, name)
 	r.s.secretsChanged(caller(ctx).TenantID)
 	if err != nil {
-		return nil, r.storeError(ctx, api.OpDeleteSecret, name, err)
+		return nil, r.storeError(ctx, orchestration.OpDeleteSecret, name, err)
 	}
-	r.event(ctx, api.OpDeleteSecret, name, api.OutcomeOK)
+	r.event(ctx, orchestration.OpDeleteSecret, name, orchestration.OutcomeOK)
 	return &successPayload{ok: true}, nil
 }
 
@@ -310,37 +310,37 @@ func (r *resolver) SecretValue(ctx context.Context, args struct{ Name string }) 
 		return nil, userError("a request may read one secret_value")
 	}
 	if err := checkName(args.Name); err != nil {
-		r.event(ctx, api.OpSecretValue, "", api.OutcomeInvalid)
+		r.event(ctx, orchestration.OpSecretValue, "", orchestration.OutcomeInvalid)
 		return nil, err
 	}
 	k := caller(ctx)
 	sealed, _, err := r.s.st.Secret(ctx, k.TenantID, args.Name)
 	if err != nil {
-		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)
+		return nil, r.storeError(ctx, orchestration.OpSecretValue, args.Name, err)
 	}
 	value, err := r.s.open(ctx, k.TenantID, args.Name, sealed)
 	if err != nil {
-		return nil, r.storeError(ctx, api.OpSecretValue, args.Name, err)
+		return nil, r.storeError(ctx, orchestration.OpSecretValue, args.Name, err)
 	}
 	// A value is handed out only once its reading is on record.
-	if !r.event(ctx, api.OpSecretValue, args.Name, api.OutcomeOK) {
+	if !r.event(ctx, orchestration.OpSecretValue, args.Name, orchestration.OutcomeOK) {
 		return nil, errInternal
 	}
 	return &JSON{raw: value}, nil
 }
 
-func (r *resolver) list(ctx context.Context, op string) ([]api.SecretMeta, error) {
+func (r *resolver) list(ctx context.Context, op string) ([]orchestration.SecretMeta, error) {
 	metas, err := r.s.st.Secrets(ctx, caller(ctx).TenantID)
-	metas = slices.DeleteFunc(metas, func(m api.SecretMeta) bool { return strings.HasPrefix(m.Name, reservedPrefix) })
+	metas = slices.DeleteFunc(metas, func(m orchestration.SecretMeta) bool { return strings.HasPrefix(m.Name, reservedPrefix) })
 	if err != nil {
 		return nil, r.storeError(ctx, op, "", err)
 	}
-	r.event(ctx, op, "", api.OutcomeOK)
+	r.event(ctx, op, "", orchestration.OutcomeOK)
 	return metas, nil
 }
 
 func (r *resolver) SecretNames(ctx context.Context) ([]string, error) {
-	metas, err := r.list(ctx, api.OpSecretNames)
+	metas, err := r.list(ctx, orchestration.OpSecretNames)
 	if err != nil {
 		return nil, err
 	}
@@ -363,7 +363,7 @@ func (r *resolver) SecretsPage(ctx context.Context, args secretsPageArgs) (*secr
 	if args.Limit != nil {
 		limit = int(*args.Limit)
 		if limit < 1 || limit > MaxPageSize {
-			r.event(ctx, api.OpSecretsPage, "", api.OutcomeInvalid)
+			r.event(ctx, orchestration.OpSecretsPage, "", orchestration.OutcomeInvalid)
 			return nil, userError("invalid limit %d: want 1 to %d secrets a page (%d when not given)", limit, MaxPageSize, DefaultPageSize)
 		}
 	}
@@ -373,11 +373,11 @@ func (r *resolver) SecretsPage(ctx context.Context, args secretsPageArgs) (*secr
 	}
 	if len(after) > maxNameLen {
 		// Not quoted: it may be anything pasted.
-		r.event(ctx, api.OpSecretsPage, "", api.OutcomeInvalid)
+		r.event(ctx, orchestration.OpSecretsPage, "", orchestration.OutcomeInvalid)
 		return nil, userError("invalid after: it is %d bytes long; want the next of the page before, a name of at most %d", len(after), maxNameLen)
 	}
 	tenantID := caller(ctx).TenantID
-	var page []api.SecretMeta
+	var page []orchestration.SecretMeta
 	var more bool
 	var err error
 	if r.s.pager != nil {
@@ -386,9 +386,9 @@ func (r *resolver) SecretsPage(ctx context.Context, args secretsPageArgs) (*secr
 		page, more, err = r.pageOfAll(ctx, tenantID, after, limit)
 	}
 	if err != nil {
-		return nil, r.storeError(ctx, api.OpSecretsPage, "", err)
+		return nil, r.storeError(ctx, orchestration.OpSecretsPage, "", err)
 	}
-	r.event(ctx, api.OpSecretsPage, "", api.OutcomeOK)
+	r.event(ctx, orchestration.OpSecretsPage, "", orchestration.OutcomeOK)
 	p := &secretsPage{metas: page}
 	if more && len(page) > 0 {
 		p.next = &page[len(page)-1].Name
@@ -398,13 +398,13 @@ func (r *resolver) SecretsPage(ctx context.Context, args secretsPageArgs) (*secr
 
 // pageOfAll is SecretsPage for a store that is no SecretPager: it lists
 // every secret and cuts the page out.
-func (r *resolver) pageOfAll(ctx context.Context, tenantID, after string, limit int) ([]api.SecretMeta, bool, error) {
+func (r *resolver) pageOfAll(ctx context.Context, tenantID, after string, limit int) ([]orchestration.SecretMeta, bool, error) {
 	metas, err := r.s.st.Secrets(ctx, tenantID)
 	if err != nil {
 		return nil, false, err
 	}
-	metas = slices.DeleteFunc(metas, func(m api.SecretMeta) bool { return strings.HasPrefix(m.Name, reservedPrefix) })
-	i, found := slices.BinarySearchFunc(metas, after, func(m api.SecretMeta, name string) int { return strings.Compare(m.Name, name) })
+	metas = slices.DeleteFunc(metas, func(m orchestration.SecretMeta) bool { return strings.HasPrefix(m.Name, reservedPrefix) })
+	i, found := slices.BinarySearchFunc(metas, after, func(m orchestration.SecretMeta, name string) int { return strings.Compare(m.Name, name) })
 	if found {
 		i++
 	}
@@ -416,7 +416,7 @@ func (r *resolver) pageOfAll(ctx context.Context, tenantID, after string, limit 
 }
 
 type secretsPage struct {
-	metas []api.SecretMeta
+	metas []orchestration.SecretMeta
 	next  *string
 }
 
@@ -439,7 +439,7 @@ func (p *secretsPage) Secrets() []*secretMetadata {
 func (p *secretsPage) Next() *string { return p.next }
 
 func (r *resolver) SecretMetadata(ctx context.Context) ([]*secretMetadata, error) {
-	metas, err := r.list(ctx, api.OpSecretMeta)
+	metas, err := r.list(ctx, orchestration.OpSecretMeta)
 	if err != nil {
 		return nil, err
 	}
@@ -474,19 +474,19 @@ func (r *resolver) AuthInfo(ctx context.Context) *authInfo {
 	return &authInfo{caller(ctx)}
 }
 
-type authInfo struct{ k api.KeyInfo }
+type authInfo struct{ k orchestration.KeyInfo }
 
 func (a *authInfo) TenantID() string { return a.k.TenantID }
 func (a *authInfo) APIKeyID() string { return a.k.ID }
 
-type secretMetadata struct{ m api.SecretMeta }
+type secretMetadata struct{ m orchestration.SecretMeta }
 
 func (m *secretMetadata) Name() string    { return m.m.Name }
 func (m *secretMetadata) Version() int32  { return int32(m.m.Version) }
 func (m *secretMetadata) Created() string { return rfc3339(m.m.Created) }
 func (m *secretMetadata) Updated() string { return rfc3339(m.m.Updated) }
 
-type auditEvent struct{ e api.Event }
+type auditEvent struct{ e orchestration.Event }
 
 func (e *auditEvent) Time() string       { return rfc3339(e.e.Time) }
 func (e *auditEvent) TenantID() string   { return e.e.TenantID }

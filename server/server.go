@@ -71,31 +71,31 @@ import (
 	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 
 	"github.com/prefect-go/prefect/internal/seal"
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server/web"
 )
 
 // Store keeps API keys, sealed secrets and the audit log. Errors match
-// api.ErrUnauthenticated (Authenticate) and api.ErrNotFound (Secret,
+// orchestration.ErrUnauthenticated (Authenticate) and orchestration.ErrNotFound (Secret,
 // DeleteSecret). Implementations must be safe for concurrent use.
 type Store interface {
 	// Authenticate returns the key whose secret text is key.
-	Authenticate(ctx context.Context, key string) (api.KeyInfo, error)
+	Authenticate(ctx context.Context, key string) (orchestration.KeyInfo, error)
 	// PutSecret creates or replaces a secret.
-	PutSecret(ctx context.Context, tenantID, name string, s seal.Sealed) (api.SecretMeta, error)
+	PutSecret(ctx context.Context, tenantID, name string, s seal.Sealed) (orchestration.SecretMeta, error)
 	// Secret returns a secret.
-	Secret(ctx context.Context, tenantID, name string) (seal.Sealed, api.SecretMeta, error)
+	Secret(ctx context.Context, tenantID, name string) (seal.Sealed, orchestration.SecretMeta, error)
 	// DeleteSecret deletes a secret.
 	DeleteSecret(ctx context.Context, tenantID, name string) error
 	// Secrets lists the secrets of a tenant, sorted by name (bytewise).
-	Secrets(ctx context.Context, tenantID string) ([]api.SecretMeta, error)
+	Secrets(ctx context.Context, tenantID string) ([]orchestration.SecretMeta, error)
 	// CountSecrets returns how many secrets a tenant holds, leaving out
 	// the server's own (names starting ".prefect/").
 	CountSecrets(ctx context.Context, tenantID string) (int, error)
 	// Record appends to the audit log.
-	Record(ctx context.Context, e api.Event) error
+	Record(ctx context.Context, e orchestration.Event) error
 	// AuditLog returns the latest limit events of a tenant, newest first.
-	AuditLog(ctx context.Context, tenantID string, limit int) ([]api.Event, error)
+	AuditLog(ctx context.Context, tenantID string, limit int) ([]orchestration.Event, error)
 }
 
 // A SecretLimiter is a [Store] that keeps each tenant's count of secrets
@@ -105,10 +105,10 @@ type Store interface {
 // of a new name, and concurrent sets may pass the limit by a few.
 type SecretLimiter interface {
 	// PutSecretWithin is PutSecret, refusing a new secret, with an error
-	// matching api.ErrLimit (an *api.LimitError), when the tenant holds
+	// matching orchestration.ErrLimit (an *orchestration.LimitError), when the tenant holds
 	// limit secrets or more, the server's own (names starting
-	// api.ReservedPrefix) not counted.
-	PutSecretWithin(ctx context.Context, tenantID, name string, s seal.Sealed, limit int) (api.SecretMeta, error)
+	// orchestration.ReservedPrefix) not counted.
+	PutSecretWithin(ctx context.Context, tenantID, name string, s seal.Sealed, limit int) (orchestration.SecretMeta, error)
 }
 
 // A SecretPager is a [Store] that lists a tenant's secrets a page at a
@@ -118,9 +118,9 @@ type SecretLimiter interface {
 type SecretPager interface {
 	// SecretsPage lists up to limit of the tenant's secrets whose names
 	// sort after after, sorted by name (bytewise), leaving out the
-	// server's own (names starting api.ReservedPrefix); more reports
+	// server's own (names starting orchestration.ReservedPrefix); more reports
 	// whether others follow.
-	SecretsPage(ctx context.Context, tenantID, after string, limit int) (page []api.SecretMeta, more bool, err error)
+	SecretsPage(ctx context.Context, tenantID, after string, limit int) (page []orchestration.SecretMeta, more bool, err error)
 }
 
 // A KeyUseRecorder is a [Store] that keeps when each API key was last
@@ -340,13 +340,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authenticate returns the caller's key, or the HTTP status and message of
 // the refusal.
-func (s *Server) authenticate(r *http.Request) (api.KeyInfo, int, string) {
+func (s *Server) authenticate(r *http.Request) (orchestration.KeyInfo, int, string) {
 	ctx := r.Context()
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		s.recordUnknownKey(ctx)
-		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: no API key: send \"Authorization: Bearer <api key>\""
+		return orchestration.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: no API key: send \"Authorization: Bearer <api key>\""
 	}
 	h := tokenHash(token)
 	now := s.now()
@@ -361,16 +361,16 @@ func (s *Server) authenticate(r *http.Request) (api.KeyInfo, int, string) {
 		}
 	}
 	switch {
-	case errors.Is(err, api.ErrUnauthenticated):
+	case errors.Is(err, orchestration.ErrUnauthenticated):
 		s.recordUnknownKey(ctx)
-		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: the API key is unknown or revoked"
+		return orchestration.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: the API key is unknown or revoked"
 	case err != nil:
 		s.log.ErrorContext(ctx, "secret server: authenticating an API key", "err", err)
-		return api.KeyInfo{}, http.StatusInternalServerError, "internal error: the request could not be authenticated; try again later"
+		return orchestration.KeyInfo{}, http.StatusInternalServerError, "internal error: the request could not be authenticated; try again later"
 	}
 	if t := r.Header.Get("X-Prefect-Tenant-Id"); t != "" && t != key.TenantID {
-		s.record(ctx, api.Event{TenantID: key.TenantID, KeyID: key.ID, Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied})
-		return api.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: the API key does not belong to the tenant named by X-Prefect-Tenant-Id"
+		s.record(ctx, orchestration.Event{TenantID: key.TenantID, KeyID: key.ID, Operation: orchestration.OpAuthenticate, Outcome: orchestration.OutcomeDenied})
+		return orchestration.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: the API key does not belong to the tenant named by X-Prefect-Tenant-Id"
 	}
 	s.keyUsed(key.ID, now)
 	return key, 0, ""
@@ -424,7 +424,7 @@ func (s *Server) recordUnknownKey(ctx context.Context) {
 	if u.recorded < UnknownKeyAuditRate {
 		u.recorded++
 		u.mu.Unlock()
-		s.record(ctx, api.Event{Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied})
+		s.record(ctx, orchestration.Event{Operation: orchestration.OpAuthenticate, Outcome: orchestration.OutcomeDenied})
 		return
 	}
 	u.suppressed++
@@ -459,7 +459,7 @@ func (s *Server) flushUnknownKeys() {
 	if n == 0 {
 		return
 	}
-	e := api.Event{Time: last, Operation: api.OpAuthenticate, Outcome: api.OutcomeDenied, Count: n}
+	e := orchestration.Event{Time: last, Operation: orchestration.OpAuthenticate, Outcome: orchestration.OutcomeDenied, Count: n}
 	if err := s.st.Record(context.Background(), e); err != nil {
 		s.log.Error("secret server: recording the sum of refused unknown keys", "count", n, "err", err)
 	}
@@ -482,7 +482,7 @@ func (s *Server) Close() error {
 }
 
 // record appends e to the audit log, reporting whether it could.
-func (s *Server) record(ctx context.Context, e api.Event) bool {
+func (s *Server) record(ctx context.Context, e orchestration.Event) bool {
 	e.Time = s.now()
 	if err := s.st.Record(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "secret server: recording an audit event",

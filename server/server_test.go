@@ -15,8 +15,8 @@ import (
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server"
-	"github.com/prefect-go/prefect/server/api"
 )
 
 // The operations exactly as SPEC §5 and the Python client write them.
@@ -409,7 +409,7 @@ func TestUnauthenticated(t *testing.T) {
 	}
 	denied := 0
 	for _, e := range f.st.Events() {
-		if e.Operation == api.OpAuthenticate && e.Outcome == api.OutcomeDenied {
+		if e.Operation == orchestration.OpAuthenticate && e.Outcome == orchestration.OutcomeDenied {
 			denied++
 		}
 	}

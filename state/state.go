@@ -98,6 +98,15 @@ var kindNames = [...]string{
 	ValidationFailed: "ValidationFailed",
 }
 
+// Kinds returns every kind, in the order of their values.
+func Kinds() []Kind {
+	out := make([]Kind, len(kindNames))
+	for i := range out {
+		out[i] = Kind(i)
+	}
+	return out
+}
+
 // ErrUnknownKind is matched by the error of [ParseKind] and
 // [Kind.UnmarshalText] for a name that is not a kind's, and of
 // [Kind.MarshalText] for a value that is not a kind.

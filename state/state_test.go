@@ -98,6 +98,18 @@ func TestKindStringParseRoundTrip(t *testing.T) {
 	}
 }
 
+func TestKinds(t *testing.T) {
+	got := state.Kinds()
+	if len(got) != len(allKinds) {
+		t.Fatalf("Kinds() has %d kinds, want %d", len(got), len(allKinds))
+	}
+	for i, tc := range allKinds {
+		if got[i] != tc.kind {
+			t.Errorf("Kinds()[%d] = %v, want %v", i, got[i], tc.kind)
+		}
+	}
+}
+
 func TestKindStringOutOfRange(t *testing.T) {
 	k := state.ValidationFailed + 1
 	if got, want := k.String(), "Kind(20)"; got != want {

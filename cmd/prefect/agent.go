@@ -23,6 +23,7 @@ import (
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/state"
 )
 
 func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -160,14 +161,14 @@ func (o *orchestrator) Claim(ctx context.Context, agentID string, labels []strin
 			o.mu.Unlock()
 			// Give it back for another try, or, after a few, fail it: a run
 			// whose environment cannot be read would go round for ever.
-			to, msg := agent.Scheduled, ""
+			to, msg := state.Scheduled, ""
 			if n >= 3 {
-				to, msg = agent.Failed, "its environment could not be read, "+strconv.Itoa(n)+" times: "+err.Error()
+				to, msg = state.Failed, "its environment could not be read, "+strconv.Itoa(n)+" times: "+err.Error()
 			}
 			if _, serr := o.c.SetFlowRunStateAs(context.WithoutCancel(ctx), agentID, r.ID, r.Version, to, msg); errors.Is(serr, client.ErrConflict) {
 				// Cancelled meanwhile (hence the refused read): settle it.
-				if st, v, rerr := o.c.FlowRunState(context.WithoutCancel(ctx), r.ID); rerr == nil && st == agent.Cancelling {
-					o.c.SetFlowRunStateAs(context.WithoutCancel(ctx), agentID, r.ID, v, agent.Cancelled, "cancelled before it started")
+				if st, v, rerr := o.c.FlowRunState(context.WithoutCancel(ctx), r.ID); rerr == nil && st == state.Cancelling {
+					o.c.SetFlowRunStateAs(context.WithoutCancel(ctx), agentID, r.ID, v, state.Cancelled, "cancelled before it started")
 				}
 			}
 			continue
@@ -184,12 +185,12 @@ func (o *orchestrator) Claim(ctx context.Context, agentID string, labels []strin
 	return out, nil
 }
 
-func (o *orchestrator) RunState(ctx context.Context, runID string) (string, int, error) {
+func (o *orchestrator) RunState(ctx context.Context, runID string) (state.Kind, int, error) {
 	return o.c.FlowRunState(ctx, runID)
 }
 
-func (o *orchestrator) SetState(ctx context.Context, runID string, version int, state, message string) (int, error) {
-	v, err := o.c.SetFlowRunStateAs(ctx, o.agentID, runID, version, state, message)
+func (o *orchestrator) SetState(ctx context.Context, runID string, version int, to state.Kind, message string) (int, error) {
+	v, err := o.c.SetFlowRunStateAs(ctx, o.agentID, runID, version, to, message)
 	if errors.Is(err, client.ErrConflict) {
 		return 0, fmt.Errorf("%w: %w", agent.ErrConflict, err)
 	}

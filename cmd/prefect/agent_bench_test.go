@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/state"
 )
 
 func BenchmarkAgent(b *testing.B) {
@@ -216,10 +217,10 @@ func waitSuccess(b *testing.B, c *client.Client, ids []string, poll time.Duratio
 	for _, id := range ids {
 		for {
 			st, _, err := c.FlowRunState(ctx, id)
-			if err == nil && st == client.RunSuccess {
+			if err == nil && st == state.Success {
 				break
 			}
-			if err == nil && client.RunFinished(st) {
+			if err == nil && st.IsFinished() {
 				b.Fatalf("run %s ended %s\nagent:\n%s", id, st, ag)
 			}
 			select {

@@ -27,6 +27,7 @@ import (
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/gobuild"
 	"github.com/prefect-go/prefect/internal/testwait"
+	"github.com/prefect-go/prefect/state"
 )
 
 // buildFlows builds testdata/agentflows, the flow program of these tests.
@@ -184,8 +185,8 @@ func TestAgentEnvPrecedence(t *testing.T) {
 				runArgs = append(runArgs, "--env", e)
 			}
 			id := createRun(t, f.bin, f.env, runArgs...)
-			run := waitRun(t, f.c, id, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
-			if run.State != client.RunSuccess {
+			run := waitRun(t, f.c, id, "it ends", func(r client.FlowRun) bool { return r.State.IsFinished() }, ag)
+			if run.State != state.Success {
 				t.Fatalf("the run ended %s: %s\nagent:\n%s", run.State, run.Message, ag)
 			}
 			b, err := os.ReadFile(out)
@@ -290,12 +291,12 @@ func TestAgentRunKilled(t *testing.T) {
 	if st, err := readProcStat(pid); err != nil || st.ppid != ag.cmd.Process.Pid {
 		t.Fatalf("the task's process %d: %+v, %v; want a child of the agent (%d)", pid, st, err, ag.cmd.Process.Pid)
 	}
-	waitRun(t, f.c, id, "the server sees it Running", func(r client.FlowRun) bool { return r.State == client.RunRunning }, ag)
+	waitRun(t, f.c, id, "the server sees it Running", func(r client.FlowRun) bool { return r.State == state.Running }, ag)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	run := waitRun(t, f.c, id, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
-	if run.State != client.RunFailed || !strings.Contains(run.Message, "signal: killed") {
+	run := waitRun(t, f.c, id, "it ends", func(r client.FlowRun) bool { return r.State.IsFinished() }, ag)
+	if run.State != state.Failed || !strings.Contains(run.Message, "signal: killed") {
 		t.Errorf("a killed run ended %s %q; want Failed, with signal: killed in the message\nagent:\n%s", run.State, run.Message, ag)
 	}
 	show := prefectCLI(t, f.bin, f.env, "runs", "show", id)
@@ -303,7 +304,7 @@ func TestAgentRunKilled(t *testing.T) {
 		t.Errorf("runs show:\n%s", show)
 	}
 	for _, tr := range run.TaskRuns {
-		if tr.Slug == "wake-1" && tr.State == "Success" {
+		if tr.Slug == "wake-1" && tr.State == state.Success {
 			t.Errorf("the task after the killed one ran: %+v", tr)
 		}
 	}
@@ -381,14 +382,14 @@ func TestAgentCancelKillsProcessGroup(t *testing.T) {
 			t.Fatalf("process %d: %+v, %v; want it alive in the run's process group %d", pid, st, err, flowPID)
 		}
 	}
-	waitRun(t, f.c, id, "the server sees it Running", func(r client.FlowRun) bool { return r.State == client.RunRunning }, ag)
+	waitRun(t, f.c, id, "the server sees it Running", func(r client.FlowRun) bool { return r.State == state.Running }, ag)
 
 	_, errOut, err := cliRun(f.bin, f.env, "runs", "cancel", id)
 	if err != nil || !strings.Contains(errOut, "Cancelling") {
 		t.Fatalf("runs cancel: %v\n%s", err, errOut)
 	}
-	run := waitRun(t, f.c, id, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
-	if run.State != client.RunCancelled || !strings.Contains(run.Message, "signal: killed") {
+	run := waitRun(t, f.c, id, "it ends", func(r client.FlowRun) bool { return r.State.IsFinished() }, ag)
+	if run.State != state.Cancelled || !strings.Contains(run.Message, "signal: killed") {
 		t.Errorf("the cancelled run ended %s %q; want Cancelled, its process killed\nagent:\n%s", run.State, run.Message, ag)
 	}
 	deadline := testwait.Deadline(t)
@@ -415,14 +416,14 @@ func waitAllFinished(tb testing.TB, c *client.Client, ids []string, logs ...fmt.
 	tb.Helper()
 	ctx := testwait.Context(tb)
 	for {
-		runs, err := c.FlowRuns(ctx, "", 500)
+		runs, err := c.FlowRuns(ctx, 500)
 		got := map[string]client.FlowRun{}
 		for _, r := range runs {
 			got[r.ID] = r
 		}
 		pending := 0
 		for _, id := range ids {
-			if !client.RunFinished(got[id].State) {
+			if !got[id].State.IsFinished() {
 				pending++
 			}
 		}
@@ -478,7 +479,7 @@ func TestAgentsClaimEachRunOnce(t *testing.T) {
 	byAgent := map[string]int{}
 	for _, id := range ids {
 		r := got[id]
-		if r.State != client.RunSuccess {
+		if r.State != state.Success {
 			t.Errorf("run %s ended %s: %s", id, r.State, r.Message)
 		}
 		byAgent[r.AgentID]++
@@ -558,8 +559,8 @@ func TestAgentServerRestart(t *testing.T) {
 			}
 			for _, id := range ids {
 				waitRun(t, c, id, "the server sees its nap task Running", func(r client.FlowRun) bool {
-					return r.State == client.RunRunning && slices.ContainsFunc(r.TaskRuns, func(tr client.TaskRun) bool {
-						return tr.Slug == "nap-1" && tr.State == "Running"
+					return r.State == state.Running && slices.ContainsFunc(r.TaskRuns, func(tr client.TaskRun) bool {
+						return tr.Slug == "nap-1" && tr.State == state.Running
 					})
 				}, ag)
 			}
@@ -582,10 +583,10 @@ func TestAgentServerRestart(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got[id].State != client.RunSuccess || r.State != client.RunSuccess {
+				if got[id].State != state.Success || r.State != state.Success {
 					t.Errorf("run %s ended %s: %s", id, r.State, r.Message)
 				}
-				states := map[string]string{}
+				states := map[string]state.Kind{}
 				for _, tr := range r.TaskRuns {
 					states[tr.Slug] = tr.State
 					// The task states carry the flow program's time: the
@@ -594,7 +595,7 @@ func TestAgentServerRestart(t *testing.T) {
 						t.Errorf("run %s: wake-1 ended at %v, not during the outage (%v to %v)", id, tr.Updated, stopped, restarted)
 					}
 				}
-				if states["nap-1"] != "Success" || states["wake-1"] != "Success" {
+				if states["nap-1"] != state.Success || states["wake-1"] != state.Success {
 					t.Errorf("run %s: task states on the server %v; want nap-1 and wake-1 Success", id, states)
 				}
 			}
@@ -610,7 +611,7 @@ func TestAgentServerRestart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if after := waitRun(t, c, r.ID, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag); after.State != client.RunSuccess {
+			if after := waitRun(t, c, r.ID, "it ends", func(r client.FlowRun) bool { return r.State.IsFinished() }, ag); after.State != state.Success {
 				t.Errorf("a run created after the restart ended %s: %s", after.State, after.Message)
 			}
 			srv.stop(t)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/state"
 )
 
 // TestAgentCrashShowsNoSecret is the attack of issue 10 with the real
@@ -68,8 +69,8 @@ func TestAgentCrashShowsNoSecret(t *testing.T) {
 				// The run fails, so --watch exits 1: its error is expected.
 				out, watched, _ := cliRun(bin, env, "run", "--name", "leak", "--param", "mode="+tc.mode, "--watch")
 				id := strings.TrimSpace(out)
-				run := waitRun(t, c, id, "it ends", func(r client.FlowRun) bool { return client.RunFinished(r.State) }, ag)
-				if run.State != client.RunFailed || !strings.Contains(run.Message, tc.want) {
+				run := waitRun(t, c, id, "it ends", func(r client.FlowRun) bool { return r.State.IsFinished() }, ag)
+				if run.State != state.Failed || !strings.Contains(run.Message, tc.want) {
 					t.Errorf("run ended %s; want Failed with %q in its message:\n%s", run.State, tc.want, run.Message)
 				}
 				texts := map[string]string{

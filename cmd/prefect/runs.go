@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -28,6 +29,8 @@ import (
 
 	"github.com/prefect-go/prefect/agent"
 	"github.com/prefect-go/prefect/client"
+	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/state"
 )
 
 // watchEvery is how often --watch looks at the run.
@@ -93,25 +96,25 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	seen := map[string]string{}
-	runState, after := "", ""
+	seen := map[string]state.Kind{}
+	runState, after := "", "" // runState: the state last shown, by name
 	for {
 		run, err := c.FlowRun(ctx, id)
 		if err != nil {
 			return err
 		}
-		if run.State != runState {
+		if run.State.String() != runState {
 			fmt.Fprintf(out, "%s  flow run %s: %s %s\n", time.Now().Format("15:04:05"), shown(run.Name), run.State, shown(run.Message))
-			runState = run.State
+			runState = run.State.String()
 		}
 		for _, tr := range run.TaskRuns {
 			key := tr.Slug
 			if tr.MapIndex >= 0 {
 				key = fmt.Sprintf("%s[%d]", tr.Slug, tr.MapIndex)
 			}
-			if seen[key] != tr.State {
+			if old, ok := seen[key]; !ok || old != tr.State {
 				seen[key] = tr.State
-				fmt.Fprintf(out, "%s  %-24s %s %s\n", tr.Updated.Local().Format("15:04:05"), shown(key), shown(tr.State), shown(tr.Message))
+				fmt.Fprintf(out, "%s  %-24s %s %s\n", tr.Updated.Local().Format("15:04:05"), shown(key), tr.State, shown(tr.Message))
 			}
 		}
 		lines, err := c.FlowRunLogs(ctx, id, after, 1000)
@@ -121,7 +124,7 @@ func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) e
 				after = l.Seq
 			}
 		}
-		if client.RunFinished(run.State) {
+		if run.State.IsFinished() {
 			// The rest of the log, all of it, then the outcome.
 			for {
 				lines, err := c.FlowRunLogs(ctx, id, after, 1000)
@@ -133,7 +136,7 @@ func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) e
 					after = l.Seq
 				}
 			}
-			if run.State == client.RunSuccess {
+			if run.State == state.Success {
 				return nil
 			}
 			return fmt.Errorf("flow run %s ended %s: %s", shown(run.Name), run.State, shown(run.Message))
@@ -182,12 +185,20 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch sub {
 	case "list":
 		fs := flag.NewFlagSet("runs list", flag.ContinueOnError)
-		st := fs.String("state", "", "only runs in this state")
+		st := fs.String("state", "", "only runs in this state: Scheduled, Submitted, Running, Success, Failed, Cancelling or Cancelled")
 		limit := fs.Int("limit", 20, "how many, newest first (1-500)")
 		if err := parseFlags(fs, rest); err != nil {
 			return err
 		}
-		runs, err := c.FlowRuns(ctx, *st, *limit)
+		var in []state.Kind
+		if *st != "" {
+			k, err := state.ParseKind(*st)
+			if err != nil || !slices.Contains(orchestration.FlowRunStates(), k) {
+				return usageError{msg: fmt.Sprintf("--state %q: want one of %v", *st, orchestration.FlowRunStates())}
+			}
+			in = append(in, k)
+		}
+		runs, err := c.FlowRuns(ctx, *limit, in...)
 		if err != nil {
 			return err
 		}
@@ -242,7 +253,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if tr.MapIndex >= 0 {
 				idx = fmt.Sprint(tr.MapIndex)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(tr.Slug), idx, shown(tr.State), shown(tr.Message))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(tr.Slug), idx, tr.State, shown(tr.Message))
 		}
 		return tw.Flush()
 	}

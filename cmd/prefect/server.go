@@ -25,9 +25,9 @@ import (
 
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/program"
 	"github.com/prefect-go/prefect/server"
-	"github.com/prefect-go/prefect/server/api"
 	"github.com/prefect-go/prefect/server/store"
 )
 
@@ -307,7 +307,7 @@ func createAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	// A key works only if its making is on record: without the event, it
 	// goes again, unseen.
-	if err := st.Record(ctx, api.Event{TenantID: t.ID, KeyID: info.ID, Operation: api.OpCreateAPIKey, Outcome: api.OutcomeOK}); err != nil {
+	if err := st.Record(ctx, orchestration.Event{TenantID: t.ID, KeyID: info.ID, Operation: orchestration.OpCreateAPIKey, Outcome: orchestration.OutcomeOK}); err != nil {
 		if _, rerr := st.RevokeAPIKey(context.WithoutCancel(ctx), info.ID); rerr != nil {
 			return fmt.Errorf("API key %s was made, but recording it in the audit log failed (%w), and so did revoking it: %w", info.ID, err, rerr)
 		}
@@ -416,7 +416,7 @@ func revokeAPIKey(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	by := time.Now().Add(server.AuthCacheTTL)
-	if err := st.Record(ctx, api.Event{TenantID: info.TenantID, KeyID: info.ID, Operation: api.OpRevokeAPIKey, Outcome: api.OutcomeOK}); err != nil {
+	if err := st.Record(ctx, orchestration.Event{TenantID: info.TenantID, KeyID: info.ID, Operation: orchestration.OpRevokeAPIKey, Outcome: orchestration.OutcomeOK}); err != nil {
 		return fmt.Errorf("API key %s is revoked, but recording that in the audit log failed: %w", info.ID, err)
 	}
 	fmt.Fprintf(stdout, "API key %s (%s) revoked; running servers refuse it within their --auth-cache-ttl (%v by default: by %s)\n",

@@ -22,6 +22,7 @@ import (
 	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/server/store"
+	"github.com/prefect-go/prefect/state"
 )
 
 // cliEnv is a scratch environment for the binary: its own HOME, so no
@@ -581,7 +582,7 @@ func TestServerFailsSilentRuns(t *testing.T) {
 	if err != nil || len(claimed) != 1 {
 		t.Fatal(claimed, err)
 	}
-	if _, err := c.SetFlowRunState(ctx, run.ID, claimed[0].Version, "Running", ""); err != nil {
+	if _, err := c.SetFlowRunState(ctx, run.ID, claimed[0].Version, state.Running, ""); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := testwait.Deadline(t); ; time.Sleep(100 * time.Millisecond) {
@@ -589,7 +590,7 @@ func TestServerFailsSilentRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State == "Failed" {
+		if got.State == state.Failed {
 			if !strings.Contains(got.Message, "no heartbeat") {
 				t.Errorf("message %q", got.Message)
 			}

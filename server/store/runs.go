@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/state"
 )
 
 // This file keeps the orchestration data: registered flows, their runs,
@@ -39,9 +41,9 @@ func parseList(s string) []string {
 // name, unless the newest version has the same Digest, which it returns
 // as it is (created false). f.TenantID and f.Name are required; f.ID is
 // used if given (else made here); Version and Created are set here.
-func (s *SQL) RegisterFlow(ctx context.Context, f api.Flow) (api.Flow, bool, error) {
+func (s *SQL) RegisterFlow(ctx context.Context, f orchestration.Flow) (orchestration.Flow, bool, error) {
 	if f.Name == "" || f.TenantID == "" {
-		return api.Flow{}, false, errors.New("store: registering a flow: empty name or tenant")
+		return orchestration.Flow{}, false, errors.New("store: registering a flow: empty name or tenant")
 	}
 	for attempt := 0; ; attempt++ {
 		latest, err := s.LatestFlow(ctx, f.TenantID, f.Name)
@@ -53,7 +55,7 @@ func (s *SQL) RegisterFlow(ctx context.Context, f api.Flow) (api.Flow, bool, err
 		case errors.Is(err, ErrNotFound):
 			f.Version = 1
 		default:
-			return api.Flow{}, false, err
+			return orchestration.Flow{}, false, err
 		}
 		if f.ID == "" {
 			f.ID = uuid.NewString()
@@ -69,7 +71,7 @@ func (s *SQL) RegisterFlow(ctx context.Context, f api.Flow) (api.Flow, bool, err
 			return f, true, nil
 		}
 		if !isUnique(err) || attempt == 3 {
-			return api.Flow{}, false, fmt.Errorf("store: registering flow %q of tenant %q: %w", f.Name, f.TenantID, err)
+			return orchestration.Flow{}, false, fmt.Errorf("store: registering flow %q of tenant %q: %w", f.Name, f.TenantID, err)
 		}
 		// Another registration took this version: look again.
 	}
@@ -84,8 +86,8 @@ func boolInt(b bool) int {
 
 const flowColumns = `id, tenant_id, name, version, digest, definition, labels, command, working_dir, has_env, created`
 
-func scanFlow(row interface{ Scan(...any) error }) (api.Flow, error) {
-	var f api.Flow
+func scanFlow(row interface{ Scan(...any) error }) (orchestration.Flow, error) {
+	var f orchestration.Flow
 	var def, labels, command string
 	var hasEnv int
 	var created int64
@@ -96,29 +98,29 @@ func scanFlow(row interface{ Scan(...any) error }) (api.Flow, error) {
 }
 
 // LatestFlow returns the newest version of the tenant's flow name.
-func (s *SQL) LatestFlow(ctx context.Context, tenantID, name string) (api.Flow, error) {
+func (s *SQL) LatestFlow(ctx context.Context, tenantID, name string) (orchestration.Flow, error) {
 	f, err := scanFlow(s.db.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows
 		WHERE tenant_id = $1 AND name = $2 ORDER BY version DESC LIMIT 1`, tenantID, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return api.Flow{}, fmt.Errorf("store: flow %q of tenant %q: %w", name, tenantID, ErrNotFound)
+		return orchestration.Flow{}, fmt.Errorf("store: flow %q of tenant %q: %w", name, tenantID, ErrNotFound)
 	}
 	return f, err
 }
 
 // Flow returns the tenant's flow version with the given ID.
-func (s *SQL) Flow(ctx context.Context, tenantID, id string) (api.Flow, error) {
+func (s *SQL) Flow(ctx context.Context, tenantID, id string) (orchestration.Flow, error) {
 	f, err := scanFlow(s.db.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return api.Flow{}, fmt.Errorf("store: flow %q of tenant %q: %w", id, tenantID, ErrNotFound)
+		return orchestration.Flow{}, fmt.Errorf("store: flow %q of tenant %q: %w", id, tenantID, ErrNotFound)
 	}
 	return f, err
 }
 
 // Flows returns the newest version of each of the tenant's flows, by name.
-func (s *SQL) Flows(ctx context.Context, tenantID string) ([]api.Flow, error) {
+func (s *SQL) Flows(ctx context.Context, tenantID string) ([]orchestration.Flow, error) {
 	all, err := queryAll(ctx, s.db, fmt.Sprintf("listing the flows of tenant %q", tenantID),
 		`SELECT `+flowColumns+` FROM flows WHERE tenant_id = $1 ORDER BY name, version DESC`, []any{tenantID},
-		func(rows *sql.Rows) (api.Flow, error) { return scanFlow(rows) })
+		func(rows *sql.Rows) (orchestration.Flow, error) { return scanFlow(rows) })
 	if err != nil {
 		return nil, err
 	}
@@ -128,17 +130,17 @@ func (s *SQL) Flows(ctx context.Context, tenantID string) ([]api.Flow, error) {
 			out = append(out, f)
 		}
 	}
-	slices.SortFunc(out, func(a, b api.Flow) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b orchestration.Flow) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
 // CreateFlowRun records a new run of the tenant's flow version r.FlowID,
 // Scheduled, version 1. r.ID may be given (a UUID); else one is made. A
 // run of that ID that exists is an error matching ErrConflict.
-func (s *SQL) CreateFlowRun(ctx context.Context, r api.FlowRun) (api.FlowRun, error) {
+func (s *SQL) CreateFlowRun(ctx context.Context, r orchestration.FlowRun) (orchestration.FlowRun, error) {
 	f, err := s.Flow(ctx, r.TenantID, r.FlowID)
 	if err != nil {
-		return api.FlowRun{}, err
+		return orchestration.FlowRun{}, err
 	}
 	if r.ID == "" {
 		r.ID = uuid.NewString()
@@ -148,7 +150,7 @@ func (s *SQL) CreateFlowRun(ctx context.Context, r api.FlowRun) (api.FlowRun, er
 	}
 	t := now()
 	r.FlowName, r.FlowVersion, r.Labels = f.Name, f.Version, f.Labels
-	r.State, r.Message, r.Version, r.AgentID = api.RunScheduled, "", 1, ""
+	r.State, r.Message, r.Version, r.AgentID = state.Scheduled, "", 1, ""
 	r.Created, r.Updated, r.Heartbeat = fromNanos(t), fromNanos(t), fromNanos(0)
 	if r.Name == "" {
 		r.Name = f.Name + "-" + r.ID[:8]
@@ -156,12 +158,12 @@ func (s *SQL) CreateFlowRun(ctx context.Context, r api.FlowRun) (api.FlowRun, er
 	_, err = s.exec(ctx, `INSERT INTO flow_runs
 		(id, tenant_id, flow_id, name, parameters, state, message, version, agent_id, heartbeat, created, updated)
 		VALUES ($1, $2, $3, $4, $5, $6, '', 1, '', 0, $7, $7)`,
-		r.ID, r.TenantID, r.FlowID, r.Name, string(r.Parameters), r.State, t)
+		r.ID, r.TenantID, r.FlowID, r.Name, string(r.Parameters), r.State.String(), t)
 	if isUnique(err) {
-		return api.FlowRun{}, fmt.Errorf("store: flow run %q exists: %w", r.ID, ErrConflict)
+		return orchestration.FlowRun{}, fmt.Errorf("store: flow run %q exists: %w", r.ID, ErrConflict)
 	}
 	if err != nil {
-		return api.FlowRun{}, fmt.Errorf("store: creating a run of flow %q: %w", f.Name, err)
+		return orchestration.FlowRun{}, fmt.Errorf("store: creating a run of flow %q: %w", f.Name, err)
 	}
 	return r, nil
 }
@@ -171,15 +173,44 @@ const runColumns = `r.id, r.tenant_id, r.flow_id, f.name, f.version, r.name, r.p
 
 const runFrom = ` FROM flow_runs r JOIN flows f ON f.id = r.flow_id `
 
-func scanRun(row interface{ Scan(...any) error }) (api.FlowRun, error) {
-	var r api.FlowRun
-	var params, labels string
+func scanRun(row interface{ Scan(...any) error }) (orchestration.FlowRun, error) {
+	var r orchestration.FlowRun
+	var params, labels, st string
 	var hb, created, updated int64
 	err := row.Scan(&r.ID, &r.TenantID, &r.FlowID, &r.FlowName, &r.FlowVersion, &r.Name, &params, &labels,
-		&r.State, &r.Message, &r.Version, &r.AgentID, &hb, &created, &updated)
+		&st, &r.Message, &r.Version, &r.AgentID, &hb, &created, &updated)
+	if err != nil {
+		return r, err
+	}
 	r.Parameters, r.Labels = []byte(params), parseList(labels)
 	r.Heartbeat, r.Created, r.Updated = fromNanos(hb), fromNanos(created), fromNanos(updated)
-	return r, err
+	if r.State, err = state.ParseKind(st); err != nil {
+		return r, fmt.Errorf("store: flow run %q: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// names returns the names of kinds, which is how the tables hold them:
+// database/sql would write a Kind as its number.
+func names(kinds []state.Kind) []any {
+	out := make([]any, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.String()
+	}
+	return out
+}
+
+// params returns n placeholders from $first on, separated by commas, for
+// an IN list.
+func params(first, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(first+i))
+	}
+	return b.String()
 }
 
 func noRun(tenantID, id string) error {
@@ -187,45 +218,51 @@ func noRun(tenantID, id string) error {
 }
 
 // FlowRun returns the tenant's flow run id.
-func (s *SQL) FlowRun(ctx context.Context, tenantID, id string) (api.FlowRun, error) {
+func (s *SQL) FlowRun(ctx context.Context, tenantID, id string) (orchestration.FlowRun, error) {
 	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+runFrom+`WHERE r.tenant_id = $1 AND r.id = $2`, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return api.FlowRun{}, noRun(tenantID, id)
+		return orchestration.FlowRun{}, noRun(tenantID, id)
 	}
 	return r, err
 }
 
-// FlowRuns returns the tenant's latest limit flow runs, newest first, of
-// the given state if state is not "".
-func (s *SQL) FlowRuns(ctx context.Context, tenantID, state string, limit int) ([]api.FlowRun, error) {
-	q := `SELECT ` + runColumns + runFrom + `WHERE r.tenant_id = $1 AND ($2 = '' OR r.state = $2) ORDER BY r.created DESC, r.id`
-	args := []any{tenantID, state}
+// FlowRuns returns the tenant's latest limit flow runs (all of them when
+// limit <= 0), newest first, in any of the states in, or in any state when
+// in is empty.
+func (s *SQL) FlowRuns(ctx context.Context, tenantID string, limit int, in ...state.Kind) ([]orchestration.FlowRun, error) {
+	q := `SELECT ` + runColumns + runFrom + `WHERE r.tenant_id = $1`
+	args := []any{tenantID}
+	if len(in) > 0 {
+		q += ` AND r.state IN (` + params(2, len(in)) + `)`
+		args = append(args, names(in)...)
+	}
+	q += ` ORDER BY r.created DESC, r.id`
 	if limit > 0 {
-		q += ` LIMIT $3`
+		q += ` LIMIT $` + strconv.Itoa(len(args)+1)
 		args = append(args, limit)
 	}
 	return queryAll(ctx, s.db, fmt.Sprintf("listing the flow runs of tenant %q", tenantID), q, args,
-		func(rows *sql.Rows) (api.FlowRun, error) { return scanRun(rows) })
+		func(rows *sql.Rows) (orchestration.FlowRun, error) { return scanRun(rows) })
 }
 
 // ClaimFlowRuns marks up to n of the tenant's Scheduled runs Submitted by
 // agentID, oldest first, taking only runs whose flow's labels are all
 // among labels, and returns them. Each run is taken with a conditional
 // update, so two agents never both get one.
-func (s *SQL) ClaimFlowRuns(ctx context.Context, tenantID, agentID string, labels []string, n int) ([]api.FlowRun, error) {
+func (s *SQL) ClaimFlowRuns(ctx context.Context, tenantID, agentID string, labels []string, n int) ([]orchestration.FlowRun, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	// Oldest first, a page at a time, so that runs this agent cannot take
 	// (labels) do not hide the ones it can behind them.
-	var got []api.FlowRun
+	var got []orchestration.FlowRun
 	afterCreated, afterID := int64(-1), ""
 	for page := 0; page < maxClaimPages && len(got) < n; page++ {
 		waiting, err := queryAll(ctx, s.db, fmt.Sprintf("listing the scheduled runs of tenant %q", tenantID),
 			`SELECT `+runColumns+runFrom+`WHERE r.tenant_id = $1 AND r.state = $2 AND (r.created > $3 OR (r.created = $3 AND r.id > $4))
 			ORDER BY r.created, r.id LIMIT $5`,
-			[]any{tenantID, api.RunScheduled, afterCreated, afterID, claimPage},
-			func(rows *sql.Rows) (api.FlowRun, error) { return scanRun(rows) })
+			[]any{tenantID, state.Scheduled.String(), afterCreated, afterID, claimPage},
+			func(rows *sql.Rows) (orchestration.FlowRun, error) { return scanRun(rows) })
 		if err != nil {
 			return got, err
 		}
@@ -237,14 +274,14 @@ func (s *SQL) ClaimFlowRuns(ctx context.Context, tenantID, agentID string, label
 			t := now()
 			res, err := s.exec(ctx, `UPDATE flow_runs SET state = $1, agent_id = $2, version = version + 1, updated = $3
 				WHERE id = $4 AND tenant_id = $5 AND state = $6 AND version = $7`,
-				api.RunSubmitted, agentID, t, r.ID, tenantID, api.RunScheduled, r.Version)
+				state.Submitted.String(), agentID, t, r.ID, tenantID, state.Scheduled.String(), r.Version)
 			if err != nil {
 				return got, fmt.Errorf("store: claiming flow run %q: %w", r.ID, err)
 			}
 			if k, err := res.RowsAffected(); err != nil || k != 1 {
 				continue // another agent took it
 			}
-			r.State, r.AgentID, r.Version, r.Updated = api.RunSubmitted, agentID, r.Version+1, fromNanos(t)
+			r.State, r.AgentID, r.Version, r.Updated = state.Submitted, agentID, r.Version+1, fromNanos(t)
 			got = append(got, r)
 		}
 		if len(waiting) < claimPage {
@@ -269,40 +306,31 @@ func subset(need, have []string) bool {
 	return true
 }
 
-// transitions lists, for each state, the states a run may come to it
-// from, padded to four with "" (which no run is in). A finished run never
-// changes; only a claim (Submitted) leaves Scheduled but for a cancel;
-// only the flow's process starts a run (Running, from Submitted).
-var transitions = map[string][4]string{
-	api.RunScheduled:  {api.RunSubmitted},
-	api.RunSubmitted:  {api.RunScheduled},
-	api.RunRunning:    {api.RunSubmitted},
-	api.RunSuccess:    {api.RunRunning},
-	api.RunFailed:     {api.RunSubmitted, api.RunRunning}, // a run being cancelled ends Cancelled
-	api.RunCancelling: {api.RunSubmitted, api.RunRunning},
-	api.RunCancelled:  {api.RunScheduled, api.RunSubmitted, api.RunRunning, api.RunCancelling},
-}
-
-// SetFlowRunState sets the state of the tenant's run id if its version is
-// still version and the change is one [transitions] allows, and returns
-// the new version. Otherwise the error matches ErrConflict (the run
-// changed since it was read, is finished, or cannot go to that state from
-// its own) or ErrNotFound.
-func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version int, state, message string) (int, error) {
-	from, ok := transitions[state]
-	if !ok {
-		return 0, fmt.Errorf("store: flow run %q: no run goes to state %q", id, state)
+// SetFlowRunState sets the state of the tenant's run id to to, if its
+// version is still version and the move is one orchestration.CanMove
+// allows, and returns the new version. Otherwise the error matches
+// ErrConflict (the run changed since it was read, is finished, or cannot go
+// to that state from its own) or ErrNotFound.
+func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version int, to state.Kind, message string) (int, error) {
+	var from []state.Kind
+	for _, k := range orchestration.FlowRunStates() {
+		if orchestration.CanMove(k, to) {
+			from = append(from, k)
+		}
+	}
+	if len(from) == 0 {
+		return 0, fmt.Errorf("store: flow run %q: no run goes to state %v", id, to)
 	}
 	t := now()
 	res, err := s.exec(ctx, `UPDATE flow_runs SET state = $1, message = $2, version = version + 1, updated = $3
-		WHERE id = $4 AND tenant_id = $5 AND version = $6 AND state IN ($7, $8, $9, $10)`,
-		state, message, t, id, tenantID, version, from[0], from[1], from[2], from[3])
+		WHERE id = $4 AND tenant_id = $5 AND version = $6 AND state IN (`+params(7, len(from))+`)`,
+		append([]any{to.String(), message, t, id, tenantID, version}, names(from)...)...)
 	if err != nil {
 		return 0, fmt.Errorf("store: setting the state of flow run %q: %w", id, err)
 	}
 	if k, err := res.RowsAffected(); err == nil && k == 1 {
-		if api.RunFinished(state) {
-			s.closeTaskRuns(ctx, id, state)
+		if to.IsFinished() {
+			s.closeTaskRuns(ctx, id, to)
 		}
 		return version + 1, nil
 	}
@@ -310,51 +338,51 @@ func (s *SQL) SetFlowRunState(ctx context.Context, tenantID, id string, version 
 	if err != nil {
 		return 0, err
 	}
-	if api.RunFinished(cur.State) {
-		return 0, fmt.Errorf("store: flow run %q is finished (%s): %w", id, cur.State, ErrConflict)
+	if cur.State.IsFinished() {
+		return 0, fmt.Errorf("store: flow run %q is finished (%v): %w", id, cur.State, ErrConflict)
 	}
 	if cur.Version == version {
-		return 0, fmt.Errorf("store: flow run %q cannot go from %s to %s: %w", id, cur.State, state, ErrConflict)
+		return 0, fmt.Errorf("store: flow run %q cannot go from %v to %v: %w", id, cur.State, to, ErrConflict)
 	}
-	return 0, fmt.Errorf("store: flow run %q is at version %d (%s), not %d: %w", id, cur.Version, cur.State, version, ErrConflict)
+	return 0, fmt.Errorf("store: flow run %q is at version %d (%v), not %d: %w", id, cur.Version, cur.State, version, ErrConflict)
 }
 
 // closeTaskRuns gives the task runs a finished run left unfinished (its
 // process died, or was killed) the run's final state, Failed or
 // Cancelled, as Prefect 1 does. Best effort: the run's own state is what
 // counts.
-func (s *SQL) closeTaskRuns(ctx context.Context, runID, state string) {
-	if state == api.RunSuccess {
+func (s *SQL) closeTaskRuns(ctx context.Context, runID string, final state.Kind) {
+	if final == state.Success {
 		return
 	}
+	open := slices.DeleteFunc(state.Kinds(), state.Kind.IsFinished)
 	s.exec(ctx, `UPDATE task_runs SET state = $1, message = $2, updated = $3, seq = seq + 1
-		WHERE flow_run_id = $4 AND state IN ($5, $6, $7, $8, $9)`,
-		state, "the flow run ended "+state+" before this task run finished", now(), runID,
-		"Pending", "Scheduled", "Paused", "Retrying", "Running")
+		WHERE flow_run_id = $4 AND state IN (`+params(5, len(open))+`)`,
+		append([]any{final.String(), "the flow run ended " + final.String() + " before this task run finished", now(), runID}, names(open)...)...)
 }
 
 // CancelFlowRun asks the tenant's run id to stop: a Scheduled run becomes
 // Cancelled at once; a Submitted or Running one Cancelling, for its agent
 // to stop. A finished run is left as it is. It returns the run as it is
 // after.
-func (s *SQL) CancelFlowRun(ctx context.Context, tenantID, id string) (api.FlowRun, error) {
+func (s *SQL) CancelFlowRun(ctx context.Context, tenantID, id string) (orchestration.FlowRun, error) {
 	for range 5 {
 		r, err := s.FlowRun(ctx, tenantID, id)
-		if err != nil || api.RunFinished(r.State) || r.State == api.RunCancelling {
+		if err != nil || r.State.IsFinished() || r.State == state.Cancelling {
 			return r, err
 		}
-		next := api.RunCancelling
-		if r.State == api.RunScheduled {
-			next = api.RunCancelled
+		next := state.Cancelling
+		if r.State == state.Scheduled {
+			next = state.Cancelled
 		}
 		if _, err := s.SetFlowRunState(ctx, tenantID, id, r.Version, next, "cancelled by request"); !errors.Is(err, ErrConflict) {
 			if err != nil {
-				return api.FlowRun{}, err
+				return orchestration.FlowRun{}, err
 			}
 			return s.FlowRun(ctx, tenantID, id)
 		}
 	}
-	return api.FlowRun{}, fmt.Errorf("store: cancelling flow run %q: %w", id, ErrConflict)
+	return orchestration.FlowRun{}, fmt.Errorf("store: cancelling flow run %q: %w", id, ErrConflict)
 }
 
 // Heartbeat records that the tenant's run id is alive.
@@ -377,8 +405,8 @@ func (s *SQL) runOpen(ctx context.Context, tenantID, id string) error {
 	if err != nil {
 		return err
 	}
-	if api.RunFinished(r.State) && time.Since(r.Updated) > time.Minute {
-		return fmt.Errorf("store: flow run %q finished (%s) at %s: %w", id, r.State, r.Updated.Format(time.RFC3339), ErrConflict)
+	if r.State.IsFinished() && time.Since(r.Updated) > time.Minute {
+		return fmt.Errorf("store: flow run %q finished (%v) at %s: %w", id, r.State, r.Updated.Format(time.RFC3339), ErrConflict)
 	}
 	return nil
 }
@@ -397,7 +425,7 @@ func (s *SQL) runExists(ctx context.Context, tenantID, id string) error {
 
 // SetTaskRuns records the latest states of task runs of the tenant's run,
 // which must not have finished more than a minute ago (ErrConflict).
-func (s *SQL) SetTaskRuns(ctx context.Context, tenantID, runID string, trs []api.TaskRun) error {
+func (s *SQL) SetTaskRuns(ctx context.Context, tenantID, runID string, trs []orchestration.TaskRun) error {
 	if err := s.runOpen(ctx, tenantID, runID); err != nil {
 		return err
 	}
@@ -411,7 +439,7 @@ func (s *SQL) SetTaskRuns(ctx context.Context, tenantID, runID string, trs []api
 				ON CONFLICT (flow_run_id, slug, map_index) DO UPDATE SET
 					id = excluded.id, state = excluded.state, message = excluded.message, updated = excluded.updated, seq = excluded.seq
 				WHERE (excluded.seq > 0 AND task_runs.seq < excluded.seq) OR (excluded.seq = 0 AND task_runs.updated <= excluded.updated)`,
-				runID, tr.Slug, tr.MapIndex, tr.ID, tr.State, tr.Message, u, tr.Seq); err != nil {
+				runID, tr.Slug, tr.MapIndex, tr.ID, tr.State.String(), tr.Message, u, tr.Seq); err != nil {
 				return err
 			}
 		}
@@ -424,18 +452,25 @@ func (s *SQL) SetTaskRuns(ctx context.Context, tenantID, runID string, trs []api
 }
 
 // TaskRuns returns the task runs of the tenant's run, by slug and index.
-func (s *SQL) TaskRuns(ctx context.Context, tenantID, runID string) ([]api.TaskRun, error) {
+func (s *SQL) TaskRuns(ctx context.Context, tenantID, runID string) ([]orchestration.TaskRun, error) {
 	if err := s.runExists(ctx, tenantID, runID); err != nil {
 		return nil, err
 	}
 	return queryAll(ctx, s.db, fmt.Sprintf("listing the task runs of flow run %q", runID),
 		`SELECT id, slug, map_index, state, message, updated, seq FROM task_runs WHERE flow_run_id = $1 ORDER BY slug, map_index`,
-		[]any{runID}, func(rows *sql.Rows) (api.TaskRun, error) {
-			var tr api.TaskRun
+		[]any{runID}, func(rows *sql.Rows) (orchestration.TaskRun, error) {
+			var tr orchestration.TaskRun
 			var u int64
-			err := rows.Scan(&tr.ID, &tr.Slug, &tr.MapIndex, &tr.State, &tr.Message, &u, &tr.Seq)
+			var st string
+			if err := rows.Scan(&tr.ID, &tr.Slug, &tr.MapIndex, &st, &tr.Message, &u, &tr.Seq); err != nil {
+				return tr, err
+			}
 			tr.Updated = fromNanos(u)
-			return tr, err
+			var err error
+			if tr.State, err = state.ParseKind(st); err != nil {
+				return tr, fmt.Errorf("store: task run %q of flow run %q: %w", tr.Slug, runID, err)
+			}
+			return tr, nil
 		})
 }
 
@@ -443,7 +478,7 @@ func (s *SQL) TaskRuns(ctx context.Context, tenantID, runID string) ([]api.TaskR
 // have finished more than a minute ago (ErrConflict). A line whose
 // WriterSeq the run's log already holds (a batch sent again after its
 // answer was lost) is not added again.
-func (s *SQL) AppendLogs(ctx context.Context, tenantID, runID string, lines []api.LogLine) error {
+func (s *SQL) AppendLogs(ctx context.Context, tenantID, runID string, lines []orchestration.LogLine) error {
 	if err := s.runOpen(ctx, tenantID, runID); err != nil {
 		return err
 	}
@@ -470,7 +505,7 @@ func (s *SQL) AppendLogs(ctx context.Context, tenantID, runID string, lines []ap
 
 // Logs returns up to limit lines of the tenant's run's log after the line
 // numbered after (0 for the first), oldest first; limit <= 0 means all.
-func (s *SQL) Logs(ctx context.Context, tenantID, runID string, after int64, limit int) ([]api.LogLine, error) {
+func (s *SQL) Logs(ctx context.Context, tenantID, runID string, after int64, limit int) ([]orchestration.LogLine, error) {
 	if err := s.runExists(ctx, tenantID, runID); err != nil {
 		return nil, err
 	}
@@ -481,8 +516,8 @@ func (s *SQL) Logs(ctx context.Context, tenantID, runID string, after int64, lim
 		args = append(args, limit)
 	}
 	return queryAll(ctx, s.db, fmt.Sprintf("reading the log of flow run %q", runID), q, args,
-		func(rows *sql.Rows) (api.LogLine, error) {
-			var l api.LogLine
+		func(rows *sql.Rows) (orchestration.LogLine, error) {
+			var l orchestration.LogLine
 			var t int64
 			err := rows.Scan(&l.Seq, &t, &l.Level, &l.TaskSlug, &l.Message)
 			l.Time = fromNanos(t)
@@ -507,13 +542,13 @@ func (s *SQL) ReapFlowRuns(ctx context.Context, before time.Time) (int, error) {
 	}{
 		{`UPDATE flow_runs SET state = $1, agent_id = '', message = $2, version = version + 1, updated = $3
 			WHERE state = $4 AND updated < $5`,
-			[]any{api.RunScheduled, "scheduled again: the agent that claimed it never started it", t, api.RunSubmitted, b}},
+			[]any{state.Scheduled.String(), "scheduled again: the agent that claimed it never started it", t, state.Submitted.String(), b}},
 		{`UPDATE flow_runs SET state = $1, message = $2, version = version + 1, updated = $3
 			WHERE state = $4 AND heartbeat < $5 AND updated < $5`,
-			[]any{api.RunFailed, "no heartbeat from the flow run's process: it or its agent died", t, api.RunRunning, b}},
+			[]any{state.Failed.String(), "no heartbeat from the flow run's process: it or its agent died", t, state.Running.String(), b}},
 		{`UPDATE flow_runs SET state = $1, message = $2, version = version + 1, updated = $3
 			WHERE state = $4 AND heartbeat < $5 AND updated < $5`,
-			[]any{api.RunCancelled, "cancelled: no heartbeat from the flow run's process", t, api.RunCancelling, b}},
+			[]any{state.Cancelled.String(), "cancelled: no heartbeat from the flow run's process", t, state.Cancelling.String(), b}},
 	} {
 		res, err := s.exec(ctx, q.sql, q.args...)
 		if err != nil {
@@ -525,7 +560,7 @@ func (s *SQL) ReapFlowRuns(ctx context.Context, before time.Time) (int, error) {
 	// The environments of finished runs go, whoever finished them.
 	if _, err := s.exec(ctx, `DELETE FROM secrets WHERE name LIKE '.prefect/runs/%' AND name IN
 		(SELECT '.prefect/runs/' || id || '/env' FROM flow_runs WHERE state IN ($1, $2, $3))`,
-		api.RunSuccess, api.RunFailed, api.RunCancelled); err != nil {
+		state.Success.String(), state.Failed.String(), state.Cancelled.String()); err != nil {
 		return total, fmt.Errorf("store: deleting the environments of finished runs: %w", err)
 	}
 	return total, nil

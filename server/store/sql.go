@@ -23,7 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prefect-go/prefect/internal/seal"
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/orchestration"
 
 	"modernc.org/sqlite" // also the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -563,7 +563,7 @@ func (s *SQL) PutSecretWithin(ctx context.Context, tenantID, name string, sl sea
 
 // counted reports whether the secret name counts towards its tenant's
 // limit: all but the server's own do.
-func counted(name string) bool { return !strings.HasPrefix(name, api.ReservedPrefix) }
+func counted(name string) bool { return !strings.HasPrefix(name, orchestration.ReservedPrefix) }
 
 // Secret implements [Store].
 func (s *SQL) Secret(ctx context.Context, tenantID, name string) (seal.Sealed, SecretMeta, error) {

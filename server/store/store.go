@@ -44,33 +44,33 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/internal/seal"
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/orchestration"
 )
 
 // The errors and the KeyInfo, SecretMeta and Event types are those of
-// package api, which the server shares with its stores: a *SQL is a
+// package orchestration, which the server shares with its stores: a *SQL is a
 // server.Store, and errors.Is(err, store.ErrNotFound) and
-// errors.Is(err, api.ErrNotFound) agree.
+// errors.Is(err, orchestration.ErrNotFound) agree.
 var (
 	// ErrNotFound is matched by the error for a tenant or secret that does
 	// not exist (for the tenant asked about).
-	ErrNotFound = api.ErrNotFound
+	ErrNotFound = orchestration.ErrNotFound
 	// ErrExists is matched by the error for a tenant name, or an API key
 	// name within a tenant, that is taken.
-	ErrExists = api.ErrExists
+	ErrExists = orchestration.ErrExists
 	// ErrUnauthenticated is matched by the error for an API key that is
 	// empty or unknown.
-	ErrUnauthenticated = api.ErrUnauthenticated
+	ErrUnauthenticated = orchestration.ErrUnauthenticated
 	// ErrConflict is matched by the error of [Store.SwapSealed] when the row
 	// changed (or went) since it was read.
-	ErrConflict = api.ErrConflict
+	ErrConflict = orchestration.ErrConflict
 	// ErrLimit is matched by the error of [Store.PutSecretWithin] for a new
 	// secret beyond the tenant's limit, a *[LimitError].
-	ErrLimit = api.ErrLimit
+	ErrLimit = orchestration.ErrLimit
 )
 
 // A LimitError refuses a new secret beyond its tenant's limit: Held, Max.
-type LimitError = api.LimitError
+type LimitError = orchestration.LimitError
 
 // A Tenant owns API keys and secrets. Its ID is what every other method
 // takes; its Name is what people type.
@@ -82,19 +82,19 @@ type Tenant struct {
 
 // KeyInfo describes an API key, never the key itself:
 // ID, TenantID, Name, Created.
-type KeyInfo = api.KeyInfo
+type KeyInfo = orchestration.KeyInfo
 
 // SecretMeta describes a secret, never its value. Version is 1 when the
 // secret is first put and grows by one with each later put; Created is the
 // time of the first put and Updated that of the last.
-type SecretMeta = api.SecretMeta
+type SecretMeta = orchestration.SecretMeta
 
 // An Event is one line of the audit log. It never holds a value or a key:
 // KeyID is the ID of the API key that acted (KeyInfo.ID), Operation what it
-// did (an api.Op* constant), SecretName the secret's name if any, Outcome
-// how it went (an api.Outcome* constant). TenantID and KeyID are "" for a
+// did (an orchestration.Op* constant), SecretName the secret's name if any, Outcome
+// how it went (an orchestration.Outcome* constant). TenantID and KeyID are "" for a
 // key that was not recognised. The store does not interpret them.
-type Event = api.Event
+type Event = orchestration.Event
 
 // A SealedRow is one secret's sealed value with its place, as
 // [Store.SealedNotUnder] reads it for key rotation.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/internal/seal"
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/orchestration"
 )
 
 // TestWALBounded loads an SQLite store as the server does, 16 clients
@@ -53,11 +53,11 @@ func TestWALBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f, _, err := s.RegisterFlow(ctx, api.Flow{TenantID: tn.ID, Name: "f", Digest: "d", Definition: []byte(`{}`)})
+	f, _, err := s.RegisterFlow(ctx, orchestration.Flow{TenantID: tn.ID, Name: "f", Digest: "d", Definition: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := s.CreateFlowRun(ctx, api.FlowRun{TenantID: tn.ID, FlowID: f.ID})
+	run, err := s.CreateFlowRun(ctx, orchestration.FlowRun{TenantID: tn.ID, FlowID: f.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestWALBounded(t *testing.T) {
 					fail(err)
 					continue
 				}
-				err = s.Record(ctx, Event{TenantID: info.TenantID, KeyID: info.ID, Operation: api.OpSecretValue, SecretName: name, Outcome: api.OutcomeOK})
+				err = s.Record(ctx, Event{TenantID: info.TenantID, KeyID: info.ID, Operation: orchestration.OpSecretValue, SecretName: name, Outcome: orchestration.OutcomeOK})
 				if err != nil {
 					fail(err)
 				}
@@ -103,7 +103,7 @@ func TestWALBounded(t *testing.T) {
 	line := strings.Repeat("x", 2<<10)
 	for w := range 2 {
 		wg.Go(func() {
-			lines := make([]api.LogLine, 16)
+			lines := make([]orchestration.LogLine, 16)
 			for i := 0; ctx.Err() == nil; i++ {
 				name := names[(w*7+i)%secrets]
 				sl, err := seal.Seal(k, tn.ID, name, fmt.Appendf(nil, `"v%d"`, i))
@@ -111,7 +111,7 @@ func TestWALBounded(t *testing.T) {
 					_, err = s.PutSecret(ctx, tn.ID, name, sl)
 				}
 				for j := range lines {
-					lines[j] = api.LogLine{Level: "INFO", Message: fmt.Sprintf("writer %d batch %d line %d %s", w, i, j, line)}
+					lines[j] = orchestration.LogLine{Level: "INFO", Message: fmt.Sprintf("writer %d batch %d line %d %s", w, i, j, line)}
 				}
 				if err == nil {
 					err = s.AppendLogs(ctx, tn.ID, run.ID, lines)
@@ -191,11 +191,11 @@ func TestWALPinnedReader(t *testing.T) {
 	s.wal.holdFor = holdFor
 	s.writes.leave()
 	tn := mustTenant(t, s, "acme")
-	f, _, err := s.RegisterFlow(ctx, api.Flow{TenantID: tn.ID, Name: "f", Digest: "d", Definition: []byte(`{}`)})
+	f, _, err := s.RegisterFlow(ctx, orchestration.Flow{TenantID: tn.ID, Name: "f", Digest: "d", Definition: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := s.CreateFlowRun(ctx, api.FlowRun{TenantID: tn.ID, FlowID: f.ID})
+	run, err := s.CreateFlowRun(ctx, orchestration.FlowRun{TenantID: tn.ID, FlowID: f.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,9 +213,9 @@ func TestWALPinnedReader(t *testing.T) {
 	}
 
 	// 1 MiB a transaction, until the log is well past walHoldAt.
-	lines := make([]api.LogLine, 32)
+	lines := make([]orchestration.LogLine, 32)
 	for i := range lines {
-		lines[i] = api.LogLine{Level: "INFO", Message: strings.Repeat("x", 32<<10)}
+		lines[i] = orchestration.LogLine{Level: "INFO", Message: strings.Repeat("x", 32<<10)}
 	}
 	size := func() int64 {
 		fi, err := os.Stat(path + "-wal")

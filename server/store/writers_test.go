@@ -13,7 +13,8 @@ import (
 
 	"github.com/prefect-go/prefect/internal/pgtest"
 	"github.com/prefect-go/prefect/internal/seal"
-	"github.com/prefect-go/prefect/server/api"
+	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/state"
 )
 
 func TestConcurrentWriters(t *testing.T) {
@@ -30,14 +31,14 @@ func testConcurrentWriters(t *testing.T, s *SQL, _ string) {
 	ctx := context.Background()
 	k := newKey(t)
 	tn := mustTenant(t, s, "acme")
-	f, _, err := s.RegisterFlow(ctx, api.Flow{TenantID: tn.ID, Name: "f", Digest: "d", Definition: []byte(`{}`)})
+	f, _, err := s.RegisterFlow(ctx, orchestration.Flow{TenantID: tn.ID, Name: "f", Digest: "d", Definition: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const writers, each = 64, 4
-	runs := make([]api.FlowRun, writers)
+	runs := make([]orchestration.FlowRun, writers)
 	for w := range runs {
-		if runs[w], err = s.CreateFlowRun(ctx, api.FlowRun{TenantID: tn.ID, FlowID: f.ID}); err != nil {
+		if runs[w], err = s.CreateFlowRun(ctx, orchestration.FlowRun{TenantID: tn.ID, FlowID: f.ID}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,13 +75,13 @@ func testConcurrentWriters(t *testing.T, s *SQL, _ string) {
 				if err := s.DeleteSecret(ctx, tn.ID, gone); err != nil {
 					fail(err)
 				}
-				if err := s.Record(ctx, Event{TenantID: tn.ID, KeyID: own, Operation: api.OpSecretValue, SecretName: own, Outcome: api.OutcomeOK}); err != nil {
+				if err := s.Record(ctx, Event{TenantID: tn.ID, KeyID: own, Operation: orchestration.OpSecretValue, SecretName: own, Outcome: orchestration.OutcomeOK}); err != nil {
 					fail(err)
 				}
-				if err := s.SetTaskRuns(ctx, tn.ID, run, []api.TaskRun{{Slug: "t", MapIndex: i, ID: v, State: "Success", Seq: 1}}); err != nil {
+				if err := s.SetTaskRuns(ctx, tn.ID, run, []orchestration.TaskRun{{Slug: "t", MapIndex: i, ID: v, State: state.Success, Seq: 1}}); err != nil {
 					fail(err)
 				}
-				if err := s.AppendLogs(ctx, tn.ID, run, []api.LogLine{{Level: "INFO", Message: v, WriterSeq: int64(i + 1)}}); err != nil {
+				if err := s.AppendLogs(ctx, tn.ID, run, []orchestration.LogLine{{Level: "INFO", Message: v, WriterSeq: int64(i + 1)}}); err != nil {
 					fail(err)
 				}
 				if err := s.Heartbeat(ctx, tn.ID, run); err != nil {
@@ -88,7 +89,7 @@ func testConcurrentWriters(t *testing.T, s *SQL, _ string) {
 				}
 			}
 			// Claimed runs are all at version 2.
-			if _, err := s.SetFlowRunState(ctx, tn.ID, run, 2, api.RunRunning, ""); err != nil {
+			if _, err := s.SetFlowRunState(ctx, tn.ID, run, 2, state.Running, ""); err != nil {
 				fail(err)
 			}
 		})
@@ -125,7 +126,7 @@ func testConcurrentWriters(t *testing.T, s *SQL, _ string) {
 	}
 	for _, r := range runs {
 		got, err := s.FlowRun(ctx, tn.ID, r.ID)
-		if err != nil || got.State != api.RunRunning {
+		if err != nil || got.State != state.Running {
 			t.Errorf("run %s: %s, %v; want Running", r.ID, got.State, err)
 		}
 		trs, err := s.TaskRuns(ctx, tn.ID, r.ID)
@@ -262,7 +263,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 						_, err = s.PutSecret(ctx, tn.ID, "shared", sl)
 					}
 					if err == nil {
-						err = s.Record(ctx, Event{TenantID: tn.ID, Operation: api.OpSetSecret, SecretName: "shared", Outcome: api.OutcomeOK})
+						err = s.Record(ctx, Event{TenantID: tn.ID, Operation: orchestration.OpSetSecret, SecretName: "shared", Outcome: orchestration.OutcomeOK})
 					}
 					if err != nil {
 						fail(err)

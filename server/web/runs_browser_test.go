@@ -16,6 +16,7 @@ import (
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/program"
+	"github.com/prefect-go/prefect/state"
 )
 
 // TestFlowRunsPageInChromium drives the Flow runs page in a real headless
@@ -109,8 +110,8 @@ func TestFlowRunsPageInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tr := func(slug string, i int, state, msg string) client.TaskRun {
-		return client.TaskRun{ID: fmt.Sprintf("%s[%d]", slug, i), Slug: slug, MapIndex: i, State: state, Message: msg}
+	tr := func(slug string, i int, k state.Kind, msg string) client.TaskRun {
+		return client.TaskRun{ID: fmt.Sprintf("%s[%d]", slug, i), Slug: slug, MapIndex: i, State: k, Message: msg}
 	}
 
 	// Sign in on the runs page's address: the runs are listed, scheduled.
@@ -142,14 +143,14 @@ func TestFlowRunsPageInChromium(t *testing.T) {
 	}
 	version := map[string]int{}
 	for _, r := range claimed {
-		if version[r.ID], err = cl.SetFlowRunState(ctx, r.ID, r.Version, "Running", "running on test-agent"); err != nil {
+		if version[r.ID], err = cl.SetFlowRunState(ctx, r.ID, r.Version, state.Running, "running on test-agent"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	report(tr("extract-1", -1, "Success", ""), tr("transform-1", -1, "Running", ""), tr("load-1", -1, "Pending", ""),
-		tr("use_credentials-1", -1, "Mapped", "5 children"),
-		tr("use_credentials-1", 0, "Success", ""), tr("use_credentials-1", 1, "Success", ""), tr("use_credentials-1", 2, "Success", ""),
-		tr("use_credentials-1", 3, "Running", ""), tr("use_credentials-1", 4, "Retrying", "connection reset; retry 1 of 3 in 1s"))
+	report(tr("extract-1", -1, state.Success, ""), tr("transform-1", -1, state.Running, ""), tr("load-1", -1, state.Pending, ""),
+		tr("use_credentials-1", -1, state.Mapped, "5 children"),
+		tr("use_credentials-1", 0, state.Success, ""), tr("use_credentials-1", 1, state.Success, ""), tr("use_credentials-1", 2, state.Success, ""),
+		tr("use_credentials-1", 3, state.Running, ""), tr("use_credentials-1", 4, state.Retrying, "connection reset; retry 1 of 3 in 1s"))
 	logs("INFO extracted 120 rows", "WARN 3 rows without a date")
 	run3, err := cl.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "etl", Name: "nightly-3"})
 	if err != nil {
@@ -257,8 +258,8 @@ func TestFlowRunsPageInChromium(t *testing.T) {
 
 	// The run goes on: the view follows, appending to the log.
 	eval[bool](t, b, `(document.querySelector("#run-log .line").dataset.kept = "yes") !== ""`)
-	report(tr("transform-1", -1, "Success", "120 rows"), tr("load-1", -1, "Running", ""),
-		tr("use_credentials-1", 3, "Success", ""), tr("use_credentials-1", 4, "Success", ""))
+	report(tr("transform-1", -1, state.Success, "120 rows"), tr("load-1", -1, state.Running, ""),
+		tr("use_credentials-1", 3, state.Success, ""), tr("use_credentials-1", 4, state.Success, ""))
 	logs("INFO transformed 120 rows")
 	waitFor("transform turns Success", `document.querySelector('`+node("transform-1")+`').classList.contains("state-success")`)
 	waitFor("the mapped task is done", `document.querySelector('`+node("use_credentials-1")+` .status').textContent === "5/5 Success"`)
@@ -275,9 +276,9 @@ func TestFlowRunsPageInChromium(t *testing.T) {
 
 	// The run ends; its last log line comes just before. The view shows
 	// the end, then stops asking.
-	report(tr("load-1", -1, "Success", ""))
+	report(tr("load-1", -1, state.Success, ""))
 	logs("INFO loaded 120 rows")
-	if _, err := cl.SetFlowRunState(ctx, run1.ID, version[run1.ID], "Success", "All reference tasks succeeded."); err != nil {
+	if _, err := cl.SetFlowRunState(ctx, run1.ID, version[run1.ID], state.Success, "All reference tasks succeeded."); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("the view shows the run finished", `document.getElementById("run-live").dataset.live === "false"`)
@@ -320,8 +321,8 @@ func TestFlowRunsPageInChromium(t *testing.T) {
 	}
 	do("confirming", chromedp.Click(chromedp.ID("cancel-confirm")))
 	waitFor("the list shows run 2 Cancelling", `document.querySelector('`+row(run2.ID)+` .state').textContent === "Cancelling"`)
-	if state, _, err := cl.FlowRunState(ctx, run2.ID); err != nil || state != "Cancelling" {
-		t.Errorf("run 2 on the server: %q, %v; want Cancelling", state, err)
+	if st, _, err := cl.FlowRunState(ctx, run2.ID); err != nil || st != state.Cancelling {
+		t.Errorf("run 2 on the server: %q, %v; want Cancelling", st, err)
 	}
 	if got := text("#status"); got != "Asked flow run nightly-2 to stop: it is Cancelling until its agent stops it." {
 		t.Errorf("the status says %q", got)

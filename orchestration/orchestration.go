@@ -1,16 +1,55 @@
-// Package api holds the types and errors shared by the secret store server
-// (package server) and its stores (package server/store), so that a store
-// satisfies server.Store without either package importing the other.
+// Package orchestration is the contract of a Prefect server's data: the
+// records it keeps for each tenant (API keys, secrets' metadata, the audit
+// log's events, registered flows, flow runs, their task runs and logs), the
+// errors its stores report, and the rules a flow run's state follows. The
+// server (package server) and its stores (package server/store, or any
+// other implementation of server.Store and server.RunStore) share it, so
+// that neither imports the other and a store can be written outside this
+// module. Prefect 1 calls the backend that keeps all of these, secrets
+// included, its orchestration layer (Prefect Server, Prefect Cloud): hence
+// the name.
 //
-// A store reports a missing key or secret with an error matching
+// # Errors
+//
+// A store reports a missing key, secret, flow or run with an error matching
 // [ErrNotFound], a refused API key with one matching [ErrUnauthenticated],
-// and matches these with errors.Is, never by message.
-package api
+// a name taken with [ErrExists], a concurrent change that won with
+// [ErrConflict] and a tenant's limit of secrets with [ErrLimit] (a
+// *[LimitError]). Callers match these with errors.Is and errors.As, never
+// by message.
+//
+// # A flow run's states
+//
+// A flow run's state is a [state.Kind], one of [FlowRunStates], written on
+// the wire by its Prefect name. Who moves it, and from where, is fixed
+// ([CanMove]); a store refuses any other move with [ErrConflict]:
+//
+//	Scheduled   created by a person or a schedule (create_flow_run); an agent's claim
+//	            that could not start it gives it back
+//	Submitted   claimed by one agent (claim_flow_runs), which reads its environment
+//	            and launches the flow program
+//	Running     set by the flow program as it starts, from Submitted
+//	Success     set by the flow program, from Running
+//	Failed      set by the flow program, or by the agent when the program died,
+//	            from Submitted or Running
+//	Cancelling  asked to stop (cancel_flow_run) while Submitted or Running; the agent
+//	            stops the program
+//	Cancelled   from any unfinished state: at once when it was Scheduled, else by
+//	            the agent or the program once it has stopped
+//
+// Success, Failed and Cancelled are final: a finished run never changes
+// again. A server also settles runs nobody looks after: a run Submitted too
+// long is Scheduled again, a Running or Cancelling one without heartbeats
+// becomes Failed or Cancelled.
+package orchestration
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/prefect-go/prefect/state"
 )
 
 // Errors a store returns, wrapped or as they are.
@@ -123,49 +162,59 @@ type Flow struct {
 	Created    time.Time // when this version was registered
 }
 
-// Flow run states, as FlowRun.State holds them. Scheduled runs wait for an
-// agent; Submitted ones were claimed by one; Cancelling ones were asked to
-// stop. Success, Failed and Cancelled are final.
-const (
-	RunScheduled  = "Scheduled"
-	RunSubmitted  = "Submitted"
-	RunRunning    = "Running"
-	RunSuccess    = "Success"
-	RunFailed     = "Failed"
-	RunCancelling = "Cancelling"
-	RunCancelled  = "Cancelled"
-)
+// FlowRunStates returns the states a flow run takes, in the order of its
+// life: Scheduled, Submitted, Running, Success, Failed, Cancelling and
+// Cancelled. No other [state.Kind] is a flow run's.
+func FlowRunStates() []state.Kind {
+	return []state.Kind{state.Scheduled, state.Submitted, state.Running, state.Success, state.Failed, state.Cancelling, state.Cancelled}
+}
 
-// RunFinished reports whether a flow run in state s is over.
-func RunFinished(s string) bool { return s == RunSuccess || s == RunFailed || s == RunCancelled }
+// moves lists, for each state, the states a flow run may come to it from.
+var moves = map[state.Kind][]state.Kind{
+	state.Scheduled:  {state.Submitted},
+	state.Submitted:  {state.Scheduled},
+	state.Running:    {state.Submitted},
+	state.Success:    {state.Running},
+	state.Failed:     {state.Submitted, state.Running}, // a run being cancelled ends Cancelled
+	state.Cancelling: {state.Submitted, state.Running},
+	state.Cancelled:  {state.Scheduled, state.Submitted, state.Running, state.Cancelling},
+}
+
+// CanMove reports whether a flow run may go from state from to state to,
+// as the package doc shows: a finished run never changes; only a claim
+// (Submitted) leaves Scheduled, but for a cancel; only the flow program
+// starts a run (Running, from Submitted).
+func CanMove(from, to state.Kind) bool {
+	return slices.Contains(moves[to], from)
+}
 
 // A FlowRun is one run of a flow version.
 type FlowRun struct {
-	ID          string
-	TenantID    string
-	FlowID      string
-	FlowName    string
-	FlowVersion int
-	Name        string
-	Parameters  []byte   // JSON object
-	Labels      []string // the flow's, which the agent must have
-	State       string   // a Run* constant
-	Message     string   // the state's message
-	Version     int      // +1 on every state change, for optimistic updates
-	AgentID     string   // the agent that claimed it, or ""
-	Heartbeat   time.Time
-	Created     time.Time
-	Updated     time.Time
+	ID          string     // a UUID, which the client may choose
+	TenantID    string     // the tenant that created it
+	FlowID      string     // the Flow version it runs
+	FlowName    string     // that flow's name
+	FlowVersion int        // and version
+	Name        string     // for people; the flow's name and part of the ID when not given
+	Parameters  []byte     // JSON object
+	Labels      []string   // the flow's, which the agent must have
+	State       state.Kind // one of FlowRunStates
+	Message     string     // the state's message
+	Version     int        // 1 when created, +1 on every state change, for optimistic updates
+	AgentID     string     // the agent that claimed it, or ""
+	Heartbeat   time.Time  // when its flow program last said it was alive; zero before
+	Created     time.Time  // when it was created
+	Updated     time.Time  // when its state last changed
 }
 
 // A TaskRun is the latest state of one task run of a flow run.
 type TaskRun struct {
-	ID       string // as the runner derives it
-	Slug     string
-	MapIndex int // -1 when not mapped
-	State    string
-	Message  string
-	Updated  time.Time
+	ID       string     // as the runner derives it
+	Slug     string     // the task's slug in its flow
+	MapIndex int        // -1 when not mapped
+	State    state.Kind // any kind: what the runner reported
+	Message  string     // the state's message
+	Updated  time.Time  // when the runner reported the state
 	// Seq orders the states of a task run as its one writer (the flow
 	// run's process) numbered them: a state with a smaller Seq than the one
 	// kept is ignored. 0 orders by Updated instead.
@@ -181,8 +230,8 @@ type LogLine struct {
 	// Running), or 0: a line sent again with a number the log holds is not
 	// added twice.
 	WriterSeq int64
-	Time      time.Time
-	Level     string
-	TaskSlug  string
-	Message   string
+	Time      time.Time // when the line was written
+	Level     string    // a log/slog level's name, such as "INFO"
+	TaskSlug  string    // the task that wrote it, or "" for the flow run
+	Message   string    // the line, redacted
 }
