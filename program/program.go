@@ -300,15 +300,15 @@ func execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	}
 	version := run.Version
 	switch run.State {
-	case client.RunSubmitted: // claimed by the agent that launched this
-	case client.RunCancelling:
-		final(api, run.ID, &version, client.RunCancelled, "cancelled before it started")
+	case state.Submitted: // claimed by the agent that launched this
+	case state.Cancelling:
+		final(api, run.ID, &version, state.Cancelled, "cancelled before it started")
 		return fmt.Errorf("flow run %s was cancelled before it started", run.Name)
 	default:
 		return fmt.Errorf("flow run %s is %s, not Submitted: only a run an agent claimed is executed", run.Name, run.State)
 	}
 	fail := func(why error) error {
-		final(api, run.ID, &version, client.RunFailed, why.Error())
+		final(api, run.ID, &version, state.Failed, why.Error())
 		return why
 	}
 	f, ok := flows[run.FlowName]
@@ -327,10 +327,10 @@ func execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 		return fail(err)
 	}
 	if err := patiently(ctx, func() error {
-		v, err := api.SetFlowRunState(ctx, run.ID, version, client.RunRunning, "")
+		v, err := api.SetFlowRunState(ctx, run.ID, version, state.Running, "")
 		if errors.Is(err, client.ErrConflict) {
 			// A retry whose first attempt went through (its answer lost)?
-			if cur, rerr := api.FlowRun(ctx, run.ID); rerr == nil && cur.State == client.RunRunning && cur.Version == version+1 {
+			if cur, rerr := api.FlowRun(ctx, run.ID); rerr == nil && cur.State == state.Running && cur.Version == version+1 {
 				v, err = cur.Version, nil
 			}
 		}
@@ -371,16 +371,16 @@ func execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	defer cancel()
 	rep.close(closeCtx)
 	if runErr != nil {
-		final(api, run.ID, &version, client.RunFailed, runErr.Error())
+		final(api, run.ID, &version, state.Failed, runErr.Error())
 		return runErr
 	}
 	st := fs.State
-	kind, message := client.RunFailed, st.Message
+	kind, message := state.Failed, st.Message
 	switch {
 	case st.IsSuccessful():
-		kind = client.RunSuccess
+		kind = state.Success
 	case st.Kind == state.Cancelled:
-		kind = client.RunCancelled
+		kind = state.Cancelled
 	case st.Kind == state.Paused:
 		// Runs through the server cannot be resumed yet.
 		message = "paused, and a paused flow run cannot be resumed through the server yet: " + st.Message
@@ -388,7 +388,7 @@ func execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	if err := final(api, run.ID, &version, kind, message); err != nil {
 		return err
 	}
-	if kind != client.RunSuccess {
+	if kind != state.Success {
 		return fmt.Errorf("flow run %s ended %s: %s", run.Name, st.Kind, st.Message)
 	}
 	return nil
@@ -399,7 +399,7 @@ func execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 // run already finished (an agent marked it) is left as it is; a run being
 // cancelled is marked Cancelled, whatever it came to; another change is
 // tried again from the version read.
-func final(api RunAPI, runID string, version *int, kind, message string) error {
+func final(api RunAPI, runID string, version *int, kind state.Kind, message string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), FinalStateTimeout)
 	defer cancel()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
@@ -412,10 +412,10 @@ func final(api RunAPI, runID string, version *int, kind, message string) error {
 			run, rerr := api.FlowRun(ctx, runID)
 			if rerr == nil {
 				switch {
-				case client.RunFinished(run.State):
+				case run.State.IsFinished():
 					return nil
-				case run.State == client.RunCancelling && kind != client.RunCancelled:
-					kind, message = client.RunCancelled, "cancelled while it ran"
+				case run.State == state.Cancelling && kind != state.Cancelled:
+					kind, message = state.Cancelled, "cancelled while it ran"
 					*version = run.Version
 					continue
 				case run.Version == *version:

@@ -19,6 +19,7 @@ import (
 	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/program"
 	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 	"github.com/prefect-go/prefect/tasks"
 )
@@ -121,12 +122,12 @@ func TestExecute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != "Success" {
+	if got.State != state.Success {
 		t.Errorf("run state %s %q; want Success", got.State, got.Message)
 	}
 	states := map[string]string{}
 	for _, tr := range got.TaskRuns {
-		states[tr.Slug] = tr.State
+		states[tr.Slug] = tr.State.String()
 	}
 	if states["MYSECRET-1"] != "Success" || states["use-1"] != "Success" || states["n"] != "Success" {
 		t.Errorf("task runs on the server: %v", states)
@@ -160,7 +161,7 @@ func TestExecuteRefusesAnotherVersion(t *testing.T) {
 		t.Fatalf("Execute of another version: %v", err)
 	}
 	got, _ := f.c.FlowRun(ctx, run.ID)
-	if got.State != "Failed" || !strings.Contains(got.Message, "register this program again") {
+	if got.State != state.Failed || !strings.Contains(got.Message, "register this program again") {
 		t.Errorf("run %s %q; want Failed saying to register again", got.State, got.Message)
 	}
 	if len(got.TaskRuns) != 0 {
@@ -175,8 +176,8 @@ type flaky struct {
 	fails atomic.Int64
 }
 
-func (f *flaky) SetFlowRunState(ctx context.Context, id string, v int, s, m string) (int, error) {
-	if f.down.Load() && s != "Running" {
+func (f *flaky) SetFlowRunState(ctx context.Context, id string, v int, s state.Kind, m string) (int, error) {
+	if f.down.Load() && s != state.Running {
 		f.fails.Add(1)
 		return 0, errors.New("connection refused")
 	}
@@ -221,7 +222,7 @@ func TestExecuteSurvivesServerOutage(t *testing.T) {
 		t.Fatalf("Execute: %v", err)
 	}
 	got, _ := f.c.FlowRun(ctx, run.ID)
-	if got.State != "Success" || len(got.TaskRuns) != 3 {
+	if got.State != state.Success || len(got.TaskRuns) != 3 {
 		t.Errorf("after the outage: %s with %d task runs; want Success with 3", got.State, len(got.TaskRuns))
 	}
 	if api.fails.Load() < 3 {
@@ -255,7 +256,7 @@ func TestExecuteOnlyClaimedRuns(t *testing.T) {
 		t.Error("a run cancelled before it started was executed")
 	}
 	got, _ := f.c.FlowRun(ctx, run.ID)
-	if got.State != client.RunCancelled || len(got.TaskRuns) != 0 {
+	if got.State != state.Cancelled || len(got.TaskRuns) != 0 {
 		t.Errorf("the cancelled run: %s with %d task runs; want Cancelled with none", got.State, len(got.TaskRuns))
 	}
 }
@@ -299,7 +300,7 @@ func TestExecuteLogsInBatches(t *testing.T) {
 	if n != 600 {
 		t.Errorf("the server has %d of the 600 long lines", n)
 	}
-	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != client.RunSuccess {
+	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != state.Success {
 		t.Errorf("run %s, want Success", got.State)
 	}
 }
@@ -339,7 +340,7 @@ func TestProgramRunOptions(t *testing.T) {
 	if err := p.Execute(ctx, f.c, f.cfg(t, run.ID, "PREFECT__CONTEXT__SECRETS__MYSECRET="+secretValue), &logs); err != nil {
 		t.Fatalf("Execute: %v\n%s", err, logs.String())
 	}
-	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != "Success" {
+	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != state.Success {
 		t.Errorf("run state %s %q; want Success", got.State, got.Message)
 	}
 	if submitted.Load() < 2 || released.Load() != 1 {
@@ -355,7 +356,7 @@ func TestProgramRunOptions(t *testing.T) {
 	if err := p.Execute(ctx, f.c, f.cfg(t, run.ID), &logs); err == nil || !strings.Contains(err.Error(), "no queue to run on") {
 		t.Errorf("Execute with failing RunOptions: %v", err)
 	}
-	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != "Failed" || !strings.Contains(got.Message, "no queue to run on") {
+	if got, _ := f.c.FlowRun(ctx, run.ID); got.State != state.Failed || !strings.Contains(got.Message, "no queue to run on") {
 		t.Errorf("run state %s %q; want Failed saying why", got.State, got.Message)
 	}
 }

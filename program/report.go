@@ -19,7 +19,7 @@ import (
 type RunAPI interface {
 	FlowRun(ctx context.Context, id string) (client.FlowRun, error)
 	Flow(ctx context.Context, id string) (client.Flow, error)
-	SetFlowRunState(ctx context.Context, id string, version int, state, message string) (int, error)
+	SetFlowRunState(ctx context.Context, id string, version int, to state.Kind, message string) (int, error)
 	SetTaskRunStates(ctx context.Context, runID string, trs []client.TaskRun) error
 	WriteRunLogs(ctx context.Context, runID string, lines []client.LogLine) error
 	Heartbeat(ctx context.Context, runID string) error
@@ -80,7 +80,7 @@ func (r *reporter) TaskState(tr runner.TaskReport) {
 	}
 	r.seq++ // under mu, and in the order the runner reports
 	r.tasks[k] = client.TaskRun{ID: tr.TaskRunID.String(), Slug: tr.Slug, MapIndex: tr.MapIndex,
-		State: tr.State.Kind.String(), Message: msg, Updated: tr.Time, Seq: r.seq}
+		State: tr.State.Kind, Message: msg, Updated: tr.Time, Seq: r.seq}
 	r.mu.Unlock()
 	r.poke()
 }
