@@ -12,6 +12,7 @@ import (
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/natsexec"
+	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 	"github.com/prefect-go/prefect/tasks"
 )
@@ -91,12 +92,12 @@ func TestProgramExecutesOnWorkers(t *testing.T) {
 		t.Fatalf("Execute: %v\n%s", err, logs.String())
 	}
 	got, err := c.FlowRun(ctx, run.ID)
-	if err != nil || got.State != "Success" {
+	if err != nil || got.State != state.Success {
 		t.Fatalf("run: %+v, %v; want Success", got, err)
 	}
 	states := map[string]string{}
 	for _, tr := range got.TaskRuns {
-		states[tr.Slug] = tr.State
+		states[tr.Slug] = tr.State.String()
 	}
 	if states["where-1"] != "Success" || states["use-1"] != "Success" {
 		t.Errorf("task runs on the server: %v", states)
