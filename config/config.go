@@ -101,7 +101,8 @@ const (
 
 // Errors that Load's *Error wraps; match them with errors.Is.
 var (
-	// ErrSyntax: a configuration file is not valid TOML.
+	// ErrSyntax: a configuration file is not valid TOML (BurntSushi/toml
+	// refused it).
 	ErrSyntax = errors.New("invalid TOML")
 	// ErrConflict: one key is used both as a section (table) and as a value.
 	ErrConflict = errors.New("key is used both as a section and as a value")
@@ -117,8 +118,12 @@ var (
 // Error is a configuration problem in a file or variable; Error() names the
 // file (or the variable) and the key, with line and column for TOML syntax
 // errors and limits passed in a file. It never includes a value from
-// context.secrets: it carries no configuration value at all, and the TOML
-// reader's messages are fixed descriptions that never quote the file.
+// context.secrets: it carries no configuration value, and of a TOML syntax
+// error it shows BurntSushi/toml's own reason with every quoted text, and
+// every word the lines around the error hold, withheld ("…"). errors.As
+// reaches the library's toml.ParseError (its Position, LastKey, Usage and
+// ErrorWithPosition), whose own texts quote the file: show those only where
+// the file's values may be shown.
 type Error struct {
 	File   string // the file, when the problem is in (or about) one
 	Var    string // the environment variable, when the problem came from one
@@ -734,8 +739,9 @@ func readTOML(path string) (map[string]any, *Error) {
 	return m, nil
 }
 
-// tomlFileError places a reader's error at its line and column. Its reason is
-// the reader's fixed text, which never quotes the file.
+// tomlFileError places a reader's error at its line and column, counted
+// from its byte offset: BurntSushi/toml's own Position.Line and Col
+// disagree with its offset when the error is at a line's end or start.
 func tomlFileError(path, text string, e *tomlError) *Error {
 	before := text[:e.pos]
 	err := &Error{
@@ -747,7 +753,7 @@ func tomlFileError(path, text string, e *tomlError) *Error {
 	if e.kind == ErrLimit {
 		err.Err = limitError(e.reason)
 	} else {
-		err.Err = &kindError{ErrSyntax, "invalid TOML: " + e.reason}
+		err.Err = &syntaxError{reason: e.reason, parse: e.parse}
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/big"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 // Every test passes WithHome and WithEnv, so none reads the real home
@@ -824,11 +827,88 @@ func TestErrorText(t *testing.T) {
 	if got, want := e.Error(), `config: environment variable PREFECT__CLOUD: key "cloud": "cloud" is a section, so it cannot be set to a value`; got != want {
 		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
 	}
-	home := newHome(t)
-	p := userFile(t, home, "[context.secrets]\nTOKEN = s3cr3t-value\n")
-	e = loadErr(t, home)
-	if got, want := e.Error(), "config: "+p+`:2:9: key "context.secrets.TOKEN": invalid TOML: expected a value`; got != want {
-		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
+}
+
+// A TOML syntax error is BurntSushi/toml's, placed in the file: its text is
+// the library's reason (whatever its wording) after the file, line, column
+// and key, with the value withheld; errors.As reaches the library's error.
+func TestTOMLErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file      string
+		line, col int
+		key       string
+	}{
+		{"[context.secrets]\nTOKEN = s3cr3t-value\n", 2, 9, "context.secrets.TOKEN"},
+		{"[cloud]\napi_key = \"ok\"\ntenant_id = s3cr3t\n", 3, 13, "cloud.tenant_id"},
+		{"[context.secrets]\nPIN = 99999999999999999999\n", 2, 7, "context.secrets.PIN"},
+		{"[context.secrets]\nTOKEN = \"s3cr3t\\q\"\n", 2, 10, "context.secrets.TOKEN"},
+		{"a = 1\na = 2\n", 2, 1, "a"},
+		{"a = 1\n\xff = 1\n", 2, 1, ""}, // the library's own Position says column 7 of line 2
+		{"backend = \n", 1, 11, "backend"},
+	}
+	for _, tt := range tests {
+		home := newHome(t)
+		p := userFile(t, home, tt.file)
+		e := loadErr(t, home)
+		if !errors.Is(e, ErrSyntax) || e.File != p || e.Line != tt.line || e.Column != tt.col || e.Key != tt.key {
+			t.Errorf("file %q: %q (%s:%d:%d, key %q); want ErrSyntax at %d:%d, key %q",
+				tt.file, e, e.File, e.Line, e.Column, e.Key, tt.line, tt.col, tt.key)
+			continue
+		}
+		prefix := fmt.Sprintf("config: %s:%d:%d: ", p, tt.line, tt.col)
+		if tt.key != "" {
+			prefix += fmt.Sprintf("key %q: ", tt.key)
+		}
+		prefix += "invalid TOML: "
+		if msg := e.Error(); !strings.HasPrefix(msg, prefix) || len(msg) == len(prefix) || strings.Contains(msg, "s3cr3t") || strings.Contains(msg, "9999") {
+			t.Errorf("file %q: Error() = %q; want %q and the library's reason, withholding the value", tt.file, msg, prefix)
+		}
+		var pe toml.ParseError
+		var ppe *toml.ParseError
+		if !errors.As(e, &pe) || !errors.As(e, &ppe) {
+			t.Errorf("file %q: errors.As does not reach toml.ParseError", tt.file)
+			continue
+		}
+		if pe.LastKey != tt.key || ppe.Position != pe.Position || pe.Message == "" {
+			t.Errorf("file %q: ParseError %+v; want LastKey %q", tt.file, pe, tt.key)
+		}
+		for err := errors.Unwrap(e); err != nil; err = errors.Unwrap(err) {
+			if _, ok := err.(toml.ParseError); ok {
+				t.Errorf("file %q: the library's error, whose text quotes the file, is in the Unwrap chain", tt.file)
+			}
+		}
+	}
+}
+
+// withhold keeps a message's wording and takes out what may be the file's.
+// The messages are made up: the rule depends on none of the library's.
+func TestWithhold(t *testing.T) {
+	t.Parallel()
+	const near = "key = Sesame-Open 12345678 x\n"
+	tests := []struct{ msg, want string }{
+		{`found "Sesame-Open" here`, `found "…" here`},
+		{`found "anything at all" here`, `found "…" here`}, // quoted: withheld wherever it comes from
+		{`found 'S' here`, `found '…' here`},
+		{`found '7' here`, `found '…' here`},
+		{`expected ',' or ']' or '\n' or '"', got '\x00'`, `expected ',' or ']' or '\n' or '"', got '\x00'`},
+		{`expected a comma (',') or (']')`, `expected a comma (',') or (']')`},
+		{`Key 'a."b.c"' was defined.`, `Key '…' was defined.`},
+		{`bad value: 'Sesame'`, `bad value: '…'`},
+		{`12345678 is out of range`, `… is out of range`},
+		{`range (12345678) ends`, `range (…) ends`},
+		{`value 4321 is too big`, `value 4321 is too big`}, // not in the lines around
+		{`key is bad`, `key is bad`},                       // in them, but shorter than four bytes
+		{`the Open door`, `the … door`},
+		{`it's the library's own word`, `it's the library's own word`},
+		{`unclosed "Sesame`, `unclosed "…`},
+		{`invalid escape '\q' and "\"x"`, `invalid escape '…' and "…"`},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := withhold(tt.msg, near); got != tt.want {
+			t.Errorf("withhold(%q) = %q; want %q", tt.msg, got, tt.want)
+		}
 	}
 }
 

@@ -61,8 +61,11 @@
 // directory, bad TOML, a key used both as a section and as a value
 // (PREFECT__CLOUD=x, or cloud = 1 in a file), a limit passed. Match the cause
 // with errors.Is against ErrSyntax, ErrConflict, ErrDirectory, ErrExpansion,
-// ErrLimit or fs.ErrPermission. Error text never contains a configuration
-// value, so a secret cannot leak through it.
+// ErrLimit or fs.ErrPermission; errors.As reaches BurntSushi/toml's
+// toml.ParseError for bad TOML. Error text never contains a configuration
+// value, so a secret cannot leak through it: bad TOML shows the library's
+// own reason with what it quotes of the file withheld ("expected value but
+// found "…" instead").
 //
 // Python's rules (literal_eval, str(), repr() and truth) are those of
 // internal/python, which follows CPython 3.11; this package holds Prefect's
