@@ -30,17 +30,19 @@
 // Prefect 1.4.1 supports, and its limits: brackets and unary signs nest at
 // most MaxNesting deep, and an int has decimal text only up to MaxIntDigits
 // digits (longer literals are refused; printing one fails with
-// ErrIntTooLong). Both keep the time each call takes linear in the size of
-// the text. testdata/python3.jsonl holds what CPython printed for the
+// ErrIntTooLong). Each call takes time linear in the size of its text. testdata/python3.jsonl holds what CPython printed for the
 // inputs the tests check, so the tests need no Python.
 //
 // Where this package differs from CPython, each a case no configuration or
 // secret meets in practice: \N{NAME} escapes and the Ellipsis (...) are
-// refused; a lone surrogate other than U+DC80-U+DCFF reads as U+FFFD;
-// a set prints its elements in the order first met, where CPython prints
-// them in hash order (the same for small ints in order, but different on
-// every run for strings); and printability, which decides what repr()
-// escapes, follows the Unicode version of Go's unicode package, so a
-// character assigned after Unicode 14 prints as itself where Python 3.11
-// escapes it.
+// refused; a lone surrogate escape that a Go string cannot hold as one
+// byte reads as U+FFFD (one outside \udc80-\udcff, or one whose byte would
+// join its neighbours' into a UTF-8 character, as in '\udcc3\udca9'); a set
+// prints its elements in the order first met, where CPython prints them in
+// hash order (the same for small ints in order, but different on every run
+// for strings); a time inside a container prints as str() prints it, where
+// repr() names its class (datetime.date(1979, 5, 27)); and printability,
+// which decides what repr() escapes, follows the Unicode version of Go's
+// unicode package, so a character assigned after Unicode 14 prints as
+// itself where Python 3.11 escapes it.
 package python

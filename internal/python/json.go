@@ -15,7 +15,9 @@ import (
 //
 // Where it differs from json.loads: NaN, Infinity and -Infinity, which
 // json.loads accepts, are refused, as encoding/json refuses them; an
-// object's repeated key keeps its last value in both.
+// integer of more than MaxIntDigits digits, which json.loads refuses
+// (ValueError), keeps its digits; a lone surrogate escape ("\ud800") reads
+// as U+FFFD. An object's repeated key keeps its last value in both.
 func DecodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

@@ -21,7 +21,8 @@ import (
 // "1, 2"), lists, dicts, sets, set(), a unary + or - on a number, an int or
 // float plus or minus an imaginary number, comments and newlines inside
 // brackets; leading spaces and tabs are ignored, as literal_eval does since
-// Python 3.9. Values have the Go types of the package doc; an int is an
+// Python 3.9. A src that is not UTF-8 is refused: its bytes are lone
+// surrogates to Python, which compile() cannot encode. Values have the Go types of the package doc; an int is an
 // int64 when it fits one. Of a set's elements, or a dict's keys, that
 // Python's == finds equal (1, 1.0, True), the first is kept, and a dict
 // keeps the last value; an unhashable element or key (a list, dict or set)

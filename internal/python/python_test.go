@@ -154,6 +154,8 @@ func TestReprStr(t *testing.T) {
 		{time.Date(1979, 5, 27, 0, 0, 0, 0, time.FixedZone("date-local", 0)), "1979-05-27", "1979-05-27"},
 		{time.Date(0, 1, 1, 7, 32, 0, 500000000, time.FixedZone("time-local", 0)), "07:32:00.500000", "07:32:00.500000"},
 		{time.Date(1979, 5, 27, 7, 32, 0, 0, time.FixedZone("datetime-local", 0)), "1979-05-27 07:32:00", "1979-05-27 07:32:00"},
+		// Python would print [datetime.date(1979, 5, 27)]: see the package doc.
+		{[]any{time.Date(1979, 5, 27, 0, 0, 0, 0, time.FixedZone("date-local", 0))}, "[1979-05-27]", "[1979-05-27]"},
 		{time.Second, "1s", "1s"}, // not a Python value: fmt.Sprint
 	}
 	for _, tt := range tests {

@@ -64,8 +64,8 @@ func Repr(v any) (string, error) {
 // Str returns Python's str() of v: a string is itself, a time.Time is the
 // text of str() of the datetime, date or time Prefect's TOML reader made,
 // and anything else is its Repr (a container prints its elements with
-// repr(), so a time inside one prints as str() would print it: Python's
-// repr() of a datetime names its class and arguments).
+// repr(); a time inside one prints as str() prints it, one of the
+// differences from CPython the package doc lists).
 //
 // A time.Time in one of the zones BurntSushi/toml gives local dates and
 // times ("date-local", "time-local", "datetime-local") is Python's naive
