@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/seal"
 	"github.com/prefect-go/prefect/server/store"
 )
 

@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/client"
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/seal"
 	"github.com/prefect-go/prefect/server/store"
 )
 

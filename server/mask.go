@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/internal/redact"
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/secrets"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 // This file masks what runs write: before a run's state message, a task

@@ -12,7 +12,7 @@ import (
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/pgtest"
-	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/seal"
 	"github.com/prefect-go/prefect/server/store"
 	"github.com/prefect-go/prefect/state"
 )

@@ -17,10 +17,10 @@ import (
 
 	"github.com/prefect-go/prefect/agent"
 	"github.com/prefect-go/prefect/client"
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/seal"
 	"github.com/prefect-go/prefect/server/store"
 	"github.com/prefect-go/prefect/state"
 )

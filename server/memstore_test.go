@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 // memStore is a Store in memory, for tests.

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 const opPage = `query($limit: Int, $after: String) { secrets_page(limit: $limit, after: $after) { names secrets { name version } next } }`

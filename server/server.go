@@ -70,8 +70,8 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/server/seal"
 	"github.com/prefect-go/prefect/server/web"
 )
 

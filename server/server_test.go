@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/client"
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 // The operations exactly as SPEC §5 and the Python client write them.

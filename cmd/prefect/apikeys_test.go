@@ -11,8 +11,8 @@ import (
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/pgtest"
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/internal/testwait"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 // TestAPIKeyLifecycle lists, uses and revokes API keys with the binary

@@ -24,10 +24,10 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/config"
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/program"
 	"github.com/prefect-go/prefect/server"
+	"github.com/prefect-go/prefect/server/seal"
 	"github.com/prefect-go/prefect/server/store"
 )
 

@@ -19,8 +19,8 @@ import (
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/pgtest"
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/internal/testwait"
+	"github.com/prefect-go/prefect/server/seal"
 	"github.com/prefect-go/prefect/server/store"
 	"github.com/prefect-go/prefect/state"
 )

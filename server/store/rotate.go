@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 // rewrapBatch is how many rows RewrapAll reads at a time.

@@ -22,8 +22,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/server/seal"
 
 	"modernc.org/sqlite" // also the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"

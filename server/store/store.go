@@ -43,8 +43,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 // The errors and the KeyInfo, SecretMeta and Event types are those of

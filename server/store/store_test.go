@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/internal/pgtest"
-	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 func openTest(t *testing.T) (*SQL, string) {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 // TestWALBounded loads an SQLite store as the server does, 16 clients

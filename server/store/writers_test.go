@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/internal/pgtest"
-	"github.com/prefect-go/prefect/internal/seal"
 	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/server/seal"
 	"github.com/prefect-go/prefect/state"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 func TestKeyFileFollowsRotation(t *testing.T) {

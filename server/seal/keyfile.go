@@ -130,7 +130,7 @@ func WriteKeyFile(path string, keys ...MasterKey) error {
 	var text strings.Builder
 	for _, k := range keys {
 		if k.IsZero() {
-			return fmt.Errorf("seal: writing key file %s: %w", path, errNoKey)
+			return fmt.Errorf("seal: writing key file %s: %w", path, ErrNoKey)
 		}
 		text.WriteString(k.Encode() + "\n")
 	}

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 func Example() {

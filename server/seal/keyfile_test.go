@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 func skipOnWindows(t *testing.T) {

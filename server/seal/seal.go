@@ -1,5 +1,8 @@
-// Package seal encrypts secret values at rest, for the secret store server,
-// with envelope encryption.
+// Package seal encrypts secret values at rest, with envelope encryption. It
+// is how package server keeps each tenant's secrets, and what a program
+// that embeds that server, implements its store or rotates its master key
+// works with: a store keeps [Sealed] values byte for byte and never sees a
+// value or a key.
 //
 // Each value is sealed with AES-256-GCM under a data key of its own, a random
 // 256-bit key that seals nothing else, and that data key is wrapped, also with
@@ -13,12 +16,34 @@
 //	// store s.Version, s.KeyID, s.WrappedKey, s.Nonce and s.Ciphertext in the row
 //	v, err := ring.Open("acme", "DB_PASSWORD", s)
 //
+// # Keys and keyrings
+//
+// A master key is made by [NewMasterKey], read from base64 by
+// [ParseMasterKey], from a key file by [LoadKeyFile] and
+// [LoadOrCreateKeyFile], or from an environment variable by [KeyFromEnv].
+// A [Keyring] holds the current key, which seals, and older ones, which
+// still open the rows they sealed; server.New takes one. A [KeyFile]
+// follows its file as a rotation rewrites it, so that a running server
+// (server.WithKeySource) picks up the new key without a restart.
+//
+// # Rotation
+//
 // A master key is rotated without re-encrypting any value. A [Keyring] holds
 // the new key as current and the old ones by ID, so that rows sealed under
 // any of them open; [Keyring.Rewrap] then re-wraps each old row's data key
 // under the new key, after which the old key can be retired. Rewrapping keeps
 // the data keys, so it is no remedy for a master key that leaked: for that,
-// open each value and seal it again.
+// open each value and seal it again. With a key file, the steps are those of
+// `prefect server rotate-key`:
+//
+//	old, err := seal.LoadKeyFile(path)
+//	next, err := seal.NewMasterKey()
+//	ring := seal.NewKeyring(next, old.Keys()...)
+//	err = seal.WriteKeyFile(path, ring.Keys()...) // servers seal with next within KeyCheckInterval
+//	n, err := store.RewrapAll(ctx, st, ring)      // every row under next
+//	err = seal.WriteKeyFile(path, next)           // the old keys retired
+//
+// # What it never shows
 //
 // A MasterKey never shows itself: fmt (every verb), encoding/json,
 // encoding.TextMarshaler users and log/slog print "seal.MasterKey(<id>)".
@@ -87,8 +112,12 @@ var ErrUnknownKey = errors.New("master key not loaded")
 // parse: not standard base64, or not 32 bytes.
 var ErrInvalidKey = errors.New("invalid master key")
 
-// errNoKey is the error for the zero MasterKey.
-var errNoKey = errors.New("seal: no master key (the zero MasterKey)")
+// ErrNoKey is matched by the error for sealing, opening or rewrapping with
+// the zero MasterKey, or with a Keyring that holds no key.
+var ErrNoKey = errors.New("no master key (the zero MasterKey)")
+
+// errNoKey is ErrNoKey as this package returns it.
+var errNoKey = fmt.Errorf("seal: %w", ErrNoKey)
 
 // A MasterKey is a 256-bit key that wraps data keys (a key-encryption key).
 // It is identified by its ID, which rows store to name the key that sealed

@@ -14,12 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"text/template"
 
-	"github.com/prefect-go/prefect/internal/seal"
+	"github.com/prefect-go/prefect/server/seal"
 )
 
 func newKey(t testing.TB) seal.MasterKey {
@@ -377,9 +378,12 @@ func TestZeroValues(t *testing.T) {
 		"empty Keyring Seal": func() error { _, err := emptyRing.Seal("t", "n", nil); return err },
 		"empty Keyring Open": func() error { _, err := emptyRing.Open("t", "n", s); return err },
 	} {
-		if err := f(); err == nil {
-			t.Errorf("%s: no error", name)
+		if err := f(); !errors.Is(err, seal.ErrNoKey) {
+			t.Errorf("%s: %v, want an error matching ErrNoKey", name, err)
 		}
+	}
+	if err := seal.WriteKeyFile(filepath.Join(t.TempDir(), "k"), k, zero); !errors.Is(err, seal.ErrNoKey) {
+		t.Errorf("WriteKeyFile with a zero key: %v, want an error matching ErrNoKey", err)
 	}
 	if !zero.IsZero() || zero.ID() != "" || zero.Encode() != "" || zero.String() != "seal.MasterKey(none)" {
 		t.Errorf("zero MasterKey: IsZero %v, ID %q, Encode %q, String %q", zero.IsZero(), zero.ID(), zero.Encode(), zero.String())
@@ -712,7 +716,7 @@ func FuzzOpen(f *testing.F) {
 
 // Cost of sealing and opening a 1 KiB value:
 //
-//	go test -run '^$' -bench . -benchmem ./internal/seal/
+//	go test -run '^$' -bench . -benchmem ./server/seal/
 func BenchmarkSeal(b *testing.B) {
 	k := newKey(b)
 	pt := make([]byte, 1024)
