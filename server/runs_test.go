@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,5 +351,55 @@ func TestRunStateNames(t *testing.T) {
 	got, err := c.FlowRun(ctx, run.ID)
 	if err != nil || got.State != state.Scheduled || len(got.TaskRuns) != 1 || got.TaskRuns[0].State != state.ValidationFailed {
 		t.Errorf("FlowRun = %+v, %v; want Scheduled with a ValidationFailed task run", got, err)
+	}
+}
+
+// FlowRuns of several states asks for each and merges the answers, newest
+// first, to the limit.
+func TestFlowRunsOfStates(t *testing.T) {
+	ctx := context.Background()
+	_, _, c := serveRuns(t)
+	if _, _, _, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: "etl", Command: []string{"/bin/true"}}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string // oldest first
+	for range 5 {
+		run, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "etl"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, run.ID)
+	}
+	// Runs 1 and 3 cancelled; 0, 2 and 4 still scheduled.
+	for _, i := range []int{1, 3} {
+		if _, err := c.CancelFlowRun(ctx, ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		limit int
+		in    []state.Kind
+		want  []int // indexes into ids, newest first
+	}{
+		{10, nil, []int{4, 3, 2, 1, 0}},
+		{10, []state.Kind{state.Cancelled}, []int{3, 1}},
+		{10, []state.Kind{state.Scheduled, state.Cancelled}, []int{4, 3, 2, 1, 0}},
+		{3, []state.Kind{state.Cancelled, state.Scheduled}, []int{4, 3, 2}},
+		{10, []state.Kind{state.Cancelled, state.Cancelled}, []int{3, 1}},
+		{10, []state.Kind{state.Running}, nil},
+	}
+	for _, tc := range tests {
+		runs, err := c.FlowRuns(ctx, tc.limit, tc.in...)
+		if err != nil {
+			t.Errorf("FlowRuns(%d, %v): %v", tc.limit, tc.in, err)
+			continue
+		}
+		var got []int
+		for _, r := range runs {
+			got = append(got, slices.Index(ids, r.ID))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("FlowRuns(%d, %v) = runs %v, want %v", tc.limit, tc.in, got, tc.want)
+		}
 	}
 }

@@ -1,9 +1,23 @@
-// Package server is the secret store server: Prefect Cloud's GraphQL secrets
-// API (the four operations of package client) over a [Store], for many
-// tenants, with every value sealed at rest by a [seal.Keyring].
+// Package server is a Prefect server in one http.Handler, for many
+// tenants: Prefect Cloud's GraphQL secrets API, every value sealed at rest
+// (package server/seal), and the orchestration of flow runs (flows
+// registered, runs created, claimed by agents, reported, cancelled). It
+// keeps everything in a [Store] (package server/store: SQLite or
+// PostgreSQL, or any implementation of [Store] and [RunStore] over the
+// records of package orchestration).
 //
+//	st, err := store.OpenSQLite(ctx, "/var/lib/prefect/server.db")
+//	ring, _, err := seal.LoadOrCreateKeyFile("/var/lib/prefect/master.key")
 //	srv := server.New(st, ring)
-//	http.ListenAndServe(":4200", srv) // POST / or /graphql
+//	defer srv.Close() // once it stops serving, before st.Close
+//	http.ListenAndServe(":4200", srv)
+//
+// `prefect server start` is this, with tenants and API keys made by
+// `prefect server create-tenant` and `create-api-key` (store.SQL's
+// CreateTenant and CreateAPIKey); the Example embeds it in a program of
+// one's own.
+//
+// # Requests
 //
 // Every request is a POST of {"query", "variables", "operationName"} to "/"
 // or "/graphql", "variables" being an object, null, or a string holding the
@@ -11,16 +25,19 @@
 // "Authorization: Bearer <api key>". The key decides the tenant; an
 // "X-Prefect-Tenant-Id" header, when sent, must name that tenant. A missing
 // or refused key gets HTTP 401 and a GraphQL error whose message holds
-// UNAUTHENTICATED. The schema is [Schema].
+// UNAUTHENTICATED. The schema is [Schema]; package client speaks it all.
 //
-// A GET of "/" is the Secrets web page of package [web], with which people
-// sign in with an API key and list, add, update and delete secrets (never
-// seeing a value); its files are under "/static/".
+// A GET of "/" is the web page of package [web], with which people sign in
+// with an API key, list, add, update and delete secrets (never seeing a
+// value), and watch and cancel flow runs; its files are under "/static/".
 //
-// A tenant holds up to 10,000 secrets ([WithMaxSecrets]). secret_names and
-// secret_metadata answer all of them at once, as Prefect 1's client
-// expects; secrets_page answers one page, sorted by name (bytewise), with
-// the cursor of the next:
+// # Secrets
+//
+// set_secret, secret_value, delete_secret and secret_names are Prefect
+// Cloud's four operations. A tenant holds up to 10,000 secrets
+// ([WithMaxSecrets]). secret_names and secret_metadata answer all of them
+// at once, as Prefect 1's client expects; secrets_page answers one page,
+// sorted by name (bytewise), with the cursor of the next:
 //
 //	query($after: String) { secrets_page(limit: 100, after: $after) { names next } }
 //
@@ -36,10 +53,50 @@
 // with [Store.Record]. Errors of the store reach the caller as generic
 // messages.
 //
+// # Flow runs
+//
+// A flow run goes across three programs, each with an API key of the
+// tenant, and the server keeps its state (a kind of package state; the
+// moves are package orchestration's):
+//
+//  1. A flow program (package program: `myflows register`) registers its
+//     flows (register_flow): definition, labels, the command that executes
+//     a run, and a run-config environment, which the server seals like a
+//     secret. A changed flow is a new version.
+//  2. A person or program creates a run of a flow's newest version
+//     (create_flow_run; `prefect run`, client.CreateFlowRun), with
+//     parameters and an environment of its own, sealed too: the run is
+//     Scheduled.
+//  3. An agent (package agent: `prefect agent local start`) claims the
+//     Scheduled runs whose labels it has (claim_flow_runs), which become
+//     Submitted, each to one agent only; it reads the run's environment
+//     (flow_run_env: only the agent that claimed it, only while Submitted,
+//     every read audited) and starts the flow's command with it.
+//  4. The flow program (`myflows execute`) sets the run Running, reports
+//     its task runs' states and its log lines (set_task_run_states,
+//     write_run_logs), heartbeats, and sets Success or Failed. If the
+//     process dies first, its agent sets Failed.
+//  5. cancel_flow_run makes a Scheduled run Cancelled at once, a Submitted
+//     or Running one Cancelling: its agent kills the process and sets
+//     Cancelled.
+//
+// A run nobody looks after (its agent or process died) is settled by
+// store.SQL's ReapFlowRuns, which `prefect server start` calls every half
+// minute (--run-timeout 2m: a run Submitted that long is Scheduled again, a
+// Running one without a heartbeat that long is Failed) and which a program
+// embedding the server calls itself. It deletes the environments of
+// finished runs too.
+//
+// Any API key of a tenant may do all of this; flow_runs, flow_run and
+// flow_run_logs read runs as people and the web page do. Without a
+// [RunStore] these operations fail saying so.
+//
+// # What runs write is masked
+//
 // What flow runs write is stored masked, whatever the client did: a run's
 // state message (an agent's report of a dead process's last lines too),
-// each task run's id, slug, state and message, each log line's level, task
-// slug and message, and a run's name. Every value of the writer's tenant's
+// each task run's id, slug and message, each log line's level, task slug
+// and message, and a run's name. Every value of the writer's tenant's
 // secrets in them, in the forms package redact knows (base64, URL, JSON,
 // Go-quoted, hex), each piece of a JSON table and each line of a
 // multi-line value, becomes "********"; so do the values in the tenant's
@@ -52,7 +109,7 @@
 // tenant's secrets cannot be read or opened) is refused, not stored. A
 // flow's definition, command, labels and working directory, a run's
 // parameters and an agent's ID are stored as sent: runs use them as they
-// are.
+// are; states are names of package state, refused otherwise.
 package server
 
 import (
