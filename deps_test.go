@@ -31,6 +31,8 @@ var forbidden = []struct {
 		"a run reaches its secret server through package secrets, wired by configuration alone"},
 	{"program", []string{mod + "/agent"},
 		"a flow program is launched by agents, not built on them: shared code goes in internal/"},
+	{"client", []string{mod + "/server/..."},
+		"a client shares with the server only the wire and package state's kinds: embedding a client must not link the server"},
 }
 
 // TestImportsPointOneWay fails, naming the chain of imports, when a package
