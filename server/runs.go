@@ -188,22 +188,53 @@ extend type Mutation {
 
 // RunStore keeps the orchestration data. A Store that is also a RunStore
 // (store.SQL is) gives the server its orchestration operations; without
-// one, they fail with a message saying so.
+// one, they fail with a message saying so. Every method reads and writes
+// only the given tenant's rows; errors match orchestration.ErrNotFound for
+// a flow or run the tenant does not have and orchestration.ErrConflict for
+// a change that lost (see each method). Implementations must be safe for
+// concurrent use.
 type RunStore interface {
-	RegisterFlow(ctx context.Context, f orchestration.Flow) (orchestration.Flow, bool, error)
+	// RegisterFlow records f as the newest version of the tenant's flow
+	// of its name, numbering it, unless the newest has the same Digest,
+	// which it returns as it is (created false).
+	RegisterFlow(ctx context.Context, f orchestration.Flow) (_ orchestration.Flow, created bool, err error)
+	// LatestFlow returns the newest version of the tenant's flow name.
 	LatestFlow(ctx context.Context, tenantID, name string) (orchestration.Flow, error)
+	// Flow returns the tenant's flow version id.
 	Flow(ctx context.Context, tenantID, id string) (orchestration.Flow, error)
+	// Flows returns the newest version of each of the tenant's flows.
 	Flows(ctx context.Context, tenantID string) ([]orchestration.Flow, error)
+	// CreateFlowRun records a new run of r.FlowID, Scheduled, version 1,
+	// under r.ID if given; a run of that ID that exists is ErrConflict.
 	CreateFlowRun(ctx context.Context, r orchestration.FlowRun) (orchestration.FlowRun, error)
+	// FlowRun returns the tenant's run id.
 	FlowRun(ctx context.Context, tenantID, id string) (orchestration.FlowRun, error)
+	// FlowRuns returns the latest limit runs, newest first, in any of
+	// the states in (in any state when in is empty).
 	FlowRuns(ctx context.Context, tenantID string, limit int, in ...state.Kind) ([]orchestration.FlowRun, error)
+	// ClaimFlowRuns makes up to n Scheduled runs, whose flows' labels
+	// are all among labels, Submitted by agentID, oldest first, and
+	// returns them; no run goes to two claims.
 	ClaimFlowRuns(ctx context.Context, tenantID, agentID string, labels []string, n int) ([]orchestration.FlowRun, error)
+	// SetFlowRunState sets run id's state to to if it is still at
+	// version and orchestration.CanMove allows the move, and returns the
+	// new version; otherwise ErrConflict.
 	SetFlowRunState(ctx context.Context, tenantID, id string, version int, to state.Kind, message string) (int, error)
+	// CancelFlowRun makes run id Cancelled if it is Scheduled, Cancelling
+	// if it is Submitted or Running, and returns it as it is after.
 	CancelFlowRun(ctx context.Context, tenantID, id string) (orchestration.FlowRun, error)
+	// Heartbeat records that run id is alive, now.
 	Heartbeat(ctx context.Context, tenantID, id string) error
+	// SetTaskRuns records the latest states of task runs of run runID,
+	// ignoring one older (by Seq, else by Updated) than the one kept.
 	SetTaskRuns(ctx context.Context, tenantID, runID string, trs []orchestration.TaskRun) error
+	// TaskRuns returns the task runs of run runID.
 	TaskRuns(ctx context.Context, tenantID, runID string) ([]orchestration.TaskRun, error)
+	// AppendLogs adds lines to run runID's log, but those whose
+	// WriterSeq the log holds already.
 	AppendLogs(ctx context.Context, tenantID, runID string, lines []orchestration.LogLine) error
+	// Logs returns up to limit lines of run runID's log after the line
+	// whose Seq is after, oldest first.
 	Logs(ctx context.Context, tenantID, runID string, after int64, limit int) ([]orchestration.LogLine, error)
 }
 
