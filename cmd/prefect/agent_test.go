@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"github.com/prefect-go/prefect/internal/gobuild"
 	"os/exec"
@@ -146,5 +147,16 @@ func TestAgentWalkthrough(t *testing.T) {
 	list := prefectCLI(t, bin, env, "runs", "list")
 	if !strings.Contains(list, id) || !strings.Contains(list, "Success") {
 		t.Errorf("runs list:\n%s", list)
+	}
+	if list := prefectCLI(t, bin, env, "runs", "list", "--state", "Success"); !strings.Contains(list, id) {
+		t.Errorf("runs list --state Success:\n%s", list)
+	}
+	if list := prefectCLI(t, bin, env, "runs", "list", "--state", "Scheduled"); strings.Contains(list, id) {
+		t.Errorf("runs list --state Scheduled lists the finished run:\n%s", list)
+	}
+	_, errOut, err := cliRun(bin, env, "runs", "list", "--state", "Done")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(errOut, `--state "Done" is not a flow run's state: want one of Scheduled, Submitted, Running, Success, Failed, Cancelling, Cancelled`) {
+		t.Errorf("runs list --state Done: %v\n%s", err, errOut)
 	}
 }

@@ -185,7 +185,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch sub {
 	case "list":
 		fs := flag.NewFlagSet("runs list", flag.ContinueOnError)
-		st := fs.String("state", "", "only runs in this state: Scheduled, Submitted, Running, Success, Failed, Cancelling or Cancelled")
+		st := fs.String("state", "", "only runs in this state: one of "+runStateNames())
 		limit := fs.Int("limit", 20, "how many, newest first (1-500)")
 		if err := parseFlags(fs, rest); err != nil {
 			return err
@@ -194,7 +194,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *st != "" {
 			k, err := state.ParseKind(*st)
 			if err != nil || !slices.Contains(orchestration.FlowRunStates(), k) {
-				return usageError{msg: fmt.Sprintf("--state %q: want one of %v", *st, orchestration.FlowRunStates())}
+				return usageError{msg: fmt.Sprintf("--state %q is not a flow run's state: want one of %s", *st, runStateNames())}
 			}
 			in = append(in, k)
 		}
@@ -258,6 +258,15 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return tw.Flush()
 	}
 	return usageError{msg: fmt.Sprintf("unknown runs subcommand %q; valid ones are %s", sub, runsSubcommands)}
+}
+
+// runStateNames lists the states of a flow run, for messages.
+func runStateNames() string {
+	var names []string
+	for _, k := range orchestration.FlowRunStates() {
+		names = append(names, k.String())
+	}
+	return strings.Join(names, ", ")
 }
 
 // shown makes text from the server safe for a terminal: control
