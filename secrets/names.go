@@ -3,7 +3,7 @@ package secrets
 import (
 	"strings"
 
-	"github.com/prefect-go/prefect/internal/pyjson"
+	"github.com/prefect-go/prefect/internal/python"
 )
 
 // SensitiveName reports whether an environment variable called name holds a
@@ -42,7 +42,7 @@ func Pieces(s string) []string {
 		return nil
 	}
 	out := []string{s}
-	x, err := pyjson.Decode([]byte(s))
+	x, err := python.DecodeJSON([]byte(s))
 	if err != nil {
 		return out
 	}

@@ -60,7 +60,7 @@ import (
 
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/internal/procmask"
-	"github.com/prefect-go/prefect/internal/pyjson"
+	"github.com/prefect-go/prefect/internal/python"
 	"github.com/prefect-go/prefect/internal/redact"
 )
 
@@ -502,7 +502,7 @@ func (r *Resolver) Exists(ctx context.Context, name string) (bool, error) {
 // decoded; anything else is kept as it is.
 func decodeJSON(v any) Value {
 	if s, ok := v.(string); ok {
-		if decoded, err := pyjson.Decode([]byte(s)); err == nil {
+		if decoded, err := python.DecodeJSON([]byte(s)); err == nil {
 			return NewValue(decoded)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/prefect-go/prefect/internal/pyjson"
+	"github.com/prefect-go/prefect/internal/python"
 	"github.com/prefect-go/prefect/internal/redact"
 )
 
@@ -62,7 +62,7 @@ func (c *Client) SecretValue(ctx context.Context, name string) (any, error) {
 	if IsNull(raw) {
 		return nil, &MissingError{}
 	}
-	v, err := pyjson.Decode(raw)
+	v, err := python.DecodeJSON(raw)
 	if err != nil {
 		return nil, errors.New("the API's secret_value is not valid JSON")
 	}
