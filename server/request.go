@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/prefect-go/prefect/internal/python"
 )
 
 const (
@@ -189,12 +191,13 @@ func decodeVariables(raw json.RawMessage) (map[string]any, error) {
 }
 
 // numbers replaces the json.Numbers of v: with float64, for an integer
-// that float64 holds exactly (what the library accepts for Int and refuses
-// for String; as JSON it is the same digits), else with numberValue.
+// (as Python's json.loads reads one: python.JSONNumber) that float64
+// holds exactly (what the library accepts for Int and refuses for String;
+// as JSON it is the same digits), else with numberValue.
 func numbers(v any) any {
 	switch v := v.(type) {
 	case json.Number:
-		if i, err := v.Int64(); err == nil && i >= -1<<53 && i <= 1<<53 {
+		if i, ok := python.JSONNumber(v).(int); ok && i >= -1<<53 && i <= 1<<53 {
 			return float64(i)
 		}
 		return numberValue{string(v)}
