@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/runner"
@@ -527,7 +526,6 @@ func (w *worker) run(j *job, logs *logBuffer) answer {
 	ctx = runner.NewContext(ctx, rc, logger)
 	ctx = context.WithValue(ctx, workerKey{}, w.o.name)
 	ctx = secrets.NewContext(ctx, secrets.NewResolver(secrets.WithConfig(w.o.cfg),
-		secrets.WithBackendFactory(client.SourceFromConfig),
 		secrets.OnResolve(func(v secrets.Value) {
 			for _, s := range v.RevealAll() {
 				w.masker.Add(s)
