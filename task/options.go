@@ -58,6 +58,7 @@ type Spec struct {
 	Err error
 
 	retryDelaySet bool
+	optionErrs    []error // bad values options were given, reported by check
 }
 
 // StateHandler is called when a task run changes state, with the old and new
@@ -67,7 +68,10 @@ type Spec struct {
 // handler fails the task run.
 type StateHandler func(ctx context.Context, old, new state.State) state.State
 
-// An Option configures a task.
+// An Option configures a task. A bad value (a negative count or duration,
+// an empty tag, a nil handler, a zero trigger) never panics and is never
+// ignored: [New] records it in [Spec].Err, naming the task, the value and
+// what is valid, and a flow reports it when validated.
 type Option func(*Spec)
 
 // WithSlug sets the task's slug, its unique name within a flow.
@@ -122,22 +126,27 @@ func WithCacheFor(d time.Duration) Option { return func(s *Spec) { s.CacheFor = 
 // WithCacheKey names the cache entry, so that tasks can share one.
 func WithCacheKey(key string) Option { return func(s *Spec) { s.CacheKey = key } }
 
-// WithStateHandlers adds handlers called on every state change.
+// WithStateHandlers adds handlers called on every state change. A nil
+// handler is a bad value.
 func WithStateHandlers(h ...StateHandler) Option {
 	return func(s *Spec) {
-		for _, handler := range h {
-			if handler != nil {
-				s.StateHandlers = append(s.StateHandlers, handler)
+		for i, handler := range h {
+			if handler == nil {
+				s.optionErrs = append(s.optionErrs, fmt.Errorf("task.WithStateHandlers: handler %d is nil; pass only non-nil handlers", i))
+				continue
 			}
+			s.StateHandlers = append(s.StateHandlers, handler)
 		}
 	}
 }
 
 // OnFailure calls fn when a run of the task fails; the shorthand for a state
-// handler that only looks at failures.
+// handler that only looks at failures. A nil fn is a bad value.
 func OnFailure(fn func(ctx context.Context, failed state.State)) Option {
 	if fn == nil {
-		return func(*Spec) {}
+		return func(s *Spec) {
+			s.optionErrs = append(s.optionErrs, errors.New("task.OnFailure: the function is nil"))
+		}
 	}
 	return WithStateHandlers(func(ctx context.Context, _, new state.State) state.State {
 		if new.IsFailed() {
@@ -169,6 +178,9 @@ var (
 func (s *Spec) check() []error {
 	var errs []error
 	wrap := func(err error) error { return fmt.Errorf("task %q: %w", s.Name, err) }
+	for _, err := range s.optionErrs {
+		errs = append(errs, wrap(err))
+	}
 	switch {
 	case s.MaxRetries < 0:
 		errs = append(errs, wrap(fmt.Errorf("max_retries is %d; it must be 0 or more", s.MaxRetries)))

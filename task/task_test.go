@@ -307,6 +307,12 @@ func TestOptionErrors(t *testing.T) {
 			nil, []string{`task "t": tag 1 is empty`}, 1},
 		{"zero trigger", []task.Option{task.WithTrigger(task.Trigger{})},
 			nil, []string{`task "t": trigger is not set`}, 1},
+		{"nil state handler", []task.Option{task.WithStateHandlers(nil)},
+			nil, []string{`task "t": task.WithStateHandlers: handler 0 is nil; pass only non-nil handlers`}, 1},
+		{"nil among state handlers", []task.Option{task.WithStateHandlers(func(_ context.Context, _, n state.State) state.State { return n }, nil)},
+			nil, []string{`task "t": task.WithStateHandlers: handler 1 is nil`}, 1},
+		{"nil OnFailure", []task.Option{task.OnFailure(nil)},
+			nil, []string{`task "t": task.OnFailure: the function is nil`}, 1},
 		{"several problems at once", []task.Option{task.WithMaxRetries(1), task.WithTimeout(-1), task.WithTags("")},
 			task.ErrRetryDelayRequired, []string{"retry_delay", "timeout is -1ns", "tag 0 is empty"}, 3},
 	}

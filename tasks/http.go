@@ -12,8 +12,8 @@ import (
 	"github.com/prefect-go/prefect/task"
 )
 
-// DefaultTokenSecret is the secret [AddBearerRequest] reads the token from
-// unless told otherwise with [TokenSecret].
+// DefaultTokenSecret is the secret [AddRequest] reads the token from
+// unless told otherwise with [WithTokenSecret].
 const DefaultTokenSecret = "API_TOKEN"
 
 // RequestIn is the input of a [BearerRequest] task.
@@ -37,64 +37,20 @@ type Response struct {
 	Body []byte
 }
 
-// RequestOption configures [BearerRequest] and [AddBearerRequest].
-type RequestOption func(*requestOptions)
-
-type requestOptions struct {
-	client    *http.Client
-	secret    string
-	maxBody   int64
-	taskOpts  []task.Option
-	contentTy string
-}
-
-// WithHTTPClient sends requests with c instead of http.DefaultClient (nil
-// keeps the default).
-func WithHTTPClient(c *http.Client) RequestOption {
-	return func(o *requestOptions) {
-		if c != nil {
-			o.client = c
-		}
-	}
-}
-
-// TokenSecret names the secret holding the token, for [AddBearerRequest];
-// the default is [DefaultTokenSecret].
-func TokenSecret(name string) RequestOption { return func(o *requestOptions) { o.secret = name } }
-
-// MaxBody limits how much of a response body is read (default 10 MiB;
-// n <= 0 keeps the default).
-func MaxBody(n int64) RequestOption {
-	return func(o *requestOptions) {
-		if n > 0 {
-			o.maxBody = n
-		}
-	}
-}
-
-// ContentType sets the Content-Type of a request with a body.
-func ContentType(ct string) RequestOption { return func(o *requestOptions) { o.contentTy = ct } }
-
-// TaskOptions passes task options (retries, timeout, ...) to the request task.
-func TaskOptions(opts ...task.Option) RequestOption {
-	return func(o *requestOptions) { o.taskOpts = append(o.taskOpts, opts...) }
-}
-
-func newRequestOptions(opts []RequestOption) requestOptions {
-	o := requestOptions{client: http.DefaultClient, secret: DefaultTokenSecret, maxBody: 10 << 20}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return o
-}
-
 // BearerRequest returns a task called name that sends an HTTP request with
 // the given method to its "url" input, authenticated with the bearer token
 // of its "token" input. A response whose status is not 2xx fails the task
 // (and so retries, if the task has them), with the status in the error.
-func BearerRequest(name, method string, opts ...RequestOption) *task.Task[RequestIn, Response] {
-	o := newRequestOptions(opts)
-	return task.New(name, func(ctx context.Context, in RequestIn) (Response, error) {
+//
+// It takes [WithHTTPClient], [WithMaxBody], [WithContentType] and
+// [WithTaskOptions].
+func BearerRequest(name, method string, opts ...Option) *task.Task[RequestIn, Response] {
+	o := newOptions(forRequest, opts)
+	return bearerRequest(name, method, o)
+}
+
+func bearerRequest(name, method string, o options) *task.Task[RequestIn, Response] {
+	return record(task.New(name, func(ctx context.Context, in RequestIn) (Response, error) {
 		var body io.Reader
 		if in.Body != nil {
 			body = bytes.NewReader(in.Body)
@@ -106,8 +62,8 @@ func BearerRequest(name, method string, opts ...RequestOption) *task.Task[Reques
 		if !in.Token.IsZero() {
 			req.Header.Set("Authorization", "Bearer "+in.Token.Reveal())
 		}
-		if in.Body != nil && o.contentTy != "" {
-			req.Header.Set("Content-Type", o.contentTy)
+		if in.Body != nil && o.contentType != "" {
+			req.Header.Set("Content-Type", o.contentType)
 		}
 		resp, err := o.client.Do(req)
 		if err != nil {
@@ -123,17 +79,33 @@ func BearerRequest(name, method string, opts ...RequestOption) *task.Task[Reques
 			return out, fmt.Errorf("%s %s: %s", method, req.URL.Redacted(), resp.Status)
 		}
 		return out, nil
-	}, o.taskOpts...)
+	}, o.taskOpts...), o.errs)
 }
 
-// AddBearerRequest adds to f the request task and the secret task that
-// feeds it its token: the secret named by [TokenSecret] (default
-// [DefaultTokenSecret]), the pattern Prefect's storage classes follow with
-// their access_token_secret option. url binds the "url" input (flow.Const or
-// flow.Bind with key "url"); more bindings (a body, upstream tasks) may follow.
-func AddBearerRequest(f *flow.Flow, name, method string, url flow.Binding, opts []RequestOption, more ...flow.Binding) flow.Node[Response] {
-	o := newRequestOptions(opts)
+// AddRequest adds to f a [BearerRequest] task called name and the secret
+// task that feeds it its token: the secret named by [WithTokenSecret]
+// (default [DefaultTokenSecret]), the pattern Prefect's storage classes
+// follow with their access_token_secret option. url binds the "url" input
+// (flow.Const, or flow.Bind with key "url"); [WithBindings] binds more (a
+// body) or orders the request after upstream tasks.
+//
+//	resp := tasks.AddRequest(f, "publish", http.MethodPost, flow.Const("url", u),
+//		tasks.WithTokenSecret("GITHUB_TOKEN"),
+//		tasks.WithBindings(flow.Bind("body", body)))
+//
+// It takes every option of BearerRequest, and WithTokenSecret and
+// WithBindings.
+func AddRequest(f *flow.Flow, name, method string, url flow.Binding, opts ...Option) flow.Node[Response] {
+	o := newOptions(forRequest|forAdd, opts)
 	token := flow.Add(f, PrefectSecret(o.secret))
-	bindings := append([]flow.Binding{url, flow.Bind("token", token)}, more...)
-	return flow.Add(f, BearerRequest(name, method, opts...), bindings...)
+	bindings := append([]flow.Binding{url, flow.Bind("token", token)}, o.bindings...)
+	return flow.Add(f, bearerRequest(name, method, o), bindings...)
+}
+
+// AddBearerRequest is the former form of [AddRequest], which takes the
+// bindings after url as the option WithBindings(more...).
+//
+// Deprecated: use AddRequest.
+func AddBearerRequest(f *flow.Flow, name, method string, url flow.Binding, opts []RequestOption, more ...flow.Binding) flow.Node[Response] {
+	return AddRequest(f, name, method, url, append(opts[:len(opts):len(opts)], WithBindings(more...))...)
 }

@@ -14,6 +14,16 @@
 // never checkpointed or cached, and a restart fetches it again. The run
 // resolves each secret once, however many tasks (or mapped children) use it,
 // and hides its value in every log record, state and error of the run.
+//
+// # Options
+//
+// The constructors take options named With*; each option's doc says which
+// constructors take it. A bad option value (a nil function or client, a
+// limit that is not positive, an empty name, an option the constructor does
+// not take) never panics and is never ignored, the rule of package task: the
+// task records it in its Spec().Err, and the flow reports it, naming the
+// task, the option and what is valid, when it is validated (Flow.Validate,
+// or runner.Run before anything runs).
 package tasks
 
 import (
@@ -65,45 +75,19 @@ func secretTask(name, fallback string, get func(ctx context.Context, name string
 	}, append([]task.Option{task.AsSecret()}, opts...)...)
 }
 
-// EnvVarOption configures [EnvVarSecret].
-type EnvVarOption func(*envVarOptions)
-
-type envVarOptions struct {
-	cast     func(string) (any, error)
-	raise    bool
-	taskOpts []task.Option
-}
-
-// EnvTaskOptions passes task options (a slug, tags, retries) to the task.
-func EnvTaskOptions(opts ...task.Option) EnvVarOption {
-	return func(o *envVarOptions) { o.taskOpts = append(o.taskOpts, opts...) }
-}
-
-// Cast converts a present variable's text, Prefect's cast (int, say). It is
-// not called for a missing variable.
-func Cast(fn func(string) (any, error)) EnvVarOption {
-	return func(o *envVarOptions) { o.cast = fn }
-}
-
-// RaiseIfMissing fails the task when the variable is not set, with
-// Prefect's `Environment variable not set: NAME`; without it a missing
-// variable gives the zero Value.
-func RaiseIfMissing() EnvVarOption { return func(o *envVarOptions) { o.raise = true } }
-
 // ErrEnvVarNotSet is matched by the error for a missing variable under
-// RaiseIfMissing.
+// WithRaiseIfMissing.
 var ErrEnvVarNotSet = errors.New("Environment variable not set")
 
 // EnvVarSecret returns a task that reads the environment variable called
 // name, Prefect's EnvVarSecret: the value is taken as it is (no coercion, no
 // JSON decoding) and hidden in the run's output like any secret. The name
 // can be overridden at run time through the "name" input.
-func EnvVarSecret(name string, opts ...EnvVarOption) *task.Task[SecretIn, secrets.Value] {
-	var o envVarOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return secretTask(name, "EnvVarSecret", func(ctx context.Context, n string) (secrets.Value, error) {
+//
+// It takes [WithCast], [WithRaiseIfMissing] and [WithTaskOptions].
+func EnvVarSecret(name string, opts ...Option) *task.Task[SecretIn, secrets.Value] {
+	o := newOptions(forEnvVar, opts)
+	return record(secretTask(name, "EnvVarSecret", func(ctx context.Context, n string) (secrets.Value, error) {
 		raw, ok := os.LookupEnv(n)
 		if !ok {
 			if o.raise {
@@ -123,5 +107,5 @@ func EnvVarSecret(name string, opts ...EnvVarOption) *task.Task[SecretIn, secret
 		out := secrets.NewValue(v)
 		secrets.Mask(ctx, out)
 		return out, nil
-	}, o.taskOpts)
+	}, o.taskOpts), o.errs)
 }

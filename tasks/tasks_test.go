@@ -258,11 +258,11 @@ func TestEnvVarSecret(t *testing.T) {
 	t.Setenv("PLAIN_VAR", `"7"`)
 	f := flow.New("env")
 	raw := flow.Add(f, tasks.EnvVarSecret("PLAIN_VAR"))
-	cast := flow.Add(f, tasks.EnvVarSecret("PLAIN_VAR", tasks.Cast(func(s string) (any, error) {
+	cast := flow.Add(f, tasks.EnvVarSecret("PLAIN_VAR", tasks.WithCast(func(s string) (any, error) {
 		return strconv.Atoi(strings.Trim(s, `"`))
 	})))
 	missing := flow.Add(f, tasks.EnvVarSecret("NOT_SET_ANYWHERE_42"))
-	raising := flow.Add(f, tasks.EnvVarSecret("NOT_SET_ANYWHERE_42", tasks.RaiseIfMissing()))
+	raising := flow.Add(f, tasks.EnvVarSecret("NOT_SET_ANYWHERE_42", tasks.WithRaiseIfMissing()))
 	fs, err := runner.Run(context.Background(), f, hermetic(t))
 	if err != nil {
 		t.Fatal(err)
@@ -300,8 +300,8 @@ func TestBearerRequest(t *testing.T) {
 	run := func(secretValue string) *runner.FlowState {
 		f := flow.New("api")
 		flow.Add(f, task.New("after", func(context.Context, task.None) (int, error) { return 0, nil }),
-			flow.After(tasks.AddBearerRequest(f, "call", http.MethodGet, flow.Const("url", srv.URL+"/data"),
-				[]tasks.RequestOption{tasks.TokenSecret("SERVICE_TOKEN"), tasks.WithHTTPClient(srv.Client())})))
+			flow.After(tasks.AddRequest(f, "call", http.MethodGet, flow.Const("url", srv.URL+"/data"),
+				tasks.WithTokenSecret("SERVICE_TOKEN"), tasks.WithHTTPClient(srv.Client()))))
 		var logs bytes.Buffer
 		fs, err := runner.Run(context.Background(), f, hermetic(t), runner.WithSecrets(map[string]any{"SERVICE_TOKEN": secretValue}),
 			runner.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
