@@ -87,10 +87,11 @@ func ExampleFlow_Validate() {
 
 	fmt.Println(f.Validate())
 	// Output:
-	// flow "sums": task "add-1": input "x" wants int, but task "name-1" gives string
-	// flow "sums": task "add-1": input "y" is not bound; bind it, or tag the field `prefect:"y,optional"`
-	// flow "sums": task "add-2": "z" is not an input of task "add"; its inputs are "x", "y"
-	// flow "sums": task "add-2": input "y" is not bound; bind it, or tag the field `prefect:"y,optional"`
+	// 4 problems in flow "sums":
+	//	- task "add-1": input "x" wants int, but task "name-1" gives string
+	//	- task "add-1": input "y" is not bound; bind it, or tag the field `prefect:"y,optional"`
+	//	- task "add-2": "z" is not an input of task "add"; its inputs are "x", "y"
+	//	- task "add-2": input "y" is not bound; bind it, or tag the field `prefect:"y,optional"`
 }
 
 // A cycle is reported with the tasks on it and matches ErrCycle.

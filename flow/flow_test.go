@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/task"
 )
@@ -63,11 +64,22 @@ var (
 )
 
 // errorLines returns the problems a joined error reports, one per line.
+// errorLines returns the text of every problem an error of Validate holds,
+// each whole (with its "flow ...: " prefix, which the list's header saves
+// repeating when they are printed together).
 func errorLines(err error) []string {
 	if err == nil {
 		return nil
 	}
-	return strings.Split(err.Error(), "\n")
+	var m *multierror.Error
+	if !errors.As(err, &m) {
+		return []string{"not a *multierror.Error: " + err.Error()}
+	}
+	var lines []string
+	for _, e := range m.WrappedErrors() {
+		lines = append(lines, e.Error())
+	}
+	return lines
 }
 
 func TestValidateErrors(t *testing.T) {
@@ -238,12 +250,15 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate() = nil")
 	}
-	multi, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		t.Fatalf("Validate() = %T; want errors joined", err)
+	var multi *multierror.Error
+	if !errors.As(err, &multi) {
+		t.Fatalf("Validate() = %T; want a *multierror.Error", err)
 	}
-	if n := len(multi.Unwrap()); n != 4 {
+	if n := len(multi.WrappedErrors()); n != 4 {
 		t.Errorf("Validate() reports %d problems, want 4:\n%v", n, err)
+	}
+	if header := `4 problems in flow "f":`; !strings.HasPrefix(err.Error(), header+"\n\t- ") {
+		t.Errorf("Validate() does not begin with %q:\n%v", header, err)
 	}
 	for _, want := range []string{`task "inc-1": input "x"`, `task "add-1": input "y"`, `task "bad": timeout`, `task "noop-1": "nope"`} {
 		if !strings.Contains(err.Error(), want) {
@@ -265,12 +280,43 @@ func TestValidateOptionErrorMatches(t *testing.T) {
 	}
 }
 
+// errors.Is and errors.As reach every problem of the list, the last one
+// included, through the error Validate returns.
+func TestValidateMatchesEveryProblem(t *testing.T) {
+	f := flow.New("f")
+	flow.Add(f, task.New("d", zero[task.None, int], task.WithMaxRetries(1))) // first: an option
+	a := flow.Add(f, noop)
+	b := flow.Add(f, noop)
+	f.SetUpstream(a, b)
+	f.SetUpstream(b, a) // last: a cycle
+	err := f.Validate()
+	for _, target := range []error{task.ErrRetryDelayRequired, flow.ErrCycle} {
+		if !errors.Is(err, target) {
+			t.Errorf("errors.Is(Validate(), %v) = false; err:\n%v", target, err)
+		}
+	}
+	var m *multierror.Error
+	if !errors.As(err, &m) || len(m.Errors) != 2 {
+		t.Fatalf("Validate() = %v; want a *multierror.Error of 2", err)
+	}
+	want := "2 problems in flow \"f\":\n\t- task \"d\": " + task.ErrRetryDelayRequired.Error() +
+		"\n\t- Cycle found; flows must be acyclic! Tasks on or behind a cycle: \"noop-1\", \"noop-2\""
+	if err.Error() != want {
+		t.Errorf("Validate() =\n%s\nwant\n%s", err, want)
+	}
+}
+
 func TestFlowWithoutName(t *testing.T) {
 	f := flow.New("")
 	flow.Add(f, one)
 	err := f.Validate()
-	if err == nil || !strings.Contains(err.Error(), "a flow needs a name") {
+	if err == nil || err.Error() != "a flow needs a name" {
 		t.Errorf("Validate() = %v, want %q", err, "a flow needs a name")
+	}
+	flow.Add(f, inc) // two problems: the list names no flow
+	want := "2 problems in a flow with no name:\n\t- a flow needs a name\n\t- flow \"\": task \"inc-1\": input \"x\" is not bound"
+	if err := f.Validate(); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Validate() = %v, want it to begin %q", err, want)
 	}
 }
 

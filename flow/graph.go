@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/go-multierror"
+	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/secrets/sensitive"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
@@ -170,10 +172,22 @@ func (f *Flow) build() (*Graph, error) {
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := problems.Join(f.problemFormat(), errs...); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// problemFormat prints the flow's problems under one header that names the
+// flow, which each problem's line then does not repeat.
+func (f *Flow) problemFormat() multierror.ErrorFormatFunc {
+	name := f.name
+	return problems.Format(func(n int) string {
+		if name == "" {
+			return fmt.Sprintf("%d problems in a flow with no name", n)
+		}
+		return fmt.Sprintf("%d problems in flow %q", n, name)
+	}, fmt.Sprintf("flow %q: ", name))
 }
 
 // topoOrder orders the tasks by Kahn's algorithm, O(V+E). When there is a
