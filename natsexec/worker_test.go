@@ -689,88 +689,62 @@ func (p *cutProxy) cut() {
 
 // TestExecutorReconnects: a flow program whose connection is lost for a
 // while, as its worker answers (nobody listens: the worker drops the job),
-// queues the job again once it is back, and the run ends.
+// queues the job again once it is back, and the run ends. When the
+// stream's acknowledgement of the job went with the connection too, the
+// job is sent again under its message ID, queued once, and queued anew as
+// the worker dropped it (before, the queuing failed the task run after its
+// 10 s wait, or the run hung).
 func TestExecutorReconnects(t *testing.T) {
-	g := newGate()
-	url := startServer(t)
-	// A short ack wait: an answer whose confirmation does not come (the
-	// server still routes to the program's old connection) is sent again
-	// after half of it.
-	startWorker(t, url, []*flow.Flow{g.flow("blip", true, 1)}, natsexec.WithAckWait(2*time.Second))
-	p := startCutProxy(t, url)
-	nc, err := nats.Connect(p.url(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	f := g.flow("blip", false, 1)
-	ran := make(chan *runner.FlowState, 1)
-	ctx, cancel := context.WithDeadline(context.Background(), testwait.Deadline(t))
-	defer cancel()
-	go func() {
-		fs, _ := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f, natsexec.WithAckWait(2*time.Second))))
-		ran <- fs
-	}()
-	<-g.started
-	p.refuse.Store(true)
-	p.cut()
-	for nc.IsConnected() {
-		time.Sleep(5 * time.Millisecond) // the client's state has no event to wait on here
-	}
-	close(g.release) // the worker answers now, to nobody
-	time.Sleep(300 * time.Millisecond)
-	p.refuse.Store(false)
-	fs := <-ran
-	if st := fs.Tasks[0]; fs.Kind != state.Success || st.Result != 1 {
-		t.Errorf("run after the reconnection: %v, wait %v; want Success and 1", fs.State, st)
-	}
-	if n := g.calls.Load(); n != 2 {
-		t.Errorf("the task ran %d times; want 2 (its first answer was lost)", n)
-	}
-}
-
-// TestQueuingAcrossReconnection: a job whose acknowledgement from the
-// stream went with the connection is sent again once it is back, and
-// queued once: the worker that ran it answered to nobody meanwhile and
-// dropped it, so it runs again and the run ends (before, the queuing
-// failed the task run after its 10 s wait, or the run hung).
-func TestQueuingAcrossReconnection(t *testing.T) {
-	g := newGate()
-	url := startServer(t)
-	startWorker(t, url, []*flow.Flow{g.flow("deaf", true, 1)}, natsexec.WithAckWait(2*time.Second))
-	p := startCutProxy(t, url)
-	nc, err := nats.Connect(p.url(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	f := g.flow("deaf", false, 1)
-	// Once the session is open, the program hears nothing: no
-	// acknowledgement of the job it queues.
-	exec := deafAfterStart{natsexec.Executor(nc, f, natsexec.WithAckWait(2*time.Second)), p}
-	ran := make(chan *runner.FlowState, 1)
-	ctx, cancel := context.WithDeadline(context.Background(), testwait.Deadline(t))
-	defer cancel()
-	go func() {
-		fs, _ := runner.Run(ctx, f, runner.WithExecutor(exec))
-		ran <- fs
-	}()
-	<-g.started
-	p.refuse.Store(true)
-	p.cut()
-	for nc.IsConnected() {
-		time.Sleep(5 * time.Millisecond) // the client's state has no event to wait on here
-	}
-	close(g.release) // the worker answers to nobody, and drops the job
-	time.Sleep(300 * time.Millisecond)
-	p.deaf.Store(false)
-	p.refuse.Store(false)
-	fs := <-ran
-	if st := fs.Tasks[0]; fs.Kind != state.Success || st.Result != 1 {
-		t.Errorf("run after the reconnection: %v, wait %v; want Success and 1", fs.State, st)
-	}
-	if n := g.calls.Load(); n != 2 {
-		t.Errorf("the task ran %d times; want 2 (its first answer was lost)", n)
+	for _, tc := range []struct {
+		name string
+		deaf bool // the program hears nothing once its session is open
+	}{
+		{"answer lost", false},
+		{"acknowledgement lost", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGate()
+			url := startServer(t)
+			// A short ack wait: an answer whose confirmation does not come
+			// (the server still routes to the program's old connection) is
+			// sent again after half of it.
+			startWorker(t, url, []*flow.Flow{g.flow("blip", true, 1)}, natsexec.WithAckWait(2*time.Second))
+			p := startCutProxy(t, url)
+			nc, err := nats.Connect(p.url(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(nc.Close)
+			f := g.flow("blip", false, 1)
+			var exec runner.Executor = natsexec.Executor(nc, f, natsexec.WithAckWait(2*time.Second))
+			if tc.deaf {
+				exec = deafAfterStart{exec, p}
+			}
+			ran := make(chan *runner.FlowState, 1)
+			ctx, cancel := context.WithDeadline(context.Background(), testwait.Deadline(t))
+			defer cancel()
+			go func() {
+				fs, _ := runner.Run(ctx, f, runner.WithExecutor(exec))
+				ran <- fs
+			}()
+			<-g.started
+			p.refuse.Store(true)
+			p.cut()
+			for nc.IsConnected() {
+				time.Sleep(5 * time.Millisecond) // the client's state has no event to wait on here
+			}
+			close(g.release) // the worker answers now, to nobody
+			time.Sleep(300 * time.Millisecond)
+			p.deaf.Store(false)
+			p.refuse.Store(false)
+			fs := <-ran
+			if st := fs.Tasks[0]; fs.Kind != state.Success || st.Result != 1 {
+				t.Errorf("run after the reconnection: %v, wait %v; want Success and 1", fs.State, st)
+			}
+			if n := g.calls.Load(); n != 2 {
+				t.Errorf("the task ran %d times; want 2 (its first answer was lost)", n)
+			}
+		})
 	}
 }
 
