@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -380,30 +381,93 @@ func TestMutationsRetry(t *testing.T) {
 	}
 }
 
+// TestTimeoutPerAttempt runs in a synctest bubble, so that the per-attempt
+// timeout is measured on the bubble's clock: a loaded machine cannot make an
+// answered attempt look hung. The fake is served in-process (see
+// inProcessClient), as real network I/O does not block durably in a bubble.
 func TestTimeoutPerAttempt(t *testing.T) {
 	t.Run("hung twice, then success", func(t *testing.T) {
-		f := startFake(t, apiKey, map[string]any{"X": "v"})
-		f.set(func(f *fakeServer) { f.hangN = 2 })
-		c := newClient(t, f, client.WithTimeout(250*time.Millisecond))
-		if v, err := c.SecretValue(context.Background(), "X"); err != nil || v != "v" {
-			t.Fatalf("SecretValue = %v, %v", v, err)
-		}
-		if n := f.Attempts(); n != 3 {
-			t.Errorf("%d attempts, want 3", n)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			f := inProcessFake(apiKey, map[string]any{"X": "v"})
+			f.set(func(f *fakeServer) { f.hangN = 2 })
+			c := inProcessClient(t, f, client.WithTimeout(250*time.Millisecond))
+			start := time.Now()
+			if v, err := c.SecretValue(context.Background(), "X"); err != nil || v != "v" {
+				t.Fatalf("SecretValue = %v, %v", v, err)
+			}
+			if n := f.Attempts(); n != 3 {
+				t.Errorf("%d attempts, want 3", n)
+			}
+			// Two timeouts and two backoffs of at most 1ms and 2ms (the
+			// base is 1ms): the bubble's clock moved by that alone.
+			if d := time.Since(start); d < 500*time.Millisecond || d > 510*time.Millisecond {
+				t.Errorf("the call took %v; want two timeouts of 250ms and two short backoffs", d)
+			}
+		})
 	})
 	t.Run("always hung", func(t *testing.T) {
-		f := startFake(t, apiKey, map[string]any{"X": "v"})
-		f.set(func(f *fakeServer) { f.hangN = 100 })
-		c := newClient(t, f, client.WithTimeout(50*time.Millisecond), client.WithRetries(1, time.Millisecond))
-		_, err := c.SecretValue(context.Background(), "X")
-		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "gave up after 2 attempts: no answer within 50ms") {
-			t.Fatalf("SecretValue = %v; want the attempts to time out", err)
-		}
-		if n := f.Attempts(); n != 2 {
-			t.Errorf("%d attempts, want 2", n)
+		synctest.Test(t, func(t *testing.T) {
+			f := inProcessFake(apiKey, map[string]any{"X": "v"})
+			f.set(func(f *fakeServer) { f.hangN = 100 })
+			c := inProcessClient(t, f, client.WithTimeout(50*time.Millisecond), client.WithRetries(1, time.Millisecond))
+			_, err := c.SecretValue(context.Background(), "X")
+			if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "gave up after 2 attempts: no answer within 50ms") {
+				t.Fatalf("SecretValue = %v; want the attempts to time out", err)
+			}
+			if n := f.Attempts(); n != 2 {
+				t.Errorf("%d attempts, want 2", n)
+			}
+		})
+	})
+}
+
+// inProcessFake is a fake server with no listener, for inProcessClient.
+func inProcessFake(key string, seed map[string]any) *fakeServer {
+	f := &fakeServer{key: key, closed: make(chan struct{}), requests: make(chan struct{}, 1000), secrets: map[string]any{}}
+	for k, v := range seed {
+		f.secrets[k] = v
+	}
+	return f
+}
+
+// inProcessClient returns a client of f whose requests f serves on a
+// goroutine of the test (see handlerTransport); the test fails on any
+// problem f saw.
+func inProcessClient(t *testing.T, f *fakeServer, opts ...client.Option) *client.Client {
+	t.Helper()
+	all := append([]client.Option{client.WithAPIKey(f.key), client.WithRetries(3, time.Millisecond),
+		client.WithHTTPClient(&http.Client{Transport: handlerTransport{f.serve}})}, opts...)
+	c, err := client.New("http://fake.invalid/graphql", all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, p := range f.Problems() {
+			t.Errorf("the fake server saw a bad request: %s", p)
 		}
 	})
+	return c
+}
+
+// handlerTransport serves a request with a handler, in process: the
+// handler runs on a goroutine of its own, and a request whose context ends
+// first fails as a real transport's does.
+type handlerTransport struct{ h http.HandlerFunc }
+
+func (ht handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ht.h(rec, r)
+	}()
+	select {
+	case <-done:
+		return rec.Result(), nil
+	case <-r.Context().Done():
+		<-done // the handler sees the same context end
+		return nil, r.Context().Err()
+	}
 }
 
 // call runs fn on its own goroutine; its error comes on the channel.
