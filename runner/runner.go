@@ -35,9 +35,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/go-multierror"
 
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/result"
 	"github.com/prefect-go/prefect/secrets"
@@ -199,9 +201,17 @@ func WithConfig(cfg *config.Config) Option { return func(o *options) { o.config 
 func WithSecretBackend(s secrets.Source) Option { return func(o *options) { o.backend = s } }
 
 // WithResolveSecretsFirst resolves every secret task's secret (those whose
-// name is a constant or a parameter) before the first task runs. If any is
-// missing, Run starts nothing and returns one error naming every missing
-// secret (matching ErrInvalidRun and secrets.ErrNotFound).
+// name is a constant or a parameter) before the first task runs, all at
+// once, each secret once. If any is missing, Run starts nothing and returns
+// one error naming every missing secret, one per line under a count:
+//
+//	the flow run cannot start: 2 of the 5 secret tasks resolved before the run failed:
+//		- task "C-1": The secret C was not found. ...
+//		- task "D-1": The secret D was not found. ...
+//
+// It matches ErrInvalidRun and secrets.ErrNotFound, and errors.As finds
+// each *secrets.NotFoundError through it (a *multierror.Error). It shows
+// no secret's value.
 func WithResolveSecretsFirst() Option { return func(o *options) { o.secretsFirst = true } }
 
 // FlowState is the outcome of a flow run: the flow's own state and the
@@ -281,7 +291,7 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	if f == nil {
 		o.errs = append(o.errs, errors.New("the flow is nil; build one with flow.New"))
 	}
-	if err := errors.Join(o.errs...); err != nil {
+	if err := problems.Join(optionProblems, o.errs...); err != nil {
 		return nil, invalid(err)
 	}
 	g, err := f.Graph()
@@ -368,10 +378,18 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 
 // resolveFirst runs every secret task whose inputs are constants or
 // parameters before the first task runs; their states are kept for the run,
-// so each runs once. It joins the errors of those that fail, redacted.
+// so each runs once. They run at once, each on its own goroutine: a run
+// that needs five secrets from a server waits for the slowest, not for the
+// sum. Two tasks of one secret still resolve it once (the run's Resolver
+// shares one lookup among its askers). Every one that fails is reported,
+// redacted, in one error that counts them, sorted by task slug.
 func (d *driver) resolveFirst() error {
 	g, params := d.g, d.params
-	var errs []error
+	type preflight struct {
+		i  int
+		tr *TaskRun
+	}
+	var runs []preflight
 	for i := range g.Tasks {
 		gt := &g.Tasks[i]
 		if !gt.Spec.Secret || gt.Mapped {
@@ -393,23 +411,45 @@ func (d *driver) resolveFirst() error {
 			continue // its name comes from another task: resolved when it runs
 		}
 		tr := &TaskRun{d: d, gt: gt, node: int32(i), child: -1, args: args}
-		d.attempt(tr)
-		d.safeExecute(tr)
-		if tr.state.Kind == state.Success {
-			d.register(i, tr.state.Result)
-			if d.prefilled == nil {
-				d.prefilled = map[int]state.State{}
+		d.attempt(tr) // on this goroutine: task contexts come from the driver's slab
+		runs = append(runs, preflight{i, tr})
+	}
+	// multierror.Group, not errgroup: every failure is wanted, and none
+	// cancels the others (a task run is not cancelled by its siblings).
+	var group multierror.Group
+	for _, p := range runs {
+		group.Go(func() error {
+			tr := p.tr
+			d.safeExecute(tr) // as an executor's worker would: begin, call, end
+			if tr.state.Kind == state.Success {
+				return nil
 			}
-			d.prefilled[i] = tr.state
+			err := tr.state.Err
+			if err == nil {
+				err = errors.New(tr.state.Message)
+			}
+			return fmt.Errorf("task %q: %w", tr.gt.Slug, d.masker.Error(err))
+		})
+	}
+	failed := group.Wait()
+	for _, p := range runs {
+		if p.tr.state.Kind != state.Success {
 			continue
 		}
-		err := tr.state.Err
-		if err == nil {
-			err = errors.New(tr.state.Message)
+		d.register(p.i, p.tr.state.Result)
+		if d.prefilled == nil {
+			d.prefilled = map[int]state.State{}
 		}
-		errs = append(errs, fmt.Errorf("task %q: %w", gt.Slug, d.masker.Error(err)))
+		d.prefilled[p.i] = p.tr.state
 	}
-	return errors.Join(errs...)
+	if failed.ErrorOrNil() == nil {
+		return nil
+	}
+	sort.Sort(failed) // by text, which begins with the slug: the same order every run
+	failed.ErrorFormat = problems.Format(func(n int) string {
+		return fmt.Sprintf("%d of the %d secret tasks resolved before the run failed", n, len(runs))
+	}, "")
+	return failed
 }
 
 // checkParams fills in defaults and checks the given parameters against the
@@ -471,8 +511,16 @@ func checkParams(g *flow.Graph, given map[string]any) (map[string]any, error) {
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("flow %q: required parameter %s not given", g.Name, names(missing)))
 	}
-	return values, errors.Join(errs...)
+	// The given parameters are a map: sort, so a run reports them the
+	// same way every time.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return values, problems.Join(problems.Format(func(n int) string {
+		return fmt.Sprintf("%d problems with the parameters of flow %q", n, g.Name)
+	}, ""), errs...)
 }
+
+// optionProblems prints the problems of Run's options.
+var optionProblems = problems.Format(func(n int) string { return fmt.Sprintf("%d problems with the run's options", n) }, "")
 
 // convertParam returns v as the parameter's type: as is when assignable, or
 // converted between numeric kinds when no value is lost (a JSON number 3.0
