@@ -7,9 +7,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/prefect-go/prefect/internal/testwait"
 	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/server"
 )
@@ -43,47 +43,52 @@ func TestMaxSecretsPerTenant(t *testing.T) {
 
 // Refused unknown keys are audited one by one up to the rate, then summed
 // up in one event when the window ends: none goes unrecorded.
+// TestUnknownKeyAuditRate runs in a synctest bubble: the attempts all fall
+// in the minute's window however loaded the machine, and the window ends
+// when the bubble's clock says so. The handler is called in process, as
+// real network I/O does not block durably in a bubble.
 func TestUnknownKeyAuditRate(t *testing.T) {
-	st := newMemStore()
-	srv := server.New(st, nil)
-	// Long enough for the attempts below to fall in one window on a busy
-	// machine under -race (300 ms was not: 85 attempts spanned two).
-	server.SetUnknownKeyWindow(srv, 2*time.Second)
-	f := &fixture{st: st, srv: httptest.NewServer(srv)}
-	defer f.srv.Close()
-	const extra = 25
-	for i := range server.UnknownKeyAuditRate + extra {
-		key := "pgo_wrong"
-		if i%2 == 0 {
-			key = "" // no key at all counts too
-		}
-		if status, _, _ := f.post(t, key, "/graphql", `{"query":"{ secret_names }"}`); status != http.StatusUnauthorized {
-			t.Fatalf("HTTP %d, want 401", status)
-		}
-	}
-	count := func() (events, attempts int) {
-		for _, e := range st.Events() {
-			if e.Operation == orchestration.OpAuthenticate && e.Outcome == orchestration.OutcomeDenied && e.TenantID == "" {
-				events++
-				attempts += max(e.Count, 1)
+	synctest.Test(t, func(t *testing.T) {
+		st := newMemStore()
+		srv := server.New(st, nil)
+		defer srv.Close()
+		start := time.Now()
+		const extra = 25
+		for i := range server.UnknownKeyAuditRate + extra {
+			req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ secret_names }"}`))
+			req.Header.Set("Content-Type", "application/json")
+			if i%2 == 1 { // no key at all counts too
+				req.Header.Set("Authorization", "Bearer pgo_wrong")
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("HTTP %d, want 401", rec.Code)
 			}
 		}
-		return
-	}
-	if events, attempts := count(); events != server.UnknownKeyAuditRate || attempts != server.UnknownKeyAuditRate {
-		t.Fatalf("before the window ends: %d events for %d attempts; want %d one by one", events, attempts, server.UnknownKeyAuditRate)
-	}
-	deadline := testwait.Deadline(t)
-	for {
-		events, attempts := count()
-		if events == server.UnknownKeyAuditRate+1 && attempts == server.UnknownKeyAuditRate+extra {
-			break
+		count := func() (events, attempts int) {
+			for _, e := range st.Events() {
+				if e.Operation == orchestration.OpAuthenticate && e.Outcome == orchestration.OutcomeDenied && e.TenantID == "" {
+					events++
+					attempts += max(e.Count, 1)
+				}
+			}
+			return
 		}
-		if time.Now().After(deadline) {
+		if events, attempts := count(); events != server.UnknownKeyAuditRate || attempts != server.UnknownKeyAuditRate {
+			t.Fatalf("before the window ends: %d events for %d attempts; want %d one by one", events, attempts, server.UnknownKeyAuditRate)
+		}
+		time.Sleep(time.Until(start.Add(time.Minute)) - time.Nanosecond)
+		synctest.Wait()
+		if events, _ := count(); events != server.UnknownKeyAuditRate {
+			t.Fatalf("just before the window ends: %d events; want the sum held back", events)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if events, attempts := count(); events != server.UnknownKeyAuditRate+1 || attempts != server.UnknownKeyAuditRate+extra {
 			t.Fatalf("after the window: %d events for %d attempts; want one more event summing up %d", events, attempts, extra)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	})
 }
 
 // Close writes the held-back sum at once.
