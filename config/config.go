@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hashicorp/go-multierror"
+	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/internal/python"
 )
 
@@ -222,7 +224,12 @@ type Config struct {
 // interpolation. A missing user file or backend file is not an error.
 //
 // Every call reads the files and the environment again; nothing is cached.
-// Problems are reported as *Error.
+// A problem is reported as an *Error. The files and the PREFECT__
+// variables are checked in full first: several problems there are
+// reported at once, as a *multierror.Error (github.com/hashicorp/go-multierror)
+// that counts them ("config: 3 problems:") and gives each *Error on a
+// line; errors.As finds the first *Error through it and errors.Is reaches
+// every cause.
 func Load(opts ...Option) (*Config, error) {
 	var o options
 	for _, opt := range opts {
@@ -242,8 +249,8 @@ func Load(opts ...Option) (*Config, error) {
 		return nil, tomlFileError("", defaultConfig, perr) // a bug in defaultConfig; tests guard it
 	}
 	flat := newFlatConfig()
-	if err := flat.addFile(defaults, &flat.root, ""); err != nil {
-		return nil, err
+	if errs := flat.addFile(defaults, &flat.root, "", nil); errs != nil {
+		return nil, loadError(errs)
 	}
 
 	userPath, err := x.configPath(env, userPathVar, userPathDefault)
@@ -254,23 +261,27 @@ func Load(opts ...Option) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The files and the variables are checked in full before Load gives
+	// up, so that one run shows every problem with them; expansion, which
+	// needs them whole, only then.
+	var errs *multierror.Error
 	for _, f := range []struct{ path, pathVar string }{{userPath, userPathVar}, {backendPath, backendPathVar}} {
 		data, err := readTOML(f.path)
 		if err != nil {
 			if _, set := env.vals[f.pathVar]; set {
 				err.Var = f.pathVar
 			}
-			return nil, err
+			errs = multierror.Append(errs, err)
+			continue
 		}
 		if data == nil {
 			continue
 		}
-		if err := flat.addFile(data, &flat.root, f.path); err != nil {
-			return nil, err
-		}
+		errs = flat.addFile(data, &flat.root, f.path, errs)
 	}
-	if err := flat.addEnv(env, x); err != nil {
-		return nil, err
+	errs = flat.addEnv(env, x, errs)
+	if errs != nil {
+		return nil, loadError(errs)
 	}
 	if err := flat.expandAll(x); err != nil {
 		return nil, err
@@ -871,29 +882,52 @@ func (f *flatConfig) get(key string) (any, bool) {
 // addFile adds a file's tables and leaves below n. Files merge as Prefect's
 // merge_dicts merges them (the later file wins, tables merge key by key),
 // except that a table meeting a value is an error instead of a silent
-// replacement.
-func (f *flatConfig) addFile(m map[string]any, n *keyNode, file string) error {
+// replacement. Every such conflict is added to errs, which it returns; the
+// key is then left as it was.
+func (f *flatConfig) addFile(m map[string]any, n *keyNode, file string, errs *multierror.Error) *multierror.Error {
 	for _, k := range sortedKeys(m) {
 		c := n.kid(k)
 		if sub, ok := m[k].(map[string]any); ok {
 			if c.entry != nil {
-				return &Error{File: file, Key: c.key(), Err: valueSectionConflict(c.path())}
+				errs = multierror.Append(errs, &Error{File: file, Key: c.key(), Err: valueSectionConflict(c.path())})
+				continue
 			}
 			if !c.table {
 				c.table = true
 				f.tables = append(f.tables, c)
 			}
-			if err := f.addFile(sub, c, file); err != nil {
-				return err
-			}
+			errs = f.addFile(sub, c, file, errs)
 			continue
 		}
 		if c.table {
-			return &Error{File: file, Key: c.key(), Err: sectionValueConflict(c.path())}
+			errs = multierror.Append(errs, &Error{File: file, Key: c.key(), Err: sectionValueConflict(c.path())})
+			continue
 		}
 		f.set(c, m[k], file, "")
 	}
-	return nil
+	return errs
+}
+
+// loadError is what Load returns for the problems in errs: the *Error
+// itself when there is one, as ever; when there are several, all of them,
+// as a *multierror.Error that counts them and gives one per line:
+//
+//	config: 2 problems:
+//		- /home/me/.prefect/config.toml: key "cloud": "cloud" is a section, so it cannot be set to a value
+//		- PREFECT__CLOUD__API (key cloud.api): ...
+//
+// errors.As finds the first *Error through it, errors.Is reaches every
+// problem's cause (ErrConflict, ErrLimit, ...), and WrappedErrors lists
+// the *Errors.
+func loadError(errs *multierror.Error) error {
+	switch len(errs.WrappedErrors()) {
+	case 0:
+		return nil
+	case 1:
+		return errs.Errors[0]
+	}
+	errs.ErrorFormat = problems.Format(func(n int) string { return fmt.Sprintf("config: %d problems", n) }, "config: ")
+	return errs
 }
 
 func sectionValueConflict(path []string) error {
@@ -915,17 +949,23 @@ func envPath(option string) []string {
 	return strings.Split(strings.ToLower(option), "__")
 }
 
-func (f *flatConfig) addEnv(env environ, x *expander) error {
+// addEnv sets the PREFECT__ variables' keys, adding the problem of every
+// variable that cannot be set to errs, which it returns. An expansion that
+// passes a limit ends the walk: the limits bound the time Load takes, and
+// what MaxInterpolated bounds is the sum over every variable.
+func (f *flatConfig) addEnv(env environ, x *expander, errs *multierror.Error) *multierror.Error {
 	for _, name := range env.names {
 		if !strings.HasPrefix(name, envPrefix) {
 			continue
 		}
 		path := envPath(name[len(envPrefix):])
 		if len(path) > MaxDepth {
-			return &Error{Var: name, Err: limitError(fmt.Sprintf("the name has more than %d parts", MaxDepth))}
+			errs = multierror.Append(errs, &Error{Var: name, Err: limitError(fmt.Sprintf("the name has more than %d parts", MaxDepth))})
+			continue
 		}
 		if keyLen := len(name) - len(envPrefix) - (len(path) - 1); keyLen > MaxKeyLength { // each "__" is a "."
-			return &Error{Var: name, Err: limitError(keyLimitText)}
+			errs = multierror.Append(errs, &Error{Var: name, Err: limitError(keyLimitText)})
+			continue
 		}
 		n := &f.root
 		for _, p := range path {
@@ -933,17 +973,18 @@ func (f *flatConfig) addEnv(env environ, x *expander) error {
 		}
 		v, settled, err := x.interpolate(env.vals[name])
 		if err != nil {
-			return &Error{Var: name, Key: strings.Join(path, "."), Err: err}
+			return multierror.Append(errs, &Error{Var: name, Key: strings.Join(path, "."), Err: err})
 		}
 		if !settled {
-			return &Error{Var: name, Key: strings.Join(path, "."), Err: ErrExpansion}
+			errs = multierror.Append(errs, &Error{Var: name, Key: strings.Join(path, "."), Err: ErrExpansion})
+			continue
 		}
 		if s, ok := v.(string); ok {
 			v = coerce(s)
 		}
 		f.set(n, v, "", name)
 	}
-	return nil
+	return errs
 }
 
 // expandAll is the "interpolate any env vars referenced" loop: every leaf is

@@ -59,7 +59,9 @@
 // Problems are *Error values naming the file (with line and column for TOML
 // syntax and limits) or the variable, and the key: an unreadable file or a
 // directory, bad TOML, a key used both as a section and as a value
-// (PREFECT__CLOUD=x, or cloud = 1 in a file), a limit passed. Match the cause
+// (PREFECT__CLOUD=x, or cloud = 1 in a file), a limit passed. Several
+// problems in the files and variables are reported at once, one per line
+// under a count ("config: 3 problems:"). Match the cause
 // with errors.Is against ErrSyntax, ErrConflict, ErrDirectory, ErrExpansion,
 // ErrLimit or fs.ErrPermission; errors.As reaches BurntSushi/toml's
 // toml.ParseError for bad TOML. Error text never contains a configuration
