@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -328,70 +329,52 @@ func TestETLReferenceTasks(t *testing.T) {
 	}
 }
 
-// fakeClock is a runner.Clock whose After moves the time on at once, so a
-// retry delay costs no real time.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
-
 // The retried task goes Running, Retrying (due after its delay on the run's
 // clock, with Prefect's message), Running again, Success.
+//
+// The run is in a synctest bubble: the delay passes on the bubble's clock,
+// at once, and to the nanosecond.
 func TestETLRetryStates(t *testing.T) {
 	const delay = 90 * time.Second
 	for _, ex := range executors {
 		t.Run(ex.name, func(t *testing.T) {
-			start := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-			clock := &fakeClock{now: start}
-			e := newETL(delay)
-			fs, err := runner.Run(t.Context(), e.f, runner.WithExecutor(ex.ex), runner.WithClock(clock))
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
-			e.mu.Lock()
-			got := slices.Clone(e.loadStates)
-			e.mu.Unlock()
-			want := []state.State{
-				{Kind: state.Running, RunCount: 1},
-				{Kind: state.Retrying, Message: "Retrying Task (after attempt 1 of 3)", RunCount: 1, StartTime: start.Add(delay)},
-				{Kind: state.Running, RunCount: 2},
-				{Kind: state.Success, Message: msgTaskSucceeded, RunCount: 2, Result: 150},
-			}
-			if len(got) != len(want) {
-				t.Fatalf("load went through %v, want %v", got, want)
-			}
-			for i := range want {
-				g, w := got[i], want[i]
-				if g.Kind != w.Kind || g.Message != w.Message || g.RunCount != w.RunCount ||
-					!g.StartTime.Equal(w.StartTime) || g.Result != w.Result {
-					t.Errorf("load state %d = %v (run count %d, start %v, result %v), want %v (run count %d, start %v, result %v)",
-						i, g, g.RunCount, g.StartTime, g.Result, w, w.RunCount, w.StartTime, w.Result)
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				e := newETL(delay)
+				fs, err := runner.Run(t.Context(), e.f, runner.WithExecutor(ex.ex))
+				if err != nil {
+					t.Fatalf("Run: %v", err)
 				}
-			}
-			if got[1].Err == nil || !strings.Contains(got[1].Err.Error(), "connection reset by peer") {
-				t.Errorf("Retrying state's error = %v, want the first attempt's error", got[1].Err)
-			}
-			if now := clock.Now(); !now.Equal(start.Add(delay)) {
-				t.Errorf("the clock reads %v after the run, want %v: the runner waited for more than the retry", now, start.Add(delay))
-			}
-			if fs.Kind != state.Failed {
-				t.Errorf("flow state = %v, want Failed", fs.State)
-			}
+				e.mu.Lock()
+				got := slices.Clone(e.loadStates)
+				e.mu.Unlock()
+				want := []state.State{
+					{Kind: state.Running, RunCount: 1},
+					{Kind: state.Retrying, Message: "Retrying Task (after attempt 1 of 3)", RunCount: 1, StartTime: start.Add(delay)},
+					{Kind: state.Running, RunCount: 2},
+					{Kind: state.Success, Message: msgTaskSucceeded, RunCount: 2, Result: 150},
+				}
+				if len(got) != len(want) {
+					t.Fatalf("load went through %v, want %v", got, want)
+				}
+				for i := range want {
+					g, w := got[i], want[i]
+					if g.Kind != w.Kind || g.Message != w.Message || g.RunCount != w.RunCount ||
+						!g.StartTime.Equal(w.StartTime) || g.Result != w.Result {
+						t.Errorf("load state %d = %v (run count %d, start %v, result %v), want %v (run count %d, start %v, result %v)",
+							i, g, g.RunCount, g.StartTime, g.Result, w, w.RunCount, w.StartTime, w.Result)
+					}
+				}
+				if got[1].Err == nil || !strings.Contains(got[1].Err.Error(), "connection reset by peer") {
+					t.Errorf("Retrying state's error = %v, want the first attempt's error", got[1].Err)
+				}
+				if now := time.Now(); !now.Equal(start.Add(delay)) {
+					t.Errorf("the clock reads %v after the run, want %v: the runner waited for more than the retry", now, start.Add(delay))
+				}
+				if fs.Kind != state.Failed {
+					t.Errorf("flow state = %v, want Failed", fs.State)
+				}
+			})
 		})
 	}
 }
