@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prefect-go/prefect/flow"
@@ -47,6 +48,17 @@ func eachExecutor(t *testing.T, fn func(t *testing.T, ex runner.Executor)) {
 	for _, e := range testExecutors {
 		t.Run(e.name, func(t *testing.T) { fn(t, e.ex) })
 	}
+}
+
+// eachExecutorInBubble is eachExecutor with fn in a synctest bubble: the
+// run reads the bubble's clock, so retry delays, timeouts and cache
+// lifetimes pass at once and to the nanosecond, however loaded the machine;
+// time.Sleep moves the time on between runs.
+func eachExecutorInBubble(t *testing.T, fn func(t *testing.T, ex runner.Executor)) {
+	t.Helper()
+	eachExecutor(t, func(t *testing.T, ex runner.Executor) {
+		synctest.Test(t, func(t *testing.T) { fn(t, ex) })
+	})
 }
 
 // runFlow runs f on ex and fails the test if the run could not start.
@@ -133,30 +145,25 @@ func sumTask(name string, opts ...task.Option) *task.Task[argValues, int] {
 	}, opts...)
 }
 
-// fakeClock is a runner.Clock whose time moves only when the runner waits on
-// it: After(d) moves the time on by d and returns a channel that has already
-// fired. Tests that use it never sleep.
-type fakeClock struct {
+// recordingClock is a runner.Clock that records what the runner waits for
+// on it: After(d) moves its time on by d and returns a channel that has
+// already fired. Only the tests of WithClock's contract use it; a test that
+// only needs time to pass runs in a synctest bubble (eachExecutorInBubble).
+type recordingClock struct {
 	mu    sync.Mutex
-	start time.Time
 	now   time.Time
 	waits []time.Duration
 }
 
-var _ runner.Clock = (*fakeClock)(nil)
+var _ runner.Clock = (*recordingClock)(nil)
 
-func newFakeClock() *fakeClock {
-	t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
-	return &fakeClock{start: t0, now: t0}
-}
-
-func (c *fakeClock) Now() time.Time {
+func (c *recordingClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+func (c *recordingClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -164,43 +171,6 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	ch := make(chan time.Time, 1)
 	ch <- c.now
 	return ch
-}
-
-// Advance moves the time on by d.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Elapsed returns how far the time moved since the clock was made.
-func (c *fakeClock) Elapsed() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now.Sub(c.start)
-}
-
-// stuckClock is a runner.Clock whose After never fires; it reports each call
-// on waiting, so a test knows when the runner sits waiting for a retry.
-type stuckClock struct {
-	now     time.Time
-	waiting chan time.Duration
-}
-
-var _ runner.Clock = (*stuckClock)(nil)
-
-func newStuckClock() *stuckClock {
-	return &stuckClock{now: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), waiting: make(chan time.Duration, 64)}
-}
-
-func (c *stuckClock) Now() time.Time { return c.now }
-
-func (c *stuckClock) After(d time.Duration) <-chan time.Time {
-	select {
-	case c.waiting <- d:
-	default:
-	}
-	return make(chan time.Time) // never fires
 }
 
 // transition is one state change a state handler saw.

@@ -151,20 +151,19 @@ func TestCheckpointing(t *testing.T) {
 }
 
 func TestCaching(t *testing.T) {
-	eachExecutor(t, func(t *testing.T, ex runner.Executor) {
+	eachExecutorInBubble(t, func(t *testing.T, ex runner.Executor) {
 		f := flow.New("cache")
 		var calls atomic.Int32
 		n := flow.Add(f, valueTask("expensive", 42, &calls, task.WithCacheFor(time.Hour)))
 		d := flow.Add(f, double("d"), flow.Bind("x", n))
 		store := result.NewMemory()
-		clock := newFakeClock()
-		opts := []runner.Option{runner.WithResultStore(store), runner.WithClock(clock)}
+		opts := []runner.Option{runner.WithResultStore(store)}
 
 		first := runFlow(t, ex, f, opts...)
 		wantState(t, "first run", first.Of(n), state.Success, state.MsgTaskSucceeded)
 		wantResult(t, first, d, 84)
 
-		clock.Advance(59 * time.Minute)
+		time.Sleep(59 * time.Minute)
 		second := runFlow(t, ex, f, opts...)
 		wantState(t, "second run", second.Of(n), state.Cached, state.MsgCachedResult)
 		wantResult(t, second, n, 42)
@@ -173,7 +172,7 @@ func TestCaching(t *testing.T) {
 			t.Errorf("the cached task ran %d times, want 1", calls.Load())
 		}
 
-		clock.Advance(2 * time.Minute)
+		time.Sleep(2 * time.Minute)
 		third := runFlow(t, ex, f, opts...)
 		wantState(t, "run after expiry", third.Of(n), state.Success, state.MsgTaskSucceeded)
 		wantResult(t, third, n, 42)
@@ -182,7 +181,7 @@ func TestCaching(t *testing.T) {
 		}
 
 		// Each run has its own in-memory store by default: no cache to share.
-		fresh := runFlow(t, ex, f, runner.WithClock(clock))
+		fresh := runFlow(t, ex, f)
 		wantState(t, "run with its own store", fresh.Of(n), state.Success, state.MsgTaskSucceeded)
 		if calls.Load() != 3 {
 			t.Errorf("the task ran %d times in all, want 3", calls.Load())
@@ -191,14 +190,14 @@ func TestCaching(t *testing.T) {
 }
 
 func TestCachingMappedChildren(t *testing.T) {
-	eachExecutor(t, func(t *testing.T, ex runner.Executor) {
+	eachExecutorInBubble(t, func(t *testing.T, ex runner.Executor) {
 		f := flow.New("cache-map")
 		var calls atomic.Int32
 		m := flow.Map(f, task.New("sq", func(_ context.Context, in argX) (int, error) {
 			calls.Add(1)
 			return in.X * in.X, nil
 		}, task.WithCacheFor(time.Hour)), flow.Const("x", []int{2, 3, 4}))
-		opts := []runner.Option{runner.WithResultStore(result.NewMemory()), runner.WithClock(newFakeClock())}
+		opts := []runner.Option{runner.WithResultStore(result.NewMemory())}
 		first := runFlow(t, ex, f, opts...)
 		second := runFlow(t, ex, f, opts...)
 		wantSlice(t, first, m, []int{4, 9, 16})

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/uuid"
@@ -151,14 +152,14 @@ func TestRunSignals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eachExecutor(t, func(t *testing.T, ex runner.Executor) {
+			eachExecutorInBubble(t, func(t *testing.T, ex runner.Executor) {
 				f := flow.New("signals")
 				var calls atomic.Int32
 				n := flow.Add(f, task.New("signal", func(ctx context.Context, _ task.None) (int, error) {
 					calls.Add(1)
 					return tt.fn(ctx)
 				}))
-				fs := runFlow(t, ex, f, runner.WithClock(newFakeClock()))
+				fs := runFlow(t, ex, f)
 				st := fs.Of(n)
 				wantState(t, "signal", st, tt.wantKind, tt.wantMsg)
 				if tt.wantResult != nil && st.Result != tt.wantResult {
@@ -555,50 +556,54 @@ func TestRunContext(t *testing.T) {
 			}
 		})
 		t.Run("defaults", func(t *testing.T) {
-			f := flow.New("defaults")
-			var a probe
-			flow.Add(f, probeTask("a", &a))
-			clock := newFakeClock()
-			fs := runFlow(t, ex, f, runner.WithClock(clock))
-			if fs.FlowRunID == uuid.Nil {
-				t.Fatal("FlowRunID is nil")
-			}
-			if a.FlowRunID != fs.FlowRunID {
-				t.Errorf("task saw FlowRunID %v, FlowState has %v", a.FlowRunID, fs.FlowRunID)
-			}
-			if want := "defaults-" + fs.FlowRunID.String()[:8]; fs.FlowRunName != want || a.FlowRunName != want {
-				t.Errorf("FlowRunName = %q (task saw %q), want %q", fs.FlowRunName, a.FlowRunName, want)
-			}
-			if !a.Scheduled.Equal(clock.Now()) {
-				t.Errorf("ScheduledStartTime = %v, want the clock's now %v", a.Scheduled, clock.Now())
-			}
-			if a.Parameters == nil || len(a.Parameters) != 0 {
-				t.Errorf("Parameters = %#v, want an empty map", a.Parameters)
-			}
-			fs2 := runFlow(t, ex, f)
-			if fs2.FlowRunID == fs.FlowRunID {
-				t.Error("two runs got the same FlowRunID")
-			}
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				f := flow.New("defaults")
+				var a probe
+				flow.Add(f, probeTask("a", &a))
+				fs := runFlow(t, ex, f)
+				if fs.FlowRunID == uuid.Nil {
+					t.Fatal("FlowRunID is nil")
+				}
+				if a.FlowRunID != fs.FlowRunID {
+					t.Errorf("task saw FlowRunID %v, FlowState has %v", a.FlowRunID, fs.FlowRunID)
+				}
+				if want := "defaults-" + fs.FlowRunID.String()[:8]; fs.FlowRunName != want || a.FlowRunName != want {
+					t.Errorf("FlowRunName = %q (task saw %q), want %q", fs.FlowRunName, a.FlowRunName, want)
+				}
+				if !a.Scheduled.Equal(start) {
+					t.Errorf("ScheduledStartTime = %v, want the time the run started, %v", a.Scheduled, start)
+				}
+				if a.Parameters == nil || len(a.Parameters) != 0 {
+					t.Errorf("Parameters = %#v, want an empty map", a.Parameters)
+				}
+				fs2 := runFlow(t, ex, f)
+				if fs2.FlowRunID == fs.FlowRunID {
+					t.Error("two runs got the same FlowRunID")
+				}
+			})
 		})
 		t.Run("TaskRunID is the same on every attempt of a task run", func(t *testing.T) {
-			f := flow.New("ids")
-			var mu sync.Mutex
-			var ids []uuid.UUID
-			flow.Add(f, task.New("flaky", func(ctx context.Context, _ task.None) (int, error) {
-				rc, _ := runner.FromContext(ctx)
-				mu.Lock()
-				ids = append(ids, rc.TaskRunID())
-				mu.Unlock()
-				if rc.TaskRunCount < 3 {
-					return 0, errBoom
+			synctest.Test(t, func(t *testing.T) {
+				f := flow.New("ids")
+				var mu sync.Mutex
+				var ids []uuid.UUID
+				flow.Add(f, task.New("flaky", func(ctx context.Context, _ task.None) (int, error) {
+					rc, _ := runner.FromContext(ctx)
+					mu.Lock()
+					ids = append(ids, rc.TaskRunID())
+					mu.Unlock()
+					if rc.TaskRunCount < 3 {
+						return 0, errBoom
+					}
+					return 1, nil
+				}, task.WithRetries(2, time.Second)))
+				fs := runFlow(t, ex, f)
+				wantKind(t, "flow", fs.State, state.Success)
+				if len(ids) != 3 || ids[0] != ids[1] || ids[1] != ids[2] {
+					t.Errorf("TaskRunID per attempt = %v, want one id for the task run's 3 attempts", ids)
 				}
-				return 1, nil
-			}, task.WithRetries(2, time.Second)))
-			fs := runFlow(t, ex, f, runner.WithClock(newFakeClock()))
-			wantKind(t, "flow", fs.State, state.Success)
-			if len(ids) != 3 || ids[0] != ids[1] || ids[1] != ids[2] {
-				t.Errorf("TaskRunID per attempt = %v, want one id for the task run's 3 attempts", ids)
-			}
+			})
 		})
 		t.Run("run name template", func(t *testing.T) {
 			f := flow.New("names")
@@ -759,7 +764,7 @@ func TestRunOnFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eachExecutor(t, func(t *testing.T, ex runner.Executor) {
+			eachExecutorInBubble(t, func(t *testing.T, ex runner.Executor) {
 				f := flow.New("onfailure")
 				var fired atomic.Int32
 				var seen state.State
@@ -781,7 +786,7 @@ func TestRunOnFailure(t *testing.T) {
 					}
 					return 1, nil
 				}, opts...), after...)
-				fs := runFlow(t, ex, f, runner.WithClock(newFakeClock()))
+				fs := runFlow(t, ex, f)
 				if got := fired.Load(); got != tt.want {
 					t.Errorf("OnFailure fired %d times, want %d (final state %v)", got, tt.want, fs.Of(n))
 				}
