@@ -2,13 +2,12 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prefect-go/prefect/internal/pgtest"
@@ -19,52 +18,38 @@ import (
 )
 
 // forEachStoreEnv runs test on a server's environment over SQLite and over
-// PostgreSQL (see package pgtest).
+// PostgreSQL (see package pgtest), in a synctest bubble: the server reads
+// the bubble's clock, which time.Sleep moves on at once and to the
+// nanosecond. The store is opened in the bubble, as its connections'
+// goroutines and channels must belong to it.
 func forEachStoreEnv(t *testing.T, test func(t *testing.T, env *servertest.Env)) {
-	t.Run("sqlite", func(t *testing.T) { test(t, servertest.New(t)) })
+	t.Run("sqlite", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) { test(t, servertest.New(t)) })
+	})
 	t.Run("postgres", func(t *testing.T) {
-		st, err := store.OpenPostgres(context.Background(), pgtest.URL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		test(t, servertest.On(t, st))
+		url := pgtest.URL(t) // the schema is made and dropped outside the bubble
+		synctest.Test(t, func(t *testing.T) {
+			st, err := store.OpenPostgres(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			test(t, servertest.On(t, st))
+		})
 	})
 }
 
-// fakeClock is a server's clock that a test moves.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock(s *server.Server) *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC).UnixNano())
-	server.SetClock(s, c.now)
-	return c
-}
-
-func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-// names asks for the tenant's secret names with key and returns the HTTP
-// status and body.
-func names(t *testing.T, url, key string) (int, string) {
+// names asks h for the tenant's secret names with key and returns the HTTP
+// status and body. It calls h in process: real network I/O does not block
+// durably in a synctest bubble.
+func names(t *testing.T, h http.Handler, key string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url+"/graphql", strings.NewReader(`{"query":"{ secret_names }"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ secret_names }"}`))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
 }
 
 // A key revoked in the store is refused by a running server once its
@@ -93,11 +78,8 @@ func testRevokedKeyRefusedWithinCacheTTL(t *testing.T, env *servertest.Env) {
 			id = info.ID
 		}
 		h := env.Handler(tt.opts...)
-		clock := newFakeClock(h)
-		ts := httptest.NewServer(h)
-		t.Cleanup(ts.Close)
 
-		if status, body := names(t, ts.URL, key); status != http.StatusOK {
+		if status, body := names(t, h, key); status != http.StatusOK {
 			t.Fatalf("before the revocation: HTTP %d %s", status, body)
 		}
 		// The revocation comes after the store's answer was cached, as
@@ -105,17 +87,17 @@ func testRevokedKeyRefusedWithinCacheTTL(t *testing.T, env *servertest.Env) {
 		if _, err := env.Store.RevokeAPIKey(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		clock.advance(tt.ttl - time.Nanosecond)
-		if status, body := names(t, ts.URL, key); status != http.StatusOK {
+		time.Sleep(tt.ttl - time.Nanosecond)
+		if status, body := names(t, h, key); status != http.StatusOK {
 			// Not a promise, but the cache this test is about.
 			t.Fatalf("within the cache's %v: HTTP %d %s; did the cache go?", tt.ttl, status, body)
 		}
-		clock.advance(time.Nanosecond)
-		status, body := names(t, ts.URL, key)
+		time.Sleep(time.Nanosecond)
+		status, body := names(t, h, key)
 		if status != http.StatusUnauthorized {
 			t.Fatalf("%v after the revocation: HTTP %d %s; want 401", tt.ttl, status, body)
 		}
-		unknownStatus, unknownBody := names(t, ts.URL, store.KeyPrefix+strings.Repeat("A", 43))
+		unknownStatus, unknownBody := names(t, h, store.KeyPrefix+strings.Repeat("A", 43))
 		if status != unknownStatus || body != unknownBody {
 			t.Errorf("a revoked key gets HTTP %d %s; an unknown one HTTP %d %s: they must not differ", status, body, unknownStatus, unknownBody)
 		}
@@ -158,24 +140,20 @@ func testKeyUseNotedOnceAnInterval(t *testing.T, env *servertest.Env) {
 	ctx := context.Background()
 	counter := &usesCounter{SQL: env.Store}
 	h := server.New(counter, env.Ring)
-	clock := newFakeClock(h)
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
 
-	first := clock.now()
+	first := time.Now()
 	for _, step := range []time.Duration{0, time.Second, server.AuthCacheTTL, server.KeyUseInterval - time.Second - server.AuthCacheTTL - time.Nanosecond, time.Nanosecond} {
-		clock.advance(step)
+		time.Sleep(step)
 		for range 10 {
-			if status, body := names(t, ts.URL, env.Key); status != http.StatusOK {
+			if status, body := names(t, h, env.Key); status != http.StatusOK {
 				t.Fatalf("HTTP %d %s", status, body)
 			}
 		}
 	}
-	last := clock.now()
+	last := time.Now()
 	if last.Sub(first) != server.KeyUseInterval {
 		t.Fatalf("the test's steps add up to %v", last.Sub(first))
 	}
-	ts.Close()
 	if err := h.Close(); err != nil { // waits for the notes
 		t.Fatal(err)
 	}
