@@ -30,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -40,6 +39,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prefect-go/prefect/internal/redact"
+	"github.com/prefect-go/prefect/internal/retry"
 )
 
 // The defaults package client documents for its options.
@@ -264,7 +264,7 @@ func (c *Client) do(ctx context.Context, query string, vars any, m *redact.Maske
 		if attempt > c.o.Retries {
 			return nil, res.api, fmt.Errorf("gave up after %d %s: %w", attempt, plural(attempt, "attempt"), res.err)
 		}
-		wait := c.backoff(attempt - 1)
+		wait := retry.Backoff{Base: c.o.Base, Max: maxBackoff}.Delay(attempt - 1)
 		if res.after >= 0 {
 			if res.after > maxRetryAfter {
 				return nil, res.api, fmt.Errorf("gave up after %d %s: the server asks to retry after %v, more than %v: %w",
@@ -276,12 +276,8 @@ func (c *Client) do(ctx context.Context, query string, vars any, m *redact.Maske
 			return nil, res.api, fmt.Errorf("%w: gave up after %d %s, as the next would start after the context's deadline: %w",
 				context.DeadlineExceeded, attempt, plural(attempt, "attempt"), res.err)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, res.api, fmt.Errorf("%w while waiting to retry after %d %s: %w", ctx.Err(), attempt, plural(attempt, "attempt"), res.err)
-		case <-t.C:
+		if err := retry.Sleep(ctx, wait); err != nil {
+			return nil, res.api, fmt.Errorf("%w while waiting to retry after %d %s: %w", err, attempt, plural(attempt, "attempt"), res.err)
 		}
 	}
 }
@@ -291,19 +287,6 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
-}
-
-// backoff returns the wait before retry i (from 0): base*2^i, capped, with
-// jitter in its upper half so that clients failed together retry apart.
-func (c *Client) backoff(i int) time.Duration {
-	limit := max(maxBackoff, c.o.Base)
-	d := c.o.Base
-	for ; i > 0 && d < limit; i-- {
-		d *= 2
-	}
-	d = min(d, limit)
-	half := d / 2
-	return half + rand.N(d-half+1)
 }
 
 type outcome struct {
