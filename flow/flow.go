@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/prefect-go/prefect/secrets/sensitive"
 	"github.com/prefect-go/prefect/task"
 )
@@ -233,7 +234,12 @@ func (f *Flow) add(r task.Runnable, mapped bool, bindings []Binding) int {
 		n.slug = spec.Name + "-" + strconv.Itoa(f.nameCount[spec.Name])
 	}
 	f.nodes = append(f.nodes, n)
-	if spec.Err != nil {
+	if list, ok := spec.Err.(*multierror.Error); ok {
+		// A task's several problems are each one of the flow's.
+		for _, err := range list.WrappedErrors() {
+			f.errs = append(f.errs, fmt.Errorf("flow %q: %w", f.name, err))
+		}
+	} else if spec.Err != nil {
 		f.errs = append(f.errs, fmt.Errorf("flow %q: %w", f.name, spec.Err))
 	}
 	what := "task " + strconv.Quote(n.slug)

@@ -198,6 +198,12 @@ func TestValidateErrors(t *testing.T) {
 		{"task option error", func(f *flow.Flow) {
 			flow.Add(f, task.New("bad", zero[task.None, int], task.WithMaxRetries(2)))
 		}, []string{"flow \"f\": task \"bad\": A time.Duration `retry_delay` must be provided if max_retries > 0"}},
+		{"a task's two option errors are two problems", func(f *flow.Flow) {
+			flow.Add(f, task.New("bad", zero[task.None, int], task.WithMaxRetries(2), task.WithTimeout(-time.Second)))
+		}, []string{
+			"flow \"f\": task \"bad\": A time.Duration `retry_delay` must be provided if max_retries > 0",
+			`flow "f": task "bad": timeout is -1s; it must be positive, or 0 for none`,
+		}},
 		{"task input struct error", func(f *flow.Flow) {
 			flow.Add(f, task.New("scalar", zero[int, int]))
 		}, []string{`flow "f": task "scalar": input type int is not a struct; use a struct with one field per input, or task.None`}},

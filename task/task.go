@@ -39,6 +39,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/secrets/sensitive"
 )
 
@@ -117,7 +118,11 @@ func New[In, Out any](name string, fn func(ctx context.Context, in In) (Out, err
 		opt(&t.spec)
 	}
 	errs = append(errs, t.spec.check()...)
-	t.spec.Err = errors.Join(errs...)
+	// Several problems read as a list under the task's name; a flow lists
+	// each of them as its own.
+	t.spec.Err = problems.Join(problems.Format(func(n int) string {
+		return fmt.Sprintf("%d problems with task %q", n, name)
+	}, fmt.Sprintf("task %q: ", name)), errs...)
 	return t
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 )
@@ -330,7 +331,12 @@ func TestOptionErrors(t *testing.T) {
 					t.Errorf("error = %q\nwant it to contain %q", err, w)
 				}
 			}
-			if n := len(strings.Split(err.Error(), "\n")); n != tc.errors {
+			n := 1
+			var list *multierror.Error
+			if errors.As(err, &list) {
+				n = len(list.WrappedErrors())
+			}
+			if n != tc.errors {
 				t.Errorf("error reports %d problems, want %d:\n%v", n, tc.errors, err)
 			}
 		})
