@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/state"
 )
@@ -58,6 +59,10 @@ type Agent struct {
 	running atomic.Bool // Run is running
 }
 
+// optionProblems prints the problems of New's options, each of which
+// says "agent: ", once in the header.
+var optionProblems = problems.Format(func(n int) string { return fmt.Sprintf("agent: %d problems with the options", n) }, "agent: ")
+
 // An Option configures an [Agent].
 type Option func(*Agent) error
 
@@ -65,7 +70,14 @@ type Option func(*Agent) error
 // called "agent", has a random ID and no labels (so it claims only runs
 // without labels), sets no --env values, has no limit on runs at once,
 // polls every DefaultPollInterval, waits DefaultGracePeriod on shutdown,
-// launches with [LocalLauncher] and logs nothing. Every invalid option is reported, joined in one error.
+// launches with [LocalLauncher] and logs nothing. Every invalid option is
+// reported in one error; several, one per line under a count:
+//
+//	agent: 2 problems with the options:
+//		- max runs is -1: it must be 0 (no limit) or more
+//		- the agent's name is empty
+//
+// errors.Is and errors.As reach each (a *multierror.Error).
 func New(o Orchestrator, opts ...Option) (*Agent, error) {
 	a := &Agent{
 		o:        o,
@@ -88,8 +100,8 @@ func New(o Orchestrator, opts ...Option) (*Agent, error) {
 			errs = append(errs, fmt.Errorf("agent: %w", err))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := problems.Join(optionProblems, errs...); err != nil {
+		return nil, err
 	}
 	if a.id == "" {
 		a.id = uuid.NewString()

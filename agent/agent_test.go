@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/internal/syncbuf"
 	"github.com/prefect-go/prefect/state"
@@ -512,6 +513,19 @@ func TestNewOptions(t *testing.T) {
 				t.Errorf("New = %v, want an error with %q", err, tc.want)
 			}
 		})
+	}
+	// Every problem, under a count, each reached by errors.As.
+	_, err := New(nil, WithMaxRuns(-1), WithName(""))
+	want := "agent: 3 problems with the options:\n" +
+		"\t- the orchestrator is nil\n" +
+		"\t- max runs is -1: it must be 0 (no limit) or more\n" +
+		"\t- the agent's name is empty"
+	if err == nil || err.Error() != want {
+		t.Errorf("New = %v, want\n%s", err, want)
+	}
+	var list *multierror.Error
+	if !errors.As(err, &list) || len(list.WrappedErrors()) != 3 {
+		t.Errorf("New = %v; want a *multierror.Error of 3", err)
 	}
 	a, err := New(newFake(), WithName("n"), WithID("id-1"))
 	if err != nil || a.Name() != "n" || a.ID() != "id-1" {

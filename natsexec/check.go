@@ -3,11 +3,11 @@ package natsexec
 import (
 	"encoding"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/secrets"
 )
 
@@ -60,10 +60,14 @@ func Check(f *flow.Flow) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("natsexec: flow %q cannot run on workers: %w", g.Name, errors.Join(errs...))
+		return fmt.Errorf("natsexec: flow %q cannot run on workers: %w", g.Name, problems.Join(wireProblems, errs...))
 	}
 	return nil
 }
+
+// wireProblems prints Check's problems: one alone follows "cannot run on
+// workers: "; several, their count, then one per line.
+var wireProblems = problems.Format(func(n int) string { return fmt.Sprintf("%d problems", n) }, "")
 
 // wireProblem says why values of type t do not survive a JSON round trip,
 // or "" if they do.

@@ -2,10 +2,12 @@ package natsexec_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/natsexec"
 	"github.com/prefect-go/prefect/runner"
@@ -48,6 +50,14 @@ func TestCheck(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Check's error lacks %q:\n%v", want, err)
 		}
+	}
+	// One problem per line under a count, each reached through the list.
+	if header := "natsexec: flow \"bad\" cannot run on workers: 5 problems:\n\t- task chan-1: "; !strings.HasPrefix(err.Error(), header) {
+		t.Errorf("Check's error does not begin %q:\n%v", header, err)
+	}
+	var list *multierror.Error
+	if !errors.As(err, &list) || len(list.WrappedErrors()) != 5 {
+		t.Errorf("Check's error = %v; want a *multierror.Error of 5", err)
 	}
 	if strings.Contains(err.Error(), `input "when"`) || strings.Contains(err.Error(), `input "names"`) || strings.Contains(err.Error(), `input "pairs"`) {
 		t.Errorf("Check refused types that cross the wire:\n%v", err)

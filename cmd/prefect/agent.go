@@ -22,6 +22,7 @@ import (
 	"github.com/prefect-go/prefect/agent"
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/config"
+	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/state"
 )
@@ -151,7 +152,7 @@ func (o *orchestrator) Claim(ctx context.Context, agentID string, labels []strin
 			env, err = o.c.FlowRunEnv(ctx, r.ID, agentID)
 		}
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("flow run %s: %w", r.ID, err))
 			o.mu.Lock()
 			if o.fails == nil {
 				o.fails = map[string]int{}
@@ -180,7 +181,10 @@ func (o *orchestrator) Claim(ctx context.Context, agentID string, labels []strin
 			Labels: r.Labels, Command: f.Command, WorkingDir: f.WorkingDir, Env: env})
 	}
 	if len(out) == 0 && len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		// Runs of one flow may fail alike: each line names its run.
+		return nil, problems.Join(problems.Format(func(n int) string {
+			return fmt.Sprintf("%d claimed flow runs could not be started", n)
+		}, ""), errs...)
 	}
 	return out, nil
 }
