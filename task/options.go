@@ -163,6 +163,19 @@ func OnFailure(fn func(ctx context.Context, failed state.State)) Option {
 // with WithCheckpoint(true).
 func AsSecret() Option { return func(s *Spec) { s.Secret = true } }
 
+// WithOptionError records err as a bad option value of a constructor that
+// builds on New with options of its own, as package tasks does: New reports
+// it in [Spec].Err beside the task's own problems, and a flow when
+// validated, so that every bad value reads the same wherever it was given.
+// A nil err records nothing.
+func WithOptionError(err error) Option {
+	return func(s *Spec) {
+		if err != nil {
+			s.optionErrs = append(s.optionErrs, err)
+		}
+	}
+}
+
 // WithRunName names each run of the task from a template; see [Spec.RunName].
 func WithRunName(template string) Option { return func(s *Spec) { s.RunName = template } }
 

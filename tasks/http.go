@@ -50,7 +50,7 @@ func BearerRequest(name, method string, opts ...Option) *task.Task[RequestIn, Re
 }
 
 func bearerRequest(name, method string, o options) *task.Task[RequestIn, Response] {
-	return record(task.New(name, func(ctx context.Context, in RequestIn) (Response, error) {
+	return task.New(name, func(ctx context.Context, in RequestIn) (Response, error) {
 		var body io.Reader
 		if in.Body != nil {
 			body = bytes.NewReader(in.Body)
@@ -79,7 +79,7 @@ func bearerRequest(name, method string, o options) *task.Task[RequestIn, Respons
 			return out, fmt.Errorf("%s %s: %s", method, req.URL.Redacted(), resp.Status)
 		}
 		return out, nil
-	}, o.taskOpts...), o.errs)
+	}, o.taskOptions()...)
 }
 
 // AddRequest adds to f a [BearerRequest] task called name and the secret

@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -97,14 +96,15 @@ func newOptions(k takers, opts []Option) options {
 	return o
 }
 
-// record adds what was wrong with the options to t's Spec.Err, where a flow
-// finds it when validated, each problem naming the task as package task's do.
-func record[In, Out any](t *task.Task[In, Out], errs []error) *task.Task[In, Out] {
-	s := t.Spec()
-	for _, err := range errs {
-		s.Err = errors.Join(s.Err, fmt.Errorf("task %q: %w", s.Name, err))
+// taskOptions returns the task options to build the task with: the bad
+// values first, which task.New reports in the task's Spec.Err, each naming
+// the task, as it does its own.
+func (o *options) taskOptions() []task.Option {
+	opts := make([]task.Option, 0, len(o.errs)+len(o.taskOpts))
+	for _, err := range o.errs {
+		opts = append(opts, task.WithOptionError(err))
 	}
-	return t
+	return append(opts, o.taskOpts...)
 }
 
 // WithTaskOptions passes task options (a slug, tags, retries, a timeout) to

@@ -87,7 +87,7 @@ var ErrEnvVarNotSet = errors.New("Environment variable not set")
 // It takes [WithCast], [WithRaiseIfMissing] and [WithTaskOptions].
 func EnvVarSecret(name string, opts ...Option) *task.Task[SecretIn, secrets.Value] {
 	o := newOptions(forEnvVar, opts)
-	return record(secretTask(name, "EnvVarSecret", func(ctx context.Context, n string) (secrets.Value, error) {
+	return secretTask(name, "EnvVarSecret", func(ctx context.Context, n string) (secrets.Value, error) {
 		raw, ok := os.LookupEnv(n)
 		if !ok {
 			if o.raise {
@@ -107,5 +107,5 @@ func EnvVarSecret(name string, opts ...Option) *task.Task[SecretIn, secrets.Valu
 		out := secrets.NewValue(v)
 		secrets.Mask(ctx, out)
 		return out, nil
-	}, o.taskOpts), o.errs)
+	}, o.taskOptions())
 }
