@@ -79,7 +79,16 @@ var ErrCycle = errors.New(state.MsgCycle)
 // Validate reports every problem with the flow: bad task options, bindings
 // that name no input or whose types do not fit, unbound inputs, duplicate
 // slugs, parameters with upstream tasks, and cycles ([ErrCycle]). Each
-// problem names the tasks concerned; they are joined into one error.
+// problem names the tasks concerned. A single problem reads as itself;
+// several are listed under a count, one per line:
+//
+//	2 problems in flow "etl":
+//		- slug "load" is used by two tasks (the 2nd and the 3rd added); slugs must be unique
+//		- Cycle found; flows must be acyclic! Tasks on or behind a cycle: "load-1", "check-1"
+//
+// errors.Is and errors.As reach each problem (the list is a
+// *multierror.Error of github.com/hashicorp/go-multierror, whose
+// WrappedErrors gives each problem's whole text).
 func (f *Flow) Validate() error {
 	_, err := f.Graph()
 	return err
