@@ -143,7 +143,7 @@ func (c *masks) tenant(tenantID string, now time.Time) *tenantMask {
 // deleted one of its secrets (its environments too). The stamp of a store
 // that keeps one says so already.
 func (s *Server) secretsChanged(tenantID string) {
-	s.masks.tenant(tenantID, s.now()).gen.Add(1)
+	s.masks.tenant(tenantID, time.Now().UTC()).gen.Add(1)
 }
 
 // masker returns the masker of the tenant's secrets as they are now (as
@@ -158,20 +158,20 @@ func (s *Server) secretsChanged(tenantID string) {
 // delete_secret, create_flow_run, register_flow). An event per build
 // would tell an auditor only that some run wrote text.
 func (s *Server) masker(ctx context.Context, tenantID string) (*redact.Masker, error) {
-	tm := s.masks.tenant(tenantID, s.now())
+	tm := s.masks.tenant(tenantID, time.Now().UTC())
 	gen := tm.gen.Load()
 	stamp, err := s.secretsStamp(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	if b := tm.cur.Load(); b.fresh(gen, stamp, s.now()) {
+	if b := tm.cur.Load(); b.fresh(gen, stamp, time.Now().UTC()) {
 		return b.m, nil
 	}
 	tm.build.Lock()
 	defer tm.build.Unlock()
 	b := tm.cur.Load()
 	switch {
-	case b.fresh(gen, stamp, s.now()):
+	case b.fresh(gen, stamp, time.Now().UTC()):
 		return b.m, nil // built while this call waited
 	case b == nil || stamp < 0:
 		b, err = s.buildMask(ctx, tenantID, tm.gen.Load())
@@ -205,7 +205,7 @@ func (s *Server) secretsStamp(ctx context.Context, tenantID string) (int64, erro
 // being the tenant's gen read before them. The masker's matcher is built
 // here too, not by the first text it masks.
 func (s *Server) buildMask(ctx context.Context, tenantID string, gen int64) (*builtMask, error) {
-	b := &builtMask{m: redact.New(), gen: gen, at: s.now()}
+	b := &builtMask{m: redact.New(), gen: gen, at: time.Now().UTC()}
 	sealed, stamp, err := s.sealedSecrets(ctx, tenantID, -1)
 	if err != nil {
 		return nil, err

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prefect-go/prefect/agent"
@@ -321,39 +323,55 @@ type noStamp struct {
 
 // Over a store without a stamp, a secret set by another server is masked
 // once the masker is MaskTTL old; one set through this server at once.
+// The test runs in a synctest bubble, whose clock moves on only when every
+// goroutine in it waits, so the masker's age is exactly what the test
+// sleeps. The client's requests are served in process (inProcess), as
+// real network I/O does not block durably in a bubble.
 func TestMaskerTTLWithoutStamp(t *testing.T) {
-	ctx := context.Background()
-	env := servertest.New(t)
-	var now atomic.Int64
-	now.Store(time.Now().UnixNano())
-	h := server.New(noStamp{env.Store, env.Store}, env.Ring)
-	server.SetClock(h, func() time.Time { return time.Unix(0, now.Load()).UTC() })
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	c := runsClient(t, ts.URL, env.Key)
-	run, _ := runningRun(t, c, nil, nil, "")
-	write := logWriter(t, c, run.ID)
-	if err := c.SetSecret(ctx, "HERE", "here-CANARY-1f"); err != nil {
-		t.Fatal(err)
-	}
-	if got := write("here-CANARY-1f"); got != mask {
-		t.Errorf("a secret set through this server: stored as %q", got)
-	}
-	// Another server's put, straight into the store.
-	sealed, err := env.Ring.Seal(env.Tenant.ID, "THERE", []byte(`"there-CANARY-2e"`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Store.PutSecret(ctx, env.Tenant.ID, "THERE", sealed); err != nil {
-		t.Fatal(err)
-	}
-	if got := write("there-CANARY-2e"); got != "there-CANARY-2e" {
-		t.Errorf("within MaskTTL of the build: stored as %q; the window is documented as MaskTTL", got)
-	}
-	now.Add(int64(server.MaskTTL))
-	if got := write("there-CANARY-2e"); got != mask {
-		t.Errorf("MaskTTL after the build: stored as %q, want it masked", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		env := servertest.New(t)
+		h := server.New(noStamp{env.Store, env.Store}, env.Ring)
+		defer h.Close()
+		c, err := client.New("http://server.invalid/graphql", client.WithAPIKey(env.Key), client.WithRetries(0, 0),
+			client.WithHTTPClient(&http.Client{Transport: inProcess{h}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, _ := runningRun(t, c, nil, nil, "")
+		write := logWriter(t, c, run.ID)
+		if err := c.SetSecret(ctx, "HERE", "here-CANARY-1f"); err != nil {
+			t.Fatal(err)
+		}
+		if got := write("here-CANARY-1f"); got != mask {
+			t.Errorf("a secret set through this server: stored as %q", got)
+		}
+		// Another server's put, straight into the store.
+		sealed, err := env.Ring.Seal(env.Tenant.ID, "THERE", []byte(`"there-CANARY-2e"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.Store.PutSecret(ctx, env.Tenant.ID, "THERE", sealed); err != nil {
+			t.Fatal(err)
+		}
+		if got := write("there-CANARY-2e"); got != "there-CANARY-2e" {
+			t.Errorf("within MaskTTL of the build: stored as %q; the window is documented as MaskTTL", got)
+		}
+		time.Sleep(server.MaskTTL)
+		if got := write("there-CANARY-2e"); got != mask {
+			t.Errorf("MaskTTL after the build: stored as %q, want it masked", got)
+		}
+	})
+}
+
+// inProcess is an http.RoundTripper that serves each request with a
+// handler on the caller's goroutine.
+type inProcess struct{ h http.Handler }
+
+func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }
 
 // failStamp is store.SQL whose secrets stamp fails while fail is set.

@@ -207,7 +207,6 @@ type Server struct {
 	pager      SecretPager    // st, if it lists a page at a time; else nil
 	masks      masks          // the tenants' maskers of what runs write
 	log        *slog.Logger
-	now        func() time.Time
 	schema     *graphql.Schema
 }
 
@@ -306,7 +305,6 @@ func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 		unknown:    unknownKeys{every: time.Minute},
 		auth:       authCache{ttl: AuthCacheTTL},
 		log:        slog.New(slog.DiscardHandler),
-		now:        func() time.Time { return time.Now().UTC() },
 	}
 	s.runs, _ = st.(RunStore)
 	s.useRec, _ = st.(KeyUseRecorder)
@@ -406,7 +404,7 @@ func (s *Server) authenticate(r *http.Request) (orchestration.KeyInfo, int, stri
 		return orchestration.KeyInfo{}, http.StatusUnauthorized, "UNAUTHENTICATED: no API key: send \"Authorization: Bearer <api key>\""
 	}
 	h := tokenHash(token)
-	now := s.now()
+	now := time.Now().UTC()
 	key, cached := s.auth.get(h, now)
 	var err error
 	if !cached {
@@ -473,7 +471,7 @@ type unknownKeys struct {
 // one up to UnknownKeyAuditRate a minute, then summed up.
 func (s *Server) recordUnknownKey(ctx context.Context) {
 	u := &s.unknown
-	now := s.now()
+	now := time.Now().UTC()
 	u.mu.Lock()
 	if now.Sub(u.window) >= u.every {
 		u.window, u.recorded = now, 0
@@ -540,7 +538,7 @@ func (s *Server) Close() error {
 
 // record appends e to the audit log, reporting whether it could.
 func (s *Server) record(ctx context.Context, e orchestration.Event) bool {
-	e.Time = s.now()
+	e.Time = time.Now().UTC()
 	if err := s.st.Record(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "secret server: recording an audit event",
 			"tenant", e.TenantID, "operation", e.Operation, "secret", e.SecretName, "outcome", e.Outcome, "err", err)
