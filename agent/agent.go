@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/internal/redact"
+	"github.com/prefect-go/prefect/internal/retry"
 	"github.com/prefect-go/prefect/state"
 )
 
@@ -529,7 +530,8 @@ func (s *session) settle(runID, failMsg, cancelMsg string) {
 	log := s.a.log.With("flow_run", runID)
 	ctx, cancel := s.callCtx()
 	defer cancel()
-	backoff := 100 * time.Millisecond
+	backoff := retry.Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second}
+	waits := 0 // conflicts are retried at once, so they do not count
 	for attempt := 1; ; attempt++ {
 		st, version, err := s.a.o.RunState(ctx, runID)
 		if err == nil {
@@ -562,13 +564,8 @@ func (s *session) settle(runID, failMsg, cancelMsg string) {
 			return
 		}
 		log.Warn("could not give the flow run a final state; trying again", "err", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
-		backoff = min(2*backoff, 5*time.Second)
+		_ = retry.Sleep(ctx, backoff.Delay(waits)) // the next attempt sees ctx end
+		waits++
 	}
 }
 
