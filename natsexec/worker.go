@@ -17,6 +17,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/internal/redact"
@@ -111,19 +113,18 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 
 	// Each flow's consumer is pulled on a goroutine of its own; the slots
 	// are shared. The first that can no longer consume stops the others.
-	cctx, stop := context.WithCancel(ctx)
-	defer stop()
-	var handlers, pullers sync.WaitGroup
-	sem := make(chan struct{}, o.concurrency)
-	errs := make([]error, len(sources))
-	for i, src := range sources {
-		pullers.Go(func() {
-			if errs[i] = w.consume(cctx, src, sem, &handlers); errs[i] != nil {
-				stop()
+	pullers, pctx := errgroup.WithContext(ctx)
+	var handlers sync.WaitGroup
+	slots := newSlots(o.concurrency)
+	for _, src := range sources {
+		pullers.Go(func() error {
+			if err := w.consume(pctx, src, slots, &handlers); err != nil {
+				return fmt.Errorf("natsexec: consuming stream %q (consumer %q): %w", o.stream, o.consumer(src.flow), err)
 			}
+			return nil
 		})
 	}
-	pullers.Wait()
+	err = pullers.Wait()
 	if ctx.Err() != nil {
 		o.logger.Info("natsexec: worker draining: finishing the task runs it took, taking no more", "worker", o.name)
 	}
@@ -131,13 +132,16 @@ func Serve(ctx context.Context, nc *nats.Conn, flows []*flow.Flow, opts ...Optio
 	if ctx.Err() != nil {
 		return nil
 	}
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("natsexec: consuming stream %q (consumer %q): %w", o.stream, o.consumer(sources[i].flow), err)
-		}
-	}
-	return nil
+	return err
 }
+
+// slots are a worker's task-run slots, shared by its flows' consumers.
+type slots struct {
+	*semaphore.Weighted
+	n int64
+}
+
+func newSlots(n int) slots { return slots{semaphore.NewWeighted(int64(n)), int64(n)} }
 
 // source is one flow's consumer, as a worker consumes it.
 type source struct {
@@ -148,37 +152,29 @@ type source struct {
 }
 
 // consume takes src's jobs and runs each on a goroutine of handlers, while
-// it holds a slot of sem, until ctx ends (it returns nil) or it can no
+// it holds one of the slots, until ctx ends (it returns nil) or it can no
 // longer consume (it returns why).
 //
 // A worker asks for as many jobs as it has free slots, no more: a job
 // waiting in a buffer behind busy slots would see its ack wait run out and
 // be delivered again, to run twice.
-func (w *worker) consume(ctx context.Context, src *source, sem chan struct{}, handlers *sync.WaitGroup) error {
+func (w *worker) consume(ctx context.Context, src *source, sem slots, handlers *sync.WaitGroup) error {
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case sem <- struct{}{}:
+		if sem.Acquire(ctx, 1) != nil {
+			return nil // ctx ended
 		}
 		if ctx.Err() != nil {
-			<-sem
+			sem.Release(1)
 			return nil
 		}
-		free := 1
-	more:
-		for free < cap(sem) {
-			select {
-			case sem <- struct{}{}:
-				free++
-			default:
-				break more
-			}
+		free := int64(1)
+		for free < sem.n && sem.TryAcquire(1) {
+			free++
 		}
 		// What is queued now, for every free slot; when nothing is, wait
 		// for one job (a long poll, answered as soon as one comes) with
 		// one slot, leaving the others to the worker's other flows.
-		taken := 0
+		taken := int64(0)
 		take := func(batch jetstream.MessageBatch, ferr error) error {
 			if ferr != nil {
 				return ferr
@@ -186,22 +182,19 @@ func (w *worker) consume(ctx context.Context, src *source, sem chan struct{}, ha
 			for msg := range batch.Messages() {
 				taken++
 				handlers.Go(func() {
-					defer func() { <-sem }()
+					defer sem.Release(1)
 					w.handle(src, msg)
 				})
 			}
 			return batch.Error()
 		}
-		err := take(src.cons.FetchNoWait(free))
+		err := take(src.cons.FetchNoWait(int(free)))
 		if err == nil && taken == 0 {
-			for ; free > 1; free-- {
-				<-sem
-			}
+			sem.Release(free - 1)
+			free = 1
 			err = take(src.cons.Fetch(1, jetstream.FetchMaxWait(pullWait)))
 		}
-		for range free - taken {
-			<-sem
-		}
+		sem.Release(free - taken)
 		if errors.Is(err, nats.ErrNoResponders) {
 			// What a pull for a deleted consumer or stream gets; or a
 			// cluster changing leaders, which passes.
