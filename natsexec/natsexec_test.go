@@ -498,15 +498,10 @@ func TestServeErrors(t *testing.T) {
 	go func() { served <- natsexec.Serve(context.Background(), nc, []*flow.Flow{a}) }()
 	// Wait for the consumer, then close the connection under it.
 	js, _ := jetstream.New(connect(t, url))
-	for deadline := testwait.Deadline(t); ; {
-		if _, err := js.Consumer(context.Background(), natsexec.DefaultStream, natsexec.ConsumerName("same")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the worker made no consumer")
-		}
-		time.Sleep(5 * time.Millisecond) // the consumer's creation is not observable otherwise
-	}
+	testwait.Until(t, "the worker makes its consumer", func() bool { // its creation is not observable otherwise
+		_, err := js.Consumer(context.Background(), natsexec.DefaultStream, natsexec.ConsumerName("same"))
+		return err == nil
+	})
 	nc.Close()
 	if err := <-served; err == nil {
 		t.Error("Serve returned nil after its connection closed")

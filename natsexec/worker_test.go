@@ -279,12 +279,8 @@ func TestCancelReachesWorkers(t *testing.T) {
 	if fs == nil || fs.Kind != state.Cancelled {
 		t.Fatalf("flow run after cancel: %v, want Cancelled", fs)
 	}
-	for deadline := testwait.Deadline(t); stopped.Load() < 2; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of the 2 task runs on the worker saw their context end", stopped.Load())
-		}
-		time.Sleep(5 * time.Millisecond) // polled: the worker's side has no event to wait on
-	}
+	// Polled: the worker's side has no event to wait on.
+	testwait.Until(t, "both task runs on the worker see their context end", func() bool { return stopped.Load() >= 2 })
 	stopWorker()
 	if err := <-served; err != nil {
 		t.Errorf("Serve: %v", err)
@@ -838,16 +834,11 @@ func waitStreamMsgs(t *testing.T, url string, n uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := testwait.Deadline(t); ; {
+	// Polled: the stream's state has no event to wait on.
+	testwait.Until(t, fmt.Sprintf("the stream holds %d jobs", n), func() bool {
 		st, err := js.Stream(context.Background(), natsexec.DefaultStream)
-		if err == nil && st.CachedInfo().State.Msgs >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the stream did not get %d jobs", n)
-		}
-		time.Sleep(10 * time.Millisecond) // the stream's state has no event to wait on
-	}
+		return err == nil && st.CachedInfo().State.Msgs >= n
+	})
 }
 
 // TestReconnectLeavesQueuedJobs: a reconnection queues nothing again that
