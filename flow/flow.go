@@ -6,7 +6,7 @@
 // [Node] that later bindings refer to:
 //
 //	f := flow.New("etl")
-//	n := flow.Parameter(f, "n", flow.Default(3))
+//	n := flow.Parameter(f, "n", flow.WithDefault(3))
 //	nums := flow.Add(f, numbers, flow.Bind("n", n))
 //	sq := flow.Map(f, square, flow.Bind("x", nums))      // one child run per element
 //	flow.Add(f, report, flow.Bind("values", sq), flow.After(cleanup))
@@ -417,10 +417,16 @@ type Param struct {
 // ParamOption configures a parameter.
 type ParamOption[T any] func(*Param)
 
-// Default gives a parameter a default value, which makes it optional.
-func Default[T any](v T) ParamOption[T] {
+// WithDefault gives a parameter a default value (Prefect's default=), which
+// makes it optional.
+func WithDefault[T any](v T) ParamOption[T] {
 	return func(p *Param) { p.Default, p.HasDefault = v, true }
 }
+
+// Default is the former name of [WithDefault].
+//
+// Deprecated: use WithDefault.
+func Default[T any](v T) ParamOption[T] { return WithDefault(v) }
 
 type paramTask struct{ spec task.Spec }
 
@@ -430,7 +436,7 @@ func (p *paramTask) Call(context.Context, []any) (any, error) {
 }
 
 // Parameter adds a flow parameter called name: a root task whose result is
-// the value a run gives it, or its default. Without [Default] the parameter is
+// the value a run gives it, or its default. Without [WithDefault] the parameter is
 // required.
 func Parameter[T any](f *Flow, name string, opts ...ParamOption[T]) Node[T] {
 	p := &Param{Name: name, Type: reflect.TypeFor[T]()}

@@ -51,7 +51,7 @@ type Spec struct {
 	Inputs []Input
 	// Output is the type of the task's result.
 	Output reflect.Type
-	// Secret marks the task's result as a secret (see [AsSecret]).
+	// Secret marks the task's result as a secret (see [WithSecretResult]).
 	Secret bool
 	// Err records what was wrong with the options the task was built with.
 	// A flow reports it when validated.
@@ -140,12 +140,13 @@ func WithStateHandlers(h ...StateHandler) Option {
 	}
 }
 
-// OnFailure calls fn when a run of the task fails; the shorthand for a state
-// handler that only looks at failures. A nil fn is a bad value.
-func OnFailure(fn func(ctx context.Context, failed state.State)) Option {
+// WithOnFailure calls fn when a run of the task fails (Prefect's
+// on_failure); the shorthand for a state handler that only looks at
+// failures. A nil fn is a bad value.
+func WithOnFailure(fn func(ctx context.Context, failed state.State)) Option {
 	if fn == nil {
 		return func(s *Spec) {
-			s.optionErrs = append(s.optionErrs, errors.New("task.OnFailure: the function is nil"))
+			s.optionErrs = append(s.optionErrs, errors.New("task.WithOnFailure: the function is nil"))
 		}
 	}
 	return WithStateHandlers(func(ctx context.Context, _, new state.State) state.State {
@@ -156,12 +157,24 @@ func OnFailure(fn func(ctx context.Context, failed state.State)) Option {
 	})
 }
 
-// AsSecret marks the task's result as a secret, as the secret tasks in
-// package tasks are: it is never checkpointed or cached, a restart always
-// runs the task again (so the value is fetched fresh), and the results of
-// tasks downstream of it are not checkpointed either unless they ask for it
-// with WithCheckpoint(true).
-func AsSecret() Option { return func(s *Spec) { s.Secret = true } }
+// OnFailure is the former name of [WithOnFailure].
+//
+// Deprecated: use WithOnFailure.
+func OnFailure(fn func(ctx context.Context, failed state.State)) Option {
+	return WithOnFailure(fn)
+}
+
+// WithSecretResult marks the task's result as a secret, as the secret tasks
+// in package tasks are: it is never checkpointed or cached, a restart
+// always runs the task again (so the value is fetched fresh), and the
+// results of tasks downstream of it are not checkpointed either unless they
+// ask for it with WithCheckpoint(true).
+func WithSecretResult() Option { return func(s *Spec) { s.Secret = true } }
+
+// AsSecret is the former name of [WithSecretResult].
+//
+// Deprecated: use WithSecretResult.
+func AsSecret() Option { return WithSecretResult() }
 
 // WithOptionError records err as a bad option value of a constructor that
 // builds on New with options of its own, as package tasks does: New reports

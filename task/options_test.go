@@ -1,10 +1,12 @@
 package task_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
 )
 
@@ -23,5 +25,22 @@ func TestWithOptionError(t *testing.T) {
 	}
 	if err := task.New("ok", echo[task.None], task.WithOptionError(nil)).Spec().Err; err != nil {
 		t.Errorf("WithOptionError(nil): Spec().Err = %v; want nil", err)
+	}
+}
+
+// The former names of options do what their With* names do.
+func TestDeprecatedOptionNames(t *testing.T) {
+	if s := task.New("s", echo[task.None], task.AsSecret()).Spec(); !s.Secret {
+		t.Error("AsSecret did not mark the result secret")
+	}
+	if s := task.New("s", echo[task.None], task.WithSecretResult()).Spec(); !s.Secret {
+		t.Error("WithSecretResult did not mark the result secret")
+	}
+	s := task.New("f", echo[task.None], task.OnFailure(func(context.Context, state.State) {})).Spec()
+	if len(s.StateHandlers) != 1 || s.Err != nil {
+		t.Errorf("OnFailure: %d handlers, %v; want 1 and no error", len(s.StateHandlers), s.Err)
+	}
+	if err := task.New("f", echo[task.None], task.OnFailure(nil)).Spec().Err; err == nil {
+		t.Error("OnFailure(nil) recorded no error")
 	}
 }

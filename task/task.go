@@ -28,6 +28,13 @@
 // Configuration problems (a retry count without a delay, a negative timeout)
 // do not panic: the task records them, and adding it to a flow reports them
 // when the flow is validated.
+//
+// Options are named With*: [WithRetries], [WithTrigger], [WithOnFailure]
+// (Prefect's on_failure). The one exception is a trigger's bounds,
+// [AtLeast] and [AtMost]: they are not options of a task but the arguments
+// of [SomeSuccessful] and [SomeFailed], named as Prefect's at_least and
+// at_most keywords, so that task.SomeFailed(task.AtMost(0.5)) reads as the
+// rule it states.
 package task
 
 import (

@@ -312,8 +312,8 @@ func TestOptionErrors(t *testing.T) {
 			nil, []string{`task "t": task.WithStateHandlers: handler 0 is nil; pass only non-nil handlers`}, 1},
 		{"nil among state handlers", []task.Option{task.WithStateHandlers(func(_ context.Context, _, n state.State) state.State { return n }, nil)},
 			nil, []string{`task "t": task.WithStateHandlers: handler 1 is nil`}, 1},
-		{"nil OnFailure", []task.Option{task.OnFailure(nil)},
-			nil, []string{`task "t": task.OnFailure: the function is nil`}, 1},
+		{"nil WithOnFailure", []task.Option{task.WithOnFailure(nil)},
+			nil, []string{`task "t": task.WithOnFailure: the function is nil`}, 1},
 		{"several problems at once", []task.Option{task.WithMaxRetries(1), task.WithTimeout(-1), task.WithTags("")},
 			task.ErrRetryDelayRequired, []string{"retry_delay", "timeout is -1ns", "tag 0 is empty"}, 3},
 	}
@@ -431,14 +431,14 @@ func TestAsSignalNoSignal(t *testing.T) {
 	}
 }
 
-func TestOnFailure(t *testing.T) {
+func TestWithOnFailure(t *testing.T) {
 	var got []state.State
-	tk := task.New("t", echo[task.None], task.OnFailure(func(ctx context.Context, failed state.State) {
+	tk := task.New("t", echo[task.None], task.WithOnFailure(func(ctx context.Context, failed state.State) {
 		got = append(got, failed)
 	}))
 	hs := tk.Spec().StateHandlers
 	if len(hs) != 1 {
-		t.Fatalf("OnFailure added %d handlers, want 1", len(hs))
+		t.Fatalf("WithOnFailure added %d handlers, want 1", len(hs))
 	}
 	running := state.New(state.Running, "")
 	for _, tc := range allKindsForHandler() {
@@ -450,10 +450,10 @@ func TestOnFailure(t *testing.T) {
 		}
 		fired := len(got) == 1
 		if fired != tc.IsFailed() {
-			t.Errorf("OnFailure on %v fired=%v, want %v", tc, fired, tc.IsFailed())
+			t.Errorf("WithOnFailure on %v fired=%v, want %v", tc, fired, tc.IsFailed())
 		}
 		if fired && got[0].Message != next.Message {
-			t.Errorf("OnFailure got %v, want %v", got[0], next)
+			t.Errorf("WithOnFailure got %v, want %v", got[0], next)
 		}
 	}
 }
