@@ -120,7 +120,14 @@ func WithCheckpointing(on bool) Option { return func(o *options) { o.checkpoint 
 // nil) discards everything: a library stays quiet unless asked.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithClock sets the clock retries wait on; the default is the real one.
+// WithClock sets the clock the run tells the time by and waits on (retry
+// delays, cache lifetimes, the schedule); the default is the real one.
+//
+// A test needs no clock of its own to make retry delays, cache lifetimes
+// or a schedule pass at once: run it in a [testing/synctest] bubble, whose
+// real clock moves on as soon as every goroutine in it waits. WithClock is
+// for other sources of time, such as a program that runs a flow against a
+// clock it keeps itself.
 func WithClock(c Clock) Option {
 	return func(o *options) {
 		if c == nil {
