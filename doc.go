@@ -43,7 +43,7 @@
 //	}, task.WithRetries(2, time.Second))
 //
 //	f := flow.New("squares")
-//	n := flow.Parameter(f, "n", flow.Default(3))
+//	n := flow.Parameter(f, "n", flow.WithDefault(3))
 //	nums := flow.Add(f, numbers, flow.Bind("n", n))
 //	squares := flow.Map(f, square, flow.Bind("x", nums)) // square-1[0], square-1[1], ...
 //

@@ -137,7 +137,7 @@ func newETL(retryDelay time.Duration) *etlFlow {
 	}, task.WithTrigger(task.AllFinished))
 
 	e.f = flow.New("etl")
-	e.n = flow.Parameter(e.f, "n", flow.Default(5))
+	e.n = flow.Parameter(e.f, "n", flow.WithDefault(5))
 	e.extract = flow.Add(e.f, extract, flow.Bind("n", e.n))
 	e.transform = flow.Map(e.f, transform,
 		flow.Bind("record", e.extract),
@@ -561,7 +561,7 @@ func squares(ctx context.Context) error {
 	}, task.WithRetries(2, time.Second))
 
 	f := flow.New("squares")
-	n := flow.Parameter(f, "n", flow.Default(3))
+	n := flow.Parameter(f, "n", flow.WithDefault(3))
 	nums := flow.Add(f, numbers, flow.Bind("n", n))
 	squares := flow.Map(f, square, flow.Bind("x", nums)) // square-1[0], square-1[1], ...
 

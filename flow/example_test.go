@@ -43,7 +43,7 @@ func Example() {
 	})
 
 	f := flow.New("squares")
-	n := flow.Parameter(f, "n", flow.Default(3))
+	n := flow.Parameter(f, "n", flow.WithDefault(3))
 	nums := flow.Add(f, count, flow.Bind("n", n))
 	sq := flow.Map(f, square, flow.Bind("x", nums))
 	done := flow.Add(f, cleanup)
@@ -128,8 +128,8 @@ func ExampleCase() {
 	})
 
 	f := flow.New("tone")
-	loud := flow.Parameter(f, "loud", flow.Default(true))
-	text := flow.Parameter(f, "text", flow.Default("hello"))
+	loud := flow.Parameter(f, "loud", flow.WithDefault(true))
+	text := flow.Parameter(f, "text", flow.WithDefault("hello"))
 	yes := flow.Case(f, loud, true)
 	a := flow.Add(f, shout, flow.Bind("text", text), flow.After(yes))
 	no := flow.Case(f, loud, false)

@@ -179,7 +179,7 @@ func TestValidateErrors(t *testing.T) {
 			flow.Add(f, inc, flow.Const("x", 1))
 		}, []string{`flow "f": slug "inc-2" is used by two tasks (the 1st and the 3rd added); slugs must be unique`}},
 		{"duplicate parameter names", func(f *flow.Flow) {
-			flow.Parameter(f, "n", flow.Default(1))
+			flow.Parameter(f, "n", flow.WithDefault(1))
 			flow.Parameter[string](f, "n")
 		}, []string{
 			`flow "f": parameter "n" is declared twice`,
@@ -337,7 +337,7 @@ func TestValidateAccepts(t *testing.T) {
 			flow.Add(f, inc, flow.Bind("x", o))
 		}},
 		{"parameter feeding a task", func(f *flow.Flow) {
-			n := flow.Parameter(f, "n", flow.Default(3))
+			n := flow.Parameter(f, "n", flow.WithDefault(3))
 			flow.Add(f, numbers, flow.Bind("n", n))
 		}},
 		{"optional input left unbound", func(f *flow.Flow) { flow.Add(f, opt) }},
@@ -554,7 +554,7 @@ func TestNodeIDsAndLen(t *testing.T) {
 	if f.Name() != "f" || f.Len() != 0 {
 		t.Fatalf("New: Name, Len = %q, %d", f.Name(), f.Len())
 	}
-	p := flow.Parameter(f, "n", flow.Default(2))
+	p := flow.Parameter(f, "n", flow.WithDefault(2))
 	a := flow.Add(f, numbers, flow.Bind("n", p))
 	m := flow.Map(f, inc, flow.Bind("x", a))
 	if p.ID() != 0 || a.ID() != 1 || m.ID() != 2 {
@@ -569,7 +569,7 @@ func TestNodeIDsAndLen(t *testing.T) {
 
 func TestCaseWiring(t *testing.T) {
 	f := flow.New("branch")
-	flag := flow.Parameter(f, "flag", flow.Default(true))
+	flag := flow.Parameter(f, "flag", flow.WithDefault(true))
 	yes := flow.Case(f, flag, true)
 	no := flow.Case(f, flag, false)
 	a := flow.Add(f, one, flow.After(yes))
@@ -661,7 +661,7 @@ func TestCaseOnString(t *testing.T) {
 
 func TestParameterRunsNothing(t *testing.T) {
 	f := flow.New("f")
-	p := flow.Parameter(f, "n", flow.Default(5))
+	p := flow.Parameter(f, "n", flow.WithDefault(5))
 	g, err := f.Graph()
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ type GraphTask struct {
 	// Upstream lists every task this one waits for, data and dependency
 	// edges alike, each once; Downstream the tasks waiting for this one.
 	Upstream, Downstream []int
-	// FromSecret is set when a secret task (task.AsSecret), or a parameter
+	// FromSecret is set when a secret task (task.WithSecretResult), or a parameter
 	// whose type can hold a secrets.Value, is upstream of this one,
 	// directly or not: its result may hold the secret.
 	FromSecret bool

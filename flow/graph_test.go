@@ -18,7 +18,7 @@ import (
 func diamond(t *testing.T) (*flow.Flow, map[string]flow.Ref) {
 	t.Helper()
 	f := flow.New("diamond")
-	n := flow.Parameter(f, "n", flow.Default(3))
+	n := flow.Parameter(f, "n", flow.WithDefault(3))
 	nums := flow.Add(f, numbers, flow.Bind("n", n))
 	sq := flow.Map(f, inc, flow.Bind("x", nums))
 	clean := flow.Add(f, noop)

@@ -23,7 +23,7 @@ type squareIn struct {
 // edge and a dependency-only edge.
 func renderFlow() *flow.Flow {
 	f := flow.New("render")
-	n := flow.Parameter(f, "n", flow.Default(secretDefault))
+	n := flow.Parameter(f, "n", flow.WithDefault(secretDefault))
 	nums := flow.Add(f, numbers, flow.Bind("n", n))
 	sq := flow.Map(f, task.New("square", zero[squareIn, int]), flow.Bind("x", nums), flow.Unmapped(flow.Const("key", secretConst)))
 	clean := flow.Add(f, task.New("cleanup", zero[task.None, task.None]))

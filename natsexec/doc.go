@@ -79,7 +79,7 @@
 // # Secrets
 //
 // A secret never goes on the wire. A secret task (tasks.PrefectSecret, or
-// any task.AsSecret) and every task downstream of one (whose inputs may be
+// any task.WithSecretResult) and every task downstream of one (whose inputs may be
 // or hold the secret) run in the flow program, with
 // [runner.TaskRun.Execute], as [runner.TaskRun] asks of every executor that
 // calls tasks elsewhere. So do the tasks fed by a parameter whose type can

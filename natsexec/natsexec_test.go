@@ -293,7 +293,7 @@ func TestOtherVersion(t *testing.T) {
 		mod  func(f *flow.Flow)
 	}{
 		{"a task more", func(f *flow.Flow) { flow.Add(f, valueTask("extra", 1)) }},
-		{"a parameter more", func(f *flow.Flow) { flow.Parameter(f, "p", flow.Default(3)) }},
+		{"a parameter more", func(f *flow.Flow) { flow.Parameter(f, "p", flow.WithDefault(3)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			other := build(tc.mod)

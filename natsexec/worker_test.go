@@ -44,7 +44,7 @@ type seenContext struct {
 func TestRunContextOnWorker(t *testing.T) {
 	build := func() *flow.Flow {
 		f := flow.New("ctx")
-		p := flow.Parameter(f, "p", flow.Default(3))
+		p := flow.Parameter(f, "p", flow.WithDefault(3))
 		items := flow.Add(f, valueTask("items", []int{1, 2}))
 		report := func(ctx context.Context, _ argX) (seenContext, error) {
 			rc, ok := runner.FromContext(ctx)
@@ -139,7 +139,7 @@ func TestWorkerLogs(t *testing.T) {
 		// The run resolves runSecret (a secret task), so its masker hides it.
 		flow.Add(f, task.New("s", func(context.Context, task.None) (secrets.Value, error) {
 			return secrets.NewValue(runSecret), nil
-		}, task.AsSecret()))
+		}, task.WithSecretResult()))
 		return f
 	}
 	workerCfg, err := config.Load(config.WithEnv([]string{secrets.EnvVar("WORKER_ONLY") + "=" + workerSecret}), config.WithHome(t.TempDir()))

@@ -20,7 +20,7 @@ func ExampleDescribe() {
 	}
 	f := flow.New("pipeline")
 	secret := flow.Add(f, tasks.PrefectSecret("MYSECRET"))
-	n := flow.Parameter(f, "n", flow.Default(1))
+	n := flow.Parameter(f, "n", flow.WithDefault(1))
 	flow.Add(f, task.New("use", func(context.Context, useIn) (int, error) { return 0, nil }),
 		flow.Bind("credentials", secret), flow.Bind("n", n))
 

@@ -34,7 +34,7 @@ type useIn struct {
 func pipeline(extra bool) *flow.Flow {
 	f := flow.New("pipeline")
 	s := flow.Add(f, tasks.PrefectSecret("MYSECRET"))
-	n := flow.Parameter(f, "n", flow.Default(1))
+	n := flow.Parameter(f, "n", flow.WithDefault(1))
 	flow.Add(f, task.New("use", func(ctx context.Context, in useIn) (int, error) {
 		rc, _ := runner.FromContext(ctx)
 		rc.Logger().Info("using", "credentials", in.Credentials)

@@ -201,7 +201,7 @@ func TestCancelBeforeStart(t *testing.T) {
 	eachExecutor(t, func(t *testing.T, ex runner.Executor) {
 		f := flow.New("cancel-early")
 		var calls atomic.Int32
-		p := flow.Parameter(f, "n", flow.Default(1))
+		p := flow.Parameter(f, "n", flow.WithDefault(1))
 		a := flow.Add(f, valueTask("a", 1, &calls))
 		b := flow.Add(f, double("b"), flow.Bind("x", p), flow.After(a))
 		ctx, cancel := context.WithCancel(context.Background())

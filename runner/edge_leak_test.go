@@ -528,14 +528,14 @@ func TestRunErrorsNeverShowSecret(t *testing.T) {
 					return secrets.Value{}, err
 				}
 				return secrets.Value{}, tokenErr{s.Reveal()}
-			}, task.AsSecret()))
+			}, task.WithSecretResult()))
 			flow.Add(f, task.New("bad_secret_2", func(ctx context.Context, _ task.None) (secrets.Value, error) {
 				s, err := secrets.Secret(leakSecretName).Get(ctx)
 				if err != nil {
 					return secrets.Value{}, err
 				}
 				return secrets.Value{}, fmt.Errorf("secret %q does not decode", []byte(s.Reveal()))
-			}, task.AsSecret()))
+			}, task.WithSecretResult()))
 			_, err := runner.Run(t.Context(), f, runner.WithResolveSecretsFirst(),
 				runner.WithSecrets(map[string]any{leakSecretName: tok}))
 			return err

@@ -97,7 +97,7 @@ func ExampleRun_parameters() {
 
 	f := flow.New("greeter")
 	name := flow.Parameter[string](f, "name") // required
-	greeting := flow.Parameter(f, "greeting", flow.Default("Hello"))
+	greeting := flow.Parameter(f, "greeting", flow.WithDefault("Hello"))
 	message := flow.Add(f, greet, flow.Bind("greeting", greeting), flow.Bind("name", name))
 
 	ctx := context.Background()
@@ -251,7 +251,7 @@ func ExampleFromContext() {
 	})
 
 	f := flow.New("hello")
-	flow.Parameter(f, "greeting", flow.Default("Hello"))
+	flow.Parameter(f, "greeting", flow.WithDefault("Hello"))
 	flow.Map(f, greet, flow.Const("name", []string{"Ada", "Grace"}))
 
 	_, err := runner.Run(context.Background(), f,

@@ -133,7 +133,7 @@ func (tr *TaskRun) Inputs() []any { return slices.Clone(tr.args) }
 // them, never write them.
 func (tr *TaskRun) Context() *Context { return tr.tc.runContext() }
 
-// Secret reports whether the task is a secret task (task.AsSecret): its
+// Secret reports whether the task is a secret task (task.WithSecretResult): its
 // result is a secret, so it must run here (see "Secrets" above).
 func (tr *TaskRun) Secret() bool { return tr.gt.Spec.Secret }
 

@@ -30,7 +30,7 @@ func TestMapSources(t *testing.T) {
 		opts []runner.Option
 	}{
 		{"parameter default", func(f *flow.Flow) flow.Binding {
-			return flow.Bind("x", flow.Parameter(f, "xs", flow.Default([]int{1, 2, 3})))
+			return flow.Bind("x", flow.Parameter(f, "xs", flow.WithDefault([]int{1, 2, 3})))
 		}, nil},
 		{"parameter given", func(f *flow.Flow) flow.Binding {
 			return flow.Bind("x", flow.Parameter[[]int](f, "xs"))

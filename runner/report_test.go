@@ -198,7 +198,7 @@ func TestReporterSequences(t *testing.T) {
 			name: "chain and a parameter",
 			build: func(t *testing.T) reportSetup {
 				f := flow.New("chain")
-				n := flow.Parameter(f, "n", flow.Default(2))
+				n := flow.Parameter(f, "n", flow.WithDefault(2))
 				a := flow.Add(f, double("a"), flow.Bind("x", n))
 				flow.Add(f, double("b"), flow.Bind("x", a))
 				return reportSetup{f: f}

@@ -376,7 +376,7 @@ func TestRunParameters(t *testing.T) {
 	build := func() (*flow.Flow, flow.Node[string]) {
 		f := flow.New("greet")
 		n := flow.Parameter[int](f, "n")
-		name := flow.Parameter(f, "name", flow.Default("world"))
+		name := flow.Parameter(f, "name", flow.WithDefault("world"))
 		type in struct {
 			N    int    `prefect:"n"`
 			Name string `prefect:"name"`
@@ -520,7 +520,7 @@ func TestRunContext(t *testing.T) {
 	eachExecutor(t, func(t *testing.T, ex runner.Executor) {
 		t.Run("given ids, names, parameters and dates", func(t *testing.T) {
 			f := flow.New("nightly-etl")
-			flow.Parameter(f, "region", flow.Default("eu"))
+			flow.Parameter(f, "region", flow.WithDefault("eu"))
 			flow.Parameter[int](f, "limit")
 			var a, b probe
 			flow.Add(f, probeTask("extract", &a, task.WithSlug("extract-users")))
@@ -768,7 +768,7 @@ func TestRunOnFailure(t *testing.T) {
 				f := flow.New("onfailure")
 				var fired atomic.Int32
 				var seen state.State
-				opts := []task.Option{task.OnFailure(func(_ context.Context, failed state.State) {
+				opts := []task.Option{task.WithOnFailure(func(_ context.Context, failed state.State) {
 					fired.Add(1)
 					seen = failed
 				})}

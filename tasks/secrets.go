@@ -72,7 +72,7 @@ func secretTask(name, fallback string, get func(ctx context.Context, name string
 			return secrets.Value{}, secrets.ErrNoName
 		}
 		return get(ctx, n)
-	}, append([]task.Option{task.AsSecret()}, opts...)...)
+	}, append([]task.Option{task.WithSecretResult()}, opts...)...)
 }
 
 // ErrEnvVarNotSet is matched by the error for a missing variable under

@@ -107,7 +107,7 @@ func TestMissingSecret(t *testing.T) {
 
 func TestSecretNameFromParameter(t *testing.T) {
 	f := flow.New("by-name")
-	name := flow.Parameter(f, "secret_name", flow.Default("A"))
+	name := flow.Parameter(f, "secret_name", flow.WithDefault("A"))
 	secret := flow.Add(f, tasks.PrefectSecret(""), flow.Bind("name", name))
 	fs, err := runner.Run(context.Background(), f, hermetic(t), runner.WithSecrets(map[string]any{"A": "a", "B": "b"}),
 		runner.WithParameters(map[string]any{"secret_name": "B"}))

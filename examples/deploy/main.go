@@ -43,7 +43,7 @@ var useCredentials = task.New("use_credentials", func(ctx context.Context, in us
 func Pipeline() *flow.Flow {
 	f := flow.New("secret-pipeline")
 	secret := flow.Add(f, tasks.PrefectSecret("MYSECRET"))
-	n := flow.Parameter(f, "n", flow.Default(1))
+	n := flow.Parameter(f, "n", flow.WithDefault(1))
 	flow.Add(f, useCredentials, flow.Bind("credentials", secret), flow.Bind("n", n))
 	return f
 }

@@ -78,8 +78,8 @@ type Tally struct {
 // Spread is the flow.
 func Spread() *flow.Flow {
 	f := flow.New("spread")
-	n := flow.Parameter(f, "n", flow.Default(1000))
-	cpu := flow.Parameter(f, "cpu_ms", flow.Default(0))
+	n := flow.Parameter(f, "n", flow.WithDefault(1000))
+	cpu := flow.Parameter(f, "cpu_ms", flow.WithDefault(0))
 	items := flow.Add(f, task.New("items", func(_ context.Context, in itemsIn) ([]int, error) {
 		if in.N < 0 {
 			return nil, task.Fail(fmt.Sprintf("n is %d; want 0 or more items", in.N))

@@ -124,7 +124,7 @@ func build() etl {
 	}, task.WithTrigger(task.AllFinished))
 
 	f := flow.New("etl")
-	n := flow.Parameter(f, "n", flow.Default(5))
+	n := flow.Parameter(f, "n", flow.WithDefault(5))
 	records := flow.Add(f, extract, flow.Bind("n", n))
 	rows := flow.Map(f, transform,
 		flow.Bind("record", records),            // one child run per record

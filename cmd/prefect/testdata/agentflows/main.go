@@ -137,16 +137,16 @@ func writeAtomically(path string, b []byte) error {
 
 func envReportFlow() *flow.Flow {
 	f := flow.New("env-report")
-	out := flow.Parameter(f, "out", flow.Default(""))
+	out := flow.Parameter(f, "out", flow.WithDefault(""))
 	flow.Add(f, envReport, flow.Bind("out", out))
 	return f
 }
 
 func napFlow() *flow.Flow {
 	f := flow.New("nap")
-	pidfile := flow.Parameter(f, "pidfile", flow.Default(""))
-	ms := flow.Parameter(f, "ms", flow.Default(0))
-	spawn := flow.Parameter(f, "spawn", flow.Default(false))
+	pidfile := flow.Parameter(f, "pidfile", flow.WithDefault(""))
+	ms := flow.Parameter(f, "ms", flow.WithDefault(0))
+	spawn := flow.Parameter(f, "spawn", flow.WithDefault(false))
 	slept := flow.Add(f, nap, flow.Bind("pidfile", pidfile), flow.Bind("ms", ms), flow.Bind("spawn", spawn))
 	flow.Add(f, wake, flow.After(slept))
 	return f
@@ -154,7 +154,7 @@ func napFlow() *flow.Flow {
 
 func appendFlow() *flow.Flow {
 	f := flow.New("append")
-	out := flow.Parameter(f, "out", flow.Default(""))
+	out := flow.Parameter(f, "out", flow.WithDefault(""))
 	flow.Add(f, appendRun, flow.Bind("out", out))
 	return f
 }
@@ -184,7 +184,7 @@ var leak = task.New("leak", func(ctx context.Context, in leakIn) (int, error) {
 
 func leakFlow() *flow.Flow {
 	f := flow.New("leak")
-	mode := flow.Parameter(f, "mode", flow.Default("fatal"))
+	mode := flow.Parameter(f, "mode", flow.WithDefault("fatal"))
 	token := flow.Add(f, tasks.PrefectSecret("LEAKY"))
 	flow.Add(f, leak, flow.Bind("token", token), flow.Bind("mode", mode))
 	return f
