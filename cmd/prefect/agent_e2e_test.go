@@ -30,10 +30,15 @@ import (
 	"github.com/prefect-go/prefect/state"
 )
 
-// buildFlows builds testdata/agentflows, the flow program of these tests.
+// agentFlowsBin is testdata/agentflows, the flow program of these tests,
+// built once for all the tests of the process.
+var agentFlowsBin = gobuild.NewOnce("./testdata/agentflows", "agentflows")
+
+// buildFlows builds testdata/agentflows, once per test process, and
+// returns its path.
 func buildFlows(tb testing.TB) string {
 	tb.Helper()
-	return gobuild.Build(tb, "./testdata/agentflows", "agentflows")
+	return agentFlowsBin.Path(tb)
 }
 
 // register registers the flows of the flow program flows with the server

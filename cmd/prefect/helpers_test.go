@@ -7,10 +7,11 @@ import (
 	"testing"
 )
 
-// TestMain removes the binary the tests built, once they are done.
+// TestMain removes the binaries the tests built, once they are done.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	prefectBin.Remove()
+	agentFlowsBin.Remove()
 	os.Exit(code)
 }
 
