@@ -117,7 +117,7 @@ func ExampleRun_parameters() {
 		fmt.Println(got)
 	}
 	// Output:
-	// true the flow run cannot start: flow "greeter": required parameter "name" not given
+	// true the flow run cannot start: Flow.run did not receive the following required parameters: name (flow "greeter": required parameter "name" not given)
 	// Hello, Ada!
 	// Goodbye, Grace!
 }

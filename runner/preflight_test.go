@@ -153,7 +153,7 @@ func TestRunReportsEveryProblem(t *testing.T) {
 			"the flow run cannot start: concurrency limit 0 is not valid: it must be 1 or more"},
 		{"parameters", []runner.Option{runner.WithParameters(map[string]any{"s": 1, "n": "one", "x": 0})},
 			"the flow run cannot start: 3 problems with the parameters of flow \"f\":\n" +
-				"\t- flow \"f\" has no parameter \"x\"; its parameters are \"n\", \"s\"\n" +
+				"\t- Flow.run received the following unexpected parameters: x (flow \"f\" has no parameter \"x\"; its parameters are \"n\", \"s\")\n" +
 				"\t- parameter \"n\" wants int, but was given string\n" +
 				"\t- parameter \"s\" wants string, but was given int"},
 	}

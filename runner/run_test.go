@@ -396,9 +396,9 @@ func TestRunParameters(t *testing.T) {
 		{"given values", map[string]any{"n": 2, "name": "go"}, "hello go hello go ", nil},
 		{"JSON number", map[string]any{"n": 1.0}, "hello world ", nil},
 		{"unknown parameter", map[string]any{"n": 1, "bogus": true},
-			"", []string{`"bogus"`, `its parameters are "n", "name"`}},
-		{"missing required", map[string]any{"name": "x"}, "", []string{`required parameter "n" not given`}},
-		{"missing and unknown", map[string]any{"nme": "x"}, "", []string{`"nme"`, `"n" not given`}},
+			"", []string{"Flow.run received the following unexpected parameters: bogus (", `"bogus"`, `its parameters are "n", "name"`}},
+		{"missing required", map[string]any{"name": "x"}, "", []string{"Flow.run did not receive the following required parameters: n (", `required parameter "n" not given`}},
+		{"missing and unknown", map[string]any{"nme": "x"}, "", []string{"unexpected parameters: nme (", "required parameters: n (", `"nme"`, `"n" not given`}},
 		{"wrong type", map[string]any{"n": 1, "name": 5}, "", []string{`parameter "name" wants string, but was given int`}},
 	}
 	for _, tt := range tests {

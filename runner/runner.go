@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -494,29 +495,29 @@ func checkParams(g *flow.Graph, given map[string]any) (map[string]any, error) {
 		}
 		values[name] = p.Default
 	}
-	names := func(list []string) string {
-		sort.Strings(list)
+	// Prefect's sentences first (users grep for them), with the names as
+	// it lists them; then ours, with the flow and what would be valid.
+	quoted := func(list []string) string {
+		q := make([]string, len(list))
 		for i, s := range list {
-			list[i] = fmt.Sprintf("%q", s)
+			q[i] = fmt.Sprintf("%q", s)
 		}
-		return strings.Join(list, ", ")
+		return strings.Join(q, ", ")
 	}
 	if len(unknown) > 0 {
-		valid := slices.Collect(func(yield func(string) bool) {
-			for n := range declared {
-				if !yield(n) {
-					return
-				}
-			}
-		})
+		sort.Strings(unknown)
+		valid := slices.Sorted(maps.Keys(declared))
 		known := "it has none"
 		if len(valid) > 0 {
-			known = "its parameters are " + names(valid)
+			known = "its parameters are " + quoted(valid)
 		}
-		errs = append(errs, fmt.Errorf("flow %q has no parameter %s; %s", g.Name, names(unknown), known))
+		errs = append(errs, fmt.Errorf("Flow.run received the following unexpected parameters: %s (flow %q has no parameter %s; %s)",
+			strings.Join(unknown, ", "), g.Name, quoted(unknown), known))
 	}
 	if len(missing) > 0 {
-		errs = append(errs, fmt.Errorf("flow %q: required parameter %s not given", g.Name, names(missing)))
+		sort.Strings(missing)
+		errs = append(errs, fmt.Errorf("Flow.run did not receive the following required parameters: %s (flow %q: required parameter %s not given)",
+			strings.Join(missing, ", "), g.Name, quoted(missing)))
 	}
 	// The given parameters are a map: sort, so a run reports them the
 	// same way every time.
