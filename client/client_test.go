@@ -227,7 +227,7 @@ func TestNotFound(t *testing.T) {
 			t.Errorf("%s of a missing secret: %v; want it to match client.ErrNotFound and secrets.ErrNotFound", what, err)
 			continue
 		}
-		want := "The secret NOT_THERE was not found. Please ensure that it was set correctly in your tenant: " + secrets.DocsURL
+		want := "The secret NOT_THERE was not found.  Please ensure that it was set correctly in your tenant: " + secrets.DocsURL
 		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), c.String()) {
 			t.Errorf("%s: %q; want Prefect's message %q and where it looked", what, err, want)
 		}

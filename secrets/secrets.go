@@ -122,7 +122,7 @@ type NotFoundError struct {
 func (e *NotFoundError) Error() string {
 	var b strings.Builder
 	if e.Server {
-		b.WriteString("The secret " + e.Name + " was not found. Please ensure that it was set correctly in your tenant: " + DocsURL)
+		b.WriteString("The secret " + e.Name + " was not found.  Please ensure that it was set correctly in your tenant: " + DocsURL)
 	} else {
 		b.WriteString("Local Secret " + strconv.Quote(e.Name) + " was not found.")
 	}

@@ -125,7 +125,7 @@ func TestServerFallback(t *testing.T) {
 		t.Fatalf("Get = %v, %v", v.Reveal(), err)
 	}
 	_, err = r.Get(context.Background(), "ABSENT")
-	if !errors.Is(err, secrets.ErrNotFound) || !strings.Contains(err.Error(), "The secret ABSENT was not found. Please ensure that it was set correctly in your tenant") ||
+	if !errors.Is(err, secrets.ErrNotFound) || !strings.Contains(err.Error(), "The secret ABSENT was not found.  Please ensure that it was set correctly in your tenant") ||
 		!strings.Contains(err.Error(), "test server") {
 		t.Errorf("err = %v; want Prefect's server message naming the server", err)
 	}

@@ -120,7 +120,7 @@ func TestSecretOutsideRunAsksServer(t *testing.T) {
 	_, err := secrets.Secret("ABSENT").Get(ctx)
 	var nf *secrets.NotFoundError
 	if !errors.As(err, &nf) || !nf.Server || !errors.Is(err, secrets.ErrNotFound) ||
-		!strings.Contains(err.Error(), "The secret ABSENT was not found. Please ensure that it was set correctly in your tenant") {
+		!strings.Contains(err.Error(), "The secret ABSENT was not found.  Please ensure that it was set correctly in your tenant") {
 		t.Errorf("Get(ABSENT) = %v; want Prefect's not-found message for server secrets", err)
 	}
 	before := f.calls.Load()

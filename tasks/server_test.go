@@ -74,7 +74,7 @@ func TestPrefectSecretFromServer(t *testing.T) {
 		t.Errorf("the task did not receive the server's secret: %v", fs.Of(use))
 	}
 	st := fs.Of(missing)
-	if !st.IsFailed() || !strings.Contains(st.Message, "The secret ABSENT was not found. Please ensure that it was set correctly in your tenant") ||
+	if !st.IsFailed() || !strings.Contains(st.Message, "The secret ABSENT was not found.  Please ensure that it was set correctly in your tenant") ||
 		!strings.Contains(st.Message, srv.URL) {
 		t.Errorf("missing on the server: %v", st)
 	}
