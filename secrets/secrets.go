@@ -330,8 +330,10 @@ func (r *Resolver) resolved(v Value) {
 	}
 }
 
-// Get resolves the secret called name, once per resolver. Each value it
-// hands out, also one resolved before, calls the OnUse function of ctx.
+// Get resolves the secret called name, once per resolver once found: a
+// miss is looked up again at the next Get (a retry finds a secret set
+// since), while concurrent Gets share one lookup. Each value it hands
+// out, also one resolved before, calls the OnUse function of ctx.
 func (r *Resolver) Get(ctx context.Context, name string) (Value, error) {
 	v, err := r.get(ctx, name)
 	if err == nil {
@@ -359,9 +361,12 @@ func (r *Resolver) get(ctx context.Context, name string) (Value, error) {
 		if err == nil {
 			r.resolved(v)
 		}
-		// Keep answers about the secret (its value, or that it does not
-		// exist), not passing failures: a retry may then succeed.
-		if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoName) {
+		// Keep a found value, resolved once for the whole run, and the
+		// answer to a nameless ask. A miss is not kept, nor a passing
+		// failure: as in Prefect, a retry of the secret task asks again,
+		// and finds a secret set in between. Askers at the same time
+		// still share this one lookup.
+		if err == nil || errors.Is(err, ErrNoName) {
 			r.mu.Lock()
 			if r.cache == nil {
 				r.cache = map[string]resolved{}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/secrets"
@@ -141,6 +142,64 @@ func TestServerFallback(t *testing.T) {
 	if ok, err := r.Exists(context.Background(), "ABSENT"); ok || err != nil {
 		t.Errorf("Exists(ABSENT) = %v, %v; want false", ok, err)
 	}
+}
+
+// gatedSource answers once open is closed, from a map that may change.
+type gatedSource struct {
+	open  chan struct{}
+	calls atomic.Int32
+	mu    sync.Mutex
+	m     map[string]any
+}
+
+func (s *gatedSource) Lookup(ctx context.Context, name string) (any, error) {
+	s.calls.Add(1)
+	<-s.open
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return secrets.MapSource("test server", s.m).Lookup(ctx, name)
+}
+func (s *gatedSource) String() string { return "test server" }
+
+// TestMissAskedAgain: a miss is not remembered, as in Prefect, where a
+// retry of the secret task asks again and finds a secret set in between;
+// askers at the same time still share one lookup, and a found value is
+// resolved once.
+func TestMissAskedAgain(t *testing.T) {
+	cfg := load(t, []string{"PREFECT__CLOUD__USE_LOCAL_SECRETS=false"}, "")
+	synctest.Test(t, func(t *testing.T) {
+		src := &gatedSource{open: make(chan struct{}), m: map[string]any{}}
+		r := secrets.NewResolver(secrets.WithConfig(cfg), secrets.WithBackend(src))
+		const askers = 20
+		errs := make(chan error, askers)
+		for range askers {
+			go func() {
+				_, err := r.Get(context.Background(), "LATE")
+				errs <- err
+			}()
+		}
+		synctest.Wait() // every asker waits: on the lookup, or for it
+		close(src.open)
+		for range askers {
+			if err := <-errs; !errors.Is(err, secrets.ErrNotFound) {
+				t.Errorf("Get(LATE) before it was set: %v; want ErrNotFound", err)
+			}
+		}
+		if n := src.calls.Load(); n != 1 {
+			t.Errorf("%d lookups for %d askers at once; want 1", n, askers)
+		}
+		src.mu.Lock()
+		src.m["LATE"] = "set-between-attempts"
+		src.mu.Unlock()
+		for range 3 {
+			if v, err := r.Get(context.Background(), "LATE"); err != nil || v.Reveal() != "set-between-attempts" {
+				t.Errorf("Get(LATE) after it was set = %v; want it found", err)
+			}
+		}
+		if n := src.calls.Load(); n != 2 {
+			t.Errorf("%d lookups; want 2 (the miss, then one for the value found)", n)
+		}
+	})
 }
 
 func TestOneResolutionPerResolver(t *testing.T) {
