@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/flow"
@@ -120,5 +121,37 @@ func TestPrefectSecretThroughRealServer(t *testing.T) {
 	}
 	if ok, _ := runner.ResultOf(fs, use); !ok || !fs.IsSuccessful() {
 		t.Errorf("flow %v, use %v; want the server's secret to reach the task", fs.State, fs.Of(use))
+	}
+}
+
+// A PrefectSecret's retry asks the server again, as Prefect's does: a
+// secret set between attempts (here, by the time the first miss is
+// answered) is found, and the run succeeds.
+func TestPrefectSecretRetryFindsLateSecret(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if calls.Add(1) == 1 {
+			json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": "No value found for the requested key"}}})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"secret_value": leak}})
+	}))
+	t.Cleanup(srv.Close)
+	env := []string{"PREFECT__BACKEND=cloud", "PREFECT__CLOUD__USE_LOCAL_SECRETS=false",
+		"PREFECT__CLOUD__API=" + srv.URL, "PREFECT__CLOUD__API_KEY=the-api-key"}
+	f := flow.New("late")
+	s := flow.Add(f, tasks.PrefectSecret("LATE", task.WithRetries(1, time.Millisecond)))
+	use := flow.Add(f, task.New("use", func(_ context.Context, in credsIn) (bool, error) { return in.Credentials == leak, nil }),
+		flow.Bind("credentials", s))
+	fs, err := runner.Run(context.Background(), f, hermetic(t, env...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := runner.ResultOf(fs, use); !ok || fs.Of(s).RunCount != 2 {
+		t.Errorf("secret task %v (run %d times), use %v; want found on its retry", fs.Of(s), fs.Of(s).RunCount, fs.Of(use))
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d server lookups; want 2 (the miss, then the retry's)", n)
 	}
 }
