@@ -242,10 +242,14 @@ func (s *Spec) check() []error {
 }
 
 // Checkpoints reports whether the task's result is written to the run's
-// result store, given the run's own setting. The runner also leaves out,
-// unless Checkpoint is set to true, the results that may hold a secret (see
-// [WithCheckpoint]).
+// result store, given the run's own setting. A secret task's never is,
+// whatever its options say. The runner also leaves out, unless Checkpoint
+// is set to true, the results that may hold a secret, which only it knows
+// (see [WithCheckpoint]).
 func (s *Spec) Checkpoints(runDefault bool) bool {
+	if s.Secret {
+		return false
+	}
 	if s.Checkpoint != nil {
 		return *s.Checkpoint
 	}

@@ -374,6 +374,8 @@ func TestCheckpoints(t *testing.T) {
 		{"off overrides run on", []task.Option{task.WithCheckpoint(false)}, true, false},
 		{"off with run off", []task.Option{task.WithCheckpoint(false)}, false, false},
 		{"last option wins", []task.Option{task.WithCheckpoint(false), task.WithCheckpoint(true)}, false, true},
+		{"a secret task never (run on)", []task.Option{task.WithSecretResult()}, true, false},
+		{"a secret task never, even asked", []task.Option{task.WithSecretResult(), task.WithCheckpoint(true)}, true, false},
 	}
 	for _, tc := range tests {
 		s := task.New("t", echo[task.None], tc.opts...).Spec()
