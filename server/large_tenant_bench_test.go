@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,52 +172,10 @@ func answerSize(b *testing.B, srv *loadServer, key, body string) int {
 	return len(raw)
 }
 
-// runWrites calls write b.N times from clients goroutines, and reports
-// the writes per second, the latencies' median and 99th percentile and
-// the failures, as runLoad does for reads.
+// runWrites calls write b.N times from clients goroutines and reports as
+// runLoad does (runOps), in writes/s; a failed write fails the benchmark.
 func runWrites(b *testing.B, clients int, srv *loadServer, write func(i int) error) {
-	var (
-		next      atomic.Int64
-		failures  atomic.Int64
-		mu        sync.Mutex
-		firstErr  error
-		latencies = make([]time.Duration, 0, b.N)
-		wg        sync.WaitGroup
-	)
-	srv.warmUp(b, clients)
-	b.ResetTimer()
-	start := time.Now()
-	for range clients {
-		wg.Go(func() {
-			mine := make([]time.Duration, 0, b.N/clients+1)
-			for i := int(next.Add(1)) - 1; i < b.N; i = int(next.Add(1)) - 1 {
-				t0 := time.Now()
-				err := write(i)
-				mine = append(mine, time.Since(t0))
-				if err != nil && failures.Add(1) == 1 {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-				}
-			}
-			mu.Lock()
-			latencies = append(latencies, mine...)
-			mu.Unlock()
-		})
+	if failed, first := runOps(b, clients, srv, "writes", write); failed > 0 {
+		b.Errorf("%d of %d writes failed; the first: %v", failed, b.N, first)
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	failed := failures.Load()
-	if failed > 0 {
-		b.Errorf("%d of %d writes failed; the first: %v", failed, b.N, firstErr)
-	}
-	slices.Sort(latencies)
-	pct := func(p float64) float64 {
-		return float64(latencies[int(p*float64(len(latencies)-1))]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(float64(int64(b.N)-failed)/elapsed.Seconds(), "writes/s")
-	b.ReportMetric(float64(failed), "failed")
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
 }

@@ -189,15 +189,25 @@ func BenchmarkLoad(b *testing.B) {
 // throughput, the latencies' median and 99th percentile and the failures.
 // srv, when not nil, is the server read talks to: the client holds a
 // connection for each goroutine before the timer starts, and the
-// connections opened after are reported.
+// connections opened after are reported. A failed read is logged, as load
+// may refuse some.
 func runLoad(b *testing.B, clients int, srv *loadServer, read func(i int) error) {
+	if failed, first := runOps(b, clients, srv, "reads", read); failed > 0 {
+		b.Logf("%d of %d reads failed; the first: %v", failed, b.N, first)
+	}
+}
+
+// runOps calls op b.N times from clients goroutines, reports the
+// operations per second (as unit/s), the latencies' median and 99th
+// percentile, the failures and, with srv, the connections opened once
+// the timer started; it returns the failures and the first one's error.
+func runOps(b *testing.B, clients int, srv *loadServer, unit string, op func(i int) error) (failed int64, firstErr error) {
 	var (
 		next      atomic.Int64
 		wg        sync.WaitGroup
 		mu        sync.Mutex
 		latencies = make([]time.Duration, 0, b.N)
 		failures  atomic.Int64
-		firstErr  error
 	)
 	var conns0 int64
 	if srv != nil {
@@ -209,13 +219,9 @@ func runLoad(b *testing.B, clients int, srv *loadServer, read func(i int) error)
 	for range clients {
 		wg.Go(func() {
 			mine := make([]time.Duration, 0, b.N/clients+1)
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					break
-				}
+			for i := int(next.Add(1)) - 1; i < b.N; i = int(next.Add(1)) - 1 {
 				t0 := time.Now()
-				err := read(i)
+				err := op(i)
 				mine = append(mine, time.Since(t0))
 				if err != nil && failures.Add(1) == 1 {
 					mu.Lock()
@@ -231,19 +237,17 @@ func runLoad(b *testing.B, clients int, srv *loadServer, read func(i int) error)
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	failed := failures.Load()
-	if failed > 0 {
-		b.Logf("%d of %d reads failed; the first: %v", failed, b.N, firstErr)
-	}
+	failed = failures.Load()
 	slices.Sort(latencies)
 	pct := func(p float64) float64 {
 		return float64(latencies[int(p*float64(len(latencies)-1))]) / float64(time.Millisecond)
 	}
-	b.ReportMetric(float64(int64(b.N)-failed)/elapsed.Seconds(), "reads/s")
+	b.ReportMetric(float64(int64(b.N)-failed)/elapsed.Seconds(), unit+"/s")
 	b.ReportMetric(float64(failed), "failed")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	if srv != nil {
 		b.ReportMetric(float64(srv.conns.Load()-conns0), "new-conns")
 	}
+	return failed, firstErr
 }
