@@ -730,7 +730,7 @@ func TestExecutorReconnects(t *testing.T) {
 				time.Sleep(5 * time.Millisecond) // the client's state has no event to wait on here
 			}
 			close(g.release) // the worker answers now, to nobody
-			time.Sleep(300 * time.Millisecond)
+			waitStreamEmpty(t, url) // and drops the job, finding nobody
 			p.deaf.Store(false)
 			p.refuse.Store(false)
 			fs := <-ran
@@ -838,6 +838,20 @@ func waitStreamMsgs(t *testing.T, url string, n uint64) {
 	testwait.Until(t, fmt.Sprintf("the stream holds %d jobs", n), func() bool {
 		st, err := js.Stream(context.Background(), natsexec.DefaultStream)
 		return err == nil && st.CachedInfo().State.Msgs >= n
+	})
+}
+
+// waitStreamEmpty waits until the stream holds no job.
+func waitStreamEmpty(t *testing.T, url string) {
+	t.Helper()
+	js, err := jetstream.New(connect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Polled: the stream's state has no event to wait on.
+	testwait.Until(t, "the stream holds no job", func() bool {
+		st, err := js.Stream(context.Background(), natsexec.DefaultStream)
+		return err == nil && st.CachedInfo().State.Msgs == 0
 	})
 }
 
