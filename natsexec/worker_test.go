@@ -729,7 +729,7 @@ func TestExecutorReconnects(t *testing.T) {
 			for nc.IsConnected() {
 				time.Sleep(5 * time.Millisecond) // the client's state has no event to wait on here
 			}
-			close(g.release) // the worker answers now, to nobody
+			close(g.release)        // the worker answers now, to nobody
 			waitStreamEmpty(t, url) // and drops the job, finding nobody
 			p.deaf.Store(false)
 			p.refuse.Store(false)
