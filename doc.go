@@ -51,7 +51,7 @@
 //	if err != nil {
 //		return err // the run could not start: an invalid flow or parameters
 //	}
-//	fmt.Println(fs.State) // Success("All reference tasks succeeded.")
+//	fmt.Println(fs.State) // <Success: "All reference tasks succeeded.">
 //	got, ok := runner.ResultOf(fs, squares)
 //	fmt.Println(got, ok) // [1 4 9 16] true
 //

@@ -481,7 +481,7 @@ func TestExampleETLCommand(t *testing.T) {
 				t.Errorf("output has a Mermaid flowchart: %v, want %v\n%s", got, c.wantGraph, out)
 			}
 
-			// Each task line is "slug  State(...)", children indented under
+			// Each task line is `slug  <State: "...">`, children indented under
 			// their parent, in graph order.
 			var slugs []string
 			states := map[string]string{}
@@ -505,18 +505,18 @@ func TestExampleETLCommand(t *testing.T) {
 				t.Errorf("tasks listed in the order %v, want %v\n%s", slugs, wantOrder, out)
 			}
 			for slug, kind := range wantKinds {
-				if st := states[slug]; !strings.HasPrefix(st, kind+"(") {
-					t.Errorf("%s: state %q, want %s(...)", slug, st, kind)
+				if st := states[slug]; !strings.HasPrefix(st, "<"+kind+": ") {
+					t.Errorf("%s: state %q, want <%s: ...>", slug, st, kind)
 				}
 			}
-			if st, want := states["notify-1"], fmt.Sprintf("TriggerFailed(%q)", msgTriggerFailed); st != want {
+			if st, want := states["notify-1"], fmt.Sprintf(`<TriggerFailed: "%s">`, msgTriggerFailed); st != want {
 				t.Errorf("notify-1: state %s, want %s", st, want)
 			}
 			if !strings.Contains(states["load-1"], "after 2 runs") {
 				t.Errorf("load-1: state %q does not say it ran twice", states["load-1"])
 			}
 			for _, want := range []string{
-				fmt.Sprintf("flow etl: Failed(%q)\n", msgFlowFailed),
+				fmt.Sprintf("flow etl: <Failed: \"%s\">\n", msgFlowFailed),
 				"loaded total: 60\n",
 			} {
 				if !strings.Contains(out, want) {
@@ -569,7 +569,7 @@ func squares(ctx context.Context) error {
 	if err != nil {
 		return err // the run could not start: an invalid flow or parameters
 	}
-	fmt.Println(fs.State) // Success("All reference tasks succeeded.")
+	fmt.Println(fs.State) // <Success: "All reference tasks succeeded.">
 	got, ok := runner.ResultOf(fs, squares)
 	fmt.Println(got, ok) // [1 4 9 16] true
 	return nil
@@ -581,7 +581,7 @@ func Example() {
 		fmt.Println(err)
 	}
 	// Output:
-	// Success("All reference tasks succeeded.")
+	// <Success: "All reference tasks succeeded.">
 	// [1 4 9 16] true
 }
 
@@ -866,11 +866,11 @@ func TestExampleSecretsCommand(t *testing.T) {
 			var wantLines []string
 			if c.code == 0 {
 				want = map[string]string{
-					"MYSECRET-1":        fmt.Sprintf("Success(%q)", msgTaskSucceeded),
-					"use_credentials-1": fmt.Sprintf("Success(%q)", msgTaskSucceeded),
+					"MYSECRET-1":        fmt.Sprintf(`<Success: "%s">`, msgTaskSucceeded),
+					"use_credentials-1": fmt.Sprintf(`<Success: "%s">`, msgTaskSucceeded),
 				}
 				wantLines = []string{
-					fmt.Sprintf("flow secrets-example: Success(%q)\n", msgFlowSucceeded),
+					fmt.Sprintf("flow secrets-example: <Success: \"%s\">\n", msgFlowSucceeded),
 					fmt.Sprintf("connected with %d-character credentials\n", len(value)),
 				}
 				if !strings.Contains(logs, "credentials="+secrets.Redacted) {
@@ -880,10 +880,10 @@ func TestExampleSecretsCommand(t *testing.T) {
 				notFound := `Local Secret "MYSECRET" was not found. Looked in: environment variable PREFECT__CONTEXT__SECRETS__MYSECRET; config file ` +
 					filepath.Join(home, ".prefect", "config.toml") + " [context.secrets]."
 				want = map[string]string{
-					"MYSECRET-1":        fmt.Sprintf("Failed(%q)", "Error during execution of task: "+notFound),
-					"use_credentials-1": fmt.Sprintf("TriggerFailed(%q)", msgTriggerFailed),
+					"MYSECRET-1":        fmt.Sprintf(`<Failed: "%s">`, "Error during execution of task: "+notFound),
+					"use_credentials-1": fmt.Sprintf(`<TriggerFailed: "%s">`, msgTriggerFailed),
 				}
-				wantLines = []string{fmt.Sprintf("flow secrets-example: Failed(%q)\n", msgFlowFailed)}
+				wantLines = []string{fmt.Sprintf("flow secrets-example: <Failed: \"%s\">\n", msgFlowFailed)}
 			}
 			for slug, st := range want {
 				if states[slug] != st {

@@ -70,7 +70,7 @@ func Example() {
 	fmt.Println(fs.State)
 	fmt.Println(fs.Tasks[1].Result)
 	// Output:
-	// Success("All reference tasks succeeded.")
+	// <Success: "All reference tasks succeeded.">
 	// [1 4 9]
 }
 

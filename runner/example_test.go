@@ -41,9 +41,9 @@ func ExampleRun() {
 	sum, _ := runner.ResultOf(fs, thirteen)
 	fmt.Println("result:", sum)
 	// Output:
-	// Success("All reference tasks succeeded.")
-	// add-1 Success("Task run succeeded.")
-	// add-2 Success("Task run succeeded.")
+	// <Success: "All reference tasks succeeded.">
+	// add-1 <Success: "Task run succeeded.">
+	// add-2 <Success: "Task run succeeded.">
 	// result: 13
 }
 
@@ -77,10 +77,10 @@ func ExampleRun_failure() {
 	fmt.Println(fs.State)
 	// Output:
 	// err: <nil>
-	// extract-1 Failed("Error during execution of task: the source is empty")
-	// report-1 TriggerFailed("Trigger was \"all_successful\" but some of the upstream tasks failed.")
-	// cleanup-1 Success("Task run succeeded.")
-	// Failed("Some reference tasks failed.")
+	// extract-1 <Failed: "Error during execution of task: the source is empty">
+	// report-1 <TriggerFailed: "Trigger was "all_successful" but some of the upstream tasks failed.">
+	// cleanup-1 <Success: "Task run succeeded.">
+	// <Failed: "Some reference tasks failed.">
 }
 
 // Parameters are root tasks whose results a run gives by name. One without a
@@ -157,10 +157,10 @@ func ExampleRun_mapping() {
 	list, _ := runner.ResultOf(fs, scaled)
 	fmt.Println(list)
 	// Output:
-	// scale-1 Mapped("Ready to proceed with mapping.")
-	//   scale-1[0] Success("Task run succeeded."): 10
-	//   scale-1[1] Success("Task run succeeded."): 20
-	//   scale-1[2] Success("Task run succeeded."): 30
+	// scale-1 <Mapped: "Ready to proceed with mapping.">
+	//   scale-1[0] <Success: "Task run succeeded.">: 10
+	//   scale-1[1] <Success: "Task run succeeded.">: 20
+	//   scale-1[2] <Success: "Task run succeeded.">: 30
 	// [10 20 30]
 }
 
@@ -219,16 +219,16 @@ func ExampleWithClock() {
 	fmt.Println(st, "after", st.RunCount, "runs")
 	fmt.Println("the run took", clock.Now().Sub(start), "of the fake clock's time")
 	// Output:
-	// Pending -> Running
+	// Pending -> <Running>
 	//   attempt 1 at +0s
-	// Running -> Retrying("Retrying Task (after attempt 1 of 4)")
-	// Retrying -> Running
+	// Running -> <Retrying: "Retrying Task (after attempt 1 of 4)">
+	// Retrying -> <Running>
 	//   attempt 2 at +1m0s
-	// Running -> Retrying("Retrying Task (after attempt 2 of 4)")
-	// Retrying -> Running
+	// Running -> <Retrying: "Retrying Task (after attempt 2 of 4)">
+	// Retrying -> <Running>
 	//   attempt 3 at +2m0s
-	// Running -> Success("Task run succeeded.")
-	// Success("Task run succeeded.") after 3 runs
+	// Running -> <Success: "Task run succeeded.">
+	// <Success: "Task run succeeded."> after 3 runs
 	// the run took 2m0s of the fake clock's time
 }
 
@@ -339,8 +339,8 @@ func ExampleRestart() {
 	fmt.Println("restart:", second.State)
 	fmt.Println("  load:", got, "- extract ran", extractRuns, "time in all")
 	// Output:
-	// first run: Failed("Some reference tasks failed.")
-	//   load: Failed("Error during execution of task: the warehouse is down")
-	// restart: Success("All reference tasks succeeded.")
+	// first run: <Failed: "Some reference tasks failed.">
+	//   load: <Failed: "Error during execution of task: the warehouse is down">
+	// restart: <Success: "All reference tasks succeeded.">
 	//   load: 42 - extract ran 1 time in all
 }

@@ -61,16 +61,16 @@ func ExampleWithReporter() {
 		fmt.Println(err)
 	}
 	// Output:
-	// flow: Running
-	// API_TOKEN-1: Pending
-	// login-1: Pending
-	// fetch-1: Pending
-	// API_TOKEN-1: Running
-	// API_TOKEN-1: Success("Task run succeeded.")
-	// login-1: Running
+	// flow: <Running>
+	// API_TOKEN-1: <Pending>
+	// login-1: <Pending>
+	// fetch-1: <Pending>
+	// API_TOKEN-1: <Running>
+	// API_TOKEN-1: <Success: "Task run succeeded.">
+	// login-1: <Running>
 	// log: ERROR Task 'login-1': Finished task run for task with final state: 'Failed'
-	// login-1: Failed("Error during execution of task: the server refused the token ********")
+	// login-1: <Failed: "Error during execution of task: the server refused the token ********">
 	// log: ERROR Task 'fetch-1': Finished task run for task with final state: 'TriggerFailed'
-	// fetch-1: TriggerFailed("Trigger was \"all_successful\" but some of the upstream tasks failed.")
-	// flow: Failed("Some reference tasks failed.")
+	// fetch-1: <TriggerFailed: "Trigger was "all_successful" but some of the upstream tasks failed.">
+	// flow: <Failed: "Some reference tasks failed.">
 }

@@ -7,7 +7,7 @@
 //		runner.WithExecutor(runner.Parallel(0)),
 //		runner.WithTagLimit("db", 2))
 //	if err != nil { ... }          // the run could not start: invalid flow, bad parameters
-//	fmt.Println(fs.State)          // Success("All reference tasks succeeded.")
+//	fmt.Println(fs.State)          // <Success: "All reference tasks succeeded.">
 //	sum, ok := runner.ResultOf(fs, sumNode)
 //
 // Run returns an error only when the run cannot start; everything that

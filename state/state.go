@@ -260,13 +260,15 @@ func (s State) IsTriggerFailed() bool { return s.Kind == TriggerFailed }
 // IsCancelled reports whether s is Cancelled.
 func (s State) IsCancelled() bool { return s.Kind == Cancelled }
 
-// String returns the kind and message, as in `Failed("Some reference tasks
-// failed.")`. It never includes the result.
+// String returns the kind and message as Prefect 1 prints a state, as in
+// `<Failed: "Some reference tasks failed.">`, or `<Success>` without a
+// message. The message is shown as it is, not escaped, so a person reads
+// Prefect's sentence as Prefect prints it. It never includes the result.
 func (s State) String() string {
 	if s.Message == "" {
-		return s.Kind.String()
+		return "<" + s.Kind.String() + ">"
 	}
-	return s.Kind.String() + "(" + strconv.Quote(s.Message) + ")"
+	return "<" + s.Kind.String() + `: "` + s.Message + `">`
 }
 
 // Messages Prefect 1 uses, kept word for word so logs read the same.

@@ -267,13 +267,13 @@ func TestStateString(t *testing.T) {
 		s    state.State
 		want string
 	}{
-		{state.State{Kind: state.Success}, "Success"},
-		{state.New(state.Failed, state.MsgFlowFailed), `Failed("Some reference tasks failed.")`},
+		{state.State{Kind: state.Success}, "<Success>"},
+		{state.New(state.Failed, state.MsgFlowFailed), `<Failed: "Some reference tasks failed.">`},
 		{state.New(state.TriggerFailed, `Trigger was "all_successful" but some of the upstream tasks failed.`),
-			`TriggerFailed("Trigger was \"all_successful\" but some of the upstream tasks failed.")`},
-		{state.New(state.Skipped, "two\nlines"), `Skipped("two\nlines")`},
-		{state.New(state.Cancelling, "cancelled by request"), `Cancelling("cancelled by request")`},
-		{state.New(state.ValidationFailed+1, "x"), `Kind(20)("x")`},
+			`<TriggerFailed: "Trigger was "all_successful" but some of the upstream tasks failed.">`},
+		{state.New(state.Skipped, "two\nlines"), "<Skipped: \"two\nlines\">"},
+		{state.New(state.Cancelling, "cancelled by request"), `<Cancelling: "cancelled by request">`},
+		{state.New(state.ValidationFailed+1, "x"), `<Kind(20): "x">`},
 	}
 	for _, tc := range tests {
 		if got := tc.s.String(); got != tc.want {
@@ -305,8 +305,8 @@ func TestStateStringHidesResult(t *testing.T) {
 			if strings.Contains(out, secret) {
 				t.Errorf("printing %v shows the result: %s", s.Kind, out)
 			}
-			if !strings.HasPrefix(out, s.Kind.String()) {
-				t.Errorf("printing a %v state gives %q, which does not start with its kind", s.Kind, out)
+			if !strings.HasPrefix(out, "<"+s.Kind.String()) {
+				t.Errorf("printing a %v state gives %q, which does not start with <kind", s.Kind, out)
 			}
 		}
 	}

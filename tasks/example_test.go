@@ -59,7 +59,7 @@ func ExamplePrefectSecret() {
 	fmt.Println("secret task's result:", v)
 	fmt.Println("login saw", length, "characters")
 	// Output:
-	// Success("All reference tasks succeeded.")
+	// <Success: "All reference tasks succeeded.">
 	// secret task's result: ********
 	// login saw 6 characters
 }
@@ -88,7 +88,7 @@ func ExampleEnvVarSecret() {
 	fmt.Println("missing:", fs.Of(missing))
 	// Output:
 	// workers: ******** 8
-	// missing: Failed("Error during execution of task: Environment variable not set: EXAMPLE_NOT_SET")
+	// missing: <Failed: "Error during execution of task: Environment variable not set: EXAMPLE_NOT_SET">
 }
 
 // AddRequest adds a request authenticated with a secret token, and the
@@ -122,6 +122,6 @@ func ExampleAddRequest() {
 	}
 	// Output:
 	// 200 {"stars": 42}
-	// GITHUB_TOKEN-1 Success("Task run succeeded.")
-	// get-stars-1 Success("Task run succeeded.")
+	// GITHUB_TOKEN-1 <Success: "Task run succeeded.">
+	// get-stars-1 <Success: "Task run succeeded.">
 }
