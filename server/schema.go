@@ -15,8 +15,9 @@ import (
 )
 
 // Schema is the GraphQL schema the server answers: the secrets of Prefect
-// Cloud's API and the orchestration of flow runs (see runs.go).
-const Schema = secretsSchema + runsSchema
+// Cloud's API, the orchestration of flow runs (see runs.go) and the
+// caller's tenant (see tenant.go).
+const Schema = secretsSchema + runsSchema + tenantSchema
 
 const secretsSchema = `
 schema {

@@ -24,8 +24,23 @@
 // JSON of either (as Prefect 1's client sends it), with
 // "Authorization: Bearer <api key>". The key decides the tenant; an
 // "X-Prefect-Tenant-Id" header, when sent, must name that tenant. A missing
-// or refused key gets HTTP 401 and a GraphQL error whose message holds
-// UNAUTHENTICATED. The schema is [Schema]; package client speaks it all.
+// or refused key, or a tenant header naming another tenant, gets a GraphQL
+// error whose message holds UNAUTHENTICATED (extensions.code too) and HTTP
+// 401; but a request with an "X-Prefect-Core-Version" header, which
+// Prefect 1's Python client always sends, gets it with HTTP 200 and "data":
+// null, as Prefect Cloud answered: that client raises on any HTTP error
+// before it reads the body, and knows a refused key only from such an
+// answer. A store failing while it checks the key is HTTP 500 (INTERNAL)
+// for everyone, which Prefect 1's client retries. The schema is [Schema];
+// package client speaks it all.
+//
+// The tenant query answers `prefect auth login`, `prefect auth
+// list-tenants` and `switch-tenants` of Prefect 1, and Prefect Server's
+// default tenant, in the form of Prefect Cloud's Hasura schema (where:
+// _eq, _neq, _in, _nin on id, slug and name, _and, _or, _not; order_by;
+// limit; offset), but lists the caller's tenant alone: an API key opens one
+// tenant. A tenant's slug and name are both its name, as given to
+// create-tenant (over a store that is no [TenantNamer], its ID).
 //
 // A GET of "/" is the web page of package [web], with which people sign in
 // with an API key, list, add, update and delete secrets (never seeing a
@@ -352,6 +367,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusInternalServerError {
 			code = "INTERNAL"
 		}
+		if status == http.StatusUnauthorized && fromPrefect1Client(r) {
+			// Prefect 1's client raises on any HTTP error status before it
+			// reads the body: only a 200 whose errors say UNAUTHENTICATED,
+			// as Prefect Cloud answered, becomes its AuthorizationError
+			// ("Unauthorized. Invalid Prefect Cloud API key."). A 500
+			// stays a 500, which that client retries.
+			writeErrorData(w, http.StatusOK, msg, code)
+			return
+		}
 		writeError(w, status, msg, code)
 		return
 	}
@@ -629,10 +653,34 @@ func stringsIn(v any, out []string) []string {
 }
 
 func writeError(w http.ResponseWriter, status int, msg, code string) {
+	writeErrorBody(w, status, map[string]any{
+		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}
+
+// writeErrorData is writeError with "data": null, the answer of a GraphQL
+// request that was not executed, as Prefect Cloud gave it.
+func writeErrorData(w http.ResponseWriter, status int, msg, code string) {
+	writeErrorBody(w, status, map[string]any{
+		"data":   nil,
+		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}
+
+func writeErrorBody(w http.ResponseWriter, status int, body map[string]any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
-		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
-	})
+	json.NewEncoder(w).Encode(body)
+}
+
+// prefect1Header is the header Prefect 1's Python client sends with every
+// request (its version, e.g. "1.4.1"), and that neither package client nor
+// the web page sends.
+const prefect1Header = "X-Prefect-Core-Version"
+
+// fromPrefect1Client reports whether r comes from Prefect 1's Python
+// client, which reads a refused key only from a 200 answer.
+func fromPrefect1Client(r *http.Request) bool {
+	return r.Header.Get(prefect1Header) != ""
 }

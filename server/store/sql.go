@@ -416,6 +416,21 @@ func (s *SQL) Tenant(ctx context.Context, name string) (Tenant, error) {
 	return t, nil
 }
 
+// TenantName returns the name of the tenant whose ID is id, or an error
+// matching ErrNotFound. The server's tenant query shows it (as the
+// tenant's name and slug) to the tenant's own API keys.
+func (s *SQL) TenantName(ctx context.Context, id string) (string, error) {
+	var name string
+	err := s.db.QueryRowContext(ctx, `SELECT name FROM tenants WHERE id = $1`, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("store: tenant ID %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: reading the name of tenant ID %q: %w", id, err)
+	}
+	return name, nil
+}
+
 func hashKey(key string) []byte {
 	h := sha256.Sum256([]byte(key))
 	return h[:]
