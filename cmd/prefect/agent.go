@@ -28,9 +28,19 @@ import (
 )
 
 func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
-	if len(args) < 2 || args[0] != "local" || args[1] != "start" {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		return groupHelp("agent")
+	case len(args) > 1 && args[0] == "local" && isHelp(args[1]):
+		return groupHelp("agent local")
+	case len(args) < 2 || args[0] != "local" || args[1] != "start":
 		return usageError{msg: "agent takes: local start (the only kind of agent so far)"}
 	}
+	return withUsage("agent local start", agentLocalStart(ctx, args[2:], stderr))
+}
+
+// agentLocalStart is prefect agent local start, given its flags.
+func agentLocalStart(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("agent local start", flag.ContinueOnError)
 	name := fs.String("name", "", "the agent's name, for logs (default: the host's)")
 	var labels, envs repeated
@@ -40,7 +50,7 @@ func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	maxRuns := fs.Int("max-runs", 0, "most flow runs at once (0: no limit)")
 	poll := fs.Duration("poll-interval", agent.DefaultPollInterval, "how often to look for scheduled runs")
 	level := fs.String("log-level", "", "PREFECT__LOGGING__LEVEL for flow runs (default: the configuration's logging.level)")
-	if err := parseFlags(fs, args[2:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	env, err := agent.ParseEnv(envs)
@@ -54,7 +64,7 @@ func agentCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading the configuration: %w", err)
 	}
-	c, err := client.FromConfig(cfg) // the configuration loaded once
+	c, err := clientFromConfig(cfg) // the configuration loaded once
 	if err != nil {
 		return err
 	}

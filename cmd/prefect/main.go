@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -79,24 +80,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "secrets":
-			return secretsCmd(ctx, args[1:], stdout, stderr)
-		case "run":
-			return runCmd(ctx, args[1:], stdout, stderr)
-		case "agent":
-			return agentCmd(ctx, args[1:], stderr)
-		case "flows":
-			return flowsCmd(ctx, args[1:], stdout)
-		case "runs":
-			return runsCmd(ctx, args[1:], stdout, stderr)
-		}
-	}
-	if len(args) < 2 || args[0] != "server" {
+	if len(args) == 0 {
 		return usageError{msg: "expected a command: server, secrets, agent, run, flows or runs"}
 	}
-	return serverCmd(ctx, args[1], args[2:], stdout, stderr)
+	if isHelp(args[0]) {
+		if args[0] == "help" && len(args) > 1 {
+			// prefect help runs list: the same as prefect runs list -h.
+			return dispatch(ctx, append(slices.Clone(args[1:]), "-h"), stdout, stderr)
+		}
+		return groupHelp("")
+	}
+	switch args[0] {
+	case "secrets":
+		return withServerHint(secretsCmd(ctx, args[1:], stdout, stderr))
+	case "run":
+		return withServerHint(withUsage("run", runCmd(ctx, args[1:], stdout, stderr)))
+	case "agent":
+		return withServerHint(agentCmd(ctx, args[1:], stderr))
+	case "flows":
+		return withServerHint(flowsCmd(ctx, args[1:], stdout))
+	case "runs":
+		return withServerHint(runsCmd(ctx, args[1:], stdout, stderr))
+	case "server":
+		if len(args) < 2 {
+			return usageError{msg: "server needs a subcommand; valid ones are " + serverSubcommands}
+		}
+		if isHelp(args[1]) {
+			return groupHelp("server")
+		}
+		return withUsage("server "+args[1], serverCmd(ctx, args[1], args[2:], stdout, stderr))
+	}
+	return usageError{msg: fmt.Sprintf("unknown command %q; valid ones are server, secrets, agent, run, flows and runs (prefect -h tells more)", args[0])}
 }
 
 // parse parses flags wherever they stand among the arguments (the flag
@@ -107,7 +121,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usageError{msg: "the flags of " + fs.Name() + " are:\n" + flagHelp(fs), help: true}
+				// The flags only: the command's dispatcher adds its usage
+				// line (withUsage).
+				return nil, usageError{msg: flagHelp(fs), help: true}
 			}
 			return nil, usageError{msg: err.Error()}
 		}

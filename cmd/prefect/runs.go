@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -150,8 +149,14 @@ func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) e
 }
 
 func flowsCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) != 1 || args[0] != "list" {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		return groupHelp("flows")
+	case len(args) == 0 || args[0] != "list":
 		return usageError{msg: "flows takes one subcommand: list"}
+	}
+	if err := parseFlags(flag.NewFlagSet("flows list", flag.ContinueOnError), args[1:]); err != nil {
+		return withUsage("flows list", err)
 	}
 	c, err := apiClient()
 	if err != nil {
@@ -176,88 +181,148 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) == 0 {
 		return usageError{msg: "runs needs a subcommand; valid ones are " + runsSubcommands}
 	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list":
+		return withUsage("runs list", runsList(ctx, rest, stdout))
+	case "show", "cancel", "logs":
+		// Flags first, so that -h answers without a server.
+		fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
+		ids, err := parse(fs, rest)
+		if err != nil {
+			return withUsage("runs "+sub, err)
+		}
+		if len(ids) != 1 || ids[0] == "" {
+			return usageError{msg: fmt.Sprintf("runs %s takes one flow run ID", sub)}
+		}
+		c, err := apiClient()
+		if err != nil {
+			return err
+		}
+		defer c.CloseIdleConnections()
+		switch sub {
+		case "show":
+			return runsShow(ctx, c, ids[0], stdout)
+		case "cancel":
+			return runsCancel(ctx, c, ids[0], stderr)
+		}
+		return runsLogs(ctx, c, ids[0], stdout)
+	}
+	if isHelp(sub) {
+		return groupHelp("runs")
+	}
+	return usageError{msg: fmt.Sprintf("unknown runs subcommand %q; valid ones are %s", sub, runsSubcommands)}
+}
+
+func runsList(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("runs list", flag.ContinueOnError)
+	st := fs.String("state", "", "only runs in this state, in any case: one of "+runStateNames())
+	limit := fs.Int("limit", 20, "how many, newest first (1-500)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var in []state.Kind
+	if *st != "" {
+		k, ok := flowRunState(*st)
+		if !ok {
+			return usageError{msg: fmt.Sprintf("--state %q is not a flow run's state: want one of %s", *st, runStateNames())}
+		}
+		in = append(in, k)
+	}
 	c, err := apiClient()
 	if err != nil {
 		return err
 	}
 	defer c.CloseIdleConnections()
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "list":
-		fs := flag.NewFlagSet("runs list", flag.ContinueOnError)
-		st := fs.String("state", "", "only runs in this state: one of "+runStateNames())
-		limit := fs.Int("limit", 20, "how many, newest first (1-500)")
-		if err := parseFlags(fs, rest); err != nil {
-			return err
-		}
-		var in []state.Kind
-		if *st != "" {
-			k, err := state.ParseKind(*st)
-			if err != nil || !slices.Contains(orchestration.FlowRunStates(), k) {
-				return usageError{msg: fmt.Sprintf("--state %q is not a flow run's state: want one of %s", *st, runStateNames())}
-			}
-			in = append(in, k)
-		}
-		runs, err := c.FlowRuns(ctx, *limit, in...)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tFLOW\tSTATE\tCREATED")
-		for _, r := range runs {
-			fmt.Fprintf(tw, "%s\t%s\t%s v%d\t%s\t%s\n", r.ID, shown(r.Name), shown(r.FlowName), r.FlowVersion, r.State, r.Created.Local().Format(time.DateTime))
-		}
-		return tw.Flush()
-	case "show", "cancel", "logs":
-		if len(rest) != 1 || rest[0] == "" {
-			return usageError{msg: fmt.Sprintf("runs %s takes one flow run ID", sub)}
-		}
-		id := rest[0]
-		switch sub {
-		case "cancel":
-			run, err := c.CancelFlowRun(ctx, id)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "flow run %s: %s\n", shown(run.Name), run.State)
-			return nil
-		case "logs":
-			for after := ""; ; {
-				lines, err := c.FlowRunLogs(ctx, id, after, 1000)
-				if err != nil {
-					return err
-				}
-				for _, l := range lines {
-					task := ""
-					if l.TaskSlug != "" {
-						task = " [" + shown(l.TaskSlug) + "]"
-					}
-					fmt.Fprintf(stdout, "%s %-5s%s %s\n", l.Time.Local().Format(time.DateTime), shown(l.Level), task, shown(l.Message))
-				}
-				if len(lines) < 1000 {
-					return nil
-				}
-				after = lines[len(lines)-1].Seq
-			}
-		}
-		run, err := c.FlowRun(ctx, id)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "flow run %s (%s)\nflow     %s version %d\nstate    %s %s\nagent    %s\ncreated  %s\n\n",
-			shown(run.Name), run.ID, shown(run.FlowName), run.FlowVersion, run.State, shown(run.Message), shown(run.AgentID), run.Created.Local().Format(time.DateTime))
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TASK\tINDEX\tSTATE\tMESSAGE")
-		for _, tr := range run.TaskRuns {
-			idx := "-"
-			if tr.MapIndex >= 0 {
-				idx = fmt.Sprint(tr.MapIndex)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(tr.Slug), idx, tr.State, shown(tr.Message))
-		}
-		return tw.Flush()
+	runs, err := c.FlowRuns(ctx, *limit, in...)
+	if err != nil {
+		return err
 	}
-	return usageError{msg: fmt.Sprintf("unknown runs subcommand %q; valid ones are %s", sub, runsSubcommands)}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tFLOW\tSTATE\tCREATED")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s v%d\t%s\t%s\n", r.ID, shown(r.Name), shown(r.FlowName), r.FlowVersion, r.State, r.Created.Local().Format(time.DateTime))
+	}
+	return tw.Flush()
+}
+
+// flowRunState is the flow run state named s in any case ("failed" as
+// "Failed"): people type states as they say them, and no two states differ
+// in case only.
+func flowRunState(s string) (state.Kind, bool) {
+	for _, k := range orchestration.FlowRunStates() {
+		if strings.EqualFold(k.String(), s) {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// runsCancel cancels run id. A run that had already ended Success or
+// Failed is an error: nothing was cancelled, and a script checking the
+// exit status must not think otherwise. One already Cancelled is not: what
+// was asked for holds.
+func runsCancel(ctx context.Context, c *client.Client, id string, stderr io.Writer) error {
+	before, _, err := c.FlowRunState(ctx, id)
+	if err != nil {
+		return err
+	}
+	if before.IsFinished() {
+		if before == state.Cancelled {
+			fmt.Fprintf(stderr, "flow run %s is already Cancelled\n", id)
+			return nil
+		}
+		return fmt.Errorf("flow run %s already ended %s: nothing to cancel", id, before)
+	}
+	run, err := c.CancelFlowRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	if run.State != state.Cancelled && run.State != state.Cancelling {
+		// It ended between the two requests.
+		return fmt.Errorf("flow run %s (%s) ended %s before it could be cancelled: nothing to cancel", shown(run.Name), id, run.State)
+	}
+	fmt.Fprintf(stderr, "flow run %s: %s\n", shown(run.Name), run.State)
+	return nil
+}
+
+func runsLogs(ctx context.Context, c *client.Client, id string, stdout io.Writer) error {
+	for after := ""; ; {
+		lines, err := c.FlowRunLogs(ctx, id, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			task := ""
+			if l.TaskSlug != "" {
+				task = " [" + shown(l.TaskSlug) + "]"
+			}
+			fmt.Fprintf(stdout, "%s %-5s%s %s\n", l.Time.Local().Format(time.DateTime), shown(l.Level), task, shown(l.Message))
+		}
+		if len(lines) < 1000 {
+			return nil
+		}
+		after = lines[len(lines)-1].Seq
+	}
+}
+
+func runsShow(ctx context.Context, c *client.Client, id string, stdout io.Writer) error {
+	run, err := c.FlowRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "flow run %s (%s)\nflow     %s version %d\nstate    %s %s\nagent    %s\ncreated  %s\n\n",
+		shown(run.Name), run.ID, shown(run.FlowName), run.FlowVersion, run.State, shown(run.Message), shown(run.AgentID), run.Created.Local().Format(time.DateTime))
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TASK\tINDEX\tSTATE\tMESSAGE")
+	for _, tr := range run.TaskRuns {
+		idx := "-"
+		if tr.MapIndex >= 0 {
+			idx = fmt.Sprint(tr.MapIndex)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(tr.Slug), idx, tr.State, shown(tr.Message))
+	}
+	return tw.Flush()
 }
 
 // runStateNames lists the states of a flow run, for messages.

@@ -34,7 +34,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/prefect-go/prefect/client"
-	"github.com/prefect-go/prefect/config"
 )
 
 // stdin is where "secrets set" reads a value given neither by --value nor
@@ -50,13 +49,16 @@ func secretsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "set":
-		return secretsSet(ctx, rest, stderr)
+		return withUsage("secrets set", secretsSet(ctx, rest, stderr))
 	case "get":
-		return secretsGet(ctx, rest, stdout)
+		return withUsage("secrets get", secretsGet(ctx, rest, stdout))
 	case "list":
-		return secretsList(ctx, rest, stdout, stderr)
+		return withUsage("secrets list", secretsList(ctx, rest, stdout, stderr))
 	case "delete":
-		return secretsDelete(ctx, rest, stderr)
+		return withUsage("secrets delete", secretsDelete(ctx, rest, stderr))
+	}
+	if isHelp(sub) {
+		return groupHelp("secrets")
 	}
 	return usageError{msg: fmt.Sprintf("unknown secrets subcommand %q; valid ones are %s", sub, secretsSubcommands)}
 }
@@ -64,6 +66,9 @@ func secretsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // oneName parses args, which must hold exactly one NAME among the flags.
 func oneName(fs *flag.FlagSet, args []string, usage string) (string, error) {
 	rest, err := parse(fs, args)
+	if ue := (usageError{}); errors.As(err, &ue) && ue.help {
+		return "", err
+	}
 	if err != nil {
 		return "", usageError{msg: fmt.Sprintf("secrets %s: %v; usage: prefect secrets %s", fs.Name(), err, usage)}
 	}
@@ -76,15 +81,6 @@ func oneName(fs *flag.FlagSet, args []string, usage string) (string, error) {
 		return "", usageError{msg: fmt.Sprintf("secrets %s: the secret NAME is empty", fs.Name())}
 	}
 	return rest[0], nil
-}
-
-// apiClient returns a client for the server the configuration names.
-func apiClient() (*client.Client, error) {
-	cfg, err := config.Load()
-	if err != nil {
-		return nil, fmt.Errorf("loading the configuration: %w", err)
-	}
-	return client.FromConfig(cfg)
 }
 
 func secretsSet(ctx context.Context, args []string, stderr io.Writer) error {
