@@ -11,6 +11,10 @@
 //
 //	myflows register [--label L]... [--env K=V]... [--working-dir D]
 //	myflows execute
+//	myflows help [COMMAND]
+//
+// -h or --help, alone or after any command, prints that usage to stdout
+// and exits 0, as help does.
 //
 // register describes each flow (its tasks, edges and parameters: see
 // [Describe]) and registers it with the server the configuration names
@@ -45,10 +49,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -115,19 +121,64 @@ type Program struct {
 type Command struct {
 	// Name is what selects it: the program's first argument.
 	Name string
-	// Usage is its synopsis after the name, as usage errors show it.
+	// Usage is its synopsis after the name, as usage errors and help
+	// show it.
 	Usage string
+	// Summary says in a sentence what it does, for help (optional).
+	Summary string
 	// Run runs it with the arguments after its name. Return an error from
 	// [UsageError] for bad arguments: the exit status is then 2, not 1.
+	// Parse flags with [ParseFlags], which answers -h and --help with the
+	// command's usage and flags (exit status 0).
 	Run func(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer, flows []*flow.Flow) error
 }
 
-// UsageError is an error a [Command] returns for bad arguments.
-func UsageError(format string, args ...any) error { return usageError(fmt.Sprintf(format, args...)) }
+// UsageError is an error a [Command] returns for bad arguments. Given
+// flag.ErrHelp (a flag set's answer to -h or --help, as in
+// UsageError("%v", err)), it is the answer to -h instead: the program
+// prints the command's usage to stdout and exits 0. [ParseFlags] does
+// that and lists the flags too.
+func UsageError(format string, args ...any) error {
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, flag.ErrHelp) {
+			return usageError{help: true}
+		}
+	}
+	return usageError{msg: fmt.Sprintf(format, args...)}
+}
 
-type usageError string
+// ParseFlags parses a command's flags from args with fs, which must
+// continue on errors (flag.ContinueOnError); it never prints. -h or --help
+// returns the error that makes the program print the command's usage and
+// fs's flags to stdout and exit 0; a bad flag returns a [UsageError].
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usageError{help: true, msg: flagHelp(fs)}
+		}
+		return usageError{msg: err.Error()}
+	}
+	return nil
+}
 
-func (e usageError) Error() string { return string(e) }
+// usageError is a mistake in the command line: exit status 2. With help
+// set, it is the answer to -h: the usage goes to stdout, with msg (the
+// command's flags, if known) after it, and the exit status is 0.
+type usageError struct {
+	msg  string
+	help bool
+	// cmd is the command whose help it is, set by dispatch; "" for the
+	// program's.
+	cmd string
+}
+
+func (e usageError) Error() string {
+	if e.help {
+		return "help requested"
+	}
+	return e.msg
+}
 
 // Main runs the program's command line, and exits. SIGINT and SIGTERM end
 // the context its command runs under.
@@ -148,6 +199,9 @@ func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &ue) && ue.help:
+		fmt.Fprint(stdout, p.help(ue))
+		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "error:", err)
 		fmt.Fprintln(stderr, "usage:", p.usage())
@@ -163,8 +217,90 @@ func (p Program) usage() string {
 	for _, c := range p.Commands {
 		u += " | " + strings.TrimSpace(c.Name+" "+c.Usage)
 	}
-	return u
+	return u + " | help [COMMAND]"
 }
+
+// The built-in commands, as help shows them.
+var (
+	registerCmd = Command{Name: "register", Usage: "[--label L]... [--env K=V]... [--working-dir D]",
+		Summary: "Registers the program's flows with the server the configuration names (cloud.api, cloud.api_key), with this binary as the command that executes their runs."}
+	executeCmd = Command{Name: "execute",
+		Summary: "Executes the flow run PREFECT__CONTEXT__FLOW_RUN_ID names, as an agent launches it. It takes no flags or arguments."}
+	helpCmd = Command{Name: "help", Usage: "[COMMAND]",
+		Summary: "Prints the program's usage, or a command's."}
+)
+
+// commands are the program's commands, the built-in ones first.
+func (p Program) commands() []Command {
+	return append([]Command{registerCmd, executeCmd}, append(slices.Clip(p.Commands), helpCmd)...)
+}
+
+// help is the answer to -h: the program's usage, or the command's that
+// ue names, with its flags.
+func (p Program) help(ue usageError) string {
+	name := filepath.Base(os.Args[0])
+	var b strings.Builder
+	if ue.cmd == "" {
+		fmt.Fprintf(&b, "usage: %s COMMAND [flags]\n\ncommands:\n", name)
+		for _, c := range p.commands() {
+			fmt.Fprintf(&b, "  %s\n", strings.TrimSpace(c.Name+" "+c.Usage))
+			if c.Summary != "" {
+				fmt.Fprintf(&b, "        %s\n", c.Summary)
+			}
+		}
+		var flows []string
+		for _, f := range p.Flows {
+			if f != nil {
+				flows = append(flows, f.Name())
+			}
+		}
+		fmt.Fprintf(&b, "\nflows: %s\n\n%q shows a command's flags.\n", strings.Join(flows, ", "), name+" COMMAND -h")
+		return b.String()
+	}
+	c := Command{Name: ue.cmd}
+	for _, cc := range p.commands() {
+		if cc.Name == ue.cmd {
+			c = cc
+		}
+	}
+	fmt.Fprintf(&b, "usage: %s %s\n", name, strings.TrimSpace(c.Name+" "+c.Usage))
+	if c.Summary != "" {
+		fmt.Fprintf(&b, "\n%s\n", c.Summary)
+	}
+	if ue.msg != "" {
+		fmt.Fprintf(&b, "\nflags:\n%s", ue.msg)
+	}
+	return b.String()
+}
+
+// flagHelp lists fs's flags, with their defaults, one flag a paragraph.
+// A default that is a URL holding a password shows it redacted.
+func flagHelp(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  --%s", f.Name)
+		if arg != "" {
+			fmt.Fprintf(&b, " %s", arg)
+		}
+		fmt.Fprintf(&b, "\n        %s", usage)
+		switch def := f.DefValue; def {
+		case "", "0", "0s", "false":
+		default:
+			if u, err := url.Parse(def); err == nil && u.User != nil {
+				def = u.Redacted()
+			}
+			if !strings.Contains(usage, "(default") {
+				fmt.Fprintf(&b, " (default %s)", def)
+			}
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
+}
+
+// isHelp tells whether arg asks for help, as the flag package takes it.
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" || arg == "--h" }
 
 func (p Program) dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flows := p.Flows
@@ -186,8 +322,32 @@ func (p Program) dispatch(ctx context.Context, args []string, stdout, stderr io.
 		names = append(names, c.Name)
 	}
 	if len(args) == 0 {
-		return usageError("expected a subcommand: " + strings.Join(names, ", "))
+		return usageError{msg: "expected a subcommand: " + strings.Join(names, ", ")}
 	}
+	if isHelp(args[0]) || args[0] == "help" && len(args) == 1 {
+		return usageError{help: true} // needs no configuration
+	}
+	if args[0] == "help" && len(args) == 2 && (args[1] == "help" || isHelp(args[1])) {
+		return usageError{help: true, cmd: "help"}
+	}
+	if args[0] == "help" {
+		if len(args) > 2 || !slices.Contains(names, args[1]) {
+			return usageError{msg: fmt.Sprintf("help takes one of %s, not %q", strings.Join(names, ", "), args[1:])}
+		}
+		args = []string{args[1], "-h"}
+	}
+	err := p.command(ctx, args, stdout, stderr, byName, names)
+	var ue usageError
+	if errors.As(err, &ue) && ue.help {
+		ue.cmd = args[0] // the command's help, not the program's
+		return ue
+	}
+	return err
+}
+
+// command runs the command args[0] names, one of names.
+func (p Program) command(ctx context.Context, args []string, stdout, stderr io.Writer, byName map[string]*flow.Flow, names []string) error {
+	flows := p.Flows
 	cfg, err := config.Load()
 	if err != nil {
 		return fmt.Errorf("loading the configuration: %w", err)
@@ -201,8 +361,11 @@ func (p Program) dispatch(ctx context.Context, args []string, stdout, stderr io.
 	case "register":
 		return register(ctx, cfg, args[1:], stdout, flows)
 	case "execute":
+		if err := ParseFlags(flag.NewFlagSet("execute", flag.ContinueOnError), args[1:]); err != nil {
+			return err
+		}
 		if len(args) > 1 {
-			return usageError(fmt.Sprintf("execute takes no arguments, not %q", args[1:]))
+			return usageError{msg: fmt.Sprintf("execute takes no arguments, not %q", args[1:])}
 		}
 		c, err := client.FromConfig(cfg)
 		if err != nil {
@@ -211,7 +374,7 @@ func (p Program) dispatch(ctx context.Context, args []string, stdout, stderr io.
 		defer c.CloseIdleConnections()
 		return execute(ctx, c, cfg, byName, stderr, p.RunOptions)
 	}
-	return usageError(fmt.Sprintf("unknown subcommand %q; valid ones are %s", args[0], strings.Join(names, ", ")))
+	return usageError{msg: fmt.Sprintf("unknown subcommand %q; valid ones are %s", args[0], strings.Join(names, ", "))}
 }
 
 type multi []string
@@ -221,20 +384,19 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func register(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer, flows []*flow.Flow) error {
 	fs := flag.NewFlagSet("register", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var labels, envs multi
-	fs.Var(&labels, "label", "a label the agent must have (repeatable)")
-	fs.Var(&envs, "env", "KEY=VAL for every run's environment (repeatable)")
-	dir := fs.String("working-dir", "", "where runs execute (default: the agent's)")
-	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+	fs.Var(&labels, "label", "a `label` an agent must have to run the flows (repeatable)")
+	fs.Var(&envs, "env", "`KEY=VAL` for every run's environment, kept sealed by the server (repeatable)")
+	dir := fs.String("working-dir", "", "the `directory` runs execute in (default: the agent's)")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("register takes no arguments, not %q", fs.Args()))
+		return usageError{msg: fmt.Sprintf("register takes no arguments, not %q", fs.Args())}
 	}
 	env, err := envflag.Parse(envs) // as agents parse theirs (SPEC §6)
 	if err != nil {
-		return usageError(err.Error())
+		return usageError{msg: err.Error()}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -288,7 +450,7 @@ func execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	runOptions func(context.Context, *config.Config, *flow.Flow) ([]runner.Option, func(), error)) error {
 	id := cfg.String("context.flow_run_id")
 	if id == "" {
-		return usageError("no flow run to execute: PREFECT__CONTEXT__FLOW_RUN_ID is not set (an agent sets it)")
+		return usageError{msg: "no flow run to execute: PREFECT__CONTEXT__FLOW_RUN_ID is not set (an agent sets it)"}
 	}
 	runID, err := uuid.Parse(id)
 	if err != nil {

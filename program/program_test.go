@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -397,6 +398,79 @@ func TestProgramCommands(t *testing.T) {
 		code := p.Run(context.Background(), tc.args, &out, &errOut)
 		if code != 2 || !strings.Contains(errOut.String(), tc.want) || !strings.Contains(errOut.String(), "| hello [--loud]") {
 			t.Errorf("%q: exit %d, stderr %q; want 2, %q and the usage with hello", tc.args, code, errOut.String(), tc.want)
+		}
+	}
+}
+
+// TestHelp: -h and --help, on the program and on each of its commands
+// (a Command's own too, whether it parses with ParseFlags or passes the
+// flag set's error to UsageError), and the help command print the usage
+// to stdout, print nothing to stderr and exit 0: asking for help is not a
+// mistake.
+func TestHelp(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	quiet := func(context.Context, *config.Config, []string, io.Writer, io.Writer, []*flow.Flow) error { return nil }
+	p := program.Program{Flows: []*flow.Flow{pipeline(false)}, Commands: []program.Command{
+		{Name: "hello", Usage: "[--loud]", Summary: "Says hello.",
+			Run: func(_ context.Context, _ *config.Config, args []string, _, _ io.Writer, _ []*flow.Flow) error {
+				fs := flag.NewFlagSet("hello", flag.ContinueOnError)
+				fs.Bool("loud", false, "say it loud")
+				fs.String("via", "nats://user:hunter2@127.0.0.1:4222", "the `URL` to say it on")
+				return program.ParseFlags(fs, args)
+			}},
+		{Name: "bye", Usage: "[--soft]",
+			Run: func(_ context.Context, _ *config.Config, args []string, _, _ io.Writer, _ []*flow.Flow) error {
+				fs := flag.NewFlagSet("bye", flag.ContinueOnError)
+				fs.SetOutput(io.Discard)
+				fs.Bool("soft", false, "say it softly")
+				if err := fs.Parse(args); err != nil {
+					return program.UsageError("%v", err)
+				}
+				return nil
+			}},
+		{Name: "quiet", Run: quiet},
+	}}
+	for _, tc := range []struct {
+		args []string
+		want []string // in stdout
+	}{
+		{[]string{"-h"}, []string{"usage: ", "register [--label L]...", "execute", "hello [--loud]\n        Says hello.", "bye [--soft]", "help [COMMAND]", "flows: pipeline"}},
+		{[]string{"--help"}, []string{"usage: ", "hello [--loud]"}},
+		{[]string{"help"}, []string{"usage: ", "hello [--loud]"}},
+		{[]string{"register", "-h"}, []string{" register [--label L]... [--env K=V]... [--working-dir D]\n", "Registers", "--label label\n", "--env KEY=VAL\n", "--working-dir directory\n"}},
+		{[]string{"register", "--label", "x", "--help"}, []string{" register [--label L]"}},
+		{[]string{"help", "register"}, []string{" register [--label L]", "--working-dir directory"}},
+		{[]string{"execute", "-h"}, []string{" execute\n", "PREFECT__CONTEXT__FLOW_RUN_ID"}},
+		{[]string{"execute", "--help"}, []string{" execute\n"}},
+		{[]string{"hello", "-h"}, []string{" hello [--loud]\n", "Says hello.", "--loud\n        say it loud\n", "--via URL\n", "nats://user:xxxxx@127.0.0.1:4222"}},
+		{[]string{"hello", "--help"}, []string{" hello [--loud]\n"}},
+		{[]string{"bye", "-h"}, []string{" bye [--soft]\n"}},
+		{[]string{"bye", "--help"}, []string{" bye [--soft]\n"}},
+		{[]string{"help", "bye"}, []string{" bye [--soft]\n"}},
+		{[]string{"help", "help"}, []string{" help [COMMAND]\n"}},
+		{[]string{"help", "-h"}, []string{" help [COMMAND]\n"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := p.Run(context.Background(), tc.args, &out, &errOut)
+			if code != 0 || errOut.Len() != 0 {
+				t.Errorf("exit %d, stderr %q; want 0 and nothing", code, errOut.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "hunter2") {
+				t.Errorf("the help shows a default URL's password:\n%s", out.String())
+			}
+		})
+	}
+	// Help for what is not a command is a mistake.
+	for _, args := range [][]string{{"help", "nope"}, {"help", "register", "execute"}, {"nope", "-h"}} {
+		var out, errOut bytes.Buffer
+		if code := p.Run(context.Background(), args, &out, &errOut); code != 2 || out.Len() != 0 {
+			t.Errorf("%q: exit %d, stdout %q; want 2 and nothing", args, code, out.String())
 		}
 	}
 }

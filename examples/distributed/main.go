@@ -134,25 +134,25 @@ var sink int
 
 func main() {
 	p := natsexec.Program([]*flow.Flow{Spread()})
-	p.Commands = append(p.Commands, program.Command{Name: "run", Usage: "[--nats URL] [--n N] [--cpu-ms MS] [--ack-wait D] [--json]", Run: runHere})
+	p.Commands = append(p.Commands, program.Command{Name: "run", Usage: "[--nats URL] [--n N] [--cpu-ms MS] [--ack-wait D] [--json]",
+		Summary: "Runs the flow here, its tasks on the workers (spread worker), and prints how many task runs each worker ran.", Run: runHere})
 	p.Main()
 }
 
 // runHere runs the flow in this process, its tasks on the workers.
 func runHere(ctx context.Context, cfg *config.Config, args []string, stdout, _ io.Writer, flows []*flow.Flow) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	url := fs.String("nats", natsexec.URL(cfg), "the NATS server's URL")
+	url := fs.String("nats", natsexec.URL(cfg), "the NATS server's `URL`")
 	n := fs.Int("n", 1000, "how many task runs to map")
-	cpu := fs.Int("cpu-ms", 0, "CPU work per task run, in milliseconds")
+	cpu := fs.Int("cpu-ms", 0, "CPU work per task run, in `milliseconds`")
 	asJSON := fs.Bool("json", false, "print the tally as JSON")
 	cfgAckWait, err := natsexec.AckWait(cfg)
 	if err != nil {
 		return program.UsageError("%v", err)
 	}
 	ackWait := fs.Duration("ack-wait", cfgAckWait, "the ack wait set on the flow's consumer, which workers heartbeat by (default nats.ack_wait, else 30s)")
-	if err := fs.Parse(args); err != nil {
-		return program.UsageError("%v", err)
+	if err := program.ParseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return program.UsageError("run takes no arguments, not %q", fs.Args())

@@ -356,6 +356,41 @@ func TestWorkerUsage(t *testing.T) {
 	}
 }
 
+// TestHelp: -h and --help on the program and on each of its commands print
+// the usage to stdout, print nothing to stderr and exit 0, before any
+// connection.
+func TestHelp(t *testing.T) {
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		args []string
+		want string // in stdout
+	}{
+		{[]string{"-h"}, "usage: spread COMMAND"},
+		{[]string{"--help"}, "usage: spread COMMAND"},
+		{[]string{"help"}, "usage: spread COMMAND"},
+		{[]string{"register", "-h"}, "usage: spread register"},
+		{[]string{"register", "--help"}, "usage: spread register"},
+		{[]string{"execute", "-h"}, "usage: spread execute"},
+		{[]string{"execute", "--help"}, "usage: spread execute"},
+		{[]string{"worker", "-h"}, "usage: spread worker [--nats URL]"},
+		{[]string{"worker", "--help"}, "usage: spread worker [--nats URL]"},
+		{[]string{"run", "-h"}, "usage: spread run [--nats URL]"},
+		{[]string{"run", "--help"}, "--cpu-ms milliseconds"},
+		{[]string{"help", "run"}, "usage: spread run [--nats URL]"},
+		{[]string{"help", "worker"}, "usage: spread worker [--nats URL]"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = childEnv(t, "PREFECT__NATS__URL=nats://127.0.0.1:1") // never reached
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil || stderr.Len() != 0 || !strings.Contains(stdout.String(), tc.want) {
+				t.Errorf("%v; stdout:\n%s\nstderr:\n%s\nwant exit status 0, %q on stdout and nothing on stderr", err, &stdout, &stderr, tc.want)
+			}
+		})
+	}
+}
+
 type whereIn struct {
 	I int `prefect:"i"`
 }

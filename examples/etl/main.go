@@ -146,24 +146,29 @@ func main() {
 // run is the whole command, apart from the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("etl", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl.SetOutput(io.Discard) // errors and usage are printed below, where they belong
 	n := fl.Int("n", 0, "how many records to extract (default: the flow parameter's default, 5)")
 	local := fl.Bool("local", false, "run tasks one at a time with runner.Local() instead of runner.Parallel(0)")
 	verbose := fl.Bool("v", false, "log the run to stderr at INFO")
 	graph := fl.Bool("graph", false, "print the flow as a Mermaid flowchart before running it")
-	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: etl [-n records] [-local] [-v] [-graph]\n\nRuns an example ETL flow and prints every task's final state.\n\n")
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: etl [-n records] [-local] [-v] [-graph]\n\nRuns an example ETL flow and prints every task's final state.\n\n")
+		fl.SetOutput(w)
 		fl.PrintDefaults()
+		fl.SetOutput(io.Discard)
 	}
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout) // asked for: the answer, not a mistake
 			return 0
 		}
+		fmt.Fprintf(stderr, "etl: %v\n", err)
+		usage(stderr)
 		return 2
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "etl: unexpected argument %q\n", fl.Arg(0))
-		fl.Usage()
+		usage(stderr)
 		return 2
 	}
 

@@ -20,7 +20,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -46,26 +49,57 @@ var useCredentials = task.New("use_credentials", func(ctx context.Context, in us
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usage is the answer to -h, and follows a mistake in the command line.
+const usage = `usage: secrets
+
+Runs a flow whose task needs the secret MYSECRET, resolved at run time
+from PREFECT__CONTEXT__SECRETS__MYSECRET or [context.secrets] in
+~/.prefect/config.toml, and prints every task's final state. It takes no
+flags or arguments.
+`
+
+// run is the whole command, apart from the process: it returns the exit
+// status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("secrets", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage) // asked for: the answer, not a mistake
+			return 0
+		}
+		fmt.Fprintf(stderr, "secrets: %v\n%s", err, usage)
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "secrets: unexpected argument %q\n%s", fl.Arg(0), usage)
+		return 2
+	}
 
 	f := flow.New("secrets-example")
 	secret := flow.Add(f, tasks.PrefectSecret("MYSECRET"))
 	use := flow.Add(f, useCredentials, flow.Bind("credentials", secret))
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	fs, err := runner.Run(ctx, f, runner.WithLogger(logger))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "secrets:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "secrets:", err)
+		return 2
 	}
 	for i, gt := range fs.Graph.Tasks {
-		fmt.Printf("%-18s %v\n", gt.Slug, fs.Tasks[i])
+		fmt.Fprintf(stdout, "%-18s %v\n", gt.Slug, fs.Tasks[i])
 	}
-	fmt.Printf("\nflow %s: %v\n", fs.FlowName, fs.State)
+	fmt.Fprintf(stdout, "\nflow %s: %v\n", fs.FlowName, fs.State)
 	if out, ok := runner.ResultOf(fs, use); ok {
-		fmt.Println(out)
+		fmt.Fprintln(stdout, out)
 	}
 	if !fs.IsSuccessful() {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
