@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -230,10 +231,13 @@ func (d *driver) run() *FlowState {
 	}
 	d.hidePanics()
 	d.fs.State = d.final()
-	if d.fs.IsSuccessful() {
+	switch {
+	case d.fs.IsSuccessful():
 		d.log(slog.LevelInfo, "Flow run SUCCESS: all reference tasks succeeded")
-	} else {
-		d.log(slog.LevelInfo, "Flow run "+d.fs.Kind.String()+": "+d.fs.Message)
+	case d.fs.Kind == state.Failed && d.fs.Message == state.MsgFlowFailed:
+		d.log(slog.LevelInfo, "Flow run FAILED: some reference tasks failed.")
+	default:
+		d.log(slog.LevelInfo, "Flow run "+strings.ToUpper(d.fs.Kind.String())+": "+d.fs.Message)
 	}
 	if d.rep != nil {
 		d.rep.flow(d.fs.State)
@@ -747,22 +751,25 @@ func (d *driver) redact(st *state.State) {
 }
 
 // logTask records the state a task run ended in (or a mapped child's, when
-// child >= 0), as Prefect's task runner does after each run.
+// child >= 0), as Prefect's task runner does after each run: at INFO, the
+// task named by its full name (see taskFullName), whatever the state.
 func (d *driver) logTask(gt *flow.GraphTask, child int, st *state.State) {
-	level := slog.LevelInfo
-	if st.IsFailed() {
-		level = slog.LevelError
-	}
-	if !d.logInfo && (level == slog.LevelInfo || !d.o.logger.Enabled(d.ctx, level)) {
+	if !d.logInfo {
 		return
 	}
-	name := gt.Slug
-	if child >= 0 {
-		name += "[" + strconv.Itoa(child) + "]"
-	}
-	d.log(level, "Task '"+name+"': Finished task run for task with final state: '"+st.Kind.String()+"'",
+	d.log(slog.LevelInfo, "Task '"+taskFullName(gt, child)+"': Finished task run for task with final state: '"+st.Kind.String()+"'",
 		slog.Group("task_run", slog.String("task_slug", gt.Slug), slog.Int("map_index", child),
 			slog.String("state", st.Kind.String()), slog.String("message", st.Message)))
+}
+
+// taskFullName is Prefect's task_full_name, the name its task runner logs a
+// task run by: the task's name, with "[i]" for mapped child i. The slug
+// and map index are in the record's task_run group.
+func taskFullName(gt *flow.GraphTask, child int) string {
+	if child < 0 {
+		return gt.Spec.Name
+	}
+	return gt.Spec.Name + "[" + strconv.Itoa(child) + "]"
 }
 
 // cancel settles a cancelled run: it waits for the task runs in flight and

@@ -371,9 +371,8 @@ func (d *driver) begin(tr *TaskRun) bool {
 			return false
 		}
 	}
-	if d.logDebug {
-		rc := tc.runContext()
-		rc.Logger().Debug("Task '" + rc.TaskRunName + "': Starting task run...")
+	if d.logInfo {
+		tc.runContext().Logger().Info("Task '" + taskFullName(tr.gt, int(tr.child)) + "': Starting task run...")
 	}
 	if d.rep != nil {
 		if handlers {
@@ -416,6 +415,11 @@ func (d *driver) end(tr *TaskRun, out any, timedOut bool, err error) {
 	case err == nil:
 		tr.state = state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: out}
 	default:
+		// Prefect logs the exception (with its traceback) when a task
+		// raises one, not when it signals a state. The handler masks err.
+		if _, signal := task.AsSignal(err); !signal && d.o.logger.Enabled(ctx, slog.LevelError) {
+			tr.tc.runContext().Logger().Error("Task '"+taskFullName(tr.gt, int(tr.child))+"': Exception encountered during task execution!", "err", err)
+		}
 		tr.state = d.stateOf(runCount, spec, out, err)
 	}
 	tr.state.RunCount = runCount

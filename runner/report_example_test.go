@@ -68,9 +68,8 @@ func ExampleWithReporter() {
 	// API_TOKEN-1: <Running>
 	// API_TOKEN-1: <Success: "Task run succeeded.">
 	// login-1: <Running>
-	// log: ERROR Task 'login-1': Finished task run for task with final state: 'Failed'
+	// log: ERROR Task 'login': Exception encountered during task execution!
 	// login-1: <Failed: "Error during execution of task: the server refused the token ********">
-	// log: ERROR Task 'fetch-1': Finished task run for task with final state: 'TriggerFailed'
 	// fetch-1: <TriggerFailed: "Trigger was "all_successful" but some of the upstream tasks failed.">
 	// flow: <Failed: "Some reference tasks failed.">
 }

@@ -635,7 +635,7 @@ func TestReporterLogs(t *testing.T) {
 						if lr.Attrs["req.id"] != "7" || lr.TaskSlug != "talk-1" || lr.Level != slog.LevelWarn {
 							t.Errorf("grouped: %+v", lr)
 						}
-					case strings.HasPrefix(lr.Message, "Task 'talk-1["):
+					case strings.HasPrefix(lr.Message, "Task 'talk[") && strings.Contains(lr.Message, "': Finished task run"):
 						finished++
 						if lr.TaskSlug != "talk-1" || lr.MapIndex < 0 {
 							t.Errorf("%q: task run %s[%d]", lr.Message, lr.TaskSlug, lr.MapIndex)

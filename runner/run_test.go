@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -820,42 +822,58 @@ func TestRunLogging(t *testing.T) {
 			if len(records) == 0 {
 				t.Fatal("no records were logged")
 			}
-			finished := map[string]logRecord{}
+			// Prefect's task runner lines, by the task's full name: its
+			// name, with [i] for a mapped child.
+			finished, starting, exceptions := map[string]logRecord{}, map[string]logRecord{}, map[string]logRecord{}
 			var own *logRecord
 			for i, r := range records {
 				if r.Attrs["flow_run.flow_name"] != "logged" || r.Attrs["flow_run.flow_run_id"] != fs.FlowRunID.String() {
 					t.Errorf("record %q lacks the flow run attributes: %v", r.Msg, r.Attrs)
 				}
-				if strings.Contains(r.Msg, "Finished task run") {
-					name, _, _ := strings.Cut(strings.TrimPrefix(r.Msg, "Task '"), "'")
+				name, rest, _ := strings.Cut(strings.TrimPrefix(r.Msg, "Task '"), "': ")
+				switch {
+				case strings.HasPrefix(rest, "Finished task run"):
 					finished[name] = r
+				case rest == "Starting task run...":
+					starting[name] = r
+				case rest == "Exception encountered during task execution!":
+					exceptions[name] = r
 				}
 				if r.Msg == "hello from a" {
 					own = &records[i]
 				}
 			}
 			for _, want := range []struct{ name, slug, mapIndex, state string }{
-				{"a-1", "a-1", "-1", "Success"},
-				{"b-1", "b-1", "-1", "Failed"},
-				{"m-1[0]", "m-1", "0", "Success"},
-				{"m-1[1]", "m-1", "1", "Success"},
-				{"m-1", "m-1", "-1", "Mapped"},
+				{"a", "a-1", "-1", "Success"},
+				{"b", "b-1", "-1", "Failed"},
+				{"m[0]", "m-1", "0", "Success"},
+				{"m[1]", "m-1", "1", "Success"},
+				{"m", "m-1", "-1", "Mapped"},
 			} {
 				r, ok := finished[want.name]
 				if !ok {
 					t.Errorf("no \"Finished task run\" record for %s", want.name)
 					continue
 				}
-				if msg := "Task '" + want.name + "': Finished task run for task with final state: '" + want.state + "'"; r.Msg != msg {
-					t.Errorf("record %q, want %q", r.Msg, msg)
+				if msg := "Task '" + want.name + "': Finished task run for task with final state: '" + want.state + "'"; r.Msg != msg || r.Level != slog.LevelInfo {
+					t.Errorf("record %v %q, want INFO %q", r.Level, r.Msg, msg)
 				}
-				if r.Attrs["task_run.task_slug"] != want.slug || r.Attrs["task_run.map_index"] != want.mapIndex {
-					t.Errorf("record %q has task_slug %q, map_index %q; want %q, %q", r.Msg,
-						r.Attrs["task_run.task_slug"], r.Attrs["task_run.map_index"], want.slug, want.mapIndex)
+				if r.Attrs["task_run.task_slug"] != want.slug || r.Attrs["task_run.map_index"] != want.mapIndex || r.Attrs["task_run.state"] != want.state {
+					t.Errorf("record %q has task_slug %q, map_index %q, state %q; want %q, %q, %q", r.Msg,
+						r.Attrs["task_run.task_slug"], r.Attrs["task_run.map_index"], r.Attrs["task_run.state"], want.slug, want.mapIndex, want.state)
+				}
+				if want.name == "m" {
+					continue // the mapped parent's function is not called
+				}
+				if r, ok := starting[want.name]; !ok || r.Level != slog.LevelInfo || r.Attrs["task_run.task_slug"] != want.slug {
+					t.Errorf("no INFO \"Task '%s': Starting task run...\" record with task_slug %s: %+v", want.name, want.slug, r)
 				}
 			}
-			if r := finished["b-1"]; r.Level != slog.LevelError || r.Attrs["task_run.state"] != "Failed" {
-				t.Errorf("the failed task's record has level %v, state %q; want ERROR, Failed", r.Level, r.Attrs["task_run.state"])
+			if len(exceptions) != 1 {
+				t.Errorf("exception records for %v, want for b alone", slices.Collect(maps.Keys(exceptions)))
+			}
+			if r, ok := exceptions["b"]; !ok || r.Level != slog.LevelError || r.Attrs["err"] != errBoom.Error() || r.Attrs["task_run.task_slug"] != "b-1" {
+				t.Errorf("the failing task's exception record is %+v; want ERROR with err=%q and task_slug b-1", r, errBoom)
 			}
 			if own == nil {
 				t.Fatal("the task's own record was not logged")
