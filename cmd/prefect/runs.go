@@ -14,12 +14,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -29,6 +33,7 @@ import (
 	"github.com/prefect-go/prefect/agent"
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/orchestration"
+	"github.com/prefect-go/prefect/program"
 	"github.com/prefect-go/prefect/state"
 )
 
@@ -78,6 +83,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer c.CloseIdleConnections()
+	if err := checkParams(ctx, c, *name, p); err != nil {
+		return err
+	}
 	run, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: *name, Parameters: p, Env: env})
 	if err != nil {
 		return err
@@ -90,8 +98,81 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return watchRun(ctx, c, run.ID, stderr)
 }
 
+// checkParams refuses, before any run is made, the parameters that the
+// newest version of flow name would refuse when it runs: unknown names and
+// missing required ones, with the runner's sentences (Prefect's, then the
+// names that would do). It checks nothing when the flow is not found (the
+// server says so when asked for the run) or its registration does not list
+// its parameters (a flow registered by some other program).
+func checkParams(ctx context.Context, c *client.Client, name string, given map[string]any) error {
+	flows, err := c.Flows(ctx)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(flows, func(f client.Flow) bool { return f.Name == name })
+	if i < 0 {
+		return nil
+	}
+	var def struct {
+		Parameters *[]program.ParameterDef `json:"parameters"`
+	}
+	if json.Unmarshal(flows[i].Definition, &def) != nil || def.Parameters == nil {
+		return nil
+	}
+	declared := map[string]bool{} // by name: required
+	for _, p := range *def.Parameters {
+		declared[p.Name] = p.Required
+	}
+	var unknown, missing []string
+	for k := range given {
+		if _, ok := declared[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	for k, required := range declared {
+		if _, ok := given[k]; required && !ok {
+			missing = append(missing, k)
+		}
+	}
+	// The sentences and the names as the runner gives them
+	// (runner.Run's parameter check), which this cannot call: it knows the
+	// flow's Go types, this only their registered names.
+	quoted := func(list []string) string {
+		q := make([]string, len(list))
+		for i, s := range list {
+			q[i] = strconv.Quote(s)
+		}
+		return strings.Join(q, ", ")
+	}
+	var errs []error
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		known := "it has none"
+		if valid := slices.Sorted(maps.Keys(declared)); len(valid) > 0 {
+			known = "its parameters are " + quoted(valid)
+		}
+		errs = append(errs, fmt.Errorf("Flow.run received the following unexpected parameters: %s (flow %q has no parameter %s; %s)",
+			strings.Join(unknown, ", "), name, quoted(unknown), known))
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		errs = append(errs, fmt.Errorf("Flow.run did not receive the following required parameters: %s (flow %q: required parameter %s not given)",
+			strings.Join(missing, ", "), name, quoted(missing)))
+	}
+	if len(errs) > 0 {
+		errs = append(errs, errors.New("no run was created"))
+	}
+	return errors.Join(errs...)
+}
+
 // watchRun prints the run's task states and log lines as they change until
 // the run ends, and returns an error unless it succeeded.
+//
+// Each look at the run prints what it found in the order it happened: the
+// flow run's new state if it goes on, then task states and log lines by
+// their time (both are the flow program's clock), then, once the run has
+// ended, its final state last. A run that ends between two looks would
+// otherwise show its outcome above the task states that led to it.
 func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -102,10 +183,19 @@ func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) e
 		if err != nil {
 			return err
 		}
+		flowLine := ""
 		if run.State.String() != runState {
-			fmt.Fprintf(out, "%s  flow run %s: %s %s\n", time.Now().Format("15:04:05"), shown(run.Name), run.State, shown(run.Message))
+			flowLine = fmt.Sprintf("%s  flow run %s: %s %s\n", time.Now().Format("15:04:05"), shown(run.Name), run.State, shown(run.Message))
 			runState = run.State.String()
 		}
+		if !run.State.IsFinished() {
+			fmt.Fprint(out, flowLine)
+		}
+		type event struct {
+			at   time.Time
+			line string
+		}
+		var events []event
 		for _, tr := range run.TaskRuns {
 			key := tr.Slug
 			if tr.MapIndex >= 0 {
@@ -113,28 +203,30 @@ func watchRun(ctx context.Context, c *client.Client, id string, out io.Writer) e
 			}
 			if old, ok := seen[key]; !ok || old != tr.State {
 				seen[key] = tr.State
-				fmt.Fprintf(out, "%s  %-24s %s %s\n", tr.Updated.Local().Format("15:04:05"), shown(key), tr.State, shown(tr.Message))
+				events = append(events, event{tr.Updated, fmt.Sprintf("%s  %-24s %s %s\n", tr.Updated.Local().Format("15:04:05"), shown(key), tr.State, shown(tr.Message))})
 			}
 		}
-		lines, err := c.FlowRunLogs(ctx, id, after, 1000)
-		if err == nil {
+		// Every line logged so far: a page at a time. Read after the run,
+		// so that they include those of the task states just read.
+		for {
+			lines, err := c.FlowRunLogs(ctx, id, after, 1000)
+			if err != nil {
+				break // shown at the next look, or not at all
+			}
 			for _, l := range lines {
-				fmt.Fprintf(out, "%s  %-5s %s\n", l.Time.Local().Format("15:04:05"), shown(l.Level), shown(l.Message))
+				events = append(events, event{l.Time, fmt.Sprintf("%s  %-5s %s\n", l.Time.Local().Format("15:04:05"), shown(l.Level), shown(l.Message))})
 				after = l.Seq
 			}
+			if len(lines) < 1000 {
+				break
+			}
+		}
+		slices.SortStableFunc(events, func(a, b event) int { return a.at.Compare(b.at) })
+		for _, e := range events {
+			fmt.Fprint(out, e.line)
 		}
 		if run.State.IsFinished() {
-			// The rest of the log, all of it, then the outcome.
-			for {
-				lines, err := c.FlowRunLogs(ctx, id, after, 1000)
-				if err != nil || len(lines) == 0 {
-					break
-				}
-				for _, l := range lines {
-					fmt.Fprintf(out, "%s  %-5s %s\n", l.Time.Local().Format("15:04:05"), shown(l.Level), shown(l.Message))
-					after = l.Seq
-				}
-			}
+			fmt.Fprint(out, flowLine)
 			if run.State == state.Success {
 				return nil
 			}
