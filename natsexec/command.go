@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
+	"os"
+	"path/filepath"
 
 	"github.com/nats-io/nats.go"
 
@@ -56,7 +57,10 @@ func Program(flows []*flow.Flow, opts ...Option) program.Program {
 			if err != nil {
 				return nil, nil, fmt.Errorf("natsexec: connecting to %s: %w", URL(cfg), err)
 			}
-			all := append(slices.Clip(opts), WithAckWait(ackWait))
+			// The program's own name, for the hint a run that waits for
+			// workers gives; opts may name another command.
+			all := append([]Option{WithWorkerCommand(filepath.Base(os.Args[0]) + " worker")}, opts...)
+			all = append(all, WithAckWait(ackWait))
 			return []runner.Option{runner.WithExecutor(Executor(nc, f, all...))}, nc.Close, nil
 		},
 	}

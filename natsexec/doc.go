@@ -58,9 +58,13 @@
 // A worker consumes the consumers of the flows it holds, one per flow,
 // sharing its slots among them, and never sees another flow's job: flow
 // programs share a NATS server with the defaults, each served by its own
-// workers. A run of a flow that no worker holds waits, and its flow
-// program logs a warning naming the flow, stream and consumer once an
-// ack wait has passed. A work-queue stream gives each subject to one
+// workers. A run of a flow that no worker holds waits, and says so once,
+// early: when its task runs have waited three worker heartbeats (3 s with
+// the default ack wait) and no worker has said anything, it logs a
+// warning to the flow run's logger, "natsexec: waiting for workers",
+// naming the flow, stream, subject, consumer and NATS server (and the
+// command that starts a worker, [WithWorkerCommand]); it says it again
+// only after a worker was heard and then went quiet. A work-queue stream gives each subject to one
 // consumer, so a consumer that takes several flows' subjects (or all, as
 // the earlier shared one did; see "Upgrading") cannot stand beside them.
 //

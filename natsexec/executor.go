@@ -101,11 +101,8 @@ type session struct {
 	mu      sync.Mutex
 	pending map[attempt]*inflight
 	over    bool // set by cancel: nothing is added to pending after it
-	// heard is when a worker last said anything, or when the oldest
-	// pending task run was queued if later; idleWarned is set once the
-	// executor logged that no worker answers.
-	heard        time.Time
-	idleWarned   bool
+	// wait says when task runs wait for workers.
+	wait         waitNotice
 	requeueing   bool // a requeue runs
 	requeueAgain bool // asked for while one ran: it looks again
 }
@@ -143,6 +140,7 @@ func (e *executor) Start(ctx context.Context) (runner.Session, error) {
 		closed:  make(chan struct{}),
 		back:    make(chan struct{}),
 		pending: map[attempt]*inflight{},
+		wait:    waitNotice{grace: 3 * e.o.heartbeat()},
 	}
 	if s.sub, err = e.nc.Subscribe(s.inbox, s.onAnswer); err != nil {
 		return nil, fmt.Errorf("natsexec: subscribing to answers: %w", err)
@@ -170,7 +168,7 @@ func (s *session) Submit(run *runner.TaskRun) {
 	over := s.over
 	if !over {
 		if len(s.pending) == 0 {
-			s.heard = time.Now() // the wait for workers starts now
+			s.wait.heard(time.Now()) // the wait for workers starts now
 		}
 		s.pending[a] = &inflight{run: run, data: data}
 	}
@@ -341,7 +339,7 @@ func (s *session) onAnswer(m *nats.Msg) {
 	}
 	a := attempt{ans.TaskRunID, ans.RunCount}
 	s.mu.Lock()
-	s.heard, s.idleWarned = time.Now(), false
+	s.wait.heard(time.Now())
 	s.mu.Unlock()
 	if ans.Progress {
 		s.mu.Lock()
@@ -510,11 +508,48 @@ func (s *session) requeueOnce(ctx context.Context) bool {
 	return true
 }
 
+// waitNotice decides when a flow run says that its task runs wait for
+// workers: once task runs have waited the grace period with no worker
+// saying anything, and once only until a worker is heard again. A worker
+// running one of the run's task runs heartbeats at least every third of
+// the grace, so silence that long means none has taken one.
+//
+// It is a timer, not a look at the consumer: JetStream has no list of the
+// workers pulling from a consumer. Its info counts the pull requests
+// waiting, but a worker whose slots are full has none out, and an idle
+// worker has none between one request's expiry and the next.
+type waitNotice struct {
+	grace time.Duration
+	// since is when a worker last said anything, or when a task run was
+	// queued while none was pending, if later.
+	since time.Time
+	said  bool
+}
+
+// heard notes a worker's message, or the first pending task run, at now:
+// the wait starts again.
+func (w *waitNotice) heard(now time.Time) { w.since, w.said = now, false }
+
+// due tells whether to say, at now, that the task runs wait (pending
+// tells whether any does), and how long they have waited. It says yes
+// once per wait.
+func (w *waitNotice) due(now time.Time, pending bool) (time.Duration, bool) {
+	if w.said || !pending || now.Sub(w.since) < w.grace {
+		return 0, false
+	}
+	w.said = true
+	return now.Sub(w.since), true
+}
+
+// waitMsg is what a flow run logs when its task runs wait for workers.
+const waitMsg = "natsexec: waiting for workers: no worker has taken a task run of this flow yet; start workers holding this flow on this NATS server"
+
 // warnSilent logs, once each, the task runs whose worker missed two
 // heartbeats: it died, hung or was cut off, and JetStream delivers the task
 // run again once the ack wait is over. It also logs, once until a worker
-// is heard again, when task runs have waited an ack wait with no worker
-// saying anything: none may be serving the stream.
+// is heard again, when task runs have waited three heartbeats with no
+// worker saying anything: none may be serving the stream (see
+// [waitNotice]).
 func (s *session) warnSilent(now time.Time) {
 	type silent struct {
 		logger *slog.Logger
@@ -532,10 +567,8 @@ func (s *session) warnSilent(now time.Time) {
 	}
 	var idle *slog.Logger
 	var idleFor time.Duration
-	if !s.idleWarned && len(s.pending) > 0 && now.Sub(s.heard) >= s.e.o.ackWait {
-		// No worker has said anything for an ack wait while task runs
-		// wait: none may be serving this stream.
-		s.idleWarned, idleFor = true, now.Sub(s.heard).Round(time.Millisecond)
+	if waited, ok := s.wait.due(now, len(s.pending) > 0); ok {
+		idleFor = waited.Round(time.Millisecond)
 		for _, in := range s.pending {
 			idle = in.run.Context().Logger()
 			break
@@ -547,8 +580,12 @@ func (s *session) warnSilent(now time.Time) {
 			"worker", w.worker, "silent_for", w.for_.String())
 	}
 	if idle != nil {
-		idle.Warn("natsexec: task runs wait for workers and none has answered: are workers holding this flow serving this stream on this NATS server?",
-			"flow", s.g.Name, "stream", s.e.o.stream, "consumer", s.e.o.consumer(s.g.Name), "waiting_for", idleFor.String())
+		args := []any{"flow", s.g.Name, "stream", s.e.o.stream, "subject", s.subject, "consumer", s.e.o.consumer(s.g.Name),
+			"server", s.e.nc.ConnectedUrlRedacted(), "waiting_for", idleFor.String()}
+		if s.e.o.workerCmd != "" {
+			args = append(args, "start_one", s.e.o.workerCmd)
+		}
+		idle.Warn(waitMsg, args...)
 	}
 }
 

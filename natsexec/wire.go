@@ -57,6 +57,7 @@ type options struct {
 	name                    string
 	logger                  *slog.Logger
 	cfg                     *config.Config
+	workerCmd               string
 }
 
 func newOptions(opts []Option) options {
@@ -139,6 +140,11 @@ func WithWorkerName(name string) Option { return func(o *options) { o.name = nam
 // Records the tasks log go to the flow run's logger, through the executor,
 // not here.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithWorkerCommand names the command that starts a worker of the flow
+// ("myflows worker"), which an executor suggests when its task runs wait
+// for workers ([Program] sets it to the program's name and "worker").
+func WithWorkerCommand(cmd string) Option { return func(o *options) { o.workerCmd = cmd } }
 
 // WithConfig sets the configuration a worker's tasks resolve secrets from
 // (secrets.Secret(...).Get inside a task), as runner.WithConfig does for a

@@ -798,12 +798,18 @@ func TestBusyWorkerTakesOnlyWhatItRuns(t *testing.T) {
 }
 
 // TestNoWorkerWarned: task runs that no worker takes make the run say so,
-// naming the stream, once an ack wait has passed.
+// early (three heartbeats, not an ack wait), at WARN, naming the flow,
+// the stream, the subject, the consumer, the NATS server and the command
+// that starts a worker. A minute's ack wait makes the grace 3 s.
 func TestNoWorkerWarned(t *testing.T) {
-	const msg = "natsexec: task runs wait for workers and none has answered: are workers holding this flow serving this stream on this NATS server?"
+	const (
+		msg     = "natsexec: waiting for workers: no worker has taken a task run of this flow yet; start workers holding this flow on this NATS server"
+		ackWait = time.Minute
+	)
 	url := startServer(t)
 	f := flow.New("alone")
 	flow.Add(f, valueTask("v", 1))
+	flow.Add(f, valueTask("w", 2))
 	var out syncbuf.Buffer
 	warned := make(chan struct{})
 	logger := slog.New(watchHandler{slog.NewJSONHandler(&out, nil), msg, warned, &sync.Once{}})
@@ -811,7 +817,7 @@ func TestNoWorkerWarned(t *testing.T) {
 	ran := make(chan *runner.FlowState, 1)
 	go func() {
 		fs, _ := runner.Run(ctx, f, runner.WithLogger(logger),
-			runner.WithExecutor(natsexec.Executor(connect(t, url), f, natsexec.WithAckWait(natsexec.MinAckWait))))
+			runner.WithExecutor(natsexec.Executor(connect(t, url), f, natsexec.WithAckWait(ackWait), natsexec.WithWorkerCommand("alone worker"))))
 		ran <- fs
 	}()
 	select {
@@ -821,9 +827,14 @@ func TestNoWorkerWarned(t *testing.T) {
 	}
 	cancel()
 	<-ran
-	if r := find(records(t, &out), msg); r == nil || r["stream"] != natsexec.DefaultStream || r["level"] != "WARN" ||
-		r["flow"] != "alone" || r["consumer"] != natsexec.ConsumerName("alone") {
+	r := find(records(t, &out), msg)
+	if r == nil || r["stream"] != natsexec.DefaultStream || r["level"] != "WARN" || r["flow"] != "alone" ||
+		r["subject"] != natsexec.Subject("alone") || r["consumer"] != natsexec.ConsumerName("alone") ||
+		r["server"] != url || r["start_one"] != "alone worker" {
 		t.Errorf("the warning: %v", r)
+	}
+	if w, err := time.ParseDuration(fmt.Sprint(r["waiting_for"])); err != nil || w >= ackWait {
+		t.Errorf("the warning came after %v (%v); want it well before the ack wait, %v", r["waiting_for"], err, ackWait)
 	}
 }
 

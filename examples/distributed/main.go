@@ -6,17 +6,21 @@
 // child run says which worker ran it, and "tally" counts them. The
 // walkthrough (README, "Running tasks on workers"):
 //
-//	nats-server -js -a 127.0.0.1 &              # Debian: apt-get install nats-server
+//	nats-server -js -a 127.0.0.1 & nats=$!      # Debian: apt-get install nats-server
 //	go build -o spread ./examples/distributed
-//	./spread worker --name w1 &                  # two workers, from the same build
-//	./spread worker --name w2 &
+//	./spread worker --name w1 & w1=$!            # two workers, from the same build
+//	./spread worker --name w2 & w2=$!
 //	./spread run                                 # 1000 task runs: w1 ran 497, w2 ran 503
-//	kill -TERM %2 %3                             # the workers drain and exit
+//	kill -TERM $w1 $w2                           # the workers drain and exit
+//	kill $nats
 //
 // run runs the flow here with the NATS executor: this process decides what
 // runs when, the workers call the tasks, and its --ack-wait (or
 // PREFECT__NATS__ACK_WAIT) is the ack wait in force for the flow's
-// consumer, whatever the workers were started with. The same program also registers
+// consumer, whatever the workers were started with. Started before any
+// worker, it says on stderr, after three seconds, that it is waiting for
+// workers (on stream PREFECT_TASKS, subject prefect.tasks.spread, and how
+// to start one: spread worker), and goes on waiting. The same program also registers
 // the flow and executes runs an agent launches (package program), tasks on
 // the workers then too: forward the URL with the agent's
 // --env PREFECT__NATS__URL=..., and the run's log on the server shows the
@@ -30,7 +34,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -139,8 +146,10 @@ func main() {
 	p.Main()
 }
 
-// runHere runs the flow in this process, its tasks on the workers.
-func runHere(ctx context.Context, cfg *config.Config, args []string, stdout, _ io.Writer, flows []*flow.Flow) error {
+// runHere runs the flow in this process, its tasks on the workers. The
+// run's warnings go to stderr: that no worker has taken its task runs yet,
+// say, which it tells after a few seconds rather than wait in silence.
+func runHere(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer, flows []*flow.Flow) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	url := fs.String("nats", natsexec.URL(cfg), "the NATS server's `URL`")
 	n := fs.Int("n", 1000, "how many task runs to map")
@@ -167,7 +176,11 @@ func runHere(ctx context.Context, cfg *config.Config, args []string, stdout, _ i
 	defer nc.Close()
 	f := flows[0]
 	start := time.Now()
-	st, err := runner.Run(ctx, f, runner.WithExecutor(natsexec.Executor(nc, f, natsexec.WithAckWait(*ackWait))), runner.WithConfig(cfg),
+	// Warnings only: a thousand task runs log more than anyone reads.
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	exec := natsexec.Executor(nc, f, natsexec.WithAckWait(*ackWait),
+		natsexec.WithWorkerCommand(filepath.Base(os.Args[0])+" worker"))
+	st, err := runner.Run(ctx, f, runner.WithExecutor(exec), runner.WithConfig(cfg), runner.WithLogger(logger),
 		runner.WithParameters(map[string]any{"n": *n, "cpu_ms": *cpu}))
 	if err != nil {
 		return err

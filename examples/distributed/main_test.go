@@ -391,6 +391,31 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestRunWaitsForWorkers: run started before any worker says, once and
+// early, on stderr, that it waits for workers, naming the stream and the
+// command that starts one, then finishes once a worker comes.
+func TestRunWaitsForWorkers(t *testing.T) {
+	const notice = "natsexec: waiting for workers"
+	bin := buildBinary(t)
+	url := startServer(t)
+	// A 1 s ack wait makes the grace 1 s; the default's is 3 s.
+	r := startRun(testwait.Context(t), t, bin, childEnv(t), "--nats", url, "--n", "3", "--ack-wait", "1s", "--json")
+	// Polled: the run's stderr has no event to wait on.
+	testwait.Until(t, "run says it waits for workers", func() bool { return strings.Contains(r.stderr.String(), notice) })
+	startWorker(t, bin, url, "w1", 0)
+	checkTally(t, r.tally(t), 3, "w1")
+	line := r.stderr.String()
+	if n := strings.Count(line, notice); n != 1 {
+		t.Errorf("run said %d times that it waits for workers, want once:\n%s", n, line)
+	}
+	for _, want := range []string{"level=WARN", "stream=" + natsexec.DefaultStream, "subject=" + natsexec.Subject("spread"),
+		`start_one="spread worker"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("run's stderr lacks %q:\n%s", want, line)
+		}
+	}
+}
+
 type whereIn struct {
 	I int `prefect:"i"`
 }
