@@ -14,6 +14,10 @@
 //	prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]
 //	prefect flows list
 //	prefect runs list [--state S] [--limit N] | show ID | cancel ID | logs ID
+//	prefect [COMMAND...] -h | --help, prefect help [COMMAND...]
+//
+// -h or --help after any command or subcommand prints its usage and flags
+// on stdout (exit status 0).
 //
 // The server keeps its data in the SQLite database server.db under the data
 // folder (~/.prefect/server), or in PostgreSQL when given a database URL

@@ -10,6 +10,10 @@ package main
 //	prefect runs show ID
 //	prefect runs cancel ID
 //	prefect runs logs ID
+//
+// run checks the parameters against those the flow registered before it
+// makes the run. runs cancel of a run that already ended Success or Failed
+// cancels nothing, says so and exits 1; of one already Cancelled, exits 0.
 
 import (
 	"context"
