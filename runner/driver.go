@@ -76,6 +76,10 @@ type driver struct {
 	// the logger wants those levels, asked once per run.
 	ctxDone           <-chan struct{}
 	logInfo, logDebug bool
+	// defaults are the run's task defaults (tasks.defaults); hasDefaults
+	// says they set anything, so that most runs never look at them.
+	defaults    task.Defaults
+	hasDefaults bool
 	// free holds finished TaskRuns for reuse; ctxSlab is where task
 	// contexts come from.
 	free    []*TaskRun

@@ -411,7 +411,7 @@ func (d *driver) end(tr *TaskRun, out any, timedOut bool, err error) {
 		if err == nil {
 			err = context.DeadlineExceeded
 		}
-		tr.state = d.retryOrFail(runCount, spec, state.State{Kind: state.TimedOut, Message: state.MsgTimedOut, Err: err})
+		tr.state = d.retryOrFail(runCount, tr.gt, state.State{Kind: state.TimedOut, Message: state.MsgTimedOut, Err: err})
 	case err == nil:
 		tr.state = state.State{Kind: state.Success, Message: state.MsgTaskSucceeded, Result: out}
 	default:
@@ -420,7 +420,7 @@ func (d *driver) end(tr *TaskRun, out any, timedOut bool, err error) {
 		if _, signal := task.AsSignal(err); !signal && d.o.logger.Enabled(ctx, slog.LevelError) {
 			tr.tc.runContext().Logger().Error("Task '"+taskFullName(tr.gt, int(tr.child))+"': Exception encountered during task execution!", "err", err)
 		}
-		tr.state = d.stateOf(runCount, spec, out, err)
+		tr.state = d.stateOf(runCount, tr.gt, out, err)
 	}
 	tr.state.RunCount = runCount
 	if tr.state.Kind == state.Success && (spec.CacheFor > 0 || spec.Checkpoints(d.o.checkpoint)) {
@@ -466,22 +466,22 @@ func (d *driver) settle(gt *flow.GraphTask, child int, st state.State) state.Sta
 // call runs the task's function here under its timeout, and returns what
 // it returned and whether it ran past the timeout.
 func (d *driver) call(tr *TaskRun) (out any, timedOut bool, err error) {
-	spec := tr.gt.Spec
+	timeout := d.settings(tr.gt).Timeout
 	ctx := context.Context(tr.tc)
 	callCtx := ctx
-	if spec.Timeout > 0 {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
+		callCtx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	out, err = safeCall(callCtx, tr.gt.Task, tr.args)
-	timedOut = spec.Timeout > 0 && callCtx.Err() != nil && ctx.Err() == nil
+	timedOut = timeout > 0 && callCtx.Err() != nil && ctx.Err() == nil
 	return out, timedOut, err
 }
 
 // stateOf returns the state for a task function that returned err: the
 // state a signal asks for, or Failed, each subject to retries.
-func (d *driver) stateOf(runCount int, spec *task.Spec, out any, err error) state.State {
+func (d *driver) stateOf(runCount int, gt *flow.GraphTask, out any, err error) state.State {
 	if sig, ok := task.AsSignal(err); ok {
 		s := state.State{Kind: sig.Kind, Message: sig.Message}
 		switch sig.Kind {
@@ -489,9 +489,9 @@ func (d *driver) stateOf(runCount int, spec *task.Spec, out any, err error) stat
 			s.Result = out
 		case state.Failed:
 			s.Err = err
-			return d.retryOrFail(runCount, spec, s)
+			return d.retryOrFail(runCount, gt, s)
 		case state.Retrying:
-			s.StartTime = d.o.clock.Now().Add(spec.RetryDelay)
+			s.StartTime = d.o.clock.Now().Add(d.settings(gt).RetryDelay)
 		case state.Skipped, state.Paused:
 		default:
 			err = fmt.Errorf("the task returned a signal for state %v; the valid signals are task.Fail, task.Skip, task.Retry, task.Succeed and task.Pause", sig.Kind)
@@ -499,19 +499,20 @@ func (d *driver) stateOf(runCount int, spec *task.Spec, out any, err error) stat
 		}
 		return s
 	}
-	return d.retryOrFail(runCount, spec, state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err})
+	return d.retryOrFail(runCount, gt, state.State{Kind: state.Failed, Message: state.ErrorMessage(err), Err: err})
 }
 
 // retryOrFail turns a failure into Retrying while the task has retries left.
-func (d *driver) retryOrFail(runCount int, spec *task.Spec, failed state.State) state.State {
-	if runCount > spec.MaxRetries {
+func (d *driver) retryOrFail(runCount int, gt *flow.GraphTask, failed state.State) state.State {
+	set := d.settings(gt)
+	if runCount > set.MaxRetries {
 		return failed
 	}
 	return state.State{
 		Kind:      state.Retrying,
-		Message:   state.RetryMessage(runCount, spec.MaxRetries+1),
+		Message:   state.RetryMessage(runCount, set.MaxRetries+1),
 		Err:       failed.Err,
-		StartTime: d.o.clock.Now().Add(spec.RetryDelay),
+		StartTime: d.o.clock.Now().Add(set.RetryDelay),
 	}
 }
 

@@ -45,6 +45,7 @@ import (
 	"github.com/prefect-go/prefect/result"
 	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/state"
+	"github.com/prefect-go/prefect/task"
 )
 
 // Clock tells the time and waits; the runner waits for retry delays on it,
@@ -84,6 +85,10 @@ type options struct {
 	config       *config.Config
 	backend      secrets.Source
 	secretsFirst bool
+
+	// taskDefaults, when set (WithTaskDefaults), wins over the
+	// configuration's tasks.defaults.
+	taskDefaults *task.Defaults
 
 	reporter Reporter
 }
@@ -200,6 +205,28 @@ func WithSecrets(m map[string]any) Option { return func(o *options) { o.secrets 
 // WithConfig resolves the run's secrets from cfg. By default the
 // configuration is read (config.Load) when the run first needs a secret.
 func WithConfig(cfg *config.Config) Option { return func(o *options) { o.config = cfg } }
+
+// WithTaskDefaults sets the retries and timeout of the run's tasks that
+// set none of their own (see task.Spec.Under), instead of the
+// configuration's tasks.defaults.
+//
+// Without it, a run takes tasks.defaults.max_retries, .retry_delay
+// (seconds) and .timeout (seconds) from the configuration given with
+// [WithConfig], else from the one the process read at its first run
+// (config.Load, once: as Prefect 1 reads its configuration once, when it
+// is imported). Prefect applies them when a Task is made; a Go task is
+// usually made before any configuration is read, so the runner applies
+// them when it runs the task. A max_retries above 0 needs a retry_delay,
+// as Prefect requires, and a bad value makes the run invalid, naming the
+// setting.
+func WithTaskDefaults(d task.Defaults) Option {
+	return func(o *options) {
+		if d.MaxRetries < 0 || d.RetryDelay < 0 || d.Timeout < 0 {
+			o.errs = append(o.errs, fmt.Errorf("WithTaskDefaults was given %+v; each must be 0 or more", d))
+		}
+		o.taskDefaults = &d
+	}
+}
 
 // WithSecretBackend sets the secret server secrets fall back on when the
 // configuration says backend = "cloud" and cloud.use_local_secrets = false.
@@ -325,6 +352,10 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	if o.scheduled.IsZero() {
 		o.scheduled = o.clock.Now()
 	}
+	defaults, err := o.defaults()
+	if err != nil {
+		return nil, invalid(err)
+	}
 	for slug := range o.given {
 		if _, ok := g.Index(slug); !ok {
 			return nil, invalid(fmt.Errorf("a task state was given for %q, which is not a task of flow %q", slug, g.Name))
@@ -359,6 +390,7 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	}
 	d := newDriver(ctx, g, &o, params, sess)
 	d.masker, d.outer = masker, outer
+	d.defaults, d.hasDefaults = defaults, defaults != task.Defaults{}
 	defer func() {
 		// A panic here is a bug in the runner, not in a task (those are
 		// recovered where they run); report it rather than crash the caller.

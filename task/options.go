@@ -57,7 +57,7 @@ type Spec struct {
 	// A flow reports it when validated.
 	Err error
 
-	retryDelaySet bool
+	retryDelaySet, maxRetriesSet, timeoutSet bool
 	optionErrs    []error // bad values options were given, reported by check
 }
 
@@ -84,7 +84,9 @@ func WithTags(tags ...string) Option {
 
 // WithMaxRetries retries a failed run up to n times. It needs [WithRetryDelay]
 // too, as Prefect requires retry_delay with max_retries.
-func WithMaxRetries(n int) Option { return func(s *Spec) { s.MaxRetries = n } }
+func WithMaxRetries(n int) Option {
+	return func(s *Spec) { s.MaxRetries, s.maxRetriesSet = n, true }
+}
 
 // WithRetryDelay waits d before each retry. It needs [WithMaxRetries] too.
 func WithRetryDelay(d time.Duration) Option {
@@ -100,7 +102,38 @@ func WithRetries(max int, delay time.Duration) Option {
 // context is cancelled at the deadline; the function must return for the run
 // to end (Go cannot stop a goroutine from outside), and a run that returns
 // after the deadline is TimedOut whatever it returned.
-func WithTimeout(d time.Duration) Option { return func(s *Spec) { s.Timeout = d } }
+func WithTimeout(d time.Duration) Option {
+	return func(s *Spec) { s.Timeout, s.timeoutSet = d, true }
+}
+
+// Defaults are the retries and timeout of a task that sets none of its
+// own: Prefect's tasks.defaults (max_retries, retry_delay, timeout), which
+// the runner reads from the configuration (see runner.WithTaskDefaults).
+// The zero value sets nothing: no retries, no timeout.
+type Defaults struct {
+	MaxRetries int           // tasks.defaults.max_retries
+	RetryDelay time.Duration // tasks.defaults.retry_delay
+	Timeout    time.Duration // tasks.defaults.timeout; 0 for none
+}
+
+// Under returns the retries and timeout a run of the task uses under
+// defaults d, as Prefect's Task takes tasks.defaults: each of the task's
+// own (WithMaxRetries, WithRetryDelay, WithTimeout) when it set it, else
+// d's; a task that set its max retries to 0 does not take d's retry delay.
+// A task with neither option set takes both of d's.
+func (s *Spec) Under(d Defaults) Defaults {
+	out := Defaults{MaxRetries: s.MaxRetries, RetryDelay: s.RetryDelay, Timeout: s.Timeout}
+	if !s.maxRetriesSet {
+		out.MaxRetries = d.MaxRetries
+	}
+	if !s.retryDelaySet && out.MaxRetries > 0 {
+		out.RetryDelay = d.RetryDelay
+	}
+	if !s.timeoutSet {
+		out.Timeout = d.Timeout
+	}
+	return out
+}
 
 // WithTrigger sets the rule that decides from upstream states whether the
 // task runs. The default is [AllSuccessful].
