@@ -9,6 +9,7 @@ import (
 
 	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/internal/envflag"
+	"github.com/prefect-go/prefect/internal/python"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/secrets"
 )
@@ -24,6 +25,69 @@ var ErrInvalidEnv = envflag.ErrInvalid
 // shown) is an error matching [ErrInvalidEnv]; every bad entry is
 // reported, not only the first.
 func ParseEnv(entries []string) (map[string]string, error) { return envflag.Parse(entries) }
+
+// ConfigEnv returns the configuration's cloud.agent.env_vars: the
+// environment Prefect 1's agents put in every flow run when they are given
+// no --env (`env_vars or config.cloud.agent.env_vars`), set as a table
+//
+//	[cloud.agent.env_vars]
+//	DB_HOST = "db.internal"
+//
+// or as PREFECT__CLOUD__AGENT__ENV_VARS='{"DB_HOST": "db.internal"}'. A
+// number or bool is written as Python's str() writes it ("8080", "True"),
+// where Prefect would fail when it starts the run; a table or list, or a
+// name or value a process environment cannot hold, is an error naming it
+// (never its value). An absent or empty table gives nil.
+func ConfigEnv(cfg *config.Config) (map[string]string, error) {
+	const key = "cloud.agent.env_vars"
+	v, ok := cfg.Get(key)
+	if !ok || v == nil {
+		return nil, nil
+	}
+	table, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is a %s; it must be a table of names and values, such as {\"DB_HOST\": \"db.internal\"}", ErrInvalidEnv, key, kindOf(v))
+	}
+	env := make(map[string]string, len(table))
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(table)) {
+		switch val := table[name].(type) {
+		case string:
+			env[name] = val
+		case map[string]any, []any, nil:
+			errs = append(errs, fmt.Errorf("%w: %s.%s is a %s; an environment value must be a string", ErrInvalidEnv, key, name, kindOf(val)))
+		default:
+			text, err := python.Str(val)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s.%s cannot be written as text: %w", ErrInvalidEnv, key, name, err))
+				continue
+			}
+			env[name] = text
+		}
+	}
+	if err := errors.Join(append(errs, checkEnv(env))...); err != nil {
+		return nil, err
+	}
+	if len(env) == 0 {
+		return nil, nil
+	}
+	return env, nil
+}
+
+// kindOf names a configuration value's kind as a TOML user knows it.
+func kindOf(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "table"
+	case []any:
+		return "list"
+	case nil:
+		return "None"
+	case string:
+		return "string"
+	}
+	return fmt.Sprintf("%T", v)
+}
 
 // checkEnv reports names a process environment cannot hold.
 func checkEnv(env map[string]string) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/internal/redact"
 )
 
@@ -236,5 +237,43 @@ func TestTailText(t *testing.T) {
 	}
 	if got := tailText(nil, m); got != " It wrote no output." {
 		t.Errorf("tailText(nil) = %q", got)
+	}
+}
+
+func TestConfigEnv(t *testing.T) {
+	const v = "PREFECT__CLOUD__AGENT__ENV_VARS"
+	tests := []struct {
+		env     []string
+		want    map[string]string
+		wantErr string
+	}{
+		{env: nil, want: nil},
+		{env: []string{v + `={}`}, want: nil},
+		{env: []string{v + `={"DB_HOST": "db.internal", "PORT": 8080, "DEBUG": True, "RATIO": 0.5}`},
+			want: map[string]string{"DB_HOST": "db.internal", "PORT": "8080", "DEBUG": "True", "RATIO": "0.5"}},
+		{env: []string{v + `__DB_HOST=db.internal`}, want: map[string]string{"db_host": "db.internal"}}, // Prefect lower-cases variable keys
+		{env: []string{v + `=[1, 2]`}, wantErr: "cloud.agent.env_vars is a list; it must be a table"},
+		{env: []string{v + `={"A": {"B": "c"}, "C": [1]}`}, wantErr: "cloud.agent.env_vars.A is a table; an environment value must be a string\n" +
+			"invalid environment variable: cloud.agent.env_vars.C is a list"},
+		{env: []string{v + `=hosts`}, wantErr: "cloud.agent.env_vars is a string; it must be a table"},
+		{env: []string{v + `={"A=B": "c"}`}, wantErr: `"A=B" cannot be set`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.env, " "), func(t *testing.T) {
+			cfg, err := config.Load(config.WithEnv(tc.env), config.WithHome(t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ConfigEnv(cfg)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalidEnv) {
+					t.Fatalf("ConfigEnv = %v, %v; want an ErrInvalidEnv saying %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !maps.Equal(got, tc.want) {
+				t.Errorf("ConfigEnv = %v, %v; want %v", got, err, tc.want)
+			}
+		})
 	}
 }

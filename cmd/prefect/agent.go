@@ -45,7 +45,7 @@ func agentLocalStart(ctx context.Context, args []string, stderr io.Writer) error
 	name := fs.String("name", "", "the agent's name, for logs (default: the host's)")
 	var labels, envs repeated
 	fs.Var(&labels, "label", "a label of the agent: it runs flows whose labels it all has (repeatable)")
-	fs.Var(&envs, "env", "K=V put in every flow run's environment (repeatable; also -e)")
+	fs.Var(&envs, "env", "K=V put in every flow run's environment (repeatable; also -e); without any, the configuration's cloud.agent.env_vars, as in Prefect 1")
 	fs.Var(&envs, "e", "short for --env")
 	maxRuns := fs.Int("max-runs", 0, "most flow runs at once (0: no limit)")
 	poll := fs.Duration("poll-interval", agent.DefaultPollInterval, "how often to look for scheduled runs")
@@ -63,6 +63,13 @@ func agentLocalStart(ctx context.Context, args []string, stderr io.Writer) error
 	cfg, err := config.Load()
 	if err != nil {
 		return fmt.Errorf("loading the configuration: %w", err)
+	}
+	if len(env) == 0 {
+		// As Prefect's agents: the flags' environment, or else the
+		// configuration's.
+		if env, err = agent.ConfigEnv(cfg); err != nil {
+			return fmt.Errorf("the configuration's environment for flow runs: %w", err)
+		}
 	}
 	c, err := clientFromConfig(cfg) // the configuration loaded once
 	if err != nil {
@@ -97,7 +104,9 @@ func agentLocalStart(ctx context.Context, args []string, stderr io.Writer) error
 	o.agentID = a.ID()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	warnArgvSecrets(logger, env)
+	if len(envs) > 0 {
+		warnArgvSecrets(logger, env)
+	}
 	err = a.Run(ctx) // logs its start and stop
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -146,6 +146,16 @@ func TestAgentEnvPrecedence(t *testing.T) {
 		want: map[string]string{"PREFECT__LOGGING__LEVEL": "ERROR", "PRECEDENCE_A": "flag",
 			"PRECEDENCE_B": "x=y", "PRECEDENCE_C": "last", "PRECEDENCE_D": "agent"},
 	}, {
+		name: "cloud.agent.env_vars without --env, as Prefect's agents",
+		agentEnv: []string{"PRECEDENCE_A=agent", "PRECEDENCE_D=agent",
+			`PREFECT__CLOUD__AGENT__ENV_VARS={"PRECEDENCE_A": "config", "PRECEDENCE_B": 8080}`},
+		want: map[string]string{"PRECEDENCE_A": "config", "PRECEDENCE_B": "8080", "PRECEDENCE_D": "agent"},
+	}, {
+		name:      "--env instead of cloud.agent.env_vars",
+		agentEnv:  []string{`PREFECT__CLOUD__AGENT__ENV_VARS={"PRECEDENCE_A": "config"}`},
+		agentArgs: []string{"--env", "PRECEDENCE_C=flag"},
+		want:      map[string]string{"PRECEDENCE_A": unset, "PRECEDENCE_C": "flag"},
+	}, {
 		name:        "the run config's env over --env",
 		agentEnv:    []string{"PRECEDENCE_C=agent"},
 		agentArgs:   []string{"--env", "PRECEDENCE_A=flag", "--env", "PRECEDENCE_B=flag", "--env", "PREFECT__LOGGING__LEVEL=ERROR"},
