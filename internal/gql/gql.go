@@ -225,12 +225,45 @@ type request struct {
 
 type response struct {
 	Data   map[string]json.RawMessage `json:"data"`
-	Errors []struct {
-		Message    string `json:"message"`
-		Extensions struct {
-			Code string `json:"code"`
-		} `json:"extensions"`
-	} `json:"errors"`
+	Errors answerErrors               `json:"errors"`
+}
+
+// answerError is one entry of an answer's errors.
+type answerError struct {
+	Message    string `json:"message"`
+	Extensions struct {
+		Code string `json:"code"`
+	} `json:"extensions"`
+}
+
+// answerErrors are an answer's errors as servers send them: a list of
+// error objects, as GraphQL says, or (as Prefect's client also accepts, it
+// raises on any "errors") a string, one object, or a list holding strings.
+// Anything else is one error whose message is the JSON text.
+type answerErrors []answerError
+
+// UnmarshalJSON reads any of the forms above; null is no error.
+func (a *answerErrors) UnmarshalJSON(b []byte) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(b, &list); err != nil {
+		list = []json.RawMessage{b}
+	}
+	*a = (*a)[:0]
+	for _, raw := range list {
+		var e answerError
+		var text string
+		switch {
+		case string(bytes.TrimSpace(raw)) == "null":
+			continue
+		case json.Unmarshal(raw, &text) == nil:
+			e.Message = text
+		case json.Unmarshal(raw, &e) == nil:
+		default:
+			e.Message = string(raw)
+		}
+		*a = append(*a, e)
+	}
+	return nil
 }
 
 // do is Do, also returning the API's error as it answered it, before

@@ -37,7 +37,6 @@ func TestSecretValueMissing(t *testing.T) {
 		answer  bool // ... holding the API's error, as NewError made it
 		unauth  bool // matches ErrUnauthenticated
 	}{
-		{"null", 200, `{"data": {"secret_value": null}}`, true, false, false},
 		{"not found", 200, `{"errors": [{"message": "` + gql.NotFoundText + `"}]}`, true, true, false},
 		{"not found, but unauthenticated", 200, `{"errors": [{"message": "` + gql.NotFoundText + `", "extensions": {"code": "UNAUTHENTICATED"}}]}`, false, false, true},
 		{"401", 401, `{}`, false, false, true},
@@ -62,6 +61,60 @@ func TestSecretValueMissing(t *testing.T) {
 			}
 			if got := w != nil && w.e.Unauthenticated(); got != tc.unauth {
 				t.Errorf("unauthenticated = %v, want %v (%v)", got, tc.unauth, err)
+			}
+		})
+	}
+}
+
+// TestSecretValueNull checks that a stored null is a value, as Prefect's
+// client returns None for it, not a missing secret; an answer without the
+// field at all is malformed.
+func TestSecretValueNull(t *testing.T) {
+	c, err := gql.New(answering(t, 200, `{"data": {"secret_value": null}}`), gql.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.SecretValue(context.Background(), "X"); v != nil || err != nil {
+		t.Errorf("SecretValue of a stored null = %v, %v; want nil, nil", v, err)
+	}
+	c, err = gql.New(answering(t, 200, `{"data": {}}`), gql.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.SecretValue(context.Background(), "X"); err == nil || !strings.Contains(err.Error(), "no secret_value") {
+		t.Errorf("SecretValue of an answer without secret_value = %v, %v; want a malformed-answer error", v, err)
+	}
+}
+
+// TestErrorsForms checks that errors a server sends in another shape than
+// GraphQL's list of objects are read as errors, as Prefect's client reads
+// any "errors", never as a malformed answer or as no error.
+func TestErrorsForms(t *testing.T) {
+	for _, tc := range []struct {
+		body, want string
+		unauth     bool
+	}{
+		{`{"errors": "UNAUTHENTICATED: the key is unknown"}`, "UNAUTHENTICATED: the key is unknown", true},
+		{`{"data": null, "errors": "something broke"}`, "something broke", false},
+		{`{"errors": {"message": "one object", "extensions": {"code": "UNAUTHENTICATED"}}}`, "one object", true},
+		{`{"errors": ["first", {"message": "second"}]}`, "first; second", false},
+		{`{"data": {"secret_names": []}, "errors": 42}`, "42", false},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			c, err := gql.New(answering(t, 200, tc.body), gql.Options{NewError: func(e *gql.Error) error { return &wrapped{e} }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Do(context.Background(), "query { secret_names }", nil, nil)
+			var w *wrapped
+			if !errors.As(err, &w) || strings.Contains(err.Error(), "malformed") {
+				t.Fatalf("Do = %v; want the API's error", err)
+			}
+			if got := strings.Join(w.e.Messages, "; "); got != tc.want {
+				t.Errorf("messages %q, want %q", got, tc.want)
+			}
+			if w.e.Unauthenticated() != tc.unauth {
+				t.Errorf("Unauthenticated() = %v, want %v", w.e.Unauthenticated(), tc.unauth)
 			}
 		})
 	}

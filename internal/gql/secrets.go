@@ -22,11 +22,10 @@ const (
 const NotFoundText = "No value found for the requested key"
 
 // MissingError is the server's answer that it holds no secret of the name
-// asked for: a null secret_value, or an error saying [NotFoundText] (not
-// an authentication failure). Callers turn it into their not-found error.
+// asked for: an error saying [NotFoundText] (not an authentication
+// failure). Callers turn it into their not-found error.
 type MissingError struct {
-	// Answer is the API's error, as Options.NewError made it; nil when
-	// the server answered null.
+	// Answer is the API's error, as Options.NewError made it.
 	Answer error
 }
 
@@ -52,15 +51,19 @@ func missing(api *Error, err error) error {
 
 // SecretValue returns the value of the secret called name as JSON decodes
 // it: a string, a number (int when integral, else float64), a
-// map[string]any or a []any. A missing secret is a *MissingError.
+// map[string]any, a []any, or nil for a stored null (a value, as Prefect's
+// client returns None for it). A missing secret is a *MissingError.
 func (c *Client) SecretValue(ctx context.Context, name string) (any, error) {
 	data, api, err := c.do(ctx, secretValueQuery, map[string]any{"name": name}, c.mask)
 	if err != nil {
 		return nil, missing(api, err)
 	}
-	raw := data["secret_value"]
+	raw, ok := data["secret_value"]
+	if !ok {
+		return nil, errors.New("malformed answer: no secret_value in its data")
+	}
 	if IsNull(raw) {
-		return nil, &MissingError{}
+		return nil, nil
 	}
 	v, err := python.DecodeJSON(raw)
 	if err != nil {
