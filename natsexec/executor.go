@@ -281,7 +281,7 @@ func (s *session) encode(run *runner.TaskRun) ([]byte, error) {
 	j := job{
 		Flow: s.g.Name, FlowVersion: s.version, FlowRunID: run.FlowRunID(), TaskRunID: run.ID(), RunCount: run.RunCount(),
 		Slug: run.Slug(), MapIndex: run.MapIndex(), Inputs: make([]json.RawMessage, len(args)), Reply: s.inbox,
-		AckWaitMS: s.e.o.ackWait.Milliseconds(),
+		AckWaitMS: s.e.o.ackWait.Milliseconds(), TimeoutNS: int64(run.Timeout()),
 		Context: jobContext{FlowRunName: rc.FlowRunName, TaskRunName: rc.TaskRunName, Parameters: params,
 			Scheduled: rc.ScheduledStartTime, Resumed: rc.Resumed},
 	}

@@ -214,6 +214,10 @@ type job struct {
 	// on the flow's consumer before it queued the job: the worker
 	// heartbeats at its pace (or the consumer's, if shorter).
 	AckWaitMS int64 `json:"ack_wait_ms,omitempty"`
+	// TimeoutNS bounds the call, in nanoseconds: runner.TaskRun.Timeout,
+	// the task's own timeout or the run's task default (which the worker's
+	// configuration does not know); 0 for none.
+	TimeoutNS int64 `json:"timeout_ns,omitempty"`
 }
 
 // jobContext is the rest of the task's run context (runner.Context) that

@@ -526,14 +526,20 @@ func (w *worker) run(j *job, logs *logBuffer) answer {
 		})))
 	var tainted atomic.Bool
 	ctx = secrets.OnUse(ctx, func() { tainted.Store(true) })
-	if gt.Spec.Timeout > 0 {
+	// The run's bound (the task's own timeout, or the run's default); a
+	// job without one is bounded by the task's own.
+	timeout := time.Duration(j.TimeoutNS)
+	if timeout <= 0 {
+		timeout = gt.Spec.Timeout
+	}
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, gt.Spec.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	out, err := call(ctx, gt.Task, args)
-	if gt.Spec.Timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("%w after %v", runner.ErrTimedOut, gt.Spec.Timeout)
+	if timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%w after %v", runner.ErrTimedOut, timeout)
 	}
 	var ans answer
 	if out != nil {

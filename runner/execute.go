@@ -133,6 +133,12 @@ func (tr *TaskRun) Inputs() []any { return slices.Clone(tr.args) }
 // them, never write them.
 func (tr *TaskRun) Context() *Context { return tr.tc.runContext() }
 
+// Timeout returns the bound on one call of the task's function in this run:
+// the task's own (task.WithTimeout), else the run's task default
+// (tasks.defaults.timeout, WithTaskDefaults); 0 for none. An executor that
+// calls the task elsewhere bounds the call by it there.
+func (tr *TaskRun) Timeout() time.Duration { return tr.d.settings(tr.gt).Timeout }
+
 // Secret reports whether the task is a secret task (task.WithSecretResult): its
 // result is a secret, so it must run here (see "Secrets" above).
 func (tr *TaskRun) Secret() bool { return tr.gt.Spec.Secret }

@@ -77,7 +77,7 @@ func (s *remoteSession) Submit(run *runner.TaskRun) {
 		return
 	}
 	wire, err := json.Marshal(encodeArgs(run.Inputs()))
-	slug := run.Slug()
+	slug, timeout := run.Slug(), run.Timeout()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -85,7 +85,7 @@ func (s *remoteSession) Submit(run *runner.TaskRun) {
 			run.Complete(nil, fmt.Errorf("encoding the inputs of %q: %w", slug, err))
 			return
 		}
-		out, err := s.e.work(slug, wire)
+		out, err := s.e.work(slug, wire, timeout)
 		run.Complete(out, err)
 	}()
 }
@@ -107,9 +107,9 @@ func encodeArgs(args []any) []json.RawMessage {
 }
 
 // work is the worker: it decodes the inputs into the task's input types,
-// calls the task under its timeout, and sends back its result decoded into
+// calls the task under the run's timeout for it, and sends back its result decoded into
 // the task's result type and its error as a wire would carry it.
-func (e *remoteExecutor) work(slug string, wire []byte) (any, error) {
+func (e *remoteExecutor) work(slug string, wire []byte, timeout time.Duration) (any, error) {
 	i, ok := e.g.Index(slug)
 	if !ok {
 		return nil, fmt.Errorf("the worker's flow has no task %q", slug)
@@ -134,14 +134,14 @@ func (e *remoteExecutor) work(slug string, wire []byte) (any, error) {
 		args[k] = v
 	}
 	ctx := context.Background()
-	if gt.Spec.Timeout > 0 {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, gt.Spec.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	out, err := callTask(ctx, gt.Task, args)
-	if gt.Spec.Timeout > 0 && ctx.Err() != nil {
-		err = fmt.Errorf("%w after %v", runner.ErrTimedOut, gt.Spec.Timeout)
+	if timeout > 0 && ctx.Err() != nil {
+		err = fmt.Errorf("%w after %v", runner.ErrTimedOut, timeout)
 	}
 	if out != nil {
 		b, jerr := json.Marshal(out)

@@ -195,6 +195,16 @@ func Cases() []Case {
 		}, task.WithTimeout(time.Millisecond), task.WithRetries(1, 0)))
 		return f
 	}
+	// A task with no timeout or retries of its own, which the run's task
+	// defaults (tasks.defaults) bound and retry, wherever it runs.
+	defaulted := func() *flow.Flow {
+		f := flow.New("task defaults")
+		flow.Add(f, task.New("slow", func(ctx context.Context, _ task.None) (int, error) {
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}))
+		return f
+	}
 	handlers := func() *flow.Flow {
 		f := flow.New("handlers")
 		// A handler that turns a failure into a success with a result.
@@ -247,6 +257,7 @@ func Cases() []Case {
 		{"signals", signals, nil},
 		{"panic", panics, nil},
 		{"timeout", timeouts, nil},
+		{"task defaults", defaulted, []runner.Option{runner.WithTaskDefaults(task.Defaults{MaxRetries: 1, Timeout: time.Millisecond})}},
 		{"handlers", handlers, nil},
 		{"secret", secret, []runner.Option{runner.WithSecrets(map[string]any{SecretName: SecretValue})}},
 		{"secret panics", secretPanics, []runner.Option{runner.WithSecrets(map[string]any{SecretName: SecretValue})}},
