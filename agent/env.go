@@ -74,6 +74,44 @@ func ConfigEnv(cfg *config.Config) (map[string]string, error) {
 	return env, nil
 }
 
+// ConfigLabels returns the configuration's cloud.agent.labels: the labels
+// Prefect 1's agents take when they are given no --label (`labels or
+// config.cloud.agent.labels`), a list of strings, in TOML or as the text of
+// a Python list (PREFECT__CLOUD__AGENT__LABELS='["gpu", "eu"]'; the
+// default is "[]"). Anything else is an error naming it.
+func ConfigLabels(cfg *config.Config) ([]string, error) {
+	const key = "cloud.agent.labels"
+	v, ok := cfg.Get(key)
+	if !ok || v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s is a %s; it must be a list of labels, such as [\"gpu\", \"eu\"]", key, kindOf(v))
+	}
+	labels := make([]string, 0, len(list))
+	for i, l := range list {
+		s, ok := l.(string)
+		if !ok || s == "" {
+			return nil, fmt.Errorf("%s[%d] is %s; a label must be a non-empty string", key, i, describe(l))
+		}
+		labels = append(labels, s)
+	}
+	return labels, nil
+}
+
+// describe names a configuration value for an error: its kind, and the
+// value itself when it is a short scalar (labels are not secret).
+func describe(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	if k := kindOf(v); k == "table" || k == "list" || k == "None" {
+		return "a " + k
+	}
+	return fmt.Sprintf("%v", v)
+}
+
 // kindOf names a configuration value's kind as a TOML user knows it.
 func kindOf(v any) string {
 	switch v.(type) {

@@ -277,3 +277,36 @@ func TestConfigEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigLabels(t *testing.T) {
+	const v = "PREFECT__CLOUD__AGENT__LABELS"
+	tests := []struct {
+		env     []string
+		want    []string
+		wantErr string
+	}{
+		{env: nil, want: []string{}}, // the default, "[]"
+		{env: []string{v + `=["gpu", "eu"]`}, want: []string{"gpu", "eu"}},
+		{env: []string{v + `=gpu`}, wantErr: "cloud.agent.labels is a string; it must be a list of labels"},
+		{env: []string{v + `=["gpu", 3]`}, wantErr: "cloud.agent.labels[1] is 3; a label must be a non-empty string"},
+		{env: []string{v + `=["", "x"]`}, wantErr: `cloud.agent.labels[0] is ""`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.env, " "), func(t *testing.T) {
+			cfg, err := config.Load(config.WithEnv(tc.env), config.WithHome(t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ConfigLabels(cfg)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ConfigLabels = %q, %v; want an error saying %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("ConfigLabels = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -44,7 +44,7 @@ func agentLocalStart(ctx context.Context, args []string, stderr io.Writer) error
 	fs := flag.NewFlagSet("agent local start", flag.ContinueOnError)
 	name := fs.String("name", "", "the agent's name, for logs (default: the host's)")
 	var labels, envs repeated
-	fs.Var(&labels, "label", "a label of the agent: it runs flows whose labels it all has (repeatable)")
+	fs.Var(&labels, "label", "a label of the agent: it runs flows whose labels it all has (repeatable); without any, the configuration's cloud.agent.labels, as in Prefect 1")
 	fs.Var(&envs, "env", "K=V put in every flow run's environment (repeatable; also -e); without any, the configuration's cloud.agent.env_vars, as in Prefect 1")
 	fs.Var(&envs, "e", "short for --env")
 	maxRuns := fs.Int("max-runs", 0, "most flow runs at once (0: no limit)")
@@ -63,6 +63,13 @@ func agentLocalStart(ctx context.Context, args []string, stderr io.Writer) error
 	cfg, err := config.Load()
 	if err != nil {
 		return fmt.Errorf("loading the configuration: %w", err)
+	}
+	if len(labels) == 0 {
+		// As Prefect's agents: the flags' labels, or else the
+		// configuration's.
+		if labels, err = agent.ConfigLabels(cfg); err != nil {
+			return fmt.Errorf("the configuration's agent labels: %w", err)
+		}
 	}
 	if len(env) == 0 {
 		// As Prefect's agents: the flags' environment, or else the

@@ -633,3 +633,27 @@ func TestAgentServerRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentConfigErrors checks that the agent reads cloud.agent.labels and
+// cloud.agent.env_vars when given no --label or --env (as Prefect's agents
+// do), by the errors a bad one gives, and ignores them when given flags.
+func TestAgentConfigErrors(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	api := "PREFECT__CLOUD__API=http://127.0.0.1:1/graphql"
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"PREFECT__CLOUD__AGENT__LABELS=gpu"}, "cloud.agent.labels is a string; it must be a list of labels"},
+		{[]string{"PREFECT__CLOUD__AGENT__ENV_VARS=[1]"}, "cloud.agent.env_vars is a list; it must be a table"},
+	} {
+		_, errOut, code := cliExit(t, bin, cliEnv(t, append(tc.env, api)...), "agent", "local", "start", "--max-runs", "1")
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: agent local start: exit %d, stderr %q; want 1 and %q", tc.env, code, errOut, tc.want)
+		}
+	}
+}
