@@ -57,8 +57,11 @@ type Spec struct {
 	// A flow reports it when validated.
 	Err error
 
+	optionErrs []error // bad values options were given, reported by check
+
+	// Which options were given, so that the run's task defaults fill in
+	// only the others (Under).
 	retryDelaySet, maxRetriesSet, timeoutSet bool
-	optionErrs    []error // bad values options were given, reported by check
 }
 
 // StateHandler is called when a task run changes state, with the old and new
