@@ -364,8 +364,10 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	// Every secret resolved in the run is registered with its masker, which
 	// logs, states, errors and task run names all pass through.
 	masker := redact.New()
+	base := o.logger.Handler()
+	o.logger = slog.New(masker.Handler(base))
 	resolver := secrets.NewResolver(secrets.WithConfig(o.config), secrets.WithRunSecrets(o.secrets),
-		secrets.WithBackend(o.backend),
+		secrets.WithBackend(o.backend), secrets.WithLogger(o.logger),
 		secrets.OnResolve(func(v secrets.Value) {
 			for _, s := range v.RevealAll() {
 				masker.Add(s)
@@ -375,8 +377,6 @@ func Run(ctx context.Context, f *flow.Flow, opts ...Option) (fs *FlowState, err 
 	// Each task's context answers for the hook with its own (taskCtx.Value):
 	// a task handed a secret's value is then tainted.
 	ctx = secrets.OnUse(ctx, useHook)
-	base := o.logger.Handler()
-	o.logger = slog.New(masker.Handler(base))
 	for _, v := range params {
 		secrets.Find(v, func(sv secrets.Value) { secrets.Mask(ctx, sv) })
 	}

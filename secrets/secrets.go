@@ -16,6 +16,42 @@
 //     found.`, followed by every place that was searched. It matches
 //     [ErrNotFound].
 //
+// # Remote stores
+//
+// Beyond Prefect, a run can also ask remote stores after its local
+// secrets: HashiCorp Vault (package secrets/vault), AWS Secrets Manager and
+// SSM Parameter Store (package secrets/aws), or any [StoreKind] registered
+// with [RegisterStore]. The configuration lists them, in the order they are
+// asked, and places the secret server among them ("cloud"; when it is in
+// use and not listed, it comes last):
+//
+//	[secrets]
+//	sources = ["vault", "aws_secrets_manager", "cloud"]
+//
+//	[secrets.vault]
+//	address = "https://vault.internal:8200"
+//	cache_ttl = 300     # seconds a value found is served from memory
+//	negative_ttl = 30   # seconds "not found" is
+//	max_stale = 600     # seconds past cache_ttl a value is served while the store fails
+//	credentials = "VAULT_CREDENTIALS"   # the secret holding the store's credentials
+//
+// (or PREFECT__SECRETS__SOURCES='["vault"]', PREFECT__SECRETS__VAULT__ADDRESS=...).
+// A program includes a kind of store by importing its package (for its
+// init function), so that programs that use none link no store's SDK:
+//
+//	import _ "github.com/prefect-go/prefect/secrets/vault"
+//
+// A store's credentials are a secret too, resolved from the local secrets
+// and the secret server (never from a store). Each store is opened once
+// per process for each settings and credentials, and its answers are kept
+// in a [Cache] that every run of the process shares: a value is served for
+// cache_ttl, a miss for negative_ttl, each secret is asked for at most once
+// at a time, and when the store fails (throttled, down) the last value is
+// served for up to max_stale more, which the run's log says once. A run
+// still resolves each secret once and keeps it ([Refresh] asks the store
+// again, past the cache); at DEBUG its log says where each secret was
+// found, never its value.
+//
 // A string value that parses as JSON is decoded, as in Prefect: `{"x": 42}`
 // gives a table. The result is a [Value], which prints as ******** under
 // fmt, encoding/json, log/slog and text/template; only [Value.Reveal],
@@ -51,6 +87,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,6 +226,12 @@ type Resolver struct {
 	factory   func(*config.Config) (Source, error)
 	backendMu sync.Mutex
 	onResolve func(Value)
+	log       *slog.Logger // nil: no records
+
+	// The remote places asked after the local secrets (remotes).
+	remoteMu   sync.Mutex
+	remoteDone bool
+	remoteList []remote
 
 	group singleflight.Group
 	mu    sync.Mutex
@@ -232,6 +275,12 @@ func WithBackendFactory(f func(*config.Config) (Source, error)) Option {
 		}
 	}
 }
+
+// WithLogger records at DEBUG, for each secret resolved, where it was
+// found (`secret resolved` with its name and source: never its value),
+// and warns when a store fails and its cache serves stale values. The
+// runner passes its run's logger.
+func WithLogger(l *slog.Logger) Option { return func(r *Resolver) { r.log = l } }
 
 // OnResolve calls fn with every value resolved (once per secret); the runner
 // registers the values with its masker this way.
@@ -357,7 +406,7 @@ func (r *Resolver) get(ctx context.Context, name string) (Value, error) {
 		if c, ok := r.cached(name); ok { // resolved while this call waited
 			return c, nil
 		}
-		v, err := r.lookup(base, name)
+		v, err := r.lookup(base, name, true)
 		if err == nil {
 			r.resolved(v)
 		}
@@ -398,13 +447,14 @@ func usesServer(cfg *config.Config) bool {
 	return cfg.String("backend") == "cloud" && use == false
 }
 
-func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
+func (r *Resolver) lookup(ctx context.Context, name string, withStores bool) (Value, error) {
 	if name == "" {
 		return Value{}, ErrNoName
 	}
 	tried := make([]string, 0, 4)
 	if r.run != nil {
 		if v, ok := r.run[name]; ok {
+			r.answered(ctx, name, "the secrets given to the run", false)
 			return r.decoded(v), nil
 		}
 		tried = append(tried, "the secrets given to the run")
@@ -414,6 +464,7 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 		return Value{}, fmt.Errorf("secret %q: %w", name, err)
 	}
 	if v, ok := r.local[name]; ok {
+		r.answered(ctx, name, "the configuration's [context.secrets]", false)
 		return r.decoded(v), nil
 	}
 	file := "config file " + cfg.UserConfigPath() + " [context.secrets]"
@@ -421,29 +472,60 @@ func (r *Resolver) lookup(ctx context.Context, name string) (Value, error) {
 		file = "no config file (PREFECT__USER_CONFIG_PATH is empty)"
 	}
 	tried = append(tried, "environment variable "+EnvVar(name), file)
-	if !usesServer(cfg) {
-		return Value{}, &NotFoundError{Name: name, Tried: tried}
-	}
-	backend, err := r.server(cfg)
-	if err != nil {
-		where := "the secret server"
-		if api := cfg.String("cloud.api"); api != "" {
-			where += " at " + redact.URL(api)
+	var remotes []remote
+	switch {
+	case withStores:
+		if remotes, err = r.remotes(ctx, cfg); err != nil {
+			return Value{}, fmt.Errorf("secret %q: %w", name, err)
 		}
-		return Value{}, fmt.Errorf("secret %q: connecting to %s: %w", name, where, err)
+	case usesServer(cfg):
+		remotes = []remote{{server: true}}
 	}
-	if backend == nil {
-		return Value{}, fmt.Errorf("secret %q is not set locally, and the configuration (backend = \"cloud\", cloud.use_local_secrets = false) asks for the secret server at %s, but the WithBackendFactory function gave none; looked in: %s",
-			name, redact.URL(cfg.String("cloud.api")), strings.Join(tried, "; "))
-	}
-	v, err := backend.Lookup(ctx, name)
-	if err != nil {
+	askedServer := false
+	for _, rm := range remotes {
+		var (
+			v      any
+			where  string
+			cached bool
+		)
+		if rm.server {
+			backend, serr := r.server(cfg)
+			if serr != nil {
+				where := "the secret server"
+				if api := cfg.String("cloud.api"); api != "" {
+					where += " at " + redact.URL(api)
+				}
+				return Value{}, fmt.Errorf("secret %q: connecting to %s: %w", name, where, serr)
+			}
+			if backend == nil {
+				return Value{}, fmt.Errorf("secret %q is not set locally, and the configuration (backend = \"cloud\", cloud.use_local_secrets = false) asks for the secret server at %s, but the WithBackendFactory function gave none; looked in: %s",
+					name, redact.URL(cfg.String("cloud.api")), strings.Join(tried, "; "))
+			}
+			where = backend.String()
+			v, err = backend.Lookup(ctx, name)
+			askedServer = askedServer || errors.Is(err, ErrNotFound)
+		} else {
+			where = rm.store.String()
+			v, cached, err = rm.store.lookup(ctx, name, r.log)
+		}
 		if errors.Is(err, ErrNotFound) {
-			return Value{}, &NotFoundError{Name: name, Tried: append(tried, backend.String()), Server: true}
+			tried = append(tried, where)
+			continue
 		}
-		return Value{}, fmt.Errorf("secret %q: asking %s: %w", name, backend.String(), err)
+		if err != nil {
+			return Value{}, fmt.Errorf("secret %q: asking %s: %w", name, where, err)
+		}
+		r.answered(ctx, name, where, cached)
+		return r.decoded(v), nil
 	}
-	return r.decoded(v), nil
+	return Value{}, &NotFoundError{Name: name, Tried: tried, Server: askedServer}
+}
+
+// answered records where a secret was found, by names only.
+func (r *Resolver) answered(ctx context.Context, name, where string, cached bool) {
+	if r.log != nil {
+		r.log.DebugContext(ctx, "secret resolved", "secret", name, "source", where, "cached", cached)
+	}
 }
 
 // server returns the secret server's Source: the one given, or one the
@@ -472,8 +554,9 @@ func (r *Resolver) decoded(raw any) Value {
 	return v
 }
 
-// Exists reports whether the secret is among the run's secrets, or, when
-// the configuration uses the secret server, whether the server has it.
+// Exists reports whether the secret is among the run's secrets, or held by
+// a remote store the configuration lists (secrets.sources) or, when the
+// configuration uses it, the secret server.
 func (r *Resolver) Exists(ctx context.Context, name string) (bool, error) {
 	if _, ok := r.run[name]; ok {
 		return true, nil
@@ -485,9 +568,31 @@ func (r *Resolver) Exists(ctx context.Context, name string) (bool, error) {
 	if _, ok := r.local[name]; ok {
 		return true, nil
 	}
-	if !usesServer(cfg) {
-		return false, nil
+	remotes, err := r.remotes(ctx, cfg)
+	if err != nil {
+		return false, err
 	}
+	for _, rm := range remotes {
+		var found bool
+		if rm.server {
+			found, err = r.serverHas(ctx, cfg, name)
+		} else {
+			_, _, err = rm.store.lookup(ctx, name, r.log)
+			found = err == nil
+			if errors.Is(err, ErrNotFound) {
+				err = nil
+			}
+		}
+		if err != nil || found {
+			return found, err
+		}
+	}
+	return false, nil
+}
+
+// serverHas reports whether the secret server holds the secret, by its
+// names when it lists them (Prefect's secret_names).
+func (r *Resolver) serverHas(ctx context.Context, cfg *config.Config, name string) (bool, error) {
 	backend, err := r.server(cfg)
 	if err != nil || backend == nil {
 		return false, err
@@ -501,6 +606,29 @@ func (r *Resolver) Exists(ctx context.Context, name string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// Refresh resolves the secret called name again, in place of the value
+// the run holds for it, from a store asked anew (past its cache): for a
+// task whose credentials were refused (rotated since the run resolved
+// them) and that retries with fresh ones. Without a run in ctx it is
+// [Secret.Get]. The old value stays masked in the run's output.
+func Refresh(ctx context.Context, name string) (Value, error) {
+	r, err := resolverFor(ctx)
+	if err != nil {
+		return Value{}, err
+	}
+	r.mu.Lock()
+	delete(r.cache, name)
+	r.mu.Unlock()
+	r.remoteMu.Lock()
+	for _, rm := range r.remoteList {
+		if rm.store != nil {
+			rm.store.Forget(name)
+		}
+	}
+	r.remoteMu.Unlock()
+	return r.Get(ctx, name)
 }
 
 // decodeJSON applies Prefect's rule: a string that parses as JSON is
