@@ -83,16 +83,9 @@ func (c *Cache) lookup(ctx context.Context, name string, log *slog.Logger) (any,
 	now := time.Now()
 	c.mu.Lock()
 	it, ok := c.items[name]
-	if ok {
-		age := now.Sub(it.at)
-		switch {
-		case it.found && age < c.opts.TTL:
-			c.mu.Unlock()
-			return it.v, true, nil
-		case !it.found && age < c.opts.NegativeTTL:
-			c.mu.Unlock()
-			return nil, true, &NotFoundError{Name: name, Tried: []string{c.src.String()}}
-		}
+	if v, fresh, err := c.fresh(name, it, ok, now); fresh {
+		c.mu.Unlock()
+		return v, true, err
 	}
 	stale := ok && it.found && now.Sub(it.at) < c.opts.TTL+c.opts.MaxStale
 	if stale && c.inflight[name] {
@@ -117,10 +110,31 @@ func (c *Cache) lookup(ctx context.Context, name string, log *slog.Logger) (any,
 	return it.v, true, nil
 }
 
+// fresh returns what the cache may still serve for name without asking
+// the store: a value within TTL, or a miss within NegativeTTL.
+func (c *Cache) fresh(name string, it cached, ok bool, now time.Time) (any, bool, error) {
+	switch age := now.Sub(it.at); {
+	case !ok:
+		return nil, false, nil
+	case it.found && age < c.opts.TTL:
+		return it.v, true, nil
+	case !it.found && age < c.opts.NegativeTTL:
+		return nil, true, &NotFoundError{Name: name, Tried: []string{c.src.String()}}
+	}
+	return nil, false, nil
+}
+
 // fetch asks the store and records its answer: a value, or a miss. A
 // failure changes nothing, so that the last value can still be served.
 func (c *Cache) fetch(ctx context.Context, name string) (any, error) {
 	c.mu.Lock()
+	// An asker that missed the cache just before another's call ended
+	// starts a call of its own: answer it from what that call recorded.
+	it, ok := c.items[name]
+	if v, fresh, err := c.fresh(name, it, ok, time.Now()); fresh {
+		c.mu.Unlock()
+		return v, err
+	}
 	c.inflight[name] = true
 	c.mu.Unlock()
 	// No one asker's context may cancel a lookup others share; the
