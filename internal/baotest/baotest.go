@@ -61,6 +61,9 @@ type Server struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd.Wait returns
 	out    *syncbuf.Buffer
+
+	approleOnce sync.Once
+	approleErr  error
 }
 
 var (
@@ -297,3 +300,54 @@ func (s *Server) Client(tb testing.TB) *api.Client {
 // Output returns what the server has printed so far, for a failure
 // message.
 func (s *Server) Output() string { return s.out.String() }
+
+// Policy writes the ACL policy name with the given HCL rules.
+func (s *Server) Policy(tb testing.TB, name, rules string) {
+	tb.Helper()
+	if err := s.Client(tb).Sys().PutPolicyWithContext(tb.Context(), name, rules); err != nil {
+		tb.Fatalf("baotest: writing policy %s: %v", name, err)
+	}
+}
+
+// NewToken creates a token holding the given policies, valid for an hour.
+func (s *Server) NewToken(tb testing.TB, policies ...string) string {
+	tb.Helper()
+	sec, err := s.Client(tb).Auth().Token().CreateWithContext(tb.Context(), &api.TokenCreateRequest{Policies: policies, TTL: "1h"})
+	if err != nil || sec == nil || sec.Auth == nil {
+		tb.Fatalf("baotest: creating a token: %v", err)
+	}
+	return sec.Auth.ClientToken
+}
+
+// AppRole enables AppRole auth at approle/ (once per server), makes the
+// role called role, whose tokens hold the given policies, and returns its
+// role_id and a new secret_id.
+func (s *Server) AppRole(tb testing.TB, role string, policies ...string) (roleID, secretID string) {
+	tb.Helper()
+	c := s.Client(tb)
+	ctx := tb.Context()
+	s.approleOnce.Do(func() {
+		s.approleErr = c.Sys().EnableAuthWithOptionsWithContext(ctx, "approle", &api.EnableAuthOptions{Type: "approle"})
+	})
+	if s.approleErr != nil {
+		tb.Fatalf("baotest: enabling AppRole: %v", s.approleErr)
+	}
+	path := "auth/approle/role/" + role
+	if _, err := c.Logical().WriteWithContext(ctx, path, map[string]any{"token_policies": policies, "token_ttl": "1h"}); err != nil {
+		tb.Fatalf("baotest: creating AppRole role %s: %v", role, err)
+	}
+	r, err := c.Logical().ReadWithContext(ctx, path+"/role-id")
+	if err != nil || r == nil {
+		tb.Fatalf("baotest: reading the role_id of %s: %v", role, err)
+	}
+	w, err := c.Logical().WriteWithContext(ctx, path+"/secret-id", nil)
+	if err != nil || w == nil {
+		tb.Fatalf("baotest: creating a secret_id for %s: %v", role, err)
+	}
+	roleID, _ = r.Data["role_id"].(string)
+	secretID, _ = w.Data["secret_id"].(string)
+	if roleID == "" || secretID == "" {
+		tb.Fatalf("baotest: AppRole role %s: no role_id or secret_id in Vault's answers", role)
+	}
+	return roleID, secretID
+}
