@@ -318,4 +318,3 @@ func TestSecretTask(t *testing.T) {
 		}
 	})
 }
-
