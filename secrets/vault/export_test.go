@@ -22,3 +22,6 @@ func TokenOf(src secrets.Source) string { return src.(*store).s.c.Token() }
 // CloseIdle closes a store's idle connections, so that goleak sees no
 // connection's goroutines when the package's tests end.
 func CloseIdle(src secrets.Source) { src.(*store).hc.CloseIdleConnections() }
+
+// Open is the Open the package registers.
+var Open = open
