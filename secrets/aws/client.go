@@ -158,14 +158,14 @@ func (r *smReader) get(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("reading secret %q from %s: %w", id, r.where, err)
 	}
 	if out.SecretString == nil {
-		return "", fmt.Errorf("secret %q in %s holds SecretBinary, not SecretString: only text secrets are read: %w", id, r.where, ErrBinarySecret)
+		return "", fmt.Errorf("secret %q in %s holds SecretBinary, not SecretString: %w", id, r.where, ErrBinarySecret)
 	}
 	return *out.SecretString, nil
 }
 
 // ErrBinarySecret is matched by the error for a Secrets Manager secret
 // stored as SecretBinary: only SecretString is read, as in Prefect.
-var ErrBinarySecret = errors.New("binary secret")
+var ErrBinarySecret = errors.New("binary secrets are not read")
 
 // ssmReader reads parameters from AWS Systems Manager Parameter Store.
 type ssmReader struct {

@@ -166,3 +166,6 @@ func jsonText(t testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+// motoURL returns the moto server's URL, for tests that need no proxy.
+func motoURL(t testing.TB) string { return mototest.Shared(t).URL }
