@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -317,4 +318,43 @@ func TestSecretTask(t *testing.T) {
 			t.Errorf("a Secret task without a path: %v; want secrets.ErrNoName", err)
 		}
 	})
+}
+
+// The task registers what it reads, and the token AppRole gave it, with
+// the run's masker before anything can print them (the runner also masks
+// a secret task's result; the token it never sees).
+func TestSecretRegistersWithTheMasker(t *testing.T) {
+	srv := server(t)
+	roleID, secretID := srv.AppRole(t, "app", "app")
+	cfg, err := config.Load(config.WithEnv(nil), config.WithHome(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var masked []secrets.Value
+	r := secrets.NewResolver(secrets.WithConfig(cfg), secrets.OnResolve(func(v secrets.Value) { masked = append(masked, v) }),
+		secrets.WithRunSecrets(map[string]any{"VAULT_CREDENTIALS": map[string]any{"VAULT_ROLE_ID": roleID, "VAULT_SECRET_ID": secretID}}))
+	if _, err := vault.Secret("secret/app/db").Call(secrets.NewContext(context.Background(), r), nil); err != nil {
+		t.Fatal(err)
+	}
+	var value, token bool
+	root := srv.Client(t)
+	for _, v := range masked {
+		if slices.Contains(v.RevealAll(), leak) {
+			value = true
+			continue
+		}
+		s := v.Reveal()
+		if strings.HasPrefix(s, "{") {
+			continue // the credentials
+		}
+		if sec, err := root.Auth().Token().LookupWithContext(t.Context(), s); err == nil && sec != nil {
+			token = true
+		}
+	}
+	if !value {
+		t.Errorf("the secret's value was not registered with the masker")
+	}
+	if !token {
+		t.Errorf("the token AppRole issued was not registered with the masker")
+	}
 }
