@@ -1,0 +1,125 @@
+// Command vault runs a flow whose task needs two secrets kept where teams
+// keep them: a database password in HashiCorp Vault (or OpenBao) and an
+// API token in AWS Secrets Manager. Two secret tasks, Prefect 1's
+// VaultSecret (vault.Secret) and AWSSecretsManager (aws.SecretsManager),
+// read them when the flow runs and pass them, as inputs, to the task that
+// connects; that task never loads a secret itself, and the values never
+// show (it logs them, and the log shows ********).
+//
+// With the servers of the README's "Secret stores" walkthrough (an
+// OpenBao dev server and moto, AWS's emulator, on loopback):
+//
+//	export VAULT_ADDR=http://127.0.0.1:8200
+//	export PREFECT__CONTEXT__SECRETS__VAULT_CREDENTIALS='{"VAULT_TOKEN": "root"}'
+//	export PREFECT__CONTEXT__SECRETS__AWS_CREDENTIALS='{"ACCESS_KEY": "testing", "SECRET_ACCESS_KEY": "testing"}'
+//	go run ./examples/vault --aws-endpoint http://127.0.0.1:5000
+//
+// The Vault secret is secret/app/db (KV v2, with a "password" key) and the
+// AWS one app/api-token; --db-path and --token-id read others. Without
+// --aws-endpoint the task asks AWS itself, in --region.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+
+	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/runner"
+	"github.com/prefect-go/prefect/secrets/aws"
+	"github.com/prefect-go/prefect/secrets/vault"
+	"github.com/prefect-go/prefect/task"
+)
+
+// dbCredentials is the Vault secret's data, decoded from its table.
+type dbCredentials struct {
+	Password string `json:"password"`
+}
+
+// connectIn is the input of the task that needs both secrets.
+type connectIn struct {
+	DB    dbCredentials `prefect:"db"`
+	Token string        `prefect:"token"`
+}
+
+var connect = task.New("connect", func(ctx context.Context, in connectIn) (string, error) {
+	rc, _ := runner.FromContext(ctx)
+	// Logged by mistake: the log shows ********.
+	rc.Logger().Info("connecting", "password", in.DB.Password, "token", in.Token)
+	if in.DB.Password == "" || in.Token == "" {
+		return "", errors.New("a credential is empty")
+	}
+	return fmt.Sprintf("connected with a %d-character password and a %d-character token", len(in.DB.Password), len(in.Token)), nil
+})
+
+const usage = `usage: vault [--db-path MOUNT/PATH] [--token-id ID] [--aws-endpoint URL] [--region R]
+
+Runs a flow that reads a database password from Vault ($VAULT_ADDR, with the
+secret VAULT_CREDENTIALS) and an API token from AWS Secrets Manager (with
+the secret AWS_CREDENTIALS, else AWS's default credentials), passes both to
+a task, and prints every task's final state.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command, apart from the process: it returns the exit
+// status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("vault", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	dbPath := fl.String("db-path", "secret/app/db", "the KV v2 secret holding the database password")
+	tokenID := fl.String("token-id", "app/api-token", "the Secrets Manager secret holding the API token")
+	endpoint := fl.String("aws-endpoint", "", "the AWS endpoint (moto's URL); empty for AWS itself")
+	region := fl.String("region", "us-east-1", "the AWS region")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "vault: %v\n%s", err, usage)
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "vault: unexpected argument %q\n%s", fl.Arg(0), usage)
+		return 2
+	}
+	awsOpts := []aws.Option{aws.WithRegion(*region)}
+	if *endpoint != "" {
+		awsOpts = append(awsOpts, aws.WithEndpoint(*endpoint))
+	}
+
+	f := flow.New("vault-example")
+	db := flow.Add(f, vault.Secret(*dbPath))
+	token := flow.Add(f, aws.SecretsManager(*tokenID, awsOpts...))
+	flow.Add(f, connect, flow.Bind("db", db), flow.Bind("token", token))
+
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	fs, err := runner.Run(ctx, f, runner.WithLogger(logger))
+	if err != nil {
+		fmt.Fprintf(stderr, "vault: %v\n", err)
+		return 1
+	}
+	for i, gt := range fs.Graph.Tasks {
+		fmt.Fprintf(stdout, "%-16s %v\n", gt.Slug, fs.Tasks[i])
+	}
+	fmt.Fprintf(stdout, "\nflow %s: %v\n", fs.FlowName, fs.State)
+	for i, gt := range fs.Graph.Tasks {
+		if gt.Spec.Name == "connect" && fs.Tasks[i].IsSuccessful() {
+			fmt.Fprintln(stdout, fs.Tasks[i].Result)
+		}
+	}
+	if !fs.IsSuccessful() {
+		return 1
+	}
+	return 0
+}
