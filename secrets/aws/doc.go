@@ -51,7 +51,8 @@
 // as Prefect does; a secret stored as SecretBinary is refused
 // ([ErrBinarySecret]). Parameter Store gives a parameter's value as a
 // string. A name the service does not hold is an error matching
-// [secrets.ErrNotFound]; any other failure (access denied, throttling
+// [secrets.ErrNotFound] (for a store, also a name it could never hold,
+// such as one with a space, which is not sent); any other failure (access denied, throttling
 // after the SDK's retries, a network error) wraps the SDK's error, so that
 // errors.As reaches the service's own (a smithy.APIError), and is never
 // taken for an absence. No error holds a value or a credential: they name

@@ -124,7 +124,7 @@ func OpenSecretsManager(ctx context.Context, st secrets.StoreSettings) (secrets.
 	if err != nil {
 		return nil, fmt.Errorf("secrets.%s: %w", st.Kind, err)
 	}
-	return &smSource{r: r, prefix: s.prefix}, nil
+	return &smSource{r: r, prefix: s.prefix, valid: smNameChars}, nil
 }
 
 // OpenParameterStore opens AWS Systems Manager Parameter Store as a secret
@@ -148,7 +148,7 @@ func OpenParameterStore(ctx context.Context, st secrets.StoreSettings) (secrets.
 	if err != nil {
 		return nil, fmt.Errorf("secrets.%s: %w", st.Kind, err)
 	}
-	return &ssmSource{r: r, prefix: s.prefix}, nil
+	return &ssmSource{r: r, prefix: s.prefix, valid: ssmNameChars}, nil
 }
 
 // smSource is AWS Secrets Manager as a [secrets.Source]. It holds nothing
@@ -156,6 +156,7 @@ func OpenParameterStore(ctx context.Context, st secrets.StoreSettings) (secrets.
 type smSource struct {
 	r      *smReader
 	prefix string
+	valid  string // the characters a name may have
 }
 
 var _ secrets.Source = (*smSource)(nil)
@@ -163,6 +164,9 @@ var _ secrets.Source = (*smSource)(nil)
 // Lookup returns the secret prefix+name: the JSON-decoded SecretString,
 // or the string itself when it is not JSON.
 func (s *smSource) Lookup(ctx context.Context, name string) (any, error) {
+	if !validName(s.prefix+name, s.valid) {
+		return nil, &secrets.NotFoundError{Name: name, Tried: []string{s.r.where}}
+	}
 	raw, err := s.r.get(ctx, s.prefix+name)
 	if err != nil {
 		return nil, storeError(err, name, s.r.where)
@@ -177,12 +181,16 @@ func (s *smSource) String() string { return s.r.where }
 type ssmSource struct {
 	r      *ssmReader
 	prefix string
+	valid  string
 }
 
 var _ secrets.Source = (*ssmSource)(nil)
 
 // Lookup returns the value of the parameter prefix+name.
 func (s *ssmSource) Lookup(ctx context.Context, name string) (any, error) {
+	if !validName(s.prefix+name, s.valid) {
+		return nil, &secrets.NotFoundError{Name: name, Tried: []string{s.r.where}}
+	}
 	raw, err := s.r.get(ctx, s.prefix+name)
 	if err != nil {
 		return nil, storeError(err, name, s.r.where)
@@ -203,4 +211,29 @@ func storeError(err error, name, where string) error {
 		return &secrets.NotFoundError{Name: name, Tried: []string{where}}
 	}
 	return err
+}
+
+// The characters of the names each service can hold. A store is asked for
+// whatever secret a run does not hold itself, by any name; AWS answers a
+// name it could never hold with ValidationException, a failure that would
+// stop the run rather than let it ask the next source, so such a name is
+// not found, without a request. (The tasks send any name, an ARN say, and
+// report what AWS answers.)
+const (
+	alnum        = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	smNameChars  = alnum + "/_+=.@-"
+	ssmNameChars = alnum + "/_.-"
+)
+
+// validName reports whether name is non-empty and has only valid characters.
+func validName(name, valid string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if !strings.ContainsRune(valid, r) {
+			return false
+		}
+	}
+	return true
 }

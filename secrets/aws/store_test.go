@@ -256,3 +256,23 @@ func TestStoreConcurrentLookups(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A name the service could never hold is not found, without a request:
+// AWS would answer ValidationException, and the run would fail instead of
+// asking its next source.
+func TestStoreNamesAWSCannotHold(t *testing.T) {
+	for _, k := range storeKinds() {
+		t.Run(k.name, func(t *testing.T) {
+			p := newProxy(t)
+			src := k.openAt(t, p.URL, nil, secrets.NewValue(creds("AKIDNAMES")))
+			for _, name := range []string{"with space", "naïve", "x*", "a\nb", ""} {
+				if _, err := src.Lookup(testwait.Context(t), name); !errors.Is(err, secrets.ErrNotFound) {
+					t.Errorf("Lookup(%q): %v; want ErrNotFound", name, err)
+				}
+			}
+			if keys := p.Keys(); len(keys) != 0 {
+				t.Errorf("%d requests sent for names AWS cannot hold", len(keys))
+			}
+		})
+	}
+}
