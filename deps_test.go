@@ -33,6 +33,10 @@ var forbidden = []struct {
 		"a flow program is launched by agents, not built on them: shared code goes in internal/"},
 	{"client", []string{mod + "/server/..."},
 		"a client shares with the server only the wire and package state's kinds: embedding a client must not link the server"},
+	{"tasks", []string{mod + "/secrets/vault", mod + "/secrets/aws", "github.com/hashicorp/vault/api", "github.com/aws/aws-sdk-go-v2/..."},
+		"a remote store's SDK is linked only by programs that import its package (secrets/vault, secrets/aws): the stores register themselves"},
+	{"runner", []string{mod + "/secrets/vault", mod + "/secrets/aws", "github.com/hashicorp/vault/api", "github.com/aws/aws-sdk-go-v2/..."},
+		"a run reaches remote stores through secrets.RegisterStore, so that a program using none links no store's SDK"},
 }
 
 // TestImportsPointOneWay fails, naming the chain of imports, when a package

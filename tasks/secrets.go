@@ -15,6 +15,12 @@
 // resolves each secret once, however many tasks (or mapped children) use it,
 // and hides its value in every log record, state and error of the run.
 //
+// Prefect's secret tasks for remote stores live in packages of their own,
+// so that a program links a store's SDK only when it uses the store:
+// VaultSecret is vault.Secret (package secrets/vault); AWSSecretsManager
+// and AWSParametersManager are aws.SecretsManager and aws.ParametersManager
+// (package secrets/aws).
+//
 // # Options
 //
 // The constructors take options named With*; each option's doc says which
