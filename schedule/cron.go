@@ -1,0 +1,142 @@
+package schedule
+
+import (
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// cronClock fires when the wall clock in its location matches a cron
+// expression.
+type cronClock struct {
+	clockBase
+	expr  string
+	dayOr bool
+	spec  *cron.SpecSchedule // evaluated on naive (UTC-stored) wall times
+}
+
+// starBit is robfig/cron v3.0.1's marker for a field written "*" (spec.go).
+// Its dayMatches ORs day-of-month and day-of-week only when neither carries
+// it, so setting it on day-of-month turns the OR into Prefect's day_or=False
+// AND without touching which days match.
+const starBit = 1 << 63
+
+// NewCronClock returns a clock that fires whenever the wall clock in the
+// clock's location matches expr (Prefect's CronClock). expr is a standard
+// five-field cron expression, "minute hour day-of-month month day-of-week"
+// (names such as JAN and MON allowed), or one of the descriptors @yearly,
+// @annually, @monthly, @weekly, @daily, @midnight and @hourly, as
+// robfig/cron's ParseStandard reads them. "@every 1h" is not a cron time: use
+// NewIntervalClock. The zone comes from WithLocation or WithStart (UTC
+// without either), not from a CRON_TZ= prefix.
+//
+// Daylight saving time: cron times are wall-clock times, so a clock that
+// fires at 09:00 fires at 09:00 local time on both sides of a change, and an
+// hourly clock fires on every new wall-clock hour, not every elapsed hour. At
+// a change the clock neither skips nor doubles a run:
+//   - a time in the hour skipped when clocks go forward fires as far past the
+//     change as it was meant to be past the hour: "30 2 * * *" fires at 03:30
+//     on spring-forward day in New York, the instant 02:30 EST would have
+//     been. A time that lands on another run ("0 2 * * *" and "0 3 * * *"
+//     both at 03:00) fires once.
+//   - a time in the hour repeated when clocks go back fires once, at its
+//     second occurrence (standard time), as Prefect 1.4.1's tests observe
+//     (test_cron_clock_hourly_daylight_savings_time_backward: an hourly
+//     clock fires at 00:00 EDT, 01:00 EST, 02:00 EST, a two-hour pause after
+//     midnight). Prefect's docstring describes the first occurrence; its
+//     tests and croniter do otherwise, and this package follows the tests.
+//
+// robfig/cron's own Next skips the first case and doubles the second, so the
+// clock uses the library for parsing and for matching on DST-free wall
+// times only, and maps wall times to instants itself.
+//
+// Like Prefect, the clock respects sub-second starts: with a start of
+// 00:00:00.000001 a daily midnight clock first fires the next day.
+func NewCronClock(expr string, opts ...ClockOption) (Clock, error) {
+	o, b, err := buildOptions("cron", opts)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := parseCron(expr)
+	if err != nil {
+		return nil, err
+	}
+	c := &cronClock{clockBase: b, expr: expr, dayOr: true, spec: spec}
+	if o.dayOr != nil {
+		c.dayOr = *o.dayOr
+	}
+	if !c.dayOr {
+		c.spec.Dom |= starBit
+	}
+	// An expression can parse yet never fire ("0 0 30 2 *"); say so now, not
+	// when the first run is due. robfig looks five years ahead, which
+	// covers leap days.
+	if c.spec.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return nil, invalidf("cron expression %q never fires (no date matches its day-of-month, month and day-of-week)", expr)
+	}
+	return c, nil
+}
+
+const cronHelp = "minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly, @yearly"
+
+func parseCron(expr string) (*cron.SpecSchedule, error) {
+	trimmed := strings.TrimSpace(expr)
+	if strings.HasPrefix(trimmed, "TZ=") || strings.HasPrefix(trimmed, "CRON_TZ=") {
+		return nil, invalidf("cron expression %q: a time zone prefix is not accepted (give the zone with WithLocation or WithStart)", expr)
+	}
+	s, err := cron.ParseStandard(expr)
+	if err != nil {
+		return nil, invalidWrap(err, "cron expression %q: %v (%s)", expr, err, cronHelp)
+	}
+	spec, ok := s.(*cron.SpecSchedule)
+	if !ok { // @every
+		return nil, invalidf("cron expression %q: @every is an interval, not a cron time (use NewIntervalClock or Interval)", expr)
+	}
+	// The spec is evaluated on naive wall times stored in UTC (see Events).
+	cp := *spec
+	cp.Location = time.UTC
+	return &cp, nil
+}
+
+// dstSlack is how far before `after`'s wall time the search starts: a wall
+// time up to this much earlier can still be a later instant, when clocks go
+// back. No zone shifts by more than this.
+const dstSlack = 3 * time.Hour
+
+func (c *cronClock) Events(after time.Time) iter.Seq[Event] {
+	return func(yield func(Event) bool) {
+		// Prefect: "advance to at least one second before the start (so
+		// that the start date itself will be registered)". The start is
+		// inclusive, `after` exclusive: the lower bound is whichever is
+		// later.
+		last := after
+		if !c.start.IsZero() && c.start.Add(-time.Nanosecond).After(last) {
+			last = c.start.Add(-time.Nanosecond)
+		}
+		// Walk wall times in the clock's location, free of DST, and map
+		// each to an instant. Mapped instants are not always increasing
+		// (the wall times of a skipped hour map onto the hour after it),
+		// so keep only those past the last one yielded: that neither
+		// repeats nor reorders a run.
+		n := naive(last, c.loc).Add(-dstSlack)
+		for {
+			n = c.spec.Next(n)
+			if n.IsZero() { // no match within five years: cannot happen for a validated spec
+				return
+			}
+			t := resolve(n, c.loc, later)
+			if !t.After(last) {
+				continue
+			}
+			if c.pastEnd(t) {
+				return
+			}
+			last = t
+			if !yield(c.event(t)) {
+				return
+			}
+		}
+	}
+}
