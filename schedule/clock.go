@@ -234,7 +234,8 @@ func (c *intervalClock) Events(after time.Time) iter.Seq[Event] {
 // datesClock fires at a fixed list of times.
 type datesClock struct {
 	clockBase
-	dates []time.Time // sorted
+	dates  []time.Time // sorted
+	locSet bool        // WithLocation was given: dates are reported in loc
 }
 
 // NewDatesClock returns a clock that fires at each of dates (Prefect's
@@ -253,7 +254,7 @@ func NewDatesClock(dates []time.Time, opts ...ClockOption) (Clock, error) {
 	if o.dayOr != nil {
 		return nil, invalidf("dates clock: WithDayOr applies only to cron clocks")
 	}
-	c := &datesClock{clockBase: b, dates: make([]time.Time, 0, len(dates))}
+	c := &datesClock{clockBase: b, dates: make([]time.Time, 0, len(dates)), locSet: o.locSet}
 	for i, d := range dates {
 		if d.IsZero() {
 			return nil, invalidf("dates clock: date %d is the zero time (give a real date)", i)

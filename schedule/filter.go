@@ -97,8 +97,8 @@ func BetweenDatetimes(start, end time.Time) Filter {
 func BetweenTimes(start, end string) Filter {
 	f := Filter{kind: kindBetweenTimes, s1: start, s2: end}
 	var err1, err2 error
-	f.tod1, err1 = parseTimeOfDay(start)
-	f.tod2, err2 = parseTimeOfDay(end)
+	f.tod1, err1 = parseTimeOfDay("between_times", start)
+	f.tod2, err2 = parseTimeOfDay("between_times", end)
 	if err1 != nil {
 		f.err = err1
 	} else if err2 != nil {
@@ -219,9 +219,9 @@ func formatTimeOfDay(d time.Duration) string {
 }
 
 // parseTimeOfDay reads "15:04" or "15:04:05".
-func parseTimeOfDay(s string) (time.Duration, error) {
+func parseTimeOfDay(filter, s string) (time.Duration, error) {
 	bad := func() (time.Duration, error) {
-		return 0, invalidf("filter between_times: %q is not a time of day (want \"HH:MM\" or \"HH:MM:SS\", 00:00 to 23:59:59, e.g. \"09:00\" or \"17:30:00\")", s)
+		return 0, invalidf("filter %s: %q is not a time of day (want \"HH:MM\" or \"HH:MM:SS\", 00:00 to 23:59:59, e.g. \"09:00\" or \"17:30:00\")", filter, s)
 	}
 	parts := strings.Split(s, ":")
 	if len(parts) != 2 && len(parts) != 3 {
