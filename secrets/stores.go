@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -93,6 +94,37 @@ func storeKind(name string) (StoreKind, bool) {
 	defer storesMu.RUnlock()
 	k, ok := stores[name]
 	return k, ok
+}
+
+// ErrAccessDenied is matched by a store's error for a refusal: its
+// credentials are unknown or revoked, or do not open that secret (Vault's
+// 403, AWS's AccessDeniedException). A [Cache] never serves a stale value
+// through it, as it does through an outage (throttling, a store down):
+// access taken away must take effect.
+var ErrAccessDenied = errors.New("access denied by the secret store")
+
+// Credentials resolves the secret called name as a task or store resolves
+// its own credentials (VAULT_CREDENTIALS, AWS_CREDENTIALS): from the run's
+// local secrets and the secret server, never from a remote store, so that
+// one store's outage cannot stop another store's task. The value is
+// registered with the run's masker, as [Secret.Get]'s is. A missing
+// secret is an error matching [ErrNotFound].
+func Credentials(ctx context.Context, name string) (Value, error) {
+	r, err := resolverFor(ctx)
+	if err != nil {
+		return Value{}, err
+	}
+	base := r.base
+	if base == nil {
+		base = context.WithoutCancel(ctx)
+	}
+	v, err := r.lookup(base, name, false)
+	if err != nil {
+		return Value{}, err
+	}
+	r.resolved(v)
+	used(ctx)
+	return v, nil
 }
 
 // cloudSource names the secret server in secrets.sources.
