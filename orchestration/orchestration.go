@@ -160,6 +160,15 @@ type Flow struct {
 	WorkingDir string    // where the command runs; "" for the agent's
 	HasEnv     bool      // whether its run config has an environment (kept sealed)
 	Created    time.Time // when this version was registered
+	// Schedule is the JSON of the version's schedule (package schedule's
+	// Schedule), or nil for a flow run only on request. It is part of what
+	// makes a version differ.
+	Schedule []byte
+	// ScheduleActive reports whether the server's scheduler creates runs
+	// of the flow's schedule. It belongs to the flow's name, not to one
+	// version (Prefect's set_schedule_active): registering a version with
+	// a schedule sets it, unless told not to.
+	ScheduleActive bool
 }
 
 // FlowRunStates returns the states a flow run takes, in the order of its
@@ -205,6 +214,58 @@ type FlowRun struct {
 	Heartbeat   time.Time  // when its flow program last said it was alive; zero before
 	Created     time.Time  // when it was created
 	Updated     time.Time  // when its state last changed
+	// ScheduledStart is when the run is planned to start (Prefect's
+	// scheduled_start_time): agents claim a Scheduled run only from then
+	// on. A run created on request starts when created unless told
+	// otherwise; one the scheduler creates, at its schedule's event.
+	ScheduledStart time.Time
+	// IdempotencyKey is set on the runs the server's scheduler creates:
+	// "auto-scheduled:" with the flow's name and the planned start. A
+	// tenant never has two runs of one key, however many servers schedule
+	// at once. "" for runs created on request.
+	IdempotencyKey string
+}
+
+// AutoScheduledPrefix starts the idempotency key of every run the
+// server's scheduler creates.
+const AutoScheduledPrefix = "auto-scheduled:"
+
+// ScheduleKey returns the idempotency key of the scheduler's run of the
+// flow name planned to start at start: one run per flow name and time.
+func ScheduleKey(flowName string, start time.Time) string {
+	return AutoScheduledPrefix + start.UTC().Format(time.RFC3339Nano) + ":" + flowName
+}
+
+// A FlowSchedule is one flow name's schedule as the scheduler reads it:
+// the newest version's, active.
+type FlowSchedule struct {
+	TenantID string   // the flow's tenant
+	FlowName string   // the flow's name
+	FlowID   string   // its newest version, whose Schedule this is
+	Schedule []byte   // the schedule's JSON
+	Labels   []string // the version's labels
+	// Until is the planned start of the latest run the scheduler created
+	// for the flow name since its schedule last changed (zero: none):
+	// events up to it are on record.
+	Until time.Time
+}
+
+// A SchedulePlan is what one pass of the scheduler writes for one flow
+// name: new runs and when to look again. A store writes it only if the
+// flow's schedule is still as read (FlowID and Until), else it skips it:
+// another server planned it first, or the flow changed.
+type SchedulePlan struct {
+	Read FlowSchedule // as the scheduler read it
+	// Runs are the runs to create, each with its ScheduledStart and
+	// IdempotencyKey (a run whose key the tenant has is not created again).
+	Runs []FlowRun
+	// Until is the new Until: the planned start of the latest of Runs,
+	// or Read.Until when there are none.
+	Until time.Time
+	// Next is when the flow is due again (the first future event, when
+	// the window ahead holds one run less); zero for never (its clocks
+	// ended).
+	Next time.Time
 }
 
 // A TaskRun is the latest state of one task run of a flow run.

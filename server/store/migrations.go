@@ -198,6 +198,46 @@ var migrations = []migration{
 			`ALTER TABLE secrets ALTER COLUMN name TYPE TEXT COLLATE "C"`,
 		},
 	},
+	{
+		version: 8,
+		name:    "schedules: runs' planned starts, labels and idempotency keys, flows' schedules",
+		statements: []string{
+			// When a run is planned to start (Prefect's
+			// scheduled_start_time); the runs of earlier versions were
+			// planned for when they were created.
+			`ALTER TABLE flow_runs ADD COLUMN scheduled_start BIGINT NOT NULL DEFAULT 0`,
+			`UPDATE flow_runs SET scheduled_start = created`,
+			// A run's own labels: a schedule's clock may add some to the
+			// flow's. Earlier runs had their flow's.
+			`ALTER TABLE flow_runs ADD COLUMN labels TEXT`,
+			`UPDATE flow_runs SET labels = (SELECT labels FROM flows WHERE flows.id = flow_runs.flow_id)`,
+			// The scheduler's key of each of its runs (flow name and
+			// planned start); NULL for runs made on request, which never
+			// conflict. Unique: servers sharing the database never create
+			// one event's run twice.
+			`ALTER TABLE flow_runs ADD COLUMN idempotency_key TEXT`,
+			`CREATE UNIQUE INDEX flow_runs_idempotency_key ON flow_runs (tenant_id, idempotency_key)`,
+			// Claims take the due runs, oldest planned first.
+			`CREATE INDEX flow_runs_due ON flow_runs (tenant_id, state, scheduled_start, id)`,
+			// A version's schedule's JSON, NULL for none.
+			`ALTER TABLE flows ADD COLUMN schedule TEXT`,
+			// One row per flow name registered since: the version the
+			// scheduler follows (the newest), whether its schedule is
+			// active, the planned start of the latest run it created
+			// (until_at, 0 for none) and when it is due again (next_at,
+			// NULL for never).
+			`CREATE TABLE flow_schedules (
+				tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+				flow_name TEXT NOT NULL,
+				flow_id   TEXT NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
+				active    INTEGER NOT NULL,
+				until_at  BIGINT NOT NULL,
+				next_at   BIGINT,
+				PRIMARY KEY (tenant_id, flow_name)
+			)`,
+			`CREATE INDEX flow_schedules_due ON flow_schedules (active, next_at)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads.

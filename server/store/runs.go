@@ -41,10 +41,18 @@ func parseList(s string) []string {
 // name, unless the newest version has the same Digest, which it returns
 // as it is (created false). f.TenantID and f.Name are required; f.ID is
 // used if given (else made here); Version and Created are set here.
+//
+// A new version is the one the scheduler follows from then on: the flow
+// name's schedule becomes f.Schedule, active if f.ScheduleActive (and f
+// has a schedule), and the Scheduled runs the scheduler created for the
+// name's earlier versions, planned for later than now, are deleted, to be
+// created again of the new version (as Prefect Server does when a new
+// version archives the old).
 func (s *SQL) RegisterFlow(ctx context.Context, f orchestration.Flow) (orchestration.Flow, bool, error) {
 	if f.Name == "" || f.TenantID == "" {
 		return orchestration.Flow{}, false, errors.New("store: registering a flow: empty name or tenant")
 	}
+	f.ScheduleActive = f.ScheduleActive && f.Schedule != nil
 	for attempt := 0; ; attempt++ {
 		latest, err := s.LatestFlow(ctx, f.TenantID, f.Name)
 		switch {
@@ -62,11 +70,31 @@ func (s *SQL) RegisterFlow(ctx context.Context, f orchestration.Flow) (orchestra
 		}
 		created := now()
 		f.Created = fromNanos(created)
-		_, err = s.exec(ctx, `INSERT INTO flows
-			(id, tenant_id, name, version, digest, definition, labels, command, working_dir, has_env, created)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			f.ID, f.TenantID, f.Name, f.Version, f.Digest, string(f.Definition), jsonList(f.Labels), jsonList(f.Command),
-			f.WorkingDir, boolInt(f.HasEnv), created)
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			var schedule any // NULL: none
+			var next any     // NULL: never due
+			if f.Schedule != nil {
+				schedule, next = string(f.Schedule), 0
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO flows
+				(id, tenant_id, name, version, digest, definition, labels, command, working_dir, has_env, created, schedule)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				f.ID, f.TenantID, f.Name, f.Version, f.Digest, string(f.Definition), jsonList(f.Labels), jsonList(f.Command),
+				f.WorkingDir, boolInt(f.HasEnv), created, schedule); err != nil {
+				return err
+			}
+			// The schedule's row first, then the runs, in the order the
+			// scheduler takes them (see ScheduleRuns).
+			if _, err := tx.ExecContext(ctx, `INSERT INTO flow_schedules (tenant_id, flow_name, flow_id, active, until_at, next_at)
+				VALUES ($1, $2, $3, $4, 0, $5)
+				ON CONFLICT (tenant_id, flow_name) DO UPDATE SET
+					flow_id = excluded.flow_id, active = excluded.active, until_at = 0, next_at = excluded.next_at`,
+				f.TenantID, f.Name, f.ID, boolInt(f.ScheduleActive), next); err != nil {
+				return err
+			}
+			_, err := deleteAutoScheduled(ctx, tx, f.TenantID, f.Name, created)
+			return err
+		})
 		if err == nil {
 			return f, true, nil
 		}
@@ -77,6 +105,21 @@ func (s *SQL) RegisterFlow(ctx context.Context, f orchestration.Flow) (orchestra
 	}
 }
 
+// deleteAutoScheduled deletes the tenant's Scheduled runs of the flow
+// name that the scheduler created, planned for after the time after
+// (nanoseconds; -1 for all), and returns how many.
+func deleteAutoScheduled(ctx context.Context, tx *sql.Tx, tenantID, name string, after int64) (int, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM flow_runs WHERE tenant_id = $1 AND state = $2
+		AND idempotency_key IS NOT NULL AND scheduled_start > $3
+		AND flow_id IN (SELECT id FROM flows WHERE tenant_id = $1 AND name = $4)`,
+		tenantID, state.Scheduled.String(), after, name)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -84,23 +127,35 @@ func boolInt(b bool) int {
 	return 0
 }
 
-const flowColumns = `id, tenant_id, name, version, digest, definition, labels, command, working_dir, has_env, created`
+// flowColumns and flowFrom read a flow version with its name's schedule
+// flag, which is the version's only if the scheduler follows it.
+const (
+	flowColumns = `f.id, f.tenant_id, f.name, f.version, f.digest, f.definition, f.labels, f.command, f.working_dir, f.has_env, f.created,
+	f.schedule, CASE WHEN s.active = 1 AND s.flow_id = f.id THEN 1 ELSE 0 END`
+	flowFrom = ` FROM flows f LEFT JOIN flow_schedules s ON s.tenant_id = f.tenant_id AND s.flow_name = f.name `
+)
 
 func scanFlow(row interface{ Scan(...any) error }) (orchestration.Flow, error) {
 	var f orchestration.Flow
 	var def, labels, command string
-	var hasEnv int
+	var schedule sql.NullString
+	var hasEnv, active int
 	var created int64
-	err := row.Scan(&f.ID, &f.TenantID, &f.Name, &f.Version, &f.Digest, &def, &labels, &command, &f.WorkingDir, &hasEnv, &created)
+	err := row.Scan(&f.ID, &f.TenantID, &f.Name, &f.Version, &f.Digest, &def, &labels, &command, &f.WorkingDir, &hasEnv, &created,
+		&schedule, &active)
 	f.Definition, f.Labels, f.Command = []byte(def), parseList(labels), parseList(command)
 	f.HasEnv, f.Created = hasEnv != 0, fromNanos(created)
+	if schedule.Valid {
+		f.Schedule = []byte(schedule.String)
+	}
+	f.ScheduleActive = active != 0
 	return f, err
 }
 
 // LatestFlow returns the newest version of the tenant's flow name.
 func (s *SQL) LatestFlow(ctx context.Context, tenantID, name string) (orchestration.Flow, error) {
-	f, err := scanFlow(s.db.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows
-		WHERE tenant_id = $1 AND name = $2 ORDER BY version DESC LIMIT 1`, tenantID, name))
+	f, err := scanFlow(s.db.QueryRowContext(ctx, `SELECT `+flowColumns+flowFrom+`
+		WHERE f.tenant_id = $1 AND f.name = $2 ORDER BY f.version DESC LIMIT 1`, tenantID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return orchestration.Flow{}, fmt.Errorf("store: flow %q of tenant %q: %w", name, tenantID, ErrNotFound)
 	}
@@ -109,7 +164,7 @@ func (s *SQL) LatestFlow(ctx context.Context, tenantID, name string) (orchestrat
 
 // Flow returns the tenant's flow version with the given ID.
 func (s *SQL) Flow(ctx context.Context, tenantID, id string) (orchestration.Flow, error) {
-	f, err := scanFlow(s.db.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	f, err := scanFlow(s.db.QueryRowContext(ctx, `SELECT `+flowColumns+flowFrom+`WHERE f.tenant_id = $1 AND f.id = $2`, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return orchestration.Flow{}, fmt.Errorf("store: flow %q of tenant %q: %w", id, tenantID, ErrNotFound)
 	}
@@ -119,7 +174,7 @@ func (s *SQL) Flow(ctx context.Context, tenantID, id string) (orchestration.Flow
 // Flows returns the newest version of each of the tenant's flows, by name.
 func (s *SQL) Flows(ctx context.Context, tenantID string) ([]orchestration.Flow, error) {
 	all, err := queryAll(ctx, s.db, fmt.Sprintf("listing the flows of tenant %q", tenantID),
-		`SELECT `+flowColumns+` FROM flows WHERE tenant_id = $1 ORDER BY name, version DESC`, []any{tenantID},
+		`SELECT `+flowColumns+flowFrom+`WHERE f.tenant_id = $1 ORDER BY f.name, f.version DESC`, []any{tenantID},
 		func(rows *sql.Rows) (orchestration.Flow, error) { return scanFlow(rows) })
 	if err != nil {
 		return nil, err
@@ -136,31 +191,24 @@ func (s *SQL) Flows(ctx context.Context, tenantID string) ([]orchestration.Flow,
 
 // CreateFlowRun records a new run of the tenant's flow version r.FlowID,
 // Scheduled, version 1. r.ID may be given (a UUID); else one is made. A
-// run of that ID that exists is an error matching ErrConflict.
+// run of that ID, or of its IdempotencyKey, that exists is an error
+// matching ErrConflict. r.ScheduledStart is when it may be claimed from
+// (zero: now); r.Labels, when nil, are the flow's.
 func (s *SQL) CreateFlowRun(ctx context.Context, r orchestration.FlowRun) (orchestration.FlowRun, error) {
 	f, err := s.Flow(ctx, r.TenantID, r.FlowID)
 	if err != nil {
 		return orchestration.FlowRun{}, err
 	}
-	if r.ID == "" {
-		r.ID = uuid.NewString()
-	}
-	if len(r.Parameters) == 0 {
-		r.Parameters = []byte("{}")
-	}
 	t := now()
-	r.FlowName, r.FlowVersion, r.Labels = f.Name, f.Version, f.Labels
-	r.State, r.Message, r.Version, r.AgentID = state.Scheduled, "", 1, ""
-	r.Created, r.Updated, r.Heartbeat = fromNanos(t), fromNanos(t), fromNanos(0)
-	if r.Name == "" {
-		r.Name = f.Name + "-" + r.ID[:8]
+	fillRun(&r, f.Name, f.Version, f.Labels, t)
+	var key any // NULL: none
+	if r.IdempotencyKey != "" {
+		key = r.IdempotencyKey
 	}
-	_, err = s.exec(ctx, `INSERT INTO flow_runs
-		(id, tenant_id, flow_id, name, parameters, state, message, version, agent_id, heartbeat, created, updated)
-		VALUES ($1, $2, $3, $4, $5, $6, '', 1, '', 0, $7, $7)`,
-		r.ID, r.TenantID, r.FlowID, r.Name, string(r.Parameters), r.State.String(), t)
+	_, err = s.exec(ctx, insertRun,
+		r.ID, r.TenantID, r.FlowID, r.Name, string(r.Parameters), r.State.String(), t, r.ScheduledStart.UnixNano(), jsonList(r.Labels), key)
 	if isUnique(err) {
-		return orchestration.FlowRun{}, fmt.Errorf("store: flow run %q exists: %w", r.ID, ErrConflict)
+		return orchestration.FlowRun{}, fmt.Errorf("store: flow run %q (or its idempotency key) exists: %w", r.ID, ErrConflict)
 	}
 	if err != nil {
 		return orchestration.FlowRun{}, fmt.Errorf("store: creating a run of flow %q: %w", f.Name, err)
@@ -168,22 +216,54 @@ func (s *SQL) CreateFlowRun(ctx context.Context, r orchestration.FlowRun) (orche
 	return r, nil
 }
 
-const runColumns = `r.id, r.tenant_id, r.flow_id, f.name, f.version, r.name, r.parameters, f.labels,
-	r.state, r.message, r.version, r.agent_id, r.heartbeat, r.created, r.updated`
+// insertRun inserts a new run: id, tenant, flow, name, parameters, state,
+// created, scheduled start, labels, idempotency key.
+const insertRun = `INSERT INTO flow_runs
+	(id, tenant_id, flow_id, name, parameters, state, message, version, agent_id, heartbeat, created, updated, scheduled_start, labels, idempotency_key)
+	VALUES ($1, $2, $3, $4, $5, $6, '', 1, '', 0, $7, $7, $8, $9, $10)`
+
+// fillRun completes a new run of the flow version name, version, with
+// labels, created at t: its ID, name, parameters, labels, first state and
+// times, as CreateFlowRun documents.
+func fillRun(r *orchestration.FlowRun, name string, version int, labels []string, t int64) {
+	if r.ID == "" {
+		r.ID = uuid.NewString()
+	}
+	if len(r.Parameters) == 0 {
+		r.Parameters = []byte("{}")
+	}
+	if r.Labels == nil {
+		r.Labels = labels
+	}
+	r.FlowName, r.FlowVersion = name, version
+	r.State, r.Message, r.Version, r.AgentID = state.Scheduled, "", 1, ""
+	r.Created, r.Updated, r.Heartbeat = fromNanos(t), fromNanos(t), fromNanos(0)
+	if r.ScheduledStart.IsZero() {
+		r.ScheduledStart = fromNanos(t)
+	}
+	r.ScheduledStart = r.ScheduledStart.UTC()
+	if r.Name == "" {
+		r.Name = name + "-" + r.ID[:8]
+	}
+}
+
+const runColumns = `r.id, r.tenant_id, r.flow_id, f.name, f.version, r.name, r.parameters, COALESCE(r.labels, f.labels),
+	r.state, r.message, r.version, r.agent_id, r.heartbeat, r.created, r.updated, r.scheduled_start, COALESCE(r.idempotency_key, '')`
 
 const runFrom = ` FROM flow_runs r JOIN flows f ON f.id = r.flow_id `
 
 func scanRun(row interface{ Scan(...any) error }) (orchestration.FlowRun, error) {
 	var r orchestration.FlowRun
 	var params, labels, st string
-	var hb, created, updated int64
+	var hb, created, updated, start int64
 	err := row.Scan(&r.ID, &r.TenantID, &r.FlowID, &r.FlowName, &r.FlowVersion, &r.Name, &params, &labels,
-		&st, &r.Message, &r.Version, &r.AgentID, &hb, &created, &updated)
+		&st, &r.Message, &r.Version, &r.AgentID, &hb, &created, &updated, &start, &r.IdempotencyKey)
 	if err != nil {
 		return r, err
 	}
 	r.Parameters, r.Labels = []byte(params), parseList(labels)
 	r.Heartbeat, r.Created, r.Updated = fromNanos(hb), fromNanos(created), fromNanos(updated)
+	r.ScheduledStart = fromNanos(start)
 	if r.State, err = state.ParseKind(st); err != nil {
 		return r, fmt.Errorf("store: flow run %q: %w", r.ID, err)
 	}
@@ -246,28 +326,31 @@ func (s *SQL) FlowRuns(ctx context.Context, tenantID string, limit int, in ...st
 }
 
 // ClaimFlowRuns marks up to n of the tenant's Scheduled runs Submitted by
-// agentID, oldest first, taking only runs whose flow's labels are all
-// among labels, and returns them. Each run is taken with a conditional
-// update, so two agents never both get one.
+// agentID, taking only runs due (planned to start at or before now, by
+// the store's clock) whose labels are all among labels, oldest planned
+// first, and returns them. Each run is taken with a conditional update,
+// so two agents never both get one.
 func (s *SQL) ClaimFlowRuns(ctx context.Context, tenantID, agentID string, labels []string, n int) ([]orchestration.FlowRun, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	// Oldest first, a page at a time, so that runs this agent cannot take
-	// (labels) do not hide the ones it can behind them.
+	// Oldest planned first, a page at a time, so that runs this agent
+	// cannot take (labels) do not hide the ones it can behind them.
 	var got []orchestration.FlowRun
-	afterCreated, afterID := int64(-1), ""
+	due := now()
+	afterStart, afterID := int64(-1), ""
 	for page := 0; page < maxClaimPages && len(got) < n; page++ {
 		waiting, err := queryAll(ctx, s.db, fmt.Sprintf("listing the scheduled runs of tenant %q", tenantID),
-			`SELECT `+runColumns+runFrom+`WHERE r.tenant_id = $1 AND r.state = $2 AND (r.created > $3 OR (r.created = $3 AND r.id > $4))
-			ORDER BY r.created, r.id LIMIT $5`,
-			[]any{tenantID, state.Scheduled.String(), afterCreated, afterID, claimPage},
+			`SELECT `+runColumns+runFrom+`WHERE r.tenant_id = $1 AND r.state = $2 AND r.scheduled_start <= $3
+			AND (r.scheduled_start > $4 OR (r.scheduled_start = $4 AND r.id > $5))
+			ORDER BY r.scheduled_start, r.id LIMIT $6`,
+			[]any{tenantID, state.Scheduled.String(), due, afterStart, afterID, claimPage},
 			func(rows *sql.Rows) (orchestration.FlowRun, error) { return scanRun(rows) })
 		if err != nil {
 			return got, err
 		}
 		for _, r := range waiting {
-			afterCreated, afterID = r.Created.UnixNano(), r.ID
+			afterStart, afterID = r.ScheduledStart.UnixNano(), r.ID
 			if len(got) == n || !subset(r.Labels, labels) {
 				continue
 			}
