@@ -1,9 +1,67 @@
 // Package schedule is Prefect 1's schedule model (prefect.schedules): when
-// a flow runs.
+// a flow runs, computed, never waited for. It is pure computation on
+// time.Time and imports only the standard library and robfig/cron.
 //
-// A Schedule has one or more clocks, each producing events: an
-// IntervalClock fires every fixed duration from a start, a CronClock when
-// the wall clock matches a cron expression, a DatesClock at listed times.
-// The schedule merges its clocks' events in time order, keeps those that
-// pass its filters, and moves them by its adjustments.
+// A Schedule has one or more clocks. Each clock produces events, the times
+// it fires, each with the clock's parameter defaults and labels:
+//
+//   - NewIntervalClock fires every fixed duration from a start;
+//   - NewCronClock fires when the wall clock matches a cron expression;
+//   - NewDatesClock fires at listed times.
+//
+// The schedule merges its clocks' events in time order (an event equal to
+// one already given, same instant, parameters and labels, fires once), keeps
+// those that pass its filters (all of WithFilters, at least one of
+// WithOrFilters, none of WithNotFilters), then moves them by its
+// adjustments. Schedule.Next(n, after) returns the next n events strictly
+// after `after`; it examines at most MaxChecked (10,000, as Prefect) clock
+// events, so filters that never match cannot make it loop forever.
+//
+//	s, err := schedule.New(
+//		[]schedule.Clock{hourly},                   // an hourly interval clock
+//		schedule.WithFilters(schedule.IsWeekday()), // weekdays only
+//		schedule.WithOrFilters(                     // at 09:00 or 17:00
+//			schedule.BetweenTimes("09:00", "09:00"),
+//			schedule.BetweenTimes("17:00", "17:00")),
+//	)
+//	next := s.Next(4, time.Now()) // the next four 09:00 and 17:00 weekday runs
+//
+// Interval and Cron are shorthands for a schedule of one clock (Prefect's
+// IntervalSchedule and CronSchedule); Must wraps them for package-level
+// variables.
+//
+// # Time zones and daylight saving time
+//
+// A clock has a location: WithLocation's, else its start date's, else UTC.
+// Events are reported in it, filters read dates and times of day in it, and
+// wall-clock rules are its rules. The two kinds of clock differ on purpose,
+// as in Prefect: an interval clock of 24 hours or more keeps its wall time
+// (a daily 09:00 stays 09:00), one under 24 hours steps in elapsed time (an
+// hourly clock fires every UTC hour, so twice at 01:00 local when clocks go
+// back); a cron clock follows the wall clock and fires once for each
+// matching wall time, neither skipping the hour that clocks jump over nor
+// doubling the hour they repeat. NewIntervalClock and NewCronClock give the
+// exact rules.
+//
+// # Storing schedules
+//
+// Filters and adjustments are values (a kind and its arguments), not
+// functions, so a whole Schedule can be stored as JSON (MarshalJSON) and
+// read back (UnmarshalJSON, which validates as New does). Zones are stored
+// by IANA name, so DST rules survive the round trip.
+//
+// # Errors
+//
+// Every bad argument is reported when the schedule is made, never when a
+// run is due, as an error that matches ErrInvalid and names the bad value
+// and what would be valid.
+//
+// # Differences from Prefect 1
+//
+// Events(after) and Next(n, after) yield events strictly after `after`
+// (Prefect says "after" but could yield `after` itself across a DST change);
+// `after` is required (Prefect defaults to now: pass time.Now()). Filters
+// take Go values (AtTime(9, 0, 0), BetweenTimes("09:00", "17:00")) rather
+// than Python callables; Prefect's RRuleClock and is_day_of_week filter are
+// not ported.
 package schedule
