@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,13 +55,28 @@ type Cache struct {
 	// failing is set while the store fails and stale values are served,
 	// so that the outage is logged once, not at every lookup.
 	failing bool
+	// swept is when sweep last ran.
+	swept time.Time
+	// extras are the secrets the store itself handed to secrets.Mask (a
+	// token a login returned), the newest maxExtras of them, and
+	// extrasGen counts all it ever handed: every run that uses the store
+	// registers them with its masker (Resolver.syncExtras).
+	extras    []Value
+	extrasGen int
 }
+
+// maxExtras bounds the store's own secrets a Cache remembers: a store logs
+// in again now and then, and only its latest tokens can still be in use.
+const maxExtras = 16
 
 // cached is what the store last answered for one secret.
 type cached struct {
 	v     any
 	found bool
 	at    time.Time
+	// expired is set by Forget: the value is not fresh whatever its age,
+	// but may still be served stale if the store fails.
+	expired bool
 }
 
 // NewCache returns a Cache in front of src.
@@ -82,6 +98,9 @@ func (c *Cache) Lookup(ctx context.Context, name string) (any, error) {
 func (c *Cache) lookup(ctx context.Context, name string, log *slog.Logger) (any, bool, error) {
 	now := time.Now()
 	c.mu.Lock()
+	if now.Sub(c.swept) >= sweepEvery {
+		c.sweep(now)
+	}
 	it, ok := c.items[name]
 	if v, fresh, err := c.fresh(name, it, ok, now); fresh {
 		c.mu.Unlock()
@@ -102,7 +121,8 @@ func (c *Cache) lookup(ctx context.Context, name string, log *slog.Logger) (any,
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
-	if res.Err == nil || errors.Is(res.Err, ErrNotFound) || !stale {
+	if res.Err == nil || errors.Is(res.Err, ErrNotFound) || errors.Is(res.Err, ErrAccessDenied) || !stale {
+		// A refusal is not an outage: access taken away takes effect.
 		return res.Val, false, res.Err
 	}
 	// The store failed: serve the last value, within MaxStale.
@@ -114,7 +134,7 @@ func (c *Cache) lookup(ctx context.Context, name string, log *slog.Logger) (any,
 // the store: a value within TTL, or a miss within NegativeTTL.
 func (c *Cache) fresh(name string, it cached, ok bool, now time.Time) (any, bool, error) {
 	switch age := now.Sub(it.at); {
-	case !ok:
+	case !ok || it.expired:
 		return nil, false, nil
 	case it.found && age < c.opts.TTL:
 		return it.v, true, nil
@@ -139,7 +159,7 @@ func (c *Cache) fetch(ctx context.Context, name string) (any, error) {
 	c.mu.Unlock()
 	// No one asker's context may cancel a lookup others share; the
 	// store's own client bounds it, and fetchTimeout in case it does not.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	fctx, cancel := context.WithTimeout(c.collecting(context.WithoutCancel(ctx)), fetchTimeout)
 	v, err := c.src.Lookup(fctx, name)
 	cancel()
 	now := time.Now()
@@ -149,7 +169,9 @@ func (c *Cache) fetch(ctx context.Context, name string) (any, error) {
 	c.sweep(now)
 	switch {
 	case err == nil:
-		c.items[name] = cached{v: v, found: true, at: now}
+		if c.opts.TTL+c.opts.MaxStale > 0 {
+			c.items[name] = cached{v: v, found: true, at: now}
+		}
 		c.failing = false
 	case errors.Is(err, ErrNotFound):
 		c.failing = false
@@ -167,18 +189,27 @@ func (c *Cache) fetch(ctx context.Context, name string) (any, error) {
 // servingStale notes that the store failed and a stale value is served in
 // its place: logged once per outage.
 func (c *Cache) servingStale(name string, err error, log *slog.Logger) {
+	if log == nil {
+		return // leave the outage for an asker that can say so
+	}
 	c.mu.Lock()
 	first := !c.failing
 	c.failing = true
 	c.mu.Unlock()
-	if first && log != nil {
+	if first {
 		log.Warn("secret store failing: serving the last value of each secret it held, for up to max_stale",
 			"store", c.src.String(), "secret", name, "max_stale", c.opts.MaxStale, "err", err)
 	}
 }
 
+// sweepEvery is how often a lookup also drops what may no longer be
+// served (fetches always do), so that values leave memory on time without
+// a goroutine of the cache's own.
+const sweepEvery = 10 * time.Second
+
 // sweep drops what may no longer be served. c.mu is held.
 func (c *Cache) sweep(now time.Time) {
+	c.swept = now
 	for name, it := range c.items {
 		limit := c.opts.NegativeTTL
 		if it.found {
@@ -190,10 +221,42 @@ func (c *Cache) sweep(now time.Time) {
 	}
 }
 
-// Forget drops what the cache holds for name, so that the next lookup asks
-// the store (see [Refresh]).
+// Forget makes the next lookup of name ask the store (see [Refresh]). The
+// value it held may still be served up to MaxStale if the store fails.
 func (c *Cache) Forget(name string) {
 	c.mu.Lock()
-	delete(c.items, name)
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if it, ok := c.items[name]; ok && it.found {
+		it.expired = true
+		c.items[name] = it
+	} else {
+		delete(c.items, name)
+	}
+}
+
+// collecting returns ctx carrying a resolver whose only work is to keep
+// what the store passes to [Mask] (a token a login returned): every run
+// that uses the store registers it with its masker (Resolver.syncExtras).
+func (c *Cache) collecting(ctx context.Context) context.Context {
+	return context.WithValue(ctx, ctxKey{}, NewResolver(OnResolve(c.addExtra)))
+}
+
+// addExtra keeps one of the store's own secrets.
+func (c *Cache) addExtra(v Value) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.extras = append(c.extras, v)
+	if len(c.extras) > maxExtras {
+		c.extras = slices.Delete(c.extras, 0, len(c.extras)-maxExtras)
+	}
+	c.extrasGen++
+}
+
+// extrasSince returns the store's own secrets handed since the gen-th, and
+// the count now.
+func (c *Cache) extrasSince(gen int) ([]Value, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := min(c.extrasGen-gen, len(c.extras))
+	return slices.Clone(c.extras[len(c.extras)-n:]), c.extrasGen
 }

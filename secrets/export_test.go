@@ -14,3 +14,10 @@ var ServerFromConfig = serverFromConfig
 func (c *Cache) LookupLogged(ctx context.Context, name string, log *slog.Logger) (any, bool, error) {
 	return c.lookup(ctx, name, log)
 }
+
+// Len returns how many secrets the cache holds.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.items)
+}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/prefect-go/prefect/config"
 )
 
@@ -35,12 +37,22 @@ type remote struct {
 	store  *Cache
 }
 
-// opened holds the stores a process has opened, by kind, settings and
-// credentials, so that its runs share each store's cache.
+// opened holds the stores a process has opened, by kind and settings, so
+// that its runs share each store's cache; a store opened again with other
+// credentials (rotated) replaces the one before, whose cache and values
+// go with it.
 var opened = struct {
 	sync.Mutex
-	m map[string]*Cache
-}{m: map[string]*Cache{}}
+	m     map[string]openStore
+	group singleflight.Group // one Open at a time per kind and settings
+}{m: map[string]openStore{}}
+
+// openStore is a store as opened: its cache, and a hash of the credentials
+// it was opened with.
+type openStore struct {
+	creds string
+	cache *Cache
+}
 
 // remotes returns the places a run asks after its local secrets, opening
 // the stores the first time. The secret server is among them only when
@@ -70,6 +82,7 @@ func (r *Resolver) remotes(ctx context.Context, cfg *config.Config) ([]remote, e
 		if err != nil {
 			return nil, err
 		}
+		r.syncExtras(c)
 		list = append(list, remote{kind: name, store: c})
 	}
 	if server {
@@ -88,13 +101,13 @@ func sourceNames(cfg *config.Config) ([]string, error) {
 	}
 	list, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("%s is %v; it must be a list of sources to ask after the local secrets, in order, from %s", sourcesKey, describeSetting(v), strings.Join(knownStores(), ", "))
+		return nil, fmt.Errorf("%s is %s; it must be a list of sources to ask after the local secrets, in order, from %s", sourcesKey, describeSetting(v), strings.Join(knownStores(), ", "))
 	}
 	names := make([]string, 0, len(list))
 	for i, e := range list {
 		name, ok := e.(string)
 		if !ok {
-			return nil, fmt.Errorf("%s[%d] is %v; it must be a source's name, one of %s", sourcesKey, i, describeSetting(e), strings.Join(knownStores(), ", "))
+			return nil, fmt.Errorf("%s[%d] is %s; it must be a source's name, one of %s", sourcesKey, i, describeSetting(e), strings.Join(knownStores(), ", "))
 		}
 		if slices.Contains(names, name) {
 			return nil, fmt.Errorf("%s names %q twice", sourcesKey, name)
@@ -108,8 +121,9 @@ func sourceNames(cfg *config.Config) ([]string, error) {
 	return names, nil
 }
 
-// describeSetting names a configuration value for an error: scalars as
-// they are (settings are not secrets), tables and lists by kind.
+// describeSetting names a configuration value for an error by its kind,
+// and numbers and booleans by value: a text is never shown, since a
+// setting in the wrong place may be a pasted secret.
 func describeSetting(v any) string {
 	switch v.(type) {
 	case map[string]any:
@@ -117,11 +131,13 @@ func describeSetting(v any) string {
 	case []any:
 		return "a list"
 	case string:
-		return fmt.Sprintf("%q", v)
+		return "a text"
 	case nil:
 		return "None"
+	case int64, float64, bool:
+		return fmt.Sprint(v)
 	}
-	return fmt.Sprint(v)
+	return fmt.Sprintf("a %T", v)
 }
 
 // openStore opens the store of kind name as the configuration sets it up,
@@ -134,7 +150,7 @@ func (r *Resolver) openStore(ctx context.Context, cfg *config.Config, name strin
 	if v, ok := cfg.Get(section); ok && v != nil {
 		t, ok := v.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%s is %v; it must be a table of the store's settings", section, describeSetting(v))
+			return nil, fmt.Errorf("%s is %s; it must be a table of the store's settings", section, describeSetting(v))
 		}
 		settings = t
 	}
@@ -147,14 +163,14 @@ func (r *Resolver) openStore(ctx context.Context, cfg *config.Config, name strin
 		}
 		n, ok := v.(int64)
 		if !ok || n < 0 || n > int64(100*365*24*time.Hour/time.Second) {
-			return nil, fmt.Errorf("%s.%s is %v; it must be a whole number of seconds, 0 or more", section, key, describeSetting(v))
+			return nil, fmt.Errorf("%s.%s is %s; it must be a whole number of seconds, 0 or more", section, key, describeSetting(v))
 		}
 		*dst = time.Duration(n) * time.Second
 	}
 	if v, ok := settings[credentialsKey]; ok {
 		s, ok := v.(string)
 		if !ok || s == "" {
-			return nil, fmt.Errorf("%s.%s is %v; it must be the name of the secret that holds the store's credentials", section, credentialsKey, describeSetting(v))
+			return nil, fmt.Errorf("%s.%s is %s; it must be the name of the secret that holds the store's credentials", section, credentialsKey, describeSetting(v))
 		}
 		credName = s
 	}
@@ -168,32 +184,77 @@ func (r *Resolver) openStore(ctx context.Context, cfg *config.Config, name strin
 		switch {
 		case err == nil:
 			creds = v
+			r.resolved(v) // masked in this run, as any secret it resolves
 		case !errors.Is(err, ErrNotFound):
 			return nil, fmt.Errorf("%s: reading its credentials, secret %q: %w", section, credName, err)
 		}
 	}
-	key, err := storeKey(name, own, opts, credName, creds)
+	key, credHash, err := storeKey(name, own, opts, credName, creds)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", section, err)
 	}
 	opened.Lock()
-	defer opened.Unlock()
-	if c, ok := opened.m[key]; ok {
+	o, ok := opened.m[key]
+	opened.Unlock()
+	if ok && o.creds == credHash {
+		return o.cache, nil
+	}
+	// Opening may log in over the network: one at a time per store and
+	// settings, without holding up other stores.
+	out, err, _ := opened.group.Do(key+"\x00"+credHash, func() (any, error) {
+		opened.Lock()
+		o, ok := opened.m[key]
+		opened.Unlock()
+		if ok && o.creds == credHash {
+			return o.cache, nil
+		}
+		var extras []Value
+		octx := context.WithValue(ctx, ctxKey{}, NewResolver(OnResolve(func(v Value) { extras = append(extras, v) })))
+		src, err := kind.Open(octx, StoreSettings{Kind: name, Settings: own, CredentialsName: credName, Credentials: creds})
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", section, err)
+		}
+		c := NewCache(src, opts)
+		for _, v := range extras {
+			c.addExtra(v)
+		}
+		opened.Lock()
+		opened.m[key] = openStore{creds: credHash, cache: c}
+		opened.Unlock()
 		return c, nil
-	}
-	src, err := kind.Open(ctx, StoreSettings{Kind: name, Settings: own, CredentialsName: credName, Credentials: creds})
+	})
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", section, err)
+		return nil, err
 	}
-	c := NewCache(src, opts)
-	opened.m[key] = c
-	return c, nil
+	return out.(*Cache), nil
 }
 
-// storeKey identifies a store as opened: its kind, settings, cache options
-// and a hash of its credentials (never the credentials themselves, so
-// that the key can be held and compared without holding a secret twice).
-func storeKey(kind string, settings map[string]any, opts CacheOptions, credName string, creds Value) (string, error) {
+// syncExtras registers with the run's masker the store's own secrets (a
+// token a login returned) that it has not registered yet.
+func (r *Resolver) syncExtras(c *Cache) {
+	r.mu.Lock()
+	if r.extrasSeen == nil {
+		r.extrasSeen = map[*Cache]int{}
+	}
+	seen := r.extrasSeen[c]
+	r.mu.Unlock()
+	vs, gen := c.extrasSince(seen)
+	if len(vs) == 0 {
+		return
+	}
+	for _, v := range vs {
+		r.resolved(v)
+	}
+	r.mu.Lock()
+	r.extrasSeen[c] = max(r.extrasSeen[c], gen)
+	r.mu.Unlock()
+}
+
+// storeKey identifies a store as opened: its kind, settings and cache
+// options; and, apart, a hash of its credentials (never the credentials
+// themselves, so that the key can be held and compared without holding a
+// secret twice).
+func storeKey(kind string, settings map[string]any, opts CacheOptions, credName string, creds Value) (key, credHash string, err error) {
 	b, err := json.Marshal(struct {
 		Kind     string
 		Settings map[string]any
@@ -201,12 +262,11 @@ func storeKey(kind string, settings map[string]any, opts CacheOptions, credName 
 		CredName string
 	}{kind, settings, opts, credName})
 	if err != nil {
-		return "", fmt.Errorf("its settings cannot be compared: %w", err)
+		return "", "", fmt.Errorf("its settings cannot be compared: %w", err)
 	}
 	h := sha256.New()
-	h.Write(b)
 	for _, s := range creds.RevealAll() {
 		fmt.Fprintf(h, "\x00%d:%s", len(s), s)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return string(b), hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -114,8 +114,8 @@ func (s Secret) Get(ctx context.Context) (Value, error) {
 }
 
 // Exists reports whether the secret can be resolved: true when it is among
-// the run's secrets; otherwise the secret server is asked, when the
-// configuration uses it; otherwise false.
+// the run's secrets; otherwise the remote stores the configuration lists
+// and the secret server, when the configuration uses it, are asked.
 func (s Secret) Exists(ctx context.Context) (bool, error) {
 	r, err := resolverFor(ctx)
 	if err != nil {
@@ -232,6 +232,8 @@ type Resolver struct {
 	remoteMu   sync.Mutex
 	remoteDone bool
 	remoteList []remote
+	// extrasSeen counts, per store, its own secrets this run registered.
+	extrasSeen map[*Cache]int
 
 	group singleflight.Group
 	mu    sync.Mutex
@@ -507,6 +509,7 @@ func (r *Resolver) lookup(ctx context.Context, name string, withStores bool) (Va
 		} else {
 			where = rm.store.String()
 			v, cached, err = rm.store.lookup(ctx, name, r.log)
+			r.syncExtras(rm.store) // a token a login just returned
 		}
 		if errors.Is(err, ErrNotFound) {
 			tried = append(tried, where)
@@ -621,13 +624,21 @@ func Refresh(ctx context.Context, name string) (Value, error) {
 	r.mu.Lock()
 	delete(r.cache, name)
 	r.mu.Unlock()
-	r.remoteMu.Lock()
-	for _, rm := range r.remoteList {
+	cfg, err := r.config()
+	if err != nil {
+		return Value{}, err
+	}
+	// The run's stores, opened now if it has not asked them yet: the
+	// process's cache is theirs, and must be passed too.
+	remotes, err := r.remotes(ctx, cfg)
+	if err != nil {
+		return Value{}, err
+	}
+	for _, rm := range remotes {
 		if rm.store != nil {
 			rm.store.Forget(name)
 		}
 	}
-	r.remoteMu.Unlock()
 	return r.Get(ctx, name)
 }
 
