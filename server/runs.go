@@ -41,6 +41,10 @@ input register_flow_input {
 	working_dir: String
 	"The run config's environment: an object of strings. Kept sealed."
 	env: JSON
+	"When the server's scheduler creates runs: a schedule's JSON (package schedule). Part of the version."
+	schedule: JSON
+	"Whether the schedule is active (the scheduler creates its runs); true when not given. Prefect's set_schedule_active."
+	set_schedule_active: Boolean
 }
 
 type register_flow_payload {
@@ -59,6 +63,10 @@ type flow {
 	working_dir: String!
 	definition: JSON!
 	created: String!
+	"The version's schedule's JSON, or null."
+	schedule: JSON
+	"Whether the scheduler creates the runs of this version's schedule."
+	schedule_active: Boolean!
 }
 
 input create_flow_run_input {
@@ -71,6 +79,8 @@ input create_flow_run_input {
 	parameters: JSON
 	"Extra environment for this run: an object of strings. Kept sealed."
 	env: JSON
+	"When agents may start it (RFC 3339); now when not given."
+	scheduled_start_time: String
 }
 
 type flow_run {
@@ -89,6 +99,10 @@ type flow_run {
 	heartbeat: String!
 	created: String!
 	updated: String!
+	"When agents may start it (RFC 3339): a Scheduled run is claimed only from then on."
+	scheduled_start_time: String!
+	"Whether the server's scheduler created it."
+	auto_scheduled: Boolean!
 	task_runs: [task_run!]!
 }
 
@@ -212,9 +226,10 @@ type RunStore interface {
 	// FlowRuns returns the latest limit runs, newest first, in any of
 	// the states in (in any state when in is empty).
 	FlowRuns(ctx context.Context, tenantID string, limit int, in ...state.Kind) ([]orchestration.FlowRun, error)
-	// ClaimFlowRuns makes up to n Scheduled runs, whose flows' labels
-	// are all among labels, Submitted by agentID, oldest first, and
-	// returns them; no run goes to two claims.
+	// ClaimFlowRuns makes up to n Scheduled runs due (planned to start
+	// at or before now), whose labels are all among labels, Submitted by
+	// agentID, oldest planned first, and returns them; no run goes to two
+	// claims.
 	ClaimFlowRuns(ctx context.Context, tenantID, agentID string, labels []string, n int) ([]orchestration.FlowRun, error)
 	// SetFlowRunState sets run id's state to to if it is still at
 	// version and orchestration.CanMove allows the move, and returns the
@@ -380,6 +395,9 @@ type registerFlowArgs struct {
 		Command    []string
 		WorkingDir *string
 		Env        *JSON
+		Schedule   *JSON
+		// SetScheduleActive is Prefect's name.
+		SetScheduleActive *bool
 	}
 }
 
@@ -433,8 +451,13 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 	if err != nil {
 		return nil, err
 	}
+	sched, err := r.flowSchedule(in.Name, in.Schedule)
+	if err != nil {
+		return nil, err
+	}
 	f := orchestration.Flow{TenantID: caller(ctx).TenantID, Name: in.Name, Definition: in.Definition.raw, Labels: labels,
-		Command: in.Command, HasEnv: len(env) > 0}
+		Command: in.Command, HasEnv: len(env) > 0, Schedule: sched,
+		ScheduleActive: sched != nil && (in.SetScheduleActive == nil || *in.SetScheduleActive)}
 	if in.WorkingDir != nil {
 		f.WorkingDir = *in.WorkingDir
 	}
@@ -452,7 +475,13 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 		return nil, r.storeError(ctx, orchestration.OpRegisterFlow, in.Name, err)
 	}
 	h := sha256.New()
-	for _, part := range [][]byte{f.Definition, []byte(strings.Join(labels, "\x00")), []byte(strings.Join(f.Command, "\x00")), []byte(f.WorkingDir), []byte(envPrint)} {
+	parts := [][]byte{f.Definition, []byte(strings.Join(labels, "\x00")), []byte(strings.Join(f.Command, "\x00")), []byte(f.WorkingDir), []byte(envPrint)}
+	if sched != nil {
+		// Only then: a flow without a schedule keeps the digest it had
+		// before schedules.
+		parts = append(parts, sched)
+	}
+	for _, part := range parts {
 		h.Write([]byte(strconv.Itoa(len(part)) + ":"))
 		h.Write(part)
 	}
@@ -473,20 +502,35 @@ func (r *resolver) RegisterFlow(ctx context.Context, args registerFlowArgs) (*re
 	if err != nil {
 		return nil, r.runError(ctx, orchestration.OpRegisterFlow, err, errNoFlow)
 	}
+	if !created && sched != nil && in.SetScheduleActive != nil && *in.SetScheduleActive != got.ScheduleActive {
+		// The same version, its schedule turned on or off as asked.
+		if _, err := r.s.sched.st.SetScheduleActive(ctx, got.TenantID, got.Name, *in.SetScheduleActive); err != nil {
+			return nil, r.runError(ctx, orchestration.OpRegisterFlow, err, errNoFlow)
+		}
+		got.ScheduleActive = *in.SetScheduleActive
+	}
 	r.event(ctx, orchestration.OpRegisterFlow, in.Name, orchestration.OutcomeOK)
 	return &registerFlowPayload{f: got, created: created}, nil
 }
 
 type flowResolver struct{ f orchestration.Flow }
 
-func (f *flowResolver) ID() string         { return f.f.ID }
-func (f *flowResolver) Name() string       { return f.f.Name }
-func (f *flowResolver) Version() int32     { return int32(f.f.Version) }
-func (f *flowResolver) Labels() []string   { return nonNil(f.f.Labels) }
-func (f *flowResolver) Command() []string  { return nonNil(f.f.Command) }
-func (f *flowResolver) WorkingDir() string { return f.f.WorkingDir }
-func (f *flowResolver) Definition() JSON   { return JSON{raw: f.f.Definition} }
-func (f *flowResolver) Created() string    { return rfc3339(f.f.Created) }
+func (f *flowResolver) ID() string           { return f.f.ID }
+func (f *flowResolver) Name() string         { return f.f.Name }
+func (f *flowResolver) Version() int32       { return int32(f.f.Version) }
+func (f *flowResolver) Labels() []string     { return nonNil(f.f.Labels) }
+func (f *flowResolver) Command() []string    { return nonNil(f.f.Command) }
+func (f *flowResolver) WorkingDir() string   { return f.f.WorkingDir }
+func (f *flowResolver) Definition() JSON     { return JSON{raw: f.f.Definition} }
+func (f *flowResolver) Created() string      { return rfc3339(f.f.Created) }
+func (f *flowResolver) ScheduleActive() bool { return f.f.ScheduleActive }
+
+func (f *flowResolver) Schedule() *JSON {
+	if f.f.Schedule == nil {
+		return nil
+	}
+	return &JSON{raw: f.f.Schedule}
+}
 
 func nonNil(l []string) []string {
 	if l == nil {
@@ -549,6 +593,8 @@ type createFlowRunArgs struct {
 		Name       *string
 		Parameters *JSON
 		Env        *JSON
+		// ScheduledStartTime is Prefect's name.
+		ScheduledStartTime *string
 	}
 }
 
@@ -563,6 +609,13 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 		return nil, err
 	}
 	run := orchestration.FlowRun{ID: uuid.NewString(), TenantID: f.TenantID, FlowID: f.ID, Parameters: []byte("{}")}
+	if in.ScheduledStartTime != nil && *in.ScheduledStartTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, *in.ScheduledStartTime)
+		if err != nil {
+			return nil, userError("scheduled_start_time %.64q is not RFC 3339 (such as 2026-03-04T05:06:07Z)", *in.ScheduledStartTime)
+		}
+		run.ScheduledStart = t.UTC()
+	}
 	if in.ID != nil && *in.ID != "" {
 		id, err := uuid.Parse(*in.ID)
 		if err != nil {
@@ -641,6 +694,12 @@ func (f *flowRunResolver) AgentID() string    { return f.run.AgentID }
 func (f *flowRunResolver) Heartbeat() string  { return rfc3339(f.run.Heartbeat) }
 func (f *flowRunResolver) Created() string    { return rfc3339(f.run.Created) }
 func (f *flowRunResolver) Updated() string    { return rfc3339(f.run.Updated) }
+func (f *flowRunResolver) ScheduledStartTime() string {
+	return rfc3339(f.run.ScheduledStart)
+}
+func (f *flowRunResolver) AutoScheduled() bool {
+	return strings.HasPrefix(f.run.IdempotencyKey, orchestration.AutoScheduledPrefix)
+}
 
 func (f *flowRunResolver) TaskRuns(ctx context.Context) ([]*taskRunResolver, error) {
 	trs, err := f.r.s.runs.TaskRuns(ctx, f.run.TenantID, f.run.ID)

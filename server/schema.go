@@ -17,7 +17,7 @@ import (
 // Schema is the GraphQL schema the server answers: the secrets of Prefect
 // Cloud's API, the orchestration of flow runs (see runs.go) and the
 // caller's tenant (see tenant.go).
-const Schema = secretsSchema + runsSchema + tenantSchema
+const Schema = secretsSchema + runsSchema + schedulesSchema + tenantSchema
 
 const secretsSchema = `
 schema {

@@ -223,6 +223,7 @@ type Server struct {
 	masks      masks          // the tenants' maskers of what runs write
 	log        *slog.Logger
 	schema     *graphql.Schema
+	sched      scheduler // creates the runs of schedules
 }
 
 // An Option configures a Server.
@@ -320,11 +321,15 @@ func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 		unknown:    unknownKeys{every: time.Minute},
 		auth:       authCache{ttl: AuthCacheTTL},
 		log:        slog.New(slog.DiscardHandler),
+		sched:      scheduler{ahead: DefaultScheduledRuns},
 	}
 	s.runs, _ = st.(RunStore)
 	s.useRec, _ = st.(KeyUseRecorder)
 	s.limiter, _ = st.(SecretLimiter)
 	s.pager, _ = st.(SecretPager)
+	if s.runs != nil {
+		s.sched.st, _ = st.(ScheduleStore)
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -334,6 +339,7 @@ func New(st Store, ring *seal.Keyring, opts ...Option) *Server {
 		graphql.MaxParallelism(4),
 		graphql.RestrictIntrospection(func(context.Context) bool { return false }),
 	)
+	s.startScheduler()
 	return s
 }
 
@@ -549,8 +555,10 @@ func (s *Server) flushUnknownKeys() {
 // and waits for the maskers of run text it is building in the background
 // and for the notes of keys' use it is writing. Call it when the server
 // has stopped serving, before closing its store.
-// Requests that come after it are recorded at once too.
+// Requests that come after it are recorded at once too. It stops the
+// scheduler ([WithScheduler]), waiting for a pass under way to end.
 func (s *Server) Close() error {
+	s.stopScheduler()
 	s.unknown.mu.Lock()
 	s.unknown.closed = true
 	s.unknown.mu.Unlock()

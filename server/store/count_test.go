@@ -341,7 +341,7 @@ func testUpgradeCountsSecrets(t *testing.T, s *SQL, _ string) {
 		}
 	}
 	// Back to schema 6, with the counts gone.
-	down := []string{`ALTER TABLE tenants DROP COLUMN secret_count`, `DELETE FROM schema_migrations WHERE version = 7`}
+	down := append(undoMigration8, `ALTER TABLE tenants DROP COLUMN secret_count`, `DELETE FROM schema_migrations WHERE version = 7`)
 	if s.postgres {
 		var icu int
 		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_collation WHERE collname = 'en-x-icu'`).Scan(&icu); err != nil {

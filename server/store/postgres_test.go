@@ -90,7 +90,7 @@ func TestUpgradeFromVersion1(t *testing.T) { forEachDB(t, testUpgradeFromVersion
 func testUpgradeFromVersion1(t *testing.T, s *SQL, path string) {
 	ctx := context.Background()
 	// Rebuild the database at version 1 in place.
-	for _, stmt := range []string{`DROP TABLE revoked_api_keys`, `DROP TABLE run_logs`, `DROP TABLE task_runs`, `DROP TABLE flow_runs`, `DROP TABLE flows`, `DROP TABLE audit`, `DROP TABLE secrets`, `DROP TABLE api_keys`, `DROP TABLE tenants`, `DELETE FROM schema_migrations`} {
+	for _, stmt := range []string{`DROP TABLE flow_schedules`, `DROP TABLE revoked_api_keys`, `DROP TABLE run_logs`, `DROP TABLE task_runs`, `DROP TABLE flow_runs`, `DROP TABLE flows`, `DROP TABLE audit`, `DROP TABLE secrets`, `DROP TABLE api_keys`, `DROP TABLE tenants`, `DELETE FROM schema_migrations`} {
 		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
 			t.Fatal(err)
 		}

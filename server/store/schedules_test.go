@@ -316,3 +316,16 @@ func testMigrationPlansOldRuns(t *testing.T, db *sql.DB, postgres bool, open fun
 		t.Errorf("schema version %d, %v; want %d", v, err, SchemaVersion)
 	}
 }
+
+// undoMigration8 takes a database of schema 8 back to 7, for the tests of
+// earlier migrations.
+var undoMigration8 = []string{
+	`DROP TABLE flow_schedules`,
+	`DROP INDEX flow_runs_due`,
+	`DROP INDEX flow_runs_idempotency_key`,
+	`ALTER TABLE flow_runs DROP COLUMN idempotency_key`,
+	`ALTER TABLE flow_runs DROP COLUMN labels`,
+	`ALTER TABLE flow_runs DROP COLUMN scheduled_start`,
+	`ALTER TABLE flows DROP COLUMN schedule`,
+	`DELETE FROM schema_migrations WHERE version = 8`,
+}
