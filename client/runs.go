@@ -39,6 +39,14 @@ type FlowRegistration struct {
 	Command    []string          // the argv that executes one run
 	WorkingDir string            // "" for the agent's
 	Env        map[string]string // the run config's environment; kept sealed
+	// Schedule is the JSON of a schedule.Schedule (its MarshalJSON), or
+	// nil: the server's scheduler creates runs of it. The server refuses
+	// one that does not parse, saying why.
+	Schedule json.RawMessage
+	// ScheduleInactive registers the schedule turned off (Prefect's
+	// set_schedule_active=False): no runs are created until
+	// SetScheduleActive turns it on.
+	ScheduleInactive bool
 }
 
 // A Flow is a registered flow version.
@@ -51,6 +59,12 @@ type Flow struct {
 	WorkingDir string          `json:"working_dir"`
 	Definition json.RawMessage `json:"definition"`
 	Created    time.Time       `json:"created"`
+	// Schedule is the version's schedule's JSON (package schedule), or
+	// nil (JSON null) for none.
+	Schedule json.RawMessage `json:"schedule"`
+	// ScheduleActive reports whether the server's scheduler creates the
+	// runs of this version's schedule.
+	ScheduleActive bool `json:"schedule_active"`
 }
 
 // A FlowRun is a run as the server keeps it.
@@ -69,7 +83,12 @@ type FlowRun struct {
 	Heartbeat   time.Time       `json:"heartbeat"`
 	Created     time.Time       `json:"created"`
 	Updated     time.Time       `json:"updated"`
-	TaskRuns    []TaskRun       `json:"task_runs"` // filled by FlowRun only
+	// ScheduledStart is when agents may start the run (Prefect's
+	// scheduled_start_time): a Scheduled run is claimed only from then on.
+	ScheduledStart time.Time `json:"scheduled_start_time"`
+	// AutoScheduled reports whether the server's scheduler created it.
+	AutoScheduled bool      `json:"auto_scheduled"`
+	TaskRuns      []TaskRun `json:"task_runs"` // filled by FlowRun only
 }
 
 // A TaskRun is the latest state of one task run.
@@ -107,9 +126,12 @@ type NewFlowRun struct {
 	Name       string
 	Parameters map[string]any
 	Env        map[string]string // extra environment for this run; kept sealed
+	// ScheduledStart is when agents may start it; the zero time for now.
+	ScheduledStart time.Time
 }
 
-const runFields = `id name flow_id flow_name flow_version parameters labels state message version agent_id heartbeat created updated`
+const runFields = `id name flow_id flow_name flow_version parameters labels state message version agent_id heartbeat created updated
+	scheduled_start_time auto_scheduled`
 
 // envMask masks the client's key and the values of env in messages.
 func (c *Client) envMask(env map[string]string) *redact.Masker {
@@ -173,6 +195,10 @@ func (c *Client) RegisterFlow(ctx context.Context, f FlowRegistration) (id strin
 	if len(f.Env) > 0 {
 		in["env"] = f.Env
 	}
+	if f.Schedule != nil {
+		in["schedule"] = f.Schedule
+		in["set_schedule_active"] = !f.ScheduleInactive
+	}
 	p, err := call[struct {
 		ID      string `json:"id"`
 		Version int    `json:"version"`
@@ -190,7 +216,7 @@ func nonNilList(l []string) []string {
 	return l
 }
 
-const flowFields = `id name version labels command working_dir definition created`
+const flowFields = `id name version labels command working_dir definition created schedule schedule_active`
 
 // Flows lists the newest version of each flow.
 func (c *Client) Flows(ctx context.Context) ([]Flow, error) {
@@ -222,6 +248,9 @@ func (c *Client) CreateFlowRun(ctx context.Context, r NewFlowRun) (FlowRun, erro
 	}
 	if len(r.Env) > 0 {
 		in["env"] = r.Env
+	}
+	if !r.ScheduledStart.IsZero() {
+		in["scheduled_start_time"] = r.ScheduledStart.UTC().Format(time.RFC3339Nano)
 	}
 	return call[FlowRun](ctx, c, fmt.Sprintf("creating a run of flow %q", r.FlowName+r.FlowID),
 		`mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { `+runFields+` } }`,
@@ -377,4 +406,19 @@ func (c *Client) Heartbeat(ctx context.Context, runID string) error {
 func (c *Client) CancelFlowRun(ctx context.Context, id string) (FlowRun, error) {
 	return call[FlowRun](ctx, c, "cancelling flow run "+id, `mutation($id: String!) { cancel_flow_run(id: $id) { `+runFields+` } }`,
 		map[string]any{"id": id}, c.mask, "cancel_flow_run")
+}
+
+// SetScheduleActive turns the schedule of the flow name on (the server's
+// scheduler creates its runs) or off (the Scheduled runs it created that
+// no agent claimed are deleted): Prefect's set_schedule_active and
+// set_schedule_inactive. The error matches ErrRunNotFound for a flow the
+// server does not have.
+func (c *Client) SetScheduleActive(ctx context.Context, flowName string, active bool) error {
+	op := "set_schedule_inactive"
+	if active {
+		op = "set_schedule_active"
+	}
+	return confirm(ctx, c, fmt.Sprintf("%s of flow %q", op, flowName),
+		`mutation($input: set_schedule_active_input!) { `+op+`(input: $input) { success } }`,
+		map[string]any{"input": map[string]any{"flow_name": flowName}}, op)
 }

@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/pgtest"
 	"github.com/prefect-go/prefect/internal/servertest"
 	"github.com/prefect-go/prefect/orchestration"
@@ -73,6 +74,7 @@ const registerScheduled = `mutation($name: String!, $s: JSON, $active: Boolean) 
 
 type wireRun struct {
 	ID, Name, State    string
+	FlowName           string `json:"flow_name"`
 	Parameters         json.RawMessage
 	Labels             []string
 	ScheduledStartTime string `json:"scheduled_start_time"`
@@ -82,7 +84,7 @@ type wireRun struct {
 
 func (f *schedFixture) runs(t *testing.T) []wireRun {
 	t.Helper()
-	data := f.do(t, `{ flow_runs(limit: 500) { id name state parameters labels scheduled_start_time auto_scheduled flow_version } }`, nil)
+	data := f.do(t, `{ flow_runs(limit: 500) { id name flow_name state parameters labels scheduled_start_time auto_scheduled flow_version } }`, nil)
 	var runs []wireRun
 	if err := json.Unmarshal(data["flow_runs"], &runs); err != nil {
 		t.Fatal(err)
@@ -269,10 +271,11 @@ func TestSchedulersShareAStore(t *testing.T) {
 			runs := f.runs(t)
 			seen := map[string]bool{}
 			for _, r := range runs {
-				if seen[r.ScheduledStartTime+r.Name] {
-					t.Errorf("round %d: two runs %s at %s", round, r.Name, r.ScheduledStartTime)
+				if k := r.FlowName + " at " + r.ScheduledStartTime; seen[k] {
+					t.Errorf("round %d: two runs of %s", round, k)
+				} else {
+					seen[k] = true
 				}
-				seen[r.ScheduledStartTime+r.Name] = true
 			}
 			if len(runs) != flows*server.DefaultScheduledRuns {
 				t.Fatalf("round %d: %d runs; want %d", round, len(runs), flows*server.DefaultScheduledRuns)
@@ -361,6 +364,41 @@ func TestSchedulerTicks(t *testing.T) {
 		defer st.mu.Unlock()
 		if st.calls != calls {
 			t.Errorf("%d passes after Close; want none", st.calls-calls)
+		}
+	})
+}
+
+// The client registers a schedule, turns it off and on, and plans a run.
+func TestClientSchedules(t *testing.T) {
+	forEachScheduleStore(t, func(t *testing.T, f *schedFixture) {
+		ctx := context.Background()
+		c := newClient(t, f.fixture, f.env.Key)
+		sched := mustSchedule(t, schedule.Must(schedule.Cron("0 * * * *")))
+		if _, _, _, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: "etl", Command: []string{"/bin/true"}, Schedule: sched, ScheduleInactive: true}); err != nil {
+			t.Fatal(err)
+		}
+		fl, err := c.Flows(ctx)
+		if err != nil || len(fl) != 1 || fl[0].ScheduleActive || !sameJSON(string(fl[0].Schedule), string(sched)) {
+			t.Fatalf("Flows = %+v, %v; want etl with its schedule, inactive", fl, err)
+		}
+		f.schedule(t, 0)
+		if err := c.SetScheduleActive(ctx, "etl", true); err != nil {
+			t.Fatal(err)
+		}
+		f.schedule(t, server.DefaultScheduledRuns)
+		if err := c.SetScheduleActive(ctx, "etl", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetScheduleActive(ctx, "nope", true); !errors.Is(err, client.ErrRunNotFound) {
+			t.Errorf("SetScheduleActive of an unknown flow: %v; want ErrRunNotFound", err)
+		}
+		at := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+		run, err := c.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "etl", ScheduledStart: at})
+		if err != nil || !run.ScheduledStart.Equal(at) || run.AutoScheduled {
+			t.Fatalf("CreateFlowRun = planned %v, auto %v, %v; want %v, not auto", run.ScheduledStart, run.AutoScheduled, err, at)
+		}
+		if runs, err := c.FlowRuns(ctx, 100); err != nil || len(runs) != 1 {
+			t.Errorf("FlowRuns = %d runs, %v; want the one made on request (the planned ones went)", len(runs), err)
 		}
 	})
 }
