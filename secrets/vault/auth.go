@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/secrets"
 )
 
@@ -128,16 +129,19 @@ func firstOr(errs []error, def error) error {
 // under it (whose idle connections its user closes when done). It takes
 // the rest of Vault's usual environment (VAULT_CACERT, VAULT_SKIP_VERIFY,
 // VAULT_NAMESPACE, ...) as Vault's own tools do, but never a token from
-// VAULT_TOKEN: the credentials say how to log in.
+// VAULT_TOKEN: the credentials say how to log in; nor VAULT_AGENT_ADDR,
+// which Vault's client would send requests to instead of addr: the
+// address used is the one configured, and printed.
 func newClient(addr, namespace string) (*api.Client, *http.Client, error) {
 	cfg := api.DefaultConfig()
 	if cfg.Error != nil {
 		return nil, nil, fmt.Errorf("vault: reading Vault's environment (VAULT_CACERT, ...): %w", cfg.Error)
 	}
 	cfg.Address = addr
+	cfg.AgentAddress = ""
 	c, err := api.NewClient(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("vault: a client of %s: %w", addr, err)
+		return nil, nil, &Error{Msg: "vault: a client of " + redact.URL(addr), Err: err}
 	}
 	c.ClearToken()
 	if namespace != "" {
@@ -154,6 +158,9 @@ type session struct {
 
 	mu        sync.Mutex // held while logging in
 	refreshAt time.Time  // when to log in again; zero: never
+	expiresAt time.Time  // when the token stops being valid; zero: never
+
+	kv2 sync.Map // mount -> true: a mount known to be KV v2
 }
 
 // login logs in with the session's credentials and checks the token, as
@@ -162,6 +169,11 @@ type session struct {
 // or is the session's only user.
 func (s *session) login(ctx context.Context) error {
 	refused := func(how string, err error) error {
+		if !isRefusal(err) {
+			// Vault was not reached, or failed: not a refusal of the
+			// credentials, which would take access away.
+			return &Error{Msg: "vault: logging in (" + how + ") at " + redact.URL(s.c.Address()), Err: err}
+		}
 		return &Error{Kind: ErrAuth, Msg: msgRefused + " (" + how + ")", Err: err}
 	}
 	switch s.creds.method {
@@ -191,25 +203,37 @@ func (s *session) login(ctx context.Context) error {
 }
 
 // loginAt logs in by writing body to path, and keeps the token it gets.
+// The session's token stays as it was until then, for the lookups going on
+// meanwhile, and when the login fails.
 func (s *session) loginAt(ctx context.Context, path, how string, body map[string]any, refused func(string, error) error) error {
+	r := s.c.NewRequest(http.MethodPut, "/v1/"+path)
 	// A token left from an earlier login must not go with the request:
 	// Vault would answer 403 for an expired one.
-	s.c.ClearToken()
-	sec, err := s.c.Logical().WriteWithContext(ctx, path, body)
+	r.ClientToken = ""
+	if err := r.SetJSONBody(body); err != nil {
+		return refused(how+" at "+path, err)
+	}
+	start := time.Now()
+	resp, err := s.c.RawRequestWithContext(ctx, r)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
 	if err != nil {
 		return refused(how+" at "+path, err)
 	}
-	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
-		return refused(how+" at "+path, errors.New("Vault's answer holds no token"))
+	sec, err := api.ParseSecret(resp.Body)
+	if err != nil || sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
+		return &Error{Kind: ErrAuth, Msg: msgRefused + " (" + how + " at " + path + ")", Err: errors.New("Vault's answer holds no token")}
 	}
 	secrets.Mask(ctx, secrets.NewValue(sec.Auth.ClientToken))
 	s.c.SetToken(sec.Auth.ClientToken)
-	s.refreshAt = time.Time{}
+	s.refreshAt, s.expiresAt = time.Time{}, time.Time{}
 	if ttl := time.Duration(sec.Auth.LeaseDuration) * time.Second; ttl > 0 {
 		// Log in again at two thirds of the token's life, as Vault's
 		// LifetimeWatcher renews, so that lookups never meet it expired
-		// in the common case.
-		s.refreshAt = time.Now().Add(ttl * 2 / 3)
+		// in the common case. Its life counts from the request.
+		s.refreshAt = start.Add(ttl * 2 / 3)
+		s.expiresAt = start.Add(ttl)
 	}
 	return nil
 }
@@ -217,7 +241,11 @@ func (s *session) loginAt(ctx context.Context, path, how string, body map[string
 // canRelogin reports whether the session can get a new token by itself.
 func (s *session) canRelogin() bool { return s.creds.method != methodToken }
 
-// fresh logs in again when the token is due for it.
+// fresh logs in again when the token is due for it. A login that fails
+// while the token is still valid leaves the session with it, and is tried
+// again later (a third of the token's remaining life on, at least a
+// second): only a token no longer valid makes the login's failure the
+// lookup's.
 func (s *session) fresh(ctx context.Context) error {
 	if !s.canRelogin() {
 		return nil
@@ -227,7 +255,16 @@ func (s *session) fresh(ctx context.Context) error {
 	if s.refreshAt.IsZero() || time.Now().Before(s.refreshAt) {
 		return nil
 	}
-	return s.login(ctx)
+	err := s.login(ctx)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	now := time.Now()
+	if s.expiresAt.IsZero() || !now.Before(s.expiresAt) {
+		return err
+	}
+	s.refreshAt = now.Add(max(s.expiresAt.Sub(now)/3, time.Second))
+	return nil
 }
 
 // relogin logs in again after a request made with the token used was
@@ -259,6 +296,20 @@ func isForbidden(err error) bool {
 	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
 }
 
+// isRefusal reports whether Vault answered a login with a refusal of the
+// credentials (400, 401, 403), rather than failing or not being reached.
+func isRefusal(err error) bool {
+	var re *api.ResponseError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.StatusCode {
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+		return true
+	}
+	return false
+}
+
 // outcome is how a read ended, for the caller to word the error.
 type outcome int
 
@@ -266,6 +317,7 @@ const (
 	found outcome = iota
 	missing
 	forbidden
+	notKVv2 // the mount is not a KV v2 one
 	failed
 )
 
@@ -273,21 +325,20 @@ const (
 // (with the cause). A secret whose current version is deleted is missing.
 // Under a session that can log in again, a 403 for a token Vault has
 // dropped is answered by one login and one more try.
+//
+// Vault answers 404 both for a secret a KV v2 mount does not hold (with no
+// errors) and for a path no mount serves ("no handler for route"): the
+// latter, and a mount Vault says is not KV v2 (KV v1 answers a missing
+// key alike), are notKVv2, never missing.
 func (s *session) read(ctx context.Context, mount, path string) (map[string]any, outcome, error) {
 	if err := s.fresh(ctx); err != nil {
 		return nil, failed, err
 	}
 	for try := 0; ; try++ {
 		used := s.c.Token()
-		kv, err := s.c.KVv2(mount).Get(ctx, path)
+		data, how, err := s.get(ctx, mount, path)
 		switch {
-		case err == nil && kv.Data == nil:
-			return nil, missing, nil
-		case err == nil:
-			return kv.Data, found, nil
-		case errors.Is(err, api.ErrSecretNotFound):
-			return nil, missing, err
-		case isForbidden(err) && try == 0:
+		case how == forbidden && try == 0:
 			again, lerr := s.relogin(ctx, used)
 			if lerr != nil {
 				return nil, failed, lerr
@@ -295,10 +346,74 @@ func (s *session) read(ctx context.Context, mount, path string) (map[string]any,
 			if again {
 				continue
 			}
-			return nil, forbidden, err
-		case isForbidden(err):
-			return nil, forbidden, err
+		case how == missing:
+			if s.mountIsNotKVv2(ctx, mount) {
+				return nil, notKVv2, err
+			}
 		}
+		return data, how, err
+	}
+}
+
+// get makes one read of mount/data/path.
+func (s *session) get(ctx context.Context, mount, path string) (map[string]any, outcome, error) {
+	resp, err := s.c.Logical().ReadRawWithContext(ctx, mount+"/data/"+path)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	var re *api.ResponseError
+	switch {
+	case resp != nil && resp.StatusCode == http.StatusNotFound:
+		if errors.As(err, &re) && len(re.Errors) > 0 {
+			return nil, notKVv2, err
+		}
+		// A deleted version's answer holds its metadata, and no data.
+		return nil, missing, fmt.Errorf("%w: at %s/data/%s", api.ErrSecretNotFound, mount, path)
+	case isForbidden(err):
+		return nil, forbidden, err
+	case err != nil:
 		return nil, failed, err
 	}
+	sec, err := api.ParseSecret(resp.Body)
+	if err != nil {
+		return nil, failed, err
+	}
+	if sec == nil || sec.Data == nil {
+		return nil, missing, nil
+	}
+	raw, ok := sec.Data["data"]
+	if !ok {
+		// KV v1 would answer so for a key called data/path.
+		return nil, notKVv2, errors.New("Vault's answer has no data field, as a KV v2 one does")
+	}
+	data, ok := raw.(map[string]any)
+	if !ok || data == nil {
+		return nil, missing, nil
+	}
+	return data, found, nil
+}
+
+// mountIsNotKVv2 asks Vault what the mount is, after a 404 that a KV v1
+// mount gives as well as a KV v2 one without the secret, and reports
+// whether Vault says it is anything but KV v2. When Vault does not say (the
+// token may not ask, or Vault is not reached) it reports false: the secret
+// is missing, as the 404 said. A mount found KV v2 is not asked about again.
+func (s *session) mountIsNotKVv2(ctx context.Context, mount string) bool {
+	if _, ok := s.kv2.Load(mount); ok {
+		return false
+	}
+	sec, err := s.c.Logical().ReadWithContext(ctx, "sys/internal/ui/mounts/"+mount)
+	if err != nil || sec == nil || sec.Data == nil {
+		return false
+	}
+	typ, _ := sec.Data["type"].(string)
+	var version string
+	if opts, ok := sec.Data["options"].(map[string]any); ok {
+		version, _ = opts["version"].(string)
+	}
+	if (typ == "kv" && version == "2") || typ == "kv-v2" {
+		s.kv2.Store(mount, true)
+		return false
+	}
+	return true
 }

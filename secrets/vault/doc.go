@@ -21,7 +21,10 @@
 //
 // Vault's other settings come from its usual variables (VAULT_CACERT,
 // VAULT_SKIP_VERIFY, VAULT_NAMESPACE, ...); VAULT_TOKEN is never used: the
-// credentials say how to log in.
+// credentials say how to log in; nor is VAULT_AGENT_ADDR: requests go to
+// the address configured. The credentials secret is resolved from the
+// run's local secrets and the secret server only (secrets.Credentials),
+// never from a remote store.
 //
 // The store, for a configuration such as
 //
@@ -40,10 +43,18 @@
 // is its table. With AppRole or Kubernetes credentials the store logs in
 // again at two thirds of its token's life, and once more when Vault answers
 // 403 because the token has expired or been revoked; a token given as
-// VAULT_TOKEN is used as it is.
+// VAULT_TOKEN is used as it is. Should that timely login fail, the store
+// carries on with its token while it is valid, and tries again later.
+//
+// A 404 of a path no mount serves, or of a mount that is not KV v2 (KV
+// version 1, another engine), is an error matching [ErrNotKVv2], never a
+// missing secret. A refusal ([ErrAuth], [ErrForbidden]) matches
+// secrets.ErrAccessDenied, so that the cache never serves a stale value
+// through access taken away; an outage does not.
 //
 // No error of this package holds a value, a token or a role's secret: they
-// name the secret, the path or the setting. Values a task reads, and the
+// name the secret, the path or the setting. An address's userinfo
+// ("https://user:pass@host") is hidden wherever it is printed. Values a task reads, and the
 // tokens it logs in with, are registered with the run's masker
 // (secrets.Mask) before anything can print them.
 package vault

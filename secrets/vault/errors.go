@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/prefect-go/prefect/internal/redact"
+	"github.com/prefect-go/prefect/secrets"
 )
 
 // The kinds of failure, for errors.Is. Each error this package returns
@@ -17,12 +20,18 @@ var (
 	// the store, its address setting).
 	ErrNoAddress = errors.New("vault: no address")
 	// ErrAuth: the credentials are not one of the supported shapes, or
-	// Vault refused them.
+	// Vault refused them. It matches [secrets.ErrAccessDenied] too; a
+	// login that could not reach Vault is not ErrAuth.
 	ErrAuth = errors.New("vault: authentication failed")
 	// ErrInvalidPath: a task's secret path is not "<mount_point>/<path>".
 	ErrInvalidPath = errors.New("vault: invalid secret path")
-	// ErrForbidden: Vault answered 403 to reading the secret.
+	// ErrForbidden: Vault answered 403 to reading the secret. It matches
+	// [secrets.ErrAccessDenied] too.
 	ErrForbidden = errors.New("vault: access forbidden")
+	// ErrNotKVv2: the mount read is not a KV version 2 secrets engine
+	// (no such mount, or a KV version 1 one), which no secret's absence
+	// explains: a misconfiguration, never [secrets.ErrNotFound].
+	ErrNotKVv2 = errors.New("vault: not a KV v2 mount")
 	// ErrSettings: the store's [secrets.vault] table has an unknown key
 	// or a bad value.
 	ErrSettings = errors.New("vault: bad setting")
@@ -64,10 +73,16 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the kind and the cause, so that errors.Is matches both
-// and errors.As finds the cause (an *api.ResponseError, say).
+// and errors.As finds the cause (an *api.ResponseError, say); a refusal
+// ([ErrAuth], [ErrForbidden]) also matches [secrets.ErrAccessDenied], so
+// that a cache never serves a stale value through revoked access.
 func (e *Error) Unwrap() []error {
+	var denied error
+	if e.Kind == ErrAuth || e.Kind == ErrForbidden {
+		denied = secrets.ErrAccessDenied
+	}
 	var errs []error
-	for _, err := range []error{e.Kind, e.Err} {
+	for _, err := range []error{e.Kind, denied, e.Err} {
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -76,21 +91,47 @@ func (e *Error) Unwrap() []error {
 }
 
 // describe renders err on one line: Vault's answers span several
-// ("Error making API request.\n\nURL: ...\nCode: 403. Errors:\n\n* ...").
-// Neither Vault's error texts nor its URLs hold a secret's value: the URL
-// carries the path, the value travels in bodies.
+// ("Error making API request.\n\nURL: ...\nCode: 403. Errors:\n\n* ...",
+// and an error of Vault's own may, "1 error occurred:\n\t* permission
+// denied\n"), whose lines it joins with "; ". Neither Vault's error texts
+// nor its URLs hold a secret's value: the URL carries the path, the value
+// travels in bodies. An address's userinfo (a password) is hidden.
 func describe(err error) string {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
-		where := re.URL
+		where := redact.URL(re.URL)
 		if u, perr := url.Parse(re.URL); perr == nil {
 			where = u.Path
 		}
 		s := fmt.Sprintf("%s %s: HTTP %d", re.HTTPMethod, where, re.StatusCode)
-		if len(re.Errors) > 0 {
-			s += ": " + strings.Join(re.Errors, "; ")
+		var texts []string
+		for _, e := range re.Errors {
+			if t := oneLine(e); t != "" {
+				texts = append(texts, t)
+			}
+		}
+		if len(texts) > 0 {
+			s += ": " + strings.Join(texts, "; ")
 		}
 		return s
 	}
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return oneLine(err.Error())
+}
+
+// oneLine joins the non-blank lines of s with "; ", each with its runs
+// of spaces made one, and hides the userinfo of any address in it.
+func oneLine(s string) string {
+	var lines []string
+	for line := range strings.Lines(s) {
+		words := strings.Fields(line)
+		for i, w := range words {
+			if strings.Contains(w, "://") && strings.Contains(w, "@") {
+				words[i] = redact.URL(w)
+			}
+		}
+		if len(words) > 0 {
+			lines = append(lines, strings.Join(words, " "))
+		}
+	}
+	return strings.Join(lines, "; ")
 }

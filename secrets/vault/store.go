@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/secrets"
 )
 
@@ -113,7 +114,7 @@ func openStore(ctx context.Context, ss secrets.StoreSettings, env func(string) s
 		credsName = DefaultCredentialsSecret
 	}
 	if ss.Credentials.IsZero() {
-		return nil, &Error{Kind: ErrAuth, Msg: fmt.Sprintf("vault: no credentials for the Vault at %s: set the secret %s to a table holding VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or VAULT_KUBE_AUTH_ROLE and VAULT_KUBE_AUTH_PATH", st.address, credsName)}
+		return nil, &Error{Kind: ErrAuth, Msg: fmt.Sprintf("vault: no credentials for the Vault at %s: set the secret %s to a table holding VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or VAULT_KUBE_AUTH_ROLE and VAULT_KUBE_AUTH_PATH", redact.URL(st.address), credsName)}
 	}
 	cr, err := parseCreds(credsName, ss.Credentials)
 	if err != nil {
@@ -158,6 +159,8 @@ func (src *store) Lookup(ctx context.Context, name string) (any, error) {
 		return nil, &secrets.NotFoundError{Name: name, Tried: []string{src.String()}}
 	case forbidden:
 		return nil, &Error{Kind: ErrForbidden, Msg: fmt.Sprintf("%s: Access forbidden: %s", src, name), Err: err}
+	case notKVv2:
+		return nil, &Error{Kind: ErrNotKVv2, Msg: fmt.Sprintf("%s: reading %s: the mount %s/ is not a KV v2 mount (no such mount, or another engine or KV version 1): check [secrets.vault] mount", src, name, src.st.mount), Err: err}
 	}
 	return nil, &Error{Msg: fmt.Sprintf("%s: reading %s", src, name), Err: err}
 }
@@ -176,9 +179,10 @@ func validName(name string) bool {
 	return true
 }
 
-// String says where the store looks: "Vault at ADDR, KV v2 mount/path".
+// String says where the store looks: "Vault at ADDR, KV v2 mount/path",
+// the address's userinfo hidden.
 func (src *store) String() string {
-	s := "Vault at " + src.st.address + ", KV v2 " + src.st.mount
+	s := "Vault at " + redact.URL(src.st.address) + ", KV v2 " + src.st.mount
 	if src.st.path != "" {
 		s += "/" + src.st.path
 	}

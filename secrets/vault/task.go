@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 
+	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/task"
 )
@@ -58,8 +59,9 @@ var secretPath = regexp.MustCompile(`^([^/]+)/(.+)$`)
 // be bound to its "name" input, which also overrides a path given here.
 //
 // It logs in with the credentials in the secret [DefaultCredentialsSecret]
-// (or the one [WithCredentialsSecret] names), resolved as any secret of the
-// run is: a table holding VAULT_TOKEN; or VAULT_ROLE_ID and VAULT_SECRET_ID
+// (or the one [WithCredentialsSecret] names), resolved from the run's
+// local secrets and the secret server, never from a remote store
+// (secrets.Credentials): a table holding VAULT_TOKEN; or VAULT_ROLE_ID and VAULT_SECRET_ID
 // (AppRole, mounted at approle/); or VAULT_KUBE_AUTH_ROLE and
 // VAULT_KUBE_AUTH_PATH, the mount of Kubernetes auth, with
 // VAULT_KUBE_TOKEN_FILE, the file holding the service account's JWT
@@ -79,6 +81,10 @@ var secretPath = regexp.MustCompile(`^([^/]+)/(.+)$`)
 //     [ErrInvalidPath];
 //   - `Secret not found: NAME`: secrets.ErrNotFound;
 //   - `Access forbidden: NAME`: [ErrForbidden].
+//
+// A path whose mount is not a KV v2 one is an error matching [ErrNotKVv2],
+// not secrets.ErrNotFound; a refusal ([ErrAuth], [ErrForbidden]) also
+// matches secrets.ErrAccessDenied.
 func Secret(path string, opts ...Option) *task.Task[In, secrets.Value] {
 	o := options{credentials: DefaultCredentialsSecret}
 	for _, opt := range opts {
@@ -125,7 +131,10 @@ func read(ctx context.Context, name, credsName string) (secrets.Value, error) {
 	if addr == "" {
 		return secrets.Value{}, &Error{Kind: ErrNoAddress, Msg: msgNoAddress}
 	}
-	cv, err := secrets.Secret(credsName).Get(ctx)
+	// From the run's local secrets and the secret server, never from a
+	// remote store: Vault's own credentials cannot be in Vault, and
+	// another store's outage must not stop this task.
+	cv, err := secrets.Credentials(ctx, credsName)
 	if err != nil {
 		return secrets.Value{}, err
 	}
@@ -159,9 +168,11 @@ func read(ctx context.Context, name, credsName string) (secrets.Value, error) {
 		return secrets.Value{}, &Error{Kind: secrets.ErrNotFound, Msg: "Secret not found: " + name, Err: err, terse: true}
 	case forbidden:
 		return secrets.Value{}, &Error{Kind: ErrForbidden, Msg: "Access forbidden: " + name, Err: err, terse: true}
+	case notKVv2:
+		return secrets.Value{}, &Error{Kind: ErrNotKVv2, Msg: fmt.Sprintf("vault: reading %s at %s: the mount %s/ is not a KV v2 mount (no such mount, or another engine or KV version 1)", name, redact.URL(addr), m[1]), Err: err}
 	}
 	if _, ok := err.(*Error); ok {
 		return secrets.Value{}, err // a login's, which says what failed
 	}
-	return secrets.Value{}, &Error{Msg: "vault: reading " + name + " at " + addr, Err: err}
+	return secrets.Value{}, &Error{Msg: "vault: reading " + name + " at " + redact.URL(addr), Err: err}
 }

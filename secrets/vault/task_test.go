@@ -181,8 +181,13 @@ func TestSecretErrors(t *testing.T) {
 			"Access forbidden: secret/other/db", vault.ErrForbidden},
 		{"ForbiddenAppRole", "", "secret/other/db", nil, // creds filled below
 			"Access forbidden: secret/other/db", vault.ErrForbidden},
+		// Not a refusal: neither ErrAuth nor secrets.ErrAccessDenied.
 		{"Unreachable", "http://127.0.0.1:1", "secret/app/db", map[string]any{"VAULT_TOKEN": appToken},
-			"Unable to autheticate with vault using supplied credentials (token): ", vault.ErrAuth},
+			"vault: logging in (token) at http://127.0.0.1:1: ", nil},
+		{"UnreachableUserinfo", "http://prefect:" + leak + "@127.0.0.1:1", "secret/app/db", map[string]any{"VAULT_TOKEN": appToken},
+			"vault: logging in (token) at http://********@127.0.0.1:1: ", nil},
+		{"NoSuchMount", "", "secrt/app/db", map[string]any{"VAULT_TOKEN": srv.Token},
+			"vault: reading secrt/app/db at " + srv.Addr + ": the mount secrt/ is not a KV v2 mount (no such mount, or another engine or KV version 1): GET /v1/secrt/data/app/db: HTTP 404: no handler for route \"secrt/data/app/db\". route entry not found.", vault.ErrNotKVv2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			switch tc.addr {
@@ -207,8 +212,15 @@ func TestSecretErrors(t *testing.T) {
 			if strings.HasSuffix(tc.want, " ") && !strings.HasPrefix(msg, tc.want) || !strings.HasSuffix(tc.want, " ") && msg != tc.want {
 				t.Errorf("error %q\nwant  %q", msg, tc.want)
 			}
-			if !errors.Is(st.Err, tc.is) {
+			if tc.is != nil && !errors.Is(st.Err, tc.is) {
 				t.Errorf("error %q does not match %v", msg, tc.is)
+			}
+			refusal := tc.is == vault.ErrAuth || tc.is == vault.ErrForbidden
+			if errors.Is(st.Err, secrets.ErrAccessDenied) != refusal {
+				t.Errorf("error %q: errors.Is(secrets.ErrAccessDenied) = %v, want %v", msg, !refusal, refusal)
+			}
+			if tc.is != secrets.ErrNotFound && errors.Is(st.Err, secrets.ErrNotFound) {
+				t.Errorf("error %q matches secrets.ErrNotFound", msg)
 			}
 			if strings.Contains(msg, leak) || strings.Contains(st.Message, leak) || strings.Contains(r.logs, leak) {
 				t.Errorf("the error, state or logs show a secret value")
