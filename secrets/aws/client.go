@@ -14,7 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/prefect-go/prefect/internal/python"
+	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/secrets"
 )
 
@@ -104,19 +107,51 @@ func (s clientSettings) load(ctx context.Context) (awssdk.Config, error) {
 }
 
 // describe names a service at a region and endpoint, for String and
-// errors; it never includes credentials.
+// errors; it never includes credentials, nor the endpoint's userinfo.
 func describe(service, region, endpoint, prefix string) string {
 	if region == "" {
 		region = "no region set"
 	}
 	parts := []string{region}
 	if endpoint != "" {
-		parts = append(parts, "endpoint "+endpoint)
+		parts = append(parts, "endpoint "+redact.URL(endpoint))
 	}
 	if prefix != "" {
 		parts = append(parts, "prefix "+prefix)
 	}
 	return service + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// deniedCodes are the error codes with which AWS refuses credentials, or
+// access with them: unknown, expired or badly signing credentials, or a
+// policy that does not let them read.
+var deniedCodes = map[string]bool{
+	"AccessDeniedException":       true,
+	"AccessDenied":                true,
+	"UnrecognizedClientException": true,
+	"InvalidClientTokenId":        true,
+	"InvalidSignatureException":   true,
+	"SignatureDoesNotMatch":       true,
+	"ExpiredTokenException":       true,
+	"ExpiredToken":                true,
+}
+
+// errDenied wraps an AWS refusal so that it also matches
+// [secrets.ErrAccessDenied]: a cache must not serve a stale value through
+// access taken away. Throttling and network failures are not refusals.
+type errDenied struct{ err error }
+
+func (e errDenied) Error() string { return e.err.Error() }
+func (e errDenied) Unwrap() []error {
+	return []error{secrets.ErrAccessDenied, e.err}
+}
+
+// classify wraps err in errDenied when AWS refused the request.
+func classify(err error) error {
+	if apiErr, ok := errors.AsType[smithy.APIError](err); ok && deniedCodes[apiErr.ErrorCode()] {
+		return errDenied{err}
+	}
+	return err
 }
 
 // errNotHeld is what a reader returns for a name the service does not
@@ -155,7 +190,7 @@ func (r *smReader) get(ctx context.Context, id string) (string, error) {
 		if _, ok := errors.AsType[*smtypes.ResourceNotFoundException](err); ok {
 			return "", errNotHeld{err}
 		}
-		return "", fmt.Errorf("reading secret %q from %s: %w", id, r.where, err)
+		return "", fmt.Errorf("reading secret %q from %s: %w", id, r.where, classify(err))
 	}
 	if out.SecretString == nil {
 		return "", fmt.Errorf("secret %q in %s holds SecretBinary, not SecretString: %w", id, r.where, ErrBinarySecret)
@@ -197,7 +232,7 @@ func (r *ssmReader) get(ctx context.Context, name string) (string, error) {
 		if notFound || noVersion {
 			return "", errNotHeld{err}
 		}
-		return "", fmt.Errorf("reading parameter %q from %s: %w", name, r.where, err)
+		return "", fmt.Errorf("reading parameter %q from %s: %w", name, r.where, classify(err))
 	}
 	if out.Parameter == nil || out.Parameter.Value == nil {
 		return "", fmt.Errorf("parameter %q in %s came back without a value", name, r.where)

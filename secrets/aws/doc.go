@@ -15,7 +15,8 @@
 // A task finds its credentials as Prefect's get_boto_client does: its
 // "credentials" input when bound (to tasks.PrefectSecret("AWS_CREDENTIALS"),
 // say); else the secret AWS_CREDENTIALS (or the one [WithCredentialsSecret]
-// names), resolved as any secret is; else, that secret being set nowhere,
+// names), from the run's local secrets and the secret server, never from a
+// remote store (secrets.Credentials); else, that secret being set nowhere,
 // the SDK's default chain: AWS_ACCESS_KEY_ID and its kin, the shared
 // configuration files, the instance's or container's role. A credentials
 // secret is a table:
@@ -55,6 +56,11 @@
 // such as one with a space, which is not sent); any other failure (access denied, throttling
 // after the SDK's retries, a network error) wraps the SDK's error, so that
 // errors.As reaches the service's own (a smithy.APIError), and is never
-// taken for an absence. No error holds a value or a credential: they name
-// the secret and the service.
+// taken for an absence. A refusal (AccessDeniedException,
+// UnrecognizedClientException, InvalidSignatureException,
+// ExpiredTokenException and their kin) also matches
+// [secrets.ErrAccessDenied], so that a cache never serves a stale value
+// through access taken away; throttling and network failures do not. No
+// error holds a value or a credential: they name the secret and the
+// service, whose endpoint's userinfo is hidden.
 package aws

@@ -40,8 +40,9 @@ const (
 
 // proxy stands between the SDK and moto: it records the access key ID of
 // each request, and answers as AWS would for the keys that say so: an
-// access key starting DENIED gets AccessDeniedException, THROTTLED gets
-// ThrottlingException.
+// access key starting DENIED gets AccessDeniedException, EXPIRED
+// ExpiredTokenException, UNRECOGNIZED UnrecognizedClientException,
+// THROTTLED ThrottlingException.
 type proxy struct {
 	URL  string
 	mu   sync.Mutex
@@ -61,7 +62,7 @@ func newProxy(t testing.TB) *proxy {
 		p.mu.Lock()
 		p.keys = append(p.keys, key)
 		p.mu.Unlock()
-		for prefix, code := range map[string]string{"DENIED": "AccessDeniedException", "THROTTLED": "ThrottlingException"} {
+		for prefix, code := range map[string]string{"DENIED": "AccessDeniedException", "EXPIRED": "ExpiredTokenException", "UNRECOGNIZED": "UnrecognizedClientException", "THROTTLED": "ThrottlingException"} {
 			if strings.HasPrefix(key, prefix) {
 				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 				w.Header().Set("X-Amzn-Errortype", code)

@@ -143,15 +143,17 @@ func TestStoreDefaultChain(t *testing.T) {
 }
 
 // Failures other than a missing name are not ErrNotFound, wrap the
-// service's error, and show no credential.
+// service's error, and show no credential; refusals, and they only, match
+// secrets.ErrAccessDenied.
 func TestStoreFailuresAreNotNotFound(t *testing.T) {
 	// The SDK retries throttling, with backoff; once is enough to see it.
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	for _, k := range storeKinds() {
-		for _, code := range []string{"AccessDeniedException", "ThrottlingException"} {
+		for _, code := range []string{"AccessDeniedException", "ExpiredTokenException", "UnrecognizedClientException", "ThrottlingException"} {
 			t.Run(k.name+"/"+code, func(t *testing.T) {
 				p := newProxy(t)
-				keyID := map[string]string{"AccessDeniedException": "DENIED1", "ThrottlingException": "THROTTLED1"}[code]
+				keyID := map[string]string{"AccessDeniedException": "DENIED1", "ExpiredTokenException": "EXPIRED1",
+					"UnrecognizedClientException": "UNRECOGNIZED1", "ThrottlingException": "THROTTLED1"}[code]
 				src := k.openAt(t, p.URL, nil, secrets.NewValue(creds(keyID)))
 				_, err := src.Lookup(testwait.Context(t), "DB_PASSWORD")
 				if err == nil || errors.Is(err, secrets.ErrNotFound) {
@@ -164,8 +166,40 @@ func TestStoreFailuresAreNotNotFound(t *testing.T) {
 				if !strings.Contains(err.Error(), "DB_PASSWORD") || strings.Contains(err.Error(), secretKey) {
 					t.Errorf("the error %q should name the secret and show no credential", err)
 				}
+				if denied := code != "ThrottlingException"; errors.Is(err, secrets.ErrAccessDenied) != denied {
+					t.Errorf("errors.Is(%v, secrets.ErrAccessDenied) = %v; want %v", err, !denied, denied)
+				}
 			})
 		}
+		t.Run(k.name+"/Unreachable", func(t *testing.T) {
+			src := k.openAt(t, "http://127.0.0.1:1", nil, secrets.NewValue(creds("AKID")))
+			_, err := src.Lookup(testwait.Context(t), "DB_PASSWORD")
+			if err == nil || errors.Is(err, secrets.ErrNotFound) || errors.Is(err, secrets.ErrAccessDenied) {
+				t.Errorf("Lookup from an unreachable endpoint: %v; want a failure matching neither ErrNotFound nor ErrAccessDenied", err)
+			}
+		})
+	}
+}
+
+// An endpoint's userinfo never shows: not in String(), nor in an error.
+func TestStoreHidesEndpointUserinfo(t *testing.T) {
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	const pw = "endpoint-pa55-77c1"
+	for _, k := range storeKinds() {
+		t.Run(k.name, func(t *testing.T) {
+			src := k.openAt(t, "http://prefect:"+pw+"@127.0.0.1:1", nil, secrets.NewValue(creds("AKIDUSERINFO")))
+			if s := src.String(); strings.Contains(s, pw) || !strings.Contains(s, "endpoint http://********@127.0.0.1:1") {
+				t.Errorf("String() = %q; want the endpoint with its userinfo hidden", s)
+			}
+			_, err := src.Lookup(testwait.Context(t), "DB_PASSWORD")
+			if err == nil || strings.Contains(err.Error(), pw) {
+				t.Errorf("Lookup: %v; want a failure without the endpoint's password", err)
+			}
+			_, err = src.Lookup(testwait.Context(t), "not a name")
+			if !errors.Is(err, secrets.ErrNotFound) || strings.Contains(err.Error(), pw) {
+				t.Errorf("Lookup of a name AWS cannot hold: %v; want ErrNotFound without the endpoint's password", err)
+			}
+		})
 	}
 }
 

@@ -95,8 +95,10 @@ func (o *options) taskOptions() []task.Option {
 }
 
 // clientSettings resolves the credentials a run of the task uses: the
-// credentials input when bound, else the secret the options name, else
-// (the secret set nowhere) the SDK's default chain.
+// credentials input when bound, else the secret the options name, read
+// from the run's local secrets and the secret server only, never from a
+// remote store (secrets.Credentials: another store's outage must not stop
+// the task), else (the secret set nowhere) the SDK's default chain.
 func (o *options) clientSettings(ctx context.Context, input secrets.Value) (clientSettings, error) {
 	cs := clientSettings{region: o.region, endpoint: o.endpoint}
 	var err error
@@ -104,7 +106,7 @@ func (o *options) clientSettings(ctx context.Context, input secrets.Value) (clie
 		cs.creds, err = credentialsProvider(input, "the credentials input")
 		return cs, err
 	}
-	v, err := secrets.Secret(o.credsSecret).Get(ctx)
+	v, err := secrets.Credentials(ctx, o.credsSecret)
 	switch {
 	case errors.Is(err, secrets.ErrNotFound):
 		return cs, nil

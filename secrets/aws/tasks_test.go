@@ -197,6 +197,8 @@ func TestTaskNameFromParameter(t *testing.T) {
 }
 
 func TestTaskFailures(t *testing.T) {
+	// The SDK retries throttling, with backoff; once is enough to see it.
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	p := newProxy(t)
 	prefix := unique()
 	putSecret(t, prefix+"/binary", []byte(leak))
@@ -227,6 +229,9 @@ func TestTaskFailures(t *testing.T) {
 			[]string{`parameter "` + prefix + `-nope" is not in AWS Systems Manager Parameter Store`}},
 		{"SecretAccessDenied", sm(prefix + "/x"), creds("DENIED"), nil, "AccessDeniedException", []string{prefix + "/x"}},
 		{"ParameterAccessDenied", pm(prefix + "-x"), creds("DENIED"), nil, "AccessDeniedException", []string{prefix + "-x"}},
+		{"SecretExpiredToken", sm(prefix + "/x"), creds("EXPIRED"), nil, "ExpiredTokenException", []string{prefix + "/x"}},
+		{"ParameterUnrecognizedClient", pm(prefix + "-x"), creds("UNRECOGNIZED"), nil, "UnrecognizedClientException", []string{prefix + "-x"}},
+		{"SecretThrottled", sm(prefix + "/x"), creds("THROTTLED"), nil, "ThrottlingException", []string{prefix + "/x"}},
 		{"BinarySecret", sm(prefix + "/binary"), creds("AKID"), aws.ErrBinarySecret, "", []string{"SecretBinary"}},
 		{"CredentialsString", sm(prefix + "/x"), leak, aws.ErrBadCredentials, "",
 			[]string{"secret AWS_CREDENTIALS", "ACCESS_KEY", "SECRET_ACCESS_KEY", "SESSION_TOKEN"}},
@@ -244,6 +249,10 @@ func TestTaskFailures(t *testing.T) {
 			}
 			if c.is == nil && errors.Is(err, secrets.ErrNotFound) {
 				t.Errorf("the failure %v matches ErrNotFound", err)
+			}
+			denied := c.code == "AccessDeniedException" || c.code == "ExpiredTokenException" || c.code == "UnrecognizedClientException"
+			if errors.Is(err, secrets.ErrAccessDenied) != denied {
+				t.Errorf("errors.Is(%v, secrets.ErrAccessDenied) = %v; want %v", err, !denied, denied)
 			}
 			var apiErr smithy.APIError
 			if c.code != "" && (!errors.As(err, &apiErr) || apiErr.ErrorCode() != c.code) {

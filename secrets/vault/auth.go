@@ -191,7 +191,7 @@ func (s *session) login(ctx context.Context) error {
 		jwt, err := os.ReadFile(s.creds.kubeToken)
 		if err != nil {
 			// The error names the file, not what it holds.
-			return refused("kubernetesRole: reading the token file", err)
+			return &Error{Kind: ErrAuth, Msg: msgRefused + " (kubernetesRole: reading the token file)", Err: err}
 		}
 		tok := strings.TrimSpace(string(jwt))
 		secrets.Mask(ctx, secrets.NewValue(tok))
