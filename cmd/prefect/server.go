@@ -168,7 +168,7 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 		*host = "127.0.0.1"
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	opts := []server.Option{server.WithLogger(logger), server.WithMaxValueSize(*maxValue), server.WithMaxSecrets(*maxSecrets), server.WithAuthCacheTTL(*authTTL)}
+	opts := []server.Option{server.WithLogger(logger), server.WithMaxValueSize(*maxValue), server.WithMaxSecrets(*maxSecrets), server.WithAuthCacheTTL(*authTTL), server.WithScheduler(server.DefaultScheduleInterval)}
 	if urlFlagHasPassword(fs, *df.databaseURL) {
 		logger.Warn("--database-url holds a password, which every user of this machine can read in the process list; give it through PGPASSWORD, a ~/.pgpass file or PREFECT__SERVER__DATABASE_URL instead")
 	}
