@@ -13,16 +13,25 @@
 //
 // The binary is the one $PREFECT_TEST_BAO names (.ci/run sets it); without
 // it, the xz-compressed build in shared/tools/openbao (beside the module, or
-// in /work/shared) is unpacked once per test binary into a temporary folder
-// that [Main] removes when the tests end. Without either, a test that needs
-// OpenBao skips, except when CI=true, where it fails: CI must not pass by
-// testing nothing.
+// in /work/shared) is unpacked once into the user's cache folder,
+// prefect-go-test/bao-2.5.5 under [os.UserCacheDir] (written whole, by
+// renaming, and checked against its SHA-256 before each use), where later
+// test binaries find it: a test binary that dies (go test -timeout) leaves
+// no copy of it behind. Without either, a test that needs OpenBao skips,
+// except when CI=true, where it fails: CI must not pass by testing
+// nothing.
+//
+// On Linux a server is killed when the test binary dies, whose cleanups
+// then do not run.
 package baotest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -51,6 +60,13 @@ const RootToken = "root"
 // packed is the compressed build's name in shared/tools/openbao.
 const packed = "bao-2.5.5-linux-amd64.xz"
 
+// unpackedSHA256 is the SHA-256 of the unpacked build, as
+// shared/tools/openbao/README.md gives it.
+const unpackedSHA256 = "fda267ac90e5eededd21ae8d676476e8d62692a8743e10a3181c7b453aff289d"
+
+// cacheName is the unpacked build's name in the cache folder.
+const cacheName = "bao-2.5.5"
+
 // Server is a running OpenBao dev server.
 type Server struct {
 	// Addr is its API address, http://127.0.0.1:PORT (what VAULT_ADDR holds).
@@ -70,26 +86,16 @@ var (
 	mainCalled atomic.Bool
 
 	unpackOnce sync.Once
-	unpackDir  string // the temporary folder Main removes
 	unpackPath string
 	unpackErr  error
 )
 
 // Main runs a test package's tests with goleak's check for leaked
-// goroutines (opts are goleak's), removes the binary Start unpacked, if
-// any, and exits. Call it from TestMain: Start refuses to run without it,
-// since nothing else would remove the unpacked binary.
+// goroutines (opts are goleak's), and exits. Call it from TestMain: Start
+// refuses to run without it.
 func Main(m *testing.M, opts ...goleak.Option) {
 	mainCalled.Store(true)
-	goleak.VerifyTestMain(m, append(opts, goleak.Cleanup(func(code int) {
-		if unpackDir != "" {
-			if err := os.RemoveAll(unpackDir); err != nil && code == 0 {
-				fmt.Fprintf(os.Stderr, "baotest: removing %s: %v\n", unpackDir, err)
-				code = 1
-			}
-		}
-		os.Exit(code)
-	}))...)
+	goleak.VerifyTestMain(m, opts...)
 }
 
 // binary returns the bao binary to run, unpacking it on first use, or a
@@ -105,9 +111,26 @@ func binary() (string, error) {
 	return unpackPath, unpackErr
 }
 
-// unpack finds the compressed build and unpacks it into a new temporary
-// folder.
+// CacheDir returns the folder the unpacked build is kept in:
+// prefect-go-test under the user's cache folder, or under the temporary
+// folder when there is none.
+func CacheDir() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "prefect-go-test")
+}
+
+// unpack returns the unpacked build in the cache folder, unpacking the
+// compressed one there first unless it is there already, whole and
+// untouched (its SHA-256 is checked).
 func unpack() (string, error) {
+	dir := CacheDir()
+	dst := filepath.Join(dir, cacheName)
+	if err := verify(dst); err == nil {
+		return dst, nil
+	}
 	var candidates []string
 	if root, ok := moduleRoot(); ok {
 		candidates = append(candidates, filepath.Join(root, "..", "shared", "tools", "openbao", packed))
@@ -127,16 +150,18 @@ func unpack() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("unpacking %s: %w", src, err)
 	}
-	dir, err := os.MkdirTemp("", "baotest-")
-	if err != nil {
-		return "", err
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("unpacking %s: %w", src, err)
 	}
-	unpackDir = dir
-	dst := filepath.Join(dir, "bao")
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	// Unpacked beside its final name and renamed once checked, so that
+	// another test binary doing the same at the same time, or a run
+	// killed half-way, never leaves a partial binary under that name.
+	f, err := os.CreateTemp(dir, cacheName+".tmp-*")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("unpacking %s: %w", src, err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after the rename, there is nothing to remove
 	var stderr bytes.Buffer
 	cmd := exec.Command(xz, "-dc", src)
 	cmd.Stdout, cmd.Stderr = f, &stderr
@@ -147,7 +172,33 @@ func unpack() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("unpacking %s: %w: %s", src, err, stderr.Bytes())
 	}
+	if err := verify(tmp); err != nil {
+		return "", fmt.Errorf("unpacking %s: %w", src, err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", fmt.Errorf("unpacking %s: %w", src, err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return "", fmt.Errorf("unpacking %s: %w", src, err)
+	}
 	return dst, nil
+}
+
+// verify checks that the file at path is the unpacked build.
+func verify(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != unpackedSHA256 {
+		return fmt.Errorf("%s has SHA-256 %s, not the build's %s", path, got, unpackedSHA256)
+	}
+	return nil
 }
 
 // moduleRoot returns the folder holding go.mod, above the working
@@ -174,7 +225,7 @@ func moduleRoot() (string, bool) {
 func Start(tb testing.TB) *Server {
 	tb.Helper()
 	if !mainCalled.Load() {
-		tb.Fatal("baotest.Start: the package's TestMain must call baotest.Main(m), which removes the unpacked binary")
+		tb.Fatal("baotest.Start: the package's TestMain must call baotest.Main(m), which checks for leaked goroutines")
 	}
 	bin, err := binary()
 	if err != nil {
@@ -212,6 +263,9 @@ func start(tb testing.TB, bin string) (*Server, error) {
 	cmd := exec.Command(bin, "server", "-dev", "-dev-no-store-token",
 		"-dev-root-token-id="+RootToken, "-dev-listen-address="+listen)
 	cmd.Env = append(os.Environ(), "HOME="+home, "TMPDIR="+home)
+	// Killed should the test binary die (go test -timeout), which skips
+	// the cleanup that stops it.
+	cmd.SysProcAttr = sysProcAttr()
 	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -296,6 +350,9 @@ func (s *Server) Client(tb testing.TB) *api.Client {
 	tb.Cleanup(cfg.HttpClient.CloseIdleConnections)
 	return c
 }
+
+// Pid returns the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
 // Output returns what the server has printed so far, for a failure
 // message.

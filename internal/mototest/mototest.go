@@ -1,7 +1,8 @@
 // Package mototest runs moto_server, a local imitation of AWS's APIs
 // (https://docs.getmoto.org), for tests of code that talks to AWS: one
 // server per test package, started on first use on a free loopback port,
-// and stopped, with every process it started, when the package's tests end.
+// and stopped, with every process it started, when the package's tests end
+// (on Linux, killed too when the test binary dies without ending them).
 //
 //	func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
 //
@@ -93,8 +94,9 @@ func start(ctx context.Context, path string) (*Server, error) {
 	}
 	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	// Its own process group, so that Stop can signal whatever the pyenv
-	// shim or the server starts beside the Python process it execs into.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// shim or the server starts beside the Python process it execs into;
+	// on Linux, killed should the test binary die.
+	cmd.SysProcAttr = sysProcAttr()
 	s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, done: make(chan struct{}), out: &tail{max: 8 << 10}}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	// Should a process of the group outlive the server holding its output
