@@ -6,13 +6,33 @@
 // connects; that task never loads a secret itself, and the values never
 // show (it logs them, and the log shows ********).
 //
-// With the servers of the README's "Secret stores" walkthrough (an
-// OpenBao dev server and moto, AWS's emulator, on loopback):
+// To try it on one machine, start an OpenBao dev server (the build in
+// shared/tools/openbao, beside the module) and moto, AWS's emulator
+// (pip install 'moto[server]'), both on loopback, store the two secrets,
+// and run the command, from the module's root:
 //
-//	export VAULT_ADDR=http://127.0.0.1:8200
+//	xz -dc ../shared/tools/openbao/bao-2.5.5-linux-amd64.xz > /tmp/bao && chmod +x /tmp/bao
+//	/tmp/bao server -dev -dev-root-token-id=root -dev-listen-address=127.0.0.1:8200 &
+//	moto_server -H 127.0.0.1 -p 5000 &
+//
+//	export VAULT_ADDR=http://127.0.0.1:8200 VAULT_TOKEN=root
+//	/tmp/bao kv put secret/app/db user=app password=db-pa55w0rd
+//	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url http://127.0.0.1:5000 \
+//	  --region us-east-1 secretsmanager create-secret --name app/api-token --secret-string tok-3f9a1c
+//
 //	export PREFECT__CONTEXT__SECRETS__VAULT_CREDENTIALS='{"VAULT_TOKEN": "root"}'
 //	export PREFECT__CONTEXT__SECRETS__AWS_CREDENTIALS='{"ACCESS_KEY": "testing", "SECRET_ACCESS_KEY": "testing"}'
 //	go run ./examples/vault --aws-endpoint http://127.0.0.1:5000
+//
+// It prints each task's final state and "connected with a 11-character
+// password and a 10-character token"; the log shows both as ********. Stop
+// the two servers with kill %1 %2. Without the aws command line, curl
+// stores the AWS secret as well:
+//
+//	curl -s http://127.0.0.1:5000/ -H 'X-Amz-Target: secretsmanager.CreateSecret' \
+//	  -H 'Content-Type: application/x-amz-json-1.1' \
+//	  -H 'Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0' \
+//	  -d '{"Name": "app/api-token", "SecretString": "tok-3f9a1c"}'
 //
 // The Vault secret is secret/app/db (KV v2, with a "password" key) and the
 // AWS one app/api-token; --db-path and --token-id read others. Without

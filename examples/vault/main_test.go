@@ -16,7 +16,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	baotest.Main(m) // checks for leaked goroutines and removes the unpacked bao
+	baotest.Main(m) // checks for leaked goroutines
 }
 
 // TestExample runs the command against a real OpenBao and a real moto:
@@ -87,5 +87,32 @@ func TestExample(t *testing.T) {
 	stderr.Reset()
 	if code := run(ctx, []string{"--aws-endpoint", moto.URL}, &stdout, &stderr); code != 1 || !strings.Contains(stdout.String(), "VAULT_CREDENTIALS") {
 		t.Errorf("without VAULT_CREDENTIALS: exit %d; want 1 and a message naming the secret:\n%s", code, stdout.String())
+	}
+}
+
+// The command's doc holds the commands that set the example up, rather
+// than pointing to a walkthrough elsewhere.
+func TestDocHasTheCommands(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, _ := strings.Cut(string(src), "package main")
+	for _, want := range []string{
+		"server -dev -dev-root-token-id=root -dev-listen-address=127.0.0.1:8200",
+		"moto_server -H 127.0.0.1 -p 5000",
+		"kv put secret/app/db",
+		"secretsmanager create-secret --name app/api-token",
+		"export VAULT_ADDR=http://127.0.0.1:8200",
+		"export PREFECT__CONTEXT__SECRETS__VAULT_CREDENTIALS=",
+		"export PREFECT__CONTEXT__SECRETS__AWS_CREDENTIALS=",
+		"go run ./examples/vault --aws-endpoint http://127.0.0.1:5000",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the doc does not show %q", want)
+		}
+	}
+	if strings.Contains(doc, "README") {
+		t.Errorf("the doc points to the README instead of holding the commands")
 	}
 }
