@@ -35,6 +35,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-multierror"
+	"github.com/prefect-go/prefect/schedule"
 	"github.com/prefect-go/prefect/secrets/sensitive"
 	"github.com/prefect-go/prefect/task"
 )
@@ -46,6 +47,7 @@ type Flow struct {
 	errs      []error
 	refs      []int
 	nameCount map[string]int
+	schedule  *schedule.Schedule
 
 	// version counts changes; the Graph snapshot is rebuilt only after one.
 	version int
@@ -63,14 +65,37 @@ type node struct {
 	param  *Param
 }
 
-// New returns an empty flow called name.
-func New(name string) *Flow {
+// New returns an empty flow called name, configured by opts.
+func New(name string, opts ...Option) *Flow {
 	f := &Flow{name: name, nameCount: map[string]int{}}
 	if name == "" {
 		f.errs = append(f.errs, errors.New("a flow needs a name"))
 	}
+	for _, o := range opts {
+		o(f)
+	}
 	return f
 }
+
+// An Option configures a flow made with [New].
+type Option func(*Flow)
+
+// WithSchedule gives the flow a schedule, Prefect's Flow(schedule=...):
+// runner.RunScheduled runs the flow at each of its events, and a flow
+// program registers it with the flow, so that the server creates its runs.
+// A nil schedule is a bad value, reported when the flow is validated.
+func WithSchedule(s *schedule.Schedule) Option {
+	return func(f *Flow) {
+		if s == nil {
+			f.errs = append(f.errs, errors.New("flow.WithSchedule was given a nil schedule; build one with schedule.New, schedule.Interval or schedule.Cron, or leave the option out"))
+			return
+		}
+		f.schedule = s
+	}
+}
+
+// Schedule returns the flow's schedule, or nil when it has none.
+func (f *Flow) Schedule() *schedule.Schedule { return f.schedule }
 
 // Name returns the flow's name.
 func (f *Flow) Name() string { return f.name }

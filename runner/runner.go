@@ -43,6 +43,7 @@ import (
 	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/result"
+	"github.com/prefect-go/prefect/schedule"
 	"github.com/prefect-go/prefect/secrets"
 	"github.com/prefect-go/prefect/state"
 	"github.com/prefect-go/prefect/task"
@@ -89,6 +90,11 @@ type options struct {
 	// taskDefaults, when set (WithTaskDefaults), wins over the
 	// configuration's tasks.defaults.
 	taskDefaults *task.Defaults
+
+	// RunScheduled's: WithSchedule, WithOverlap, OnScheduledRun.
+	schedule    *schedule.Schedule
+	overlap     Overlap
+	onScheduled func(schedule.Event, *FlowState, error)
 
 	reporter Reporter
 }
