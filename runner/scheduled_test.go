@@ -153,7 +153,7 @@ func TestRunScheduledParameters(t *testing.T) {
 		}
 
 		sf2 := &scheduledFlow{t0: time.Now()}
-		ctx, cancel = context.WithTimeout(context.Background(), 90*time.Second)
+		ctx, cancel = context.WithTimeout(context.Background(), 80*time.Second) // one event: clock a's at t0+3m (clock b's at t0+4m is past the end)
 		defer cancel()
 		err = runner.RunScheduled(ctx, sf2.build(t, time.Second), runner.WithSchedule(s),
 			runner.WithParameters(map[string]any{"who": "the caller"}))
