@@ -9,7 +9,7 @@
 //
 // The command line it answers:
 //
-//	myflows register [--label L]... [--env K=V]... [--working-dir D]
+//	myflows register [--label L]... [--env K=V]... [--working-dir D] [--no-schedule]
 //	myflows execute
 //	myflows help [COMMAND]
 //
@@ -213,7 +213,7 @@ func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func (p Program) usage() string {
-	u := "register [--label L]... [--env K=V]... [--working-dir D] | execute"
+	u := "register [--label L]... [--env K=V]... [--working-dir D] [--no-schedule] | execute"
 	for _, c := range p.Commands {
 		u += " | " + strings.TrimSpace(c.Name+" "+c.Usage)
 	}
@@ -388,6 +388,7 @@ func register(ctx context.Context, cfg *config.Config, args []string, stdout io.
 	fs.Var(&labels, "label", "a `label` an agent must have to run the flows (repeatable)")
 	fs.Var(&envs, "env", "`KEY=VAL` for every run's environment, kept sealed by the server (repeatable)")
 	dir := fs.String("working-dir", "", "the `directory` runs execute in (default: the agent's)")
+	noSchedule := fs.Bool("no-schedule", false, "register the flows' schedules turned off (Prefect's --no-schedule): no runs are made until `prefect flows schedule NAME --on`")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -416,8 +417,14 @@ func register(ctx context.Context, cfg *config.Config, args []string, stdout io.
 			return fmt.Errorf("flow %q: %w", f.Name(), err)
 		}
 		raw, _ := json.Marshal(def)
-		_, version, created, err := c.RegisterFlow(ctx, client.FlowRegistration{Name: f.Name(), Definition: raw,
-			Labels: labels, Command: []string{exe, "execute"}, WorkingDir: *dir, Env: env})
+		reg := client.FlowRegistration{Name: f.Name(), Definition: raw,
+			Labels: labels, Command: []string{exe, "execute"}, WorkingDir: *dir, Env: env, ScheduleInactive: *noSchedule}
+		if s := f.Schedule(); s != nil {
+			if reg.Schedule, err = json.Marshal(s); err != nil {
+				return fmt.Errorf("flow %q: its schedule: %w", f.Name(), err)
+			}
+		}
+		_, version, created, err := c.RegisterFlow(ctx, reg)
 		if err != nil {
 			return err
 		}
@@ -514,6 +521,11 @@ func execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	logger := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
 	opts := []runner.Option{runner.WithParameters(params), runner.WithFlowRunID(runID),
 		runner.WithFlowRunName(run.Name), runner.WithReporter(rep), runner.WithLogger(logger), runner.WithConfig(cfg)}
+	if !run.ScheduledStart.IsZero() {
+		// The run context's date helpers read the planned time, as in
+		// Prefect, not the time the agent got to it.
+		opts = append(opts, runner.WithScheduledStartTime(run.ScheduledStart))
+	}
 	var fs *runner.FlowState
 	var runErr error
 	if runOptions != nil {

@@ -24,7 +24,7 @@ var groups = map[string][]command{
 		{"secrets", "SUBCOMMAND", "set, get, list and delete the secrets of the server"},
 		{"agent", "local start", "run the server's flow runs as processes of this machine"},
 		{"run", "--name FLOW", "create a run of a registered flow, and watch it"},
-		{"flows", "list", "list the registered flows"},
+		{"flows", "SUBCOMMAND", "list the registered flows; turn their schedules on and off"},
 		{"runs", "SUBCOMMAND", "list, show and cancel flow runs, and read their logs"},
 		{"help", "[COMMAND...]", "show a command's help (as COMMAND... -h does)"},
 	},
@@ -50,7 +50,10 @@ var groups = map[string][]command{
 		{"start", "[--label L]... [--env K=V]... [--max-runs N] [FLAGS]", "claim the server's flow runs and run each as a local process"},
 	},
 	"flows": {
-		{"list", "", "list the newest version of each registered flow"},
+		{"list", "", "list the newest version of each registered flow, with its schedule (on, off or -)"},
+		{"schedule", "NAME --on|--off", "turn a registered flow's schedule on or off (Prefect's set_schedule_active)\n" +
+			"On, the server creates the flow's next runs (10 ahead), each at its planned time; off, the runs it\n" +
+			"planned that no agent has claimed are deleted"},
 	},
 	"runs": {
 		{"list", "[--state S] [--limit N]", "list flow runs, newest first"},

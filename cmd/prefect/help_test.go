@@ -38,6 +38,7 @@ func TestHelpEverywhere(t *testing.T) {
 		"run":                   "usage: prefect run --name FLOW",
 		"flows":                 "usage: prefect flows COMMAND",
 		"flows list":            "usage: prefect flows list",
+		"flows schedule":        "usage: prefect flows schedule NAME --on|--off",
 		"runs":                  "usage: prefect runs COMMAND",
 		"runs list":             "usage: prefect runs list",
 		"runs show":             "usage: prefect runs show ID",

@@ -2,7 +2,7 @@
 // keys and master keys, and sets and reads secrets through it.
 //
 //	prefect server start [--host H] [--port P] [--data-dir D] [--database-url URL] [--master-key-file F]
-//	                     [--max-value-size BYTES] [--max-secrets N] [--auth-cache-ttl 5s]
+//	                     [--max-value-size BYTES] [--max-secrets N] [--auth-cache-ttl 5s] [--scheduler-interval 10s]
 //	prefect server create-tenant NAME
 //	prefect server create-api-key --tenant NAME [--name LABEL]
 //	prefect server list-api-keys --tenant NAME [--all] [--json]
@@ -12,7 +12,7 @@
 //	prefect secrets set NAME [--value V | --from-file PATH] [--json] | get NAME | list [--limit N] [--after NAME] | delete NAME
 //	prefect agent local start [--label L]... [--env K=V]... [--max-runs N]
 //	prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]
-//	prefect flows list
+//	prefect flows list | schedule NAME --on|--off
 //	prefect runs list [--state S] [--limit N] | show ID | cancel ID | logs ID
 //	prefect [COMMAND...] -h | --help, prefect help [COMMAND...]
 //
@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "prefect:", err)
-		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME|list-api-keys --tenant NAME|revoke-api-key ID|rotate-key|audit --tenant NAME|--unknown-keys\n       prefect secrets set NAME [--value V | --from-file PATH] [--json]|get NAME|list [--limit N] [--after NAME]|delete NAME\n       prefect agent local start [--label L]... [--env K=V]... [--max-runs N]\n       prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]\n       prefect flows list | runs list|show ID|cancel ID|logs ID")
+		fmt.Fprintln(stderr, "usage: prefect server start|create-tenant NAME|create-api-key --tenant NAME|list-api-keys --tenant NAME|revoke-api-key ID|rotate-key|audit --tenant NAME|--unknown-keys\n       prefect secrets set NAME [--value V | --from-file PATH] [--json]|get NAME|list [--limit N] [--after NAME]|delete NAME\n       prefect agent local start [--label L]... [--env K=V]... [--max-runs N]\n       prefect run --name FLOW [--param k=v]... [--env K=V]... [--watch]\n       prefect flows list|schedule NAME --on|--off | runs list|show ID|cancel ID|logs ID")
 		return 2
 	default:
 		fmt.Fprintln(stderr, "prefect:", err)

@@ -248,8 +248,10 @@ func flowsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	switch {
 	case len(args) > 0 && isHelp(args[0]):
 		return groupHelp("flows")
+	case len(args) > 0 && args[0] == "schedule":
+		return withUsage("flows schedule", flowsSchedule(ctx, args[1:], stdout))
 	case len(args) == 0 || args[0] != "list":
-		return usageError{msg: "flows takes one subcommand: list"}
+		return usageError{msg: "flows takes a subcommand: list or schedule"}
 	}
 	if err := parseFlags(flag.NewFlagSet("flows list", flag.ContinueOnError), args[1:]); err != nil {
 		return withUsage("flows list", err)
@@ -264,11 +266,55 @@ func flowsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tVERSION\tLABELS\tREGISTERED")
+	fmt.Fprintln(tw, "NAME\tVERSION\tLABELS\tSCHEDULE\tREGISTERED")
 	for _, f := range flows {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", shown(f.Name), f.Version, shown(strings.Join(f.Labels, ",")), f.Created.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", shown(f.Name), f.Version, shown(strings.Join(f.Labels, ",")),
+			scheduleShown(f), f.Created.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
+}
+
+// scheduleShown says whether a flow has a schedule, and whether it is on.
+func scheduleShown(f client.Flow) string {
+	switch {
+	case len(f.Schedule) == 0 || string(f.Schedule) == "null":
+		return "-"
+	case f.ScheduleActive:
+		return "on"
+	}
+	return "off"
+}
+
+// flowsSchedule is prefect flows schedule NAME --on|--off: Prefect's
+// set_schedule_active and set_schedule_inactive.
+func flowsSchedule(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("flows schedule", flag.ContinueOnError)
+	on := fs.Bool("on", false, "turn the schedule on: the server creates the flow's next runs")
+	off := fs.Bool("off", false, "turn the schedule off: its runs no agent has claimed are deleted")
+	names, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(names) != 1:
+		return usageError{msg: fmt.Sprintf("flows schedule takes one flow name, not %d", len(names))}
+	case *on == *off:
+		return usageError{msg: "flows schedule needs --on or --off (one of them)"}
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+	if err := c.SetScheduleActive(ctx, names[0], *on); err != nil {
+		return err
+	}
+	word := "off"
+	if *on {
+		word = "on"
+	}
+	fmt.Fprintf(stdout, "flow %s: schedule %s\n", shown(names[0]), word)
+	return nil
 }
 
 const runsSubcommands = "list, show, cancel, logs"

@@ -147,6 +147,7 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	maxSecrets := fs.Int("max-secrets", server.DefaultMaxSecrets, "most secrets a tenant may hold")
 	runTimeout := fs.Duration("run-timeout", 2*time.Minute, "a flow run without a heartbeat this long is failed; one claimed and not started this long is scheduled again")
 	authTTL := fs.Duration("auth-cache-ttl", server.AuthCacheTTL, "how long an API key the store accepted is trusted before the store is asked again: a revoked key is refused at most this long after")
+	schedEvery := fs.Duration("scheduler-interval", server.DefaultScheduleInterval, "how often the server creates the next runs of scheduled flows")
 	allowUnreadable := fs.Bool("allow-unreadable-secrets", false, "start even if this server's master keys open none of the stored secrets (for recovery: new secrets are then sealed under a key the old ones are not)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -154,6 +155,9 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 	if beat := program.HeartbeatInterval(df.cfg); *runTimeout < 3*beat {
 		return usageError{msg: fmt.Sprintf("--run-timeout %v: want %v or more (runs heartbeat every %v, cloud.heartbeat_interval; a shorter timeout fails live runs)",
 			*runTimeout, 3*beat, beat)}
+	}
+	if *schedEvery <= 0 {
+		return usageError{msg: fmt.Sprintf("--scheduler-interval %v: want more than 0", *schedEvery)}
 	}
 	if *authTTL <= 0 {
 		return usageError{msg: fmt.Sprintf("--auth-cache-ttl %v: want more than 0", *authTTL)}
@@ -168,7 +172,7 @@ func start(ctx context.Context, args []string, stderr io.Writer) error {
 		*host = "127.0.0.1"
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	opts := []server.Option{server.WithLogger(logger), server.WithMaxValueSize(*maxValue), server.WithMaxSecrets(*maxSecrets), server.WithAuthCacheTTL(*authTTL), server.WithScheduler(server.DefaultScheduleInterval)}
+	opts := []server.Option{server.WithLogger(logger), server.WithMaxValueSize(*maxValue), server.WithMaxSecrets(*maxSecrets), server.WithAuthCacheTTL(*authTTL), server.WithScheduler(*schedEvery)}
 	if urlFlagHasPassword(fs, *df.databaseURL) {
 		logger.Warn("--database-url holds a password, which every user of this machine can read in the process list; give it through PGPASSWORD, a ~/.pgpass file or PREFECT__SERVER__DATABASE_URL instead")
 	}
