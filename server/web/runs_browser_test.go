@@ -15,6 +15,7 @@ import (
 
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/internal/servertest"
+	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/program"
 	"github.com/prefect-go/prefect/state"
 )
@@ -60,7 +61,8 @@ func TestFlowRunsPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := cl.RegisterFlow(ctx, client.FlowRegistration{Name: "etl", Definition: def, Command: []string{"etl"}}); err != nil {
+	flowID, _, _, err := cl.RegisterFlow(ctx, client.FlowRegistration{Name: "etl", Definition: def, Command: []string{"etl"}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	canary := "canary-" + rand.Text()
@@ -330,6 +332,63 @@ func TestFlowRunsPageInChromium(t *testing.T) {
 	if !document(t, b).hidden(row(run2.ID) + " button.cancel") {
 		t.Errorf("a cancelling run is offered for cancelling again")
 	}
+
+	// Runs planned for later: one asked for with a scheduled start, one the
+	// server's scheduler made. Each row shows its planned start as the
+	// other times are shown; the scheduler's is marked. A run's view shows
+	// it too.
+	planned := time.Now().Add(3 * time.Hour).Truncate(time.Second).UTC()
+	later, err := cl.CreateFlowRun(ctx, client.NewFlowRun{FlowName: "etl", Name: "later-1", ScheduledStart: planned})
+	if err != nil {
+		t.Fatal(err)
+	}
+	autoPlanned := planned.Add(time.Hour)
+	auto, err := env.Store.CreateFlowRun(ctx, orchestration.FlowRun{TenantID: env.Tenant.ID, FlowID: flowID, Name: "auto-1",
+		ScheduledStart: autoPlanned, IdempotencyKey: orchestration.ScheduleKey("etl", autoPlanned)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plannedISO, autoISO := planned.Format(time.RFC3339), autoPlanned.Format(time.RFC3339)
+	shown := func(iso string) string { // how the page shows a time
+		return eval[string](t, b, fmt.Sprintf(`new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" }).format(new Date(%q))`, iso))
+	}
+	waitFor("the planned runs are listed", `document.querySelectorAll("#run-rows tr").length === 5`)
+	plannedCell := func(id string) string {
+		return eval[string](t, b, `(() => { const td = document.querySelector('`+row(id)+` td.planned'); if (!td) return "(none)";
+			const note = td.querySelector(".note"); return td.querySelector("time").getAttribute("datetime") + " | " + td.querySelector("time").textContent + " | " +
+			(note && !note.hidden && note.getClientRects().length > 0 ? note.textContent + " (" + note.title + ")" : "unmarked") })()`)
+	}
+	for id, want := range map[string]string{
+		later.ID: plannedISO + " | " + shown(plannedISO) + " | unmarked",
+		auto.ID:  autoISO + " | " + shown(autoISO) + " | scheduled (Created by the server's scheduler from the flow's schedule)",
+		run1.ID:  run1.ScheduledStart.UTC().Format(time.RFC3339Nano) + " | " + shown(run1.ScheduledStart.UTC().Format(time.RFC3339Nano)) + " | unmarked",
+	} {
+		if got := plannedCell(id); got != want {
+			t.Errorf("run %s's Planned cell shows %q, want %q", id, got, want)
+		}
+	}
+	if got := eval[string](t, b, `[...document.querySelectorAll("#runs thead th")].map(th => th.textContent).slice(0, 4).join()`); got != "Run,Flow,State,Planned" {
+		t.Errorf("the list's columns: %q", got)
+	}
+	if shown(plannedISO) == text(row(later.ID)+" td.created time") {
+		t.Errorf("the planned start is shown as the creation time")
+	}
+	plannedFact := func() string {
+		return eval[string](t, b, `(() => { const t = document.querySelector("#run-planned time"); const n = document.getElementById("run-auto");
+			return t.getAttribute("datetime") + " | " + t.textContent + " | " + (n.getClientRects().length > 0 ? n.textContent : "unmarked") })()`)
+	}
+	do("opening the later run", chromedp.Click(chromedp.CSS(row(later.ID)+" a")))
+	waitFor("the later run's view is filled", `document.getElementById("run-name").textContent === "later-1" && document.getElementById("run-state").textContent === "Scheduled"`)
+	if got, want := plannedFact(), plannedISO+" | "+shown(plannedISO)+" | unmarked"; got != want {
+		t.Errorf("the later run's view shows its planned start as %q, want %q", got, want)
+	}
+	eval[bool](t, b, `(location.hash = "#/runs/`+auto.ID+`") !== ""`) // opening the scheduler's run
+	waitFor("the scheduler's run's view is filled", `document.getElementById("run-name").textContent === "auto-1"`)
+	if got, want := plannedFact(), autoISO+" | "+shown(autoISO)+" | scheduled by the flow's schedule"; got != want {
+		t.Errorf("the scheduler's run's view shows its planned start as %q, want %q", got, want)
+	}
+	do("going back to the list", chromedp.Click(chromedp.CSS(".back a")))
+	waitFor("the list is shown again", `!document.getElementById("runs").hidden && document.querySelectorAll("#run-rows tr").length === 5`)
 
 	// The filter asks the server for one state.
 	eval[bool](t, b, `(() => { const s = document.getElementById("run-state-filter"); s.value = "Success"; s.dispatchEvent(new Event("change")); return true })()`)

@@ -23,7 +23,7 @@ const FINISHED = new Set(["Success", "Failed", "Cancelled"]);
 const CANCELLABLE = new Set(["Scheduled", "Submitted", "Running"]);
 const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-const RUN_FIELDS = "id name flow_id flow_name flow_version state message created updated";
+const RUN_FIELDS = "id name flow_id flow_name flow_version state message created updated scheduled_start_time auto_scheduled";
 const Q_RUNS = `query FlowRuns($state: String, $limit: Int) { flow_runs(state: $state, limit: $limit) { ${RUN_FIELDS} } }`;
 const LOG_FIELDS = "seq time level task_slug message";
 const Q_RUN = `query FlowRun($id: String!, $after: String, $limit: Int) {
@@ -129,6 +129,9 @@ function keepOrder(tbody, rows) {
   });
 }
 
+// AUTO_TITLE explains the mark of a run the server's scheduler created.
+const AUTO_TITLE = "Created by the server's scheduler from the flow's schedule";
+
 const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 
 // RunsPage is the list of runs (#/runs) and the view of one (#/runs/ID).
@@ -158,6 +161,8 @@ export class RunsPage {
       message: $("run-message"),
       flow: $("run-flow"),
       flowVersion: $("run-flow-version"),
+      planned: $("run-planned-time"),
+      auto: $("run-auto"),
       created: $("run-created"),
       updated: $("run-updated"),
       agent: $("run-agent"),
@@ -273,12 +278,20 @@ export class RunsPage {
       const cancel = button("Cancel", "", "danger cancel", () => this.#askCancel(run.id, row.run.name));
       const tr = document.createElement("tr");
       tr.dataset.id = run.id;
+      const planned = timeCell(run.scheduled_start_time ?? "");
+      planned.classList.add("planned");
+      const auto = document.createElement("span");
+      auto.className = "note";
+      auto.textContent = "scheduled";
+      auto.title = AUTO_TITLE;
+      auto.hidden = true;
+      planned.append(" ", auto);
       const created = timeCell(run.created);
       created.classList.add("created");
       const updated = timeCell(run.updated);
       updated.classList.add("updated");
-      tr.append(cell("", link), cell("flow", flow), cell("", badge), created, updated, cell("actions", cancel));
-      row = { tr, link, flow, badge, cancel, created: created.firstChild, updated: updated.firstChild };
+      tr.append(cell("", link), cell("flow", flow), cell("", badge), planned, created, updated, cell("actions", cancel));
+      row = { tr, link, flow, badge, cancel, planned: planned.firstChild, auto, created: created.firstChild, updated: updated.firstChild };
       this.#rows.set(run.id, row);
     }
     row.run = run;
@@ -286,6 +299,8 @@ export class RunsPage {
     setText(row.flow, `${run.flow_name} v${run.flow_version}`);
     setBadge(row.badge, run.state);
     row.badge.title = run.message;
+    setTime(row.planned, run.scheduled_start_time ?? "");
+    row.auto.hidden = run.auto_scheduled !== true;
     setTime(row.created, run.created);
     setTime(row.updated, run.updated);
     row.cancel.hidden = !CANCELLABLE.has(run.state);
@@ -304,6 +319,8 @@ export class RunsPage {
     setText(this.#el.id, id);
     setBadge(this.#el.state, "");
     for (const e of [this.#el.created, this.#el.updated]) e.replaceChildren();
+    setTime(this.#el.planned, "");
+    this.#el.auto.hidden = true;
     this.#el.cancel.hidden = true;
     this.#el.graph.replaceChildren();
     this.#el.taskRows.replaceChildren();
@@ -392,6 +409,8 @@ export class RunsPage {
       if (dd.firstChild === null) dd.append(document.createElement("time"));
       setTime(dd.firstChild, iso);
     }
+    setTime(el.planned, run.scheduled_start_time ?? "");
+    el.auto.hidden = run.auto_scheduled !== true;
     setText(el.agent, run.agent_id === "" ? "none yet" : run.agent_id);
     setText(el.id, run.id);
     setText(el.parameters, JSON.stringify(parse(run.parameters) ?? {}, null, 2));
