@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/prefect-go/prefect/flow"
 	"github.com/prefect-go/prefect/schedule"
@@ -145,8 +146,12 @@ func RunScheduled(ctx context.Context, f *flow.Flow, opts ...Option) error {
 	}
 	first := true
 	queued := false // QueueOne: a missed event runs next, at once
+	// last is the start of the event run last: an adjustment (schedule.Add
+	// with a negative duration) can put an event before the clock time
+	// Next counts from, and no event runs twice or out of order.
+	var last time.Time
 	for {
-		evs := s.Next(1, after)
+		evs := nextAfter(s, after, last)
 		if len(evs) == 0 {
 			if first {
 				return ErrNoMoreRuns
@@ -155,6 +160,7 @@ func RunScheduled(ctx context.Context, f *flow.Flow, opts ...Option) error {
 		}
 		first = false
 		ev := evs[0]
+		last = ev.Start
 		if wait := ev.Start.Sub(o.clock.Now()); wait > 0 {
 			log.InfoContext(ctx, "Waiting for next scheduled run at "+ev.Start.Format(prefectTime),
 				slog.Group("flow_run", slog.String("flow_name", f.Name())))
@@ -180,7 +186,7 @@ func RunScheduled(ctx context.Context, f *flow.Flow, opts ...Option) error {
 			// The first event missed during this run, if any, runs at
 			// once; those after it are skipped.
 			after, queued = ev.Start, true
-			if next := s.Next(1, ev.Start); len(next) == 0 || !next[0].Start.Before(now) {
+			if next := nextAfter(s, ev.Start, ev.Start); len(next) == 0 || !next[0].Start.Before(now) {
 				after, queued = now, false
 			}
 		default:
@@ -190,6 +196,17 @@ func RunScheduled(ctx context.Context, f *flow.Flow, opts ...Option) error {
 			after = ev.Start
 		}
 	}
+}
+
+// nextAfter returns the first event of s after after whose start is also
+// after last (none or one event).
+func nextAfter(s *schedule.Schedule, after, last time.Time) []schedule.Event {
+	for ev := range s.Events(after) {
+		if ev.Start.After(last) {
+			return []schedule.Event{ev}
+		}
+	}
+	return nil
 }
 
 // prefectTime is how Prefect (pendulum) prints a time in its log lines.

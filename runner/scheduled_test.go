@@ -196,3 +196,29 @@ func must(c schedule.Clock, err error) schedule.Clock {
 	}
 	return c
 }
+
+// TestRunScheduledAdjusted checks that an adjustment moving events before
+// their clock time (schedule.Add with a negative duration) runs each event
+// once, in order, rather than the same clock event again and again.
+func TestRunScheduledAdjusted(t *testing.T) {
+	for _, overlap := range []runner.Overlap{runner.SkipMissed, runner.QueueOne, runner.Concurrent} {
+		t.Run(overlap.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sf := &scheduledFlow{t0: time.Now()}
+				c, err := schedule.NewIntervalClock(time.Minute, schedule.WithStart(sf.t0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := schedule.Must(schedule.New([]schedule.Clock{c}, schedule.WithAdjustments(schedule.Add(-30*time.Second))))
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+10*time.Second)
+				defer cancel()
+				if err := runner.RunScheduled(ctx, sf.build(t, time.Second), runner.WithSchedule(s), runner.WithOverlap(overlap)); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := minutes(sf.starts), []float64{0.5, 1.5, 2.5}; !equalFloats(got, want) {
+					t.Errorf("runs started at minutes %v, want %v", got, want)
+				}
+			})
+		})
+	}
+}
