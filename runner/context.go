@@ -99,34 +99,35 @@ const (
 	nodashLayout = "20060102"
 )
 
-// Date returns the scheduled start time, Prefect's context.date.
+// Date returns the scheduled start time, Prefect's context.date. Prefect
+// fills it with the time the run starts, unless a date is given; here it
+// is the run's scheduled start time, which is now for a run started by
+// hand and the planned time of a scheduled one (runner.RunScheduled, the
+// server's scheduler), so that a late run still works on its own day.
 func (c *Context) Date() time.Time { return c.ScheduledStartTime }
 
-// Today returns the scheduled start date as YYYY-MM-DD.
-func (c *Context) Today() string { return c.ScheduledStartTime.Format(dateLayout) }
+// day returns the scheduled start date moved by days, in UTC, as
+// Prefect's date strings are (pendulum.now("utc")), whatever zone the
+// schedule is in.
+func (c *Context) day(days int) time.Time { return c.ScheduledStartTime.UTC().AddDate(0, 0, days) }
+
+// Today returns the scheduled start date (UTC) as YYYY-MM-DD.
+func (c *Context) Today() string { return c.day(0).Format(dateLayout) }
 
 // Yesterday returns the day before the scheduled start date as YYYY-MM-DD.
-func (c *Context) Yesterday() string {
-	return c.ScheduledStartTime.AddDate(0, 0, -1).Format(dateLayout)
-}
+func (c *Context) Yesterday() string { return c.day(-1).Format(dateLayout) }
 
 // Tomorrow returns the day after the scheduled start date as YYYY-MM-DD.
-func (c *Context) Tomorrow() string {
-	return c.ScheduledStartTime.AddDate(0, 0, 1).Format(dateLayout)
-}
+func (c *Context) Tomorrow() string { return c.day(1).Format(dateLayout) }
 
 // TodayNoDash returns the scheduled start date as YYYYMMDD.
-func (c *Context) TodayNoDash() string { return c.ScheduledStartTime.Format(nodashLayout) }
+func (c *Context) TodayNoDash() string { return c.day(0).Format(nodashLayout) }
 
 // YesterdayNoDash returns the day before the scheduled start date as YYYYMMDD.
-func (c *Context) YesterdayNoDash() string {
-	return c.ScheduledStartTime.AddDate(0, 0, -1).Format(nodashLayout)
-}
+func (c *Context) YesterdayNoDash() string { return c.day(-1).Format(nodashLayout) }
 
 // TomorrowNoDash returns the day after the scheduled start date as YYYYMMDD.
-func (c *Context) TomorrowNoDash() string {
-	return c.ScheduledStartTime.AddDate(0, 0, 1).Format(nodashLayout)
-}
+func (c *Context) TomorrowNoDash() string { return c.day(1).Format(nodashLayout) }
 
 // useHook is the secrets.OnUse hook of the flow run's context. It is never
 // called from a task: a task's context answers for it with a hook of its

@@ -222,3 +222,25 @@ func TestRunScheduledAdjusted(t *testing.T) {
 		})
 	}
 }
+
+// TestDatesInUTC checks that the run context's date strings are the
+// scheduled start's date in UTC, as Prefect's are, whatever the zone of
+// the schedule that planned it: 00:30 in Berlin on March 1 is still
+// February 28 in UTC.
+func TestDatesInUTC(t *testing.T) {
+	berlin, err := schedule.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	f := flow.New("dates")
+	flow.Add(f, task.New("d", func(ctx context.Context, _ task.None) (int, error) {
+		rc, _ := runner.FromContext(ctx)
+		got = []string{rc.Today(), rc.Yesterday(), rc.Tomorrow(), rc.TodayNoDash()}
+		return 0, nil
+	}))
+	runFlow(t, runner.Local(), f, runner.WithScheduledStartTime(time.Date(2026, 3, 1, 0, 30, 0, 0, berlin)))
+	if want := []string{"2026-02-28", "2026-02-27", "2026-03-01", "20260228"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("dates %q, want %q", got, want)
+	}
+}
