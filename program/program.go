@@ -522,8 +522,9 @@ func execute(ctx context.Context, api RunAPI, cfg *config.Config, flows map[stri
 	opts := []runner.Option{runner.WithParameters(params), runner.WithFlowRunID(runID),
 		runner.WithFlowRunName(run.Name), runner.WithReporter(rep), runner.WithLogger(logger), runner.WithConfig(cfg)}
 	if !run.ScheduledStart.IsZero() {
-		// The run context's date helpers read the planned time, as in
-		// Prefect, not the time the agent got to it.
+		// The run's scheduled start time is the planned one (Prefect's
+		// scheduled_start_time), not the time the agent got to it; the
+		// run context's date helpers read it too (see runner.Context.Date).
 		opts = append(opts, runner.WithScheduledStartTime(run.ScheduledStart))
 	}
 	var fs *runner.FlowState
