@@ -1,8 +1,10 @@
 package schedule
 
 import (
+	"fmt"
 	"iter"
 	"maps"
+	"math/big"
 	"slices"
 	"sort"
 	"time"
@@ -120,6 +122,16 @@ func buildOptions(kind string, opts []ClockOption) (clockOptions, clockBase, err
 	if o.hasEnd && o.end.IsZero() {
 		return o, b, invalidf("%s clock: zero end time (give an end date, or leave WithEnd out)", kind)
 	}
+	if o.hasStart {
+		if err := checkRange(kind+" clock: start", o.start); err != nil {
+			return o, b, err
+		}
+	}
+	if o.hasEnd {
+		if err := checkRange(kind+" clock: end", o.end); err != nil {
+			return o, b, err
+		}
+	}
 	if o.hasStart && o.hasEnd && o.end.Before(o.start) {
 		return o, b, invalidf("%s clock: end %s is before start %s (the end must be at or after the start)", kind, o.end.Format(time.RFC3339), o.start.Format(time.RFC3339))
 	}
@@ -192,37 +204,63 @@ const day = 24 * time.Hour
 
 // at returns the k-th event time: k intervals after the anchor, whole days
 // by the calendar in the clock's location and the rest in elapsed time, as
-// Prefect's pendulum start_date.add(days=..., seconds=...) does.
+// Prefect's pendulum start_date.add(days=..., seconds=...) does. The
+// arithmetic is exact (big integers), not time.Duration's, which saturates
+// at about 292 years.
 func (c *intervalClock) at(k int64) time.Time {
-	total := time.Duration(k) * c.every
+	total := new(big.Int).Mul(big.NewInt(k), big.NewInt(int64(c.every)))
 	if c.every < day {
-		return c.anchor.Add(total)
+		return addNanos(c.anchor, total)
 	}
-	days := int(total / day)
-	rest := total - time.Duration(days)*day
-	n := naive(c.anchor, c.loc).AddDate(0, 0, days)
-	return resolve(n, c.loc, earlier).Add(rest)
+	days, rest := new(big.Int).DivMod(total, big.NewInt(int64(day)), new(big.Int))
+	if !days.IsInt64() || days.Int64() > 1<<20 { // far past the supported range
+		return maxTime.Add(time.Nanosecond)
+	}
+	n := naive(c.anchor, c.loc).AddDate(0, 0, int(days.Int64()))
+	return resolve(n, c.loc, earlier).Add(time.Duration(rest.Int64()))
+}
+
+// first returns the index of an event at or before the first event after
+// `after`: the number of whole intervals from the anchor to `after`, less a
+// margin. It is exact for any anchor and `after` in the supported range.
+// For intervals of a day or more it counts on wall-clock (naive) readings,
+// as at does, and steps back two intervals, which covers any difference
+// between the two readings' UTC offsets (a day at most, as when a
+// zone skips a calendar day).
+func (c *intervalClock) first(after time.Time) int64 {
+	if !after.After(c.anchor) {
+		return 0
+	}
+	var d *big.Int
+	if c.every < day {
+		d = nanosBetween(c.anchor, after)
+	} else {
+		d = nanosBetween(naive(c.anchor, c.loc), naive(after, c.loc))
+	}
+	k := d.Quo(d, big.NewInt(int64(c.every)))
+	if !k.IsInt64() {
+		return 0
+	}
+	if k := k.Int64() - 2; k > 0 {
+		return k
+	}
+	return 0
 }
 
 func (c *intervalClock) Events(after time.Time) iter.Seq[Event] {
 	return func(yield func(Event) bool) {
-		// Jump straight to the interval before `after` rather than
-		// stepping from the anchor; one interval back leaves room for
-		// wall-clock days that are 23 or 25 hours long.
-		var k int64
-		if d := after.Sub(c.anchor); after.After(c.anchor) {
-			k = int64(d/c.every) - 1
-			if k < 0 {
-				k = 0
-			}
+		if after.After(maxTime) {
+			return // no event after the supported range
 		}
-		for ; ; k++ {
+		// Jump straight to just before `after` rather than stepping from
+		// the anchor, so that the loop skips at most a few intervals.
+		for k := c.first(after); ; k++ {
 			t := c.at(k)
+			if t.After(maxTime) || c.pastEnd(t) {
+				return
+			}
 			if !t.After(after) || t.Before(c.anchor) {
 				continue
-			}
-			if c.pastEnd(t) {
-				return
 			}
 			if !yield(c.event(t)) {
 				return
@@ -258,6 +296,9 @@ func NewDatesClock(dates []time.Time, opts ...ClockOption) (Clock, error) {
 	for i, d := range dates {
 		if d.IsZero() {
 			return nil, invalidf("dates clock: date %d is the zero time (give a real date)", i)
+		}
+		if err := checkRange(fmt.Sprintf("dates clock: date %d,", i), d); err != nil {
+			return nil, err
 		}
 		if o.locSet {
 			d = d.In(b.loc)

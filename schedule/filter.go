@@ -45,6 +45,8 @@ func OnDatetime(t time.Time) Filter {
 	f := Filter{kind: kindOnDatetime, t1: t}
 	if t.IsZero() {
 		f.err = invalidf("filter on_datetime: zero time (give the instant to match)")
+	} else {
+		f.err = checkRange("filter on_datetime: time", t)
 	}
 	return f
 }
@@ -84,6 +86,10 @@ func BetweenDatetimes(start, end time.Time) Filter {
 	switch {
 	case start.IsZero() || end.IsZero():
 		f.err = invalidf("filter between_datetimes: zero time (give both the start and the end)")
+	case checkRange("filter between_datetimes: start", start) != nil:
+		f.err = checkRange("filter between_datetimes: start", start)
+	case checkRange("filter between_datetimes: end", end) != nil:
+		f.err = checkRange("filter between_datetimes: end", end)
 	case end.Before(start):
 		f.err = invalidf("filter between_datetimes: end %s is before start %s (the end must be at or after the start)", end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}

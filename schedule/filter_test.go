@@ -261,6 +261,9 @@ func TestJSONErrors(t *testing.T) {
 		`{"clocks":[{"type":"interval","interval":"1h"}],"filters":[{"kind":"full_moon"}]}`,
 		`{"clocks":[{"type":"interval","interval":"1h"}],"adjustments":[{"kind":"add","duration":"soon"}]}`,
 		`[1,2]`,
+		`{"clocks":[{"type":"interval","interval":"1h","start_date":"2300-01-01T00:00:00Z"}]}`,
+		`{"clocks":[{"type":"dates","dates":["1600-01-01T00:00:00Z"]}]}`,
+		`{"clocks":[{"type":"interval","interval":"1h"}],"filters":[{"kind":"on_datetime","time":"2300-01-01T00:00:00Z"}]}`,
 	} {
 		var s Schedule
 		if err := json.Unmarshal([]byte(in), &s); !errors.Is(err, ErrInvalid) {

@@ -90,6 +90,21 @@ func TestIntervalClock(t *testing.T) {
 			[]time.Time{utc(2018, 1, 1, 6)}},
 		{"36h: a calendar day plus 12 elapsed hours", 36 * time.Hour, []ClockOption{WithStart(start)}, start, 2,
 			[]time.Time{utc(2018, 1, 2, 12), utc(2018, 1, 4)}},
+		// More than time.Duration's 292 years from the start to `after`,
+		// or between events: the arithmetic must not saturate or wrap.
+		{"hourly from 1700, after 2026", time.Hour, []ClockOption{WithStart(utc(1700, 1, 1))}, utc(2026, 12, 8, 2, 30), 2,
+			[]time.Time{utc(2026, 12, 8, 3), utc(2026, 12, 8, 4)}},
+		{"daily from 1700, after 2200", day, []ClockOption{WithStart(utc(1700, 1, 1, 9))}, utc(2200, 6, 1, 12), 2,
+			[]time.Time{utc(2200, 6, 2, 9), utc(2200, 6, 3, 9)}},
+		{"daily in Berlin from 1700, after 2200", day, []ClockOption{WithStart(time.Date(1700, 1, 1, 9, 0, 0, 0, zone(t, "Europe/Berlin")))}, utc(2200, 6, 1, 12), 1,
+			[]time.Time{time.Date(2200, 6, 2, 9, 0, 0, 0, zone(t, "Europe/Berlin"))}},
+		{"200-year interval in order, ending at 2262", 73000 * day, []ClockOption{WithStart(utc(1700, 1, 1))}, time.Time{}, 5,
+			[]time.Time{utc(1700, 1, 1), utc(1700, 1, 1+73000), utc(1700, 1, 1+146000)}},
+		{"daily, after 2400: none", day, nil, utc(2400, 1, 1), 1, nil},
+		{"daily ends at 2262-04-11", day, []ClockOption{WithStart(utc(2262, 4, 9))}, time.Time{}, 5,
+			[]time.Time{utc(2262, 4, 9), utc(2262, 4, 10), utc(2262, 4, 11)}},
+		{"hourly ends at 2262-04-11 23:00", time.Hour, nil, utc(2262, 4, 11, 21, 30), 5,
+			[]time.Time{utc(2262, 4, 11, 22), utc(2262, 4, 11, 23)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -377,6 +392,11 @@ func TestErrors(t *testing.T) {
 		{"unknown zone", func() error { _, err := LoadLocation("Mars/Olympus"); return err }(), `unknown time zone "Mars/Olympus"`},
 		{"interval shorthand", badS(Interval(0)), "not positive"},
 		{"cron shorthand", badS(Cron("nope", WithLocation(ny))), `cron expression "nope"`},
+		{"start before 1678", bad(NewIntervalClock(time.Hour, WithStart(utc(1600, 1, 1)))), "start 1600-01-01T00:00:00Z is outside the supported range 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z"},
+		{"end after 2262", bad(NewCronClock("0 0 * * *", WithEnd(utc(2300, 1, 1)))), "end 2300-01-01T00:00:00Z is outside the supported range"},
+		{"date after 2262", bad(NewDatesClock([]time.Time{utc(2020, 1, 1), utc(2263, 1, 1)})), "date 1, 2263-01-01T00:00:00Z is outside the supported range"},
+		{"on_datetime before 1678", badS(New([]Clock{ok}, WithFilters(OnDatetime(utc(1500, 1, 1))))), "on_datetime: time 1500-01-01T00:00:00Z is outside the supported range"},
+		{"between_datetimes after 2262", badS(New([]Clock{ok}, WithFilters(BetweenDatetimes(utc(2020, 1, 1), utc(2300, 1, 1))))), "end 2300-01-01T00:00:00Z is outside the supported range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
