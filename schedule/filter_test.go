@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -246,9 +247,22 @@ func TestJSONRoundTrip(t *testing.T) {
 }
 
 func TestJSONErrors(t *testing.T) {
-	fixed := Must(Interval(time.Hour, WithLocation(time.FixedZone("", 3600))))
-	if _, err := json.Marshal(fixed); !errors.Is(err, ErrInvalid) {
-		t.Errorf("storing a fixed zone: %v, want ErrInvalid", err)
+	for _, tt := range []struct {
+		name string
+		s    *Schedule
+		want string // a substring of the message
+	}{
+		{"fixed zone", Must(Interval(time.Hour, WithLocation(time.FixedZone("", 3600)))), "not an IANA zone name"},
+		{"Local start", Must(Interval(time.Hour, WithStart(time.Now()))), `location Local cannot be stored: a schedule stored in time.Local would be read back in the reading machine's zone; name the zone (schedule.WithLocation(schedule.LoadLocation("Europe/Berlin"))) or use UTC (time.Now().UTC())`},
+		{"Local location", Must(Cron("0 9 * * *", WithLocation(time.Local))), "location Local cannot be stored"},
+	} {
+		if _, err := json.Marshal(tt.s); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("storing %s: %v, want ErrInvalid containing %q", tt.name, err, tt.want)
+		}
+	}
+	// A clock in time.Local still computes its events locally.
+	if got := Must(Interval(time.Hour, WithStart(time.Now()))).Next(2, time.Now()); len(got) != 2 {
+		t.Errorf("Local clock: Next(2) gave %d events", len(got))
 	}
 	for _, in := range []string{
 		`{"clocks":[]}`,
@@ -261,13 +275,38 @@ func TestJSONErrors(t *testing.T) {
 		`{"clocks":[{"type":"interval","interval":"1h"}],"filters":[{"kind":"full_moon"}]}`,
 		`{"clocks":[{"type":"interval","interval":"1h"}],"adjustments":[{"kind":"add","duration":"soon"}]}`,
 		`[1,2]`,
+		`{"clocks":[{"type":"interval","interval":"1h","location":"Local"}]}`,
 		`{"clocks":[{"type":"interval","interval":"1h","start_date":"2300-01-01T00:00:00Z"}]}`,
 		`{"clocks":[{"type":"dates","dates":["1600-01-01T00:00:00Z"]}]}`,
 		`{"clocks":[{"type":"interval","interval":"1h"}],"filters":[{"kind":"on_datetime","time":"2300-01-01T00:00:00Z"}]}`,
 	} {
 		var s Schedule
-		if err := json.Unmarshal([]byte(in), &s); !errors.Is(err, ErrInvalid) {
+		err := json.Unmarshal([]byte(in), &s)
+		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: error %v, want ErrInvalid", in, err)
+		}
+		if strings.Contains(in, `"Local"`) && (err == nil || !strings.Contains(err.Error(), "time.Now().UTC()")) {
+			t.Errorf("%s: error %v does not say to name the zone or use UTC", in, err)
+		}
+	}
+}
+
+// A dates clock without WithLocation stores its dates with their offsets,
+// so a start in a zone without a name (or in Local) must not drop its start,
+// end, parameter defaults or labels.
+func TestJSONDatesClockKeepsOptions(t *testing.T) {
+	for _, loc := range []*time.Location{time.FixedZone("", 3600), time.Local} {
+		start := time.Date(2018, 1, 1, 0, 0, 0, 0, loc)
+		s := Must(New([]Clock{mustClock(t)(NewDatesClock([]time.Time{utc(2018, 6, 1)},
+			WithStart(start), WithParameterDefaults(map[string]any{"x": "a"}), WithLabels("dev")))}))
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`"start_date"`, `"parameter_defaults":{"x":"a"}`, `"labels":["dev"]`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%v: %s lacks %s", loc, b, want)
+			}
 		}
 	}
 }

@@ -48,22 +48,24 @@ type wireClock struct {
 	Labels            []string       `json:"labels,omitempty"`
 }
 
+// localHelp says what to do instead of storing time.Local.
+const localHelp = "a schedule stored in time.Local would be read back in the reading machine's zone; name the zone (schedule.WithLocation(schedule.LoadLocation(\"Europe/Berlin\"))) or use UTC (time.Now().UTC())"
+
 // locationName returns the name LoadLocation reads loc back from, or an
-// error for a zone that has none (time.FixedZone, a zone built from bytes).
+// error for a zone that has none (time.FixedZone, a zone built from bytes)
+// or whose name means a different zone on another machine (time.Local).
 func locationName(loc *time.Location) (string, error) {
 	name := loc.String()
-	if l, err := time.LoadLocation(name); err != nil || (name != "Local" && l.String() != name) {
+	if loc == time.Local || name == "Local" {
+		return "", invalidf("location Local cannot be stored: %s", localHelp)
+	}
+	if l, err := time.LoadLocation(name); err != nil || l.String() != name {
 		return "", invalidf("location %q cannot be stored: it is not an IANA zone name (use time.LoadLocation, e.g. \"Europe/Berlin\", or time.UTC)", name)
 	}
 	return name, nil
 }
 
 func (b *clockBase) wire(w *wireClock) error {
-	name, err := locationName(b.loc)
-	if err != nil {
-		return err
-	}
-	w.Location = name
 	if !b.start.IsZero() {
 		w.StartDate = &b.start
 	}
@@ -72,6 +74,11 @@ func (b *clockBase) wire(w *wireClock) error {
 	}
 	w.ParameterDefaults = b.params
 	w.Labels = b.labels
+	name, err := locationName(b.loc)
+	if err != nil {
+		return err
+	}
+	w.Location = name
 	return nil
 }
 
@@ -102,6 +109,9 @@ func wireOf(c Clock) (wireClock, error) {
 
 func (w wireClock) clock() (Clock, error) {
 	var opts []ClockOption
+	if w.Location == "Local" {
+		return nil, invalidf("location \"Local\" is refused: %s", localHelp)
+	}
 	if w.Location != "" {
 		loc, err := LoadLocation(w.Location)
 		if err != nil {
@@ -142,7 +152,10 @@ func (w wireClock) clock() (Clock, error) {
 // MarshalJSON stores the schedule: its clocks, with their zones by name, and
 // its filters and adjustments (see the format above wireSchedule in
 // json.go). It fails, matching ErrInvalid, for a clock this package did not
-// make or a zone without an IANA name (time.FixedZone).
+// make, a zone without an IANA name (time.FixedZone), or time.Local (as
+// from WithStart(time.Now())), which would be read back in the reader's
+// zone: name the zone with WithLocation, or use UTC (time.Now().UTC()). A
+// clock in time.Local still computes its events (Next) locally.
 func (s *Schedule) MarshalJSON() ([]byte, error) {
 	w := wireSchedule{
 		Filters:     s.opts.filters,
