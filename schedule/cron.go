@@ -71,9 +71,10 @@ func NewCronClock(expr string, opts ...ClockOption) (Clock, error) {
 		c.spec.Dom |= starBit
 	}
 	// An expression can parse yet never fire ("0 0 30 2 *"); say so now, not
-	// when the first run is due. robfig looks five years ahead, which
-	// covers leap days.
-	if c.spec.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+	// when the first run is due. The Gregorian calendar repeats, weekdays
+	// included, every 400 years, so a day that matches is in 2000-2399 if
+	// anywhere ("0 0 29 2 1" with WithDayOr(false) fires in 2016 and 2044).
+	if !c.matchesSomeDay() {
 		return nil, invalidf("cron expression %q never fires (no date matches its day-of-month, month and day-of-week)", expr)
 	}
 	return c, nil
@@ -120,17 +121,30 @@ func (c *cronClock) Events(after time.Time) iter.Seq[Event] {
 		// (the wall times of a skipped hour map onto the hour after it),
 		// so keep only those past the last one yielded: that neither
 		// repeats nor reorders a run.
+		if last.Before(minTime) { // no event before the supported range
+			last = minTime.Add(-time.Nanosecond)
+		}
+		if last.After(maxTime) {
+			return // no event after the supported range
+		}
+		// The search ends at the clock's end, or at the end of the
+		// supported range (2262-04-11).
+		limit := maxTime
+		if !c.end.IsZero() && c.end.Before(limit) {
+			limit = c.end
+		}
+		limitN := naive(limit, c.loc).Add(dstSlack)
 		n := naive(last, c.loc).Add(-dstSlack)
 		for {
-			n = c.spec.Next(n)
-			if n.IsZero() { // no match within five years: cannot happen for a validated spec
+			n = c.next(n, limitN)
+			if n.IsZero() { // no match before the limit
 				return
 			}
 			t := resolve(n, c.loc, later)
 			if !t.After(last) {
 				continue
 			}
-			if c.pastEnd(t) {
+			if c.pastEnd(t) || t.After(maxTime) {
 				return
 			}
 			last = t
@@ -139,4 +153,52 @@ func (c *cronClock) Events(after time.Time) iter.Seq[Event] {
 			}
 		}
 	}
+}
+
+// next returns the first wall time after n that matches the spec, or the
+// zero time when there is none up to limit. robfig/cron's Next gives up
+// after five years ("0 0 29 2 *" after 2097-03-01 next fires in 2104); next
+// repeats its search from where it gave up (it has searched at least five
+// years past n) until limit.
+func (c *cronClock) next(n, limit time.Time) time.Time {
+	for !n.After(limit) {
+		if m := c.spec.Next(n); !m.IsZero() {
+			if m.After(limit) {
+				return time.Time{}
+			}
+			return m
+		}
+		n = n.AddDate(5, 0, 0)
+	}
+	return time.Time{}
+}
+
+// matchesSomeDay reports whether any date matches the spec's day-of-month,
+// month and day-of-week (combined as robfig/cron's dayMatches does: both
+// when either carries starBit, else either). It checks a whole 400-year
+// Gregorian cycle, after which dates and weekdays repeat.
+func (c *cronClock) matchesSomeDay() bool {
+	s := c.spec
+	for y := 2000; y < 2400; y++ {
+		for m := time.January; m <= time.December; m++ {
+			if s.Month&(1<<uint(m)) == 0 {
+				continue
+			}
+			first := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+			days := first.AddDate(0, 1, -1).Day()
+			wd := first.Weekday()
+			for d := 1; d <= days; d++ {
+				dom := s.Dom&(1<<uint(d)) != 0
+				dow := s.Dow&(1<<uint((int(wd)+d-1)%7)) != 0
+				if s.Dom&starBit != 0 || s.Dow&starBit != 0 {
+					if dom && dow {
+						return true
+					}
+				} else if dom || dow {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

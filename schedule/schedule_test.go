@@ -223,6 +223,14 @@ func TestCronClock(t *testing.T) {
 		{"WithLocation reads cron in that zone", "0 9 * * *", []ClockOption{WithLocation(zone(t, "Europe/Berlin"))}, utc(2024, 1, 1), 1,
 			[]time.Time{utc(2024, 1, 1, 8)}},
 		{"leap day", "0 0 29 2 *", nil, utc(2024, 3, 1), 1, []time.Time{utc(2028, 2, 29)}},
+		// robfig/cron searches five years ahead; the clock searches on.
+		{"leap day after 2097: 2104", "0 0 29 2 *", nil, utc(2097, 3, 1), 2, []time.Time{utc(2104, 2, 29), utc(2108, 2, 29)}},
+		{"leap day after 2097, ending 2100: none", "0 0 29 2 *", []ClockOption{WithEnd(utc(2100, 1, 1))}, utc(2097, 3, 1), 1, nil},
+		{"leap day on a Monday (day_or false)", "0 0 29 2 1", []ClockOption{WithDayOr(false)}, utc(2000, 1, 1), 3,
+			[]time.Time{utc(2016, 2, 29), utc(2044, 2, 29), utc(2072, 2, 29)}},
+		{"ends at 2262-04-11", "0 0 * * *", nil, utc(2262, 4, 9, 12), 5, []time.Time{utc(2262, 4, 10), utc(2262, 4, 11)}},
+		{"after 2400: none", "0 0 * * *", nil, utc(2400, 1, 1), 1, nil},
+		{"zero after, no start: from 1677-09-22", "0 0 * * *", nil, time.Time{}, 1, []time.Time{utc(1677, 9, 22)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -372,6 +380,8 @@ func TestErrors(t *testing.T) {
 		{"cron: words", bad(NewCronClock("hello world")), `cron expression "hello world"`},
 		{"cron: day 32", bad(NewCronClock("* * 32 1 1")), `cron expression "* * 32 1 1"`},
 		{"cron: never fires", bad(NewCronClock("0 0 30 2 *")), "never fires"},
+		{"cron: April 31 never fires", bad(NewCronClock("0 0 31 4 *")), "never fires"},
+		{"cron: Feb 30 on Mondays never fires (day_or false)", bad(NewCronClock("0 0 30 2 1", WithDayOr(false))), "never fires"},
 		{"cron: @every", bad(NewCronClock("@every 1h")), "use NewIntervalClock"},
 		{"cron: zone prefix", bad(NewCronClock("CRON_TZ=Europe/Berlin 0 9 * * *")), "WithLocation"},
 		{"interval zero (test_interval_clock_interval_must_be_positive)", bad(NewIntervalClock(0)), "interval 0s is not positive"},
