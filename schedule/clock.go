@@ -32,7 +32,8 @@ type Clock interface {
 	// before the clock's start and none after its end. The sequence is
 	// infinite for interval and cron clocks without an end; stop ranging
 	// when you have enough. A zero `after` means from the clock's first
-	// event.
+	// event, not now (Prefect's after=None): pass time.Now() for the
+	// runs to come. No event is outside years 1678-2262.
 	Events(after time.Time) iter.Seq[Event]
 }
 
@@ -50,7 +51,9 @@ type clockOptions struct {
 	locSet     bool
 }
 
-// WithStart sets the clock's start date: no event is earlier. Its Location
+// WithStart sets the clock's start date: no event is earlier. It must be
+// within years 1678-2262 (where time.Time.UnixNano is defined), as must
+// WithEnd's and NewDatesClock's dates. Its Location
 // is the clock's location unless WithLocation says otherwise: the zone
 // events are reported in, an interval clock of a day or more keeps its wall
 // time in, and a cron expression is read in. An interval clock counts its

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"fmt"
 	"iter"
 	"strings"
 	"time"
@@ -30,7 +31,14 @@ const starBit = 1 << 63
 // @annually, @monthly, @weekly, @daily, @midnight and @hourly, as
 // robfig/cron's ParseStandard reads them. "@every 1h" is not a cron time: use
 // NewIntervalClock. The zone comes from WithLocation or WithStart (UTC
-// without either), not from a CRON_TZ= prefix.
+// without either), not from a CRON_TZ= prefix. croniter syntax beyond that
+// (L, W, #, 7 as Sunday, a sixth field, H and R) is an error saying it is
+// not supported; the package documentation lists what is.
+//
+// An expression that no date can match (February 30, April 31) is an
+// error; one that matches rarely ("0 0 29 2 1" with WithDayOr(false), a
+// leap day that is a Monday) is searched for up to the clock's end or
+// 2262, beyond robfig/cron's own five years.
 //
 // Daylight saving time: cron times are wall-clock times, so a clock that
 // fires at 09:00 fires at 09:00 local time on both sides of a change, and an
@@ -89,6 +97,9 @@ func parseCron(expr string) (*cron.SpecSchedule, error) {
 	}
 	s, err := cron.ParseStandard(expr)
 	if err != nil {
+		if what := unsupportedCron(trimmed); what != "" {
+			return nil, invalidWrap(err, "cron expression %q: %s is not supported (%s; see the package documentation for the supported syntax)", expr, what, cronHelp)
+		}
 		return nil, invalidWrap(err, "cron expression %q: %v (%s)", expr, err, cronHelp)
 	}
 	spec, ok := s.(*cron.SpecSchedule)
@@ -201,4 +212,37 @@ func (c *cronClock) matchesSomeDay() bool {
 		}
 	}
 	return false
+}
+
+// unsupportedCron names croniter (Prefect) syntax that robfig/cron does not
+// read, so that the error says so rather than quoting strconv; "" when the
+// expression uses none.
+func unsupportedCron(expr string) string {
+	f := strings.Fields(strings.ToUpper(expr))
+	if len(f) == 0 || strings.HasPrefix(f[0], "@") {
+		return ""
+	}
+	if len(f) == 6 || len(f) == 7 {
+		return fmt.Sprintf("a %d-field expression (a seconds or year field)", len(f))
+	}
+	if len(f) != 5 {
+		return ""
+	}
+	dom, dow := f[2], f[4]
+	switch {
+	case strings.Contains(dom, "#") || strings.Contains(dow, "#"):
+		return "'#' (the nth weekday of the month, as in 1#2)"
+	case strings.Contains(dom, "L") || strings.Contains(dow, "L"):
+		return "'L' (the last day of the month or the last weekday, as in L or 5L)"
+	case strings.Contains(dom, "W"):
+		return "'W' (the nearest weekday, as in 15W)"
+	case strings.ContainsAny(f[0]+f[1]+dom, "HR"): // fields without names
+		return "'H' or 'R' (hashed or random values)"
+	}
+	for _, tok := range strings.FieldsFunc(dow, func(r rune) bool { return r == ',' || r == '-' || r == '/' }) {
+		if tok == "7" {
+			return "7 as Sunday in the day-of-week field (use 0 or SUN)"
+		}
+	}
+	return ""
 }

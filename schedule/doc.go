@@ -15,7 +15,9 @@
 // WithOrFilters, none of WithNotFilters), then moves them by its
 // adjustments. Schedule.Next(n, after) returns the next n events strictly
 // after `after`; it examines at most MaxChecked (10,000, as Prefect) clock
-// events, so filters that never match cannot make it loop forever.
+// events, filters or not, so filters that never match cannot make it loop
+// forever and Next(20000, t) returns at most 10,000. A zero `after` means
+// from the clocks' beginning, not now: pass time.Now().
 //
 //	s, err := schedule.New(
 //		[]schedule.Clock{hourly},                   // an hourly interval clock
@@ -43,12 +45,34 @@
 // doubling the hour they repeat. NewIntervalClock and NewCronClock give the
 // exact rules.
 //
+// # Cron syntax
+//
+// Cron expressions are read by robfig/cron (ParseStandard), which differs
+// from croniter, the library Prefect uses. Supported: five fields (minute,
+// hour, day-of-month, month, day-of-week); *, ?, lists (1,15), ranges
+// (1-5), steps (*/15, 0-30/10); month and weekday names (JAN, MON); and the
+// descriptors @yearly, @annually, @monthly, @weekly, @daily, @midnight and
+// @hourly. Not supported, and reported as such: L (last day), W (nearest
+// weekday), # (nth weekday), 7 for Sunday (use 0 or SUN), a sixth (seconds
+// or year) field, H and R (hashed and random values), and a CRON_TZ=
+// prefix (use WithLocation). @every is an interval: use NewIntervalClock.
+//
+// # Supported range
+//
+// Times must lie within years 1678-2262 (1677-09-21 to 2262-04-11, where
+// time.Time.UnixNano is defined, as the server stores planned starts):
+// starts, ends, dates and filter instants outside it are errors, and
+// clocks yield no event outside it.
+//
 // # Storing schedules
 //
 // Filters and adjustments are values (a kind and its arguments), not
 // functions, so a whole Schedule can be stored as JSON (MarshalJSON) and
 // read back (UnmarshalJSON, which validates as New does). Zones are stored
-// by IANA name, so DST rules survive the round trip.
+// by IANA name, so DST rules survive the round trip. A clock in time.Local
+// (as from WithStart(time.Now())) cannot be stored, since "Local" would be
+// read back in the reader's zone: name the zone with WithLocation, or use
+// UTC (time.Now().UTC()).
 //
 // # Errors
 //
@@ -60,7 +84,8 @@
 //
 // Events(after) and Next(n, after) yield events strictly after `after`
 // (Prefect says "after" but could yield `after` itself across a DST change);
-// `after` is required (Prefect defaults to now: pass time.Now()). Filters
+// `after` is required: Prefect's after=None means now, a zero `after` here
+// means from the clocks' beginning, so pass time.Now(). Filters
 // take Go values (AtTime(9, 0, 0), BetweenTimes("09:00", "17:00")) rather
 // than Python callables; Prefect's RRuleClock and is_day_of_week filter are
 // not ported.

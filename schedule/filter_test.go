@@ -310,3 +310,22 @@ func TestJSONDatesClockKeepsOptions(t *testing.T) {
 		}
 	}
 }
+
+// MaxChecked bounds the clock events examined whether or not the schedule
+// has filters: Next(20000) gives 10,000.
+func TestNextMaxChecked(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		s    *Schedule
+		n    int
+		want int
+	}{
+		{"no filters", Must(Interval(time.Minute)), 20000, MaxChecked},
+		{"filter matching all", Must(New([]Clock{mustClock(t)(NewIntervalClock(time.Minute))}, WithNotFilters(OnDate(2, 29)))), 20000, MaxChecked},
+		{"fewer than the bound", Must(Interval(time.Minute)), 5, 5},
+	} {
+		if got := len(tt.s.Next(tt.n, utc(2020, 1, 1))); got != tt.want {
+			t.Errorf("%s: Next(%d) gave %d events, want %d", tt.name, tt.n, got, tt.want)
+		}
+	}
+}

@@ -39,9 +39,10 @@ func WithAdjustments(a ...Adjustment) Option {
 	return func(o *options) { o.adjustments = append(o.adjustments, a...) }
 }
 
-// MaxChecked is how many clock events Next examines before it gives up,
-// however few have passed the filters: Prefect's limit of 10,000, which
-// keeps filters that never match from looping forever.
+// MaxChecked is how many clock events Next and Events examine before they
+// stop, however few have passed the filters and whether or not there are
+// any: Prefect's limit of 10,000, which keeps filters that never match from
+// looping forever.
 const MaxChecked = 10000
 
 // Schedule merges its clocks' events in time order, keeps those that pass
@@ -123,7 +124,13 @@ func (s *Schedule) Clocks() []Clock { return slices.Clone(s.clocks) }
 
 // Next returns the next n events strictly after `after`, in time order:
 // fewer when the clocks end, or when MaxChecked clock events have been
-// examined without n passing the filters. n <= 0 gives none.
+// examined. The bound counts clock events examined, whether or not the
+// schedule has filters, so Next(20000, t) returns at most 10,000 events
+// (ask again after the last one for more). n <= 0 gives none.
+//
+// A zero `after` means from the clocks' beginning (their start dates, or
+// 1677 for a cron clock without one), not now as Prefect's after=None
+// does: for the next runs from now, pass time.Now().
 func (s *Schedule) Next(n int, after time.Time) []Event {
 	if n <= 0 {
 		return nil
@@ -139,8 +146,11 @@ func (s *Schedule) Next(n int, after time.Time) []Event {
 }
 
 // Events yields the schedule's events strictly after `after`, in time order,
-// without Next's count; it stops after examining MaxChecked clock events, so
-// a loop over it ends even when the filters never match.
+// without Next's count; it stops after examining MaxChecked clock events,
+// filters or not, so a loop over it ends even when the filters never match
+// (and yields at most 10,000 events; range again from the last one for
+// more). A zero `after` means from the clocks' beginning, not now: pass
+// time.Now() for the runs to come.
 func (s *Schedule) Events(after time.Time) iter.Seq[Event] {
 	return func(yield func(Event) bool) {
 		checked := 0

@@ -230,6 +230,7 @@ func TestCronClock(t *testing.T) {
 			[]time.Time{utc(2016, 2, 29), utc(2044, 2, 29), utc(2072, 2, 29)}},
 		{"ends at 2262-04-11", "0 0 * * *", nil, utc(2262, 4, 9, 12), 5, []time.Time{utc(2262, 4, 10), utc(2262, 4, 11)}},
 		{"after 2400: none", "0 0 * * *", nil, utc(2400, 1, 1), 1, nil},
+		{"? as in croniter (documented as supported)", "0 0 ? * MON", nil, utc(2024, 1, 1), 1, []time.Time{utc(2024, 1, 8)}},
 		{"zero after, no start: from 1677-09-22", "0 0 * * *", nil, time.Time{}, 1, []time.Time{utc(1677, 9, 22)}},
 	}
 	for _, tt := range tests {
@@ -381,6 +382,13 @@ func TestErrors(t *testing.T) {
 		{"cron: day 32", bad(NewCronClock("* * 32 1 1")), `cron expression "* * 32 1 1"`},
 		{"cron: never fires", bad(NewCronClock("0 0 30 2 *")), "never fires"},
 		{"cron: April 31 never fires", bad(NewCronClock("0 0 31 4 *")), "never fires"},
+		{"cron: L", bad(NewCronClock("0 0 L * *")), `cron expression "0 0 L * *": 'L' (the last day of the month or the last weekday, as in L or 5L) is not supported`},
+		{"cron: 5L", bad(NewCronClock("0 0 * * 5L")), "'L' (the last day of the month or the last weekday, as in L or 5L) is not supported"},
+		{"cron: #", bad(NewCronClock("0 0 * * 1#2")), "'#' (the nth weekday of the month, as in 1#2) is not supported"},
+		{"cron: W", bad(NewCronClock("0 0 15W * *")), "'W' (the nearest weekday, as in 15W) is not supported"},
+		{"cron: 7 as Sunday", bad(NewCronClock("0 0 * * 5-7")), "7 as Sunday in the day-of-week field (use 0 or SUN) is not supported"},
+		{"cron: 6 fields", bad(NewCronClock("0 0 0 * * *")), "a 6-field expression (a seconds or year field) is not supported"},
+		{"cron: H", bad(NewCronClock("H 0 * * *")), "'H' or 'R' (hashed or random values) is not supported"},
 		{"cron: Feb 30 on Mondays never fires (day_or false)", bad(NewCronClock("0 0 30 2 1", WithDayOr(false))), "never fires"},
 		{"cron: @every", bad(NewCronClock("@every 1h")), "use NewIntervalClock"},
 		{"cron: zone prefix", bad(NewCronClock("CRON_TZ=Europe/Berlin 0 9 * * *")), "WithLocation"},
