@@ -45,7 +45,10 @@ type FlowRegistration struct {
 	Schedule json.RawMessage
 	// ScheduleInactive registers the schedule turned off (Prefect's
 	// set_schedule_active=False): no runs are created until
-	// SetScheduleActive turns it on.
+	// SetScheduleActive turns it on. When false, the server decides: a
+	// new version with a schedule is active, and registering the flow
+	// unchanged leaves its schedule on or off as it was (a schedule turned
+	// off with SetScheduleActive stays off).
 	ScheduleInactive bool
 }
 
@@ -197,7 +200,9 @@ func (c *Client) RegisterFlow(ctx context.Context, f FlowRegistration) (id strin
 	}
 	if f.Schedule != nil {
 		in["schedule"] = f.Schedule
-		in["set_schedule_active"] = !f.ScheduleInactive
+		if f.ScheduleInactive {
+			in["set_schedule_active"] = false
+		}
 	}
 	p, err := call[struct {
 		ID      string `json:"id"`

@@ -262,9 +262,12 @@ type SchedulePlan struct {
 	// Until is the new Until: the planned start of the latest of Runs,
 	// or Read.Until when there are none.
 	Until time.Time
-	// Next is when the flow is due again (the first future event, when
-	// the window ahead holds one run less); zero for never (its clocks
-	// ended).
+	// Next is when the flow is due again: the first future event, when
+	// the window ahead holds one run less; when the schedule's filters
+	// matched none of the clock events examined, a later time to look
+	// again (an hour at most); zero for never, only when its clocks have
+	// no event left (their end dates or last dates passed) or none in the
+	// supported range (to 2262).
 	Next time.Time
 }
 

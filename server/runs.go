@@ -43,7 +43,7 @@ input register_flow_input {
 	env: JSON
 	"When the server's scheduler creates runs: a schedule's JSON (package schedule). Part of the version."
 	schedule: JSON
-	"Whether the schedule is active (the scheduler creates its runs); true when not given. Prefect's set_schedule_active."
+	"Whether the schedule is active (the scheduler creates its runs); Prefect's set_schedule_active. When not given, a new version with a schedule is active, and a registration that changes nothing leaves the flag as it is."
 	set_schedule_active: Boolean
 }
 
@@ -79,7 +79,7 @@ input create_flow_run_input {
 	parameters: JSON
 	"Extra environment for this run: an object of strings. Kept sealed."
 	env: JSON
-	"When agents may start it (RFC 3339); now when not given."
+	"When agents may start it (RFC 3339), in years 1678 to 2262; now when not given."
 	scheduled_start_time: String
 }
 
@@ -613,6 +613,11 @@ func (r *resolver) CreateFlowRun(ctx context.Context, args createFlowRunArgs) (*
 		t, err := time.Parse(time.RFC3339Nano, *in.ScheduledStartTime)
 		if err != nil {
 			return nil, userError("scheduled_start_time %.64q is not RFC 3339 (such as 2026-03-04T05:06:07Z)", *in.ScheduledStartTime)
+		}
+		// Stores keep it as UnixNano, which is defined only then.
+		if !plannable(t) {
+			return nil, userError("scheduled_start_time %s is outside the supported range %s to %s (years 1678 to 2262)",
+				t.Format(time.RFC3339Nano), minPlanned.Format(time.RFC3339Nano), maxPlanned.Format(time.RFC3339Nano))
 		}
 		run.ScheduledStart = t.UTC()
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -20,8 +22,9 @@ import (
 // scheduler, which [WithScheduler] starts. Every interval it asks the
 // store for the flows due (one indexed query: when nothing is due, that
 // is all a pass costs) and, for each, creates Scheduled runs for the
-// schedule's next events, keeping up to [DefaultScheduledRuns] of them
-// ahead, as Prefect Server's scheduler keeps max_scheduled_runs. Each run
+// schedule's next events: at least the next [DefaultScheduledRuns] (as
+// Prefect Server's scheduler keeps max_scheduled_runs), and all until two
+// intervals ahead, so that no event between passes is missed. Each run
 // is planned for its event's time (agents claim it from then on), has the
 // event's parameter defaults as its parameters (the flow program fills in
 // the rest from its own defaults) and the event's labels added to the
@@ -36,7 +39,7 @@ input set_schedule_active_input {
 }
 
 extend type Mutation {
-	"Turns the flow's schedule on: the scheduler creates its runs."
+	"Turns the flow's schedule on: the scheduler creates its runs. A flow whose newest version has no schedule is refused."
 	set_schedule_active(input: set_schedule_active_input!): success_payload
 	"Turns the flow's schedule off, deleting the Scheduled runs the scheduler created and nobody claimed."
 	set_schedule_inactive(input: set_schedule_active_input!): success_payload
@@ -63,11 +66,12 @@ type ScheduleStore interface {
 // Defaults of the scheduler.
 const (
 	// DefaultScheduleInterval is how often the scheduler looks for flows
-	// due. A run is created that long at most after the window ahead
-	// opens for it, long before its time.
+	// due. Each pass plans every flow due until two intervals ahead, so a
+	// run is created at least one interval before its time.
 	DefaultScheduleInterval = 10 * time.Second
 	// DefaultScheduledRuns is how many runs of each flow the scheduler
-	// keeps planned ahead (Prefect Server's max_scheduled_runs).
+	// keeps planned ahead at least (Prefect Server's max_scheduled_runs);
+	// more when the schedule fires more often within two intervals.
 	DefaultScheduledRuns = 10
 	// scheduleBatch is how many flows due one pass reads and writes at a
 	// time (one query and one transaction).
@@ -152,8 +156,8 @@ func (s *Server) stopScheduler() {
 // Schedule runs one pass of the scheduler now, as [WithScheduler] does
 // every interval, and returns how many runs it created: for each active
 // schedule due, the runs of its next events not created yet, up to the
-// number kept ahead. A program that serves without WithScheduler may call
-// it itself. Several servers sharing a store may all run it at once: no
+// number kept ahead. It stops when ctx ends, between flows, returning its
+// error. A program that serves without WithScheduler may call it itself. Several servers sharing a store may all run it at once: no
 // event gets two runs.
 func (s *Server) Schedule(ctx context.Context) (int, error) {
 	st := s.sched.st
@@ -172,6 +176,11 @@ func (s *Server) Schedule(ctx context.Context) (int, error) {
 		}
 		plans := make([]orchestration.SchedulePlan, 0, len(due))
 		for _, fs := range due {
+			// A pass ends with the server: Close does not wait for
+			// the rest.
+			if err := ctx.Err(); err != nil {
+				return total, err
+			}
 			plans = append(plans, s.plan(ctx, fs, now))
 		}
 		n, err := st.ScheduleRuns(ctx, plans)
@@ -183,11 +192,56 @@ func (s *Server) Schedule(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// plan returns what the scheduler writes for fs at now: runs of the
-// schedule's next events (from now on, one at now included) that it has
-// not created (after fs.Until), and the time of the first event after now,
-// when the window ahead holds a run less and the flow is due again. A
-// schedule that does not parse (a store written by another program) is
+// Bounds of one pass of the scheduler.
+const (
+	// maxPlanRuns bounds the runs one pass creates for one flow: a
+	// schedule firing more often than that in three scheduler intervals
+	// (such as every second with an interval over 10 minutes) loses runs,
+	// and the scheduler logs it.
+	maxPlanRuns = 5000
+	// recheck is how soon at most a schedule whose filters matched none
+	// of the MaxChecked clock events examined is looked at again.
+	recheck = time.Hour
+)
+
+// The supported range of planned starts: where time.Time.UnixNano is
+// defined, since stores keep them so (years 1678 to 2262).
+var (
+	minPlanned = time.Unix(0, math.MinInt64).UTC()
+	maxPlanned = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// plannable reports whether t lies in the supported range of planned
+// starts.
+func plannable(t time.Time) bool { return !t.Before(minPlanned) && !t.After(maxPlanned) }
+
+// plan returns what the scheduler writes for fs at now, a pass of a
+// scheduler that passes every interval.
+//
+// The runs: those of the schedule's events not created yet (after
+// fs.Until) up to the horizon, now plus two intervals, and at least the
+// first [WithScheduledRuns] events from now (one at now included), so
+// that no event between two passes is missed. A flow never planned since
+// its schedule changed or was turned on (fs.Until zero) starts from now;
+// otherwise the events after fs.Until are planned, but none before the
+// previous pass (now minus the interval): after a downtime, the events
+// missed are not made up. One pass examines at most
+// [schedule.MaxChecked] clock events of a flow and creates at most
+// maxPlanRuns runs of it; a schedule firing more often than that within
+// three intervals loses runs (the scheduler logs it).
+//
+// The flow is due again (Next) at its first event after now, when the
+// window ahead holds a run less; when it has none, the schedule:
+//   - has ended if its clocks have no event left (their end dates or last
+//     dates passed): Next is zero and the flow is never due again, until
+//     it is registered again or turned on;
+//   - otherwise its filters matched none of the clock events examined
+//     (Next gives up after schedule.MaxChecked of them): it is looked at
+//     again an hour later at most, before the last clock event examined
+//     leaves the window of the next pass, so that a rare match (say, a
+//     minutely clock filtered to February 29) is still found in time.
+//
+// A schedule that does not parse (a store written by another program) is
 // logged and never due again until the flow is registered again.
 func (s *Server) plan(ctx context.Context, fs orchestration.FlowSchedule, now time.Time) orchestration.SchedulePlan {
 	p := orchestration.SchedulePlan{Read: fs, Until: fs.Until}
@@ -196,9 +250,49 @@ func (s *Server) plan(ctx context.Context, fs orchestration.FlowSchedule, now ti
 		s.log.ErrorContext(ctx, "scheduler: a flow's schedule does not parse; register the flow again", "tenant", fs.TenantID, "flow", fs.FlowName, "err", err)
 		return p
 	}
-	for _, e := range sched.Next(s.sched.ahead, now.Add(-time.Nanosecond)) {
-		if !e.Start.After(fs.Until) {
+	every := s.sched.every
+	if every <= 0 {
+		every = DefaultScheduleInterval
+	}
+	horizon := now.Add(2 * every)
+	// from: events after it are looked at.
+	from := now.Add(-time.Nanosecond)
+	if !fs.Until.IsZero() && fs.Until.Before(from) {
+		from = fs.Until
+		if prev := now.Add(-every); from.Before(prev) {
+			from = prev // no backfill after a downtime
+		}
+	}
+	ahead := 0         // events at or after now seen
+	var next time.Time // the first event after now
+	full, capped := false, false
+	for e := range sched.Events(from) {
+		if !plannable(e.Start) {
+			if e.Start.After(maxPlanned) {
+				full = true // none later is plannable either
+				break
+			}
+			continue
+		}
+		if ahead >= s.sched.ahead && e.Start.After(horizon) {
+			if next.IsZero() {
+				next = e.Start
+			}
+			full = true
+			break
+		}
+		if !e.Start.Before(now) {
+			ahead++
+		}
+		if next.IsZero() && e.Start.After(now) {
+			next = e.Start
+		}
+		if !e.Start.After(p.Until) {
 			continue // created already
+		}
+		if len(p.Runs) == maxPlanRuns {
+			capped = true
+			break
 		}
 		r, err := scheduledRun(fs, e)
 		if err != nil {
@@ -208,10 +302,65 @@ func (s *Server) plan(ctx context.Context, fs orchestration.FlowSchedule, now ti
 		p.Runs = append(p.Runs, r)
 		p.Until = e.Start
 	}
-	if next := sched.Next(1, now); len(next) > 0 {
-		p.Next = next[0].Start
+	if capped {
+		s.log.WarnContext(ctx, "scheduler: a flow's schedule fires more often than one pass plans; runs may be missed (shorten the scheduler's interval)",
+			"tenant", fs.TenantID, "flow", fs.FlowName, "runs", len(p.Runs))
+	}
+	switch {
+	case !next.IsZero():
+		p.Next = next
+	case full:
+		// Nothing plannable after now (past 2262): never due again.
+	case capped:
+		p.Next = now.Add(time.Nanosecond) // the next pass goes on
+	default:
+		// No event after now among those examined: the clocks ended, or
+		// the filters matched none of MaxChecked clock events.
+		if last, ended := lastClockEvent(&sched, from); !ended {
+			p.Next = now.Add(recheck)
+			if before := last.Add(-every); before.Before(p.Next) {
+				p.Next = before
+			}
+			if !p.Next.After(now) {
+				p.Next = now.Add(time.Nanosecond)
+			}
+		}
 	}
 	return p
+}
+
+// lastClockEvent returns the time of the last of the first
+// schedule.MaxChecked events of s's clocks after `after` (in time order,
+// no later than the last one Next examines), or ended true when the
+// clocks have fewer: then Next has examined all there will ever be.
+func lastClockEvent(s *schedule.Schedule, after time.Time) (last time.Time, ended bool) {
+	type head struct {
+		next func() (schedule.Event, bool)
+		e    schedule.Event
+		ok   bool
+	}
+	var heads []*head
+	for _, c := range s.Clocks() {
+		next, stop := iter.Pull(c.Events(after))
+		defer stop()
+		h := &head{next: next}
+		h.e, h.ok = next()
+		heads = append(heads, h)
+	}
+	for range schedule.MaxChecked {
+		var first *head
+		for _, h := range heads {
+			if h.ok && (first == nil || h.e.Start.Before(first.e.Start)) {
+				first = h
+			}
+		}
+		if first == nil {
+			return last, true
+		}
+		last = first.e.Start
+		first.e, first.ok = first.next()
+	}
+	return last, false
 }
 
 // scheduledRun is the run of the flow's schedule's event e.
@@ -280,6 +429,16 @@ func (r *resolver) setSchedule(ctx context.Context, args setScheduleArgs, active
 	f, err := r.findFlow(ctx, rs, args.Input.FlowID, args.Input.FlowName)
 	if err != nil {
 		return nil, err
+	}
+	if active {
+		// The schedule is the newest version's (f may be an older one).
+		latest, err := rs.LatestFlow(ctx, f.TenantID, f.Name)
+		if err != nil {
+			return nil, r.runError(ctx, "set_schedule_active", err, errNoFlow)
+		}
+		if latest.Schedule == nil {
+			return nil, userError("flow %q has no schedule: register it with one (flow.WithSchedule)", f.Name)
+		}
 	}
 	if _, err := st.SetScheduleActive(ctx, f.TenantID, f.Name, active); err != nil {
 		return nil, r.runError(ctx, "set_schedule_active", err, errNoFlow)
