@@ -159,7 +159,7 @@ func (c *Cache) fetch(ctx context.Context, name string) (any, error) {
 	c.mu.Unlock()
 	// No one asker's context may cancel a lookup others share; the
 	// store's own client bounds it, and fetchTimeout in case it does not.
-	fctx, cancel := context.WithTimeout(c.collecting(context.WithoutCancel(ctx)), fetchTimeout)
+	fctx, cancel := context.WithTimeout(collectingMasks(context.WithoutCancel(ctx), c.addExtra), fetchTimeout)
 	v, err := c.src.Lookup(fctx, name)
 	cancel()
 	now := time.Now()
@@ -232,13 +232,6 @@ func (c *Cache) Forget(name string) {
 	} else {
 		delete(c.items, name)
 	}
-}
-
-// collecting returns ctx carrying a resolver whose only work is to keep
-// what the store passes to [Mask] (a token a login returned): every run
-// that uses the store registers it with its masker (Resolver.syncExtras).
-func (c *Cache) collecting(ctx context.Context) context.Context {
-	return context.WithValue(ctx, ctxKey{}, NewResolver(OnResolve(c.addExtra)))
 }
 
 // addExtra keeps one of the store's own secrets.

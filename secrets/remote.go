@@ -33,8 +33,7 @@ const (
 // secrets.sources: the secret server, or a store behind its cache.
 type remote struct {
 	server bool
-	kind   string // the store's kind, when not the server
-	store  *Cache
+	store  *Cache // when not the server
 }
 
 // opened holds the stores a process has opened, by kind and settings, so
@@ -83,7 +82,7 @@ func (r *Resolver) remotes(ctx context.Context, cfg *config.Config) ([]remote, e
 			return nil, err
 		}
 		r.syncExtras(c)
-		list = append(list, remote{kind: name, store: c})
+		list = append(list, remote{store: c})
 	}
 	if server {
 		list = append(list, remote{server: true})
@@ -180,11 +179,10 @@ func (r *Resolver) openStore(ctx context.Context, cfg *config.Config, name strin
 	}
 	var creds Value
 	if credName != "" {
-		v, err := r.lookup(ctx, credName, false)
+		v, err := r.credentials(ctx, credName)
 		switch {
 		case err == nil:
 			creds = v
-			r.resolved(v) // masked in this run, as any secret it resolves
 		case !errors.Is(err, ErrNotFound):
 			return nil, fmt.Errorf("%s: reading its credentials, secret %q: %w", section, credName, err)
 		}
@@ -209,7 +207,7 @@ func (r *Resolver) openStore(ctx context.Context, cfg *config.Config, name strin
 			return o.cache, nil
 		}
 		var extras []Value
-		octx := context.WithValue(ctx, ctxKey{}, NewResolver(OnResolve(func(v Value) { extras = append(extras, v) })))
+		octx := collectingMasks(ctx, func(v Value) { extras = append(extras, v) })
 		src, err := kind.Open(octx, StoreSettings{Kind: name, Settings: own, CredentialsName: credName, Credentials: creds})
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", section, err)

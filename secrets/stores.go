@@ -118,13 +118,31 @@ func Credentials(ctx context.Context, name string) (Value, error) {
 	if base == nil {
 		base = context.WithoutCancel(ctx)
 	}
-	v, err := r.lookup(base, name, false)
+	v, err := r.credentials(base, name)
+	if err == nil {
+		used(ctx)
+	}
+	return v, err
+}
+
+// credentials is [Credentials] for r: the secret from the local secrets
+// and the secret server, registered with the run's masker.
+func (r *Resolver) credentials(ctx context.Context, name string) (Value, error) {
+	v, err := r.lookup(ctx, name, false)
 	if err != nil {
 		return Value{}, err
 	}
 	r.resolved(v)
-	used(ctx)
 	return v, nil
+}
+
+// collectingMasks returns ctx carrying a resolver whose only work is to
+// hand what code under it passes to [Mask] (a token a store's login
+// returned) to keep: a store is shared by the runs of a process, so what
+// it masks must reach each run's masker, not the one run that asked
+// (see Resolver.syncExtras).
+func collectingMasks(ctx context.Context, keep func(Value)) context.Context {
+	return context.WithValue(ctx, ctxKey{}, NewResolver(OnResolve(keep)))
 }
 
 // cloudSource names the secret server in secrets.sources.
