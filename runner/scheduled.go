@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/flow"
+	"github.com/prefect-go/prefect/internal/problems"
 	"github.com/prefect-go/prefect/schedule"
 )
 
@@ -110,8 +111,8 @@ func RunScheduled(ctx context.Context, f *flow.Flow, opts ...Option) error {
 	if f == nil {
 		return invalid(errors.New("the flow is nil; build one with flow.New"))
 	}
-	if len(o.errs) > 0 {
-		return invalid(errors.Join(o.errs...))
+	if err := problems.Join(optionProblems, o.errs...); err != nil {
+		return invalid(err)
 	}
 	g, err := f.Graph()
 	if err != nil {
@@ -128,22 +129,10 @@ func RunScheduled(ctx context.Context, f *flow.Flow, opts ...Option) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sr := scheduledRunner{ctx: ctx, f: f, opts: opts, o: &o, log: log}
+	sr := scheduledRunner{ctx: ctx, f: f, opts: opts, o: &o}
 	defer sr.wg.Wait()
 
 	after := o.clock.Now()
-	// Parameters the flow refuses are refused now, not at the first event
-	// (an hour away, say): the run's own with the first event's defaults.
-	if evs := s.Next(1, after); len(evs) > 0 {
-		params := maps.Clone(evs[0].ParameterDefaults)
-		if params == nil {
-			params = map[string]any{}
-		}
-		maps.Copy(params, o.params)
-		if _, err := checkParams(g, params); err != nil {
-			return invalid(err)
-		}
-	}
 	first := true
 	queued := false // QueueOne: a missed event runs next, at once
 	// last is the start of the event run last: an adjustment (schedule.Add
@@ -158,8 +147,15 @@ func RunScheduled(ctx context.Context, f *flow.Flow, opts ...Option) error {
 			}
 			return nil
 		}
-		first = false
 		ev := evs[0]
+		if first {
+			// Parameters the flow refuses are refused now, not at the
+			// first event (an hour away, say).
+			if _, err := checkParams(g, eventParams(ev, o.params)); err != nil {
+				return invalid(err)
+			}
+			first = false
+		}
 		last = ev.Start
 		if wait := ev.Start.Sub(o.clock.Now()); wait > 0 {
 			log.InfoContext(ctx, "Waiting for next scheduled run at "+ev.Start.Format(prefectTime),
@@ -198,6 +194,17 @@ func RunScheduled(ctx context.Context, f *flow.Flow, opts ...Option) error {
 	}
 }
 
+// eventParams returns a run's parameters for ev: the event's parameter
+// defaults, under the run's own.
+func eventParams(ev schedule.Event, own map[string]any) map[string]any {
+	params := maps.Clone(ev.ParameterDefaults)
+	if params == nil {
+		params = map[string]any{}
+	}
+	maps.Copy(params, own)
+	return params
+}
+
 // nextAfter returns the first event of s after after whose start is also
 // after last (none or one event).
 func nextAfter(s *schedule.Schedule, after, last time.Time) []schedule.Event {
@@ -218,19 +225,13 @@ type scheduledRunner struct {
 	f    *flow.Flow
 	opts []Option
 	o    *options
-	log  *slog.Logger
 	wg   sync.WaitGroup
 }
 
 // run makes one run for ev, and returns an error only when the run was
 // refused as invalid (which every later event would repeat).
 func (sr *scheduledRunner) run(ev schedule.Event) error {
-	params := maps.Clone(ev.ParameterDefaults)
-	if params == nil {
-		params = map[string]any{}
-	}
-	maps.Copy(params, sr.o.params) // the run's own parameters win
-	opts := append(sr.opts[:len(sr.opts):len(sr.opts)], WithParameters(params), WithScheduledStartTime(ev.Start))
+	opts := append(sr.opts[:len(sr.opts):len(sr.opts)], WithParameters(eventParams(ev, sr.o.params)), WithScheduledStartTime(ev.Start))
 	fs, err := Run(sr.ctx, sr.f, opts...)
 	if sr.o.onScheduled != nil {
 		sr.o.onScheduled(ev, fs, err)
