@@ -1247,3 +1247,31 @@ func deepCopy(v any) any {
 	}
 	return v
 }
+
+// Kind names the kind of a value of the configuration, for an error about
+// a setting: "a text", "an integer", "a number", "a boolean", "a date",
+// "a duration", "a table", "a list" or "None". It never shows the value itself: a
+// setting in the wrong place may be a secret pasted there.
+func Kind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a text"
+	case int64, int, *big.Int:
+		return "an integer"
+	case float64, complex128:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case time.Time:
+		return "a date"
+	case time.Duration:
+		return "a duration"
+	case map[string]any:
+		return "a table"
+	case []any:
+		return "a list"
+	case nil:
+		return "None"
+	}
+	return fmt.Sprintf("a %T", v)
+}

@@ -1222,3 +1222,18 @@ d = "{'retry_delay': False, 'max_retries': None}"
 	m["r"].(map[string]any)["c"].(map[string]any)["x"].(map[string]any)["y"] = "changed"
 	checkKey(t, c, "r.big", map[string]any{"x": inner})
 }
+
+func TestKind(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{"s3cr3t", "a text"}, {int64(1), "an integer"}, {1.5, "a number"}, {true, "a boolean"},
+		{time.Time{}, "a date"}, {time.Second, "a duration"}, {map[string]any{}, "a table"},
+		{[]any{}, "a list"}, {nil, "None"}, {[]byte("x"), "a []uint8"},
+	} {
+		if got := Kind(tc.v); got != tc.want {
+			t.Errorf("Kind(%T) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}

@@ -120,23 +120,15 @@ func sourceNames(cfg *config.Config) ([]string, error) {
 	return names, nil
 }
 
-// describeSetting names a configuration value for an error by its kind,
-// and numbers and booleans by value: a text is never shown, since a
-// setting in the wrong place may be a pasted secret.
+// describeSetting names a configuration value for an error: numbers and
+// booleans by value, anything else by its kind only (config.Kind), since
+// a setting in the wrong place may be a pasted secret.
 func describeSetting(v any) string {
 	switch v.(type) {
-	case map[string]any:
-		return "a table"
-	case []any:
-		return "a list"
-	case string:
-		return "a text"
-	case nil:
-		return "None"
 	case int64, float64, bool:
 		return fmt.Sprint(v)
 	}
-	return fmt.Sprintf("a %T", v)
+	return config.Kind(v)
 }
 
 // openStore opens the store of kind name as the configuration sets it up,
