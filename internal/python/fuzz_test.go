@@ -83,21 +83,30 @@ var literalSeeds = []string{
 	strings.Repeat("-", 150) + "1",
 }
 
-// depth is how deeply containers nest in v: 0 for a scalar.
-func depth(v any) int {
-	var items []any
+// children returns the items of a container value (a dict's keys and
+// values in turn), and false for a scalar.
+func children(v any) ([]any, bool) {
 	switch t := v.(type) {
 	case []any:
-		items = t
+		return t, true
 	case Tuple:
-		items = t
+		return t, true
 	case Set:
-		items = t
+		return t, true
 	case Dict:
+		items := make([]any, 0, 2*len(t))
 		for _, it := range t {
 			items = append(items, it.Key, it.Value)
 		}
-	default:
+		return items, true
+	}
+	return nil, false
+}
+
+// depth is how deeply containers nest in v: 0 for a scalar.
+func depth(v any) int {
+	items, ok := children(v)
+	if !ok {
 		return 0
 	}
 	d := 0
@@ -109,19 +118,8 @@ func depth(v any) int {
 
 // walk reports whether f holds for some scalar in v.
 func walk(v any, f func(any) bool) bool {
-	var items []any
-	switch t := v.(type) {
-	case []any:
-		items = t
-	case Tuple:
-		items = t
-	case Set:
-		items = t
-	case Dict:
-		for _, it := range t {
-			items = append(items, it.Key, it.Value)
-		}
-	default:
+	items, ok := children(v)
+	if !ok {
 		return f(v)
 	}
 	for _, x := range items {
