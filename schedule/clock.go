@@ -125,18 +125,11 @@ func buildOptions(kind string, opts []ClockOption) (clockOptions, clockBase, err
 	if o.hasEnd && o.end.IsZero() {
 		return o, b, invalidf("%s clock: zero end time (give an end date, or leave WithEnd out)", kind)
 	}
-	if o.hasStart {
-		if err := checkRange(kind+" clock: start", o.start); err != nil {
-			return o, b, err
-		}
+	if err := checkSpan(kind+" clock", o.start, o.end); err != nil {
+		return o, b, err
 	}
-	if o.hasEnd {
-		if err := checkRange(kind+" clock: end", o.end); err != nil {
-			return o, b, err
-		}
-	}
-	if o.hasStart && o.hasEnd && o.end.Before(o.start) {
-		return o, b, invalidf("%s clock: end %s is before start %s (the end must be at or after the start)", kind, o.end.Format(time.RFC3339), o.start.Format(time.RFC3339))
+	if o.dayOr != nil && kind != "cron" {
+		return o, b, invalidf("%s clock: WithDayOr applies only to cron clocks", kind)
 	}
 	switch {
 	case o.locSet:
@@ -189,12 +182,9 @@ func NewIntervalClock(every time.Duration, opts ...ClockOption) (Clock, error) {
 	if every <= 0 {
 		return nil, invalidf("interval clock: interval %v is not positive (want a duration greater than 0, e.g. time.Hour)", every)
 	}
-	o, b, err := buildOptions("interval", opts)
+	_, b, err := buildOptions("interval", opts)
 	if err != nil {
 		return nil, err
-	}
-	if o.dayOr != nil {
-		return nil, invalidf("interval clock: WithDayOr applies only to cron clocks")
 	}
 	c := &intervalClock{clockBase: b, every: every, anchor: b.start}
 	if c.anchor.IsZero() {
@@ -250,6 +240,7 @@ func (c *intervalClock) first(after time.Time) int64 {
 	return 0
 }
 
+// Events implements Clock.
 func (c *intervalClock) Events(after time.Time) iter.Seq[Event] {
 	return func(yield func(Event) bool) {
 		if after.After(maxTime) {
@@ -292,9 +283,6 @@ func NewDatesClock(dates []time.Time, opts ...ClockOption) (Clock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.dayOr != nil {
-		return nil, invalidf("dates clock: WithDayOr applies only to cron clocks")
-	}
 	c := &datesClock{clockBase: b, dates: make([]time.Time, 0, len(dates)), locSet: o.locSet}
 	for i, d := range dates {
 		if d.IsZero() {
@@ -312,6 +300,7 @@ func NewDatesClock(dates []time.Time, opts ...ClockOption) (Clock, error) {
 	return c, nil
 }
 
+// Events implements Clock.
 func (c *datesClock) Events(after time.Time) iter.Seq[Event] {
 	return func(yield func(Event) bool) {
 		for _, d := range c.dates {

@@ -117,6 +117,7 @@ func parseCron(expr string) (*cron.SpecSchedule, error) {
 // back. No zone shifts by more than this.
 const dstSlack = 3 * time.Hour
 
+// Events implements Clock.
 func (c *cronClock) Events(after time.Time) iter.Seq[Event] {
 	return func(yield func(Event) bool) {
 		// Prefect: "advance to at least one second before the start (so
@@ -127,11 +128,6 @@ func (c *cronClock) Events(after time.Time) iter.Seq[Event] {
 		if !c.start.IsZero() && c.start.Add(-time.Nanosecond).After(last) {
 			last = c.start.Add(-time.Nanosecond)
 		}
-		// Walk wall times in the clock's location, free of DST, and map
-		// each to an instant. Mapped instants are not always increasing
-		// (the wall times of a skipped hour map onto the hour after it),
-		// so keep only those past the last one yielded: that neither
-		// repeats nor reorders a run.
 		if last.Before(minTime) { // no event before the supported range
 			last = minTime.Add(-time.Nanosecond)
 		}
@@ -146,6 +142,11 @@ func (c *cronClock) Events(after time.Time) iter.Seq[Event] {
 		}
 		limitN := naive(limit, c.loc).Add(dstSlack)
 		n := naive(last, c.loc).Add(-dstSlack)
+		// Walk wall times in the clock's location, free of DST, and map
+		// each to an instant. Mapped instants are not always increasing
+		// (the wall times of a skipped hour map onto the hour after it),
+		// so keep only those past the last one yielded: that neither
+		// repeats nor reorders a run.
 		for {
 			n = c.next(n, limitN)
 			if n.IsZero() { // no match before the limit
@@ -155,7 +156,7 @@ func (c *cronClock) Events(after time.Time) iter.Seq[Event] {
 			if !t.After(last) {
 				continue
 			}
-			if c.pastEnd(t) || t.After(maxTime) {
+			if t.After(limit) {
 				return
 			}
 			last = t

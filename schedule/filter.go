@@ -83,15 +83,10 @@ func IsMonthEnd() Filter { return Filter{kind: kindIsMonthEnd} }
 // before start is an error.
 func BetweenDatetimes(start, end time.Time) Filter {
 	f := Filter{kind: kindBetweenDatetimes, t1: start, t2: end}
-	switch {
-	case start.IsZero() || end.IsZero():
+	if start.IsZero() || end.IsZero() {
 		f.err = invalidf("filter between_datetimes: zero time (give both the start and the end)")
-	case checkRange("filter between_datetimes: start", start) != nil:
-		f.err = checkRange("filter between_datetimes: start", start)
-	case checkRange("filter between_datetimes: end", end) != nil:
-		f.err = checkRange("filter between_datetimes: end", end)
-	case end.Before(start):
-		f.err = invalidf("filter between_datetimes: end %s is before start %s (the end must be at or after the start)", end.Format(time.RFC3339), start.Format(time.RFC3339))
+	} else {
+		f.err = checkSpan("filter between_datetimes", start, end)
 	}
 	return f
 }

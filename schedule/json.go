@@ -65,7 +65,10 @@ func locationName(loc *time.Location) (string, error) {
 	return name, nil
 }
 
-func (b *clockBase) wire(w *wireClock) error {
+// wire records the clock's options in w, and its location unless storeLoc
+// is false (a dates clock without WithLocation, whose dates keep their own
+// offsets).
+func (b *clockBase) wire(w *wireClock, storeLoc bool) error {
 	if !b.start.IsZero() {
 		w.StartDate = &b.start
 	}
@@ -74,6 +77,9 @@ func (b *clockBase) wire(w *wireClock) error {
 	}
 	w.ParameterDefaults = b.params
 	w.Labels = b.labels
+	if !storeLoc {
+		return nil
+	}
 	name, err := locationName(b.loc)
 	if err != nil {
 		return err
@@ -87,22 +93,16 @@ func wireOf(c Clock) (wireClock, error) {
 	switch c := c.(type) {
 	case *intervalClock:
 		w.Type, w.Interval = "interval", c.every.String()
-		return w, c.wire(&w)
+		return w, c.wire(&w, true)
 	case *cronClock:
 		w.Type, w.Cron = "cron", c.expr
 		if !c.dayOr {
 			w.DayOr = &c.dayOr
 		}
-		return w, c.wire(&w)
+		return w, c.wire(&w, true)
 	case *datesClock:
 		w.Type, w.Dates = "dates", c.dates
-		err := c.wire(&w)
-		if !c.locSet {
-			// Each date keeps its own offset; no zone to record.
-			w.Location = ""
-			err = nil
-		}
-		return w, err
+		return w, c.wire(&w, c.locSet)
 	}
 	return w, invalidf("clock of type %T cannot be stored (only clocks from NewIntervalClock, NewCronClock and NewDatesClock can)", c)
 }

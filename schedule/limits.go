@@ -25,6 +25,26 @@ func checkRange(what string, t time.Time) error {
 	return nil
 }
 
+// checkSpan checks a start and an end, either zero when absent: each must be
+// in the supported range, and the end not before the start. what prefixes
+// the error, e.g. "cron clock" or "filter between_datetimes".
+func checkSpan(what string, start, end time.Time) error {
+	if !start.IsZero() {
+		if err := checkRange(what+": start", start); err != nil {
+			return err
+		}
+	}
+	if !end.IsZero() {
+		if err := checkRange(what+": end", end); err != nil {
+			return err
+		}
+	}
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		return invalidf("%s: end %s is before start %s (the end must be at or after the start)", what, end.Format(time.RFC3339), start.Format(time.RFC3339))
+	}
+	return nil
+}
+
 var bigBillion = big.NewInt(1e9)
 
 // nanosBetween returns b - a in nanoseconds, exactly, whatever the span.

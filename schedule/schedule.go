@@ -70,14 +70,9 @@ func New(clocks []Clock, opts ...Option) (*Schedule, error) {
 			opt(&s.opts)
 		}
 	}
-	for _, group := range []struct {
-		name string
-		fs   []Filter
-	}{{"filter", s.opts.filters}, {"or filter", s.opts.orFilters}, {"not filter", s.opts.notFilters}} {
-		for _, f := range group.fs {
-			if err := f.check(); err != nil {
-				return nil, err
-			}
+	for _, f := range slices.Concat(s.opts.filters, s.opts.orFilters, s.opts.notFilters) {
+		if err := f.check(); err != nil {
+			return nil, err
 		}
 	}
 	for i, a := range s.opts.adjustments {
@@ -193,7 +188,6 @@ func (s *Schedule) merged(after time.Time) iter.Seq[Event] {
 	return func(yield func(Event) bool) {
 		type source struct {
 			next func() (Event, bool)
-			stop func()
 			head Event
 			ok   bool
 		}
@@ -201,7 +195,7 @@ func (s *Schedule) merged(after time.Time) iter.Seq[Event] {
 		for i, c := range s.clocks {
 			next, stop := iter.Pull(c.Events(after))
 			defer stop()
-			src := &source{next: next, stop: stop}
+			src := &source{next: next}
 			src.head, src.ok = next()
 			srcs[i] = src
 		}

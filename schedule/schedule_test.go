@@ -53,6 +53,17 @@ func sameInstants(t *testing.T, got, want []time.Time) {
 	}
 }
 
+// sameHours checks the hours of got read in loc and in UTC.
+func sameHours(t *testing.T, got []time.Time, loc *time.Location, wantLocal, wantUTC []int) {
+	t.Helper()
+	if h := hours(got, loc); !slices.Equal(h, wantLocal) {
+		t.Errorf("local hours %v, want %v (%v)", h, wantLocal, got)
+	}
+	if h := hours(got, time.UTC); !slices.Equal(h, wantUTC) {
+		t.Errorf("UTC hours %v, want %v (%v)", h, wantUTC, got)
+	}
+}
+
 func mustClock(t *testing.T) func(Clock, error) Clock {
 	return func(c Clock, err error) Clock {
 		t.Helper()
@@ -170,12 +181,7 @@ func TestIntervalClockDST(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustClock(t)(NewIntervalClock(tt.every, WithStart(tt.start)))
 			got := take(c, tt.start, 4)
-			if h := hours(got, tt.loc); !slices.Equal(h, tt.wantLocal) {
-				t.Errorf("local hours %v, want %v (%v)", h, tt.wantLocal, got)
-			}
-			if h := hours(got, time.UTC); !slices.Equal(h, tt.wantUTC) {
-				t.Errorf("UTC hours %v, want %v (%v)", h, tt.wantUTC, got)
-			}
+			sameHours(t, got, tt.loc, tt.wantLocal, tt.wantUTC)
 			if tt.wantLocalDays != nil {
 				var days []int
 				for _, g := range got {
@@ -248,50 +254,49 @@ func TestCronClockDST(t *testing.T) {
 		expr      string
 		start     time.Time
 		loc       *time.Location
-		after     time.Time
+		after     time.Time // zero: the start
 		wantLocal []int
 		wantUTC   []int
 	}{
 		{"hourly_daylight_savings_time_forward_ignored_with_UTC", "0 * * * *", time.Date(2018, 3, 10, 23, 0, 0, 0, ny).UTC(), ny,
 			time.Date(2018, 3, 10, 23, 0, 0, 0, ny), []int{0, 1, 3, 4}, []int{5, 6, 7, 8}},
 		{"hourly_daylight_savings_time_forward", "0 * * * *", time.Date(2018, 3, 10, 23, 0, 0, 0, ny), ny,
-			time.Date(2018, 3, 10, 23, 0, 0, 0, ny), []int{0, 1, 3, 4}, []int{5, 6, 7, 8}},
+			time.Time{}, []int{0, 1, 3, 4}, []int{5, 6, 7, 8}},
 		{"hourly_daylight_savings_time_backward", "0 * * * *", time.Date(2018, 11, 3, 23, 0, 0, 0, ny), ny,
-			time.Date(2018, 11, 3, 23, 0, 0, 0, ny), []int{0, 1, 2, 3}, []int{4, 6, 7, 8}},
+			time.Time{}, []int{0, 1, 2, 3}, []int{4, 6, 7, 8}},
 		{"daily_start_daylight_savings_time_forward", "0 9 * * *", time.Date(2018, 3, 8, 9, 0, 0, 0, ny), ny,
-			time.Date(2018, 3, 8, 9, 0, 0, 0, ny), []int{9, 9, 9, 9}, []int{14, 14, 13, 13}},
+			time.Time{}, []int{9, 9, 9, 9}, []int{14, 14, 13, 13}},
 		{"daily_start_daylight_savings_time_backward", "0 9 * * *", time.Date(2018, 11, 1, 9, 0, 0, 0, ny), ny,
-			time.Date(2018, 11, 1, 9, 0, 0, 0, ny), []int{9, 9, 9, 9}, []int{13, 13, 14, 14}},
+			time.Time{}, []int{9, 9, 9, 9}, []int{13, 13, 14, 14}},
 		// The skipped and the repeated hour: once each, never skipped,
 		// never doubled (robfig/cron's own Next skips the first and
 		// doubles the second).
 		{"02:30 on spring-forward day fires at 03:30 EDT", "30 2 * * *", time.Date(2018, 3, 9, 0, 0, 0, 0, ny), ny,
-			time.Date(2018, 3, 9, 0, 0, 0, 0, ny), []int{2, 2, 3, 2}, []int{7, 7, 7, 6}},
+			time.Time{}, []int{2, 2, 3, 2}, []int{7, 7, 7, 6}},
 		{"01:30 on fall-back day fires once, at 01:30 EST", "30 1 * * *", time.Date(2018, 11, 2, 0, 0, 0, 0, ny), ny,
-			time.Date(2018, 11, 2, 0, 0, 0, 0, ny), []int{1, 1, 1, 1}, []int{5, 5, 6, 6}},
+			time.Time{}, []int{1, 1, 1, 1}, []int{5, 5, 6, 6}},
 		{"01:30 on fall-back day, after the first 01:30", "30 1 * * *", time.Date(2018, 11, 2, 0, 0, 0, 0, ny), ny,
 			time.Date(2018, 11, 4, 1, 40, 0, 0, ny) /* 01:40 EDT */, []int{1, 1, 1, 1}, []int{6, 6, 6, 6}},
 		{"*/30 across spring-forward", "*/30 * * * *", time.Date(2018, 3, 11, 1, 0, 0, 0, ny), ny,
-			time.Date(2018, 3, 11, 1, 0, 0, 0, ny), []int{1, 3, 3, 4}, []int{6, 7, 7, 8}},
+			time.Time{}, []int{1, 3, 3, 4}, []int{6, 7, 7, 8}},
 		{"Berlin hourly forward", "0 * * * *", time.Date(2018, 3, 25, 0, 0, 0, 0, berlin), berlin,
-			time.Date(2018, 3, 25, 0, 0, 0, 0, berlin), []int{1, 3, 4, 5}, []int{0, 1, 2, 3}},
+			time.Time{}, []int{1, 3, 4, 5}, []int{0, 1, 2, 3}},
 		{"Berlin hourly backward", "0 * * * *", time.Date(2018, 10, 28, 1, 0, 0, 0, berlin), berlin,
-			time.Date(2018, 10, 28, 1, 0, 0, 0, berlin), []int{2, 3, 4, 5}, []int{1, 2, 3, 4}},
+			time.Time{}, []int{2, 3, 4, 5}, []int{1, 2, 3, 4}},
 		{"Berlin 02:30 on spring-forward day", "30 2 * * *", time.Date(2018, 3, 24, 3, 0, 0, 0, berlin), berlin,
-			time.Date(2018, 3, 24, 3, 0, 0, 0, berlin), []int{3, 2, 2, 2}, []int{1, 0, 0, 0}},
+			time.Time{}, []int{3, 2, 2, 2}, []int{1, 0, 0, 0}},
 		{"Berlin 02:30 on fall-back day", "30 2 * * *", time.Date(2018, 10, 27, 3, 0, 0, 0, berlin), berlin,
-			time.Date(2018, 10, 27, 3, 0, 0, 0, berlin), []int{2, 2, 2, 2}, []int{1, 1, 1, 1}},
+			time.Time{}, []int{2, 2, 2, 2}, []int{1, 1, 1, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustClock(t)(NewCronClock(tt.expr, WithStart(tt.start), WithLocation(tt.loc)))
-			got := take(c, tt.after, 4)
-			if h := hours(got, tt.loc); !slices.Equal(h, tt.wantLocal) {
-				t.Errorf("local hours %v, want %v (%v)", h, tt.wantLocal, got)
+			after := tt.after
+			if after.IsZero() {
+				after = tt.start
 			}
-			if h := hours(got, time.UTC); !slices.Equal(h, tt.wantUTC) {
-				t.Errorf("UTC hours %v, want %v (%v)", h, tt.wantUTC, got)
-			}
+			got := take(c, after, 4)
+			sameHours(t, got, tt.loc, tt.wantLocal, tt.wantUTC)
 		})
 	}
 }
