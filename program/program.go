@@ -213,16 +213,16 @@ func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func (p Program) usage() string {
-	u := "register [--label L]... [--env K=V]... [--working-dir D] [--no-schedule] | execute"
-	for _, c := range p.Commands {
-		u += " | " + strings.TrimSpace(c.Name+" "+c.Usage)
+	var u []string
+	for _, c := range p.commands() {
+		u = append(u, strings.TrimSpace(c.Name+" "+c.Usage))
 	}
-	return u + " | help [COMMAND]"
+	return strings.Join(u, " | ")
 }
 
 // The built-in commands, as help shows them.
 var (
-	registerCmd = Command{Name: "register", Usage: "[--label L]... [--env K=V]... [--working-dir D]",
+	registerCmd = Command{Name: "register", Usage: "[--label L]... [--env K=V]... [--working-dir D] [--no-schedule]",
 		Summary: "Registers the program's flows with the server the configuration names (cloud.api, cloud.api_key), with this binary as the command that executes their runs."}
 	executeCmd = Command{Name: "execute",
 		Summary: "Executes the flow run PREFECT__CONTEXT__FLOW_RUN_ID names, as an agent launches it. It takes no flags or arguments."}

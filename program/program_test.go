@@ -437,7 +437,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"-h"}, []string{"usage: ", "register [--label L]...", "execute", "hello [--loud]\n        Says hello.", "bye [--soft]", "help [COMMAND]", "flows: pipeline"}},
 		{[]string{"--help"}, []string{"usage: ", "hello [--loud]"}},
 		{[]string{"help"}, []string{"usage: ", "hello [--loud]"}},
-		{[]string{"register", "-h"}, []string{" register [--label L]... [--env K=V]... [--working-dir D]\n", "Registers", "--label label\n", "--env KEY=VAL\n", "--working-dir directory\n"}},
+		{[]string{"register", "-h"}, []string{" register [--label L]... [--env K=V]... [--working-dir D] [--no-schedule]\n", "Registers", "--label label\n", "--env KEY=VAL\n", "--working-dir directory\n"}},
 		{[]string{"register", "--label", "x", "--help"}, []string{" register [--label L]"}},
 		{[]string{"help", "register"}, []string{" register [--label L]", "--working-dir directory"}},
 		{[]string{"execute", "-h"}, []string{" execute\n", "PREFECT__CONTEXT__FLOW_RUN_ID"}},

@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := flow.New("vault-example")
 	db := flow.Add(f, vault.Secret(*dbPath))
 	token := flow.Add(f, aws.SecretsManager(*tokenID, awsOpts...))
-	flow.Add(f, connect, flow.Bind("db", db), flow.Bind("token", token))
+	conn := flow.Add(f, connect, flow.Bind("db", db), flow.Bind("token", token))
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	fs, err := runner.Run(ctx, f, runner.WithLogger(logger))
@@ -133,10 +133,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-16s %v\n", gt.Slug, fs.Tasks[i])
 	}
 	fmt.Fprintf(stdout, "\nflow %s: %v\n", fs.FlowName, fs.State)
-	for i, gt := range fs.Graph.Tasks {
-		if gt.Spec.Name == "connect" && fs.Tasks[i].IsSuccessful() {
-			fmt.Fprintln(stdout, fs.Tasks[i].Result)
-		}
+	if out, ok := runner.ResultOf(fs, conn); ok {
+		fmt.Fprintln(stdout, out)
 	}
 	if !fs.IsSuccessful() {
 		return 1
