@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prefect-go/prefect/internal/baotest"
+	"github.com/prefect-go/prefect/internal/testwait"
 )
 
 // gone reports whether the process pid has ended: no such process, or a
@@ -81,13 +83,7 @@ func TestDyingTestBinaryLeavesNothing(t *testing.T) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !gone(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server (PID %d) outlived the test binary that started it", pid)
-		}
-		time.Sleep(10 * time.Millisecond) // its end is observable only by polling
-	}
+	testwait.Until(t, fmt.Sprintf("the server (PID %d) has ended with the test binary that started it", pid), func() bool { return gone(pid) })
 
 	filepath.WalkDir(tmp, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {

@@ -2,6 +2,7 @@ package mototest_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -73,11 +74,5 @@ func TestDyingTestBinaryKillsTheServer(t *testing.T) {
 			syscall.Kill(-pid, syscall.SIGKILL) // its group, which it leads
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !gone(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server (PID %d) outlived the test binary that started it", pid)
-		}
-		time.Sleep(10 * time.Millisecond) // its end is observable only by polling
-	}
+	testwait.Until(t, fmt.Sprintf("the server (PID %d) has ended with the test binary that started it", pid), func() bool { return gone(pid) })
 }

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,66 +64,50 @@ type creds struct {
 // then VAULT_ROLE_ID with VAULT_SECRET_ID, then VAULT_KUBE_AUTH_ROLE with
 // VAULT_KUBE_AUTH_PATH. name is the secret it came from, for errors.
 func parseCreds(name string, v secrets.Value) (creds, error) {
-	unsupported := &Error{Kind: ErrAuth, Msg: msgUnsupported}
+	var unsupported error = &Error{Kind: ErrAuth, Msg: msgUnsupported}
 	var m map[string]any
 	if err := v.Decode(&m); err != nil || m == nil {
 		// Decode's error names types only; still, say nothing more
 		// than Prefect does.
 		return creds{}, unsupported
 	}
-	str := func(key string) (string, bool, error) {
+	var bad error // the first key that is set but not a string
+	get := func(key string) (string, bool) {
 		x, ok := m[key]
 		if !ok {
-			return "", false, nil
+			return "", false
 		}
 		s, isStr := x.(string)
-		if !isStr {
-			return "", true, &Error{Kind: ErrAuth, Msg: fmt.Sprintf("vault: the credentials secret %s: %s must be a string, not %T", name, key, x)}
+		if !isStr && bad == nil {
+			bad = &Error{Kind: ErrAuth, Msg: fmt.Sprintf("vault: the credentials secret %s: %s must be a string, not %T", name, key, x)}
 		}
-		return s, true, nil
+		return s, true
 	}
-	var (
-		c    creds
-		errs []error
-	)
-	get := func(key string) (string, bool) {
-		s, ok, err := str(key)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return s, ok
-	}
+	var c creds
 	if tok, ok := get(keyToken); ok {
 		c.method, c.token = methodToken, tok
 	} else if role, ok := get(keyRoleID); ok {
 		sid, ok2 := get(keySecretID)
 		if !ok2 {
-			return creds{}, firstOr(errs, unsupported)
+			return creds{}, cmp.Or(bad, unsupported)
 		}
 		c.method, c.roleID, c.secretID = methodAppRole, role, sid
 	} else if kr, ok := get(keyKubeRole); ok {
 		kp, ok2 := get(keyKubePath)
 		if !ok2 {
-			return creds{}, firstOr(errs, unsupported)
+			return creds{}, cmp.Or(bad, unsupported)
 		}
 		c.method, c.kubeRole, c.kubePath, c.kubeToken = methodKubernetes, kr, strings.Trim(kp, "/"), DefaultKubeTokenFile
 		if f, ok := get(keyKubeToken); ok {
 			c.kubeToken = f
 		}
 	} else {
-		return creds{}, firstOr(errs, unsupported)
+		return creds{}, cmp.Or(bad, unsupported)
 	}
-	if len(errs) > 0 {
-		return creds{}, errs[0]
+	if bad != nil {
+		return creds{}, bad
 	}
 	return c, nil
-}
-
-func firstOr(errs []error, def error) error {
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	return def
 }
 
 // newClient returns a client of the Vault at addr and the HTTP client

@@ -61,9 +61,7 @@ func parseSettings(m map[string]any, env func(string) string) (storeSettings, er
 		return st, &Error{Kind: ErrSettings, Msg: `[secrets.vault] mount: must not be empty; leave it out for "secret"`}
 	}
 	if st.address == "" {
-		if st.address = env("VAULT_ADDR"); st.address == "" {
-			st.address = env("vault_addr")
-		}
+		st.address = envAddress(env)
 	}
 	if st.address == "" {
 		return st, &Error{Kind: ErrNoAddress, Msg: "vault: no address: set [secrets.vault] address, or VAULT_ADDR or vault_addr in the environment"}

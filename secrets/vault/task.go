@@ -116,18 +116,18 @@ func Secret(path string, opts ...Option) *task.Task[In, secrets.Value] {
 	}, taskOpts...)
 }
 
-// envAddress returns the Vault address from the environment, as Prefect
-// reads it.
-func envAddress() string {
-	if a := os.Getenv("VAULT_ADDR"); a != "" {
+// envAddress returns the Vault address from the environment env looks
+// up, as Prefect reads it: VAULT_ADDR, else vault_addr.
+func envAddress(env func(string) string) string {
+	if a := env("VAULT_ADDR"); a != "" {
 		return a
 	}
-	return os.Getenv("vault_addr")
+	return env("vault_addr")
 }
 
 // read is the task's work, Prefect's _get_vault_secret.
 func read(ctx context.Context, name, credsName string) (secrets.Value, error) {
-	addr := envAddress()
+	addr := envAddress(os.Getenv)
 	if addr == "" {
 		return secrets.Value{}, &Error{Kind: ErrNoAddress, Msg: msgNoAddress}
 	}
