@@ -32,6 +32,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -533,36 +534,48 @@ func checkParams(g *flow.Graph, given map[string]any) (map[string]any, error) {
 		}
 		values[name] = p.Default
 	}
-	// Prefect's sentences first (users grep for them), with the names as
-	// it lists them; then ours, with the flow and what would be valid.
-	quoted := func(list []string) string {
-		q := make([]string, len(list))
-		for i, s := range list {
-			q[i] = fmt.Sprintf("%q", s)
-		}
-		return strings.Join(q, ", ")
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		valid := slices.Sorted(maps.Keys(declared))
-		known := "it has none"
-		if len(valid) > 0 {
-			known = "its parameters are " + quoted(valid)
-		}
-		errs = append(errs, fmt.Errorf("Flow.run received the following unexpected parameters: %s (flow %q has no parameter %s; %s)",
-			strings.Join(unknown, ", "), g.Name, quoted(unknown), known))
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		errs = append(errs, fmt.Errorf("Flow.run did not receive the following required parameters: %s (flow %q: required parameter %s not given)",
-			strings.Join(missing, ", "), g.Name, quoted(missing)))
-	}
+	errs = append(errs, ParameterErrors(g.Name, slices.Collect(maps.Keys(declared)), unknown, missing)...)
 	// The given parameters are a map: sort, so a run reports them the
 	// same way every time.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return values, problems.Join(problems.Format(func(n int) string {
 		return fmt.Sprintf("%d problems with the parameters of flow %q", n, g.Name)
 	}, ""), errs...)
+}
+
+// ParameterErrors returns the errors for the parameters a run of flow
+// flowName was given that it does not declare (unknown) and the required
+// ones it was not given (missing), among those it declares: Prefect's
+// sentences first, which users grep for ("Flow.run received the following
+// unexpected parameters: nope"), then the flow and the names that would
+// do. It returns none when both lists are empty. [Run] reports its
+// parameters' problems this way; a program that knows a flow only by its
+// registered parameter names (prefect run) can refuse the same ones before
+// a run is made.
+func ParameterErrors(flowName string, declared, unknown, missing []string) []error {
+	quoted := func(list []string) string {
+		q := make([]string, len(list))
+		for i, s := range list {
+			q[i] = strconv.Quote(s)
+		}
+		return strings.Join(q, ", ")
+	}
+	var errs []error
+	if len(unknown) > 0 {
+		unknown = slices.Sorted(slices.Values(unknown))
+		known := "it has none"
+		if len(declared) > 0 {
+			known = "its parameters are " + quoted(slices.Sorted(slices.Values(declared)))
+		}
+		errs = append(errs, fmt.Errorf("Flow.run received the following unexpected parameters: %s (flow %q has no parameter %s; %s)",
+			strings.Join(unknown, ", "), flowName, quoted(unknown), known))
+	}
+	if len(missing) > 0 {
+		missing = slices.Sorted(slices.Values(missing))
+		errs = append(errs, fmt.Errorf("Flow.run did not receive the following required parameters: %s (flow %q: required parameter %s not given)",
+			strings.Join(missing, ", "), flowName, quoted(missing)))
+	}
+	return errs
 }
 
 // optionProblems prints the problems of Run's options.

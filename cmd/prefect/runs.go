@@ -27,7 +27,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -38,6 +37,7 @@ import (
 	"github.com/prefect-go/prefect/client"
 	"github.com/prefect-go/prefect/orchestration"
 	"github.com/prefect-go/prefect/program"
+	"github.com/prefect-go/prefect/runner"
 	"github.com/prefect-go/prefect/state"
 )
 
@@ -138,31 +138,9 @@ func checkParams(ctx context.Context, c *client.Client, name string, given map[s
 			missing = append(missing, k)
 		}
 	}
-	// The sentences and the names as the runner gives them
-	// (runner.Run's parameter check), which this cannot call: it knows the
-	// flow's Go types, this only their registered names.
-	quoted := func(list []string) string {
-		q := make([]string, len(list))
-		for i, s := range list {
-			q[i] = strconv.Quote(s)
-		}
-		return strings.Join(q, ", ")
-	}
-	var errs []error
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		known := "it has none"
-		if valid := slices.Sorted(maps.Keys(declared)); len(valid) > 0 {
-			known = "its parameters are " + quoted(valid)
-		}
-		errs = append(errs, fmt.Errorf("Flow.run received the following unexpected parameters: %s (flow %q has no parameter %s; %s)",
-			strings.Join(unknown, ", "), name, quoted(unknown), known))
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		errs = append(errs, fmt.Errorf("Flow.run did not receive the following required parameters: %s (flow %q: required parameter %s not given)",
-			strings.Join(missing, ", "), name, quoted(missing)))
-	}
+	// The runner's sentences, which this cannot have the runner check
+	// itself: it knows the flow's Go types, this only their names.
+	errs := runner.ParameterErrors(name, slices.Collect(maps.Keys(declared)), unknown, missing)
 	if len(errs) > 0 {
 		errs = append(errs, errors.New("no run was created"))
 	}
