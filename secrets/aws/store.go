@@ -124,7 +124,7 @@ func OpenSecretsManager(ctx context.Context, st secrets.StoreSettings) (secrets.
 	if err != nil {
 		return nil, fmt.Errorf("secrets.%s: %w", st.Kind, err)
 	}
-	return &smSource{r: r, prefix: s.prefix, valid: smNameChars}, nil
+	return &smSource{r: r, prefix: s.prefix}, nil
 }
 
 // OpenParameterStore opens AWS Systems Manager Parameter Store as a secret
@@ -148,7 +148,7 @@ func OpenParameterStore(ctx context.Context, st secrets.StoreSettings) (secrets.
 	if err != nil {
 		return nil, fmt.Errorf("secrets.%s: %w", st.Kind, err)
 	}
-	return &ssmSource{r: r, prefix: s.prefix, valid: ssmNameChars}, nil
+	return &ssmSource{r: r, prefix: s.prefix}, nil
 }
 
 // smSource is AWS Secrets Manager as a [secrets.Source]. It holds nothing
@@ -156,7 +156,6 @@ func OpenParameterStore(ctx context.Context, st secrets.StoreSettings) (secrets.
 type smSource struct {
 	r      *smReader
 	prefix string
-	valid  string // the characters a name may have
 }
 
 var _ secrets.Source = (*smSource)(nil)
@@ -164,7 +163,7 @@ var _ secrets.Source = (*smSource)(nil)
 // Lookup returns the secret prefix+name: the JSON-decoded SecretString,
 // or the string itself when it is not JSON.
 func (s *smSource) Lookup(ctx context.Context, name string) (any, error) {
-	if !validName(s.prefix+name, s.valid) {
+	if !validName(s.prefix+name, smNameChars) {
 		return nil, &secrets.NotFoundError{Name: name, Tried: []string{s.r.where}}
 	}
 	raw, err := s.r.get(ctx, s.prefix+name)
@@ -181,14 +180,13 @@ func (s *smSource) String() string { return s.r.where }
 type ssmSource struct {
 	r      *ssmReader
 	prefix string
-	valid  string
 }
 
 var _ secrets.Source = (*ssmSource)(nil)
 
 // Lookup returns the value of the parameter prefix+name.
 func (s *ssmSource) Lookup(ctx context.Context, name string) (any, error) {
-	if !validName(s.prefix+name, s.valid) {
+	if !validName(s.prefix+name, ssmNameChars) {
 		return nil, &secrets.NotFoundError{Name: name, Tried: []string{s.r.where}}
 	}
 	raw, err := s.r.get(ctx, s.prefix+name)
