@@ -110,6 +110,47 @@ type scheduler struct {
 	stop   context.CancelFunc
 	done   chan struct{}
 	closed sync.Once
+	parsed parsedSchedules
+}
+
+// maxParsed bounds the schedules the scheduler keeps parsed; beyond it,
+// it forgets them all and parses them again as they come due.
+const maxParsed = 50_000
+
+// parsedSchedules keeps the schedules the scheduler parsed, by flow
+// version: a flow due every pass is parsed once per version, not once per
+// pass. An entry serves only the very JSON it was parsed from.
+type parsedSchedules struct {
+	mu sync.Mutex
+	m  map[string]parsedSchedule // by flow ID
+}
+
+type parsedSchedule struct {
+	raw   string
+	sched *schedule.Schedule
+	err   error
+}
+
+// get returns the schedule fs.Schedule holds, parsing it only if the
+// version's JSON was not parsed before.
+func (p *parsedSchedules) get(fs orchestration.FlowSchedule) (*schedule.Schedule, error) {
+	p.mu.Lock()
+	e, ok := p.m[fs.FlowID]
+	p.mu.Unlock()
+	if ok && e.raw == string(fs.Schedule) {
+		return e.sched, e.err
+	}
+	e = parsedSchedule{raw: string(fs.Schedule), sched: new(schedule.Schedule)}
+	if e.err = json.Unmarshal(fs.Schedule, e.sched); e.err != nil {
+		e.sched = nil
+	}
+	p.mu.Lock()
+	if p.m == nil || len(p.m) >= maxParsed {
+		p.m = make(map[string]parsedSchedule)
+	}
+	p.m[fs.FlowID] = e
+	p.mu.Unlock()
+	return e.sched, e.err
 }
 
 // start runs the passes in the background if the server was given
@@ -245,8 +286,8 @@ func plannable(t time.Time) bool { return !t.Before(minPlanned) && !t.After(maxP
 // logged and never due again until the flow is registered again.
 func (s *Server) plan(ctx context.Context, fs orchestration.FlowSchedule, now time.Time) orchestration.SchedulePlan {
 	p := orchestration.SchedulePlan{Read: fs, Until: fs.Until}
-	var sched schedule.Schedule
-	if err := json.Unmarshal(fs.Schedule, &sched); err != nil {
+	sched, err := s.sched.parsed.get(fs)
+	if err != nil {
 		s.log.ErrorContext(ctx, "scheduler: a flow's schedule does not parse; register the flow again", "tenant", fs.TenantID, "flow", fs.FlowName, "err", err)
 		return p
 	}
@@ -316,7 +357,7 @@ func (s *Server) plan(ctx context.Context, fs orchestration.FlowSchedule, now ti
 	default:
 		// No event after now among those examined: the clocks ended, or
 		// the filters matched none of MaxChecked clock events.
-		if last, ended := lastClockEvent(&sched, from); !ended {
+		if last, ended := lastClockEvent(sched, from); !ended {
 			p.Next = now.Add(recheck)
 			if before := last.Add(-every); before.Before(p.Next) {
 				p.Next = before
@@ -431,10 +472,13 @@ func (r *resolver) setSchedule(ctx context.Context, args setScheduleArgs, active
 		return nil, err
 	}
 	if active {
-		// The schedule is the newest version's (f may be an older one).
-		latest, err := rs.LatestFlow(ctx, f.TenantID, f.Name)
-		if err != nil {
-			return nil, r.runError(ctx, "set_schedule_active", err, errNoFlow)
+		// The schedule is the newest version's: findFlow read it by name,
+		// but by ID f may be an older one.
+		latest := f
+		if id := args.Input.FlowID; id != nil && *id != "" {
+			if latest, err = rs.LatestFlow(ctx, f.TenantID, f.Name); err != nil {
+				return nil, r.runError(ctx, "set_schedule_active", err, errNoFlow)
+			}
 		}
 		if latest.Schedule == nil {
 			return nil, userError("flow %q has no schedule: register it with one (flow.WithSchedule)", f.Name)

@@ -661,18 +661,22 @@ func stringsIn(v any, out []string) []string {
 }
 
 func writeError(w http.ResponseWriter, status int, msg, code string) {
-	writeErrorBody(w, status, map[string]any{
-		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
-	})
+	writeErrorBody(w, status, errorBody(msg, code))
 }
 
 // writeErrorData is writeError with "data": null, the answer of a GraphQL
 // request that was not executed, as Prefect Cloud gave it.
 func writeErrorData(w http.ResponseWriter, status int, msg, code string) {
-	writeErrorBody(w, status, map[string]any{
-		"data":   nil,
+	body := errorBody(msg, code)
+	body["data"] = nil
+	writeErrorBody(w, status, body)
+}
+
+// errorBody is the answer of one GraphQL error, msg with code.
+func errorBody(msg, code string) map[string]any {
+	return map[string]any{
 		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
-	})
+	}
 }
 
 func writeErrorBody(w http.ResponseWriter, status int, body map[string]any) {
