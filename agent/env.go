@@ -46,7 +46,7 @@ func ConfigEnv(cfg *config.Config) (map[string]string, error) {
 	}
 	table, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s is a %s; it must be a table of names and values, such as {\"DB_HOST\": \"db.internal\"}", ErrInvalidEnv, key, kindOf(v))
+		return nil, fmt.Errorf("%w: %s is %s; it must be a table of names and values, such as {\"DB_HOST\": \"db.internal\"}", ErrInvalidEnv, key, config.Kind(v))
 	}
 	env := make(map[string]string, len(table))
 	var errs []error
@@ -55,7 +55,7 @@ func ConfigEnv(cfg *config.Config) (map[string]string, error) {
 		case string:
 			env[name] = val
 		case map[string]any, []any, nil:
-			errs = append(errs, fmt.Errorf("%w: %s.%s is a %s; an environment value must be a string", ErrInvalidEnv, key, name, kindOf(val)))
+			errs = append(errs, fmt.Errorf("%w: %s.%s is %s; an environment value must be a string", ErrInvalidEnv, key, name, config.Kind(val)))
 		default:
 			text, err := python.Str(val)
 			if err != nil {
@@ -87,7 +87,7 @@ func ConfigLabels(cfg *config.Config) ([]string, error) {
 	}
 	list, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("%s is a %s; it must be a list of labels, such as [\"gpu\", \"eu\"]", key, kindOf(v))
+		return nil, fmt.Errorf("%s is %s; it must be a list of labels, such as [\"gpu\", \"eu\"]", key, config.Kind(v))
 	}
 	labels := make([]string, 0, len(list))
 	for i, l := range list {
@@ -100,31 +100,16 @@ func ConfigLabels(cfg *config.Config) ([]string, error) {
 	return labels, nil
 }
 
-// describe names a configuration value for an error: its kind, and the
-// value itself when it is a short scalar (labels are not secret).
+// describe names a configuration value for an error: a string or number
+// as it is (labels are not secrets), anything else by its kind.
 func describe(v any) string {
-	if s, ok := v.(string); ok {
-		return fmt.Sprintf("%q", s)
-	}
-	if k := kindOf(v); k == "table" || k == "list" || k == "None" {
-		return "a " + k
-	}
-	return fmt.Sprintf("%v", v)
-}
-
-// kindOf names a configuration value's kind as a TOML user knows it.
-func kindOf(v any) string {
 	switch v.(type) {
-	case map[string]any:
-		return "table"
-	case []any:
-		return "list"
-	case nil:
-		return "None"
 	case string:
-		return "string"
+		return fmt.Sprintf("%q", v)
+	case int64, float64, bool:
+		return fmt.Sprint(v)
 	}
-	return fmt.Sprintf("%T", v)
+	return config.Kind(v)
 }
 
 // checkEnv reports names a process environment cannot hold.

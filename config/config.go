@@ -1249,13 +1249,13 @@ func deepCopy(v any) any {
 }
 
 // Kind names the kind of a value of the configuration, for an error about
-// a setting: "a text", "an integer", "a number", "a boolean", "a date",
+// a setting: "a string", "an integer", "a number", "a boolean", "a date",
 // "a duration", "a table", "a list" or "None". It never shows the value itself: a
 // setting in the wrong place may be a secret pasted there.
 func Kind(v any) string {
 	switch v.(type) {
 	case string:
-		return "a text"
+		return "a string"
 	case int64, int, *big.Int:
 		return "an integer"
 	case float64, complex128:

@@ -1228,7 +1228,7 @@ func TestKind(t *testing.T) {
 		v    any
 		want string
 	}{
-		{"s3cr3t", "a text"}, {int64(1), "an integer"}, {1.5, "a number"}, {true, "a boolean"},
+		{"s3cr3t", "a string"}, {int64(1), "an integer"}, {1.5, "a number"}, {true, "a boolean"},
 		{time.Time{}, "a date"}, {time.Second, "a duration"}, {map[string]any{}, "a table"},
 		{[]any{}, "a list"}, {nil, "None"}, {[]byte("x"), "a []uint8"},
 	} {

@@ -136,9 +136,9 @@ func TestStoreSettingsErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{`PREFECT__SECRETS__SOURCES=["vaultt"]`}, `secrets.sources names "vaultt", which this program does not include; the sources it knows are`},
-		{[]string{`PREFECT__SECRETS__SOURCES=teststore`}, `secrets.sources is a text; it must be a list`},
+		{[]string{`PREFECT__SECRETS__SOURCES=teststore`}, `secrets.sources is a string; it must be a list`},
 		{[]string{`PREFECT__SECRETS__SOURCES=["teststore", "teststore"]`}, `secrets.sources names "teststore" twice`},
-		{[]string{`PREFECT__SECRETS__SOURCES=["teststore"]`, "PREFECT__SECRETS__TESTSTORE__CACHE_TTL=soon"}, `secrets.teststore.cache_ttl is a text; it must be a whole number of seconds`},
+		{[]string{`PREFECT__SECRETS__SOURCES=["teststore"]`, "PREFECT__SECRETS__TESTSTORE__CACHE_TTL=soon"}, `secrets.teststore.cache_ttl is a string; it must be a whole number of seconds`},
 		{[]string{`PREFECT__SECRETS__SOURCES=["teststore"]`, "PREFECT__SECRETS__TESTSTORE__CREDENTIALS=5"}, `secrets.teststore.credentials is 5; it must be the name of the secret`},
 		{[]string{`PREFECT__SECRETS__SOURCES=["teststore"]`, "PREFECT__SECRETS__TESTSTORE__NAMSPACE=x"}, `opening secrets.teststore: namspace: unknown setting; valid: namespace`},
 	} {

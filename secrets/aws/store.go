@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/secrets"
 )
 
@@ -47,7 +48,7 @@ func parseSettings(kind string, m map[string]any, valid map[string]string) (stor
 		case "string":
 			str, ok := v.(string)
 			if !ok {
-				return s, fmt.Errorf("secrets.%s: setting %q must be a string, not %s: %w", kind, k, typeName(v), ErrBadSetting)
+				return s, fmt.Errorf("secrets.%s: setting %q must be a string, not %s: %w", kind, k, config.Kind(v), ErrBadSetting)
 			}
 			switch k {
 			case "region":
@@ -60,32 +61,12 @@ func parseSettings(kind string, m map[string]any, valid map[string]string) (stor
 		case "boolean":
 			b, ok := v.(bool)
 			if !ok {
-				return s, fmt.Errorf("secrets.%s: setting %q must be a boolean (true or false), not %s: %w", kind, k, typeName(v), ErrBadSetting)
+				return s, fmt.Errorf("secrets.%s: setting %q must be a boolean (true or false), not %s: %w", kind, k, config.Kind(v), ErrBadSetting)
 			}
 			s.decrypt = b
 		}
 	}
 	return s, nil
-}
-
-// typeName names a configuration value's type as TOML does, without the
-// value: a mistyped key may hold a secret pasted in the wrong place.
-func typeName(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64, int:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "a table"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprintf("a %T", v)
 }
 
 // clientFor turns a store's settings and credentials into clientSettings.

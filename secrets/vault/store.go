@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prefect-go/prefect/config"
 	"github.com/prefect-go/prefect/internal/redact"
 	"github.com/prefect-go/prefect/secrets"
 )
@@ -52,7 +53,7 @@ func parseSettings(m map[string]any, env func(string) string) (storeSettings, er
 		}
 		s, ok := m[k].(string)
 		if !ok {
-			return st, &Error{Kind: ErrSettings, Msg: fmt.Sprintf("[secrets.vault] %s: must be a string, not %s", k, typeName(m[k]))}
+			return st, &Error{Kind: ErrSettings, Msg: fmt.Sprintf("[secrets.vault] %s: must be a string, not %s", k, config.Kind(m[k]))}
 		}
 		*dst = s
 	}
@@ -67,23 +68,6 @@ func parseSettings(m map[string]any, env func(string) string) (storeSettings, er
 		return st, &Error{Kind: ErrNoAddress, Msg: "vault: no address: set [secrets.vault] address, or VAULT_ADDR or vault_addr in the environment"}
 	}
 	return st, nil
-}
-
-// typeName names a setting's type as the configuration's file does.
-func typeName(x any) string {
-	switch x.(type) {
-	case int64, int:
-		return "an integer"
-	case float64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "a table"
-	case []any:
-		return "a list"
-	}
-	return fmt.Sprintf("%T", x)
 }
 
 // open is the store's StoreKind.Open: it reads the settings, logs in and
